@@ -1,0 +1,97 @@
+"""The dataset registry (``data/datasets.yaml``): experiment, luminosity and ntuple location.
+
+Examples
+--------
+>>> ds = dataset("belle2_2018")
+>>> ds.luminosity_fb, ds.experiment.label
+(0.445, 'Belle II')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from .detector import Experiment, experiment
+from .errors import ParameterError
+
+__all__ = ["DATA_DIR", "GENERATED_DIR", "Dataset", "dataset", "datasets"]
+
+#: The committed data folder of the project.
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+#: Where simulated ntuples and caches go (git-ignored).
+GENERATED_DIR = DATA_DIR / "generated"
+REGISTRY = DATA_DIR / "datasets.yaml"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One registered dataset."""
+
+    name: str
+    experiment: Experiment
+    luminosity_fb: float
+    luminosity_uncertainty_fb: float
+    description: str
+    projection: bool
+    reference: str | None
+    ntuples: str
+    branches: dict = field(default_factory=dict)
+
+    @property
+    def luminosity_pb(self) -> float:
+        """Integrated luminosity in pb^-1."""
+        return self.luminosity_fb * 1e3
+
+    @property
+    def simulated(self) -> bool:
+        """True when the book simulates this dataset's ntuples."""
+        return self.ntuples == "simulate"
+
+    def ntuple_dir(self, seed: int) -> Path:
+        """Folder of the dataset's ntuples (per seed for simulated datasets)."""
+        if self.simulated:
+            return GENERATED_DIR / self.name / f"seed{seed}"
+        path = Path(self.ntuples)
+        return path if path.is_absolute() else (REGISTRY.parent / path)
+
+    @property
+    def luminosity_label(self) -> str:
+        """The luminosity as plots print it."""
+        if self.luminosity_fb >= 1000:
+            return f"{self.luminosity_fb / 1000:g} ab$^{{-1}}$"
+        if self.luminosity_fb < 1:
+            return f"{self.luminosity_fb * 1000:g} pb$^{{-1}}$"
+        return f"{self.luminosity_fb:g} fb$^{{-1}}$"
+
+
+@cache
+def _load(path=REGISTRY):
+    with open(path) as f:
+        raw = yaml.safe_load(f)
+    out = {}
+    for name, entry in raw.items():
+        entry = dict(entry)
+        entry["experiment"] = experiment(entry["experiment"])
+        entry.setdefault("branches", {})
+        out[name] = Dataset(name=name, **entry)
+    return out
+
+
+def datasets() -> dict[str, Dataset]:
+    """All registered datasets by name."""
+    return dict(_load())
+
+
+def dataset(name: str) -> Dataset:
+    """The registered dataset ``name``; a clear error naming the known ones otherwise."""
+    known = _load()
+    if name not in known:
+        raise ParameterError(
+            f"unknown dataset {name!r}; registered datasets are {sorted(known)} "
+            "(add new ones to data/datasets.yaml)"
+        )
+    return known[name]

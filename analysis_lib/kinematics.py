@@ -1,0 +1,84 @@
+"""Four-vector helpers on plain arrays of shape (..., 4) = (E, px, py, pz), in GeV.
+
+Generators work on plain arrays for speed; boosts and invariant masses of reconstructed objects go
+through the ``vector`` package (see :func:`boost`), which the tests check these helpers against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import vector
+
+__all__ = [
+    "boost",
+    "direction_from_angles",
+    "invariant_mass2",
+    "isotropic_directions",
+    "rotate_z_to",
+    "two_body_momentum",
+]
+
+
+def two_body_momentum(mass_parent, mass_1, mass_2):
+    """Momentum of either daughter in the rest frame of a two-body decay (Kallen function).
+
+    Examples
+    --------
+    >>> float(two_body_momentum(10.0, 0.0, 0.0))
+    5.0
+    """
+    m, m1, m2 = (np.asarray(x, dtype=float) for x in (mass_parent, mass_1, mass_2))
+    lam = (m**2 - (m1 + m2) ** 2) * (m**2 - (m1 - m2) ** 2)
+    return np.sqrt(np.clip(lam, 0, None)) / (2 * m)
+
+
+def direction_from_angles(cos_theta, phi):
+    """Unit vectors (..., 3) from polar-angle cosines and azimuths."""
+    sin_theta = np.sqrt(np.clip(1 - np.square(cos_theta), 0, None))
+    return np.stack([sin_theta * np.cos(phi), sin_theta * np.sin(phi), cos_theta], axis=-1)
+
+
+def isotropic_directions(rng, n):
+    """``n`` unit vectors distributed uniformly on the sphere."""
+    return direction_from_angles(rng.uniform(-1, 1, n), rng.uniform(0, 2 * np.pi, n))
+
+
+def rotate_z_to(vectors, axis):
+    """Rotate 3-vectors (..., 3) by the rotation that takes the z axis onto the unit vector ``axis``.
+
+    Rodrigues' formula about the axis z x ``axis``; the identity when ``axis`` is along +z.
+    """
+    axis = np.asarray(axis, dtype=float)
+    axis = axis / np.linalg.norm(axis)
+    z = np.array([0.0, 0.0, 1.0])
+    cross = np.cross(z, axis)
+    sin_a = np.linalg.norm(cross)
+    cos_a = float(np.dot(z, axis))
+    if sin_a < 1e-15:
+        return vectors if cos_a > 0 else vectors * np.array([1.0, -1.0, -1.0])
+    k = cross / sin_a
+    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    rotation = np.eye(3) + sin_a * kx + (1 - cos_a) * kx @ kx
+    return vectors @ rotation.T
+
+
+def boost(p4, beta):
+    """Boost four-momenta (..., 4) by velocities ``beta`` (3,) or (..., 3), via ``vector``.
+
+    An active boost: a particle at rest ends up moving with velocity ``beta``. ``beta`` broadcasts
+    against the leading dimensions of ``p4``.
+    """
+    p4 = np.asarray(p4, dtype=float)
+    shape = p4.shape
+    beta = np.broadcast_to(np.asarray(beta, dtype=float), shape[:-1] + (3,)).reshape(-1, 3)
+    p4 = p4.reshape(-1, 4)
+    v = vector.array({"E": p4[:, 0], "px": p4[:, 1], "py": p4[:, 2], "pz": p4[:, 3]})
+    b = vector.array({"x": beta[:, 0], "y": beta[:, 1], "z": beta[:, 2]})
+    out = v.boost_beta3(b)
+    return np.stack([out.E, out.px, out.py, out.pz], axis=-1).reshape(shape)
+
+
+def invariant_mass2(*p4s):
+    """Invariant mass squared (GeV^2) of the sum of four-momenta (..., 4)."""
+    total = np.sum(p4s, axis=0)
+    return total[..., 0] ** 2 - np.sum(total[..., 1:] ** 2, axis=-1)

@@ -1,0 +1,159 @@
+"""ROOT ntuples: writing simulated events and reading any ntuple through a branch mapping.
+
+The analysis never uses branch names directly: it asks for *logical* names, and a mapping turns
+them into the branch names of the file. Simulated ntuples of this book use
+:data:`DEFAULT_BRANCHES`; a real ntuple with other names is read by passing a mapping (in the
+dataset registry, key ``branches``) that overrides some of them, e.g.
+``{"photon_energy": "clusterE"}``.
+
+Logical names:
+
+``photon_energy``, ``photon_theta``, ``photon_phi``
+    jagged per-event lists of photon candidates: energy in GeV, polar and azimuthal angle in
+    radians, lab frame (required);
+``n_tracks``
+    number of reconstructed tracks (required);
+``weight``
+    per-event weight (optional, 1 when absent: real data);
+``photon_mc_origin``
+    truth code per photon (optional, simulation only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from .errors import NtupleError
+
+__all__ = ["DEFAULT_BRANCHES", "TREE", "read_events", "read_meta", "write_events"]
+
+TREE = "events"
+
+DEFAULT_BRANCHES = {
+    "photon_energy": "gamma_E",
+    "photon_theta": "gamma_theta",
+    "photon_phi": "gamma_phi",
+    "photon_mc_origin": "gamma_mc_origin",
+    "n_tracks": "n_tracks",
+    "weight": "weight",
+}
+_OPTIONAL = {"weight", "photon_mc_origin"}
+_PHOTON_FIELDS = {"photon_energy": "E", "photon_theta": "theta", "photon_phi": "phi", "photon_mc_origin": "mc_origin"}
+
+
+def write_events(path, events: ak.Array, meta: dict):
+    """Write reconstructed events (see :func:`analysis_lib.simulation.response.reconstruct`) and a
+    metadata dictionary (stored as JSON in a TObjString ``meta``) to a ROOT file, atomically:
+    the file appears under ``path`` only when complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with uproot.recreate(tmp) as f:
+            branches = {"gamma": events["gamma"], "n_tracks": events["n_tracks"], "weight": events["weight"]}
+            tree = f.mktree(
+                TREE,
+                {name: array.type.content for name, array in branches.items()},
+                counter_name=lambda counted: f"n{counted}",
+                field_name=lambda outer, inner: f"{outer}_{inner}",
+            )
+            tree.extend(branches)
+            f["meta"] = json.dumps(meta, sort_keys=True)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _open(path):
+    path = Path(path)
+    if not path.exists():
+        raise NtupleError(
+            f"ntuple {str(path)!r} does not exist; check the dataset's 'ntuples' folder in "
+            "data/datasets.yaml, or let the book simulate it (make book)"
+        )
+    try:
+        return uproot.open(path)
+    except Exception as exc:  # uproot raises several types for damaged files
+        raise NtupleError(
+            f"ntuple {str(path)!r} cannot be opened as ROOT ({type(exc).__name__}: {exc}); the file is "
+            "truncated or not a ROOT file: delete it and regenerate or copy it again"
+        ) from exc
+
+
+def read_meta(path) -> dict:
+    """The metadata dictionary of a simulated ntuple ({} for a file without one, like real data)."""
+    with _open(path) as f:
+        if "meta" not in f:
+            return {}
+        return json.loads(str(f["meta"]))
+
+
+def read_events(path, *, branches: dict | None = None, tree: str = TREE) -> ak.Array:
+    """Read an ntuple into an awkward array with fields ``photon`` (E, theta, phi, mc_origin),
+    ``n_tracks`` and ``weight``.
+
+    Parameters
+    ----------
+    path : str or Path
+        ROOT file.
+    branches : dict, optional
+        Overrides of :data:`DEFAULT_BRANCHES` (logical name -> branch name). None (the default)
+        uses the book's own names.
+    tree : str
+        Name of the TTree, ``"events"`` by default.
+    """
+    mapping = dict(DEFAULT_BRANCHES)
+    unknown = set(branches or {}) - set(mapping)
+    if unknown:
+        raise NtupleError(
+            f"unknown logical branch name(s) {sorted(unknown)} in the mapping; known: {sorted(mapping)}"
+        )
+    mapping.update(branches or {})
+    with _open(path) as f:
+        if tree not in f:
+            raise NtupleError(
+                f"ntuple {str(path)!r} has no tree {tree!r}; it holds {sorted(k.split(';')[0] for k in f.keys())}"
+            )
+        t = f[tree]
+        available = set(t.keys())
+        missing = [
+            f"{logical} -> {name!r}" for logical, name in mapping.items()
+            if name not in available and logical not in _OPTIONAL
+        ]
+        if missing:
+            raise NtupleError(
+                f"ntuple {str(path)!r} lacks branch(es) {missing}; its branches are {sorted(available)}. "
+                "Map the logical names to this file's branches with 'branches:' in data/datasets.yaml"
+            )
+        wanted = {logical: name for logical, name in mapping.items() if name in available}
+        try:
+            arrays = t.arrays(list(wanted.values()), library="ak")
+        except Exception as exc:
+            raise NtupleError(
+                f"ntuple {str(path)!r} could not be read ({type(exc).__name__}: {exc}); it is probably "
+                "truncated: regenerate or copy it again"
+            ) from exc
+    n = len(arrays)
+    photon = {
+        field: arrays[wanted[logical]]
+        for logical, field in _PHOTON_FIELDS.items()
+        if logical in wanted
+    }
+    if "mc_origin" not in photon:
+        photon["mc_origin"] = ak.values_astype(ak.zeros_like(photon["E"]), np.int32) - 1
+    weight = arrays[wanted["weight"]] if "weight" in wanted else np.ones(n)
+    return ak.zip(
+        {
+            "photon": ak.zip(photon),
+            "n_tracks": arrays[wanted["n_tracks"]],
+            "weight": weight,
+        },
+        depth_limit=1,
+    )

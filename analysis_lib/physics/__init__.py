@@ -1,0 +1,1 @@
+"""Physics models: cross sections, widths and lifetimes, as small pure functions."""

@@ -1,0 +1,1 @@
+"""Simulation: event generators, detector response, and the cached production of ntuples."""

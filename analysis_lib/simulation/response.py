@@ -1,0 +1,192 @@
+"""Detector response: from generated particles to reconstructed photon clusters and tracks.
+
+The steps, in order, for every generated event:
+
+1. charged particles inside the tracker acceptance leave a track (with its efficiency);
+2. photons and electrons are propagated in a straight line from their production vertex to the
+   calorimeter (barrel cylinder or endcap plane) and deposit their energy there if the impact point
+   lies on crystals (with the photon efficiency);
+3. beam-background clusters are overlaid;
+4. showers closer than the calorimeter's separation merge into one cluster (energies add, the
+   position is the energy-weighted mean);
+5. energies and positions are smeared with the calorimeter resolution; clusters below threshold
+   are dropped;
+6. clusters of particles that left a track are matched to it; the others are photon candidates.
+
+The output is an awkward array, one record per event, with photon candidates sorted by energy.
+"""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+
+from ..detector import Experiment
+from .generators import ORIGIN, GeneratedEvents
+
+__all__ = ["calorimeter_impact", "reconstruct"]
+
+
+def calorimeter_impact(vertex_mm, direction, experiment: Experiment):
+    """Impact point (..., 3) in mm of straight lines from ``vertex_mm`` along unit ``direction``
+    on the calorimeter's inner surface: the barrel cylinder between the endcaps, else an endcap."""
+    cal = experiment.calorimeter
+    x0, y0, z0 = np.moveaxis(vertex_mm, -1, 0)
+    dx, dy, dz = np.moveaxis(direction, -1, 0)
+    # barrel: |(x0,y0) + t (dx,dy)| = R, positive root
+    a = dx**2 + dy**2
+    b = 2 * (x0 * dx + y0 * dy)
+    c = x0**2 + y0**2 - cal.barrel_radius_mm**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_barrel = np.where(a > 0, (-b + np.sqrt(np.clip(b**2 - 4 * a * c, 0, None))) / (2 * a), np.inf)
+        z_plane = np.where(dz >= 0, cal.forward_z_mm, cal.backward_z_mm)
+        t_endcap = np.where(dz != 0, (z_plane - z0) / dz, np.inf)
+    z_at_barrel = z0 + t_barrel * dz
+    on_barrel = (z_at_barrel <= cal.forward_z_mm) & (z_at_barrel >= cal.backward_z_mm)
+    t = np.where(on_barrel, t_barrel, t_endcap)
+    return np.asarray(vertex_mm) + t[..., None] * np.asarray(direction)
+
+
+def _polar(points):
+    r = np.linalg.norm(points, axis=-1)
+    theta = np.arccos(np.clip(points[..., 2] / np.maximum(r, 1e-12), -1, 1))
+    phi = np.arctan2(points[..., 1], points[..., 0])
+    return r, theta, phi
+
+
+def _beam_background(rng, n, experiment: Experiment):
+    """Beam-background showers: (n, k) energies and impact points, padded with zero energy."""
+    bkg = experiment.beam_background
+    cal = experiment.calorimeter
+    counts = rng.poisson(bkg.mean_clusters, n)
+    k = max(int(counts.max(initial=0)), 1)
+    energy = np.zeros((n, k))
+    points = np.zeros((n, k, 3))
+    total = int(counts.sum())
+    if total:
+        # uniform in cos(theta) over the crystal-covered range, rejecting the gaps
+        cos_lo = np.cos(np.radians(max(r[1] for r in cal.regions_deg)))
+        cos_hi = np.cos(np.radians(min(r[0] for r in cal.regions_deg)))
+        cos_theta = np.empty(0)
+        while cos_theta.size < total:
+            trial = rng.uniform(cos_lo, cos_hi, 2 * total)
+            cos_theta = np.concatenate([cos_theta, trial[cal.in_acceptance(np.arccos(trial))]])
+        from ..kinematics import direction_from_angles
+
+        directions = direction_from_angles(cos_theta[:total], rng.uniform(0, 2 * np.pi, total))
+        hits = calorimeter_impact(np.zeros((total, 3)), directions, experiment)
+        slot = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        rows = np.repeat(np.arange(n), counts)
+        energy[rows, slot] = bkg.threshold_gev + rng.exponential(bkg.mean_energy_gev, total)
+        points[rows, slot] = hits
+    return energy, points
+
+
+def _merge_close_showers(energy, points, origin, has_track, min_separation_mm):
+    """Merge showers closer than ``min_separation_mm`` (two passes over all pairs, in place)."""
+    k = energy.shape[1]
+    for _ in range(2):
+        for i in range(k):
+            for j in range(i + 1, k):
+                close = (
+                    (energy[:, i] > 0)
+                    & (energy[:, j] > 0)
+                    & (np.linalg.norm(points[:, i] - points[:, j], axis=1) < min_separation_mm)
+                )
+                if not close.any():
+                    continue
+                ei, ej = energy[close, i], energy[close, j]
+                points[close, i] = (points[close, i] * ei[:, None] + points[close, j] * ej[:, None]) / (
+                    ei + ej
+                )[:, None]
+                origin[close, i] = np.where(ej > ei, origin[close, j], origin[close, i])
+                has_track[close, i] |= has_track[close, j]
+                energy[close, i] = ei + ej
+                energy[close, j] = 0.0
+
+
+def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=1.0):
+    """Apply the detector model to generated events.
+
+    Parameters
+    ----------
+    events : GeneratedEvents
+    experiment : Experiment
+    rng : numpy.random.Generator
+    weight : float
+        Per-event weight written with the events (sigma L / N for simulation, 1 for pseudo-data).
+
+    Returns
+    -------
+    awkward.Array
+        Records with ``gamma`` (a list of photon candidates with fields ``E`` in GeV, ``theta`` and
+        ``phi`` in radians, lab frame, and ``mc_origin``), ``n_tracks`` and ``weight``.
+    """
+    n, k = events.p4.shape[:2]
+    cal, trk = experiment.calorimeter, experiment.tracker
+    p4 = events.p4
+    momentum = np.linalg.norm(p4[..., 1:], axis=-1)
+    direction = p4[..., 1:] / np.maximum(momentum, 1e-12)[..., None]
+    charged = np.isin(np.abs(events.pdgid), [11, 13, 211, 321, 2212])[None, :] & np.ones((n, 1), bool)
+
+    # 1. tracks
+    theta_true = np.arccos(np.clip(direction[..., 2], -1, 1))
+    pt = momentum * np.sin(theta_true)
+    in_tracker = (
+        charged
+        & (np.degrees(theta_true) > trk.theta_min_deg)
+        & (np.degrees(theta_true) < trk.theta_max_deg)
+        & (pt > trk.pt_min_gev)
+    )
+    has_track = in_tracker & (rng.random((n, k)) < trk.efficiency)
+
+    # 2. showers of photons and electrons
+    showering = (np.abs(events.pdgid) == 22) | (np.abs(events.pdgid) == 11)
+    points = calorimeter_impact(events.vertex_mm, direction, experiment)
+    _, theta_hit, _ = _polar(points)
+    seen = showering[None, :] & cal.in_acceptance(theta_hit) & (rng.random((n, k)) < cal.efficiency)
+    energy = np.where(seen, p4[..., 0], 0.0)
+    origin = np.broadcast_to(events.origin, (n, k)).copy()
+
+    # 3. beam background
+    bkg_energy, bkg_points = _beam_background(rng, n, experiment)
+    energy = np.concatenate([energy, bkg_energy], axis=1)
+    points = np.concatenate([points, bkg_points], axis=1)
+    origin = np.concatenate([origin, np.full(bkg_energy.shape, ORIGIN["beam_background"])], axis=1)
+    has_track = np.concatenate([has_track, np.zeros(bkg_energy.shape, bool)], axis=1)
+
+    # 4. merging
+    _merge_close_showers(energy, points, origin, has_track, cal.min_separation_mm)
+
+    # 5. smearing in energy and in position on the calorimeter face
+    present = energy > 0
+    sigma_e = cal.energy_resolution(energy)
+    energy = np.where(present, energy + rng.normal(size=energy.shape) * sigma_e, 0.0)
+    sigma_x = cal.position_resolution_mm(np.where(present, energy, 1.0))
+    points = points + rng.normal(size=points.shape) * sigma_x[..., None]
+    _, theta, phi = _polar(points)
+    keep = present & (energy > cal.threshold_gev) & ~has_track
+
+    # 6. photon candidates, sorted by energy
+    order = np.argsort(-np.where(keep, energy, -np.inf), axis=1, kind="stable")
+    take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
+    keep_sorted = take(keep)
+    counts = keep_sorted.sum(axis=1)
+    def jagged(a):
+        return ak.unflatten(take(a)[keep_sorted], counts)
+    gamma = ak.zip(
+        {
+            "E": jagged(energy),
+            "theta": jagged(theta),
+            "phi": jagged(phi),
+            "mc_origin": jagged(origin.astype(np.int32)),
+        }
+    )
+    return ak.zip(
+        {
+            "gamma": gamma,
+            "n_tracks": has_track[:, :k].sum(axis=1).astype(np.int32),
+            "weight": np.full(n, float(weight)),
+        },
+        depth_limit=1,
+    )
