@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import awkward as ak
 import numpy as np
+from scipy.stats import poisson
 
 from ..detector import Experiment
+from ..kinematics import direction_from_angles
 from .generators import ORIGIN, GeneratedEvents
 
 __all__ = ["calorimeter_impact", "reconstruct"]
@@ -54,11 +56,22 @@ def _polar(points):
     return r, theta, phi
 
 
-def _beam_background(rng, n, experiment: Experiment):
-    """Beam-background showers: (n, k) energies and impact points, padded with zero energy."""
+def _beam_background(rng, n, experiment: Experiment, *, at_least_one=False):
+    """Beam-background showers: (n, k) energies and impact points, padded with zero energy.
+
+    With ``at_least_one`` the number of clusters is drawn from the Poisson distribution
+    conditioned on at least one (the caller weights the events by that probability).
+    """
     bkg = experiment.beam_background
     cal = experiment.calorimeter
     counts = rng.poisson(bkg.mean_clusters, n)
+    if at_least_one:
+        # zero-truncated Poisson by inversion of its CDF
+        lam = bkg.mean_clusters
+        u = rng.random(n)
+        k_values = np.arange(1, 30)
+        cdf = (poisson.cdf(k_values, lam) - poisson.pmf(0, lam)) / (1 - poisson.pmf(0, lam))
+        counts = k_values[np.minimum(np.searchsorted(cdf, u), len(k_values) - 1)]
     k = max(int(counts.max(initial=0)), 1)
     energy = np.zeros((n, k))
     points = np.zeros((n, k, 3))
@@ -71,8 +84,6 @@ def _beam_background(rng, n, experiment: Experiment):
         while cos_theta.size < total:
             trial = rng.uniform(cos_lo, cos_hi, 2 * total)
             cos_theta = np.concatenate([cos_theta, trial[cal.in_acceptance(np.arccos(trial))]])
-        from ..kinematics import direction_from_angles
-
         directions = direction_from_angles(cos_theta[:total], rng.uniform(0, 2 * np.pi, total))
         hits = calorimeter_impact(np.zeros((total, 3)), directions, experiment)
         slot = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -105,7 +116,7 @@ def _merge_close_showers(energy, points, origin, has_track, min_separation_mm):
                 energy[close, j] = 0.0
 
 
-def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=1.0):
+def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=1.0, force_beam_background=False):
     """Apply the detector model to generated events.
 
     Parameters
@@ -115,6 +126,9 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     rng : numpy.random.Generator
     weight : float
         Per-event weight written with the events (sigma L / N for simulation, 1 for pseudo-data).
+    force_beam_background : bool
+        Overlay at least one beam-background cluster on every event (False by default); the
+        caller multiplies ``weight`` by the probability of that.
 
     Returns
     -------
@@ -149,7 +163,7 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     origin = np.broadcast_to(events.origin, (n, k)).copy()
 
     # 3. beam background
-    bkg_energy, bkg_points = _beam_background(rng, n, experiment)
+    bkg_energy, bkg_points = _beam_background(rng, n, experiment, at_least_one=force_beam_background)
     energy = np.concatenate([energy, bkg_energy], axis=1)
     points = np.concatenate([points, bkg_points], axis=1)
     origin = np.concatenate([origin, np.full(bkg_energy.shape, ORIGIN["beam_background"])], axis=1)

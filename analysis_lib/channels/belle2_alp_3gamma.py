@@ -1,0 +1,412 @@
+"""Belle II: e+e- -> gamma a, a -> gamma gamma (photophilic ALP), arXiv:2007.13071.
+
+What this search declares: its samples (signal on a mass grid and the photon backgrounds), its
+skim and selection, its observables (diphoton mass squared below 6.85 GeV, recoil mass squared of
+the third photon above, as the paper) and the conversion of a signal yield into sigma and g_agg.
+Everything else (simulation, ntuple I/O, histograms, fits, limits, plots) is shared code.
+
+Selection (modelled on the paper's three-photon selection; its exact cuts are not all public):
+no track; at least three photon candidates with E_lab > 0.1 GeV; the three most energetic each with
+E* > 0.25 GeV in the centre-of-mass frame; their summed energy within 0.88-1.03 sqrt(s) and their
+summed momentum below 0.1 sqrt(s); an ECL energy-sum trigger (all clusters, lab) above 1 GeV.
+Every event enters the mass histograms three times, once per photon pair.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+import awkward as ak
+import numpy as np
+
+from ..datasets import Dataset, dataset, datasets
+from ..histograms import fill, mass_squared_axis, poisson_pseudo_data, window
+from ..kinematics import direction_from_angles, invariant_mass2
+from ..ntuple import read_events, read_meta
+from ..parameters import Parameter
+from ..physics.alp import coupling_from_cross_section, sigma_ee_to_gamma_alp_pb
+from ..constants import mass_gev
+from ..physics.qed import sigma_gamma_gamma_pb
+from ..scan import scan_limits
+from ..selection import Cut, CutFlow, cut_flow_table, require_events
+from ..signal_shape import PeakTemplates
+from ..simulation.generators import (
+    Frame,
+    generate_gamma_gamma,
+    generate_gamma_resonance,
+    generate_three_photons,
+    _ThreePhotonSampler,
+)
+from ..simulation.production import ProductionConfig, SampleSpec, produce, sample_rng
+from ..stats import BinnedModel
+
+__all__ = [
+    "CL", "NAME", "NOTEBOOK", "PARAMETERS", "TITLE", "analyse", "fit_inputs", "observable_for", "prepare",
+    "resolution_gev", "sample_specs", "scan_masses",
+]
+
+log = logging.getLogger(__name__)
+
+NAME = "belle2_alp_3gamma"
+TITLE = "Belle II: e+e- → γa, a → γγ"
+NOTEBOOK = "belle2_alp_3gamma.ipynb"
+PUBLISHED = ("belle2_2020_alp_gagg_observed_95cl.txt", "belle2_2020_alp_sigma_observed_95cl_pb.txt")
+
+#: Confidence level of the paper's limits.
+CL = 0.95
+#: Reference coupling of the simulated signal (GeV^-1): weights and templates are at this g.
+G_REF_PER_GEV = 1e-3
+#: Above this mass the fit uses the recoil mass squared of the third photon (as the paper).
+RECOIL_FROM_GEV = 6.85
+#: Simulated ALP masses (GeV); limits are interpolated in between.
+SIGNAL_MASSES_GEV = (0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0,
+                     4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 7.5, 8.0, 8.5, 9.0, 9.4, 9.7, 9.9)
+
+# selection
+PHOTON_E_MIN_LAB_GEV = 0.1
+PHOTON_E_MIN_CM_GEV = 0.25
+ENERGY_SUM_RANGE = (0.88, 1.03)
+MOMENTUM_SUM_MAX = 0.1
+TRIGGER_E_SUM_GEV = 1.0
+# generator cuts, looser than the selection (resolution and the boost included)
+GEN_E_MIN_CM_GEV = 0.2
+GEN_COS_MAX_CM = 0.975
+
+#: e+e- -> gamma P, P -> gamma gamma: (PDG id, sigma(e+e- -> gamma P) in pb at 10.58 GeV, source).
+#: eta and eta': BaBar, Phys. Rev. D 74 (2006) 012002 (4.5 and 5.4 fb). pi0: the anomaly coupling
+#: alpha/(pi f_pi) with the Brodsky-Lepage asymptotic form factor Q^2 F(Q^2) -> 2 f_pi, which gives
+#: 2.7 fb (derived here: the ALP formula with g_eff = (alpha / (pi f_pi)) 8 pi^2 f_pi^2 / s).
+PSEUDOSCALARS = {
+    "pi0": (111, 2.7e-3, "derived, Brodsky-Lepage"),
+    "eta": (221, 4.5e-3, "BaBar PRD 74 (2006) 012002"),
+    "etaprime": (331, 5.4e-3, "BaBar PRD 74 (2006) 012002"),
+}
+#: B(P -> gamma gamma), PDG 2024.
+BR_GAMMA_GAMMA = {"pi0": 0.98823, "eta": 0.3936, "etaprime": 0.02307}
+
+
+def _belle2_datasets():
+    return sorted(name for name, d in datasets().items() if d.experiment.name == "belle2")
+
+
+def _mass_range(values):
+    sqrt_s = dataset(values["dataset"]).experiment.sqrt_s_gev
+    return SIGNAL_MASSES_GEV[0], min(SIGNAL_MASSES_GEV[-1], np.sqrt(sqrt_s**2 - 2 * sqrt_s * 0.3))
+
+
+#: Run parameters (the notebook's parameters cell holds the same defaults).
+PARAMETERS = (
+    Parameter("dataset", str, "belle2_2018", "registered Belle II dataset", choices=_belle2_datasets),
+    Parameter("seed", int, 1, "random seed of the simulation and pseudo-data", minimum=0),
+    Parameter("mass_min_gev", float, 0.2, "lowest ALP mass of the scan, GeV", depends=_mass_range),
+    Parameter("mass_max_gev", float, 9.7, "highest ALP mass of the scan, GeV", depends=_mass_range),
+    Parameter("mass_step_sigma", float, 1.0, "scan step in units of the mass resolution", minimum=0.1, maximum=10),
+    Parameter("n_signal_events", int, 20_000, "simulated events per signal mass", minimum=500, maximum=10_000_000),
+    Parameter("max_mc_events", int, 2_000_000, "largest simulated background sample", minimum=10_000,
+              maximum=100_000_000),
+    Parameter("fit_half_width_sigma", float, 5.0, "half width of the fit window in resolutions", minimum=2,
+              maximum=20),
+    Parameter("output_dir", str, ".", "folder for limits.csv, meta.json and figures"),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# samples
+
+
+def _three_photon_sigma_pb(beams):
+    """sigma(e+e- -> 3 gamma) inside the generator cuts from 2 million weighted events (fixed seed):
+    statistical precision about 0.1%."""
+    sampler = _ThreePhotonSampler(beams.sqrt_s_gev, GEN_E_MIN_CM_GEV, GEN_COS_MAX_CM)
+    rng = np.random.default_rng(20070713)
+    return float(np.mean([sampler.sample(rng, 500_000)[1].mean() for _ in range(4)]))
+
+
+def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_MASSES_GEV):
+    """The samples of this channel for dataset ``ds``: signal masses and backgrounds."""
+    beams = ds.experiment.beams
+    sqrt_s = beams.sqrt_s_gev
+    specs = []
+    for m in signal_masses_gev:
+        sigma = float(sigma_ee_to_gamma_alp_pb(m, G_REF_PER_GEV, sqrt_s))
+        specs.append(SampleSpec(
+            name=f"signal_m{m:.3f}", label=f"ALP {m:g} GeV", kind="signal", sigma_pb=sigma,
+            generate=partial(generate_gamma_resonance, beams=beams, mass_gev=m, sigma_pb=sigma),
+            config={"process": "gamma a", "mass_gev": m, "g_ref": G_REF_PER_GEV}, n_events=n_signal_events,
+        ))
+    sigma_3g = _three_photon_sigma_pb(beams)
+    specs.append(SampleSpec(
+        name="bkg_3gamma", label=r"$\gamma\gamma\gamma$", kind="background", sigma_pb=sigma_3g,
+        generate=partial(generate_three_photons, beams=beams, e_min_gev=GEN_E_MIN_CM_GEV, cos_max=GEN_COS_MAX_CM),
+        config={"process": "3 gamma", "e_min": GEN_E_MIN_CM_GEV, "cos_max": GEN_COS_MAX_CM},
+    ))
+    specs.append(SampleSpec(
+        name="bkg_2gamma_beambkg", label=r"$\gamma\gamma$ + beam bkg.", kind="background",
+        sigma_pb=float(sigma_gamma_gamma_pb(sqrt_s, cos_max=GEN_COS_MAX_CM)),
+        generate=partial(generate_gamma_gamma, beams=beams, cos_max=GEN_COS_MAX_CM),
+        config={"process": "2 gamma", "cos_max": GEN_COS_MAX_CM}, force_beam_background=True,
+    ))
+    for name, (pdgid, sigma, _source) in PSEUDOSCALARS.items():
+        sigma_br = sigma * BR_GAMMA_GAMMA[name]
+        specs.append(SampleSpec(
+            name=f"bkg_gamma_{name}", label=rf"$\gamma${_latex(name)}", kind="background", sigma_pb=sigma_br,
+            generate=partial(generate_gamma_resonance, beams=beams, mass_gev=mass_gev(pdgid), sigma_pb=sigma_br),
+            config={"process": f"gamma {name}", "sigma_pb": sigma, "br": BR_GAMMA_GAMMA[name]},
+        ))
+    return specs
+
+
+def _latex(name):
+    return {"pi0": r"$\pi^0$", "eta": r"$\eta$", "etaprime": r"$\eta'$"}[name]
+
+
+def skim(events):
+    """Loose skim before writing: at least three photon candidates above 0.1 GeV (lab)."""
+    return ak.to_numpy(ak.sum(events["gamma"]["E"] > PHOTON_E_MIN_LAB_GEV, axis=1) >= 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# candidates, selection, observables
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The three most energetic photons of every event, in the lab and centre-of-mass frames."""
+
+    n_tracks: np.ndarray
+    n_photons: np.ndarray
+    e_lab_sum: np.ndarray
+    p4_cm: np.ndarray  # (n, 3, 4), NaN where an event has fewer than three photons
+    origin: np.ndarray  # (n, 3) truth codes, -1 for data
+    weight: np.ndarray
+    sqrt_s: float
+
+    def __len__(self):
+        return len(self.weight)
+
+
+def candidates(events, ds: Dataset) -> Candidates:
+    """Photon candidates of ntuple events (read with :func:`analysis_lib.ntuple.read_events`)."""
+    photon = events["photon"]
+    good = photon[photon["E"] > PHOTON_E_MIN_LAB_GEV]
+    top = ak.pad_none(good[:, :3], 3, clip=True)
+    e = ak.to_numpy(ak.fill_none(top["E"], np.nan))
+    theta = ak.to_numpy(ak.fill_none(top["theta"], np.nan))
+    phi = ak.to_numpy(ak.fill_none(top["phi"], np.nan))
+    origin = ak.to_numpy(ak.fill_none(top["mc_origin"], -1))
+    p4_lab = np.concatenate([e[..., None], direction_from_angles(np.cos(theta), phi) * e[..., None]], axis=-1)
+    p4_cm = Frame(ds.experiment.beams).to_cm(np.nan_to_num(p4_lab))
+    p4_cm[np.isnan(e)] = np.nan
+    return Candidates(
+        n_tracks=ak.to_numpy(events["n_tracks"]),
+        n_photons=ak.to_numpy(ak.num(good)),
+        e_lab_sum=ak.to_numpy(ak.sum(photon["E"], axis=1)),
+        p4_cm=p4_cm,
+        origin=origin,
+        weight=ak.to_numpy(events["weight"]).astype(float),
+        sqrt_s=ds.experiment.sqrt_s_gev,
+    )
+
+
+def _energy_sum(c):
+    return np.nansum(c.p4_cm[..., 0], axis=1) / c.sqrt_s
+
+
+def _momentum_sum(c):
+    return np.linalg.norm(np.nansum(c.p4_cm[..., 1:], axis=1), axis=1) / c.sqrt_s
+
+
+SELECTION = CutFlow([
+    Cut("no track", lambda c: c.n_tracks == 0, "no reconstructed track"),
+    Cut("3 photons", lambda c: c.n_photons >= 3, f"at least three photons with E_lab > {PHOTON_E_MIN_LAB_GEV} GeV"),
+    Cut("trigger", lambda c: c.e_lab_sum > TRIGGER_E_SUM_GEV, f"ECL energy sum > {TRIGGER_E_SUM_GEV} GeV"),
+    Cut("photon energy", lambda c: np.all(np.nan_to_num(c.p4_cm[..., 0]) > PHOTON_E_MIN_CM_GEV, axis=1),
+        f"three leading photons with E* > {PHOTON_E_MIN_CM_GEV} GeV"),
+    Cut("energy sum", lambda c: (_energy_sum(c) > ENERGY_SUM_RANGE[0]) & (_energy_sum(c) < ENERGY_SUM_RANGE[1]),
+        f"{ENERGY_SUM_RANGE[0]} < sum E*/sqrt(s) < {ENERGY_SUM_RANGE[1]}"),
+    Cut("momentum sum", lambda c: _momentum_sum(c) < MOMENTUM_SUM_MAX, f"|sum p*|/sqrt(s) < {MOMENTUM_SUM_MAX}"),
+])
+
+
+def pair_observables(c: Candidates):
+    """Per photon pair (n, 3): m^2(gamma gamma) of the pair without photon k, the recoil mass
+    squared s - 2 sqrt(s) E*_k of photon k, and whether the pair is the ALP's (simulation)."""
+    m2_gg = np.empty((len(c), 3))
+    m2_rec = np.empty((len(c), 3))
+    correct = np.zeros((len(c), 3), dtype=bool)
+    s = c.sqrt_s**2
+    for k in range(3):
+        i, j = [x for x in range(3) if x != k]
+        m2_gg[:, k] = invariant_mass2(c.p4_cm[:, i], c.p4_cm[:, j])
+        m2_rec[:, k] = s - 2 * c.sqrt_s * c.p4_cm[:, k, 0]
+        correct[:, k] = (c.origin[:, i] == 2) & (c.origin[:, j] == 2) & (c.origin[:, k] == 1)
+    return {"m2_gg": m2_gg, "m2_rec": m2_rec}, correct
+
+
+AXES = {
+    "m2_gg": lambda: mass_squared_axis("m2_gg", r"$m^2_{\gamma\gamma}$ [GeV$^2$]", mass_min_gev=0.0,
+                                       mass_max_gev=10.6, step_gev=0.001),
+    "m2_rec": lambda: mass_squared_axis("m2_rec", r"$M^2_{\mathrm{recoil}}$ [GeV$^2$]", mass_min_gev=5.0,
+                                        mass_max_gev=10.6, step_gev=0.001),
+}
+
+
+def observable_for(mass_gev: float) -> str:
+    """The fit observable at an ALP mass (the paper's choice)."""
+    return "m2_gg" if mass_gev < RECOIL_FROM_GEV else "m2_rec"
+
+
+# ---------------------------------------------------------------------------------------------
+# the analysis
+
+
+@dataclass(frozen=True)
+class ChannelInputs:
+    """Everything the fits need, made once per run by :func:`prepare`."""
+
+    dataset: Dataset
+    seed: int
+    backgrounds: dict  # sample name -> label
+    hists: dict  # observable -> {sample name -> Hist}, background samples
+    data: dict  # observable -> Hist (pseudo-data or real data)
+    data_source: str  # "ntuple" or "histogram"
+    peaks: dict  # observable -> PeakTemplates
+    cut_flow: object  # pandas DataFrame, weighted events per sample after each cut
+    selected: dict  # sample name -> Candidates after selection (for plots)
+    min_weight: float  # smallest per-event background weight (empty-bin floor)
+
+
+def _ntuple_paths(ds, seed, specs, *, max_mc_events, progress):
+    if ds.simulated:
+        config = ProductionConfig(skim=skim, n_max=max_mc_events)
+        return produce(specs, ds, seed=seed, config=config, progress=progress)
+    folder = ds.ntuple_dir(seed)
+    return {**{s.name: folder / f"{s.name}.root" for s in specs}, "data": folder / "data.root"}
+
+
+def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int, progress=True) -> ChannelInputs:
+    """Simulate (or reuse) the ntuples, select, and fill the histograms and signal templates."""
+    from tqdm.auto import tqdm
+
+    ds = dataset(dataset_name)
+    specs = sample_specs(ds, n_signal_events=n_signal_events)
+    bar = tqdm(total=len(specs), desc="samples", disable=not progress)
+    paths = _ntuple_paths(ds, seed, specs, max_mc_events=max_mc_events, progress=bar)
+    bar.close()
+    axes = {name: make() for name, make in AXES.items()}
+    hists = {obs: {} for obs in axes}
+    flows, selected, backgrounds = {}, {}, {}
+    peak_values = {obs: [] for obs in axes}
+    n_generated, signal_masses = [], []
+    min_weight = np.inf
+    for spec in specs:
+        events = read_events(paths[spec.name], branches=ds.branches)
+        cands = candidates(events, ds)
+        mask, flow = SELECTION.apply(cands, weights=cands.weight)
+        flows[spec.label] = flow
+        sel = _subset(cands, mask)
+        observables, correct = pair_observables(sel)
+        if spec.kind == "signal":
+            meta = read_meta(paths[spec.name])
+            n_generated.append(meta.get("n_generated", spec.n_events))
+            signal_masses.append(spec.config["mass_gev"])
+            for obs in axes:
+                peak_values[obs].append(observables[obs][correct])
+            continue
+        backgrounds[spec.name] = spec.label
+        selected[spec.name] = sel
+        if len(cands):
+            min_weight = min(min_weight, float(np.min(cands.weight)))
+        for obs, axis in axes.items():
+            hists[obs][spec.name] = fill(axis, observables[obs].ravel(), np.repeat(sel.weight, 3))
+    peaks = {obs: PeakTemplates.from_samples(signal_masses, peak_values[obs], n_generated) for obs in axes}
+    if "data" in paths:
+        events = read_events(paths["data"], branches=ds.branches)
+        cands = candidates(events, ds)
+        mask, flow = SELECTION.apply(cands, weights=cands.weight)
+        flows["data"] = flow
+        sel = _subset(cands, mask)
+        require_events(mask, what=f"the data of {ds.name}")
+        selected["data"] = sel
+        observables, _ = pair_observables(sel)
+        data = {obs: fill(axis, observables[obs].ravel(), np.ones(3 * len(sel))) for obs, axis in axes.items()}
+        source = "ntuple"
+    else:
+        rng = sample_rng(seed, ds.name, "data-histogram", 1)
+        data = {obs: poisson_pseudo_data(sum(hists[obs].values()), rng) for obs in axes}
+        source = "histogram"
+    return ChannelInputs(
+        dataset=ds, seed=seed, backgrounds=backgrounds, hists=hists, data=data, data_source=source,
+        peaks=peaks, cut_flow=cut_flow_table(flows), selected=selected, min_weight=float(min_weight),
+    )
+
+
+def _subset(c: Candidates, mask) -> Candidates:
+    return Candidates(
+        n_tracks=c.n_tracks[mask], n_photons=c.n_photons[mask], e_lab_sum=c.e_lab_sum[mask],
+        p4_cm=c.p4_cm[mask], origin=c.origin[mask], weight=c.weight[mask], sqrt_s=c.sqrt_s,
+    )
+
+
+def resolution_gev(inputs: ChannelInputs, mass_gev: float) -> float:
+    """Mass resolution sigma_m = sigma(m^2) / (2 m) at ``mass_gev`` from the signal templates."""
+    peaks = inputs.peaks[observable_for(mass_gev)]
+    return peaks.width(mass_gev) / (2 * mass_gev)
+
+
+def scan_masses(inputs: ChannelInputs, *, mass_min_gev: float, mass_max_gev: float, step_sigma: float):
+    """Mass hypotheses from ``mass_min_gev`` to ``mass_max_gev`` in steps of ``step_sigma`` resolutions."""
+    masses = [mass_min_gev]
+    while True:
+        step = step_sigma * resolution_gev(inputs, masses[-1])
+        nxt = masses[-1] + step
+        if nxt > mass_max_gev:
+            break
+        masses.append(nxt)
+    return np.array(masses)
+
+
+def fit_inputs(inputs: ChannelInputs, mass_gev: float, *, half_width_sigma: float):
+    """The binned model and observed counts of one mass hypothesis, and its window.
+
+    Background: the summed simulated background in the window, with a free normalisation and a
+    per-bin uncertainty from the simulation statistics (sqrt of the sum of squared weights); an
+    empty bin gets the smallest event weight with a 100% uncertainty. Signal: the interpolated
+    peak at the reference coupling, L sigma(g_ref) times the efficiency per bin.
+    """
+    obs = observable_for(mass_gev)
+    peaks = inputs.peaks[obs]
+    x0, sigma = peaks.centre(mass_gev), peaks.width(mass_gev)
+    any_hist = next(iter(inputs.hists[obs].values()))
+    win = window(any_hist.axes[0], x0, half_width_sigma * sigma, bin_width=sigma / 2)
+    b = sum(win.values(h) for h in inputs.hists[obs].values())
+    var = sum(win.variances(h) for h in inputs.hists[obs].values())
+    floor = inputs.min_weight
+    empty = b <= 0
+    b = np.where(empty, floor, b)
+    err = np.where(empty, floor, np.sqrt(var))
+    sigma_ref = float(sigma_ee_to_gamma_alp_pb(mass_gev, G_REF_PER_GEV, inputs.dataset.experiment.sqrt_s_gev))
+    s = inputs.dataset.luminosity_pb * sigma_ref * peaks.histogram(mass_gev, win.edges)
+    counts = win.values(inputs.data[obs])
+    return BinnedModel(s, b, err, float_background=True), counts, win
+
+
+def analyse(inputs: ChannelInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, fit_half_width_sigma,
+            progress=True):
+    """Limits on sigma(e+e- -> gamma a) B(a -> gamma gamma) (pb) and on g_agg (GeV^-1) versus mass."""
+    masses = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
+    sqrt_s = inputs.dataset.experiment.sqrt_s_gev
+
+    def build(mass):
+        model, counts, _ = fit_inputs(inputs, mass, half_width_sigma=fit_half_width_sigma)
+        return model, counts
+
+    mu = scan_limits(masses, build, cl=CL, progress=progress)
+    sigma = mu.transform(lambda m, v: v * sigma_ee_to_gamma_alp_pb(m, G_REF_PER_GEV, sqrt_s),
+                         quantity="sigma_x_br", unit="pb")
+    coupling = sigma.transform(lambda m, v: coupling_from_cross_section(v, m, sqrt_s),
+                               quantity="g_agg", unit="GeV^-1")
+    return {"sigma": sigma, "g_agg": coupling}
+

@@ -1,0 +1,235 @@
+"""Cached production of simulated ntuples: one ROOT file per sample, per dataset and seed.
+
+A channel declares its samples as :class:`SampleSpec` values (what to generate and its cross
+section); :func:`produce` generates, applies the detector response and a loose skim, and writes
+``data/generated/<dataset>/seed<seed>/<sample>.root`` atomically. A file is reused when its
+recorded cache key (the spec, the dataset, the seed, the sample size and the source code of the
+simulation) matches; otherwise it is made again.
+
+Random numbers: every sample draws from its own stream, ``SeedSequence(seed, spawn_key=(dataset,
+sample, stream))``, so a sample does not change when other samples are added, removed or produced
+on another worker. The pseudo-data of a sample uses stream 1, its simulation stream 0.
+
+Event counts: a background sample holds ``clip(oversampling x sigma L, n_min, n_max)`` simulated
+events of weight sigma L / N; a signal sample a fixed number of events whose weight is
+sigma_ref L / N for the reference cross section in its spec. Pseudo-data ("data.root", weight 1) is
+generated event by event, Poisson(sigma L) events of every background sample, when the total is
+at most ``max_data_events``; above that (e.g. 50 ab^-1) no data file is written and the analysis
+draws pseudo-data from the weighted histograms (:func:`analysis_lib.histograms.poisson_pseudo_data`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import awkward as ak
+import numpy as np
+
+from ..datasets import Dataset
+from ..errors import ParameterError
+from ..ntuple import read_meta, write_events
+from .response import reconstruct
+
+__all__ = ["ProductionConfig", "SampleSpec", "produce", "sample_rng"]
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 250_000
+_SOURCES = [Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "physics",
+            Path(__file__).resolve().parent.parent / "detector.py", Path(__file__).resolve().parent.parent / "ntuple.py"]
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """One simulated sample.
+
+    Attributes
+    ----------
+    name : str
+        File stem, e.g. ``"bkg_3gamma"`` or ``"signal_m1.000"``.
+    label : str
+        Legend label.
+    kind : str
+        ``"signal"`` or ``"background"``.
+    sigma_pb : float
+        Cross section (times branching fraction) inside the generator cuts, in pb; for a signal
+        sample the reference value the weights are computed with.
+    generate : callable
+        ``generate(rng, n) -> GeneratedEvents``.
+    config : dict
+        JSON-serialisable description of the generator settings (part of the cache key).
+    force_beam_background : bool
+        Simulate only events with at least one beam-background cluster and weight them by its
+        probability (for samples that pass the selection only with one).
+    n_events : int, optional
+        Fixed number of simulated events (signal); None (the default) follows the luminosity.
+    """
+
+    name: str
+    label: str
+    kind: str
+    sigma_pb: float
+    generate: Callable
+    config: dict
+    force_beam_background: bool = False
+    n_events: int | None = None
+
+
+@dataclass(frozen=True)
+class ProductionConfig:
+    """Sample sizes and the skim applied before writing.
+
+    Attributes
+    ----------
+    oversampling : float
+        Simulated events per expected event for backgrounds (2 by default).
+    n_min, n_max : int
+        Bounds on the number of simulated background events.
+    max_data_events : int
+        Largest number of pseudo-data events generated event by event (5 million by default).
+    skim : callable
+        ``skim(events) -> mask`` applied to reconstructed events before writing; its name is part
+        of the cache key.
+    """
+
+    skim: Callable
+    oversampling: float = 2.0
+    n_min: int = 20_000
+    n_max: int = 2_000_000
+    max_data_events: int = 5_000_000
+    extra_key: dict = field(default_factory=dict)
+
+
+def sample_rng(seed: int, dataset: str, sample: str, stream: int) -> np.random.Generator:
+    """The random generator of one sample and stream (see the module docstring)."""
+    key = (zlib.crc32(dataset.encode()), zlib.crc32(sample.encode()), stream)
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+def _code_version() -> str:
+    digest = hashlib.sha256()
+    for source in _SOURCES:
+        files = sorted(source.rglob("*.py")) if source.is_dir() else [source]
+        for f in files:
+            digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _n_events(spec: SampleSpec, dataset: Dataset, config: ProductionConfig) -> int:
+    if spec.n_events is not None:
+        return int(spec.n_events)
+    expected = spec.sigma_pb * dataset.luminosity_pb
+    if spec.force_beam_background:
+        expected *= 1 - np.exp(-dataset.experiment.beam_background.mean_clusters)
+    return int(np.clip(np.ceil(config.oversampling * expected), config.n_min, config.n_max))
+
+
+def _simulate(spec, dataset, rng, n, weight, config, *, natural_beam_background=False):
+    """Generate, reconstruct and skim ``n`` events in fixed-size chunks (deterministic)."""
+    parts, n_done = [], 0
+    force = spec.force_beam_background and not natural_beam_background
+    p_bkg = 1 - np.exp(-dataset.experiment.beam_background.mean_clusters) if force else 1.0
+    while n_done < n:
+        size = min(_CHUNK, n - n_done)
+        generated = spec.generate(rng, size)
+        events = reconstruct(generated, dataset.experiment, rng, weight=weight * p_bkg, force_beam_background=force)
+        parts.append(events[config.skim(events)])
+        n_done += size
+    return ak.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def produce(specs, dataset: Dataset, *, seed: int, config: ProductionConfig, progress=None) -> dict:
+    """Make (or reuse) the ntuples of ``specs`` for ``dataset``; returns {sample name: path}.
+
+    The pseudo-data file ``data.root`` is included under the key ``"data"`` when it is generated
+    event by event (see the module docstring).
+    """
+    if not dataset.simulated:
+        raise ParameterError(
+            f"dataset {dataset.name!r} holds real ntuples in {dataset.ntuples!r}; it is read, never simulated"
+        )
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise ParameterError(f"seed={seed!r} must be a non-negative integer")
+    folder = dataset.ntuple_dir(seed)
+    version = _code_version()
+    paths = {}
+    for spec in specs:
+        n = _n_events(spec, dataset, config)
+        weight = spec.sigma_pb * dataset.luminosity_pb / n
+        key = _key(spec, dataset, seed, n, version, config)
+        path = folder / f"{spec.name}.root"
+        if not _cached(path, key):
+            log.info("simulating %s: %d events for %s", spec.name, n, dataset.name)
+            events = _simulate(spec, dataset, sample_rng(seed, dataset.name, spec.name, 0), n, weight, config)
+            write_events(path, events, _meta(spec, dataset, seed, n, key, weight))
+        paths[spec.name] = path
+        if progress is not None:
+            progress.update(1)
+    backgrounds = [s for s in specs if s.kind == "background"]
+    total = sum(s.sigma_pb * dataset.luminosity_pb for s in backgrounds)
+    if total <= config.max_data_events:
+        paths["data"] = _produce_data(backgrounds, dataset, seed, config, version, folder)
+    return paths
+
+
+def _key(spec, dataset, seed, n, version, config):
+    blob = json.dumps(
+        {
+            "spec": spec.config, "sigma_pb": spec.sigma_pb, "name": spec.name, "force": spec.force_beam_background,
+            "dataset": dataset.name, "lumi": dataset.luminosity_fb, "experiment": repr(dataset.experiment),
+            "seed": seed, "n": n, "code": version, "skim": getattr(config.skim, "__qualname__", str(config.skim)),
+            "extra": config.extra_key,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _cached(path: Path, key: str) -> bool:
+    if not path.exists():
+        return False
+    try:
+        return read_meta(path).get("cache_key") == key
+    except Exception:  # a damaged file is simply made again
+        return False
+
+
+def _meta(spec, dataset, seed, n, key, weight):
+    return {
+        "sample": spec.name, "label": spec.label, "kind": spec.kind, "dataset": dataset.name,
+        "luminosity_fb": dataset.luminosity_fb, "sigma_pb": spec.sigma_pb, "n_generated": n,
+        "weight": weight, "seed": seed, "generator": spec.config, "cache_key": key,
+        "force_beam_background": spec.force_beam_background,
+    }
+
+
+def _produce_data(backgrounds, dataset, seed, config, version, folder):
+    key = _key_data(backgrounds, dataset, seed, version, config)
+    path = folder / "data.root"
+    if _cached(path, key):
+        return path
+    parts, composition = [], {}
+    for spec in backgrounds:
+        rng = sample_rng(seed, dataset.name, spec.name, 1)
+        n = int(rng.poisson(spec.sigma_pb * dataset.luminosity_pb))
+        composition[spec.name] = n
+        if n:
+            parts.append(_simulate(spec, dataset, rng, n, 1.0, config, natural_beam_background=True))
+    events = ak.concatenate(parts)
+    log.info("pseudo-data for %s: %d generated, %d after skim", dataset.name, sum(composition.values()), len(events))
+    meta = {"sample": "data", "kind": "data", "dataset": dataset.name, "luminosity_fb": dataset.luminosity_fb,
+            "seed": seed, "generated_events": composition, "cache_key": key}
+    write_events(path, events, meta)
+    return path
+
+
+def _key_data(backgrounds, dataset, seed, version, config):
+    return hashlib.sha256(
+        json.dumps([_key(s, dataset, seed, 0, version, config) for s in backgrounds]).encode()
+    ).hexdigest()[:20]
