@@ -15,7 +15,7 @@ Every event enters the mass histograms three times, once per photon pair.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import awkward as ak
@@ -44,7 +44,7 @@ from ..stats import BinnedModel
 
 __all__ = [
     "CL", "NAME", "NOTEBOOK", "PARAMETERS", "TITLE", "analyse", "fit_inputs", "observable_for", "prepare",
-    "resolution_gev", "sample_specs", "scan_masses",
+    "resolution_gev", "sample_specs", "scan_masses", "example_fit", "physics_table", "results_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -410,3 +410,51 @@ def analyse(inputs: ChannelInputs, *, mass_min_gev, mass_max_gev, mass_step_sigm
                                quantity="g_agg", unit="GeV^-1")
     return {"sigma": sigma, "g_agg": coupling}
 
+
+
+def example_fit(inputs: ChannelInputs, mass_gev: float, *, half_width_sigma: float):
+    """The window, model, counts and signal-plus-background fit at one mass (for a figure)."""
+    from ..stats import fit
+
+    model, counts, win = fit_inputs(inputs, mass_gev, half_width_sigma=half_width_sigma)
+    lower = -float(np.min(np.where(model.signal > 0, model.background / np.maximum(model.signal, 1e-300), np.inf)))
+    free = replace(model, mu_bounds=(0.99 * lower, np.inf))
+    return win, model, counts, fit(free, counts)
+
+
+def physics_table(masses_gev, sqrt_s_gev):
+    """Cross section at the reference coupling, width, c tau and lab decay length of the ALP."""
+    import pandas as pd
+
+    from ..physics.alp import alp_ctau_mm, alp_decay_length_mm, alp_width_gamma_gamma_gev
+
+    masses = np.asarray(masses_gev, dtype=float)
+    p_alp = (sqrt_s_gev**2 - masses**2) / (2 * sqrt_s_gev)  # ALP momentum in the c.m. frame
+    ctau = alp_ctau_mm(masses, G_REF_PER_GEV)
+    return pd.DataFrame({
+        "m_a [GeV]": masses,
+        f"sigma(g={G_REF_PER_GEV:g}) [pb]": sigma_ee_to_gamma_alp_pb(masses, G_REF_PER_GEV, sqrt_s_gev),
+        "Gamma(a->gg) [eV]": alp_width_gamma_gamma_gev(masses, G_REF_PER_GEV) * 1e9,
+        "c tau [mm]": ctau,
+        "decay length (c.m.) [mm]": alp_decay_length_mm(p_alp, masses, ctau),
+    })
+
+
+def results_table(results, masses_gev, published):
+    """Limits at a few masses next to the published observed curve."""
+    import pandas as pd
+
+    g = results["g_agg"]
+    idx = [int(np.argmin(np.abs(g.masses_gev - m))) for m in masses_gev]
+    mass = g.masses_gev[idx]
+    pub = published.at(mass)
+    return pd.DataFrame({
+        "m_a [GeV]": mass,
+        "observed g [1/GeV]": g.observed[idx],
+        "expected g [1/GeV]": g.expected[idx, 2],
+        "-1 sigma": g.expected[idx, 1],
+        "+1 sigma": g.expected[idx, 3],
+        "published observed": pub,
+        "expected / published": g.expected[idx, 2] / pub,
+        "local Z": g.significance[idx],
+    })

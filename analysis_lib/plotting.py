@@ -1,0 +1,150 @@
+"""Plots of results: every function takes computed results and an optional ``ax``, returns the
+figure, and computes no physics. Every plot is labelled with the experiment, the luminosity and
+"Simulation re-creation" (these are not the experiments' results)."""
+
+from __future__ import annotations
+
+import hist
+import matplotlib.pyplot as plt
+import mplhep as hep
+import numpy as np
+
+__all__ = ["label", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_significance", "plot_stack",
+           "use_style"]
+
+_LLABEL = "Simulation re-creation"
+
+
+def use_style():
+    """The book's matplotlib style (mplhep's ROOT style; no Belle II style exists)."""
+    hep.style.use("ROOT")
+    plt.rcParams.update({"figure.figsize": (8, 6), "font.size": 16, "legend.fontsize": 12})
+
+
+def label(ax, *, experiment: str, lumi: str, sqrt_s_gev: float | None = None):
+    """Experiment, "Simulation re-creation" and the luminosity (and sqrt(s)) on ``ax``."""
+    rlabel = lumi if sqrt_s_gev is None else f"{lumi} ({sqrt_s_gev:.2f} GeV)"
+    hep.label.exp_label(exp=experiment, llabel=_LLABEL, rlabel=rlabel, ax=ax, data=False)
+
+
+def _axes(ax, ratio=False):
+    if ax is not None:
+        return ax.figure, ax, None
+    if ratio:
+        fig, (top, bottom) = plt.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05})
+        return fig, top, bottom
+    fig, top = plt.subplots()
+    return fig, top, None
+
+
+def plot_limit(result, *, experiment, lumi, published=None, ax=None, ratio=True, logy=True):
+    """Observed limit and expected band (:class:`analysis_lib.scan.ScanResult`) versus mass, the
+    published curve overlaid, and the ratio of the expected limit to it in a lower panel."""
+    fig, top, bottom = _axes(ax, ratio=ratio and published is not None)
+    m = result.masses_gev
+    e = result.expected
+    cl = f"{100 * result.cl:g}% CL"
+    top.fill_between(m, e[:, 0], e[:, 4], color="#ffcc00", label=r"Expected $\pm 2\sigma$", lw=0)
+    top.fill_between(m, e[:, 1], e[:, 3], color="#00cc00", label=r"Expected $\pm 1\sigma$", lw=0)
+    top.plot(m, e[:, 2], "k--", lw=1.5, label=f"Expected {cl}")
+    top.plot(m, result.observed, "k-", lw=1.5, label=f"Observed {cl} (pseudo-data)")
+    if published is not None:
+        top.plot(published.mass_gev, published.value, color="tab:red", lw=1.5, label=published.label)
+    top.set_ylabel(f"{_quantity_label(result.quantity)} [{_unit_label(result.unit)}]")
+    if logy:
+        top.set_yscale("log")
+    top.legend(loc="upper left", frameon=False)
+    ymin, ymax = np.nanmin(e[:, 0]), np.nanmax(np.concatenate([e[:, 4], result.observed]))
+    if logy:
+        top.set_ylim(ymin / 2, ymax * 30)
+    label(top, experiment=experiment, lumi=lumi)
+    xlabel = r"$m$ [GeV]" if result.quantity != "g_agg" else r"$m_a$ [GeV]"
+    if bottom is not None:
+        ref = published.at(m)
+        bottom.plot(m, e[:, 2] / ref, "k--", lw=1.2, label="expected / published")
+        bottom.plot(m, result.observed / ref, "k-", lw=1.0, alpha=0.6, label="observed / published")
+        bottom.axhline(1.0, color="tab:red", lw=1)
+        bottom.set_ylabel("ratio")
+        bottom.set_ylim(0, 3)
+        bottom.set_xlabel(xlabel)
+        bottom.legend(loc="upper left", frameon=False, ncol=2, fontsize=10)
+    else:
+        top.set_xlabel(xlabel)
+    return fig
+
+
+def _quantity_label(quantity):
+    return {
+        "g_agg": r"$g_{a\gamma\gamma}$",
+        "sigma_x_br": r"$\sigma(e^+e^- \to \gamma a)\,\mathcal{B}(a\to\gamma\gamma)$",
+        "mu": r"$\mu$",
+    }.get(quantity, quantity)
+
+
+def _unit_label(unit):
+    return {"GeV^-1": r"GeV$^{-1}$", "pb": "pb"}.get(unit, unit)
+
+
+def plot_significance(result, *, experiment, lumi, ax=None):
+    """Local significance of an excess versus mass."""
+    fig, ax, _ = _axes(ax)
+    ax.plot(result.masses_gev, result.significance, "k-", lw=1.2)
+    for z in (1, 2, 3):
+        ax.axhline(z, color="grey", ls=":", lw=1)
+    ax.set_xlabel(r"$m$ [GeV]")
+    ax.set_ylabel(r"local significance [$\sigma$]")
+    ax.set_ylim(0, max(4, np.nanmax(result.significance) * 1.3))
+    label(ax, experiment=experiment, lumi=lumi)
+    return fig
+
+
+def plot_stack(hists, data, *, labels, experiment, lumi, xlabel, ax=None, logy=True, rebin=1):
+    """Stacked background histograms (``hist`` objects by sample) with the data as points."""
+    fig, ax, _ = _axes(ax)
+    names = sorted(hists, key=lambda n: hists[n].sum().value)
+    stack = [hists[n][:: hist.rebin(rebin)] if rebin > 1 else hists[n] for n in names]
+    hep.histplot(stack, stack=True, histtype="fill", label=[labels[n] for n in names], ax=ax)
+    if data is not None:
+        d = data[:: hist.rebin(rebin)] if rebin > 1 else data
+        hep.histplot(d, histtype="errorbar", color="black", label="Pseudo-data", ax=ax, yerr=np.sqrt(d.values()))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Entries / bin")
+    if logy:
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=0.5)
+    ax.legend(frameon=False)
+    label(ax, experiment=experiment, lumi=lumi)
+    return fig
+
+
+def plot_fit(window, model, counts, fit, *, experiment, lumi, xlabel, ax=None):
+    """Observed counts in a fit window with the fitted signal-plus-background expectation."""
+    fig, ax, _ = _axes(ax)
+    centres = 0.5 * (window.edges[1:] + window.edges[:-1])
+    gamma = model.profiled_gamma(fit.mu, fit.theta, np.asarray(counts, float), model.nominal_aux())
+    background = model.expected(0.0, fit.theta, gamma)
+    total = model.expected(fit.mu, fit.theta, gamma)
+    hep.histplot(background, window.edges, ax=ax, label="background (fitted)", color="tab:blue")
+    hep.histplot(total, window.edges, ax=ax, label=f"signal + background, $\\hat\\mu$ = {fit.mu:.2f}",
+                 color="tab:red")
+    ax.errorbar(centres, counts, yerr=np.sqrt(counts), fmt="ko", label="Pseudo-data")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Entries / bin")
+    ax.legend(frameon=False)
+    label(ax, experiment=experiment, lumi=lumi)
+    return fig
+
+
+def plot_efficiency_resolution(masses_gev, efficiency, resolution_gev, *, experiment, lumi):
+    """Signal efficiency and mass resolution versus mass, side by side."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
+    left.plot(masses_gev, efficiency, "o-")
+    left.set_xlabel(r"$m_a$ [GeV]")
+    left.set_ylabel("signal efficiency (correct pair)")
+    left.set_ylim(0, 1)
+    right.plot(masses_gev, 1e3 * np.asarray(resolution_gev), "o-")
+    right.set_xlabel(r"$m_a$ [GeV]")
+    right.set_ylabel(r"mass resolution $\sigma_m$ [MeV]")
+    for ax in (left, right):
+        label(ax, experiment=experiment, lumi=lumi)
+    return fig

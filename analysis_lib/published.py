@@ -1,0 +1,90 @@
+"""Published limit curves (digitised), read from ``data/published`` with their provenance.
+
+Each file starts with ``#`` lines citing the paper, figure and digitisation source; the book prints
+them under every overlay. The files have quirks (see each reader) that are cleaned here, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import DATA_DIR
+from .errors import ParameterError
+
+__all__ = ["PUBLISHED_DIR", "PublishedCurve", "load_curve"]
+
+PUBLISHED_DIR = DATA_DIR / "published"
+
+
+@dataclass(frozen=True)
+class PublishedCurve:
+    """A published limit versus mass.
+
+    ``mass_gev`` and ``value`` are the points to draw (in order, NaN separating pieces);
+    ``source`` is the header of the file.
+    """
+
+    mass_gev: np.ndarray
+    value: np.ndarray
+    quantity: str
+    unit: str
+    cl: float
+    source: str
+    label: str
+
+    def at(self, mass_gev):
+        """The curve interpolated at ``mass_gev`` (NaN outside it or across a gap)."""
+        m, v = self.mass_gev, self.value
+        good = np.isfinite(m) & np.isfinite(v)
+        order = np.argsort(m[good], kind="stable")
+        mm, vv = m[good][order], v[good][order]
+        out = np.interp(mass_gev, mm, vv, left=np.nan, right=np.nan)
+        return out
+
+
+def _header(path: Path) -> str:
+    return "\n".join(line[1:].strip() for line in path.read_text().splitlines() if line.startswith("#"))
+
+
+def _belle2_gagg(path):
+    # mass in eV; the first and last rows (g = 1) only close the plotted region; a step curve
+    raw = np.loadtxt(path)
+    raw = raw[raw[:, 1] < 1]
+    return raw[:, 0] / 1e9, raw[:, 1], "g_agg", "GeV^-1", 0.95
+
+
+def _belle2_sigma(path):
+    # intervals (m_low, m_high, limit); rows out of order, some with m_high < m_low: drawn as steps
+    raw = np.loadtxt(path)
+    low, high = np.minimum(raw[:, 0], raw[:, 1]), np.maximum(raw[:, 0], raw[:, 1])
+    order = np.argsort(low, kind="stable")
+    mass = np.column_stack([low[order], high[order]]).ravel()
+    value = np.repeat(raw[order, 2], 2)
+    return mass, value, "sigma_x_br", "pb", 0.95
+
+
+_READERS = {
+    "belle2_2020_alp_gagg_observed_95cl.txt": (_belle2_gagg, "Belle II 2020, observed (arXiv:2007.13071)"),
+    "belle2_2020_alp_sigma_observed_95cl_pb.txt": (_belle2_sigma, "Belle II 2020, observed (arXiv:2007.13071)"),
+}
+
+
+def load_curve(name: str) -> PublishedCurve:
+    """Read the published curve ``name`` (a file name in ``data/published``).
+
+    Examples
+    --------
+    >>> c = load_curve("belle2_2020_alp_gagg_observed_95cl.txt")
+    >>> c.cl, c.unit, bool(0.19 < c.mass_gev.min() < 0.2)
+    (0.95, 'GeV^-1', True)
+    """
+    if name not in _READERS:
+        raise ParameterError(f"no reader for published curve {name!r}; known: {sorted(_READERS)}")
+    path = PUBLISHED_DIR / name
+    reader, label = _READERS[name]
+    mass, value, quantity, unit, cl = reader(path)
+    return PublishedCurve(mass_gev=mass, value=value, quantity=quantity, unit=unit, cl=cl,
+                          source=_header(path), label=label)
