@@ -1,0 +1,214 @@
+"""Runs of the book: validate, execute with papermill, and render with jupyter-book.
+
+``book/runs.yaml`` lists the runs, each a notebook with parameters::
+
+    runs:
+      - id: belle2_alp_3gamma_belle2_2018
+        notebook: belle2_alp_3gamma.ipynb
+        title: "e+e- -> gamma a: Belle II 2018, 445 pb^-1"
+        parameters: {dataset: belle2_2018}
+
+Every run's parameters are checked against its channel's declaration before anything executes.
+A run executes in a temporary folder ``book/runs/.<id>.partial`` that replaces ``book/runs/<id>``
+only when the run has finished (successfully or not), so an interrupted command leaves no
+half-written results. A failed run keeps its notebook (with the error) as its page, and the
+command exits non-zero after all runs with a summary table.
+
+Command line (``dsbook`` or ``python -m analysis_lib.runner``)::
+
+    dsbook validate            check runs.yaml
+    dsbook run [--only ID]     execute runs
+    dsbook render              write the table of contents and build the HTML
+    dsbook build               all three
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from .channels import channel_for_notebook
+from .errors import AnalysisError, ParameterError
+from .parameters import validate
+
+__all__ = ["Run", "load_runs", "main"]
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+NOTEBOOKS = ROOT / "notebooks"
+KERNEL = "python3"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run: a notebook with validated parameters."""
+
+    id: str
+    notebook: str
+    title: str
+    parameters: dict = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return BOOK / "runs" / self.id
+
+
+def load_runs(path: Path = BOOK / "runs.yaml") -> list[Run]:
+    """Read and validate the runs file; :class:`ParameterError` names the run, value and fix."""
+    path = Path(path)
+    if not path.exists():
+        raise ParameterError(f"runs file {str(path)!r} does not exist")
+    raw = yaml.safe_load(path.read_text()) or {}
+    entries = raw.get("runs")
+    if not isinstance(entries, list) or not entries:
+        raise ParameterError(f"{path.name}: expected a non-empty list under 'runs:'")
+    runs, seen = [], set()
+    for i, entry in enumerate(entries):
+        where = f"{path.name}, run {i + 1}"
+        unknown = set(entry) - {"id", "notebook", "title", "parameters"}
+        if unknown:
+            raise ParameterError(f"{where}: unknown key(s) {sorted(unknown)}; use id, notebook, title, parameters")
+        run_id = entry.get("id")
+        if not isinstance(run_id, str) or not run_id.replace("_", "").replace("-", "").isalnum():
+            raise ParameterError(f"{where}: id {run_id!r} must be a string of letters, digits, '_' and '-'")
+        if run_id in seen:
+            raise ParameterError(f"{where}: id {run_id!r} is used twice; run ids must be unique")
+        seen.add(run_id)
+        notebook = entry.get("notebook", "")
+        if not (NOTEBOOKS / notebook).exists():
+            raise ParameterError(f"run {run_id!r}: notebook {notebook!r} not found in notebooks/")
+        module = channel_for_notebook(notebook)
+        params = validate(module.PARAMETERS, entry.get("parameters") or {}, context=f"run {run_id!r}")
+        runs.append(Run(id=run_id, notebook=notebook, title=entry.get("title", run_id), parameters=params))
+    return runs
+
+
+def execute(run: Run) -> dict:
+    """Execute one run with papermill into its folder; returns its status record."""
+    import papermill
+
+    partial = run.folder.with_name(f".{run.id}.partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    output = partial / run.notebook
+    parameters = {**run.parameters, "output_dir": "."}
+    start = time.perf_counter()
+    status, error = "ok", None
+    try:
+        papermill.execute_notebook(
+            NOTEBOOKS / run.notebook, output, parameters=parameters, kernel_name=KERNEL, cwd=str(partial),
+            progress_bar=False, log_output=False,
+        )
+    except papermill.PapermillExecutionError as exc:
+        status, error = "failed", f"{exc.ename}: {exc.evalue}"
+    seconds = time.perf_counter() - start
+    _title_page(output, run.title)
+    record = {"id": run.id, "status": status, "seconds": round(seconds, 1), "error": error}
+    (partial / "status.json").write_text(json.dumps(record, indent=2))
+    if run.folder.exists():
+        shutil.rmtree(run.folder)
+    partial.rename(run.folder)
+    return record
+
+
+def _title_page(path: Path, title: str):
+    """Give the executed notebook the run's title as its first heading."""
+    if not path.exists():
+        return
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
+            first, _, rest = cell.source.lstrip().partition("\n")
+            cell.source = f"# {title}\n\n*{first[2:].strip()}*\n{rest}"
+            break
+    nbformat.write(nb, path)
+
+
+def write_toc(runs: list[Run]):
+    """Write ``book/_toc.yml`` and the runs summary page from the runs that have a folder."""
+    chapters = []
+    for run in runs:
+        page = run.folder / run.notebook
+        if page.exists():
+            chapters.append({"file": f"runs/{run.id}/{Path(run.notebook).stem}"})
+    toc = {"format": "jb-book", "root": "intro", "parts": [
+        {"caption": "Runs", "chapters": [{"file": "runs/summary"}, *chapters]},
+    ]}
+    (BOOK / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+    lines = ["# Summary of the runs", "", "| run | notebook | status | time [s] |", "|---|---|---|---|"]
+    for run in runs:
+        status_file = run.folder / "status.json"
+        record = json.loads(status_file.read_text()) if status_file.exists() else {"status": "not run", "seconds": ""}
+        lines.append(f"| {run.title} (`{run.id}`) | `{run.notebook}` | {record['status']} | {record['seconds']} |")
+    (BOOK / "runs").mkdir(exist_ok=True)
+    (BOOK / "runs" / "summary.md").write_text("\n".join(lines) + "\n")
+
+
+def render(runs: list[Run], *, strict: bool = True) -> int:
+    """Build the HTML book into ``book/_build/html``."""
+    write_toc(runs)
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(BOOK), "--builder", "html"]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    return subprocess.call(cmd)
+
+
+def _summary(records):
+    width = max(len(r["id"]) for r in records)
+    lines = [f"{'run':<{width}}  status  time [s]"]
+    lines += [f"{r['id']:<{width}}  {r['status']:<6}  {r['seconds']:>8}" for r in records]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="dsbook", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["validate", "run", "render", "build"])
+    parser.add_argument("--runs", type=Path, default=BOOK / "runs.yaml", help="runs file (default book/runs.yaml)")
+    parser.add_argument("--only", action="append", help="execute only this run id (repeatable)")
+    parser.add_argument("--no-strict", action="store_true", help="do not turn book warnings into errors")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        runs = load_runs(args.runs)
+        if args.only:
+            unknown = set(args.only) - {r.id for r in runs}
+            if unknown:
+                raise ParameterError(f"--only {sorted(unknown)}: no such run in {args.runs.name}")
+    except AnalysisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{len(runs)} run(s) valid")
+    if args.command == "validate":
+        return 0
+    code = 0
+    if args.command in ("run", "build"):
+        selected = [r for r in runs if not args.only or r.id in args.only]
+        records = []
+        for run in selected:
+            print(f"executing {run.id} ...", flush=True)
+            records.append(execute(run))
+        print(_summary(records))
+        if any(r["status"] != "ok" for r in records):
+            code = 1
+    if args.command in ("render", "build"):
+        if render(runs, strict=not args.no_strict) != 0:
+            print("error: the book did not build", file=sys.stderr)
+            code = code or 3
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
