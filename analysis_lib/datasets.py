@@ -9,6 +9,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -18,13 +19,19 @@ import yaml
 from .detector import Experiment, experiment
 from .errors import ParameterError
 
-__all__ = ["DATA_DIR", "GENERATED_DIR", "Dataset", "dataset", "datasets"]
+__all__ = ["DATA_DIR", "GENERATED_DIR", "Dataset", "dataset", "datasets", "generated_dir"]
 
 #: The committed data folder of the project.
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-#: Where simulated ntuples and caches go (git-ignored).
+#: Where simulated ntuples go (git-ignored); the environment variable DSBOOK_GENERATED_DIR
+#: overrides it (the tests simulate into a temporary folder).
 GENERATED_DIR = DATA_DIR / "generated"
 REGISTRY = DATA_DIR / "datasets.yaml"
+
+
+def generated_dir() -> Path:
+    """The folder for simulated ntuples: $DSBOOK_GENERATED_DIR if set, else ``data/generated``."""
+    return Path(os.environ.get("DSBOOK_GENERATED_DIR", GENERATED_DIR))
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ class Dataset:
     def ntuple_dir(self, seed: int) -> Path:
         """Folder of the dataset's ntuples (per seed for simulated datasets)."""
         if self.simulated:
-            return GENERATED_DIR / self.name / f"seed{seed}"
+            return generated_dir() / self.name / f"seed{seed}"
         path = Path(self.ntuples)
         return path if path.is_absolute() else (REGISTRY.parent / path)
 

@@ -59,15 +59,21 @@ class Run:
     notebook: str
     title: str
     parameters: dict = field(default_factory=dict)
+    book_dir: Path = BOOK
 
     @property
     def folder(self) -> Path:
-        return BOOK / "runs" / self.id
+        """Where the run's executed notebook and results go: ``<book>/runs/<id>``."""
+        return self.book_dir / "runs" / self.id
 
 
-def load_runs(path: Path = BOOK / "runs.yaml") -> list[Run]:
-    """Read and validate the runs file; :class:`ParameterError` names the run, value and fix."""
+def load_runs(path: Path = BOOK / "runs.yaml", *, book_dir: Path | None = None) -> list[Run]:
+    """Read and validate the runs file; :class:`ParameterError` names the run, value and fix.
+
+    The runs' results go below ``book_dir``, the folder of the runs file by default.
+    """
     path = Path(path)
+    book_dir = Path(book_dir) if book_dir is not None else path.parent
     if not path.exists():
         raise ParameterError(f"runs file {str(path)!r} does not exist")
     raw = yaml.safe_load(path.read_text()) or {}
@@ -91,7 +97,8 @@ def load_runs(path: Path = BOOK / "runs.yaml") -> list[Run]:
             raise ParameterError(f"run {run_id!r}: notebook {notebook!r} not found in notebooks/")
         module = channel_for_notebook(notebook)
         params = validate(module.PARAMETERS, entry.get("parameters") or {}, context=f"run {run_id!r}")
-        runs.append(Run(id=run_id, notebook=notebook, title=entry.get("title", run_id), parameters=params))
+        runs.append(Run(id=run_id, notebook=notebook, title=entry.get("title", run_id), parameters=params,
+                        book_dir=book_dir))
     return runs
 
 
@@ -137,8 +144,8 @@ def _title_page(path: Path, title: str):
     nbformat.write(nb, path)
 
 
-def write_toc(runs: list[Run]):
-    """Write ``book/_toc.yml`` and the runs summary page from the runs that have a folder."""
+def write_toc(runs: list[Run], book_dir: Path = BOOK):
+    """Write ``_toc.yml`` and the runs summary page of ``book_dir`` for the runs that have a folder."""
     chapters = []
     for run in runs:
         page = run.folder / run.notebook
@@ -147,20 +154,20 @@ def write_toc(runs: list[Run]):
     toc = {"format": "jb-book", "root": "intro", "parts": [
         {"caption": "Runs", "chapters": [{"file": "runs/summary"}, *chapters]},
     ]}
-    (BOOK / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+    (book_dir / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     lines = ["# Summary of the runs", "", "| run | notebook | status | time [s] |", "|---|---|---|---|"]
     for run in runs:
         status_file = run.folder / "status.json"
         record = json.loads(status_file.read_text()) if status_file.exists() else {"status": "not run", "seconds": ""}
         lines.append(f"| {run.title} (`{run.id}`) | `{run.notebook}` | {record['status']} | {record['seconds']} |")
-    (BOOK / "runs").mkdir(exist_ok=True)
-    (BOOK / "runs" / "summary.md").write_text("\n".join(lines) + "\n")
+    (book_dir / "runs").mkdir(exist_ok=True)
+    (book_dir / "runs" / "summary.md").write_text("\n".join(lines) + "\n")
 
 
-def render(runs: list[Run], *, strict: bool = True) -> int:
-    """Build the HTML book into ``book/_build/html``."""
-    write_toc(runs)
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(BOOK), "--builder", "html"]
+def render(runs: list[Run], book_dir: Path = BOOK, *, strict: bool = True) -> int:
+    """Build the HTML book into ``<book_dir>/_build/html``; returns the builder's exit code."""
+    write_toc(runs, book_dir)
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(book_dir), "--builder", "html"]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     return subprocess.call(cmd)
@@ -176,17 +183,19 @@ def _summary(records):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="dsbook", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["validate", "run", "render", "build"])
-    parser.add_argument("--runs", type=Path, default=BOOK / "runs.yaml", help="runs file (default book/runs.yaml)")
+    parser.add_argument("--book", type=Path, default=BOOK, help="book folder (default: book/)")
+    parser.add_argument("--runs", type=Path, default=None, help="runs file (default: <book>/runs.yaml)")
     parser.add_argument("--only", action="append", help="execute only this run id (repeatable)")
     parser.add_argument("--no-strict", action="store_true", help="do not turn book warnings into errors")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        runs = load_runs(args.runs)
+        runs_file = args.runs or args.book / "runs.yaml"
+        runs = load_runs(runs_file, book_dir=args.book)
         if args.only:
             unknown = set(args.only) - {r.id for r in runs}
             if unknown:
-                raise ParameterError(f"--only {sorted(unknown)}: no such run in {args.runs.name}")
+                raise ParameterError(f"--only {sorted(unknown)}: no such run in {runs_file}")
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -204,7 +213,7 @@ def main(argv=None) -> int:
         if any(r["status"] != "ok" for r in records):
             code = 1
     if args.command in ("render", "build"):
-        if render(runs, strict=not args.no_strict) != 0:
+        if render(runs, args.book, strict=not args.no_strict) != 0:
             print("error: the book did not build", file=sys.stderr)
             code = code or 3
     return code

@@ -91,9 +91,9 @@ class Frame:
         """Inverse of :meth:`to_lab`: boost to the centre-of-mass frame and rotate back to z."""
         p4 = boost(np.asarray(p4_lab, dtype=float), -self.beams.beta)
         axis = self.electron_axis_cm
-        # inverse rotation: rotate the axis back onto z
-        back = rotate_z_to(np.eye(3), axis).T
-        return np.concatenate([p4[..., :1], p4[..., 1:] @ back.T], axis=-1)
+        # rotate_z_to returns v @ R.T; the inverse rotation of row vectors is v @ R
+        rotation_transposed = rotate_z_to(np.eye(3), axis)
+        return np.concatenate([p4[..., :1], p4[..., 1:] @ rotation_transposed.T], axis=-1)
 
     def beam_four_momenta_cm(self):
         """Electron and positron four-momenta in the centre-of-mass frame (e- along +z)."""

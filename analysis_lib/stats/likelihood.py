@@ -145,9 +145,10 @@ class FitResult:
     theta: float
     nll: float
     valid: bool
+    mu_error: float = float("nan")
 
 
-def fit(model: BinnedModel, counts, *, aux=None, mu=None, theta_start=1.0) -> FitResult:
+def fit(model: BinnedModel, counts, *, aux=None, mu=None, theta_start=1.0, errors=False) -> FitResult:
     """Maximise the likelihood over (mu, theta), or over theta alone at fixed ``mu``.
 
     Parameters
@@ -161,6 +162,8 @@ def fit(model: BinnedModel, counts, *, aux=None, mu=None, theta_start=1.0) -> Fi
         Fix the signal strength; None (the default) fits it.
     theta_start : float
         Starting background normalisation, 1 by default.
+    errors : bool
+        Compute the uncertainty of mu with Hesse (False by default).
     """
     counts = np.asarray(counts, dtype=float)
     aux = model.nominal_aux() if aux is None else np.asarray(aux, dtype=float)
@@ -183,10 +186,15 @@ def fit(model: BinnedModel, counts, *, aux=None, mu=None, theta_start=1.0) -> Fi
     m.errordef = Minuit.LIKELIHOOD
     m.strategy = 0
     m.migrad(iterate=1)
+    mu_error = float("nan")
+    if errors and mu is None:
+        m.hesse()
+        mu_error = float(m.errors["mu_"])
     values = m.values
     return FitResult(
         mu=float(mu) if mu is not None else float(values["mu_"]),
         theta=float(values["theta"]),
         nll=float(m.fval),
         valid=bool(m.valid),
+        mu_error=mu_error,
     )

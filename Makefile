@@ -1,0 +1,49 @@
+# Two commands do everything on a fresh machine with Python 3.11: `make book` and `make test`.
+# Both create the virtual environment .venv if it is missing and install the pinned packages.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONSTRAINTS := requirements/constraints.txt
+
+.PHONY: all book test lab benchmark validate clean clean-data help
+
+all: book
+
+help:
+	@echo "make book       simulate, execute every run of book/runs.yaml and build book/_build/html"
+	@echo "make test       run the test suite (about ten minutes on two cores)"
+	@echo "make lab        JupyterLab on the notebooks, on 127.0.0.1"
+	@echo "make validate   check book/runs.yaml without executing anything"
+	@echo "make clean      remove the built book and executed runs (keeps generated data)"
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml $(CONSTRAINTS)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[test]"
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/dsbook build
+
+validate: $(STAMP)
+	$(BIN)/dsbook validate
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/bench_limits.py
+
+clean:
+	rm -rf book/_build book/runs book/_toc.yml
+
+clean-data: clean
+	rm -rf data/generated

@@ -1,0 +1,32 @@
+"""Shared fixtures. Simulation-dependent tests share one xdist group ("simulation") so a single
+worker simulates the small samples once, into a temporary folder, never into data/generated."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+#: Small parameters: every simulation-dependent test uses these.
+SMALL = {"n_signal_events": 1000, "max_mc_events": 20_000}
+
+
+@pytest.fixture(scope="session")
+def generated_dir(tmp_path_factory):
+    """A temporary folder for simulated ntuples, exported to kernels through the environment."""
+    path = tmp_path_factory.mktemp("generated")
+    old = os.environ.get("DSBOOK_GENERATED_DIR")
+    os.environ["DSBOOK_GENERATED_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("DSBOOK_GENERATED_DIR", None)
+    else:
+        os.environ["DSBOOK_GENERATED_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def alp_inputs(generated_dir):
+    """The Belle II ALP channel prepared on the 2018 dataset with small samples."""
+    from analysis_lib.channels import belle2_alp_3gamma as channel
+
+    return channel.prepare("belle2_2018", seed=7, progress=False, **SMALL)
