@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..constants import ALPHA_EM, GEV2_TO_PB, HBARC_GEV_MM
+from .._arrays import scalar_or_array
 from ..errors import KinematicError, ParameterError
 
 __all__ = [
@@ -56,7 +57,7 @@ def sigma_ee_to_gamma_alp_pb(mass_gev, g_agg_per_gev, sqrt_s_gev):
     mass = _check_mass(mass_gev, sqrt_s_gev)
     s = sqrt_s_gev**2
     sigma_gev2 = ALPHA_EM * np.square(g_agg_per_gev) / 24.0 * (1.0 - mass**2 / s) ** 3
-    return sigma_gev2 * GEV2_TO_PB
+    return scalar_or_array(sigma_gev2 * GEV2_TO_PB)
 
 
 def dsigma_dcostheta_pb(cos_theta, mass_gev, g_agg_per_gev, sqrt_s_gev):
@@ -77,7 +78,7 @@ def dsigma_dcostheta_pb(cos_theta, mass_gev, g_agg_per_gev, sqrt_s_gev):
     s = sqrt_s_gev**2
     c = np.asarray(cos_theta, dtype=float)
     shape = ALPHA_EM * np.square(g_agg_per_gev) / 64.0 * (1.0 - mass**2 / s) ** 3
-    return shape * (1.0 + c**2) * GEV2_TO_PB
+    return scalar_or_array(shape * (1.0 + c**2) * GEV2_TO_PB)
 
 
 def coupling_from_cross_section(sigma_pb, mass_gev, sqrt_s_gev):
@@ -89,7 +90,7 @@ def coupling_from_cross_section(sigma_pb, mass_gev, sqrt_s_gev):
     1.0
     """
     sigma_ref = sigma_ee_to_gamma_alp_pb(mass_gev, 1.0, sqrt_s_gev)
-    return np.sqrt(np.asarray(sigma_pb, dtype=float) / sigma_ref)
+    return scalar_or_array(np.sqrt(np.asarray(sigma_pb, dtype=float) / sigma_ref))
 
 
 def alp_width_gamma_gamma_gev(mass_gev, g_agg_per_gev):
@@ -106,7 +107,7 @@ def alp_width_gamma_gamma_gev(mass_gev, g_agg_per_gev):
     mass = np.asarray(mass_gev, dtype=float)
     if np.any(mass <= 0):
         raise KinematicError(f"ALP mass {mass_gev!r} GeV must be positive for a decay width")
-    return np.square(g_agg_per_gev) * mass**3 / (64.0 * np.pi)
+    return scalar_or_array(np.square(g_agg_per_gev) * mass**3 / (64.0 * np.pi))
 
 
 def alp_ctau_mm(mass_gev, g_agg_per_gev, *, branching_gamma_gamma=1.0):
@@ -120,7 +121,7 @@ def alp_ctau_mm(mass_gev, g_agg_per_gev, *, branching_gamma_gamma=1.0):
             f"branching_gamma_gamma={branching_gamma_gamma!r} must be in (0, 1]"
         )
     width = alp_width_gamma_gamma_gev(mass_gev, g_agg_per_gev) / branching_gamma_gamma
-    return HBARC_GEV_MM / width
+    return scalar_or_array(HBARC_GEV_MM / width)
 
 
 def alp_decay_length_mm(momentum_gev, mass_gev, ctau_mm):
@@ -146,5 +147,4 @@ def alp_decay_length_mm(momentum_gev, mass_gev, ctau_mm):
     mass = np.asarray(mass_gev, dtype=float)
     if np.any(mass <= 0):
         raise KinematicError(f"mass {mass_gev!r} GeV must be positive")
-    result = np.asarray(momentum_gev, dtype=float) / mass * ctau
-    return float(result) if result.ndim == 0 else result
+    return scalar_or_array(np.asarray(momentum_gev, dtype=float) / mass * ctau)

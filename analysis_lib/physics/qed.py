@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..constants import ALPHA_EM, GEV2_TO_PB
+from .._arrays import scalar_or_array
 from ..errors import ParameterError
 
 __all__ = [
@@ -36,7 +37,7 @@ def dsigma_dcostheta_gamma_gamma_pb(cos_theta, sqrt_s_gev):
     """
     c = np.asarray(cos_theta, dtype=float)
     s = sqrt_s_gev**2
-    return np.pi * ALPHA_EM**2 / s * (1 + c**2) / (1 - c**2) * GEV2_TO_PB
+    return scalar_or_array(np.pi * ALPHA_EM**2 / s * (1 + c**2) / (1 - c**2) * GEV2_TO_PB)
 
 
 def sigma_gamma_gamma_pb(sqrt_s_gev, *, cos_max):
@@ -47,13 +48,13 @@ def sigma_gamma_gamma_pb(sqrt_s_gev, *, cos_max):
 
     Examples
     --------
-    >>> round(sigma_gamma_gamma_pb(10.58, cos_max=0.9) / 1e3, 3)  # nb
-    1.8
+    >>> round(sigma_gamma_gamma_pb(10.58, cos_max=0.9) / 1e3, 2)  # nb
+    2.38
     """
     _check_cos_max(cos_max)
     s = sqrt_s_gev**2
     c = cos_max
-    return np.pi * ALPHA_EM**2 / s * (2 * np.log((1 + c) / (1 - c)) - 2 * c) * GEV2_TO_PB
+    return scalar_or_array(np.pi * ALPHA_EM**2 / s * (2 * np.log((1 + c) / (1 - c)) - 2 * c) * GEV2_TO_PB)
 
 
 def matrix_element_squared_three_photons(p_minus, p_plus, k1, k2, k3):

@@ -1,0 +1,51 @@
+"""The notebook executed by papermill with small parameters, and the book built from it with -W."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis_lib.results import LIMIT_COLUMNS
+from analysis_lib.runner import main
+
+from .conftest import SMALL
+
+pytestmark = [pytest.mark.xdist_group("simulation"), pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_notebook_run_and_book(tmp_path, generated_dir, alp_inputs):
+    book = tmp_path / "book"
+    book.mkdir()
+    for name in ("_config.yml", "intro.md"):
+        shutil.copy(ROOT / "book" / name, book / name)
+    parameters = {"dataset": "belle2_2018", "seed": 7, "mass_min_gev": 0.9, "mass_max_gev": 1.3,
+                  "mass_step_sigma": 3.0, **SMALL}
+    (book / "runs.yaml").write_text(json.dumps({"runs": [
+        {"id": "alp_small", "notebook": "belle2_alp_3gamma.ipynb", "title": "ALP, small", "parameters": parameters},
+    ]}))
+    assert main(["build", "--book", str(book)]) == 0
+
+    run = book / "runs" / "alp_small"
+    limits = pd.read_csv(run / "limits.csv")
+    assert list(limits.columns) == LIMIT_COLUMNS
+    assert set(limits["quantity"]) == {"sigma_x_br", "g_agg"}
+    bands = limits[LIMIT_COLUMNS[4:]].to_numpy()
+    assert (limits["observed"] > 0).all() and (bands[:, 1:] > bands[:, :-1]).all()
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["channel"] == "belle2_alp_3gamma" and meta["confidence_level"] == 0.95
+    assert meta["parameters"]["seed"] == 7 and meta["package_versions"]["pyhf"]
+    assert json.loads((run / "status.json").read_text())["status"] == "ok"
+    assert not list((book / "runs").glob(".*partial"))
+
+    html = book / "_build" / "html"
+    page = html / "runs" / "alp_small" / "belle2_alp_3gamma.html"
+    assert page.exists() and (html / "intro.html").exists() and (html / "runs" / "summary.html").exists()
+    text = page.read_text()
+    assert "ALP, small" in text
+    images = list((html / "_images").glob("*.png"))
+    assert len(images) >= 6  # kinematics, efficiency, fit, two limits, significance
+    assert "_static/mathjax/" in text  # MathJax served from the book, not a CDN
