@@ -117,16 +117,12 @@ def plot_stack(hists, data, *, labels, experiment, lumi, xlabel, ax=None, logy=T
     return fig
 
 
-def plot_fit(window, model, counts, fit, *, experiment, lumi, xlabel, ax=None):
-    """Observed counts in a fit window with the fitted signal-plus-background expectation."""
+def plot_fit(edges, counts, background, total, mu_hat, *, experiment, lumi, xlabel, ax=None):
+    """Observed counts in a fit window with the fitted background and signal-plus-background."""
     fig, ax, _ = _axes(ax)
-    centres = 0.5 * (window.edges[1:] + window.edges[:-1])
-    gamma = model.profiled_gamma(fit.mu, fit.theta, np.asarray(counts, float), model.nominal_aux())
-    background = model.expected(0.0, fit.theta, gamma)
-    total = model.expected(fit.mu, fit.theta, gamma)
-    hep.histplot(background, window.edges, ax=ax, label="background (fitted)", color="tab:blue")
-    hep.histplot(total, window.edges, ax=ax, label=f"signal + background, $\\hat\\mu$ = {fit.mu:.2f}",
-                 color="tab:red")
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    hep.histplot(background, edges, ax=ax, label="background (fitted)", color="tab:blue")
+    hep.histplot(total, edges, ax=ax, label=f"signal + background, $\\hat\\mu$ = {mu_hat:.2f}", color="tab:red")
     ax.errorbar(centres, counts, yerr=np.sqrt(counts), fmt="ko", label="Pseudo-data")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("Entries / bin")

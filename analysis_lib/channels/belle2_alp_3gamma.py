@@ -22,7 +22,7 @@ import awkward as ak
 import numpy as np
 
 from ..datasets import Dataset, dataset, datasets
-from ..histograms import fill, mass_squared_axis, poisson_pseudo_data, window
+from ..histograms import fill, mass_squared_axis, poisson_pseudo_data, smooth, window
 from ..kinematics import direction_from_angles, invariant_mass2
 from ..ntuple import read_events, read_meta
 from ..parameters import Parameter
@@ -40,7 +40,7 @@ from ..simulation.generators import (
     _ThreePhotonSampler,
 )
 from ..simulation.production import ProductionConfig, SampleSpec, produce, sample_rng
-from ..stats import BinnedModel
+from ..stats import SmoothBackgroundModel
 
 __all__ = [
     "CL", "NAME", "NOTEBOOK", "PARAMETERS", "TITLE", "analyse", "fit_inputs", "observable_for", "prepare",
@@ -83,6 +83,9 @@ PSEUDOSCALARS = {
     "eta": (221, 4.5e-3, "BaBar PRD 74 (2006) 012002"),
     "etaprime": (331, 5.4e-3, "BaBar PRD 74 (2006) 012002"),
 }
+#: Peaking backgrounds fitted as templates, with the relative uncertainty of their normalisation
+#: (the measured cross sections' ~25%; 50% for the derived pi0 gamma cross section).
+PEAKING = {"bkg_gamma_pi0": 0.5, "bkg_gamma_eta": 0.25, "bkg_gamma_etaprime": 0.25}
 #: B(P -> gamma gamma), PDG 2024.
 BR_GAMMA_GAMMA = {"pi0": 0.98823, "eta": 0.3936, "etaprime": 0.02307}
 
@@ -108,6 +111,8 @@ PARAMETERS = (
               maximum=100_000_000),
     Parameter("fit_half_width_sigma", float, 5.0, "half width of the fit window in resolutions", minimum=2,
               maximum=20),
+    Parameter("background_degree", int, 2, "degree of the log-polynomial continuum in each fit window",
+              minimum=0, maximum=4),
     Parameter("output_dir", str, ".", "folder for limits.csv, meta.json and figures"),
 )
 
@@ -335,12 +340,32 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         source = "ntuple"
     else:
         rng = sample_rng(seed, ds.name, "data-histogram", 1)
-        data = {obs: poisson_pseudo_data(sum(hists[obs].values()), rng) for obs in axes}
+        data = {obs: poisson_pseudo_data(_pseudo_data_expectation(hists[obs], peaks[obs], axis), rng)
+                for obs, axis in axes.items()}
         source = "histogram"
     return ChannelInputs(
         dataset=ds, seed=seed, backgrounds=backgrounds, hists=hists, data=data, data_source=source,
         peaks=peaks, cut_flow=cut_flow_table(flows), selected=selected, min_weight=float(min_weight),
     )
+
+
+#: Width of the smoothing kernel for the simulated continuum, in units of the mass resolution.
+SMOOTHING_SIGMAS = 10.0
+
+
+def _pseudo_data_expectation(hists, peaks: PeakTemplates, axis):
+    """The expectation that histogram-level pseudo-data are drawn from: the simulated continuum
+    smoothed with a kernel of :data:`SMOOTHING_SIGMAS` mass resolutions (its simulation is far
+    sparser than the data it stands for, and its bin-to-bin noise would look like signals), plus
+    the peaking backgrounds as simulated."""
+    edges = axis.edges
+    mass = np.sqrt(np.clip(0.5 * (edges[1:] + edges[:-1]), 0, None))
+    grid = np.clip(mass, peaks.masses_gev[0], peaks.masses_gev[-1])
+    sigma_x = np.interp(grid, peaks.masses_gev, peaks.widths)
+    half_width_bins = np.maximum(2 * SMOOTHING_SIGMAS * sigma_x / np.diff(edges), 1).astype(int)
+    continuum = [h for name, h in hists.items() if name not in PEAKING]
+    peaking = [h for name, h in hists.items() if name in PEAKING]
+    return smooth(sum(continuum), half_width_bins) + sum(peaking)
 
 
 def _subset(c: Candidates, mask) -> Candidates:
@@ -368,39 +393,45 @@ def scan_masses(inputs: ChannelInputs, *, mass_min_gev: float, mass_max_gev: flo
     return np.array(masses)
 
 
-def fit_inputs(inputs: ChannelInputs, mass_gev: float, *, half_width_sigma: float):
+def fit_inputs(inputs: ChannelInputs, mass_gev: float, *, half_width_sigma: float, degree: int = 2):
     """The binned model and observed counts of one mass hypothesis, and its window.
 
-    Background: the summed simulated background in the window, with a free normalisation and a
-    per-bin uncertainty from the simulation statistics (sqrt of the sum of squared weights); an
-    empty bin gets the smallest event weight with a 100% uncertainty. Signal: the interpolated
-    peak at the reference coupling, L sigma(g_ref) times the efficiency per bin.
+    Background: a smooth log-polynomial continuum of ``degree`` fitted to the data in the window
+    (the simulated continuum, e+e- -> 3 gamma and gamma gamma + beam background, only makes the
+    pseudo-data), plus the simulated peaking backgrounds e+e- -> gamma P where they reach the window,
+    with constrained normalisations (:data:`PEAKING`). Signal: the interpolated peak at the
+    reference coupling, L sigma(g_ref) times the efficiency per bin.
     """
     obs = observable_for(mass_gev)
     peaks = inputs.peaks[obs]
     x0, sigma = peaks.centre(mass_gev), peaks.width(mass_gev)
     any_hist = next(iter(inputs.hists[obs].values()))
     win = window(any_hist.axes[0], x0, half_width_sigma * sigma, bin_width=sigma / 2)
-    b = sum(win.values(h) for h in inputs.hists[obs].values())
-    var = sum(win.variances(h) for h in inputs.hists[obs].values())
-    floor = inputs.min_weight
-    empty = b <= 0
-    b = np.where(empty, floor, b)
-    err = np.where(empty, floor, np.sqrt(var))
+    counts = win.values(inputs.data[obs])
+    templates, uncertainties = [], []
+    for name, relative in PEAKING.items():
+        if name in inputs.hists[obs]:
+            t = win.values(inputs.hists[obs][name])
+            if t.sum() > 0.01 * max(counts.sum(), 1.0) and t.sum() > 0.1:
+                templates.append(t)
+                uncertainties.append(relative)
     sigma_ref = float(sigma_ee_to_gamma_alp_pb(mass_gev, G_REF_PER_GEV, inputs.dataset.experiment.sqrt_s_gev))
     s = inputs.dataset.luminosity_pb * sigma_ref * peaks.histogram(mass_gev, win.edges)
-    counts = win.values(inputs.data[obs])
-    return BinnedModel(s, b, err, float_background=True), counts, win
+    model = SmoothBackgroundModel(
+        s, win.edges, degree=degree, templates=np.array(templates) if templates else None,
+        template_uncertainties=tuple(uncertainties),
+    )
+    return model, counts, win
 
 
 def analyse(inputs: ChannelInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, fit_half_width_sigma,
-            progress=True):
+            background_degree=2, progress=True):
     """Limits on sigma(e+e- -> gamma a) B(a -> gamma gamma) (pb) and on g_agg (GeV^-1) versus mass."""
     masses = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
     sqrt_s = inputs.dataset.experiment.sqrt_s_gev
 
     def build(mass):
-        model, counts, _ = fit_inputs(inputs, mass, half_width_sigma=fit_half_width_sigma)
+        model, counts, _ = fit_inputs(inputs, mass, half_width_sigma=fit_half_width_sigma, degree=background_degree)
         return model, counts
 
     mu = scan_limits(masses, build, cl=CL, progress=progress)
@@ -412,14 +443,26 @@ def analyse(inputs: ChannelInputs, *, mass_min_gev, mass_max_gev, mass_step_sigm
 
 
 
-def example_fit(inputs: ChannelInputs, mass_gev: float, *, half_width_sigma: float):
-    """The window, model, counts and signal-plus-background fit at one mass (for a figure)."""
+@dataclass(frozen=True)
+class FitDisplay:
+    """A fitted window, for a figure: edges, counts, fitted background and total, mu-hat."""
+
+    edges: np.ndarray
+    counts: np.ndarray
+    background: np.ndarray
+    total: np.ndarray
+    mu_hat: float
+
+
+def example_fit(inputs: ChannelInputs, mass_gev: float, *, half_width_sigma: float, degree: int = 2) -> FitDisplay:
+    """The signal-plus-background fit at one mass, signal allowed negative (for a figure)."""
     from ..stats import fit
 
-    model, counts, win = fit_inputs(inputs, mass_gev, half_width_sigma=half_width_sigma)
-    lower = -float(np.min(np.where(model.signal > 0, model.background / np.maximum(model.signal, 1e-300), np.inf)))
-    free = replace(model, mu_bounds=(0.99 * lower, np.inf))
-    return win, model, counts, fit(free, counts)
+    model, counts, win = fit_inputs(inputs, mass_gev, half_width_sigma=half_width_sigma, degree=degree)
+    free = replace(model, mu_bounds=(-np.inf, np.inf))
+    result = fit(free, counts)
+    background = model.expected_counts(0.0, result.params)
+    return FitDisplay(win.edges, counts, background, background + result.mu * model.signal, result.mu)
 
 
 def physics_table(masses_gev, sqrt_s_gev):

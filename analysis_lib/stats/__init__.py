@@ -8,5 +8,7 @@ against pyhf on the same models.
 
 from .likelihood import BinnedModel, FitResult, fit
 from .limits import LimitResult, discovery_significance, upper_limit
+from .smooth import SmoothBackgroundModel
 
-__all__ = ["BinnedModel", "FitResult", "LimitResult", "discovery_significance", "fit", "upper_limit"]
+__all__ = ["BinnedModel", "FitResult", "LimitResult", "SmoothBackgroundModel", "discovery_significance", "fit",
+           "upper_limit"]

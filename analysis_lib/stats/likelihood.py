@@ -25,7 +25,7 @@ from iminuit import Minuit
 
 from ..errors import ParameterError
 
-__all__ = ["BinnedModel", "FitResult", "fit"]
+__all__ = ["BinnedModel", "FitResult", "fit", "poisson_nll"]
 
 
 @dataclass(frozen=True)
@@ -109,27 +109,48 @@ class BinnedModel:
         """Expected counts nu_i."""
         return mu * self.signal + theta * gamma * self.background
 
-    def nll(self, mu, theta, counts, aux):
-        """Twice the negative log likelihood ratio to the saturated model, gamma profiled.
+    # -- the interface every model offers to :func:`fit` and :mod:`analysis_lib.stats.limits` --
 
-        Poisson deviance sum 2 [nu - n + n ln(n / nu)] plus the auxiliary terms
-        2 [tau g - m + m ln(m / (tau g))] (S. Baker, R. D. Cousins, Nucl. Instrum. Meth. 221 (1984)
-        437); differences equal those of the full likelihood, so test statistics are unchanged.
-        Returned halved, i.e. as a negative log likelihood (errordef 0.5).
+    parameter_names = ("theta",)
+
+    def start(self, counts, aux):
+        """Starting values of the nuisance parameters."""
+        return (1.0,)
+
+    def limits(self):
+        """Bounds of the nuisance parameters."""
+        return ((1e-9, None),)
+
+    def fixed(self):
+        """Which nuisance parameters are fixed."""
+        return (not self.float_background,)
+
+    def nll(self, mu, params, counts, aux):
+        """Negative log likelihood (up to a constant) with the gamma_i profiled in closed form.
+
+        Half the Poisson deviance, sum [nu - n + n ln(n / nu)], plus the auxiliary terms
+        [tau g - m + m ln(m / (tau g))] (S. Baker, R. D. Cousins, Nucl. Instrum. Meth. 221 (1984)
+        437); differences equal those of the full likelihood, so test statistics are unchanged
+        (errordef 0.5).
         """
+        theta = params[0]
         gamma = self.profiled_gamma(mu, theta, counts, aux)
         nu = self.expected(mu, theta, gamma)
-        if np.any(nu < 0):
-            return np.inf
-        nu = np.maximum(nu, 1e-300)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            main = np.sum(nu - counts + np.where(counts > 0, counts * np.log(counts / nu), 0.0))
-            tau = self.tau
-            finite = np.isfinite(tau)
-            tg = tau[finite] * gamma[finite]
-            m = aux[finite]
-            constraint = np.sum(tg - m + np.where(m > 0, m * np.log(m / tg), 0.0))
-        return float(main + constraint)
+        tau = self.tau
+        finite = np.isfinite(tau)
+        return poisson_nll(nu, counts) + poisson_nll(tau[finite] * gamma[finite], aux[finite])
+
+    def expected_counts(self, mu, params, counts, aux):
+        """Expected counts at (mu, params), with gamma profiled on ``counts``."""
+        gamma = self.profiled_gamma(mu, params[0], counts, aux)
+        return self.expected(mu, params[0], gamma)
+
+    def asimov(self, params, counts, aux):
+        """Background-only Asimov main and auxiliary data at the fitted nuisance parameters (as
+        pyhf builds them: the auxiliary data are set to the fitted constraint parameters)."""
+        gamma = self.profiled_gamma(0.0, params[0], counts, aux)
+        tau = self.tau
+        return self.expected(0.0, params[0], gamma), np.where(np.isfinite(tau), tau * gamma, 0.0)
 
     def nominal_aux(self):
         """Auxiliary data at their nominal values, m_i = tau_i (zero where unconstrained)."""
@@ -137,63 +158,90 @@ class BinnedModel:
         return np.where(np.isfinite(tau), tau, 0.0)
 
 
+def poisson_nll(nu, counts):
+    """sum [nu - n + n ln(n / nu)]: the Poisson negative log likelihood minus that of the saturated
+    model (half the Baker-Cousins deviance); inf if any nu < 0."""
+    nu = np.asarray(nu, dtype=float)
+    counts = np.asarray(counts, dtype=float)
+    if np.any(nu < 0):
+        return np.inf
+    nu = np.maximum(nu, 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.sum(nu - counts + np.where(counts > 0, counts * np.log(counts / nu), 0.0)))
+
+
 @dataclass(frozen=True)
 class FitResult:
-    """Best-fit values of a likelihood fit."""
+    """Best-fit values of a likelihood fit: the strength ``mu``, the nuisance ``params`` (in the
+    order of the model's ``parameter_names``), the minimum ``nll`` and the Hesse error of mu."""
 
     mu: float
-    theta: float
+    params: tuple
     nll: float
     valid: bool
     mu_error: float = float("nan")
 
 
-def fit(model: BinnedModel, counts, *, aux=None, mu=None, theta_start=1.0, errors=False) -> FitResult:
-    """Maximise the likelihood over (mu, theta), or over theta alone at fixed ``mu``.
+def fit(model, counts, *, aux=None, mu=None, start=None, errors=False) -> FitResult:
+    """Maximise the likelihood of ``model`` over mu and its nuisance parameters, or over the
+    nuisance parameters alone at fixed ``mu``, with iminuit (Migrad, strategy 0).
 
     Parameters
     ----------
-    model : BinnedModel
+    model : BinnedModel or SmoothBackgroundModel
     counts : array
         Observed counts per bin.
     aux : array, optional
-        Auxiliary data m_i; None (the default) takes the nominal tau_i.
+        Auxiliary data; None (the default) takes the model's nominal values.
     mu : float, optional
         Fix the signal strength; None (the default) fits it.
-    theta_start : float
-        Starting background normalisation, 1 by default.
+    start : sequence, optional
+        Starting nuisance parameters; None (the default) asks the model.
     errors : bool
         Compute the uncertainty of mu with Hesse (False by default).
     """
     counts = np.asarray(counts, dtype=float)
     aux = model.nominal_aux() if aux is None else np.asarray(aux, dtype=float)
-    total_b = model.background.sum()
-    theta_guess = max(theta_start, 1e-3) if model.float_background else 1.0
-    if mu is not None and not model.float_background:
-        return FitResult(mu=float(mu), theta=1.0, nll=model.nll(mu, 1.0, counts, aux), valid=True)
-    if mu is not None:
-        m = Minuit(lambda theta: model.nll(mu, theta, counts, aux), theta=theta_guess)
-        m.limits["theta"] = (1e-9, None)
-    else:
+    params0 = np.array(model.start(counts, aux) if start is None else start, dtype=float)
+    fixed = model.fixed()
+    names = model.parameter_names
+    if mu is not None and all(fixed):
+        return FitResult(mu=float(mu), params=tuple(params0), nll=model.nll(mu, params0, counts, aux), valid=True)
+    if mu is None:
         s_total = max(model.signal.sum(), 1e-12)
-        mu_guess = max((counts.sum() - theta_guess * total_b) / s_total, 0.0) + 0.1
+        background = model.expected_counts(0.0, params0, counts, aux).sum()
         lo, hi = model.mu_bounds
-        mu_guess = min(max(mu_guess, lo + 1e-3 if np.isfinite(lo) else mu_guess), hi)
-        m = Minuit(lambda mu_, theta: model.nll(mu_, theta, counts, aux), mu_=mu_guess, theta=theta_guess)
-        m.limits["mu_"] = model.mu_bounds
-        m.limits["theta"] = (1e-9, None)
-        m.fixed["theta"] = not model.float_background
+        guess = (counts.sum() - background) / s_total
+        mu0 = float(np.clip(guess, lo + 1e-3 * (abs(lo) + 1) if np.isfinite(lo) else guess, hi))
+        mu0 = mu0 if mu0 != lo else lo + 0.1
+
+        def cost(x):
+            return model.nll(x[0], x[1:], counts, aux)
+
+        m = Minuit(cost, np.concatenate([[mu0], params0]), name=("mu", *names))
+        m.limits["mu"] = model.mu_bounds
+        # a first step of about one standard deviation of the signal strength
+        m.errors["mu"] = max(0.1 * abs(mu0), np.sqrt(max(background, 1.0)) / s_total)
+    else:
+
+        def cost(x):
+            return model.nll(mu, x, counts, aux)
+
+        m = Minuit(cost, params0, name=names)
+    for name, limit, is_fixed in zip(names, model.limits(), fixed):
+        m.limits[name] = (-np.inf if limit[0] is None else limit[0], np.inf if limit[1] is None else limit[1])
+        m.fixed[name] = is_fixed
     m.errordef = Minuit.LIKELIHOOD
     m.strategy = 0
     m.migrad(iterate=1)
     mu_error = float("nan")
     if errors and mu is None:
         m.hesse()
-        mu_error = float(m.errors["mu_"])
-    values = m.values
+        mu_error = float(m.errors["mu"])
+    values = np.array(m.values)
     return FitResult(
-        mu=float(mu) if mu is not None else float(values["mu_"]),
-        theta=float(values["theta"]),
+        mu=float(mu) if mu is not None else float(values[0]),
+        params=tuple(float(v) for v in (values if mu is not None else values[1:])),
         nll=float(m.fval),
         valid=bool(m.valid),
         mu_error=mu_error,

@@ -24,7 +24,7 @@ from scipy.optimize import brentq
 from scipy.stats import norm
 
 from ..errors import ParameterError
-from .likelihood import BinnedModel, fit
+from .likelihood import fit
 
 __all__ = ["LimitResult", "discovery_significance", "upper_limit", "BANDS"]
 
@@ -66,31 +66,28 @@ class LimitResult:
 class _Tester:
     """Evaluates q~_mu on the data and q_mu,A on the background-only Asimov data of one model."""
 
-    def __init__(self, model: BinnedModel, counts, aux=None):
+    def __init__(self, model, counts, aux=None):
         self.model = model
         self.counts = np.asarray(counts, dtype=float)
         self.aux = model.nominal_aux() if aux is None else np.asarray(aux, dtype=float)
         self.best = fit(model, self.counts, aux=self.aux)
-        # mu = 0 fit on the data, as a start and for q~ when mu-hat < 0
-        self.zero = fit(model, self.counts, aux=self.aux, mu=0.0, theta_start=self.best.theta)
+        # mu = 0 fit on the data, for q~ when mu-hat < 0 and for the Asimov data set
+        self.zero = fit(model, self.counts, aux=self.aux, mu=0.0, start=self.best.params)
         # Asimov data: the background-only fit to the data, main and auxiliary (as pyhf does)
-        gamma0 = model.profiled_gamma(0.0, self.zero.theta, self.counts, self.aux)
-        self.asimov_counts = model.expected(0.0, self.zero.theta, gamma0)
-        tau = model.tau
-        self.asimov_aux = np.where(np.isfinite(tau), tau * gamma0, 0.0)
-        self.asimov_nll = model.nll(0.0, self.zero.theta, self.asimov_counts, self.asimov_aux)
+        self.asimov_counts, self.asimov_aux = model.asimov(self.zero.params, self.counts, self.aux)
+        self.asimov_nll = model.nll(0.0, self.zero.params, self.asimov_counts, self.asimov_aux)
         self._qa_cache = {}
 
     def q_tilde(self, mu):
         if self.best.mu > mu:
             return 0.0
-        cond = fit(self.model, self.counts, aux=self.aux, mu=mu, theta_start=self.best.theta)
+        cond = fit(self.model, self.counts, aux=self.aux, mu=mu, start=self.best.params)
         ref = self.best.nll if self.best.mu >= 0 else self.zero.nll
         return max(2 * (cond.nll - ref), 0.0)
 
     def q_asimov(self, mu):
         if mu not in self._qa_cache:
-            cond = fit(self.model, self.asimov_counts, aux=self.asimov_aux, mu=mu, theta_start=self.zero.theta)
+            cond = fit(self.model, self.asimov_counts, aux=self.asimov_aux, mu=mu, start=self.zero.params)
             self._qa_cache[mu] = max(2 * (cond.nll - self.asimov_nll), 0.0)
         return self._qa_cache[mu]
 
@@ -98,6 +95,8 @@ class _Tester:
         qa = self.q_asimov(mu)
         q = self.q_tilde(mu)
         sqa = np.sqrt(qa)
+        if sqa == 0:  # no sensitivity at this mu: CLs = 1
+            return 1.0
         t = np.sqrt(q) if q <= qa else (q + qa) / (2 * sqa)
         clsb = norm.sf(t)
         clb = norm.sf(t - sqa)
@@ -126,12 +125,12 @@ def _solve(function, alpha, scale):
     return brentq(lambda mu: function(mu) - alpha, lo, hi, xtol=1e-6 * hi, rtol=1e-7)
 
 
-def upper_limit(model: BinnedModel, counts, *, cl=0.95, aux=None) -> LimitResult:
+def upper_limit(model, counts, *, cl=0.95, aux=None) -> LimitResult:
     """Observed and expected CLs upper limits on mu at confidence level ``cl``.
 
     Parameters
     ----------
-    model : BinnedModel
+    model : BinnedModel or SmoothBackgroundModel
     counts : array
         Observed counts per bin.
     cl : float
@@ -144,6 +143,7 @@ def upper_limit(model: BinnedModel, counts, *, cl=0.95, aux=None) -> LimitResult
     A counting experiment with 10 expected background events, 10 observed and a known background
     (the closed form 2 [mu - b ln(1 + mu/b)] = Phi^-1(0.975)^2 gives 7.536):
 
+    >>> from analysis_lib.stats import BinnedModel
     >>> m = BinnedModel(signal=[1.0], background=[10.0], float_background=False)
     >>> r = upper_limit(m, [10], cl=0.95)
     >>> round(r.observed, 2), round(r.expected[2], 2)
@@ -155,13 +155,14 @@ def upper_limit(model: BinnedModel, counts, *, cl=0.95, aux=None) -> LimitResult
     tester = _Tester(model, counts, aux)
     # a scale: the signal that equals 3 standard deviations of the background
     s_total = max(model.signal.sum(), 1e-300)
-    scale = max(3 * np.sqrt(max(model.background.sum(), 1.0)) / s_total, 1e-12)
+    background = model.expected_counts(0.0, tester.zero.params, tester.counts, tester.aux).sum()
+    scale = max(3 * np.sqrt(max(background, 1.0)) / s_total, 1e-12)
     observed = float(_solve(tester.cls_observed, alpha, scale))
     expected = tuple(float(_solve(lambda mu, k=k: tester.cls_expected(mu, k), alpha, scale)) for k in BANDS)
     return LimitResult(observed=observed, expected=expected, cl=cl, mu_hat=float(tester.best.mu))
 
 
-def discovery_significance(model: BinnedModel, counts, *, aux=None) -> float:
+def discovery_significance(model, counts, *, aux=None) -> float:
     """Local significance Z = sqrt(q0) of a positive signal (Eq. (12) and (52) of arXiv:1007.1727);
     0 when the fitted strength is not positive."""
     counts = np.asarray(counts, dtype=float)
@@ -169,5 +170,5 @@ def discovery_significance(model: BinnedModel, counts, *, aux=None) -> float:
     best = fit(free, counts, aux=aux)
     if best.mu <= 0:
         return 0.0
-    zero = fit(free, counts, aux=aux, mu=0.0, theta_start=best.theta)
+    zero = fit(free, counts, aux=aux, mu=0.0, start=best.params)
     return float(np.sqrt(max(2 * (zero.nll - best.nll), 0.0)))
