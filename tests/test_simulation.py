@@ -11,7 +11,7 @@ from analysis_lib.kinematics import boost, invariant_mass2
 from analysis_lib.physics.qed import matrix_element_squared_three_photons
 from analysis_lib.simulation.generators import (
     Frame,
-    _ThreePhotonSampler,
+    three_photon_sampler,
     generate_gamma_gamma,
     generate_gamma_resonance,
     generate_three_photons,
@@ -125,7 +125,7 @@ def test_three_photon_cross_section_matches_flat_phase_space_integral():
 
     values = np.where(passed, me2, 0.0) / (2 * sqrt_s**2) / 6 * sqrt_s**2 / (256 * np.pi**3) * GEV2_TO_PB
     flat, flat_err = values.mean(), values.std() / np.sqrt(n)
-    sampler = _ThreePhotonSampler(sqrt_s, e_min, cos_max)
+    sampler = three_photon_sampler(sqrt_s, e_min, cos_max)
     _, w = sampler.sample(np.random.default_rng(10), 400_000)
     mc, mc_err = w.mean(), w.std() / np.sqrt(w.size)
     assert mc == pytest.approx(flat, abs=4 * np.hypot(flat_err, mc_err))
@@ -161,3 +161,21 @@ def test_energy_resolution_matches_quoted_points():
     cal = BELLE2.calorimeter
     assert cal.energy_resolution(0.1) / 0.1 == pytest.approx(0.04, rel=0.02)
     assert cal.energy_resolution(8.0) / 8.0 == pytest.approx(0.016, rel=0.02)
+
+
+def test_radiative_bhabha_events():
+    from analysis_lib.simulation.generators import generate_radiative_bhabha
+
+    ev = generate_radiative_bhabha(np.random.default_rng(13), 2000, beams=BEAMS, e_min_gev=0.2, photon_cos_max=0.95,
+                                   lepton_cos_range=(-0.94, 0.94), lepton_lab_theta_deg=(17.0, 150.0),
+                                   pilot=50_000)
+    assert np.allclose(ev.p4.sum(axis=1), beams_total(), atol=1e-9)
+    theta = np.degrees(np.arccos(ev.p4[:, :2, 3] / ev.p4[:, :2, 0]))
+    assert theta.min() > 17.0 and theta.max() < 150.0
+    assert ev.sigma_pb > 0 and list(ev.pdgid) == [11, -11, 22]
+    # both tracks lost on request, with the probability as weight
+    rec = reconstruct(ev, BELLE2, np.random.default_rng(14), weight=2.0, force_track_loss=True)
+    assert np.all(rec["n_tracks"] == 0)
+    assert np.allclose(rec["weight"], 2.0 * (1 - BELLE2.tracker.efficiency) ** 2)
+    natural = reconstruct(ev, BELLE2, np.random.default_rng(14))
+    assert np.mean(natural["n_tracks"] == 2) > 0.95

@@ -6,10 +6,11 @@ the third photon above, as the paper) and the conversion of a signal yield into 
 Everything else (simulation, ntuple I/O, histograms, fits, limits, plots) is shared code.
 
 Selection (modelled on the paper's three-photon selection; its exact cuts are not all public):
-no track; at least three photon candidates with E_lab > 0.1 GeV; the three most energetic each with
-E* > 0.25 GeV in the centre-of-mass frame; their summed energy within 0.88-1.03 sqrt(s) and their
-summed momentum below 0.1 sqrt(s); an ECL energy-sum trigger (all clusters, lab) above 1 GeV.
-Every event enters the mass histograms three times, once per photon pair.
+no track; at least three photon candidates with E_lab > 0.1 GeV; an ECL energy-sum trigger (all
+clusters, lab) above 1 GeV; the three most energetic inside the tracker acceptance (so that a
+charged particle there would have been vetoed by its track), each with E* > 0.25 GeV in the
+centre-of-mass frame; their summed energy within 0.88-1.03 sqrt(s) and their summed momentum
+below 0.1 sqrt(s). Every event enters the mass histograms three times, once per photon pair.
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ from ..simulation.generators import (
     Frame,
     generate_gamma_gamma,
     generate_gamma_resonance,
+    generate_radiative_bhabha,
     generate_three_photons,
-    _ThreePhotonSampler,
+    lab_polar_range,
+    radiative_bhabha_sampler,
+    three_photon_sampler,
 )
 from ..simulation.production import ProductionConfig, SampleSpec, produce, sample_rng
 from ..stats import SmoothBackgroundModel
@@ -121,12 +125,22 @@ PARAMETERS = (
 # samples
 
 
-def _three_photon_sigma_pb(beams):
-    """sigma(e+e- -> 3 gamma) inside the generator cuts from 2 million weighted events (fixed seed):
-    statistical precision about 0.1%."""
-    sampler = _ThreePhotonSampler(beams.sqrt_s_gev, GEN_E_MIN_CM_GEV, GEN_COS_MAX_CM)
+def _cross_section_pb(sampler):
+    """A cross section inside generator cuts from 2 million weighted events of ``sampler`` (fixed
+    seed): statistical precision 0.1-0.3% for the samplers of this channel."""
     rng = np.random.default_rng(20070713)
     return float(np.mean([sampler.sample(rng, 500_000)[1].mean() for _ in range(4)]))
+
+
+def _radiative_bhabha_cuts(experiment):
+    # both leptons inside the tracker's acceptance in the lab (17-150 degrees, 22-157 degrees in
+    # the c.m. frame; the c.m. range has 2.5 degrees margin for the tilt of the crossing angle):
+    # they reach the selection only when both tracks are lost. With a lepton outside, its shower
+    # is a photon candidate outside the tracker acceptance, which the selection rejects.
+    tracker = experiment.tracker
+    return {"e_min_gev": GEN_E_MIN_CM_GEV, "photon_cos_max": GEN_COS_MAX_CM,
+            "lepton_cos_range": (float(np.cos(np.radians(159.5))), float(np.cos(np.radians(20.0)))),
+            "min_angle_deg": 3.0, "lepton_lab_theta_deg": (tracker.theta_min_deg, tracker.theta_max_deg)}
 
 
 def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_MASSES_GEV):
@@ -141,7 +155,7 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
             generate=partial(generate_gamma_resonance, beams=beams, mass_gev=m, sigma_pb=sigma),
             config={"process": "gamma a", "mass_gev": m, "g_ref": G_REF_PER_GEV}, n_events=n_signal_events,
         ))
-    sigma_3g = _three_photon_sigma_pb(beams)
+    sigma_3g = _cross_section_pb(three_photon_sampler(sqrt_s, GEN_E_MIN_CM_GEV, GEN_COS_MAX_CM))
     specs.append(SampleSpec(
         name="bkg_3gamma", label=r"$\gamma\gamma\gamma$", kind="background", sigma_pb=sigma_3g,
         generate=partial(generate_three_photons, beams=beams, e_min_gev=GEN_E_MIN_CM_GEV, cos_max=GEN_COS_MAX_CM),
@@ -152,6 +166,16 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
         sigma_pb=float(sigma_gamma_gamma_pb(sqrt_s, cos_max=GEN_COS_MAX_CM)),
         generate=partial(generate_gamma_gamma, beams=beams, cos_max=GEN_COS_MAX_CM),
         config={"process": "2 gamma", "cos_max": GEN_COS_MAX_CM}, force_beam_background=True,
+    ))
+    bhabha_cuts = _radiative_bhabha_cuts(ds.experiment)
+    lab_cut = bhabha_cuts["lepton_lab_theta_deg"]
+    sampler_cuts = {k: v for k, v in bhabha_cuts.items() if k != "lepton_lab_theta_deg"}
+    specs.append(SampleSpec(
+        name="bkg_eegamma_tracks_lost", label=r"$ee\gamma$, tracks lost", kind="background",
+        sigma_pb=_cross_section_pb(radiative_bhabha_sampler(
+            sqrt_s, **sampler_cuts, lepton_accept=lab_polar_range(beams, *lab_cut))),
+        generate=partial(generate_radiative_bhabha, beams=beams, **bhabha_cuts),
+        config={"process": "e e gamma", **bhabha_cuts}, force_track_loss=True,
     ))
     for name, (pdgid, sigma, _source) in PSEUDOSCALARS.items():
         sigma_br = sigma * BR_GAMMA_GAMMA[name]
@@ -184,9 +208,11 @@ class Candidates:
     n_photons: np.ndarray
     e_lab_sum: np.ndarray
     p4_cm: np.ndarray  # (n, 3, 4), NaN where an event has fewer than three photons
+    theta_lab: np.ndarray  # (n, 3) polar angles in the lab, radians
     origin: np.ndarray  # (n, 3) truth codes, -1 for data
     weight: np.ndarray
     sqrt_s: float
+    tracker_deg: tuple
 
     def __len__(self):
         return len(self.weight)
@@ -209,9 +235,11 @@ def candidates(events, ds: Dataset) -> Candidates:
         n_photons=ak.to_numpy(ak.num(good)),
         e_lab_sum=ak.to_numpy(ak.sum(photon["E"], axis=1)),
         p4_cm=p4_cm,
+        theta_lab=theta,
         origin=origin,
         weight=ak.to_numpy(events["weight"]).astype(float),
         sqrt_s=ds.experiment.sqrt_s_gev,
+        tracker_deg=(ds.experiment.tracker.theta_min_deg, ds.experiment.tracker.theta_max_deg),
     )
 
 
@@ -227,6 +255,9 @@ SELECTION = CutFlow([
     Cut("no track", lambda c: c.n_tracks == 0, "no reconstructed track"),
     Cut("3 photons", lambda c: c.n_photons >= 3, f"at least three photons with E_lab > {PHOTON_E_MIN_LAB_GEV} GeV"),
     Cut("trigger", lambda c: c.e_lab_sum > TRIGGER_E_SUM_GEV, f"ECL energy sum > {TRIGGER_E_SUM_GEV} GeV"),
+    Cut("tracker acceptance", lambda c: np.all((np.degrees(np.nan_to_num(c.theta_lab)) > c.tracker_deg[0])
+                                                & (np.degrees(np.nan_to_num(c.theta_lab)) < c.tracker_deg[1]), axis=1),
+        "three leading photons inside the tracker's polar-angle range"),
     Cut("photon energy", lambda c: np.all(np.nan_to_num(c.p4_cm[..., 0]) > PHOTON_E_MIN_CM_GEV, axis=1),
         f"three leading photons with E* > {PHOTON_E_MIN_CM_GEV} GeV"),
     Cut("energy sum", lambda c: (_energy_sum(c) > ENERGY_SUM_RANGE[0]) & (_energy_sum(c) < ENERGY_SUM_RANGE[1]),
@@ -371,7 +402,8 @@ def _pseudo_data_expectation(hists, peaks: PeakTemplates, axis):
 def _subset(c: Candidates, mask) -> Candidates:
     return Candidates(
         n_tracks=c.n_tracks[mask], n_photons=c.n_photons[mask], e_lab_sum=c.e_lab_sum[mask],
-        p4_cm=c.p4_cm[mask], origin=c.origin[mask], weight=c.weight[mask], sqrt_s=c.sqrt_s,
+        p4_cm=c.p4_cm[mask], theta_lab=c.theta_lab[mask], origin=c.origin[mask], weight=c.weight[mask],
+        sqrt_s=c.sqrt_s, tracker_deg=c.tracker_deg,
     )
 
 

@@ -14,6 +14,7 @@ from ..errors import ParameterError
 
 __all__ = [
     "dsigma_dcostheta_gamma_gamma_pb",
+    "matrix_element_squared_radiative_bhabha",
     "matrix_element_squared_three_photons",
     "sigma_gamma_gamma_pb",
 ]
@@ -79,14 +80,48 @@ def matrix_element_squared_three_photons(p_minus, p_plus, k1, k2, k3):
     array
         |M|^2 (dimensionless), to be divided by the 3! identical-photon factor when integrated.
     """
-    def dot(a, b):
-        return a[..., 0] * b[..., 0] - np.sum(a[..., 1:] * b[..., 1:], axis=-1)
-
-    s = 2.0 * dot(p_minus, p_plus)
+    s = 2.0 * _dot(p_minus, p_plus)
     ks = (k1, k2, k3)
-    kp = np.stack([dot(p_minus, k) for k in ks])
-    km = np.stack([dot(p_plus, k) for k in ks])
+    kp = np.stack([_dot(p_minus, k) for k in ks])
+    km = np.stack([_dot(p_plus, k) for k in ks])
     numerator = np.sum(kp * km * (kp**2 + km**2), axis=0)
     denominator = np.prod(kp * km, axis=0)
     e2 = 4 * np.pi * ALPHA_EM
     return e2**3 * s * numerator / denominator
+
+
+def _dot(a, b):
+    return a[..., 0] * b[..., 0] - np.sum(a[..., 1:] * b[..., 1:], axis=-1)
+
+
+def matrix_element_squared_radiative_bhabha(p_minus, p_plus, q_minus, q_plus, k):
+    """Spin-summed and averaged |M|^2 of e-(p_minus) e+(p_plus) -> e-(q_minus) e+(q_plus) gamma(k).
+
+    Tree-level QED with massless electrons, all eight diagrams (photon exchange only; the Z is
+    negligible at 10.58 GeV):
+
+        |M|^2 = e^6 [s s'(s^2 + s'^2) + t t'(t^2 + t'^2) + u u'(u^2 + u'^2)] / (s s' t t') x B,
+        B = s/((p+.k)(p-.k)) + s'/((q+.k)(q-.k)) - t/((p+.k)(q+.k)) - t'/((p-.k)(q-.k))
+            + u/((p+.k)(q-.k)) + u'/((p-.k)(q+.k)),
+
+    with s = (p+ + p-)^2, s' = (q+ + q-)^2, t = (p+ - q+)^2, t' = (p- - q-)^2, u = (p+ - q-)^2,
+    u' = (p- - q+)^2: the form of F. A. Berends et al. (CALKUL collaboration), Nucl. Phys. B 206
+    (1982) 61. B is minus the square of the eikonal current of the four charges; the overall
+    factor e^6 follows from the soft-photon limit, where the expression must factorise into
+    e^2 B times the massless Bhabha |M|^2 = 2 e^4 (s^4 + t^4 + u^4)/(s^2 t^2) (derived here;
+    ``tests/test_physics.py`` checks the limit).
+    """
+    pp, pm, qp, qm = p_plus, p_minus, q_plus, q_minus
+    s = 2 * _dot(pp, pm)
+    s1 = 2 * _dot(qp, qm)
+    t = -2 * _dot(pp, qp)
+    t1 = -2 * _dot(pm, qm)
+    u = -2 * _dot(pp, qm)
+    u1 = -2 * _dot(pm, qp)
+    kpp, kpm, kqp, kqm = _dot(pp, k), _dot(pm, k), _dot(qp, k), _dot(qm, k)
+    hard = (s * s1 * (s**2 + s1**2) + t * t1 * (t**2 + t1**2) + u * u1 * (u**2 + u1**2)) / (s * s1 * t * t1)
+    eikonal = (
+        s / (kpp * kpm) + s1 / (kqp * kqm) - t / (kpp * kqp) - t1 / (kpm * kqm) + u / (kpp * kqm) + u1 / (kpm * kqp)
+    )
+    e2 = 4 * np.pi * ALPHA_EM
+    return e2**3 * hard * eikonal

@@ -15,10 +15,22 @@ import numpy as np
 
 from ..detector import Beams
 from ..errors import KinematicError, ParameterError
-from ..kinematics import direction_from_angles, isotropic_directions, rotate_z_to, boost, two_body_momentum
-from ..physics.alp import dsigma_dcostheta_pb
-from ..physics.qed import matrix_element_squared_three_photons, sigma_gamma_gamma_pb
-from ..constants import GEV2_TO_PB
+from ..kinematics import boost, direction_from_angles, isotropic_directions, rotate_z_to
+from ..physics.qed import (
+    matrix_element_squared_radiative_bhabha,
+    matrix_element_squared_three_photons,
+    sigma_gamma_gamma_pb,
+)
+from .phase_space import (
+    AroundAxis,
+    Channel,
+    LogUniform,
+    MultichannelSampler,
+    PeakedDirections,
+    PoleDirections,
+    Uniform,
+    unweight,
+)
 
 __all__ = [
     "ORIGIN",
@@ -26,7 +38,11 @@ __all__ = [
     "GeneratedEvents",
     "generate_gamma_gamma",
     "generate_gamma_resonance",
+    "generate_radiative_bhabha",
     "generate_three_photons",
+    "lab_polar_range",
+    "radiative_bhabha_sampler",
+    "three_photon_sampler",
 ]
 
 log = logging.getLogger(__name__)
@@ -211,119 +227,112 @@ def generate_gamma_gamma(rng, n, *, beams: Beams, cos_max: float):
     )
 
 
-_PAIRS = [(a, b) for a in range(3) for b in range(3) if a != b]
+def three_photon_sampler(sqrt_s, e_min_gev, cos_max):
+    """Weighted e+e- -> 3 gamma events with every photon at E* > ``e_min_gev`` and
+    |cos theta*| < ``cos_max``: six channels (every ordered pair of photons), energies from 1/E,
+    directions half uniform, half along the collinear singularities of the matrix element
+    :func:`analysis_lib.physics.qed.matrix_element_squared_three_photons`."""
+    energy = LogUniform(e_min_gev, sqrt_s / 2)
+    directions = PeakedDirections(cos_max)
+    channels = [Channel(a, b, energy, directions, directions) for a in range(3) for b in range(3) if a != b]
 
+    def accept(k):
+        return np.all(k[..., 0] > e_min_gev, axis=1) & np.all(np.abs(k[..., 3]) < cos_max * k[..., 0], axis=1)
 
-class _ThreePhotonSampler:
-    """Multichannel importance sampling of massless three-body phase space for e+e- -> 3 gamma.
+    def me2(p_minus, p_plus, k):
+        return matrix_element_squared_three_photons(p_minus, p_plus, k[:, 0], k[:, 1], k[:, 2])
 
-    Channel (a, b) draws E_a from 1/E, and the directions of photons a and b each from an equal
-    mixture of uniform and 1/(1 - cos^2) (the collinear singularities of the matrix element); the
-    energy of b follows from energy conservation and photon c takes the remaining momentum. With
-    d Phi_3 = E_a E_b dE_a dOmega_a dOmega_b / (8 (2 pi)^5 (sqrt(s) - E_a (1 - cos theta_ab)))
-    (derived here by integrating the delta functions), the phase-space density of a channel is
-    known in closed form, and the weight of an event is |M|^2 over the average density of the six
-    channels.
-    """
-
-    def __init__(self, sqrt_s, e_min, cos_max):
-        self.sqrt_s, self.e_min, self.cos_max = sqrt_s, e_min, cos_max
-        self.e_max = sqrt_s / 2
-        self.log_e_range = np.log(self.e_max / e_min)
-        self.log_c_range = np.log((1 + cos_max) / (1 - cos_max))
-
-    def _direction_density(self, c):
-        peaked = 1.0 / ((1 - c**2) * self.log_c_range * 2 * np.pi)
-        flat = 1.0 / (4 * np.pi * self.cos_max)
-        return 0.5 * (peaked + flat)
-
-    def _sample_directions(self, rng, n):
-        peaked = np.tanh(rng.uniform(-1, 1, n) * np.arctanh(self.cos_max))
-        flat = rng.uniform(-self.cos_max, self.cos_max, n)
-        c = np.where(rng.random(n) < 0.5, peaked, flat)
-        return direction_from_angles(c, rng.uniform(0, 2 * np.pi, n))
-
-    def _channel_density(self, energies, directions, a, b):
-        e_a, e_b = energies[:, a], energies[:, b]
-        cos_ab = np.sum(directions[:, a] * directions[:, b], axis=1)
-        q = (
-            1.0 / (e_a * self.log_e_range)
-            * self._direction_density(directions[:, a, 2])
-            * self._direction_density(directions[:, b, 2])
-        )
-        jacobian = 8 * (2 * np.pi) ** 5 * (self.sqrt_s - e_a * (1 - cos_ab)) / (e_a * e_b)
-        inside = (e_a >= self.e_min) & (e_a <= self.e_max)
-        return np.where(inside, q * jacobian, 0.0)
-
-    def sample(self, rng, n):
-        """``n`` weighted events: CM four-momenta (n, 3, 4) and weights in pb (mean = sigma)."""
-        sqrt_s = self.sqrt_s
-        channel = rng.integers(0, len(_PAIRS), n)
-        e_a = self.e_min * np.exp(rng.random(n) * self.log_e_range)
-        n_a, n_b = self._sample_directions(rng, n), self._sample_directions(rng, n)
-        cos_ab = np.sum(n_a * n_b, axis=1)
-        e_b = (sqrt_s**2 - 2 * sqrt_s * e_a) / (2 * sqrt_s - 2 * e_a * (1 - cos_ab))
-        k_a, k_b = _massless(n_a, e_a), _massless(n_b, e_b)
-        k_c = np.concatenate([(sqrt_s - e_a - e_b)[:, None], -(k_a[:, 1:] + k_b[:, 1:])], axis=1)
-        # place the three photons in the slots the channel names
-        slots = np.empty((n, 3, 4))
-        rows = np.arange(n)
-        a_idx = np.array([p[0] for p in _PAIRS])[channel]
-        b_idx = np.array([p[1] for p in _PAIRS])[channel]
-        c_idx = 3 - a_idx - b_idx
-        slots[rows, a_idx], slots[rows, b_idx], slots[rows, c_idx] = k_a, k_b, k_c
-        energies = slots[..., 0]
-        directions = slots[..., 1:] / energies[..., None]
-        passed = np.all(energies > self.e_min, axis=1) & np.all(
-            np.abs(directions[..., 2]) < self.cos_max, axis=1
-        )
-        density = np.mean([self._channel_density(energies, directions, a, b) for a, b in _PAIRS], axis=0)
-        half = sqrt_s / 2
-        p_minus, p_plus = np.array([half, 0, 0, half]), np.array([half, 0, 0, -half])
-        me2 = matrix_element_squared_three_photons(p_minus, p_plus, slots[:, 0], slots[:, 1], slots[:, 2])
-        flux_and_symmetry = 1.0 / (2 * sqrt_s**2) / 6.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            weight = np.where(passed, me2 / density * flux_and_symmetry * GEV2_TO_PB, 0.0)
-        return slots, weight
+    return MultichannelSampler(sqrt_s, channels, me2, accept, symmetry=1 / 6)
 
 
 def generate_three_photons(rng, n, *, beams: Beams, e_min_gev: float, cos_max: float, pilot: int = 200_000):
     """e+e- -> gamma gamma gamma at tree level, all photons with E* > ``e_min_gev`` and
-    |cos theta*| < ``cos_max`` in the centre-of-mass frame.
-
-    Weighted events from :class:`_ThreePhotonSampler` (matrix element
-    :func:`analysis_lib.physics.qed.matrix_element_squared_three_photons`) are unweighted by
-    accept-reject against the largest weight of a pilot sample times 1.5; the fraction of events
-    above that bound is logged (it biases the shape at that level). The cross section inside the
-    cuts is the mean weight of the pilot and production samples together.
-    """
+    |cos theta*| < ``cos_max`` in the centre-of-mass frame; unweighted events from
+    :func:`three_photon_sampler` (see :func:`analysis_lib.simulation.phase_space.unweight`)."""
     if not 0 < e_min_gev < beams.sqrt_s_gev / 3:
         raise ParameterError(f"e_min_gev={e_min_gev!r} must be in (0, sqrt(s)/3)")
-    sampler = _ThreePhotonSampler(beams.sqrt_s_gev, e_min_gev, cos_max)
-    _, pilot_weights = sampler.sample(rng, pilot)
-    w_max = 1.5 * pilot_weights.max()
-    kept, total_weight, total_trials, above = [], pilot_weights.sum(), pilot, 0
-    n_kept = 0
-    while n_kept < n:
-        batch = max(int(1.2 * (n - n_kept) * w_max / max(pilot_weights.mean(), 1e-300)), 10_000)
-        batch = min(batch, 2_000_000)
-        p4, w = sampler.sample(rng, batch)
-        total_weight += w.sum()
-        total_trials += batch
-        above += int(np.sum(w > w_max))
-        accept = rng.random(batch) * w_max < w
-        kept.append(p4[accept])
-        n_kept += int(accept.sum())
-    p4_cm = np.concatenate(kept)[:n]
-    sigma = total_weight / total_trials
-    if above:
-        log.warning("3-photon unweighting: %d of %d weights above the bound", above, total_trials)
-    log.info("e+e- -> 3 gamma: sigma = %.4g pb inside the cuts, %d trials", sigma, total_trials)
+    sampler = three_photon_sampler(beams.sqrt_s_gev, e_min_gev, cos_max)
+    p4_cm, sigma = unweight(sampler, rng, n, pilot=pilot, name="e+e- -> 3 gamma")
     return GeneratedEvents(
         p4=Frame(beams).to_lab(p4_cm),
         vertex_mm=np.zeros((n, 3, 3)),
         pdgid=np.array([22, 22, 22]),
         origin=np.array([ORIGIN["hard_photon"]] * 3),
-        sigma_pb=float(sigma),
+        sigma_pb=sigma,
         cuts={"e_min_cm_gev": e_min_gev, "cos_max_cm": cos_max},
+    )
+
+
+def radiative_bhabha_sampler(sqrt_s, *, e_min_gev, photon_cos_max, lepton_cos_range, min_angle_deg, lepton_accept=None):
+    """Weighted e+e- -> e+e- gamma events (particles e-, e+, gamma) with both leptons at
+    cos theta* inside ``lepton_cos_range``, all energies above ``e_min_gev``, the photon at
+    |cos theta*| < ``photon_cos_max`` and at least ``min_angle_deg`` from either lepton (closer, the
+    showers merge), and ``lepton_accept(k) -> mask`` when given (e.g. a requirement in the lab).
+    Matrix element :func:`analysis_lib.physics.qed.matrix_element_squared_radiative_bhabha`.
+    Channels: the leptons' directions near their t-channel poles (e- forward, e+ backward, and the
+    reverse), and the photon's energy with its direction along the beams or around either lepton.
+    """
+    lo, hi = lepton_cos_range
+    forward, backward = PoleDirections(lo, hi, +1.0), PoleDirections(lo, hi, -1.0)
+    photon = PeakedDirections(photon_cos_max)
+    soft = LogUniform(e_min_gev, sqrt_s / 2)
+    around = AroundAxis(min_angle_deg, 60.0)
+    hard = Uniform(e_min_gev, sqrt_s / 2)
+    channels = [
+        Channel(0, 1, hard, forward, backward),
+        Channel(1, 0, hard, backward, forward),
+        Channel(2, 0, soft, photon, forward),
+        Channel(2, 1, soft, photon, backward),
+        Channel(2, 0, soft, around, forward, a_around_b=True),
+        Channel(2, 1, soft, around, backward, a_around_b=True),
+    ]
+    cos_min_angle = np.cos(np.radians(min_angle_deg))
+
+    def accept(k):
+        n = k[..., 1:] / np.maximum(k[..., :1], 1e-300)
+        leptons = np.all((n[:, :2, 2] >= lo) & (n[:, :2, 2] <= hi), axis=1)
+        separated = (np.sum(n[:, 2] * n[:, 0], axis=1) < cos_min_angle) & (
+            np.sum(n[:, 2] * n[:, 1], axis=1) < cos_min_angle
+        )
+        passed = leptons & separated & np.all(k[..., 0] > e_min_gev, axis=1) & (np.abs(n[:, 2, 2]) < photon_cos_max)
+        return passed & lepton_accept(k) if lepton_accept is not None else passed
+
+    def me2(p_minus, p_plus, k):
+        return matrix_element_squared_radiative_bhabha(p_minus, p_plus, k[:, 0], k[:, 1], k[:, 2])
+
+    return MultichannelSampler(sqrt_s, channels, me2, accept)
+
+
+def lab_polar_range(beams: Beams, theta_min_deg, theta_max_deg, particles=(0, 1)):
+    """``accept(k) -> mask``: the given particles of centre-of-mass events (n, 3, 4) have lab polar
+    angles inside ``theta_min_deg``..``theta_max_deg``."""
+    frame = Frame(beams)
+
+    def accept(k):
+        lab = frame.to_lab(k[:, list(particles)])
+        theta = np.degrees(np.arccos(np.clip(lab[..., 3] / np.maximum(lab[..., 0], 1e-300), -1, 1)))
+        return np.all((theta > theta_min_deg) & (theta < theta_max_deg), axis=1)
+
+    return accept
+
+
+def generate_radiative_bhabha(rng, n, *, beams: Beams, e_min_gev: float, photon_cos_max: float,
+                              lepton_cos_range, min_angle_deg: float = 3.0, lepton_lab_theta_deg=None,
+                              pilot: int = 200_000):
+    """e+e- -> e+e- gamma at tree level in the region of :func:`radiative_bhabha_sampler`, with
+    both leptons inside ``lepton_lab_theta_deg`` (min, max) in the lab when given; unweighted."""
+    accept = None if lepton_lab_theta_deg is None else lab_polar_range(beams, *lepton_lab_theta_deg)
+    sampler = radiative_bhabha_sampler(beams.sqrt_s_gev, e_min_gev=e_min_gev, photon_cos_max=photon_cos_max,
+                                       lepton_cos_range=lepton_cos_range, min_angle_deg=min_angle_deg,
+                                       lepton_accept=accept)
+    p4_cm, sigma = unweight(sampler, rng, n, pilot=pilot, quantile=0.9999, name="e+e- -> e+e- gamma")
+    return GeneratedEvents(
+        p4=Frame(beams).to_lab(p4_cm),
+        vertex_mm=np.zeros((n, 3, 3)),
+        pdgid=np.array([11, -11, 22]),
+        origin=np.array([ORIGIN["lepton"], ORIGIN["lepton"], ORIGIN["hard_photon"]]),
+        sigma_pb=sigma,
+        cuts={"e_min_cm_gev": e_min_gev, "photon_cos_max_cm": photon_cos_max,
+              "lepton_cos_range_cm": list(lepton_cos_range), "min_angle_deg": min_angle_deg,
+              "lepton_lab_theta_deg": lepton_lab_theta_deg},
     )

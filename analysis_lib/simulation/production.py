@@ -10,10 +10,11 @@ Random numbers: every sample draws from its own stream, ``SeedSequence(seed, spa
 sample, stream))``, so a sample does not change when other samples are added, removed or produced
 on another worker. The pseudo-data of a sample uses stream 1, its simulation stream 0.
 
-Event counts: a background sample holds ``clip(oversampling x sigma L, n_min, n_max)`` simulated
-events of weight sigma L / N; a signal sample a fixed number of events whose weight is
+Event counts: a background sample holds ``clip(oversampling x sigma L p, n_min, n_max)`` simulated
+events of weight sigma L / N (times the probability p of a forced condition, see
+:class:`SampleSpec`); a signal sample a fixed number of events whose weight is
 sigma_ref L / N for the reference cross section in its spec. Pseudo-data ("data.root", weight 1) is
-generated event by event, Poisson(sigma L) events of every background sample, when the total is
+generated event by event, Poisson(sigma L p) events of every background sample, when the total is
 at most ``max_data_events``; above that (e.g. 50 ab^-1) no data file is written and the analysis
 draws pseudo-data from the weighted histograms (:func:`analysis_lib.histograms.poisson_pseudo_data`).
 """
@@ -66,7 +67,10 @@ class SampleSpec:
         JSON-serialisable description of the generator settings (part of the cache key).
     force_beam_background : bool
         Simulate only events with at least one beam-background cluster and weight them by its
-        probability (for samples that pass the selection only with one).
+        probability (for samples that pass the skim only with one).
+    force_track_loss : bool
+        Simulate only events whose tracks are all lost, weighted by the probability of that (for
+        samples that pass the skim only then).
     n_events : int, optional
         Fixed number of simulated events (signal); None (the default) follows the luminosity.
     """
@@ -78,7 +82,19 @@ class SampleSpec:
     generate: Callable
     config: dict
     force_beam_background: bool = False
+    force_track_loss: bool = False
     n_events: int | None = None
+
+    def forced_probability(self, experiment) -> float:
+        """Probability of the forced conditions (1 without any); for track loss, of losing the two
+        tracks of a pair of charged particles inside the acceptance (the generator must put them
+        there)."""
+        p = 1.0
+        if self.force_beam_background:
+            p *= 1 - np.exp(-experiment.beam_background.mean_clusters)
+        if self.force_track_loss:
+            p *= (1 - experiment.tracker.efficiency) ** 2
+        return p
 
 
 @dataclass(frozen=True)
@@ -124,21 +140,23 @@ def _code_version() -> str:
 def _n_events(spec: SampleSpec, dataset: Dataset, config: ProductionConfig) -> int:
     if spec.n_events is not None:
         return int(spec.n_events)
-    expected = spec.sigma_pb * dataset.luminosity_pb
-    if spec.force_beam_background:
-        expected *= 1 - np.exp(-dataset.experiment.beam_background.mean_clusters)
+    expected = spec.sigma_pb * dataset.luminosity_pb * spec.forced_probability(dataset.experiment)
     return int(np.clip(np.ceil(config.oversampling * expected), config.n_min, config.n_max))
 
 
-def _simulate(spec, dataset, rng, n, weight, config, *, natural_beam_background=False):
-    """Generate, reconstruct and skim ``n`` events in fixed-size chunks (deterministic)."""
+def _simulate(spec, dataset, rng, n, weight, config, *, unit_weights=False):
+    """Generate, reconstruct and skim ``n`` events in fixed-size chunks (deterministic); with
+    ``unit_weights`` every event weighs 1 (pseudo-data)."""
     parts, n_done = [], 0
-    force = spec.force_beam_background and not natural_beam_background
-    p_bkg = 1 - np.exp(-dataset.experiment.beam_background.mean_clusters) if force else 1.0
     while n_done < n:
         size = min(_CHUNK, n - n_done)
         generated = spec.generate(rng, size)
-        events = reconstruct(generated, dataset.experiment, rng, weight=weight * p_bkg, force_beam_background=force)
+        events = reconstruct(
+            generated, dataset.experiment, rng, weight=weight,
+            force_beam_background=spec.force_beam_background, force_track_loss=spec.force_track_loss,
+        )
+        if unit_weights:
+            events = ak.with_field(events, np.ones(len(events)), "weight")
         parts.append(events[config.skim(events)])
         n_done += size
     return ak.concatenate(parts) if len(parts) > 1 else parts[0]
@@ -172,7 +190,7 @@ def produce(specs, dataset: Dataset, *, seed: int, config: ProductionConfig, pro
         if progress is not None:
             progress.update(1)
     backgrounds = [s for s in specs if s.kind == "background"]
-    total = sum(s.sigma_pb * dataset.luminosity_pb for s in backgrounds)
+    total = sum(s.sigma_pb * dataset.luminosity_pb * s.forced_probability(dataset.experiment) for s in backgrounds)
     if total <= config.max_data_events:
         paths["data"] = _produce_data(backgrounds, dataset, seed, config, version, folder)
     return paths
@@ -181,7 +199,7 @@ def produce(specs, dataset: Dataset, *, seed: int, config: ProductionConfig, pro
 def _key(spec, dataset, seed, n, version, config):
     blob = json.dumps(
         {
-            "spec": spec.config, "sigma_pb": spec.sigma_pb, "name": spec.name, "force": spec.force_beam_background,
+            "spec": spec.config, "sigma_pb": spec.sigma_pb, "name": spec.name, "force": [spec.force_beam_background, spec.force_track_loss],
             "dataset": dataset.name, "lumi": dataset.luminosity_fb, "experiment": repr(dataset.experiment),
             "seed": seed, "n": n, "code": version, "skim": getattr(config.skim, "__qualname__", str(config.skim)),
             "extra": config.extra_key,
@@ -205,7 +223,7 @@ def _meta(spec, dataset, seed, n, key, weight):
         "sample": spec.name, "label": spec.label, "kind": spec.kind, "dataset": dataset.name,
         "luminosity_fb": dataset.luminosity_fb, "sigma_pb": spec.sigma_pb, "n_generated": n,
         "weight": weight, "seed": seed, "generator": spec.config, "cache_key": key,
-        "force_beam_background": spec.force_beam_background,
+        "force_beam_background": spec.force_beam_background, "force_track_loss": spec.force_track_loss,
     }
 
 
@@ -216,11 +234,13 @@ def _produce_data(backgrounds, dataset, seed, config, version, folder):
         return path
     parts, composition = [], {}
     for spec in backgrounds:
+        # a forced sample's pseudo-data: the Poisson number of events in which the forced
+        # condition holds, the only ones that pass the skim
         rng = sample_rng(seed, dataset.name, spec.name, 1)
-        n = int(rng.poisson(spec.sigma_pb * dataset.luminosity_pb))
+        n = int(rng.poisson(spec.sigma_pb * dataset.luminosity_pb * spec.forced_probability(dataset.experiment)))
         composition[spec.name] = n
         if n:
-            parts.append(_simulate(spec, dataset, rng, n, 1.0, config, natural_beam_background=True))
+            parts.append(_simulate(spec, dataset, rng, n, 1.0, config, unit_weights=True))
     events = ak.concatenate(parts)
     log.info("pseudo-data for %s: %d generated, %d after skim", dataset.name, sum(composition.values()), len(events))
     meta = {"sample": "data", "kind": "data", "dataset": dataset.name, "luminosity_fb": dataset.luminosity_fb,

@@ -116,7 +116,8 @@ def _merge_close_showers(energy, points, origin, has_track, min_separation_mm):
                 energy[close, j] = 0.0
 
 
-def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=1.0, force_beam_background=False):
+def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=1.0, force_beam_background=False,
+                force_track_loss=False):
     """Apply the detector model to generated events.
 
     Parameters
@@ -127,8 +128,14 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     weight : float
         Per-event weight written with the events (sigma L / N for simulation, 1 for pseudo-data).
     force_beam_background : bool
-        Overlay at least one beam-background cluster on every event (False by default); the
-        caller multiplies ``weight`` by the probability of that.
+        Overlay at least one beam-background cluster on every event (False by default); the event
+        weights are multiplied by the probability of that.
+    force_track_loss : bool
+        Lose the track of every charged particle inside the tracker acceptance (False by
+        default); each event's weight is multiplied by the probability of that, (1 - efficiency)
+        to the power of the number of such particles. With either option the sample stands only
+        for the events in which the forced condition holds: the caller's skim must reject every
+        event in which it would not.
 
     Returns
     -------
@@ -153,6 +160,12 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         & (pt > trk.pt_min_gev)
     )
     has_track = in_tracker & (rng.random((n, k)) < trk.efficiency)
+    weights = np.full(n, float(weight))
+    if force_track_loss:
+        has_track[:] = False
+        weights *= (1 - trk.efficiency) ** in_tracker.sum(axis=1)
+    if force_beam_background:
+        weights *= 1 - np.exp(-experiment.beam_background.mean_clusters)
 
     # 2. showers of photons and electrons
     showering = (np.abs(events.pdgid) == 22) | (np.abs(events.pdgid) == 11)
@@ -200,7 +213,7 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         {
             "gamma": gamma,
             "n_tracks": has_track[:, :k].sum(axis=1).astype(np.int32),
-            "weight": np.full(n, float(weight)),
+            "weight": weights,
         },
         depth_limit=1,
     )

@@ -1,0 +1,279 @@
+"""Importance sampling of massless three-body final states, and unweighting.
+
+A :class:`MultichannelSampler` draws e+e- -> 1 2 3 events (all massless) in the centre-of-mass
+frame from several channels. Channel (a, b) draws the energy of particle a and the directions of
+a and b from simple densities; the energy of b follows from energy conservation and particle c
+takes the remaining momentum. With
+
+    d Phi_3 = E_a E_b dE_a dOmega_a dOmega_b / (8 (2 pi)^5 (sqrt(s) - E_a (1 - cos theta_ab)))
+
+(derived here by integrating the delta functions of the standard phase-space element), every
+channel's density is known in closed form, and the weight of an event is |M|^2 over the mean
+density of all channels (multichannel importance sampling, R. Kleiss and R. Pittau, Comput. Phys.
+Commun. 83 (1994) 141). Weights are in pb: their mean is the cross section inside the cuts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..constants import GEV2_TO_PB
+from ..kinematics import direction_from_angles
+
+__all__ = [
+    "AroundAxis", "Channel", "ConeDirections", "PoleDirections", "LogUniform", "MultichannelSampler", "PeakedDirections", "Uniform", "unweight",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    """Energies distributed as 1/E between ``low`` and ``high`` (soft singularities)."""
+
+    low: float
+    high: float
+
+    def sample(self, rng, n):
+        return self.low * np.exp(rng.random(n) * np.log(self.high / self.low))
+
+    def density(self, e):
+        inside = (e >= self.low) & (e <= self.high)
+        return np.where(inside, 1.0 / (np.maximum(e, 1e-300) * np.log(self.high / self.low)), 0.0)
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """Energies distributed uniformly between ``low`` and ``high``."""
+
+    low: float
+    high: float
+
+    def sample(self, rng, n):
+        return rng.uniform(self.low, self.high, n)
+
+    def density(self, e):
+        return np.where((e >= self.low) & (e <= self.high), 1.0 / (self.high - self.low), 0.0)
+
+
+@dataclass(frozen=True)
+class PeakedDirections:
+    """Directions with |cos theta| < ``cos_max``: half uniform, half as 1/(1 - cos^2 theta)
+    (the collinear singularities along the beams)."""
+
+    cos_max: float
+
+    def sample(self, rng, n):
+        peaked = np.tanh(rng.uniform(-1, 1, n) * np.arctanh(self.cos_max))
+        flat = rng.uniform(-self.cos_max, self.cos_max, n)
+        c = np.where(rng.random(n) < 0.5, peaked, flat)
+        return direction_from_angles(c, rng.uniform(0, 2 * np.pi, n))
+
+    def density(self, directions):
+        c = directions[..., 2]
+        inside = np.abs(c) < self.cos_max
+        log_range = np.log((1 + self.cos_max) / (1 - self.cos_max))
+        peaked = 1.0 / ((1 - np.minimum(c**2, 1 - 1e-15)) * log_range * 2 * np.pi)
+        flat = 1.0 / (4 * np.pi * self.cos_max)
+        return np.where(inside, 0.5 * (peaked + flat), 0.0)
+
+
+@dataclass(frozen=True)
+class ConeDirections:
+    """Directions uniform in cos(theta) over a union of intervals ``(cos_low, cos_high)``."""
+
+    intervals: tuple
+
+    def sample(self, rng, n):
+        lengths = np.array([hi - lo for lo, hi in self.intervals])
+        which = rng.choice(len(lengths), size=n, p=lengths / lengths.sum())
+        lows = np.array([lo for lo, _ in self.intervals])[which]
+        c = lows + rng.random(n) * lengths[which]
+        return direction_from_angles(c, rng.uniform(0, 2 * np.pi, n))
+
+    def density(self, directions):
+        c = directions[..., 2]
+        inside = np.zeros(c.shape, dtype=bool)
+        for lo, hi in self.intervals:
+            inside |= (c >= lo) & (c <= hi)
+        total = sum(hi - lo for lo, hi in self.intervals)
+        return np.where(inside, 1.0 / (2 * np.pi * total), 0.0)
+
+
+@dataclass(frozen=True)
+class PoleDirections:
+    """Directions with cos(theta) in (``cos_low``, ``cos_high``): half uniform, half with density
+    1/(1 - sign cos theta)^2, the t-channel pole of a lepton scattered forward (``sign`` = +1) or
+    backward (-1) at small angles."""
+
+    cos_low: float
+    cos_high: float
+    sign: float = 1.0
+
+    def _x_range(self):
+        # x = 1 - sign c is positive; its range on the interval
+        xs = sorted((1 - self.sign * self.cos_low, 1 - self.sign * self.cos_high))
+        return xs[0], xs[1]
+
+    def sample(self, rng, n):
+        x_lo, x_hi = self._x_range()
+        # density 1/x^2 on [x_lo, x_hi] by inversion of its CDF
+        inv = 1 / x_lo - rng.random(n) * (1 / x_lo - 1 / x_hi)
+        peaked = self.sign * (1 - 1 / inv)
+        flat = rng.uniform(self.cos_low, self.cos_high, n)
+        c = np.where(rng.random(n) < 0.5, peaked, flat)
+        return direction_from_angles(c, rng.uniform(0, 2 * np.pi, n))
+
+    def density(self, directions):
+        c = directions[..., 2]
+        inside = (c >= self.cos_low) & (c <= self.cos_high)
+        x_lo, x_hi = self._x_range()
+        x = np.maximum(1 - self.sign * c, 1e-300)
+        peaked = 1.0 / (x**2 * (1 / x_lo - 1 / x_hi) * 2 * np.pi)
+        flat = 1.0 / (2 * np.pi * (self.cos_high - self.cos_low))
+        return np.where(inside, 0.5 * (peaked + flat), 0.0)
+
+
+@dataclass(frozen=True)
+class AroundAxis:
+    """Directions at an angle alpha to a given axis with density 1/(1 - cos alpha) between
+    ``min_angle_deg`` and ``max_angle_deg`` (collinear emission off a final-state particle)."""
+
+    min_angle_deg: float
+    max_angle_deg: float
+
+    @property
+    def _log_range(self):
+        lo = np.log(1 - np.cos(np.radians(self.min_angle_deg)))
+        hi = np.log(1 - np.cos(np.radians(self.max_angle_deg)))
+        return lo, hi
+
+    def sample(self, rng, n, axis):
+        lo, hi = self._log_range
+        cos_alpha = 1 - np.exp(rng.uniform(lo, hi, n))
+        local = direction_from_angles(cos_alpha, rng.uniform(0, 2 * np.pi, n))
+        # orthonormal basis (e1, e2, axis) per event
+        helper = np.where(np.abs(axis[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
+        e1 = np.cross(helper, axis)
+        e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+        e2 = np.cross(axis, e1)
+        return local[:, :1] * e1 + local[:, 1:2] * e2 + local[:, 2:3] * axis
+
+    def density(self, directions, axis):
+        lo, hi = self._log_range
+        one_minus = 1 - np.sum(directions * axis, axis=-1)
+        inside = (one_minus >= np.exp(lo)) & (one_minus <= np.exp(hi))
+        return np.where(inside, 1.0 / (2 * np.pi * np.maximum(one_minus, 1e-300) * (hi - lo)), 0.0)
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Sample the energy of particle ``a`` and the directions of ``a`` and ``b``; with
+    ``a_around_b`` the direction of ``a`` is drawn around that of ``b`` (an :class:`AroundAxis`)."""
+
+    a: int
+    b: int
+    energy: LogUniform
+    direction_a: object
+    direction_b: object
+    a_around_b: bool = False
+
+
+class MultichannelSampler:
+    """Weighted events of e+e- -> three massless particles (see the module docstring).
+
+    Parameters
+    ----------
+    sqrt_s : float
+    channels : list of Channel
+    matrix_element : callable
+        ``matrix_element(p_minus, p_plus, k) -> |M|^2`` with k of shape (n, 3, 4).
+    accept : callable
+        ``accept(k) -> mask`` of the generator cuts.
+    symmetry : float
+        Identical-particle factor (1/3! for three photons).
+    """
+
+    def __init__(self, sqrt_s, channels, matrix_element, accept, symmetry=1.0):
+        self.sqrt_s = sqrt_s
+        self.channels = list(channels)
+        self.matrix_element = matrix_element
+        self.accept = accept
+        self.symmetry = symmetry
+
+    def _density(self, channel, energies, directions):
+        a, b = channel.a, channel.b
+        e_a, e_b = energies[:, a], energies[:, b]
+        cos_ab = np.sum(directions[:, a] * directions[:, b], axis=1)
+        if channel.a_around_b:
+            q_a = channel.direction_a.density(directions[:, a], directions[:, b])
+        else:
+            q_a = channel.direction_a.density(directions[:, a])
+        q = channel.energy.density(e_a) * q_a * channel.direction_b.density(directions[:, b])
+        jacobian = 8 * (2 * np.pi) ** 5 * (self.sqrt_s - e_a * (1 - cos_ab)) / np.maximum(e_a * e_b, 1e-300)
+        return q * jacobian
+
+    def sample(self, rng, n):
+        """``n`` weighted events: CM four-momenta (n, 3, 4) and weights in pb."""
+        sqrt_s = self.sqrt_s
+        which = rng.integers(0, len(self.channels), n)
+        k = np.zeros((n, 3, 4))
+        for index, channel in enumerate(self.channels):
+            rows = np.flatnonzero(which == index)
+            m = rows.size
+            if not m:
+                continue
+            e_a = channel.energy.sample(rng, m)
+            n_b = channel.direction_b.sample(rng, m)
+            n_a = channel.direction_a.sample(rng, m, n_b) if channel.a_around_b else channel.direction_a.sample(rng, m)
+            cos_ab = np.sum(n_a * n_b, axis=1)
+            e_b = (sqrt_s**2 - 2 * sqrt_s * e_a) / (2 * sqrt_s - 2 * e_a * (1 - cos_ab))
+            c = 3 - channel.a - channel.b
+            k[rows, channel.a, 0], k[rows, channel.a, 1:] = e_a, n_a * e_a[:, None]
+            k[rows, channel.b, 0], k[rows, channel.b, 1:] = e_b, n_b * e_b[:, None]
+            k[rows, c, 0] = sqrt_s - e_a - e_b
+            k[rows, c, 1:] = -(k[rows, channel.a, 1:] + k[rows, channel.b, 1:])
+        energies = k[..., 0]
+        directions = k[..., 1:] / np.maximum(energies, 1e-300)[..., None]
+        passed = self.accept(k) & np.all(energies > 0, axis=1)
+        density = np.mean([self._density(ch, energies, directions) for ch in self.channels], axis=0)
+        half = sqrt_s / 2
+        p_minus, p_plus = np.array([half, 0, 0, half]), np.array([half, 0, 0, -half])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            me2 = np.where(passed, self.matrix_element(p_minus, p_plus, k), 0.0)
+            weight = np.where(passed & (density > 0), me2 / density, 0.0)
+        return k, weight * self.symmetry / (2 * sqrt_s**2) * GEV2_TO_PB
+
+
+def unweight(sampler, rng, n, *, pilot=200_000, quantile=1.0, name="process"):
+    """``n`` unweighted events from a weighted sampler, and the cross section inside its cuts.
+
+    Accept-reject against 1.5 times the ``quantile`` of the weights of a pilot sample (1, the
+    default, is the largest weight). Events above the bound are kept with probability 1, which
+    under-represents them; the fraction of the cross section above the bound is logged. The cross
+    section is the mean weight of the pilot and production samples together.
+    """
+    _, pilot_weights = sampler.sample(rng, pilot)
+    mean = max(pilot_weights.mean(), 1e-300)
+    w_max = 1.5 * np.quantile(pilot_weights, quantile)
+    truncated = np.sum(np.clip(pilot_weights - w_max, 0, None)) / max(pilot_weights.sum(), 1e-300)
+    if truncated > 0:
+        log.info("%s unweighting: %.2g of the cross section lies above the weight bound", name, truncated)
+    kept, total_weight, trials, above, n_kept = [], pilot_weights.sum(), pilot, 0, 0
+    while n_kept < n:
+        batch = int(min(max(1.2 * (n - n_kept) * w_max / mean, 10_000), 2_000_000))
+        k, w = sampler.sample(rng, batch)
+        total_weight += w.sum()
+        trials += batch
+        above += int(np.sum(w > w_max))
+        accept = rng.random(batch) * w_max < w
+        kept.append(k[accept])
+        n_kept += int(accept.sum())
+    sigma = total_weight / trials
+    if above:
+        log.warning("%s unweighting: %d of %d weights above the bound", name, above, trials)
+    log.info("%s: sigma = %.4g pb inside the cuts, %d trials, efficiency %.3g", name, sigma, trials, n / trials)
+    return np.concatenate(kept)[:n], float(sigma)
