@@ -111,8 +111,8 @@ def plot_stack(hists, data, *, labels, experiment, lumi, xlabel, ax=None, logy=T
     ax.set_ylabel("Entries / bin")
     if logy:
         ax.set_yscale("log")
-        ax.set_ylim(bottom=0.5)
-    ax.legend(frameon=False)
+        ax.set_ylim(0.5, ax.get_ylim()[1] * 300)
+    ax.legend(frameon=False, ncol=2, loc="upper center", fontsize=11)
     label(ax, experiment=experiment, lumi=lumi)
     return fig
 

@@ -157,12 +157,12 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
         ))
     sigma_3g = _cross_section_pb(three_photon_sampler(sqrt_s, GEN_E_MIN_CM_GEV, GEN_COS_MAX_CM))
     specs.append(SampleSpec(
-        name="bkg_3gamma", label=r"$\gamma\gamma\gamma$", kind="background", sigma_pb=sigma_3g,
+        name="bkg_3gamma", label="γγγ", kind="background", sigma_pb=sigma_3g,
         generate=partial(generate_three_photons, beams=beams, e_min_gev=GEN_E_MIN_CM_GEV, cos_max=GEN_COS_MAX_CM),
         config={"process": "3 gamma", "e_min": GEN_E_MIN_CM_GEV, "cos_max": GEN_COS_MAX_CM},
     ))
     specs.append(SampleSpec(
-        name="bkg_2gamma_beambkg", label=r"$\gamma\gamma$ + beam bkg.", kind="background",
+        name="bkg_2gamma_beambkg", label="γγ + beam background", kind="background",
         sigma_pb=float(sigma_gamma_gamma_pb(sqrt_s, cos_max=GEN_COS_MAX_CM)),
         generate=partial(generate_gamma_gamma, beams=beams, cos_max=GEN_COS_MAX_CM),
         config={"process": "2 gamma", "cos_max": GEN_COS_MAX_CM}, force_beam_background=True,
@@ -171,7 +171,7 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
     lab_cut = bhabha_cuts["lepton_lab_theta_deg"]
     sampler_cuts = {k: v for k, v in bhabha_cuts.items() if k != "lepton_lab_theta_deg"}
     specs.append(SampleSpec(
-        name="bkg_eegamma_tracks_lost", label=r"$ee\gamma$, tracks lost", kind="background",
+        name="bkg_eegamma_tracks_lost", label="eeγ, tracks lost", kind="background",
         sigma_pb=_cross_section_pb(radiative_bhabha_sampler(
             sqrt_s, **sampler_cuts, lepton_accept=lab_polar_range(beams, *lab_cut))),
         generate=partial(generate_radiative_bhabha, beams=beams, **bhabha_cuts),
@@ -180,15 +180,14 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
     for name, (pdgid, sigma, _source) in PSEUDOSCALARS.items():
         sigma_br = sigma * BR_GAMMA_GAMMA[name]
         specs.append(SampleSpec(
-            name=f"bkg_gamma_{name}", label=rf"$\gamma${_latex(name)}", kind="background", sigma_pb=sigma_br,
+            name=f"bkg_gamma_{name}", label=f"γ{_SYMBOLS[name]}", kind="background", sigma_pb=sigma_br,
             generate=partial(generate_gamma_resonance, beams=beams, mass_gev=mass_gev(pdgid), sigma_pb=sigma_br),
             config={"process": f"gamma {name}", "sigma_pb": sigma, "br": BR_GAMMA_GAMMA[name]},
         ))
     return specs
 
 
-def _latex(name):
-    return {"pi0": r"$\pi^0$", "eta": r"$\eta$", "etaprime": r"$\eta'$"}[name]
+_SYMBOLS = {"pi0": "π⁰", "eta": "η", "etaprime": "η′"}
 
 
 def skim(events):
@@ -533,3 +532,12 @@ def results_table(results, masses_gev, published):
         "expected / published": g.expected[idx, 2] / pub,
         "local Z": g.significance[idx],
     })
+
+
+def agreement(result, published, *, factor=1.5):
+    """Fraction of scanned masses where the expected limit is within ``factor`` of the published
+    curve (either way), and the median ratio expected / published."""
+    ratio = result.expected[:, 2] / published.at(result.masses_gev)
+    ratio = ratio[np.isfinite(ratio)]
+    within = float(np.mean((ratio < factor) & (ratio > 1 / factor))) if ratio.size else float("nan")
+    return within, float(np.median(ratio)) if ratio.size else float("nan")
