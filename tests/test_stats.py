@@ -109,3 +109,38 @@ def test_bad_models_are_refused():
         BinnedModel([1.0], [0.0])
     with pytest.raises(ParameterError, match="cl"):
         upper_limit(BinnedModel([1.0], [1.0]), [1.0], cl=95)
+
+
+def test_smooth_background_model_agrees_with_pyhf():
+    # degree 0 on equal bins is a flat background with a free normalisation (pyhf: normfactor on a
+    # sample of ones); a peaking template with a Gaussian-constrained normalisation is pyhf's
+    # "lumi" modifier on that sample alone
+    from analysis_lib.stats import SmoothBackgroundModel
+
+    n_bins = 12
+    edges = np.linspace(0.0, 1.2, n_bins + 1)
+    s, _ = peak(n_bins, 8.0, 0.0, 0.0)
+    template = 6.0 * np.exp(-((np.linspace(-1, 1, n_bins) - 0.4) ** 2) / 0.05)
+    counts = np.random.default_rng(21).poisson(30.0 + template).astype(float)
+    ours = upper_limit(SmoothBackgroundModel(s, edges, degree=0, templates=[template],
+                                             template_uncertainties=(0.2,)), counts, cl=0.95)
+    spec = {
+        "channels": [{"name": "c", "samples": [
+            {"name": "sig", "data": list(s), "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]},
+            {"name": "flat", "data": [1.0] * n_bins, "modifiers": [{"name": "norm", "type": "normfactor", "data": None}]},
+            {"name": "peak", "data": list(template), "modifiers": [{"name": "lumi", "type": "lumi", "data": None}]},
+        ]}],
+        "parameters": [{"name": "lumi", "auxdata": [1.0], "sigmas": [0.2], "bounds": [[0.0, 5.0]], "inits": [1.0]},
+                       {"name": "norm", "bounds": [[0.0, 1000.0]], "inits": [30.0]}],
+    }
+    pyhf.set_backend("numpy", "scipy")
+    model = pyhf.Model(spec, poi_name="mu")
+    bounds = model.config.suggested_bounds()
+    bounds[model.config.poi_index] = (0, 10 * ours.expected[4])
+    init = model.config.suggested_init()
+    obs, exp = pyhf.infer.intervals.upper_limits.toms748_scan(
+        list(counts) + model.config.auxdata, model, 0.1 * ours.expected[0], 3 * ours.expected[4], level=0.05,
+        par_bounds=bounds, init_pars=init, rtol=1e-6,
+    )
+    assert ours.observed == pytest.approx(float(obs), rel=0.01)
+    assert np.asarray(ours.expected) == pytest.approx(np.asarray(exp, dtype=float), rel=0.01)
