@@ -21,12 +21,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.stats import norm
+from scipy.stats import norm, poisson
 
 from ..errors import ParameterError
+from .counting import toy_cls_upper_limit
 from .likelihood import fit
 
-__all__ = ["LimitResult", "discovery_significance", "upper_limit", "BANDS"]
+__all__ = [
+    "BANDS", "MIN_ASYMPTOTIC_BACKGROUND", "LimitResult", "discovery_significance", "signal_region_background",
+    "upper_limit",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,8 @@ class LimitResult:
         The test statistic, ``"q~_mu"``.
     mu_hat : float
         Best-fit strength on the data.
+    note : str
+        Why the method was changed or why the result may be unreliable ("" when neither).
     """
 
     observed: float
@@ -61,6 +67,7 @@ class LimitResult:
     method: str = "CLs, asymptotic"
     test_statistic: str = "q~_mu"
     mu_hat: float = float("nan")
+    note: str = ""
 
 
 class _Tester:
@@ -125,6 +132,22 @@ def _solve(function, alpha, scale):
     return brentq(lambda mu: function(mu) - alpha, lo, hi, xtol=1e-6 * hi, rtol=1e-7)
 
 
+#: Below this expected background under the signal peak the asymptotic formulae are not trusted.
+MIN_ASYMPTOTIC_BACKGROUND = 3.0
+
+
+def signal_region_background(model, counts, aux=None) -> float:
+    """Expected background in the bins that hold the central 68% of the signal (background-only
+    fit to the data)."""
+    aux = model.nominal_aux() if aux is None else np.asarray(aux, dtype=float)
+    zero = fit(model, counts, aux=aux, mu=0.0)
+    background = model.expected_counts(0.0, zero.params, np.asarray(counts, dtype=float), aux)
+    order = np.argsort(-model.signal)
+    fraction = np.cumsum(model.signal[order]) / max(model.signal.sum(), 1e-300)
+    core = order[: int(np.searchsorted(fraction, 0.68)) + 1]
+    return float(background[core].sum())
+
+
 def upper_limit(model, counts, *, cl=0.95, aux=None) -> LimitResult:
     """Observed and expected CLs upper limits on mu at confidence level ``cl``.
 
@@ -152,6 +175,18 @@ def upper_limit(model, counts, *, cl=0.95, aux=None) -> LimitResult:
     if not 0 < cl < 1:
         raise ParameterError(f"cl={cl!r} must be between 0 and 1, e.g. 0.95")
     alpha = 1 - cl
+    counts = np.asarray(counts, dtype=float)
+    note = ""
+    b_core = signal_region_background(model, counts, aux)
+    if b_core < MIN_ASYMPTOTIC_BACKGROUND:
+        if _is_known_counting(model):
+            note = (f"expected background {b_core:.3g} < {MIN_ASYMPTOTIC_BACKGROUND}: asymptotic formulae unreliable, "
+                    "CLs from pseudo-experiments")
+            log.info(note)
+            return _toy_limit(model, counts, cl, note)
+        note = (f"expected background {b_core:.3g} < {MIN_ASYMPTOTIC_BACKGROUND} under the signal: the asymptotic "
+                "limit may be too strong (under-coverage)")
+        log.warning(note)
     tester = _Tester(model, counts, aux)
     # a scale: the signal that equals 3 standard deviations of the background
     s_total = max(model.signal.sum(), 1e-300)
@@ -159,7 +194,23 @@ def upper_limit(model, counts, *, cl=0.95, aux=None) -> LimitResult:
     scale = max(3 * np.sqrt(max(background, 1.0)) / s_total, 1e-12)
     observed = float(_solve(tester.cls_observed, alpha, scale))
     expected = tuple(float(_solve(lambda mu, k=k: tester.cls_expected(mu, k), alpha, scale)) for k in BANDS)
-    return LimitResult(observed=observed, expected=expected, cl=cl, mu_hat=float(tester.best.mu))
+    return LimitResult(observed=observed, expected=expected, cl=cl, mu_hat=float(tester.best.mu), note=note)
+
+
+def _is_known_counting(model) -> bool:
+    """One bin with a fixed background (no nuisance parameter free): toys are closed form."""
+    return len(model.signal) == 1 and all(model.fixed()) and np.all(~np.isfinite(getattr(model, "tau", [np.inf])))
+
+
+def _toy_limit(model, counts, cl, note):
+    s, b = float(model.signal[0]), float(model.background[0])
+    observed = toy_cls_upper_limit(int(round(counts[0])), s, b, cl=cl)
+    # expected band: the limits of the background-only counts at the band quantiles
+    expected = tuple(
+        toy_cls_upper_limit(int(poisson.ppf(norm.cdf(k), b)), s, b, cl=cl) for k in BANDS
+    )
+    return LimitResult(observed=observed, expected=expected, cl=cl, method="CLs, pseudo-experiments",
+                       mu_hat=max((counts[0] - b) / s, 0.0), note=note)
 
 
 def discovery_significance(model, counts, *, aux=None) -> float:

@@ -1,0 +1,206 @@
+"""Counting experiments: n ~ Poisson(mu s + b), with exact (non-asymptotic) methods.
+
+* :func:`feldman_cousins_interval`: the unified frequentist interval of G. J. Feldman and
+  R. D. Cousins, Phys. Rev. D 57 (1998) 3873, by a Neyman construction with likelihood-ratio
+  ordering, for a known background.
+* :func:`bayesian_upper_limit`: the credible upper limit with a uniform prior in the signal rate,
+  the uncertain background and signal efficiency marginalised by Monte Carlo integration over their
+  (truncated Gaussian) priors.
+* :func:`toy_cls_upper_limit`: CLs with the test statistic q~_mu from vectorised pseudo-experiments
+  (closed-form fits for one bin with a known background), for expected backgrounds where the
+  asymptotic formulae fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.stats import poisson
+
+from ..errors import ParameterError
+
+__all__ = ["CountingModel", "bayesian_upper_limit", "feldman_cousins_interval", "toy_cls_upper_limit"]
+
+
+@dataclass(frozen=True)
+class CountingModel:
+    """One or more counting bins: expected ``signal`` per unit mu and ``background`` per bin, with
+    absolute background uncertainties and a relative uncertainty on the signal (efficiency,
+    luminosity), both as truncated Gaussian priors (0 = known)."""
+
+    signal: np.ndarray
+    background: np.ndarray
+    background_uncertainty: np.ndarray | float = 0.0
+    signal_uncertainty: float = 0.0
+
+    def __post_init__(self):
+        s = np.atleast_1d(np.asarray(self.signal, dtype=float))
+        b = np.atleast_1d(np.asarray(self.background, dtype=float))
+        if s.shape != b.shape:
+            raise ParameterError(f"signal has shape {s.shape} and background {b.shape}; they must match")
+        if np.any(b < 0) or np.any(s <= 0):
+            raise ParameterError("background must be >= 0 and signal > 0 in every bin")
+        object.__setattr__(self, "signal", s)
+        object.__setattr__(self, "background", b)
+        object.__setattr__(self, "background_uncertainty",
+                           np.broadcast_to(np.asarray(self.background_uncertainty, dtype=float), b.shape))
+
+
+def _check_cl(cl):
+    if not 0 < cl < 1:
+        raise ParameterError(f"cl={cl!r} must be between 0 and 1, e.g. 0.9")
+
+
+def feldman_cousins_interval(n_observed: int, background: float, *, cl: float = 0.9, step: float = 0.0005,
+                             mu_max: float | None = None):
+    """Feldman-Cousins confidence interval [lower, upper] for the signal mean of a Poisson count
+    with known ``background``.
+
+    For each signal mean mu on a grid (``step``), counts n are ranked by
+    R = P(n | mu + b) / P(n | mu_best + b), mu_best = max(0, n - b), and added to the acceptance
+    region in decreasing R until it holds at least ``cl`` probability (Sec. IV.B of the paper); the
+    interval is the set of mu whose region contains ``n_observed``.
+
+    Examples
+    --------
+    The first row of Table IV of the paper (90% CL, b = 0, n = 0):
+
+    >>> tuple(round(x, 2) for x in feldman_cousins_interval(0, 0.0, cl=0.9))
+    (0.0, 2.44)
+    """
+    _check_cl(cl)
+    if not isinstance(n_observed, int | np.integer) or n_observed < 0:
+        raise ParameterError(f"n_observed={n_observed!r} must be a non-negative integer")
+    if background < 0:
+        raise ParameterError(f"background={background!r} must be >= 0")
+    mu_max = mu_max if mu_max is not None else 3 * (n_observed + 5) + 10
+    mus = np.arange(0.0, mu_max + step / 2, step)
+    n_max = int(mu_max + background + 20 * np.sqrt(mu_max + background + 1) + 20)
+    n = np.arange(n_max + 1)
+    best = np.maximum(n - background, 0.0)
+    log_p_best = poisson.logpmf(n, best + background)
+    inside = np.empty(mus.size, dtype=bool)
+    for start in range(0, mus.size, 2000):  # blocks of mu values, vectorised over n
+        block = mus[start : start + 2000]
+        log_p = poisson.logpmf(n[None, :], block[:, None] + background)
+        order = np.argsort(-(log_p - log_p_best[None, :]), axis=1, kind="stable")
+        cumulative = np.cumsum(np.exp(np.take_along_axis(log_p, order, axis=1)), axis=1)
+        k = np.sum(cumulative < cl, axis=1) + 1  # counts needed to reach cl
+        rank = np.argmax(order == n_observed, axis=1)
+        inside[start : start + block.size] = rank < k
+    accepted = mus[inside]
+    return round(float(accepted.min()), 4), round(float(accepted.max()), 4)
+
+
+def bayesian_upper_limit(counts, model: CountingModel, *, cl: float = 0.9, n_samples: int = 20_000, seed: int = 0):
+    """Credible upper limit on mu with a uniform prior mu >= 0, nuisance parameters marginalised.
+
+    The marginal likelihood L(mu) = E_prior[prod_i Poisson(n_i | mu s_i eps + b_i)] is averaged over
+    ``n_samples`` draws of the background (Gaussian, truncated at 0) and of the efficiency factor
+    eps (Gaussian around 1 with ``signal_uncertainty``, truncated at 0), with a fixed ``seed`` so
+    that the limit is reproducible; the posterior is then integrated on a grid in mu.
+
+    Examples
+    --------
+    No event and a known background: the 90% limit is -ln(0.1) = 2.303 signal events, whatever
+    the background.
+
+    >>> round(bayesian_upper_limit([0], CountingModel([1.0], [3.0]), cl=0.9), 3)
+    2.303
+    """
+    _check_cl(cl)
+    counts = np.atleast_1d(np.asarray(counts, dtype=float))
+    if counts.shape != model.signal.shape:
+        raise ParameterError(f"counts have shape {counts.shape}, but {model.signal.shape} is required")
+    rng = np.random.default_rng(seed)
+    uncertain = np.any(model.background_uncertainty > 0) or model.signal_uncertainty > 0
+    draws = n_samples if uncertain else 1
+    b = model.background + rng.normal(size=(draws, counts.size)) * model.background_uncertainty
+    b = np.where(b < 0, 0.0, b) if not uncertain else _truncate(rng, b, model.background, model.background_uncertainty)
+    eps = np.ones(draws)
+    if model.signal_uncertainty > 0:
+        eps = 1 + rng.normal(size=draws) * model.signal_uncertainty
+        while np.any(eps <= 0):
+            bad = eps <= 0
+            eps[bad] = 1 + rng.normal(size=bad.sum()) * model.signal_uncertainty
+    # grid: up to where the likelihood is negligible
+    s_total = model.signal.sum()
+    mu_hi = (counts.sum() + 10 * np.sqrt(counts.sum() + 1) + 20) / s_total
+    grid = np.linspace(0.0, mu_hi, 4001)
+    log_like = np.empty((grid.size, draws))
+    for j in range(draws):
+        nu = grid[:, None] * model.signal[None, :] * eps[j] + b[j][None, :]
+        log_like[:, j] = np.sum(poisson.logpmf(counts[None, :], nu), axis=1)
+    peak = log_like.max()
+    posterior = np.mean(np.exp(log_like - peak), axis=1)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (posterior[1:] + posterior[:-1]) * np.diff(grid))])
+    cdf /= cdf[-1]
+    return float(np.interp(cl, cdf, grid))
+
+
+def _truncate(rng, values, mean, sigma):
+    """Redraw the negative entries of Gaussian draws until none is left (a truncated Gaussian)."""
+    values = values.copy()
+    bad = values < 0
+    while np.any(bad):
+        values[bad] = (mean + rng.normal(size=values.shape) * sigma)[bad]
+        bad = values < 0
+    return values
+
+
+def _q_tilde_counting(n, mu, s, b):
+    """q~_mu of one Poisson bin with known background, in closed form (vectorised over n)."""
+    n = np.asarray(n, dtype=float)
+    mu_hat = (n - b) / s
+    nu_mu = mu * s + b
+
+    def nll(nu):
+        return nu - np.where(n > 0, n * np.log(np.maximum(nu, 1e-300)), 0.0)
+
+    ref = np.where(mu_hat < 0, nll(b), nll(np.maximum(n, 1e-300)))
+    q = 2 * (nll(nu_mu) - ref)
+    return np.where(mu_hat > mu, 0.0, np.maximum(q, 0.0))
+
+
+def toy_cls_upper_limit(n_observed, signal, background, *, cl=0.95, n_toys=10_000, seed=0):
+    """CLs upper limit for one bin with a known background, from pseudo-experiments.
+
+    At each mu the distributions of q~_mu under mu (signal plus background) and under mu = 0
+    (background only) are sampled with ``n_toys`` Poisson counts each (the same random numbers at
+    every mu, so CLs(mu) is smooth); CLs = P_sb(q >= q_obs) / P_b(q >= q_obs). Vectorised: 10,000
+    toys cost a few milliseconds per mu.
+
+    Examples
+    --------
+    >>> round(toy_cls_upper_limit(0, 1.0, 0.0, cl=0.95), 2)  # exact: -ln(0.05)
+    3.0
+    """
+    _check_cl(cl)
+    alpha = 1 - cl
+    rng = np.random.default_rng(seed)
+    uniforms = rng.random(n_toys)
+
+    def cls(mu):
+        q_obs = _q_tilde_counting(n_observed, mu, signal, background)
+        toys_sb = poisson.ppf(uniforms, mu * signal + background)
+        toys_b = poisson.ppf(uniforms, background) if background > 0 else np.zeros(n_toys)
+        p_sb = np.mean(_q_tilde_counting(toys_sb, mu, signal, background) >= q_obs - 1e-12)
+        p_b = np.mean(_q_tilde_counting(toys_b, mu, signal, background) >= q_obs - 1e-12)
+        return p_sb / p_b if p_b > 0 else 1.0
+
+    hi = (n_observed + 5 * np.sqrt(n_observed + background + 1) + 5) / signal
+    while cls(hi) > alpha:
+        hi *= 2
+    # CLs from toys is a step function of mu for discrete counts: bisection to a fine tolerance
+    lo = 0.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if cls(mid) > alpha:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-4 * hi:
+            break
+    return float(hi)
