@@ -16,6 +16,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .stats import discovery_significance, upper_limit
+from .stats.significance import global_significance
 
 __all__ = ["ScanResult", "scan_limits"]
 
@@ -40,6 +41,8 @@ class ScanResult:
         Local significance of an excess at each mass (0 where the fit prefers no signal).
     cl : float
     method, test_statistic : str
+    notes : tuple of str
+        Warnings of the limit calculation (e.g. small backgrounds), once each.
     """
 
     quantity: str
@@ -51,6 +54,12 @@ class ScanResult:
     cl: float
     method: str
     test_statistic: str
+    notes: tuple = ()
+
+    def global_significance(self, *, reference_level=0.5):
+        """Global significance of the largest local excess (Gross-Vitells, see
+        :func:`analysis_lib.stats.significance.global_significance`)."""
+        return global_significance(self.masses_gev, self.significance, reference_level=reference_level)
 
     def transform(self, function, *, quantity: str, unit: str) -> ScanResult:
         """Apply an increasing ``function(mass_gev, value)`` to every limit."""
@@ -72,33 +81,57 @@ class ScanResult:
         return frame
 
 
-def scan_limits(masses_gev, build, *, cl: float, progress: bool = True, quantity="mu", unit="") -> ScanResult:
-    """CLs upper limits (asymptotic, q~_mu) and local significances at every mass.
+def _limit_at(mass, build, cl):
+    """Limit, expected band and local significance at one mass (runs in-process or on a worker)."""
+    model, counts = build(mass)
+    limit = upper_limit(model, counts, cl=cl)
+    return limit, discovery_significance(model, counts)
+
+
+def scan_limits(masses_gev, build, *, cl: float, progress: bool = True, client=None, quantity="mu",
+                unit="") -> ScanResult:
+    """CLs upper limits (q~_mu) and local significances at every mass.
 
     Parameters
     ----------
     masses_gev : array
         Mass hypotheses.
     build : callable
-        ``build(mass_gev) -> (BinnedModel, counts)``.
+        ``build(mass_gev) -> (model, counts)``; it must be picklable to run on a cluster.
     cl : float
         Confidence level.
     progress : bool
         Show a progress bar (True by default).
+    client : dask.distributed.Client, optional
+        Spread the masses over this cluster; None (the default) computes in-process. Every mass is
+        computed independently and deterministically, so the result does not depend on the number
+        of workers.
     """
     masses = np.asarray(masses_gev, dtype=float)
-    observed = np.empty(len(masses))
-    expected = np.empty((len(masses), 5))
-    significance = np.empty(len(masses))
-    method = test_statistic = ""
-    for i, mass in enumerate(tqdm(masses, desc="mass hypotheses", disable=not progress, mininterval=2)):
-        model, counts = build(mass)
-        limit = upper_limit(model, counts, cl=cl)
-        observed[i] = limit.observed
-        expected[i] = limit.expected
-        significance[i] = discovery_significance(model, counts)
-        method, test_statistic = limit.method, limit.test_statistic
+    bar = tqdm(total=len(masses), desc="mass hypotheses", disable=not progress, mininterval=2)
+    if client is None:
+        points = []
+        for mass in masses:
+            points.append(_limit_at(mass, build, cl))
+            bar.update(1)
+    else:
+        from dask.distributed import as_completed
+
+        remote_build = client.scatter(build, broadcast=True)
+        futures = client.map(_limit_at, masses, build=remote_build, cl=cl, pure=False)
+        for _ in as_completed(futures):
+            bar.update(1)
+        points = client.gather(futures)
+    bar.close()
+    limits = [p[0] for p in points]
+    notes = sorted({limit.note for limit in limits if limit.note})
+    for note in notes:
+        log.warning("scan: %s", note)
     return ScanResult(
-        quantity=quantity, unit=unit, masses_gev=masses, observed=observed, expected=expected,
-        significance=significance, cl=cl, method=method, test_statistic=test_statistic,
+        quantity=quantity, unit=unit, masses_gev=masses,
+        observed=np.array([limit.observed for limit in limits]),
+        expected=np.array([limit.expected for limit in limits]),
+        significance=np.array([p[1] for p in points]),
+        cl=cl, method=limits[0].method if limits else "", test_statistic=limits[0].test_statistic if limits else "",
+        notes=tuple(notes),
     )

@@ -78,3 +78,49 @@ def test_small_background_switches_to_toys():
     shape = BinnedModel(np.exp(-(x**2) / 0.05), np.full(10, 0.1), float_background=True)
     r = upper_limit(shape, np.zeros(10), cl=0.95)
     assert r.method == "CLs, asymptotic" and "under-coverage" in r.note
+
+
+def test_gross_vitells_against_random_scans():
+    # background-only "scans": a smooth Gaussian random process (white noise convolved with a
+    # Gaussian kernel, unit variance); q0 = max(Z, 0)^2. The Gross-Vitells tail probability with
+    # <N(c0)> averaged over the scans must match the fraction of scans whose maximum exceeds c.
+    from analysis_lib.stats.significance import global_significance, upcrossings
+
+    rng = np.random.default_rng(5)
+    n_scans, length, width = 4000, 400, 4.0
+    kernel = np.exp(-0.5 * (np.arange(-20, 21) / width) ** 2)
+    kernel /= np.sqrt(np.sum(kernel**2))
+    noise = rng.normal(size=(n_scans, length + kernel.size - 1))
+    z = np.array([np.convolve(row, kernel, mode="valid") for row in noise])
+    q0 = np.clip(z, 0, None) ** 2
+    mean_n = np.mean([upcrossings(row, 0.5) for row in q0])
+    for c in (9.0, 12.0):
+        empirical = np.mean(q0.max(axis=1) > c)
+        gv = global_significance([0, 1], [0.0, np.sqrt(c)], mean_upcrossings=mean_n).global_p
+        assert gv == pytest.approx(empirical, rel=0.2)  # binomial error about 10% at c = 12
+
+
+def test_scan_on_a_dask_cluster_equals_in_process():
+    from functools import partial
+
+    from dask.distributed import Client, LocalCluster
+
+    from analysis_lib.scan import scan_limits
+
+    masses = np.linspace(1.0, 2.0, 6)
+    build = partial(_toy_window, seed=3)
+    local = scan_limits(masses, build, cl=0.95, progress=False)
+    with LocalCluster(n_workers=2, processes=False, threads_per_worker=1) as cluster, Client(cluster) as client:
+        remote = scan_limits(masses, build, cl=0.95, progress=False, client=client)
+    assert np.array_equal(local.observed, remote.observed)
+    assert np.array_equal(local.expected, remote.expected)
+    g = local.global_significance()
+    assert g.global_p >= g.local_p and g.global_z <= g.local_z + 1e-12
+
+
+def _toy_window(mass, seed):
+    x = np.linspace(-1, 1, 15)
+    signal = 10 * np.exp(-((x - (mass - 1.5)) ** 2) / 0.02)
+    background = 50 + 10 * x
+    counts = np.random.default_rng([seed, int(mass * 1000)]).poisson(background).astype(float)
+    return BinnedModel(signal, background, float_background=True), counts

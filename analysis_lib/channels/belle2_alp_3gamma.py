@@ -456,8 +456,9 @@ def fit_inputs(inputs: ChannelInputs, mass_gev: float, *, half_width_sigma: floa
 
 
 def analyse(inputs: ChannelInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, fit_half_width_sigma,
-            background_degree=2, progress=True):
-    """Limits on sigma(e+e- -> gamma a) B(a -> gamma gamma) (pb) and on g_agg (GeV^-1) versus mass."""
+            background_degree=2, progress=True, client=None):
+    """Limits on sigma(e+e- -> gamma a) B(a -> gamma gamma) (pb) and on g_agg (GeV^-1) versus mass;
+    with a dask ``client`` the masses are spread over its workers."""
     masses = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
     sqrt_s = inputs.dataset.experiment.sqrt_s_gev
 
@@ -465,7 +466,7 @@ def analyse(inputs: ChannelInputs, *, mass_min_gev, mass_max_gev, mass_step_sigm
         model, counts, _ = fit_inputs(inputs, mass, half_width_sigma=fit_half_width_sigma, degree=background_degree)
         return model, counts
 
-    mu = scan_limits(masses, build, cl=CL, progress=progress)
+    mu = scan_limits(masses, build, cl=CL, progress=progress, client=client)
     sigma = mu.transform(lambda m, v: v * sigma_ee_to_gamma_alp_pb(m, G_REF_PER_GEV, sqrt_s),
                          quantity="sigma_x_br", unit="pb")
     coupling = sigma.transform(lambda m, v: coupling_from_cross_section(v, m, sqrt_s),
