@@ -148,7 +148,7 @@ def signal_region_background(model, counts, aux=None) -> float:
     return float(background[core].sum())
 
 
-def upper_limit(model, counts, *, cl=0.95, aux=None) -> LimitResult:
+def upper_limit(model, counts, *, cl=0.95, aux=None, method="auto", bands=True) -> LimitResult:
     """Observed and expected CLs upper limits on mu at confidence level ``cl``.
 
     Parameters
@@ -160,6 +160,12 @@ def upper_limit(model, counts, *, cl=0.95, aux=None) -> LimitResult:
         Confidence level, 0.95 by default.
     aux : array, optional
         Auxiliary data; None (the default) takes the nominal values.
+    method : str
+        ``"auto"`` (the default): asymptotic formulae, except for a one-bin model with a known
+        background below :data:`MIN_ASYMPTOTIC_BACKGROUND`, where pseudo-experiments are used;
+        ``"asymptotic"``: always the asymptotic formulae.
+    bands : bool
+        Compute the expected limits (True by default); without, ``expected`` holds NaN.
 
     Examples
     --------
@@ -174,12 +180,14 @@ def upper_limit(model, counts, *, cl=0.95, aux=None) -> LimitResult:
     """
     if not 0 < cl < 1:
         raise ParameterError(f"cl={cl!r} must be between 0 and 1, e.g. 0.95")
+    if method not in ("auto", "asymptotic"):
+        raise ParameterError(f"method={method!r} is not known; use 'auto' or 'asymptotic'")
     alpha = 1 - cl
     counts = np.asarray(counts, dtype=float)
     note = ""
     b_core = signal_region_background(model, counts, aux)
     if b_core < MIN_ASYMPTOTIC_BACKGROUND:
-        if _is_known_counting(model):
+        if method == "auto" and _is_known_counting(model):
             note = (f"expected background {b_core:.3g} < {MIN_ASYMPTOTIC_BACKGROUND}: asymptotic formulae unreliable, "
                     "CLs from pseudo-experiments")
             log.info(note)
@@ -193,7 +201,10 @@ def upper_limit(model, counts, *, cl=0.95, aux=None) -> LimitResult:
     background = model.expected_counts(0.0, tester.zero.params, tester.counts, tester.aux).sum()
     scale = max(3 * np.sqrt(max(background, 1.0)) / s_total, 1e-12)
     observed = float(_solve(tester.cls_observed, alpha, scale))
-    expected = tuple(float(_solve(lambda mu, k=k: tester.cls_expected(mu, k), alpha, scale)) for k in BANDS)
+    expected = (
+        tuple(float(_solve(lambda mu, k=k: tester.cls_expected(mu, k), alpha, scale)) for k in BANDS)
+        if bands else (float("nan"),) * len(BANDS)
+    )
     return LimitResult(observed=observed, expected=expected, cl=cl, mu_hat=float(tester.best.mu), note=note)
 
 
