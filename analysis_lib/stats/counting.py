@@ -21,7 +21,9 @@ from scipy.stats import poisson
 
 from ..errors import ParameterError
 
-__all__ = ["CountingModel", "bayesian_upper_limit", "feldman_cousins_interval", "toy_cls_upper_limit"]
+__all__ = [
+    "CountingModel", "bayesian_upper_limit", "feldman_cousins_interval", "toy_cls", "toy_cls_upper_limit",
+]
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,22 @@ def _q_tilde_counting(n, mu, s, b):
     return np.where(mu_hat > mu, 0.0, np.maximum(q, 0.0))
 
 
+def toy_cls(n_observed, mu, signal, background, *, n_toys=10_000, seed=0):
+    """CLs at one signal strength from ``n_toys`` pseudo-experiments of each hypothesis (one bin,
+    known background); see :func:`toy_cls_upper_limit`."""
+    uniforms = np.random.default_rng(seed).random(n_toys)
+    return _toy_cls(n_observed, mu, signal, background, uniforms)
+
+
+def _toy_cls(n_observed, mu, signal, background, uniforms):
+    q_obs = _q_tilde_counting(n_observed, mu, signal, background)
+    toys_sb = poisson.ppf(uniforms, mu * signal + background)
+    toys_b = poisson.ppf(uniforms, background) if background > 0 else np.zeros(uniforms.size)
+    p_sb = np.mean(_q_tilde_counting(toys_sb, mu, signal, background) >= q_obs - 1e-12)
+    p_b = np.mean(_q_tilde_counting(toys_b, mu, signal, background) >= q_obs - 1e-12)
+    return p_sb / p_b if p_b > 0 else 1.0
+
+
 def toy_cls_upper_limit(n_observed, signal, background, *, cl=0.95, n_toys=10_000, seed=0):
     """CLs upper limit for one bin with a known background, from pseudo-experiments.
 
@@ -179,16 +197,10 @@ def toy_cls_upper_limit(n_observed, signal, background, *, cl=0.95, n_toys=10_00
     """
     _check_cl(cl)
     alpha = 1 - cl
-    rng = np.random.default_rng(seed)
-    uniforms = rng.random(n_toys)
+    uniforms = np.random.default_rng(seed).random(n_toys)
 
     def cls(mu):
-        q_obs = _q_tilde_counting(n_observed, mu, signal, background)
-        toys_sb = poisson.ppf(uniforms, mu * signal + background)
-        toys_b = poisson.ppf(uniforms, background) if background > 0 else np.zeros(n_toys)
-        p_sb = np.mean(_q_tilde_counting(toys_sb, mu, signal, background) >= q_obs - 1e-12)
-        p_b = np.mean(_q_tilde_counting(toys_b, mu, signal, background) >= q_obs - 1e-12)
-        return p_sb / p_b if p_b > 0 else 1.0
+        return _toy_cls(n_observed, mu, signal, background, uniforms)
 
     hi = (n_observed + 5 * np.sqrt(n_observed + background + 1) + 5) / signal
     while cls(hi) > alpha:
