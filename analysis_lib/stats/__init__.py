@@ -1,4 +1,11 @@
-"""Statistics shared by every channel: binned likelihoods, fits, CLs upper limits and significances.
+"""Statistics shared by every channel: likelihoods, fits, upper limits and significances.
+
+Modules, one concept each: ``likelihood`` (template model with per-bin uncertainties profiled in
+closed form, and the generic :func:`fit`), ``smooth`` (peak on a data-driven smooth background
+with constrained templates), ``extended`` (peak models built with iminuit's cost functions, binned
+or unbinned, 1D or 2D, with constrained nuisances), ``limits`` (CLs, asymptotic), ``fast``
+(the same limits vectorised over mu), ``counting`` (Feldman-Cousins, Bayesian, toy CLs),
+``significance`` (look-elsewhere effect).
 
 Conventions follow G. Cowan, K. Cranmer, E. Gross, O. Vitells, "Asymptotic formulae for
 likelihood-based tests of new physics", Eur. Phys. J. C 71 (2011) 1554, arXiv:1007.1727, and the
@@ -8,7 +15,8 @@ against pyhf on the same models.
 
 from .likelihood import BinnedModel, FitResult, fit
 from .limits import LimitResult, discovery_significance, upper_limit
+from .extended import PeakModel
 from .smooth import SmoothBackgroundModel
 
-__all__ = ["BinnedModel", "FitResult", "LimitResult", "SmoothBackgroundModel", "discovery_significance", "fit",
-           "upper_limit"]
+__all__ = ["BinnedModel", "FitResult", "LimitResult", "PeakModel", "SmoothBackgroundModel", "discovery_significance",
+           "fit", "upper_limit"]
