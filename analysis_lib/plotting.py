@@ -8,6 +8,7 @@ import hist
 import matplotlib.pyplot as plt
 import mplhep as hep
 import numpy as np
+from scipy.stats import norm
 
 __all__ = ["label", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_significance", "plot_stack",
            "use_style"]
@@ -86,14 +87,19 @@ def _unit_label(unit):
 
 
 def plot_significance(result, *, experiment, lumi, ax=None):
-    """Local significance of an excess versus mass."""
+    """Local p-value of the background-only hypothesis versus mass (from the result's local
+    significances), with the 1-3 sigma levels."""
     fig, ax, _ = _axes(ax)
-    ax.plot(result.masses_gev, result.significance, "k-", lw=1.2)
+    p_local = norm.sf(np.clip(result.significance, 0, None))
+    ax.plot(result.masses_gev, p_local, "k-", lw=1.2, label="local $p_0$")
     for z in (1, 2, 3):
-        ax.axhline(z, color="grey", ls=":", lw=1)
+        ax.axhline(norm.sf(z), color="grey", ls=":", lw=1)
+        ax.text(result.masses_gev[-1], norm.sf(z), f" {z}$\\sigma$", va="center", fontsize=11)
+    ax.set_yscale("log")
     ax.set_xlabel(r"$m$ [GeV]")
-    ax.set_ylabel(r"local significance [$\sigma$]")
-    ax.set_ylim(0, max(4, np.nanmax(result.significance) * 1.3))
+    ax.set_ylabel(r"local $p_0$")
+    ax.set_ylim(min(norm.sf(4), np.nanmin(p_local) / 3), 2)
+    ax.legend(frameon=False, loc="lower left")
     label(ax, experiment=experiment, lumi=lumi)
     return fig
 
