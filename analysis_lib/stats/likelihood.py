@@ -18,7 +18,7 @@ whose positive root is the conditional maximum. Only (mu, theta) are left to the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from iminuit import Minuit
@@ -212,16 +212,17 @@ def fit(model, counts, *, aux=None, mu=None, start=None, errors=False) -> FitRes
         background = model.expected_counts(0.0, params0, counts, aux).sum()
         lo, hi = model.mu_bounds
         guess = (counts.sum() - background) / s_total
-        mu0 = float(np.clip(guess, lo + 1e-3 * (abs(lo) + 1) if np.isfinite(lo) else guess, hi))
-        mu0 = mu0 if mu0 != lo else lo + 0.1
+        sigma_mu = np.sqrt(max(background, 1.0)) / s_total  # about one standard deviation of mu
+        mu0 = float(np.clip(guess, lo if np.isfinite(lo) else guess, hi if np.isfinite(hi) else guess))
 
         def cost(x):
             return model.nll(x[0], x[1:], counts, aux)
 
+        # mu is fitted without limits (Migrad can stall on a bounded parameter near its limit, and
+        # the likelihood is defined beyond it as long as every expectation stays positive); a
+        # minimum outside the bounds is replaced by the conditional fit at the bound
         m = Minuit(cost, np.concatenate([[mu0], params0]), name=("mu", *names))
-        m.limits["mu"] = model.mu_bounds
-        # a first step of about one standard deviation of the signal strength
-        m.errors["mu"] = max(0.1 * abs(mu0), np.sqrt(max(background, 1.0)) / s_total)
+        m.errors["mu"] = max(0.1 * abs(mu0), sigma_mu)
     else:
 
         def cost(x):
@@ -234,6 +235,10 @@ def fit(model, counts, *, aux=None, mu=None, start=None, errors=False) -> FitRes
     m.errordef = Minuit.LIKELIHOOD
     m.strategy = 0
     m.migrad(iterate=1)
+    if mu is None and not lo <= m.values["mu"] <= hi:
+        bound = lo if m.values["mu"] < lo else hi
+        start_params = np.array(m.values)[1:]
+        return replace(fit(model, counts, aux=aux, mu=bound, start=start_params), mu_error=float("nan"))
     mu_error = float("nan")
     if errors and mu is None:
         m.hesse()
