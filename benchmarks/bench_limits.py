@@ -30,12 +30,13 @@ def peak_model(n_bins, seed=1):
     return signal, background, 0.05 * background, counts
 
 
-def pyhf_limit(signal, background, uncertainty, counts, guess):
+def pyhf_limit(signal, background, uncertainty, counts, guess, float_background):
+    modifiers = [{"name": "stat", "type": "shapesys", "data": list(uncertainty)}]
+    if float_background:
+        modifiers.append({"name": "norm", "type": "normfactor", "data": None})
     spec = {"channels": [{"name": "c", "samples": [
         {"name": "s", "data": list(signal), "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]},
-        {"name": "b", "data": list(background), "modifiers": [
-            {"name": "norm", "type": "normfactor", "data": None},
-            {"name": "stat", "type": "shapesys", "data": list(uncertainty)}]},
+        {"name": "b", "data": list(background), "modifiers": modifiers},
     ]}]}
     model = pyhf.Model(spec, poi_name="mu")
     bounds = model.config.suggested_bounds()
@@ -61,13 +62,16 @@ def main():
     rows = []
     for n_bins in (1, 50, 200):
         s, b, u, n = peak_model(n_bins)
-        model = BinnedModel(s, b, u, float_background=True)
+        # one bin: a counting model with an uncertain background (a free normalisation would leave
+        # the background unconstrained); more bins: a free normalisation and per-bin uncertainties
+        free = n_bins > 1
+        model = BinnedModel(s, b, u, float_background=free)
         readable_t, r = timed(lambda: upper_limit(model, n, cl=0.95, method="asymptotic"), 5)
         fast_t, f = timed(lambda: fast_upper_limit(model, n, cl=0.95), 20)
         readable = np.array([r.observed, *r.expected])
         fast = np.array([f.observed, *f.expected])
         if n_bins <= args.skip_pyhf_above:
-            pyhf_t, ref = timed(lambda: pyhf_limit(s, b, u, n, r.expected[2]), 1)
+            pyhf_t, ref = timed(lambda: pyhf_limit(s, b, u, n, r.expected[2], free), 1)
         else:
             pyhf_t, ref = float("nan"), np.full(6, np.nan)
         for name, t, values in (("iminuit", readable_t, readable), ("vectorised", fast_t, fast)):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import norm
 
+from ..errors import ParameterError
 from .likelihood import BinnedModel
 from .limits import BANDS, LimitResult
 
@@ -110,6 +111,11 @@ def fast_upper_limit(model: BinnedModel, counts, *, cl=0.95, aux=None, n_grid=48
     >>> round(fast_upper_limit(m, [10.0]).observed, 2)
     7.54
     """
+    if model.float_background and model.signal.size == 1:
+        raise ParameterError(
+            "a one-bin model with a free background normalisation has no constraint on the background; "
+            "fix the normalisation (float_background=False) or use more bins"
+        )
     counts = np.asarray(counts, dtype=float)
     aux = model.nominal_aux() if aux is None else np.asarray(aux, dtype=float)
     alpha = 1 - cl
