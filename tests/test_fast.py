@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from analysis_lib.stats import BinnedModel, upper_limit
-from analysis_lib.stats.fast import fast_upper_limit
+from analysis_lib.stats.fast import fast_upper_limit, fast_upper_limits
 
 CASES = [
     # bins, relative per-bin uncertainty, background level, signal height, free background norm
@@ -30,3 +30,19 @@ def test_fast_equals_readable(case):
     fast = fast_upper_limit(model, counts, cl=0.95)
     assert fast.observed == pytest.approx(readable.observed, rel=1e-3)
     assert np.asarray(fast.expected) == pytest.approx(np.asarray(readable.expected), rel=1e-3)
+
+
+def test_many_hypotheses_at_once_equal_one_at_a_time():
+    # models with different numbers of bins are padded with empty bins, which contribute nothing
+    rng = np.random.default_rng(9)
+    models, counts = [], []
+    for n_bins in (3, 10, 25):
+        x = np.linspace(-1, 1, n_bins)
+        background = 40 * (1 + 0.2 * x)
+        models.append(BinnedModel(15 * np.exp(-(x**2) / 0.1), background, 0.05 * background))
+        counts.append(rng.poisson(background).astype(float))
+    together = fast_upper_limits(models, counts)
+    for model, n, result in zip(models, counts, together):
+        alone = fast_upper_limit(model, n)
+        assert result.observed == pytest.approx(alone.observed, rel=1e-6)
+        assert np.asarray(result.expected) == pytest.approx(np.asarray(alone.expected), rel=1e-6)

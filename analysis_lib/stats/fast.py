@@ -1,37 +1,71 @@
 """A fast evaluator of the CLs limits of :class:`~analysis_lib.stats.likelihood.BinnedModel`.
 
 The same likelihood as the readable iminuit path (:func:`analysis_lib.stats.limits.upper_limit`),
-evaluated for many signal strengths at once: the per-bin factors gamma_i are profiled in closed
-form (as in :meth:`BinnedModel.profiled_gamma`), the background normalisation theta by Newton steps
-in log(theta), vectorised over rows (signal strengths, and data sets: observed and Asimov), with
-the gradient from the envelope theorem, d NLL / d theta = sum_i gamma_i b_i (1 - n_i / nu_i), and
-a Gauss-Newton curvature. The global fit is a joint Newton iteration in (mu, log theta). The limits
-are the roots of CLs(mu) - alpha on a grid, refined on a finer local grid. ``tests/test_fast.py``
-checks it against the readable path.
+evaluated for many signal strengths, data sets and hypotheses at once: every row of the arrays
+is one (model, data, mu). The per-bin factors gamma_i are profiled in closed form (as in
+:meth:`BinnedModel.profiled_gamma`); the background normalisation theta by Newton steps in
+log(theta) with the gradient from the envelope theorem, d NLL / d theta = sum_i gamma_i b_i
+(1 - n_i / nu_i), and the exact Hessian of the profiled likelihood (the Schur complement of the
+per-bin gamma block, derived here); the global fit is a joint Newton iteration in (mu, log theta).
+The limits are the roots of CLs(mu) - alpha on a grid, refined on a finer local grid. Models with
+different numbers of bins are padded with empty bins, which contribute nothing.
+``tests/test_fast.py`` checks it against the readable path.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 from ..errors import ParameterError
 from .likelihood import BinnedModel
 from .limits import BANDS, LimitResult
 
-__all__ = ["fast_upper_limit"]
+__all__ = ["fast_upper_limit", "fast_upper_limits"]
 
 _NEWTON_STEPS = 30
-_TOLERANCE = 1e-10
+_TOLERANCE = 1e-8
+_FINE = 7
 
 
-def _gamma(model, mu, theta, counts, aux):
-    """Closed-form conditional gamma (rows x bins) for rows of (mu, theta, counts, aux)."""
-    tau = model.tau[None, :]
-    finite = np.isfinite(tau)
-    tau_f = np.where(finite, tau, 0.0)
-    big_b = theta * model.background[None, :]
-    ms = mu * model.signal[None, :]
+@dataclass(frozen=True)
+class _Rows:
+    """Per-row model arrays (K, n): signal, background, tau (inf where unconstrained), and
+    whether the background normalisation floats (K,)."""
+
+    s: np.ndarray
+    b: np.ndarray
+    tau: np.ndarray
+    floating: np.ndarray
+
+    def take(self, index):
+        return _Rows(self.s[index], self.b[index], self.tau[index], self.floating[index])
+
+
+def _stack(models):
+    width = max(m.signal.size for m in models)
+
+    def pad(values, fill):
+        out = np.full((len(models), width), fill, dtype=float)
+        for i, v in enumerate(values):
+            out[i, : v.size] = v
+        return out
+
+    return _Rows(
+        s=pad([m.signal for m in models], 0.0),
+        b=pad([m.background for m in models], 0.0),
+        tau=pad([m.tau for m in models], np.inf),
+        floating=np.array([m.float_background for m in models]),
+    ), width
+
+
+def _gamma(rows, mu, theta, counts, aux):
+    finite = np.isfinite(rows.tau)
+    tau_f = np.where(finite, rows.tau, 0.0)
+    big_b = theta[:, None] * rows.b
+    ms = mu[:, None] * rows.s
     qa = (big_b + tau_f) * big_b
     qb = (big_b + tau_f) * ms - counts * big_b - aux * big_b
     qc = -aux * ms
@@ -43,107 +77,205 @@ def _gamma(model, mu, theta, counts, aux):
     return np.where(finite, np.maximum(root, 1e-12), 1.0)
 
 
-def _nll(model, mu, theta, gamma, counts, aux):
-    tau = model.tau[None, :]
-    finite = np.isfinite(tau)
-    nu = np.maximum(mu * model.signal[None, :] + theta * gamma * model.background[None, :], 1e-300)
+def _nll(rows, mu, theta, gamma, counts, aux):
+    finite = np.isfinite(rows.tau)
+    nu = np.maximum(mu[:, None] * rows.s + theta[:, None] * gamma * rows.b, 1e-300)
     with np.errstate(divide="ignore", invalid="ignore"):
-        safe_n = np.where(counts > 0, counts, 1.0)
-        main = np.sum(nu - counts + np.where(counts > 0, counts * np.log(safe_n / nu), 0.0), axis=1)
-        tg = np.where(finite, np.where(finite, tau, 0.0) * gamma, 1.0)
-        safe_m = np.where(aux > 0, aux, 1.0)
-        constraint = np.sum(np.where(finite, tg - aux + np.where(aux > 0, aux * np.log(safe_m / tg), 0.0), 0.0), axis=1)
+        main = np.sum(nu - counts + np.where(counts > 0, counts * np.log(np.where(counts > 0, counts, 1.0) / nu), 0.0),
+                      axis=1)
+        tg = np.where(finite, np.where(finite, rows.tau, 0.0) * gamma, 1.0)
+        aux_log = np.where(aux > 0, aux * np.log(np.where(aux > 0, aux, 1.0) / tg), 0.0)
+        constraint = np.sum(np.where(finite, tg - aux + aux_log, 0.0), axis=1)
     return main + constraint
 
 
-def _derivatives(model, mu, theta, gamma, counts, aux):
-    """Gradient in (mu, theta) of the nll with gamma profiled (envelope theorem) and its Hessian:
-    the second derivatives minus the gamma couplings, H_ab = sum_i [f_ab - f_ag f_bg / f_gg]
-    (the Schur complement of the per-bin gamma block, derived here)."""
-    s, b = model.signal[None, :], model.background[None, :]
-    finite = np.isfinite(model.tau)[None, :]
+def _derivatives(rows, mu, theta, gamma, counts, aux):
+    """Gradient in (mu, theta) with gamma profiled, and the Hessian of the profiled nll:
+    H_ab = sum_i [f_ab - f_ag f_bg / f_gg] (per-bin second derivatives f, g for gamma)."""
+    s, b = rows.s, rows.b
+    mu, theta = mu[:, None], theta[:, None]
+    finite = np.isfinite(rows.tau)
     nu = np.maximum(mu * s + theta * gamma * b, 1e-300)
     r = 1 - counts / nu
-    w = counts / nu**2
-    grad_mu = np.sum(s * r, axis=1)
-    grad_theta = np.sum(gamma * b * r, axis=1)
-    f_mm, f_mt, f_tt = w * s**2, w * s * gamma * b, w * (gamma * b) ** 2
+    w = np.where(counts > 0, (counts / nu) / nu, 0.0)  # 0 in empty (padded) bins
     f_mg = w * s * theta * b
     f_tg = b * r + w * theta * gamma * b**2
     f_gg = w * (theta * b) ** 2 + aux / np.maximum(gamma, 1e-300) ** 2
     inv = np.where(finite & (f_gg > 0), 1 / np.where(f_gg > 0, f_gg, 1.0), 0.0)
-    h_mm = np.sum(f_mm - f_mg**2 * inv, axis=1)
-    h_mt = np.sum(f_mt - f_mg * f_tg * inv, axis=1)
-    h_tt = np.sum(f_tt - f_tg**2 * inv, axis=1)
-    return grad_mu, grad_theta, h_mm, h_mt, h_tt
+    return (
+        np.sum(s * r, axis=1),
+        np.sum(gamma * b * r, axis=1),
+        np.sum(w * s**2 - f_mg**2 * inv, axis=1),
+        np.sum(w * s * gamma * b - f_mg * f_tg * inv, axis=1),
+        np.sum(w * (gamma * b) ** 2 - f_tg**2 * inv, axis=1),
+    )
 
 
-def _profile(model, mu, counts, aux, theta):
-    """Profiled nll and theta-hat for rows: mu (K,), counts and aux (K, n), theta start (K,)."""
-    mu = np.asarray(mu, dtype=float)[:, None]
-    theta = np.asarray(theta, dtype=float)[:, None].copy()
-    if model.float_background:
-        for _ in range(_NEWTON_STEPS):
-            gamma = _gamma(model, mu, theta, counts, aux)
-            _, grad, _, _, h_tt = _derivatives(model, mu, theta, gamma, counts, aux)
-            # Newton in t = log(theta): d/dt = theta g, d2/dt2 = theta^2 H + theta g
-            d1 = theta[:, 0] * grad
-            d2 = np.maximum(theta[:, 0] ** 2 * h_tt + d1, 1e-12)
-            d2 = np.where(d2 > 0, d2, np.abs(d1) + 1e-12)
-            step = np.clip(-d1 / d2, -2.0, 2.0)[:, None]
-            theta = theta * np.exp(step)
-            if np.max(np.abs(step)) < _TOLERANCE:
-                break
-    gamma = _gamma(model, mu, theta, counts, aux)
-    return _nll(model, mu, theta, gamma, counts, aux), theta[:, 0], gamma
-
-
-def _global_fit(model, counts, aux, theta0, mu0):
-    """(mu-hat >= 0, theta-hat) by joint Newton steps in (mu, log theta)."""
-    mu, theta = np.array([[max(mu0, 0.0)]]), np.array([[theta0]])
+def _profile(rows, mu, counts, aux, theta):
+    """Profiled nll and theta-hat of every row at its mu (Newton in log theta where it floats;
+    each iteration works only on the rows that have not converged)."""
+    theta = np.array(theta, dtype=float)
+    active = np.flatnonzero(rows.floating)
     for _ in range(_NEWTON_STEPS):
-        gamma = _gamma(model, mu, theta, counts, aux)
-        grad_mu, grad_theta, h_mm, h_mt, h_tt = (float(x[0]) for x in _derivatives(model, mu, theta, gamma, counts, aux))
-        g_mu = grad_mu
-        g_t = theta[0, 0] * grad_theta if model.float_background else 0.0
-        h_mm = max(h_mm, 1e-12)
-        if model.float_background:
-            h_mt = theta[0, 0] * h_mt
-            h_tt = max(theta[0, 0] ** 2 * h_tt + g_t, 1e-12)
-            det = h_mm * h_tt - h_mt**2
-            d_mu = -(h_tt * g_mu - h_mt * g_t) / det
-            d_t = -(-h_mt * g_mu + h_mm * g_t) / det
-        else:
-            d_mu, d_t = -g_mu / h_mm, 0.0
-        new_mu = mu[0, 0] + d_mu
-        if new_mu < 0:  # on the boundary: mu = 0 and a theta-only step
-            new_mu = 0.0
-            if model.float_background:
-                d_t = -g_t / h_tt
-        d_t = float(np.clip(d_t, -2.0, 2.0))
-        converged = abs(new_mu - mu[0, 0]) < _TOLERANCE * (1 + abs(mu[0, 0])) and abs(d_t) < _TOLERANCE
-        mu[0, 0], theta[0, 0] = new_mu, theta[0, 0] * np.exp(d_t)
-        if converged:
+        if active.size == 0:
             break
-    nll, theta_hat, _ = _profile(model, mu[:, 0], counts, aux, theta[:, 0])
-    return float(mu[0, 0]), float(nll[0]), float(theta_hat[0])
+        sub = rows.take(active)
+        th, m_, c_, a_ = theta[active], mu[active], counts[active], aux[active]
+        gamma = _gamma(sub, m_, th, c_, a_)
+        _, grad, _, _, h_tt = _derivatives(sub, m_, th, gamma, c_, a_)
+        d1 = th * grad
+        d2 = th**2 * h_tt + d1
+        d2 = np.where(d2 > 0, d2, np.abs(d1) + 1e-12)
+        step = np.clip(-d1 / d2, -2.0, 2.0)
+        theta[active] = th * np.exp(step)
+        active = active[np.abs(step) >= _TOLERANCE]
+    gamma = _gamma(rows, mu, theta, counts, aux)
+    return _nll(rows, mu, theta, gamma, counts, aux), theta, gamma
 
 
-def _first_root(grid, values, alpha):
-    """Smallest mu on ``grid`` where the decreasing ``values`` cross ``alpha`` (log-linear)."""
-    below = np.flatnonzero(values < alpha)
-    if below.size == 0:
-        return np.nan
-    j = below[0]
-    if j == 0:
-        return grid[0]
-    x0, x1 = grid[j - 1], grid[j]
-    y0, y1 = np.log(max(values[j - 1], 1e-300)), np.log(max(values[j], 1e-300))
-    return x0 + (np.log(alpha) - y0) * (x1 - x0) / (y1 - y0)
+def _global_fit(rows, counts, aux, theta, mu):
+    """mu-hat >= 0 and theta-hat of every row, by joint Newton steps in (mu, log theta)."""
+    theta, mu = np.array(theta, dtype=float), np.maximum(np.array(mu, dtype=float), 0.0)
+    for _ in range(_NEWTON_STEPS):
+        gamma = _gamma(rows, mu, theta, counts, aux)
+        g_mu, g_theta, h_mm, h_mt, h_tt = _derivatives(rows, mu, theta, gamma, counts, aux)
+        h_mm = np.maximum(h_mm, 1e-12)
+        g_t = np.where(rows.floating, theta * g_theta, 0.0)
+        h_mt = np.where(rows.floating, theta * h_mt, 0.0)
+        h_tt = np.where(rows.floating, np.maximum(theta**2 * h_tt + g_t, 1e-12), 1.0)
+        det = h_mm * h_tt - h_mt**2
+        det = np.where(det > 0, det, h_mm * h_tt)
+        d_mu = -(h_tt * g_mu - h_mt * g_t) / det
+        d_t = -(h_mm * g_t - h_mt * g_mu) / det
+        boundary = mu + d_mu < 0  # mu = 0 and a theta-only step
+        d_mu = np.where(boundary, -mu, d_mu)
+        d_t = np.clip(np.where(boundary, -g_t / h_tt, d_t), -2.0, 2.0)
+        d_t = np.where(rows.floating, d_t, 0.0)
+        mu, theta = mu + d_mu, theta * np.exp(d_t)
+        if np.all(np.abs(d_mu) < _TOLERANCE * (1 + np.abs(mu))) and np.all(np.abs(d_t) < _TOLERANCE):
+            break
+    nll, theta, _ = _profile(rows, mu, counts, aux, theta)
+    return mu, nll, theta
 
 
-def fast_upper_limit(model: BinnedModel, counts, *, cl=0.95, aux=None, n_grid=24) -> LimitResult:
-    """Observed and expected CLs limits of ``model`` (asymptotic, q~_mu), vectorised over mu.
+def _first_roots(grid, values, alpha):
+    """Per row, the smallest grid value where the decreasing ``values`` cross ``alpha``
+    (log-linear interpolation; NaN where they do not)."""
+    below = values < alpha
+    j = np.argmax(below, axis=1)
+    rows = np.arange(grid.shape[0])
+    found = below[rows, j]
+    j0 = np.maximum(j - 1, 0)
+    x0, x1 = grid[rows, j0], grid[rows, j]
+    y0 = np.log(np.maximum(values[rows, j0], 1e-300))
+    y1 = np.log(np.maximum(values[rows, j], 1e-300))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = np.where(j == 0, x1, x0 + (np.log(alpha) - y0) * (x1 - x0) / (y1 - y0))
+    return np.where(found, root, np.nan)
+
+
+def fast_upper_limits(models, counts, *, cl=0.95, n_grid=16):
+    """Observed and expected CLs limits (asymptotic, q~_mu) of many hypotheses at once.
+
+    Parameters
+    ----------
+    models : sequence of BinnedModel
+    counts : sequence of arrays
+        Observed counts of each model.
+    cl : float
+        Confidence level, 0.95 by default.
+    n_grid : int
+        Points of the coarse grid in mu (16 by default).
+
+    Returns
+    -------
+    list of LimitResult
+    """
+    models = list(models)
+    for m in models:
+        if m.float_background and m.signal.size == 1:
+            raise ParameterError(
+                "a one-bin model with a free background normalisation has no constraint on the background; "
+                "fix the normalisation (float_background=False) or use more bins"
+            )
+    rows, width = _stack(models)
+    h = len(models)
+    data = np.zeros((h, width))
+    aux = np.zeros((h, width))
+    for i, (m, c) in enumerate(zip(models, counts)):
+        data[i, : m.signal.size] = np.asarray(c, dtype=float)
+        aux[i, : m.signal.size] = m.nominal_aux()
+    alpha = 1 - cl
+    s_total = np.maximum(rows.s.sum(axis=1), 1e-300)
+    b_total = np.maximum(rows.b.sum(axis=1), 1e-300)
+    scale = np.maximum(3 * np.sqrt(np.maximum(b_total, 1.0)) / s_total, 1e-12)
+    theta0 = np.where(rows.floating, np.maximum(data.sum(axis=1), 1.0) / b_total, 1.0)
+    mu0 = np.maximum((data.sum(axis=1) - theta0 * b_total) / s_total, 0.0)
+    mu_hat, nll_hat, theta_hat = _global_fit(rows, data, aux, theta0, mu0)
+    _, theta_zero, gamma_zero = _profile(rows, np.zeros(h), data, aux, theta_hat)
+    asimov = theta_zero[:, None] * gamma_zero * rows.b
+    asimov_aux = np.where(np.isfinite(rows.tau), np.where(np.isfinite(rows.tau), rows.tau, 0.0) * gamma_zero, 0.0)
+    asimov_nll = _nll(rows, np.zeros(h), theta_zero, gamma_zero, asimov, asimov_aux)
+
+    def curves(index, grid):
+        """CLs (observed, then the five expected) on ``grid`` (len(index), k) for the hypotheses
+        ``index``: one stacked profile of observed and Asimov rows."""
+        k = grid.shape[1]
+        hyp = np.repeat(index, k)
+        both = np.concatenate([hyp, hyp])
+        mus = np.concatenate([grid.ravel(), grid.ravel()])
+        sub = rows.take(both)
+        counts_rows = np.concatenate([data[hyp], asimov[hyp]])
+        aux_rows = np.concatenate([aux[hyp], asimov_aux[hyp]])
+        start = np.concatenate([theta_hat[hyp], theta_zero[hyp]])
+        nll, _, _ = _profile(sub, mus, counts_rows, aux_rows, start)
+        n = hyp.size
+        q = np.where(grid.ravel() < mu_hat[hyp], 0.0, np.maximum(2 * (nll[:n] - nll_hat[hyp]), 0.0))
+        qa = np.maximum(2 * (nll[n:] - asimov_nll[hyp]), 1e-300)
+        sqa = np.sqrt(qa)
+        t = np.where(q <= qa, np.sqrt(q), (q + qa) / (2 * sqa))
+        out = [ndtr(-t) / np.maximum(ndtr(sqa - t), 1e-300)] + [ndtr(band - sqa) / ndtr(band) for band in BANDS]
+        return [c.reshape(len(index), k) for c in out]
+
+    # bracket from the Asimov data: q_A(mu) ~ (mu / sigma_A)^2, so the +2 sigma expected limit is
+    # about sigma_A (Phi^-1(1 - alpha Phi(2)) + 2); the grid runs to 1.5 times that
+    probe = np.concatenate([scale, scale])
+    nll_probe, _, _ = _profile(rows.take(np.concatenate([np.arange(h)] * 2)), probe,
+                               np.concatenate([asimov, asimov]), np.concatenate([asimov_aux, asimov_aux]),
+                               np.concatenate([theta_zero, theta_zero]))
+    sigma_a = scale / np.sqrt(np.maximum(2 * (nll_probe[:h] - asimov_nll), 1e-12))
+    hi = np.maximum(1.5 * sigma_a * (ndtri(1 - alpha * ndtr(2.0)) + 2.0), mu_hat + 3 * sigma_a)
+    coarse = np.full((h, 6), np.nan)
+    steps = np.zeros(h)
+    todo = np.arange(h)
+    for _ in range(60):
+        grid = np.linspace(0.0, 1.0, n_grid + 1)[None, 1:] * hi[todo, None]
+        cls = curves(todo, grid)
+        done = (cls[0][:, -1] < alpha) & (cls[-1][:, -1] < alpha)
+        for j, values in enumerate(cls):
+            coarse[todo[done], j] = _first_roots(grid[done], values[done], alpha)
+        steps[todo[done]] = grid[done, 1] - grid[done, 0]
+        hi[todo[~done]] *= 2
+        todo = todo[~done]
+        if todo.size == 0:
+            break
+    # refine every root on its own fine grid: all hypotheses and all six curves in one evaluation
+    offsets = np.linspace(-1.0, 1.0, _FINE)
+    fine = np.maximum(coarse[:, :, None] + offsets[None, None, :] * steps[:, None, None], steps[:, None, None] * 1e-3)
+    index = np.repeat(np.arange(h), 6)
+    cls = curves(index, fine.reshape(h * 6, _FINE))
+    which = np.tile(np.arange(6), h)
+    values = np.stack(cls)[which, np.arange(h * 6)]  # curve j of row (hypothesis, j)
+    limits = _first_roots(fine.reshape(h * 6, _FINE), values, alpha).reshape(h, 6)
+    return [
+        LimitResult(observed=float(lim[0]), expected=tuple(float(x) for x in lim[1:]), cl=cl,
+                    method="CLs, asymptotic (vectorised)", mu_hat=float(mh))
+        for lim, mh in zip(limits, mu_hat)
+    ]
+
+
+def fast_upper_limit(model: BinnedModel, counts, *, cl=0.95, n_grid=16) -> LimitResult:
+    """Observed and expected CLs limits of one model; see :func:`fast_upper_limits`.
 
     Examples
     --------
@@ -151,55 +283,4 @@ def fast_upper_limit(model: BinnedModel, counts, *, cl=0.95, aux=None, n_grid=24
     >>> round(fast_upper_limit(m, [10.0]).observed, 2)
     7.54
     """
-    if model.float_background and model.signal.size == 1:
-        raise ParameterError(
-            "a one-bin model with a free background normalisation has no constraint on the background; "
-            "fix the normalisation (float_background=False) or use more bins"
-        )
-    counts = np.asarray(counts, dtype=float)[None, :]
-    aux = (model.nominal_aux() if aux is None else np.asarray(aux, dtype=float))[None, :]
-    alpha = 1 - cl
-    s_total = max(model.signal.sum(), 1e-300)
-    mu_scale = max(3 * np.sqrt(max(model.background.sum(), 1.0)) / s_total, 1e-12)
-    theta0 = max(counts.sum(), 1.0) / max(model.background.sum(), 1e-300) if model.float_background else 1.0
-    guess = max((counts.sum() - theta0 * model.background.sum()) / s_total, 0.0)
-    mu_hat, nll_hat, theta_hat = _global_fit(model, counts, aux, theta0, guess)
-    nll_zero, theta_zero, gamma_zero = _profile(model, np.zeros(1), counts, aux, np.array([theta_hat]))
-    asimov = model.expected(0.0, theta_zero[0], gamma_zero[0])[None, :]
-    tau = model.tau
-    asimov_aux = np.where(np.isfinite(tau), tau * gamma_zero[0], 0.0)[None, :]
-    asimov_nll = float(_nll(model, np.zeros((1, 1)), theta_zero[:, None], gamma_zero, asimov, asimov_aux)[0])
-
-    def curves(grid):
-        """CLs observed and the five expected curves on ``grid``: one stacked profile of the
-        observed and the Asimov data."""
-        k = grid.size
-        rows_mu = np.concatenate([grid, grid])
-        rows_counts = np.concatenate([np.repeat(counts, k, 0), np.repeat(asimov, k, 0)])
-        rows_aux = np.concatenate([np.repeat(aux, k, 0), np.repeat(asimov_aux, k, 0)])
-        start = np.concatenate([np.full(k, theta_hat), np.full(k, theta_zero[0])])
-        nll, _, _ = _profile(model, rows_mu, rows_counts, rows_aux, start)
-        q = np.where(grid < mu_hat, 0.0, np.maximum(2 * (nll[:k] - nll_hat), 0.0))
-        qa = np.maximum(2 * (nll[k:] - asimov_nll), 1e-300)
-        sqa = np.sqrt(qa)
-        t = np.where(q <= qa, np.sqrt(q), (q + qa) / (2 * sqa))
-        observed = ndtr(-t) / np.maximum(ndtr(sqa - t), 1e-300)
-        expected = [ndtr(k_ - sqa) / ndtr(k_) for k_ in BANDS]
-        return observed, expected
-
-    hi = 2 * mu_scale
-    while True:
-        grid = np.linspace(0.0, hi, n_grid + 1)[1:]
-        observed, expected = curves(grid)
-        if observed[-1] < alpha and expected[-1][-1] < alpha:
-            break
-        hi *= 2
-    # refine every root on its own fine grid, all in one stacked evaluation
-    step = grid[1] - grid[0]
-    coarse = [_first_root(grid, values, alpha) for values in (observed, *expected)]
-    fine = np.concatenate([np.linspace(max(c - step, step * 1e-3), c + step, 9) for c in coarse])
-    obs_f, exp_f = curves(fine)
-    limits = [_first_root(fine[9 * i : 9 * (i + 1)], values[9 * i : 9 * (i + 1)], alpha)
-              for i, values in enumerate([obs_f, *exp_f])]
-    return LimitResult(observed=float(limits[0]), expected=tuple(float(x) for x in limits[1:]), cl=cl,
-                       method="CLs, asymptotic (vectorised)", mu_hat=float(mu_hat))
+    return fast_upper_limits([model], [counts], cl=cl, n_grid=n_grid)[0]
