@@ -19,7 +19,7 @@ import pyhf
 
 from analysis_lib.stats import BinnedModel, upper_limit
 from analysis_lib.stats.counting import toy_cls
-from analysis_lib.stats.fast import fast_upper_limit
+from analysis_lib.stats.fast import fast_upper_limit, fast_upper_limits
 
 
 def peak_model(n_bins, seed=1):
@@ -77,6 +77,15 @@ def main():
         for name, t, values in (("iminuit", readable_t, readable), ("vectorised", fast_t, fast)):
             diff = np.max(np.abs(values / ref - 1))
             rows.append((f"{n_bins}-bin limit + bands, {name}", t, pyhf_t, pyhf_t / t, diff))
+    # a scan: 100 hypotheses of the 50-bin model (the peak moving across the window) at once
+    s, b, u, _ = peak_model(50)
+    x = np.linspace(-1, 1, 50)
+    rng = np.random.default_rng(2)
+    models = [BinnedModel(20 * np.exp(-((x - c) ** 2) / (2 * 0.1**2)), b, u) for c in np.linspace(-0.8, 0.8, 100)]
+    data = [rng.poisson(b).astype(float) for _ in models]
+    scan_t, _ = timed(lambda: fast_upper_limits(models, data), 3)
+    rows.append(("50-bin scan, 100 hypotheses, per hypothesis", scan_t / 100, float("nan"), float("nan"),
+                 float("nan")))
     ours_t, _ = timed(lambda: toy_cls(10, 5.0, 1.0, 10.0, n_toys=10_000), 20)
     spec = {"channels": [{"name": "c", "samples": [
         {"name": "s", "data": [1.0], "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]},
