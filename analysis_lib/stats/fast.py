@@ -240,11 +240,8 @@ def fast_upper_limits(models, counts, *, cl=0.95, n_grid=10):
 
     # bracket from the Asimov data: q_A(mu) ~ (mu / sigma_A)^2, so the +2 sigma expected limit is
     # about sigma_A (Phi^-1(1 - alpha Phi(2)) + 2); the grid runs to 1.5 times that
-    probe = np.concatenate([scale, scale])
-    nll_probe, _, _ = _profile(rows.take(np.concatenate([np.arange(h)] * 2)), probe,
-                               np.concatenate([asimov, asimov]), np.concatenate([asimov_aux, asimov_aux]),
-                               np.concatenate([theta_zero, theta_zero]))
-    sigma_a = scale / np.sqrt(np.maximum(2 * (nll_probe[:h] - asimov_nll), 1e-12))
+    nll_probe, _, _ = _profile(rows, scale, asimov, asimov_aux, theta_zero)
+    sigma_a = scale / np.sqrt(np.maximum(2 * (nll_probe - asimov_nll), 1e-12))
     hi = np.maximum(1.5 * sigma_a * (ndtri(1 - alpha * ndtr(2.0)) + 2.0), mu_hat + 3 * sigma_a)
     coarse = np.full((h, 6), np.nan)
     steps = np.zeros(h)
