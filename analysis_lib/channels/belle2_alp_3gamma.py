@@ -3,7 +3,8 @@
 What this search declares: its samples (signal on a mass grid and the photon backgrounds), its
 skim and selection, its observables (diphoton mass squared below 6.85 GeV, recoil mass squared of
 the third photon above, as the paper) and the conversion of a signal yield into sigma and g_agg.
-Everything else (simulation, ntuple I/O, histograms, fits, limits, plots) is shared code.
+Everything else (simulation, ntuple I/O, histograms, fits, limits, plots) is shared code, most of
+it through :mod:`analysis_lib.peak_search`.
 
 Selection (modelled on the paper's three-photon selection; its exact cuts are not all public):
 no track; at least three photon candidates with E_lab > 0.1 GeV; an ECL energy-sum trigger (all
@@ -16,23 +17,22 @@ below 0.1 sqrt(s). Every event enters the mass histograms three times, once per 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
 import awkward as ak
 import numpy as np
 
+from .. import peak_search
 from ..datasets import Dataset, dataset, datasets
-from ..histograms import fill, mass_squared_axis, poisson_pseudo_data, smooth, window
+from ..histograms import mass_squared_axis
 from ..kinematics import direction_from_angles, invariant_mass2
-from ..ntuple import read_events, read_meta
 from ..parameters import Parameter
+from ..peak_search import PeakSearch
 from ..physics.alp import coupling_from_cross_section, sigma_ee_to_gamma_alp_pb
 from ..constants import mass_gev
 from ..physics.qed import sigma_gamma_gamma_pb
-from ..scan import scan_limits
-from ..selection import Cut, CutFlow, cut_flow_table, require_events
-from ..signal_shape import PeakTemplates
+from ..selection import Cut, CutFlow
 from ..simulation.generators import (
     Frame,
     generate_gamma_gamma,
@@ -43,12 +43,11 @@ from ..simulation.generators import (
     radiative_bhabha_sampler,
     three_photon_sampler,
 )
-from ..simulation.production import ProductionConfig, SampleSpec, produce, sample_rng
-from ..stats import SmoothBackgroundModel
+from ..simulation.production import SampleSpec
 
 __all__ = [
     "CL", "NAME", "NOTEBOOK", "PARAMETERS", "TITLE", "analyse", "fit_inputs", "observable_for", "prepare",
-    "resolution_gev", "sample_specs", "scan_masses", "example_fit", "physics_table", "results_table",
+    "resolution_gev", "sample_specs", "example_fit", "physics_table", "results_table", "agreement", "SEARCH",
 ]
 
 log = logging.getLogger(__name__)
@@ -294,179 +293,52 @@ def observable_for(mass_gev: float) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# the analysis
+# the analysis: the shared peak-search flow with this channel's declarations
+
+SEARCH = PeakSearch(
+    name=NAME,
+    cl=CL,
+    sample_specs=sample_specs,
+    skim=skim,
+    candidates=candidates,
+    selection=SELECTION,
+    observables=pair_observables,
+    axes=AXES,
+    observable_for=observable_for,
+    peaking=PEAKING,
+    signal_sigma_pb=lambda mass_gev, sqrt_s_gev: sigma_ee_to_gamma_alp_pb(mass_gev, G_REF_PER_GEV, sqrt_s_gev),
+)
 
 
-@dataclass(frozen=True)
-class ChannelInputs:
-    """Everything the fits need, made once per run by :func:`prepare`."""
-
-    dataset: Dataset
-    seed: int
-    backgrounds: dict  # sample name -> label
-    hists: dict  # observable -> {sample name -> Hist}, background samples
-    data: dict  # observable -> Hist (pseudo-data or real data)
-    data_source: str  # "ntuple" or "histogram"
-    peaks: dict  # observable -> PeakTemplates
-    cut_flow: object  # pandas DataFrame, weighted events per sample after each cut
-    selected: dict  # sample name -> Candidates after selection (for plots)
-    min_weight: float  # smallest per-event background weight (empty-bin floor)
+def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int, progress=True):
+    """Simulate (or reuse) and select the ntuples of ``dataset_name`` (:func:`analysis_lib.peak_search.prepare`)."""
+    return peak_search.prepare(SEARCH, dataset_name, seed=seed, n_signal_events=n_signal_events,
+                               max_mc_events=max_mc_events, progress=progress)
 
 
-def _ntuple_paths(ds, seed, specs, *, max_mc_events, progress):
-    if ds.simulated:
-        config = ProductionConfig(skim=skim, n_max=max_mc_events)
-        return produce(specs, ds, seed=seed, config=config, progress=progress)
-    folder = ds.ntuple_dir(seed)
-    return {**{s.name: folder / f"{s.name}.root" for s in specs}, "data": folder / "data.root"}
+def resolution_gev(inputs, mass_gev: float) -> float:
+    """Mass resolution at ``mass_gev``."""
+    return peak_search.resolution_gev(SEARCH, inputs, mass_gev)
 
 
-def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int, progress=True) -> ChannelInputs:
-    """Simulate (or reuse) the ntuples, select, and fill the histograms and signal templates."""
-    from tqdm.auto import tqdm
-
-    ds = dataset(dataset_name)
-    specs = sample_specs(ds, n_signal_events=n_signal_events)
-    bar = tqdm(total=len(specs), desc="samples", disable=not progress)
-    paths = _ntuple_paths(ds, seed, specs, max_mc_events=max_mc_events, progress=bar)
-    bar.close()
-    axes = {name: make() for name, make in AXES.items()}
-    hists = {obs: {} for obs in axes}
-    flows, selected, backgrounds = {}, {}, {}
-    peak_values = {obs: [] for obs in axes}
-    n_generated, signal_masses = [], []
-    min_weight = np.inf
-    for spec in specs:
-        events = read_events(paths[spec.name], branches=ds.branches)
-        cands = candidates(events, ds)
-        mask, flow = SELECTION.apply(cands, weights=cands.weight)
-        flows[spec.label] = flow
-        sel = _subset(cands, mask)
-        observables, correct = pair_observables(sel)
-        if spec.kind == "signal":
-            meta = read_meta(paths[spec.name])
-            n_generated.append(meta.get("n_generated", spec.n_events))
-            signal_masses.append(spec.config["mass_gev"])
-            for obs in axes:
-                peak_values[obs].append(observables[obs][correct])
-            continue
-        backgrounds[spec.name] = spec.label
-        selected[spec.name] = sel
-        if len(cands):
-            min_weight = min(min_weight, float(np.min(cands.weight)))
-        for obs, axis in axes.items():
-            hists[obs][spec.name] = fill(axis, observables[obs].ravel(), np.repeat(sel.weight, 3))
-    peaks = {obs: PeakTemplates.from_samples(signal_masses, peak_values[obs], n_generated) for obs in axes}
-    if "data" in paths:
-        events = read_events(paths["data"], branches=ds.branches)
-        cands = candidates(events, ds)
-        mask, flow = SELECTION.apply(cands, weights=cands.weight)
-        flows["data"] = flow
-        sel = _subset(cands, mask)
-        require_events(mask, what=f"the data of {ds.name}")
-        selected["data"] = sel
-        observables, _ = pair_observables(sel)
-        data = {obs: fill(axis, observables[obs].ravel(), np.ones(3 * len(sel))) for obs, axis in axes.items()}
-        source = "ntuple"
-    else:
-        rng = sample_rng(seed, ds.name, "data-histogram", 1)
-        data = {obs: poisson_pseudo_data(_pseudo_data_expectation(hists[obs], peaks[obs], axis), rng)
-                for obs, axis in axes.items()}
-        source = "histogram"
-    return ChannelInputs(
-        dataset=ds, seed=seed, backgrounds=backgrounds, hists=hists, data=data, data_source=source,
-        peaks=peaks, cut_flow=cut_flow_table(flows), selected=selected, min_weight=float(min_weight),
-    )
+def fit_inputs(inputs, mass_gev: float, *, half_width_sigma: float, degree: int = 2):
+    """Model, counts and window of one mass hypothesis (:func:`analysis_lib.peak_search.fit_inputs`)."""
+    return peak_search.fit_inputs(SEARCH, inputs, mass_gev, half_width_sigma=half_width_sigma, degree=degree)
 
 
-#: Width of the smoothing kernel for the simulated continuum, in units of the mass resolution.
-SMOOTHING_SIGMAS = 10.0
+def example_fit(inputs, mass_gev: float, *, half_width_sigma: float, degree: int = 2):
+    """A fitted window at one mass, for a figure."""
+    return peak_search.example_fit(SEARCH, inputs, mass_gev, half_width_sigma=half_width_sigma, degree=degree)
 
 
-def _pseudo_data_expectation(hists, peaks: PeakTemplates, axis):
-    """The expectation that histogram-level pseudo-data are drawn from: the simulated continuum
-    smoothed with a kernel of :data:`SMOOTHING_SIGMAS` mass resolutions (its simulation is far
-    sparser than the data it stands for, and its bin-to-bin noise would look like signals), plus
-    the peaking backgrounds as simulated."""
-    edges = axis.edges
-    mass = np.sqrt(np.clip(0.5 * (edges[1:] + edges[:-1]), 0, None))
-    grid = np.clip(mass, peaks.masses_gev[0], peaks.masses_gev[-1])
-    sigma_x = np.interp(grid, peaks.masses_gev, peaks.widths)
-    half_width_bins = np.maximum(2 * SMOOTHING_SIGMAS * sigma_x / np.diff(edges), 1).astype(int)
-    continuum = [h for name, h in hists.items() if name not in PEAKING]
-    peaking = [h for name, h in hists.items() if name in PEAKING]
-    return smooth(sum(continuum), half_width_bins) + sum(peaking)
-
-
-def _subset(c: Candidates, mask) -> Candidates:
-    return Candidates(
-        n_tracks=c.n_tracks[mask], n_photons=c.n_photons[mask], e_lab_sum=c.e_lab_sum[mask],
-        p4_cm=c.p4_cm[mask], theta_lab=c.theta_lab[mask], origin=c.origin[mask], weight=c.weight[mask],
-        sqrt_s=c.sqrt_s, tracker_deg=c.tracker_deg,
-    )
-
-
-def resolution_gev(inputs: ChannelInputs, mass_gev: float) -> float:
-    """Mass resolution sigma_m = sigma(m^2) / (2 m) at ``mass_gev`` from the signal templates."""
-    peaks = inputs.peaks[observable_for(mass_gev)]
-    return peaks.width(mass_gev) / (2 * mass_gev)
-
-
-def scan_masses(inputs: ChannelInputs, *, mass_min_gev: float, mass_max_gev: float, step_sigma: float):
-    """Mass hypotheses from ``mass_min_gev`` to ``mass_max_gev`` in steps of ``step_sigma`` resolutions."""
-    masses = [mass_min_gev]
-    while True:
-        step = step_sigma * resolution_gev(inputs, masses[-1])
-        nxt = masses[-1] + step
-        if nxt > mass_max_gev:
-            break
-        masses.append(nxt)
-    return np.array(masses)
-
-
-def fit_inputs(inputs: ChannelInputs, mass_gev: float, *, half_width_sigma: float, degree: int = 2):
-    """The binned model and observed counts of one mass hypothesis, and its window.
-
-    Background: a smooth log-polynomial continuum of ``degree`` fitted to the data in the window
-    (the simulated continuum, e+e- -> 3 gamma and gamma gamma + beam background, only makes the
-    pseudo-data), plus the simulated peaking backgrounds e+e- -> gamma P where they reach the window,
-    with constrained normalisations (:data:`PEAKING`). Signal: the interpolated peak at the
-    reference coupling, L sigma(g_ref) times the efficiency per bin.
-    """
-    obs = observable_for(mass_gev)
-    peaks = inputs.peaks[obs]
-    x0, sigma = peaks.centre(mass_gev), peaks.width(mass_gev)
-    any_hist = next(iter(inputs.hists[obs].values()))
-    win = window(any_hist.axes[0], x0, half_width_sigma * sigma, bin_width=sigma / 2)
-    counts = win.values(inputs.data[obs])
-    templates, uncertainties = [], []
-    for name, relative in PEAKING.items():
-        if name in inputs.hists[obs]:
-            t = win.values(inputs.hists[obs][name])
-            if t.sum() > 0.01 * max(counts.sum(), 1.0) and t.sum() > 0.1:
-                templates.append(t)
-                uncertainties.append(relative)
-    sigma_ref = float(sigma_ee_to_gamma_alp_pb(mass_gev, G_REF_PER_GEV, inputs.dataset.experiment.sqrt_s_gev))
-    s = inputs.dataset.luminosity_pb * sigma_ref * peaks.histogram(mass_gev, win.edges)
-    model = SmoothBackgroundModel(
-        s, win.edges, degree=degree, templates=np.array(templates) if templates else None,
-        template_uncertainties=tuple(uncertainties),
-    )
-    return model, counts, win
-
-
-def analyse(inputs: ChannelInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, fit_half_width_sigma,
-            background_degree=2, progress=True, client=None):
+def analyse(inputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, fit_half_width_sigma, background_degree=2,
+            progress=True, client=None):
     """Limits on sigma(e+e- -> gamma a) B(a -> gamma gamma) (pb) and on g_agg (GeV^-1) versus mass;
     with a dask ``client`` the masses are spread over its workers."""
-    masses = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
+    mu = peak_search.scan(SEARCH, inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev,
+                          mass_step_sigma=mass_step_sigma, fit_half_width_sigma=fit_half_width_sigma,
+                          background_degree=background_degree, progress=progress, client=client)
     sqrt_s = inputs.dataset.experiment.sqrt_s_gev
-
-    def build(mass):
-        model, counts, _ = fit_inputs(inputs, mass, half_width_sigma=fit_half_width_sigma, degree=background_degree)
-        return model, counts
-
-    mu = scan_limits(masses, build, cl=CL, progress=progress, client=client)
     sigma = mu.transform(lambda m, v: v * sigma_ee_to_gamma_alp_pb(m, G_REF_PER_GEV, sqrt_s),
                          quantity="sigma_x_br", unit="pb")
     coupling = sigma.transform(lambda m, v: coupling_from_cross_section(v, m, sqrt_s),
@@ -474,27 +346,7 @@ def analyse(inputs: ChannelInputs, *, mass_min_gev, mass_max_gev, mass_step_sigm
     return {"sigma": sigma, "g_agg": coupling}
 
 
-
-@dataclass(frozen=True)
-class FitDisplay:
-    """A fitted window, for a figure: edges, counts, fitted background and total, mu-hat."""
-
-    edges: np.ndarray
-    counts: np.ndarray
-    background: np.ndarray
-    total: np.ndarray
-    mu_hat: float
-
-
-def example_fit(inputs: ChannelInputs, mass_gev: float, *, half_width_sigma: float, degree: int = 2) -> FitDisplay:
-    """The signal-plus-background fit at one mass, signal allowed negative (for a figure)."""
-    from ..stats import fit
-
-    model, counts, win = fit_inputs(inputs, mass_gev, half_width_sigma=half_width_sigma, degree=degree)
-    free = replace(model, mu_bounds=(-np.inf, np.inf))
-    result = fit(free, counts)
-    background = model.expected_counts(0.0, result.params)
-    return FitDisplay(win.edges, counts, background, background + result.mu * model.signal, result.mu)
+agreement = peak_search.agreement
 
 
 def physics_table(masses_gev, sqrt_s_gev):
@@ -533,12 +385,3 @@ def results_table(results, masses_gev, published):
         "expected / published": g.expected[idx, 2] / pub,
         "local Z": g.significance[idx],
     })
-
-
-def agreement(result, published, *, factor=1.5):
-    """Fraction of scanned masses where the expected limit is within ``factor`` of the published
-    curve (either way), and the median ratio expected / published."""
-    ratio = result.expected[:, 2] / published.at(result.masses_gev)
-    ratio = ratio[np.isfinite(ratio)]
-    within = float(np.mean((ratio < factor) & (ratio > 1 / factor))) if ratio.size else float("nan")
-    return within, float(np.median(ratio)) if ratio.size else float("nan")

@@ -28,7 +28,7 @@ __all__ = ["fast_upper_limit", "fast_upper_limits"]
 
 _NEWTON_STEPS = 30
 _TOLERANCE = 1e-8
-_FINE = 7
+_FINE = 5
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,273 @@
+"""The shared flow of a search for a narrow peak: ntuples -> selection -> histograms -> fits.
+
+A channel declares a :class:`PeakSearch` (its samples, skim, candidates, selection, observables,
+histogram axes, which observable to fit at each mass, its peaking backgrounds and the reference
+signal cross section); the functions here do the rest, the same way for every channel:
+
+* :func:`prepare` simulates (or reuses) the ntuples of a dataset, or reads real ones, applies the
+  selection with a cut-flow table, fills one fine histogram per background sample and observable,
+  builds the signal peak templates from the simulated masses, and takes the data from the data
+  ntuple or, where event-level pseudo-data are absurd, draws them from the histograms;
+* :func:`fit_inputs` makes the binned model of one mass hypothesis: the interpolated signal peak on
+  a smooth background fitted to the data in the window, plus constrained peaking templates;
+* :func:`scan` computes the limits over the masses of :func:`scan_masses`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Callable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .datasets import Dataset, dataset
+from .histograms import fill, poisson_pseudo_data, smooth, window
+from .ntuple import read_events, read_meta
+from .scan import ScanResult, scan_limits
+from .selection import CutFlow, cut_flow_table, require_events
+from .signal_shape import PeakTemplates
+from .simulation.production import ProductionConfig, produce, sample_rng
+from .stats import SmoothBackgroundModel, fit
+
+__all__ = ["FitDisplay", "PeakSearch", "SearchInputs", "agreement", "example_fit", "fit_inputs", "prepare",
+           "resolution_gev", "scan", "scan_masses", "subset"]
+
+
+@dataclass(frozen=True)
+class PeakSearch:
+    """What a peak-search channel declares.
+
+    Attributes
+    ----------
+    name : str
+    cl : float
+        Confidence level of the limits.
+    sample_specs : callable
+        ``sample_specs(dataset, n_signal_events) -> list of SampleSpec``; signal specs carry
+        ``config["mass_gev"]``.
+    skim : callable
+        ``skim(events) -> mask`` before ntuples are written.
+    candidates : callable
+        ``candidates(events, dataset) -> object`` whose array attributes have one row per event
+        and which has a ``weight`` array.
+    selection : CutFlow
+        Cuts on the candidates.
+    observables : callable
+        ``observables(candidates) -> ({name: values (n, k)}, correct (n, k))``: k entries per
+        event, and which entry is the signal's (simulation truth).
+    axes : dict
+        Observable name -> factory of its fine ``hist`` axis.
+    observable_for : callable
+        ``observable_for(mass_gev) -> name`` of the observable fitted at that mass.
+    peaking : dict
+        Background samples fitted as templates -> relative uncertainty of their normalisation;
+        the other backgrounds are the continuum.
+    signal_sigma_pb : callable
+        ``signal_sigma_pb(mass_gev, sqrt_s_gev)``: the cross section of the simulated signal.
+    smoothing_sigmas : float
+        Width, in mass resolutions, of the kernel that smooths the simulated continuum before
+        histogram-level pseudo-data are drawn from it (10 by default).
+    """
+
+    name: str
+    cl: float
+    sample_specs: Callable
+    skim: Callable
+    candidates: Callable
+    selection: CutFlow
+    observables: Callable
+    axes: dict
+    observable_for: Callable
+    peaking: dict
+    signal_sigma_pb: Callable
+    smoothing_sigmas: float = 10.0
+
+
+@dataclass(frozen=True)
+class SearchInputs:
+    """Everything the fits of one run need, made once by :func:`prepare`."""
+
+    dataset: Dataset
+    seed: int
+    backgrounds: dict  # sample name -> label
+    hists: dict  # observable -> {sample name -> Hist}, background samples
+    data: dict  # observable -> Hist (pseudo-data or real data)
+    data_source: str  # "ntuple" or "histogram"
+    peaks: dict  # observable -> PeakTemplates
+    cut_flow: object  # pandas DataFrame, weighted events per sample after each cut
+    selected: dict  # sample name -> candidates after selection (for plots)
+
+
+def subset(candidates, mask):
+    """The candidates of the events where ``mask`` is true (every per-event array field cut)."""
+    n = len(candidates.weight)
+    changes = {}
+    for f in fields(candidates):
+        value = getattr(candidates, f.name)
+        if isinstance(value, np.ndarray) and value.shape[:1] == (n,):
+            changes[f.name] = value[mask]
+    return replace(candidates, **changes)
+
+
+def _ntuple_paths(search, ds, seed, specs, *, max_mc_events, progress):
+    if ds.simulated:
+        config = ProductionConfig(skim=search.skim, n_max=max_mc_events)
+        return produce(specs, ds, seed=seed, config=config, progress=progress)
+    folder = ds.ntuple_dir(seed)
+    return {**{s.name: folder / f"{s.name}.root" for s in specs}, "data": folder / "data.root"}
+
+
+def _select(search, path, ds):
+    events = read_events(path, branches=ds.branches)
+    cands = search.candidates(events, ds)
+    mask, flow = search.selection.apply(cands, weights=cands.weight)
+    return cands, mask, flow
+
+
+def prepare(search: PeakSearch, dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int,
+            progress=True) -> SearchInputs:
+    """Simulate (or reuse) the ntuples, select, and fill the histograms and signal templates."""
+    ds = dataset(dataset_name)
+    specs = search.sample_specs(ds, n_signal_events=n_signal_events)
+    bar = tqdm(total=len(specs), desc="samples", disable=not progress)
+    paths = _ntuple_paths(search, ds, seed, specs, max_mc_events=max_mc_events, progress=bar)
+    bar.close()
+    axes = {name: make() for name, make in search.axes.items()}
+    hists = {obs: {} for obs in axes}
+    flows, selected, backgrounds = {}, {}, {}
+    peak_values = {obs: [] for obs in axes}
+    n_generated, signal_masses = [], []
+    for spec in specs:
+        cands, mask, flows[spec.label] = _select(search, paths[spec.name], ds)
+        sel = subset(cands, mask)
+        values, correct = search.observables(sel)
+        if spec.kind == "signal":
+            n_generated.append(read_meta(paths[spec.name]).get("n_generated", spec.n_events))
+            signal_masses.append(spec.config["mass_gev"])
+            for obs in axes:
+                peak_values[obs].append(values[obs][correct])
+            continue
+        backgrounds[spec.name] = spec.label
+        selected[spec.name] = sel
+        for obs, axis in axes.items():
+            entries = values[obs].shape[1]
+            hists[obs][spec.name] = fill(axis, values[obs].ravel(), np.repeat(sel.weight, entries))
+    peaks = {obs: PeakTemplates.from_samples(signal_masses, peak_values[obs], n_generated) for obs in axes}
+    if "data" in paths:
+        cands, mask, flows["data"] = _select(search, paths["data"], ds)
+        require_events(mask, what=f"the data of {ds.name}")
+        sel = selected["data"] = subset(cands, mask)
+        values, _ = search.observables(sel)
+        data = {obs: fill(axis, values[obs].ravel(), np.ones(values[obs].size)) for obs, axis in axes.items()}
+        source = "ntuple"
+    else:
+        rng = sample_rng(seed, ds.name, "data-histogram", 1)
+        data = {obs: poisson_pseudo_data(_pseudo_data_expectation(search, hists[obs], peaks[obs], axis), rng)
+                for obs, axis in axes.items()}
+        source = "histogram"
+    return SearchInputs(dataset=ds, seed=seed, backgrounds=backgrounds, hists=hists, data=data, data_source=source,
+                        peaks=peaks, cut_flow=cut_flow_table(flows), selected=selected)
+
+
+def _pseudo_data_expectation(search, hists, peaks: PeakTemplates, axis):
+    """The expectation of histogram-level pseudo-data: the simulated continuum smoothed over
+    ``search.smoothing_sigmas`` mass resolutions (its simulation is far sparser than the data it
+    stands for, and its bin-to-bin noise would look like signals), plus the peaking backgrounds as
+    simulated."""
+    edges = axis.edges
+    mass = np.sqrt(np.clip(0.5 * (edges[1:] + edges[:-1]), 0, None))
+    grid = np.clip(mass, peaks.masses_gev[0], peaks.masses_gev[-1])
+    sigma_x = np.interp(grid, peaks.masses_gev, peaks.widths)
+    half_width_bins = np.maximum(2 * search.smoothing_sigmas * sigma_x / np.diff(edges), 1).astype(int)
+    continuum = [h for name, h in hists.items() if name not in search.peaking]
+    peaking = [h for name, h in hists.items() if name in search.peaking]
+    return smooth(sum(continuum), half_width_bins) + sum(peaking)
+
+
+def resolution_gev(search: PeakSearch, inputs: SearchInputs, mass_gev: float) -> float:
+    """Mass resolution sigma_m = sigma(m^2) / (2 m) at ``mass_gev`` (observables in mass squared)."""
+    return inputs.peaks[search.observable_for(mass_gev)].width(mass_gev) / (2 * mass_gev)
+
+
+def scan_masses(search: PeakSearch, inputs: SearchInputs, *, mass_min_gev: float, mass_max_gev: float,
+                step_sigma: float):
+    """Mass hypotheses from ``mass_min_gev`` to ``mass_max_gev`` in steps of ``step_sigma`` resolutions."""
+    masses = [mass_min_gev]
+    while masses[-1] + step_sigma * resolution_gev(search, inputs, masses[-1]) <= mass_max_gev:
+        masses.append(masses[-1] + step_sigma * resolution_gev(search, inputs, masses[-1]))
+    return np.array(masses)
+
+
+def fit_inputs(search: PeakSearch, inputs: SearchInputs, mass_gev: float, *, half_width_sigma: float,
+               degree: int = 2):
+    """The binned model and observed counts of one mass hypothesis, and its window.
+
+    Background: a smooth log-polynomial continuum of ``degree`` fitted to the data in the window
+    (the simulated continuum only makes the pseudo-data), plus the simulated peaking backgrounds
+    where they reach the window, with constrained normalisations. Signal: the interpolated peak at
+    the reference cross section, L sigma times the efficiency per bin.
+    """
+    obs = search.observable_for(mass_gev)
+    peaks = inputs.peaks[obs]
+    x0, sigma = peaks.centre(mass_gev), peaks.width(mass_gev)
+    any_hist = next(iter(inputs.hists[obs].values()))
+    win = window(any_hist.axes[0], x0, half_width_sigma * sigma, bin_width=sigma / 2)
+    counts = win.values(inputs.data[obs])
+    templates, uncertainties = [], []
+    for name, relative in search.peaking.items():
+        if name in inputs.hists[obs]:
+            t = win.values(inputs.hists[obs][name])
+            if t.sum() > 0.01 * max(counts.sum(), 1.0) and t.sum() > 0.1:
+                templates.append(t)
+                uncertainties.append(relative)
+    sigma_ref = float(search.signal_sigma_pb(mass_gev, inputs.dataset.experiment.sqrt_s_gev))
+    s = inputs.dataset.luminosity_pb * sigma_ref * peaks.histogram(mass_gev, win.edges)
+    model = SmoothBackgroundModel(s, win.edges, degree=degree, templates=np.array(templates) if templates else None,
+                                  template_uncertainties=tuple(uncertainties))
+    return model, counts, win
+
+
+def scan(search: PeakSearch, inputs: SearchInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma,
+         fit_half_width_sigma, background_degree=2, progress=True, client=None) -> ScanResult:
+    """Limits on the signal strength (in units of the reference cross section) versus mass; with a
+    dask ``client`` the masses are spread over its workers."""
+    masses = scan_masses(search, inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev,
+                         step_sigma=mass_step_sigma)
+
+    def build(mass):
+        model, counts, _ = fit_inputs(search, inputs, mass, half_width_sigma=fit_half_width_sigma,
+                                      degree=background_degree)
+        return model, counts
+
+    return scan_limits(masses, build, cl=search.cl, progress=progress, client=client)
+
+
+@dataclass(frozen=True)
+class FitDisplay:
+    """A fitted window, for a figure: edges, counts, fitted background and total, mu-hat."""
+
+    edges: np.ndarray
+    counts: np.ndarray
+    background: np.ndarray
+    total: np.ndarray
+    mu_hat: float
+
+
+def example_fit(search: PeakSearch, inputs: SearchInputs, mass_gev: float, *, half_width_sigma: float,
+                degree: int = 2) -> FitDisplay:
+    """The signal-plus-background fit at one mass, signal allowed negative (for a figure)."""
+    model, counts, win = fit_inputs(search, inputs, mass_gev, half_width_sigma=half_width_sigma, degree=degree)
+    result = fit(replace(model, mu_bounds=(-np.inf, np.inf)), counts)
+    background = model.expected_counts(0.0, result.params)
+    return FitDisplay(win.edges, counts, background, background + result.mu * model.signal, result.mu)
+
+
+def agreement(result: ScanResult, published, *, factor=1.5):
+    """Fraction of scanned masses where the expected limit is within ``factor`` of the published
+    curve (either way), and the median ratio expected / published."""
+    ratio = result.expected[:, 2] / published.at(result.masses_gev)
+    ratio = ratio[np.isfinite(ratio)]
+    if not ratio.size:
+        return float("nan"), float("nan")
+    return float(np.mean((ratio < factor) & (ratio > 1 / factor))), float(np.median(ratio))
