@@ -79,10 +79,8 @@ def window(axis, centre: float, half_width: float, *, bin_width: float) -> Windo
     start, stop = max(start, 0), min(stop, len(edges) - 1)
     fine = np.diff(edges[start : stop + 1]).mean()
     group = max(int(round(bin_width / fine)), 1)
-    n = max((stop - start) // group, 1)
-    stop = min(start + n * group, len(edges) - 1)
-    n = (stop - start) // group
-    stop = start + n * group
+    n_bins = min(max((stop - start) // group, 1), (len(edges) - 1 - start) // group)
+    stop = start + n_bins * group
     return Window(start=start, stop=stop, group=group, edges=edges[start : stop + 1 : group])
 
 

@@ -96,7 +96,6 @@ class SearchInputs:
     data_source: str  # "ntuple" or "histogram"
     peaks: dict  # observable -> PeakTemplates
     cut_flow: object  # pandas DataFrame, weighted events per sample after each cut
-    selected: dict  # sample name -> candidates after selection (for plots)
 
 
 def subset(candidates, mask):
@@ -135,7 +134,7 @@ def prepare(search: PeakSearch, dataset_name: str, *, seed: int, n_signal_events
     bar.close()
     axes = {name: make() for name, make in search.axes.items()}
     hists = {obs: {} for obs in axes}
-    flows, selected, backgrounds = {}, {}, {}
+    flows, backgrounds = {}, {}
     peak_values = {obs: [] for obs in axes}
     n_generated, signal_masses = [], []
     for spec in specs:
@@ -149,7 +148,6 @@ def prepare(search: PeakSearch, dataset_name: str, *, seed: int, n_signal_events
                 peak_values[obs].append(values[obs][correct])
             continue
         backgrounds[spec.name] = spec.label
-        selected[spec.name] = sel
         for obs, axis in axes.items():
             entries = values[obs].shape[1]
             hists[obs][spec.name] = fill(axis, values[obs].ravel(), np.repeat(sel.weight, entries))
@@ -157,7 +155,7 @@ def prepare(search: PeakSearch, dataset_name: str, *, seed: int, n_signal_events
     if "data" in paths:
         cands, mask, flows["data"] = _select(search, paths["data"], ds)
         require_events(mask, what=f"the data of {ds.name}")
-        sel = selected["data"] = subset(cands, mask)
+        sel = subset(cands, mask)
         values, _ = search.observables(sel)
         data = {obs: fill(axis, values[obs].ravel(), np.ones(values[obs].size)) for obs, axis in axes.items()}
         source = "ntuple"
@@ -167,7 +165,7 @@ def prepare(search: PeakSearch, dataset_name: str, *, seed: int, n_signal_events
                 for obs, axis in axes.items()}
         source = "histogram"
     return SearchInputs(dataset=ds, seed=seed, backgrounds=backgrounds, hists=hists, data=data, data_source=source,
-                        peaks=peaks, cut_flow=cut_flow_table(flows), selected=selected)
+                        peaks=peaks, cut_flow=cut_flow_table(flows))
 
 
 def _pseudo_data_expectation(search, hists, peaks: PeakTemplates, axis):
