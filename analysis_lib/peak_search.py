@@ -203,7 +203,8 @@ def fit_inputs(search: PeakSearch, inputs: SearchInputs, mass_gev: float, *, hal
 
     Background: a smooth log-polynomial continuum of ``degree`` fitted to the data in the window
     (the simulated continuum only makes the pseudo-data), plus the simulated peaking backgrounds
-    where they reach the window, with constrained normalisations. Signal: the interpolated peak at
+    wherever they reach a tenth of the data's statistical uncertainty in a bin, with constrained
+    normalisations. Signal: the interpolated peak at
     the reference cross section, L sigma times the efficiency per bin.
     """
     obs = search.observable_for(mass_gev)
@@ -216,7 +217,8 @@ def fit_inputs(search: PeakSearch, inputs: SearchInputs, mass_gev: float, *, hal
     for name, relative in search.peaking.items():
         if name in inputs.hists[obs]:
             t = win.values(inputs.hists[obs][name])
-            if t.sum() > 0.01 * max(counts.sum(), 1.0) and t.sum() > 0.1:
+            # in the model wherever it reaches a tenth of a standard deviation of the data in a bin
+            if np.max(t / np.sqrt(np.maximum(counts, 1.0))) > 0.1:
                 templates.append(t)
                 uncertainties.append(relative)
     sigma_ref = float(search.signal_sigma_pb(mass_gev, inputs.dataset.experiment.sqrt_s_gev))
