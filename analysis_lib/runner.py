@@ -17,15 +17,23 @@ command exits non-zero after all runs with a summary table.
 Command line (``dsbook`` or ``python -m analysis_lib.runner``)::
 
     dsbook validate            check runs.yaml
-    dsbook run [--only ID]     execute runs
+    dsbook run [--only ID]     execute runs whose inputs changed (--force: all)
     dsbook render              write the table of contents and build the HTML
     dsbook build               all three
+
+A run executes again only when something it depends on changed (:func:`run_key`: its notebook,
+parameters, the ``analysis_lib`` code, the published curves, the dataset registry and any real
+ntuples, by content hash). An entry with ``matrix: {name: [values...]}`` expands into one run per
+combination of values.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import itertools
 import json
+import re
 import logging
 import shutil
 import subprocess
@@ -81,11 +89,11 @@ def load_runs(path: Path = BOOK / "runs.yaml", *, book_dir: Path | None = None) 
     if not isinstance(entries, list) or not entries:
         raise ParameterError(f"{path.name}: expected a non-empty list under 'runs:'")
     runs, seen = [], set()
-    for i, entry in enumerate(entries):
+    for i, entry in enumerate(_expand(entries, path.name)):
         where = f"{path.name}, run {i + 1}"
         unknown = set(entry) - {"id", "notebook", "title", "parameters"}
         if unknown:
-            raise ParameterError(f"{where}: unknown key(s) {sorted(unknown)}; use id, notebook, title, parameters")
+            raise ParameterError(f"{where}: unknown key(s) {sorted(unknown)}; use id, notebook, title, parameters, matrix")
         run_id = entry.get("id")
         if not isinstance(run_id, str) or not run_id.replace("_", "").replace("-", "").isalnum():
             raise ParameterError(f"{where}: id {run_id!r} must be a string of letters, digits, '_' and '-'")
@@ -102,6 +110,66 @@ def load_runs(path: Path = BOOK / "runs.yaml", *, book_dir: Path | None = None) 
     return runs
 
 
+def _expand(entries, filename):
+    """Entries with a ``matrix`` (parameter name -> list of values) become one run per combination:
+    id ``<id>_<value>_...``, parameters merged, the title formatted with the values."""
+    out = []
+    for entry in entries:
+        matrix = entry.get("matrix")
+        if matrix is None:
+            out.append(entry)
+            continue
+        if not isinstance(matrix, dict) or not all(isinstance(v, list) and v for v in matrix.values()):
+            raise ParameterError(f"{filename}: run {entry.get('id')!r}: 'matrix' must map names to non-empty lists")
+        names = list(matrix)
+        for values in itertools.product(*(matrix[n] for n in names)):
+            combination = dict(zip(names, values))
+            suffix = "_".join(re.sub(r"[^A-Za-z0-9_-]+", "-", str(v).replace(".", "p")) for v in values)
+            expanded = {k: v for k, v in entry.items() if k != "matrix"}
+            expanded["id"] = f"{entry.get('id')}_{suffix}"
+            expanded["parameters"] = {**(entry.get("parameters") or {}), **combination}
+            expanded["title"] = str(entry.get("title", expanded["id"])).format(**combination)
+            out.append(expanded)
+    return out
+
+
+def _hash_files(digest, paths):
+    for path in paths:
+        digest.update(str(path.name).encode())
+        digest.update(path.read_bytes())
+
+
+def run_key(run: Run) -> str:
+    """What a run's results depend on, as a content hash: its notebook, its parameters, the
+    ``analysis_lib`` code, the published curves and dataset registry, and the real ntuples it
+    reads (simulated ntuples follow from the code and the parameters). Modification times play no
+    part."""
+    digest = hashlib.sha256()
+    _hash_files(digest, [NOTEBOOKS / run.notebook])
+    digest.update(json.dumps(run.parameters, sort_keys=True).encode())
+    package = Path(__file__).resolve().parent
+    _hash_files(digest, sorted(package.rglob("*.py")))
+    data = package.parent / "data"
+    _hash_files(digest, sorted((data / "published").glob("*")) + [data / "datasets.yaml"])
+    name = run.parameters.get("dataset")
+    if name is not None:
+        from .datasets import dataset
+
+        ds = dataset(name)
+        if not ds.simulated and ds.ntuple_dir(0).is_dir():
+            _hash_files(digest, sorted(p for p in ds.ntuple_dir(0).rglob("*") if p.is_file()))
+    return digest.hexdigest()
+
+
+def is_current(run: Run) -> bool:
+    """True when the run has finished successfully with the inputs it would have now."""
+    status = run.folder / "status.json"
+    if not status.exists():
+        return False
+    record = json.loads(status.read_text())
+    return record.get("status") == "ok" and record.get("key") == run_key(run)
+
+
 def execute(run: Run) -> dict:
     """Execute one run with papermill into its folder; returns its status record."""
     import papermill
@@ -112,6 +180,7 @@ def execute(run: Run) -> dict:
     partial.mkdir(parents=True)
     output = partial / run.notebook
     parameters = {**run.parameters, "output_dir": "."}
+    key = run_key(run)
     start = time.perf_counter()
     status, error = "ok", None
     try:
@@ -120,10 +189,16 @@ def execute(run: Run) -> dict:
             progress_bar=False, log_output=False,
         )
     except papermill.PapermillExecutionError as exc:
-        status, error = "failed", f"{exc.ename}: {exc.evalue}"
+        status, error = "failed", f"{exc.ename}: {exc.evalue} (in cell {exc.exec_count})"
+    except Exception as exc:  # the kernel died, or the notebook could not be started
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - start
-    _title_page(output, run.title)
-    record = {"id": run.id, "status": status, "seconds": round(seconds, 1), "error": error}
+    if output.exists():
+        _title_page(output, run.title)
+    else:  # nothing executed: an error page takes the notebook's place in the book
+        (partial / "error.md").write_text(f"# {run.title}\n\nThis run failed before its notebook ran:\n\n"
+                                          f"```text\n{error}\n```\n")
+    record = {"id": run.id, "status": status, "seconds": round(seconds, 1), "error": error, "key": key}
     (partial / "status.json").write_text(json.dumps(record, indent=2))
     if run.folder.exists():
         shutil.rmtree(run.folder)
@@ -148,9 +223,10 @@ def write_toc(runs: list[Run], book_dir: Path = BOOK):
     """Write ``_toc.yml`` and the runs summary page of ``book_dir`` for the runs that have a folder."""
     chapters = []
     for run in runs:
-        page = run.folder / run.notebook
-        if page.exists():
+        if (run.folder / run.notebook).exists():
             chapters.append({"file": f"runs/{run.id}/{Path(run.notebook).stem}"})
+        elif (run.folder / "error.md").exists():
+            chapters.append({"file": f"runs/{run.id}/error"})
     toc = {"format": "jb-book", "root": "intro", "parts": [
         {"caption": "Runs", "chapters": [{"file": "runs/summary"}, *chapters]},
     ]}
@@ -187,6 +263,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=Path, default=None, help="runs file (default: <book>/runs.yaml)")
     parser.add_argument("--only", action="append", help="execute only this run id (repeatable)")
     parser.add_argument("--no-strict", action="store_true", help="do not turn book warnings into errors")
+    parser.add_argument("--force", action="store_true", help="execute runs even when their results are current")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -207,10 +284,14 @@ def main(argv=None) -> int:
         selected = [r for r in runs if not args.only or r.id in args.only]
         records = []
         for run in selected:
+            if not args.force and is_current(run):
+                print(f"{run.id} is up to date", flush=True)
+                records.append({**json.loads((run.folder / "status.json").read_text()), "status": "cached"})
+                continue
             print(f"executing {run.id} ...", flush=True)
             records.append(execute(run))
         print(_summary(records))
-        if any(r["status"] != "ok" for r in records):
+        if any(r["status"] == "failed" for r in records):
             code = 1
     if args.command in ("render", "build"):
         if render(runs, args.book, strict=not args.no_strict) != 0:
