@@ -17,7 +17,8 @@ command exits non-zero after all runs with a summary table.
 Command line (``dsbook`` or ``python -m analysis_lib.runner``)::
 
     dsbook validate            check runs.yaml
-    dsbook run [--only ID]     execute runs whose inputs changed (--force: all)
+    dsbook run [--only ID]     execute runs whose inputs changed (--force: all), in parallel on a
+                               local dask cluster (--workers N) or an existing one (--scheduler ADDRESS)
     dsbook render              write the table of contents and build the HTML
     dsbook build               all three
 
@@ -33,6 +34,7 @@ import argparse
 import hashlib
 import itertools
 import json
+import os
 import re
 import logging
 import shutil
@@ -206,6 +208,44 @@ def execute(run: Run) -> dict:
     return record
 
 
+def execute_all(runs, *, workers=1, scheduler=None) -> dict:
+    """Execute ``runs`` (in turn, or on a dask cluster: a local one of ``workers`` threads, or the
+    one at ``scheduler``) with a progress bar; returns {run id: status record}. Each run has its
+    own kernel process, so thread workers suffice; a failing run does not stop the others."""
+    from tqdm.auto import tqdm
+
+    if not runs:
+        return {}
+    bar = tqdm(total=len(runs), desc="runs", unit="run")
+    records = {}
+    if workers <= 1 and scheduler is None:
+        for run in runs:
+            bar.set_postfix_str(run.id)
+            records[run.id] = execute(run)
+            bar.update(1)
+    else:
+        from dask.distributed import Client, LocalCluster, as_completed
+
+        cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
+                                                      dashboard_address=None)
+        try:
+            with Client(scheduler or cluster) as client:
+                futures = {client.submit(execute, run, key=f"run-{run.id}", pure=False): run for run in runs}
+                for future in as_completed(futures):
+                    run = futures[future]
+                    try:
+                        records[run.id] = future.result()
+                    except Exception as exc:  # the worker died: the run is reported, the others go on
+                        records[run.id] = {"id": run.id, "status": "failed", "seconds": "",
+                                           "error": f"{type(exc).__name__}: {exc}"}
+                    bar.update(1)
+        finally:
+            if cluster is not None:
+                cluster.close()
+    bar.close()
+    return records
+
+
 def _title_page(path: Path, title: str):
     """Give the executed notebook the run's title as its first heading."""
     if not path.exists():
@@ -264,6 +304,10 @@ def main(argv=None) -> int:
     parser.add_argument("--only", action="append", help="execute only this run id (repeatable)")
     parser.add_argument("--no-strict", action="store_true", help="do not turn book warnings into errors")
     parser.add_argument("--force", action="store_true", help="execute runs even when their results are current")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="workers of the local dask cluster that executes the runs (default: one per core; "
+                             "1 executes them in turn without a cluster)")
+    parser.add_argument("--scheduler", default=None, help="address of an existing dask scheduler to execute runs on")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -282,15 +326,16 @@ def main(argv=None) -> int:
     code = 0
     if args.command in ("run", "build"):
         selected = [r for r in runs if not args.only or r.id in args.only]
-        records = []
+        records, todo = {}, []
         for run in selected:
             if not args.force and is_current(run):
                 print(f"{run.id} is up to date", flush=True)
-                records.append({**json.loads((run.folder / "status.json").read_text()), "status": "cached"})
-                continue
-            print(f"executing {run.id} ...", flush=True)
-            records.append(execute(run))
-        print(_summary(records))
+                records[run.id] = {**json.loads((run.folder / "status.json").read_text()), "status": "cached"}
+            else:
+                todo.append(run)
+        records.update(execute_all(todo, workers=args.workers, scheduler=args.scheduler))
+        print(_summary([records[r.id] for r in selected]))
+        records = list(records.values())
         if any(r["status"] == "failed" for r in records):
             code = 1
     if args.command in ("render", "build"):

@@ -99,3 +99,14 @@ def test_a_failing_run_is_isolated_and_reported(sandbox, monkeypatch, capsys):
     calls = fake_papermill(monkeypatch)
     assert runner.main(["run", "--book", str(book)]) == 0
     assert calls == [".bad.partial"]
+
+
+def test_runs_on_a_local_cluster(sandbox, monkeypatch):
+    book = sandbox / "book"
+    book.mkdir()
+    write(book, [{"id": f"r{i}", "notebook": "belle2_alp_3gamma.ipynb", "parameters": {"seed": i}} for i in range(3)])
+    calls = fake_papermill(monkeypatch, fail_ids=("r1",))
+    assert runner.main(["run", "--book", str(book), "--workers", "2"]) == 1  # r1 fails, the others finish
+    assert sorted(calls) == [".r0.partial", ".r1.partial", ".r2.partial"]
+    statuses = {i: json.loads((book / "runs" / f"r{i}" / "status.json").read_text())["status"] for i in range(3)}
+    assert statuses == {0: "ok", 1: "failed", 2: "ok"}
