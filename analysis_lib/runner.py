@@ -333,7 +333,14 @@ def main(argv=None) -> int:
                 records[run.id] = {**json.loads((run.folder / "status.json").read_text()), "status": "cached"}
             else:
                 todo.append(run)
-        records.update(execute_all(todo, workers=args.workers, scheduler=args.scheduler))
+        try:
+            records.update(execute_all(todo, workers=args.workers, scheduler=args.scheduler))
+        except KeyboardInterrupt:
+            # finished runs are already in place; unfinished ones leave nothing behind
+            for run in todo:
+                shutil.rmtree(run.folder.with_name(f".{run.id}.partial"), ignore_errors=True)
+            print("interrupted: finished runs are kept, the next invocation executes the rest", file=sys.stderr)
+            return 130
         print(_summary([records[r.id] for r in selected]))
         records = list(records.values())
         if any(r["status"] == "failed" for r in records):

@@ -49,3 +49,38 @@ def test_notebook_run_and_book(tmp_path, generated_dir, alp_inputs):
     images = list((html / "_images").glob("*.png"))
     assert len(images) >= 6  # kinematics, efficiency, fit, two limits, significance
     assert "_static/mathjax/" in text  # MathJax served from the book, not a CDN
+
+
+def test_interrupted_invocation_resumes(tmp_path, generated_dir, alp_inputs):
+    # two runs executed in turn; SIGINT once the first has finished: it is kept, nothing half-written
+    # stays, and the next invocation executes only the second
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    book = tmp_path / "book"
+    book.mkdir()
+    small = {"dataset": "belle2_2018", "seed": 7, "mass_step_sigma": 4.0, **SMALL}
+    (book / "runs.yaml").write_text(json.dumps({"runs": [
+        {"id": "first", "notebook": "belle2_alp_3gamma.ipynb",
+         "parameters": {**small, "mass_min_gev": 1.0, "mass_max_gev": 1.2}},
+        {"id": "second", "notebook": "belle2_alp_3gamma.ipynb",
+         "parameters": {**small, "mass_min_gev": 2.0, "mass_max_gev": 2.2}},
+    ]}))
+    command = [sys.executable, "-m", "analysis_lib.runner", "run", "--book", str(book), "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    deadline = time.monotonic() + 300
+    while not (book / "runs" / "first" / "status.json").exists():
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) != 0
+    assert json.loads((book / "runs" / "first" / "status.json").read_text())["status"] == "ok"
+    assert not (book / "runs" / "second").exists()
+    assert not list((book / "runs").glob(".*partial"))
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "first is up to date" in result.stdout
+    assert json.loads((book / "runs" / "second" / "status.json").read_text())["status"] == "ok"
