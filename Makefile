@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
 
-.PHONY: all book test lab benchmark validate clean clean-data help
+.PHONY: all book test lab benchmark benchmark-book validate clean clean-data help
 
 all: book
 
@@ -16,6 +16,7 @@ help:
 	@echo "make test       run the test suite (about ten minutes on two cores)"
 	@echo "make lab        JupyterLab on the notebooks, on 127.0.0.1"
 	@echo "make validate   check book/runs.yaml without executing anything"
+	@echo "make benchmark  limits against pyhf; make benchmark-book: build times and 2-worker speed-up"
 	@echo "make clean      remove the built book and executed runs (keeps generated data)"
 
 $(BIN)/python:
@@ -41,6 +42,9 @@ lab: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_limits.py
+
+benchmark-book: $(STAMP)
+	$(BIN)/python benchmarks/bench_book.py
 
 clean:
 	rm -rf book/_build book/runs book/_toc.yml

@@ -209,9 +209,10 @@ def execute(run: Run) -> dict:
 
 
 def execute_all(runs, *, workers=1, scheduler=None) -> dict:
-    """Execute ``runs`` (in turn, or on a dask cluster: a local one of ``workers`` threads, or the
-    one at ``scheduler``) with a progress bar; returns {run id: status record}. Each run has its
-    own kernel process, so thread workers suffice; a failing run does not stop the others."""
+    """Execute ``runs`` (in turn, or on a dask cluster: a local one of ``workers`` worker processes,
+    or the one at ``scheduler``) with a progress bar; returns {run id: status record}. The workers
+    are processes, not threads: papermill changes the working directory of its process while it
+    executes a notebook. A failing run does not stop the others."""
     from tqdm.auto import tqdm
 
     if not runs:
@@ -226,8 +227,8 @@ def execute_all(runs, *, workers=1, scheduler=None) -> dict:
     else:
         from dask.distributed import Client, LocalCluster, as_completed
 
-        cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
-                                                      dashboard_address=None)
+        cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                      host="127.0.0.1", dashboard_address=None)
         try:
             with Client(scheduler or cluster) as client:
                 futures = {client.submit(execute, run, key=f"run-{run.id}", pure=False): run for run in runs}

@@ -84,3 +84,26 @@ def test_interrupted_invocation_resumes(tmp_path, generated_dir, alp_inputs):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "first is up to date" in result.stdout
     assert json.loads((book / "runs" / "second" / "status.json").read_text())["status"] == "ok"
+
+
+def test_runs_on_a_local_cluster_of_two_processes(tmp_path, generated_dir, alp_inputs):
+    # three small runs on two worker processes: all finish, each in its own folder (papermill changes
+    # its process's working directory, so thread workers would collide)
+    import subprocess
+    import sys
+
+    book = tmp_path / "book"
+    book.mkdir()
+    small = {"dataset": "belle2_2018", "seed": 7, "mass_step_sigma": 4.0, "mass_max_gev": 1.5, **SMALL}
+    (book / "runs.yaml").write_text(json.dumps({"runs": [
+        {"id": f"r{i}", "notebook": "belle2_alp_3gamma.ipynb", "parameters": {**small, "mass_min_gev": 1.0 + 0.1 * i}}
+        for i in range(3)
+    ]}))
+    result = subprocess.run([sys.executable, "-m", "analysis_lib.runner", "run", "--book", str(book), "--workers", "2"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for i in range(3):
+        status = json.loads((book / "runs" / f"r{i}" / "status.json").read_text())
+        assert status["status"] == "ok"
+        limits = pd.read_csv(book / "runs" / f"r{i}" / "limits.csv")
+        assert limits["mass_gev"].min() == pytest.approx(1.0 + 0.1 * i)
