@@ -110,7 +110,8 @@ def test_scan_on_a_dask_cluster_equals_in_process():
     masses = np.linspace(1.0, 2.0, 6)
     build = partial(_toy_window, seed=3)
     local = scan_limits(masses, build, cl=0.95, progress=False)
-    with LocalCluster(n_workers=2, processes=False, threads_per_worker=1) as cluster, Client(cluster) as client:
+    with LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
         remote = scan_limits(masses, build, cl=0.95, progress=False, client=client)
     assert np.array_equal(local.observed, remote.observed)
     assert np.array_equal(local.expected, remote.expected)
