@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 
 import awkward as ak
 import numpy as np
@@ -131,15 +131,34 @@ def _cross_section_pb(sampler):
     return float(np.mean([sampler.sample(rng, 500_000)[1].mean() for _ in range(4)]))
 
 
+#: Generator cuts of e+e- -> e+e- gamma in the c.m. frame: both leptons where the tracker could see
+#: them (lab 17-150 degrees is 22-157 degrees in the c.m. frame; 2.5 degrees margin for the tilt of
+#: the crossing angle); the lab requirement itself is added from the detector model.
+_RADIATIVE_BHABHA_CM_CUTS = {
+    "e_min_gev": GEN_E_MIN_CM_GEV, "photon_cos_max": GEN_COS_MAX_CM,
+    "lepton_cos_range": (float(np.cos(np.radians(159.5))), float(np.cos(np.radians(20.0)))), "min_angle_deg": 3.0,
+}
+
+
+@cache
+def _three_photon_sigma_pb(beams):
+    """sigma(e+e- -> 3 gamma) inside the generator cuts, computed once per beams."""
+    return _cross_section_pb(three_photon_sampler(beams.sqrt_s_gev, GEN_E_MIN_CM_GEV, GEN_COS_MAX_CM))
+
+
+@cache
+def _radiative_bhabha_sigma_pb(beams, lepton_lab_theta_deg):
+    """sigma(e+e- -> e+e- gamma) inside the generator cuts, computed once per beams and lab range."""
+    return _cross_section_pb(radiative_bhabha_sampler(
+        beams.sqrt_s_gev, **_RADIATIVE_BHABHA_CM_CUTS, lepton_accept=lab_polar_range(beams, *lepton_lab_theta_deg)))
+
+
 def _radiative_bhabha_cuts(experiment):
-    # both leptons inside the tracker's acceptance in the lab (17-150 degrees, 22-157 degrees in
-    # the c.m. frame; the c.m. range has 2.5 degrees margin for the tilt of the crossing angle):
-    # they reach the selection only when both tracks are lost. With a lepton outside, its shower
-    # is a photon candidate outside the tracker acceptance, which the selection rejects.
+    # both leptons inside the tracker's acceptance in the lab: they reach the selection only when
+    # both tracks are lost. With a lepton outside, its shower is a photon candidate outside the
+    # tracker acceptance, which the selection rejects.
     tracker = experiment.tracker
-    return {"e_min_gev": GEN_E_MIN_CM_GEV, "photon_cos_max": GEN_COS_MAX_CM,
-            "lepton_cos_range": (float(np.cos(np.radians(159.5))), float(np.cos(np.radians(20.0)))),
-            "min_angle_deg": 3.0, "lepton_lab_theta_deg": (tracker.theta_min_deg, tracker.theta_max_deg)}
+    return {**_RADIATIVE_BHABHA_CM_CUTS, "lepton_lab_theta_deg": (tracker.theta_min_deg, tracker.theta_max_deg)}
 
 
 def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_MASSES_GEV):
@@ -154,7 +173,7 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
             generate=partial(generate_gamma_resonance, beams=beams, mass_gev=m, sigma_pb=sigma),
             config={"process": "gamma a", "mass_gev": m, "g_ref": G_REF_PER_GEV}, n_events=n_signal_events,
         ))
-    sigma_3g = _cross_section_pb(three_photon_sampler(sqrt_s, GEN_E_MIN_CM_GEV, GEN_COS_MAX_CM))
+    sigma_3g = _three_photon_sigma_pb(beams)
     specs.append(SampleSpec(
         name="bkg_3gamma", label="γγγ", kind="background", sigma_pb=sigma_3g,
         generate=partial(generate_three_photons, beams=beams, e_min_gev=GEN_E_MIN_CM_GEV, cos_max=GEN_COS_MAX_CM),
@@ -167,12 +186,9 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
         config={"process": "2 gamma", "cos_max": GEN_COS_MAX_CM}, force_beam_background=True,
     ))
     bhabha_cuts = _radiative_bhabha_cuts(ds.experiment)
-    lab_cut = bhabha_cuts["lepton_lab_theta_deg"]
-    sampler_cuts = {k: v for k, v in bhabha_cuts.items() if k != "lepton_lab_theta_deg"}
     specs.append(SampleSpec(
         name="bkg_eegamma_tracks_lost", label="eeγ, tracks lost", kind="background",
-        sigma_pb=_cross_section_pb(radiative_bhabha_sampler(
-            sqrt_s, **sampler_cuts, lepton_accept=lab_polar_range(beams, *lab_cut))),
+        sigma_pb=_radiative_bhabha_sigma_pb(beams, bhabha_cuts["lepton_lab_theta_deg"]),
         generate=partial(generate_radiative_bhabha, beams=beams, **bhabha_cuts),
         config={"process": "e e gamma", **bhabha_cuts}, force_track_loss=True,
     ))
