@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from .errors import ParameterError
 
-__all__ = ["Parameter", "validate"]
+__all__ = ["EXECUTION_PARAMETERS", "Parameter", "validate"]
 
 
 @dataclass(frozen=True)
@@ -134,3 +134,12 @@ def validate(declaration, values: dict, *, context: str = "") -> dict:
         except ParameterError as exc:
             raise ParameterError(f"{prefix}{exc}") from None
     return {p.name: out[p.name] for p in declaration}
+
+
+#: Parameters of every notebook that the runner sets for each execution. They say where and how a
+#: run executes, not what it computes: they are not part of a run's identity or cache key, and a
+#: runs file may not set them.
+EXECUTION_PARAMETERS = (
+    Parameter("output_dir", str, ".", "folder for limits.csv, meta.json and figures (the runner: the run's folder)"),
+    Parameter("scheduler", str, "", "address of a dask scheduler to spread the mass scan over ('': in the kernel)"),
+)

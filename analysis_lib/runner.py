@@ -9,10 +9,16 @@
         parameters: {dataset: belle2_2018}
 
 Every run's parameters are checked against its channel's declaration before anything executes.
-A run executes in a temporary folder ``book/runs/.<id>.partial`` that replaces ``book/runs/<id>``
-only when the run has finished (successfully or not), so an interrupted command leaves no
-half-written results. A failed run keeps its notebook (with the error) as its page, and the
-command exits non-zero after all runs with a summary table.
+A run executes in a temporary folder ``book/runs/.<id>.<attempt>.partial`` that replaces
+``book/runs/<id>`` only when the run has finished (successfully or not), so an interrupted command
+or a killed worker leaves no half-written results. A failed run keeps its notebook (with the error)
+as its page, and the command exits non-zero after all runs with a summary table.
+
+On a dask cluster every worker executes one notebook at a time (the worker resource
+``notebook``), and while its notebook executes, the worker's thread is free for other tasks: the
+notebook receives the scheduler's address as its ``scheduler`` parameter and spreads its mass scan
+over the same workers. A run whose worker dies is executed again on another worker (once; a second
+death fails that run only).
 
 Command line (``dsbook`` or ``python -m analysis_lib.runner``)::
 
@@ -41,6 +47,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +56,8 @@ import yaml
 
 from .channels import channel_for_notebook
 from .errors import AnalysisError, ParameterError
-from .parameters import validate
+from .parameters import EXECUTION_PARAMETERS, validate
+from .scan import connect
 
 __all__ = ["Run", "load_runs", "main"]
 
@@ -59,6 +67,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "python3"
+#: The dask worker resource a run holds while its notebook executes: one notebook per worker.
+RESOURCE = "notebook"
+#: How often a run may lose its worker before it counts as failed (local cluster).
+ALLOWED_WORKER_DEATHS = 1
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,11 @@ def load_runs(path: Path = BOOK / "runs.yaml", *, book_dir: Path | None = None) 
         if not (NOTEBOOKS / notebook).exists():
             raise ParameterError(f"run {run_id!r}: notebook {notebook!r} not found in notebooks/")
         module = channel_for_notebook(notebook)
+        for p in EXECUTION_PARAMETERS:
+            if p.name in (entry.get("parameters") or {}):
+                raise ParameterError(f"run {run_id!r}: parameter {p.name!r} is set by the runner for each execution "
+                                     f"({p.doc}); remove it from {path.name}"
+                                     + ("; give a cluster with --scheduler ADDRESS" if p.name == "scheduler" else ""))
         params = validate(module.PARAMETERS, entry.get("parameters") or {}, context=f"run {run_id!r}")
         runs.append(Run(id=run_id, notebook=notebook, title=entry.get("title", run_id), parameters=params,
                         book_dir=book_dir))
@@ -163,25 +180,53 @@ def run_key(run: Run) -> str:
     return digest.hexdigest()
 
 
+def _record(run: Run) -> dict | None:
+    status = run.folder / "status.json"
+    return json.loads(status.read_text()) if status.exists() else None
+
+
 def is_current(run: Run) -> bool:
     """True when the run has finished successfully with the inputs it would have now."""
-    status = run.folder / "status.json"
-    if not status.exists():
-        return False
-    record = json.loads(status.read_text())
-    return record.get("status") == "ok" and record.get("key") == run_key(run)
+    record = _record(run)
+    return record is not None and record.get("status") == "ok" and record.get("key") == run_key(run)
 
 
-def execute(run: Run) -> dict:
-    """Execute one run with papermill into its folder; returns its status record."""
+def remove_partials(run: Run):
+    """Remove what unfinished attempts of ``run`` left (an interrupted command, a killed worker)."""
+    for folder in run.folder.parent.glob(f".{run.id}.*.partial"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _leave_thread_pool():
+    """On a dask worker, give this task's thread back to the worker while the notebook executes, so
+    that the notebook's own scan tasks can run there (the ``notebook`` resource, held until the
+    task ends, keeps a second run off this worker)."""
+    try:
+        from dask.distributed import get_worker, secede
+
+        get_worker()
+    except (ImportError, ValueError):  # not on a worker
+        return
+    secede()
+
+
+def execute(run: Run, *, scheduler: str = "", invocation: str = "") -> dict:
+    """Execute one run with papermill into its folder; returns its status record.
+
+    ``scheduler`` is passed to the notebook for its scan. ``invocation`` names the command that
+    asked: when dask executes a run again within one invocation (it recomputes a finished task whose
+    worker died before the result was collected), the finished run is returned as it is.
+    """
     import papermill
 
-    partial = run.folder.with_name(f".{run.id}.partial")
-    if partial.exists():
-        shutil.rmtree(partial)
+    done = _record(run)
+    if invocation and done is not None and done.get("invocation") == invocation:
+        return done
+    _leave_thread_pool()
+    partial = run.folder.with_name(f".{run.id}.{uuid.uuid4().hex[:8]}.partial")
     partial.mkdir(parents=True)
     output = partial / run.notebook
-    parameters = {**run.parameters, "output_dir": "."}
+    parameters = {**run.parameters, "output_dir": ".", "scheduler": scheduler}
     key = run_key(run)
     start = time.perf_counter()
     status, error = "ok", None
@@ -200,12 +245,25 @@ def execute(run: Run) -> dict:
     else:  # nothing executed: an error page takes the notebook's place in the book
         (partial / "error.md").write_text(f"# {run.title}\n\nThis run failed before its notebook ran:\n\n"
                                           f"```text\n{error}\n```\n")
-    record = {"id": run.id, "status": status, "seconds": round(seconds, 1), "error": error, "key": key}
+    record = {"id": run.id, "status": status, "seconds": round(seconds, 1), "error": error, "key": key,
+              "invocation": invocation}
     (partial / "status.json").write_text(json.dumps(record, indent=2))
     if run.folder.exists():
         shutil.rmtree(run.folder)
     partial.rename(run.folder)
     return record
+
+
+def _require_notebook_workers(client):
+    """Refuse a cluster on which no worker offers the ``notebook`` resource (runs would wait forever)."""
+    address = client.scheduler.address
+    client.wait_for_workers(1, timeout=60)
+    workers = client.scheduler_info()["workers"].values()
+    if not any(w.get("resources", {}).get(RESOURCE) for w in workers):
+        raise AnalysisError(
+            f"no worker of the scheduler at {address} offers the resource {RESOURCE!r}, which a run holds while its "
+            f"notebook executes; start workers with: dask worker {address} --resources {RESOURCE}=1"
+        )
 
 
 def execute_all(runs, *, workers=1, scheduler=None) -> dict:
@@ -217,28 +275,44 @@ def execute_all(runs, *, workers=1, scheduler=None) -> dict:
 
     if not runs:
         return {}
+    invocation = uuid.uuid4().hex
     bar = tqdm(total=len(runs), desc="runs", unit="run")
     records = {}
     if workers <= 1 and scheduler is None:
         for run in runs:
             bar.set_postfix_str(run.id)
-            records[run.id] = execute(run)
+            records[run.id] = execute(run, invocation=invocation)
             bar.update(1)
     else:
+        import dask
         from dask.distributed import Client, LocalCluster, as_completed
 
-        cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                      host="127.0.0.1", dashboard_address=None)
+        cluster = None
+        if scheduler is None:
+            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_WORKER_DEATHS}):
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=None, resources={RESOURCE: 1})
         try:
-            with Client(scheduler or cluster) as client:
-                futures = {client.submit(execute, run, key=f"run-{run.id}", pure=False): run for run in runs}
-                for future in as_completed(futures):
-                    run = futures[future]
+            with Client(cluster) if cluster is not None else connect(scheduler) as client:
+                _require_notebook_workers(client)
+                address = client.scheduler.address
+                by_key = {}
+                for run in runs:
+                    by_key[f"run-{run.id}-{invocation[:8]}"] = run
+                # results are collected as they come and not held: a finished run is never recomputed
+                finished = as_completed([
+                    client.submit(execute, run, scheduler=address, invocation=invocation, key=key, pure=False,
+                                  resources={RESOURCE: 1})
+                    for key, run in by_key.items()
+                ])
+                for future in finished:
+                    run = by_key[future.key]
                     try:
                         records[run.id] = future.result()
-                    except Exception as exc:  # the worker died: the run is reported, the others go on
+                    except Exception as exc:  # the worker died again: the run is reported, the others go on
                         records[run.id] = {"id": run.id, "status": "failed", "seconds": "",
                                            "error": f"{type(exc).__name__}: {exc}"}
+                    future.release()
                     bar.update(1)
         finally:
             if cluster is not None:
@@ -311,6 +385,7 @@ def main(argv=None) -> int:
     parser.add_argument("--scheduler", default=None, help="address of an existing dask scheduler to execute runs on")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # its connection chatter is not news
     try:
         runs_file = args.runs or args.book / "runs.yaml"
         runs = load_runs(runs_file, book_dir=args.book)
@@ -334,14 +409,21 @@ def main(argv=None) -> int:
                 records[run.id] = {**json.loads((run.folder / "status.json").read_text()), "status": "cached"}
             else:
                 todo.append(run)
+        for run in todo:
+            remove_partials(run)
         try:
             records.update(execute_all(todo, workers=args.workers, scheduler=args.scheduler))
         except KeyboardInterrupt:
             # finished runs are already in place; unfinished ones leave nothing behind
             for run in todo:
-                shutil.rmtree(run.folder.with_name(f".{run.id}.partial"), ignore_errors=True)
+                remove_partials(run)
             print("interrupted: finished runs are kept, the next invocation executes the rest", file=sys.stderr)
             return 130
+        except AnalysisError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for run in todo:  # attempts whose worker died
+            remove_partials(run)
         print(_summary([records[r.id] for r in selected]))
         records = list(records.values())
         if any(r["status"] == "failed" for r in records):

@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .errors import AnalysisError
 from .stats import discovery_significance, upper_limit
 from .stats.significance import global_significance
 
-__all__ = ["ScanResult", "scan_limits"]
+__all__ = ["ScanResult", "connect", "scan_limits"]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,26 @@ class ScanResult:
         for i, column in enumerate(_BAND_COLUMNS):
             frame[column] = self.expected[:, i]
         return frame
+
+
+def connect(address: str, *, timeout_s: float = 30):
+    """A client of the dask scheduler at ``address`` to give :func:`scan_limits`, or None when the
+    address is empty (the scan then computes in this process).
+
+    The book's runner passes each notebook the address of the cluster that executes it, so that
+    the notebook's scan spreads over the same workers.
+    """
+    if not address:
+        return None
+    from dask.distributed import Client
+
+    try:
+        return Client(address, timeout=timeout_s)
+    except OSError as exc:
+        raise AnalysisError(
+            f"no dask scheduler answers at {address!r} ({exc}); start one there, or give scheduler='' to compute "
+            "the scan in this process"
+        ) from None
 
 
 def _limit_at(mass, build, cl):

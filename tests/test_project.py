@@ -12,7 +12,7 @@ import pytest
 from analysis_lib.channels import CHANNELS, channel
 from analysis_lib.datasets import dataset, datasets
 from analysis_lib.errors import ParameterError
-from analysis_lib.parameters import validate
+from analysis_lib.parameters import EXECUTION_PARAMETERS, validate
 from analysis_lib.published import PUBLISHED_DIR, load_curve
 from analysis_lib.runner import load_runs, main
 
@@ -41,6 +41,8 @@ def test_book_runs_file_is_valid():
         ({"mass_max_gev": 10.5}, "mass_max_gev"),
         ({"mass_min_gev": 0.01}, "mass_min_gev"),
         ({"n_signal_events": 1.5}, "int is required"),
+        ({"scheduler": "tcp://127.0.0.1:8786"}, "set by the runner for each execution"),
+        ({"output_dir": "x"}, "set by the runner for each execution"),
     ],
 )
 def test_bad_run_parameters_are_refused_before_execution(tmp_path, parameters, message, capsys):
@@ -79,7 +81,7 @@ def test_notebook_parameters_cell_matches_declaration(name):
     defaults = {}
     for node in ast.parse(cells[0].source).body:
         defaults[node.targets[0].id] = ast.literal_eval(node.value)
-    declared = {p.name: p.default for p in module.PARAMETERS}
+    declared = {p.name: p.default for p in module.PARAMETERS + EXECUTION_PARAMETERS}
     assert defaults == declared
 
 

@@ -116,7 +116,6 @@ PARAMETERS = (
               maximum=20),
     Parameter("background_degree", int, 2, "degree of the log-polynomial continuum in each fit window",
               minimum=0, maximum=4),
-    Parameter("output_dir", str, ".", "folder for limits.csv, meta.json and figures"),
 )
 
 
