@@ -82,6 +82,12 @@ class Run:
     title: str
     parameters: dict = field(default_factory=dict)
     book_dir: Path = BOOK
+    notebooks: Path = NOTEBOOKS
+
+    @property
+    def source(self) -> Path:
+        """The notebook to execute."""
+        return self.notebooks / self.notebook
 
     @property
     def folder(self) -> Path:
@@ -125,7 +131,7 @@ def load_runs(path: Path = BOOK / "runs.yaml", *, book_dir: Path | None = None) 
                                      + ("; give a cluster with --scheduler ADDRESS" if p.name == "scheduler" else ""))
         params = validate(module.PARAMETERS, entry.get("parameters") or {}, context=f"run {run_id!r}")
         runs.append(Run(id=run_id, notebook=notebook, title=entry.get("title", run_id), parameters=params,
-                        book_dir=book_dir))
+                        book_dir=book_dir, notebooks=NOTEBOOKS))
     return runs
 
 
@@ -164,7 +170,7 @@ def run_key(run: Run) -> str:
     reads (simulated ntuples follow from the code and the parameters). Modification times play no
     part."""
     digest = hashlib.sha256()
-    _hash_files(digest, [NOTEBOOKS / run.notebook])
+    _hash_files(digest, [run.source])
     digest.update(json.dumps(run.parameters, sort_keys=True).encode())
     package = Path(__file__).resolve().parent
     _hash_files(digest, sorted(package.rglob("*.py")))
@@ -232,7 +238,7 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "") -> dict:
     status, error = "ok", None
     try:
         papermill.execute_notebook(
-            NOTEBOOKS / run.notebook, output, parameters=parameters, kernel_name=KERNEL, cwd=str(partial),
+            run.source, output, parameters=parameters, kernel_name=KERNEL, cwd=str(partial),
             progress_bar=False, log_output=False,
         )
     except papermill.PapermillExecutionError as exc:
