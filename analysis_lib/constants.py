@@ -8,7 +8,9 @@ Conventions (stated once, used by every channel):
   sigma(e+e- -> gamma a) by about 7%.
 * sin^2 theta_W is the on-shell value 1 - m_W^2/m_Z^2 = 0.2233 (from the particle masses below),
   used where a coupling to W bosons is turned into a coupling to photons.
-* Particle masses and widths come from the ``particle`` package (PDG tables shipped with it).
+* Particle masses and widths come from the ``particle`` package (PDG tables shipped with it); the
+  top-quark mass there is the directly measured ("pole-like") mass, used in loop functions.
+* The Fermi constant and the CKM elements are PDG values (below).
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from particle import Particle
 
 __all__ = [
     "ALPHA_EM",
+    "G_FERMI",
     "GEV2_TO_PB",
+    "HBAR_GEV_S",
     "HBARC_GEV_MM",
     "SIN2_THETA_W",
+    "V_TB_V_TS",
+    "lifetime_s",
     "mass_gev",
     "width_gev",
 ]
@@ -30,6 +36,16 @@ ALPHA_EM = 1.0 / 137.035999084
 
 #: hbar c in GeV mm (hepunits: MeV mm).
 HBARC_GEV_MM = _hep.hbarc / 1e3
+
+#: hbar in GeV s (hepunits: MeV ns).
+HBAR_GEV_S = _hep.hbar / 1e3 * 1e-9
+
+#: Fermi constant in GeV^-2 (PDG 2024, from the muon lifetime).
+G_FERMI = 1.1663788e-5
+
+#: |V_tb V_ts*| from the magnitudes of the PDG 2024 global CKM fit, |V_tb| = 0.999118 and
+#: |V_ts| = 0.04110 (review "CKM quark-mixing matrix").
+V_TB_V_TS = 0.999118 * 0.04110
 
 #: Conversion of a cross section from GeV^-2 to pb: (hbar c)^2 = 0.3893794 mb GeV^2.
 GEV2_TO_PB = 0.3893793721e9
@@ -60,6 +76,17 @@ def width_gev(pdgid: int) -> float:
     7.81
     """
     return Particle.from_pdgid(pdgid).width / 1e3
+
+
+def lifetime_s(pdgid: int) -> float:
+    """Mean lifetime of a particle in seconds from the PDG table of the ``particle`` package.
+
+    Examples
+    --------
+    >>> round(lifetime_s(521) * 1e12, 3)  # B+ lifetime in ps
+    1.637
+    """
+    return Particle.from_pdgid(pdgid).lifetime * 1e-9
 
 
 #: On-shell weak mixing angle 1 - m_W^2/m_Z^2.
