@@ -109,12 +109,13 @@ def _no_process_left(tag, seconds=10):
     return not _descendants(tag)
 
 
-def _start(book, workers, tag):
+def _start(book, workers, tag, *options):
     import os
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "analysis_lib.runner", "run", "--book", str(book), "--workers", str(workers)]
+    command = [sys.executable, "-m", "analysis_lib.runner", "run", "--book", str(book), "--workers", str(workers),
+               *options]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "DSBOOK_TEST_TAG": tag})
 
@@ -136,7 +137,7 @@ def test_runs_and_their_scans_on_a_local_cluster_of_two_processes(tmp_path, gene
 
     book = tmp_path / "book"
     _write_runs(book, 3)
-    process = _start(book, 2, tmp_path.name)
+    process = _start(book, 2, tmp_path.name, "--scans", "cluster")
     out, _ = process.communicate(timeout=600)
     assert process.returncode == 0, out
     for i in range(3):
