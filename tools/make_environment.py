@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 #: PyPI name -> conda-forge name, where they differ
-CONDA_NAMES = {"dask[distributed]": "dask"}
+CONDA_NAMES = {"dask[distributed]": "dask", "pythia8mc": "pythia8"}
 #: not on conda-forge: installed with pip inside the environment
 PIP_ONLY = {"sphinx-mathjax-offline"}
 

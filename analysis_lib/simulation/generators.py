@@ -48,7 +48,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Truth codes of generated particles, stored per cluster in simulated ntuples.
-ORIGIN = {"beam_background": 0, "hard_photon": 1, "resonance_daughter": 2, "lepton": 3}
+ORIGIN = {"beam_background": 0, "hard_photon": 1, "resonance_daughter": 2, "lepton": 3, "signal_b": 4,
+          "other_b": 5, "continuum": 6}
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class GeneratedEvents:
         Cross section of the process inside the generator cuts, in pb.
     cuts : dict
         The generator cuts, for the record.
+    truth : dict
+        Per-event truth arrays by name (e.g. the decay length of a long-lived particle).
     """
 
     p4: np.ndarray
@@ -77,9 +80,32 @@ class GeneratedEvents:
     origin: np.ndarray
     sigma_pb: float
     cuts: dict = field(default_factory=dict)
+    #: per-event truth, name -> (n,) array; written as branches ``mc_<name>``
+    truth: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.p4.shape[0]
+
+    @classmethod
+    def from_particles(cls, particles, *, sigma_pb: float, cuts: dict | None = None, truth: dict | None = None):
+        """Events with different particle lists (e.g. from Pythia): ``particles`` is an awkward array,
+        one list per event with fields ``id``, ``E``, ``px``, ``py``, ``pz``, ``vx``, ``vy``, ``vz``
+        (lab frame, GeV and mm) and ``origin``. The lists are padded with pdgid 0; particles the
+        detector model cannot see (neutrinos, neutral hadrons) are left out first."""
+        import awkward as ak
+
+        ids = np.abs(ak.to_numpy(ak.flatten(particles.id)))
+        visible = ak.unflatten(np.isin(ids, [11, 13, 22, 211, 321, 2212]), ak.num(particles))
+        particles = particles[visible]
+        k = max(int(ak.max(ak.num(particles), initial=0)), 1)
+
+        def pad(name, fill):
+            return ak.to_numpy(ak.fill_none(ak.pad_none(particles[name], k, clip=True), fill))
+
+        p4 = np.stack([pad("E", 0.0), pad("px", 0.0), pad("py", 0.0), pad("pz", 0.0)], axis=-1)
+        vertex = np.stack([pad("vx", 0.0), pad("vy", 0.0), pad("vz", 0.0)], axis=-1)
+        return cls(p4=p4, vertex_mm=vertex, pdgid=pad("id", 0).astype(np.int32),
+                   origin=pad("origin", -1).astype(np.int32), sigma_pb=sigma_pb, cuts=cuts or {}, truth=truth or {})
 
 
 @dataclass(frozen=True)

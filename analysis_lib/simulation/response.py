@@ -5,15 +5,21 @@ The steps, in order, for every generated event:
 1. charged particles inside the tracker acceptance leave a track (with its efficiency);
 2. photons and electrons are propagated in a straight line from their production vertex to the
    calorimeter (barrel cylinder or endcap plane) and deposit their energy there if the impact point
-   lies on crystals (with the photon efficiency);
+   lies on crystals (with the photon efficiency); particles produced beyond the calorimeter's
+   inner surface (a long-lived particle that decayed there) leave nothing;
 3. beam-background clusters are overlaid;
 4. showers closer than the calorimeter's separation merge into one cluster (energies add, the
    position is the energy-weighted mean);
 5. energies and positions are smeared with the calorimeter resolution; clusters below threshold
    are dropped;
-6. clusters of particles that left a track are matched to it; the others are photon candidates.
+6. clusters of particles that left a track are matched to it; the others are photon candidates;
+7. on request, the tracks themselves: transverse momentum smeared with the tracker resolution
+   (directions are kept: their resolution, a few mrad, is negligible next to the calorimeter's) and
+   identified as kaons or not with the particle-identification model.
 
 The output is an awkward array, one record per event, with photon candidates sorted by energy.
+Events may list different particles (``GeneratedEvents.pdgid`` of shape (n, k), padded with 0):
+neutral hadrons and neutrinos leave nothing in this model.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import awkward as ak
 import numpy as np
 from scipy.stats import poisson
 
+from ..constants import mass_gev
 from ..detector import Experiment
 from ..kinematics import direction_from_angles
 from .generators import ORIGIN, GeneratedEvents
@@ -116,8 +123,19 @@ def _merge_close_showers(energy, points, origin, has_track, min_separation_mm):
                 energy[close, j] = 0.0
 
 
+#: Charge of the charged species the tracker sees (by |PDG id|, for positive ids).
+_CHARGE = {11: -1, 13: -1, 211: 1, 321: 1, 2212: 1}
+
+
+def _inside_calorimeter(vertex_mm, experiment: Experiment):
+    cal = experiment.calorimeter
+    rho = np.hypot(vertex_mm[..., 0], vertex_mm[..., 1])
+    z = vertex_mm[..., 2]
+    return (rho < cal.barrel_radius_mm) & (z < cal.forward_z_mm) & (z > cal.backward_z_mm)
+
+
 def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=1.0, force_beam_background=False,
-                force_track_loss=False):
+                force_track_loss=False, tracks=False):
     """Apply the detector model to generated events.
 
     Parameters
@@ -136,19 +154,24 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         to the power of the number of such particles. With either option the sample stands only
         for the events in which the forced condition holds: the caller's skim must reject every
         event in which it would not.
+    tracks : bool
+        Also return the tracks (False by default).
 
     Returns
     -------
     awkward.Array
         Records with ``gamma`` (a list of photon candidates with fields ``E`` in GeV, ``theta`` and
-        ``phi`` in radians, lab frame, and ``mc_origin``), ``n_tracks`` and ``weight``.
+        ``phi`` in radians, lab frame, and ``mc_origin``), ``n_tracks`` and ``weight``; with
+        ``tracks``, also ``track`` (fields ``p`` in GeV, ``theta``, ``phi``, ``charge``,
+        ``kaon_id`` (bool), ``mc_pdgid`` and ``mc_origin``).
     """
     n, k = events.p4.shape[:2]
     cal, trk = experiment.calorimeter, experiment.tracker
     p4 = events.p4
+    pdgid = np.broadcast_to(events.pdgid, (n, k))
     momentum = np.linalg.norm(p4[..., 1:], axis=-1)
-    direction = p4[..., 1:] / np.maximum(momentum, 1e-12)[..., None]
-    charged = np.isin(np.abs(events.pdgid), [11, 13, 211, 321, 2212])[None, :] & np.ones((n, 1), bool)
+    direction = np.where(momentum[..., None] > 0, p4[..., 1:] / np.maximum(momentum, 1e-12)[..., None], [0, 0, 1])
+    charged = np.isin(np.abs(pdgid), list(_CHARGE))
 
     # 1. tracks
     theta_true = np.arccos(np.clip(direction[..., 2], -1, 1))
@@ -168,22 +191,26 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         weights *= 1 - np.exp(-experiment.beam_background.mean_clusters)
 
     # 2. showers of photons and electrons
-    showering = (np.abs(events.pdgid) == 22) | (np.abs(events.pdgid) == 11)
+    showering = ((np.abs(pdgid) == 22) | (np.abs(pdgid) == 11)) & _inside_calorimeter(events.vertex_mm, experiment)
     points = calorimeter_impact(events.vertex_mm, direction, experiment)
     _, theta_hit, _ = _polar(points)
-    seen = showering[None, :] & cal.in_acceptance(theta_hit) & (rng.random((n, k)) < cal.efficiency)
+    seen = showering & cal.in_acceptance(theta_hit) & (rng.random((n, k)) < cal.efficiency)
     energy = np.where(seen, p4[..., 0], 0.0)
     origin = np.broadcast_to(events.origin, (n, k)).copy()
+    # columns without a shower in any event play no part below
+    showers = np.flatnonzero(seen.any(axis=0))
+    energy, points, origin = energy[:, showers], points[:, showers], origin[:, showers]
+    shower_track = has_track[:, showers]
 
     # 3. beam background
     bkg_energy, bkg_points = _beam_background(rng, n, experiment, at_least_one=force_beam_background)
     energy = np.concatenate([energy, bkg_energy], axis=1)
     points = np.concatenate([points, bkg_points], axis=1)
     origin = np.concatenate([origin, np.full(bkg_energy.shape, ORIGIN["beam_background"])], axis=1)
-    has_track = np.concatenate([has_track, np.zeros(bkg_energy.shape, bool)], axis=1)
+    shower_track = np.concatenate([shower_track, np.zeros(bkg_energy.shape, bool)], axis=1)
 
     # 4. merging
-    _merge_close_showers(energy, points, origin, has_track, cal.min_separation_mm)
+    _merge_close_showers(energy, points, origin, shower_track, cal.min_separation_mm)
 
     # 5. smearing in energy and in position on the calorimeter face
     present = energy > 0
@@ -192,7 +219,7 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     sigma_x = cal.position_resolution_mm(np.where(present, energy, 1.0))
     points = points + rng.normal(size=points.shape) * sigma_x[..., None]
     _, theta, phi = _polar(points)
-    keep = present & (energy > cal.threshold_gev) & ~has_track
+    keep = present & (energy > cal.threshold_gev) & ~shower_track
 
     # 6. photon candidates, sorted by energy
     order = np.argsort(-np.where(keep, energy, -np.inf), axis=1, kind="stable")
@@ -209,11 +236,34 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
             "mc_origin": jagged(origin.astype(np.int32)),
         }
     )
-    return ak.zip(
-        {
-            "gamma": gamma,
-            "n_tracks": has_track[:, :k].sum(axis=1).astype(np.int32),
-            "weight": weights,
-        },
-        depth_limit=1,
-    )
+    out = {"gamma": gamma, "n_tracks": has_track.sum(axis=1).astype(np.int32), "weight": weights}
+    out.update({f"mc_{name}": np.asarray(values) for name, values in events.truth.items()})
+    if tracks:
+        out["track"] = _tracks(rng, experiment, has_track, momentum, theta_true, direction, pdgid, events.origin)
+    return ak.zip(out, depth_limit=1)
+
+
+def _tracks(rng, experiment, has_track, momentum, theta, direction, pdgid, origin):
+    """The reconstructed tracks (step 7 of the module docstring), ordered as the particles."""
+    n, k = has_track.shape
+    sin_theta = np.sin(theta)
+    pt = momentum * sin_theta
+    species = [np.abs(pdgid) == code for code in _CHARGE]
+    mass = np.select(species, [mass_gev(code) for code in _CHARGE], 1.0)
+    beta = momentum / np.hypot(momentum, mass)
+    pt_measured = pt + rng.normal(size=(n, k)) * experiment.tracker.momentum_resolution(pt, beta)
+    p_measured = np.abs(pt_measured) / np.maximum(sin_theta, 1e-6)
+    kaon = rng.random((n, k)) < experiment.pid.kaon_probability(np.abs(pdgid), p_measured)
+    charge = (np.select(species, list(_CHARGE.values()), 0) * np.sign(pdgid)).astype(np.int8)
+    counts = has_track.sum(axis=1)
+    def jagged(a):
+        return ak.unflatten(np.broadcast_to(a, (n, k))[has_track], counts)
+    return ak.zip({
+        "p": jagged(p_measured),
+        "theta": jagged(theta),
+        "phi": jagged(np.arctan2(direction[..., 1], direction[..., 0])),
+        "charge": jagged(charge),
+        "kaon_id": jagged(kaon),
+        "mc_pdgid": jagged(pdgid.astype(np.int32)),
+        "mc_origin": jagged(np.asarray(origin).astype(np.int32)),
+    })

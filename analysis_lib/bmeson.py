@@ -1,0 +1,140 @@
+"""B-meson candidates at the Upsilon(4S) from reconstructed tracks and photons.
+
+The two standard B-factory variables, in the centre-of-mass frame (E*_beam = sqrt(s) / 2):
+
+* the beam-energy-substituted mass m_ES = sqrt(E*_beam^2 - |p*_B|^2), which peaks at m_B with the
+  resolution of the beam energy and of the momentum (:func:`m_es`);
+* the energy difference Delta E = E*_B - E*_beam, which peaks at 0 with the resolution of the
+  measured energies (:func:`delta_e`)
+
+(e.g. BaBar, "The BABAR physics book", SLAC-R-504, and every B-factory B-decay analysis).
+
+:func:`k_gamma_gamma_candidates` builds every B -> K gamma gamma candidate of each event: a track
+identified as a kaon and a pair of photon candidates. Four-vectors are ``vector`` objects; the
+transformation to the centre-of-mass frame is the experiment's (:class:`Frame`, crossing angle
+included).
+"""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+import vector
+
+from .constants import mass_gev
+from .detector import Beams
+from .simulation.generators import Frame
+
+__all__ = ["best_candidate", "delta_e", "k_gamma_gamma_candidates", "m_es", "photon_vectors", "track_vectors"]
+
+vector.register_awkward()
+
+K_MASS = mass_gev(321)
+
+
+def m_es(p_cm, e_beam_gev):
+    """Beam-energy-substituted mass (GeV) from centre-of-mass momenta ``p_cm`` (..., 3); 0 where
+    |p*| exceeds the beam energy."""
+    p2 = np.sum(np.square(p_cm), axis=-1)
+    return np.sqrt(np.clip(e_beam_gev**2 - p2, 0, None))
+
+
+def delta_e(e_cm, e_beam_gev):
+    """Energy difference Delta E = E*_B - E*_beam (GeV)."""
+    return np.asarray(e_cm) - e_beam_gev
+
+
+def photon_vectors(gamma):
+    """Lab four-vectors of photon candidates (massless) with fields E, theta, phi."""
+    sin = np.sin(gamma.theta)
+    return ak.zip({"px": gamma.E * sin * np.cos(gamma.phi), "py": gamma.E * sin * np.sin(gamma.phi),
+                   "pz": gamma.E * np.cos(gamma.theta), "E": gamma.E}, with_name="Momentum4D")
+
+
+def track_vectors(track, mass_gev_track):
+    """Lab four-vectors of tracks (fields p, theta, phi) under a mass hypothesis."""
+    sin = np.sin(track.theta)
+    return ak.zip({"px": track.p * sin * np.cos(track.phi), "py": track.p * sin * np.sin(track.phi),
+                   "pz": track.p * np.cos(track.theta), "E": np.sqrt(track.p**2 + mass_gev_track**2)},
+                  with_name="Momentum4D")
+
+
+def _to_cm(frame, v):
+    """Centre-of-mass (E, px, py, pz) of a jagged Momentum4D array, as flat numpy (n, 4) and counts."""
+    flat = ak.flatten(v)
+    p4 = np.stack([ak.to_numpy(flat.E), ak.to_numpy(flat.px), ak.to_numpy(flat.py), ak.to_numpy(flat.pz)], axis=-1)
+    return frame.to_cm(p4.reshape(-1, 4)), ak.num(v)
+
+
+def k_gamma_gamma_candidates(events, beams: Beams, *, photon_e_min_gev: float = 0.0):
+    """Every K gamma gamma candidate of each event (kaon-identified track x photon pair).
+
+    Parameters
+    ----------
+    events : awkward.Array
+        Reconstructed events with ``gamma`` (E, theta, phi) and ``track`` (p, theta, phi, charge,
+        kaon_id) lists.
+    beams : Beams
+        The collider, for the centre-of-mass frame and E*_beam.
+    photon_e_min_gev : float
+        Lab energy below which photons are not used (0 by default).
+
+    Returns
+    -------
+    awkward.Array
+        Per event a list of candidates with ``m_es``, ``delta_e``, ``m_gg`` (GeV), ``m_gg_fit`` (the
+        photon energies scaled so that Delta E = 0: the energy-constrained mass, since the photon
+        energies dominate the Delta E resolution), ``cos_theta_b`` (B direction to the beam axis,
+        centre-of-mass frame), ``k``, ``g1``, ``g2`` (indices of the kaon and photons in their lists),
+        ``charge``, ``p_k_cm`` and ``e_g1_cm``, ``e_g2_cm`` (centre-of-mass energies, g1 the harder),
+        and ``cos_helicity`` (|cos| of the photon angle in the gamma gamma rest frame to the gamma gamma
+        direction; flat for a spin-0 resonance).
+    """
+    frame = Frame(beams)
+    e_beam = beams.sqrt_s_gev / 2
+    photon_index = ak.local_index(events.gamma.E)[events.gamma.E > photon_e_min_gev]
+    kaon_index = ak.local_index(events.track.p)[events.track.kaon_id]
+    pairs = ak.combinations(photon_index, 2, fields=["g1", "g2"])
+    combos = ak.cartesian({"k": kaon_index, "pair": pairs})
+    k_idx, g1_idx, g2_idx = combos.k, combos.pair.g1, combos.pair.g2
+    photons = photon_vectors(events.gamma)
+    kaons = track_vectors(events.track, K_MASS)
+    g1, g2, k = photons[g1_idx], photons[g2_idx], kaons[k_idx]
+    counts = ak.num(k_idx)
+    cm = {name: _to_cm(frame, v)[0] for name, v in (("k", k), ("g1", g1), ("g2", g2))}
+    b_cm = cm["k"] + cm["g1"] + cm["g2"]
+    gg_cm = cm["g1"] + cm["g2"]
+    m_gg = np.sqrt(np.clip(gg_cm[:, 0] ** 2 - np.sum(gg_cm[:, 1:] ** 2, axis=1), 0, None))
+    scale = (e_beam - cm["k"][:, 0]) / np.maximum(gg_cm[:, 0], 1e-9)
+    p_b = np.linalg.norm(b_cm[:, 1:], axis=1)
+    # helicity angle: boost the first photon into the gamma gamma rest frame
+    beta = gg_cm[:, 1:] / np.maximum(gg_cm[:, :1], 1e-9)
+    g1_rest = vector.array({"E": cm["g1"][:, 0], "px": cm["g1"][:, 1], "py": cm["g1"][:, 2],
+                            "pz": cm["g1"][:, 3]}).boost_beta3(vector.array({"x": -beta[:, 0], "y": -beta[:, 1],
+                                                                             "z": -beta[:, 2]}))
+    p_rest = np.stack([g1_rest.px, g1_rest.py, g1_rest.pz], axis=1)
+    cos_helicity = np.abs(np.sum(p_rest * beta, axis=1)) / np.maximum(
+        np.linalg.norm(p_rest, axis=1) * np.linalg.norm(beta, axis=1), 1e-12)
+    harder_first = cm["g1"][:, 0] >= cm["g2"][:, 0]
+    flat = {
+        "m_es": m_es(b_cm[:, 1:], e_beam),
+        "delta_e": delta_e(b_cm[:, 0], e_beam),
+        "m_gg": m_gg,
+        "m_gg_fit": m_gg * np.clip(scale, 0, None),
+        "cos_theta_b": b_cm[:, 3] / np.maximum(p_b, 1e-12),
+        "p_k_cm": np.linalg.norm(cm["k"][:, 1:], axis=1),
+        "e_g1_cm": np.where(harder_first, cm["g1"][:, 0], cm["g2"][:, 0]),
+        "e_g2_cm": np.where(harder_first, cm["g2"][:, 0], cm["g1"][:, 0]),
+        "cos_helicity": cos_helicity,
+        "k": ak.to_numpy(ak.flatten(k_idx)),
+        "g1": ak.to_numpy(ak.flatten(g1_idx)),
+        "g2": ak.to_numpy(ak.flatten(g2_idx)),
+        "charge": ak.to_numpy(ak.flatten(events.track.charge[k_idx])),
+    }
+    return ak.unflatten(ak.zip(flat), counts)
+
+
+def best_candidate(candidates):
+    """One candidate per event, the one with the smallest |Delta E| (None for events without one)."""
+    best = ak.argmin(np.abs(candidates.delta_e), axis=1, keepdims=True)
+    return ak.firsts(candidates[best])

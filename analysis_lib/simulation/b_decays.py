@@ -1,0 +1,220 @@
+"""B mesons at the Upsilon(4S): pair production, exclusive two-body decays with a (possibly long-lived)
+resonance, generic decays of the other B, and the continuum under the Upsilon(4S).
+
+All generators return :class:`~analysis_lib.simulation.generators.GeneratedEvents` in the lab frame
+of the experiment's beams, with per-event truth in ``truth``; the detector response is the shared
+one (:func:`analysis_lib.simulation.response.reconstruct`, with ``tracks=True``).
+
+Long-lived resonances (an ALP) are generated once for all lifetimes: a fraction of the events
+decays promptly, the rest with a proper decay length drawn log-uniformly over many decades
+(:class:`DecayLengths`). :meth:`DecayLengths.weight` turns the events into a sample of any c tau,
+prompt or exponential, by reweighting the same events: the efficiency at c tau is the weighted
+fraction of events selected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import awkward as ak
+import numpy as np
+
+from ..constants import mass_gev
+from ..detector import Beams
+from ..errors import KinematicError, ParameterError
+from ..kinematics import boost, direction_from_angles, isotropic_directions, two_body_momentum
+from . import pythia
+from .generators import ORIGIN, Frame, GeneratedEvents
+
+__all__ = ["DecayLengths", "b_pairs", "continuum", "generic_b_pairs", "b_to_k_resonance", "two_body_decay"]
+
+#: PDG ids of the charged and neutral B mesons and kaons.
+B_PLUS, B_ZERO, K_PLUS = 521, 511, 321
+
+
+@dataclass(frozen=True)
+class DecayLengths:
+    """How proper decay lengths of a long-lived particle are generated: with probability
+    ``prompt_fraction`` exactly 0, otherwise log-uniform in [``min_mm``, ``max_mm``]."""
+
+    prompt_fraction: float = 0.25
+    min_mm: float = 1e-3
+    max_mm: float = 1e5
+
+    def __post_init__(self):
+        if not 0 <= self.prompt_fraction <= 1 or not 0 < self.min_mm < self.max_mm:
+            raise ParameterError(f"{self} needs 0 <= prompt_fraction <= 1 and 0 < min_mm < max_mm")
+
+    def sample(self, rng, n):
+        """Proper decay lengths (mm) of ``n`` particles."""
+        prompt = rng.random(n) < self.prompt_fraction
+        log_length = rng.uniform(np.log(self.min_mm), np.log(self.max_mm), n)
+        return np.where(prompt, 0.0, np.exp(log_length))
+
+    def weight(self, proper_mm, ctau_mm):
+        """Weights that turn events generated with these decay lengths into a sample with proper
+        decay length ``ctau_mm`` (0: prompt; > 0: exponential). Their mean over all events is 1 up to
+        the exponential's tail outside [min_mm, max_mm] (decays beyond 100 m, which no detector sees).
+        """
+        if ctau_mm < 0:
+            raise ParameterError(f"ctau_mm={ctau_mm!r} is negative; a lifetime must be >= 0 (0 = prompt)")
+        proper = np.asarray(proper_mm, dtype=float)
+        if ctau_mm == 0:
+            if self.prompt_fraction == 0:
+                raise ParameterError("these events hold no prompt decays; generate with prompt_fraction > 0")
+            return np.where(proper == 0, 1.0 / self.prompt_fraction, 0.0)
+        density = (1 - self.prompt_fraction) / (np.maximum(proper, 1e-300) * np.log(self.max_mm / self.min_mm))
+        target = np.exp(-proper / ctau_mm) / ctau_mm
+        return np.where(proper > 0, target / np.where(proper > 0, density, 1.0), 0.0)
+
+
+def two_body_decay(rng, parent_p4, mass_1, mass_2):
+    """Isotropic two-body decays of parents (n, 4) into daughters of masses ``mass_1`` and ``mass_2``
+    (scalars or (n,) arrays): the daughters' four-momenta (n, 4) each, in the parents' frame."""
+    parent_p4 = np.asarray(parent_p4, dtype=float)
+    n = len(parent_p4)
+    m_parent = np.sqrt(np.clip(parent_p4[:, 0] ** 2 - np.sum(parent_p4[:, 1:] ** 2, axis=1), 0, None))
+    m1 = np.broadcast_to(np.asarray(mass_1, dtype=float), (n,))
+    m2 = np.broadcast_to(np.asarray(mass_2, dtype=float), (n,))
+    if np.any(m1 + m2 > m_parent + 1e-9):
+        raise KinematicError("a two-body decay below threshold: the daughters are heavier than the parent")
+    p = two_body_momentum(m_parent, m1, m2)
+    d = isotropic_directions(rng, n) * p[:, None]
+    rest_1 = np.concatenate([np.hypot(p, m1)[:, None], d], axis=1)
+    rest_2 = np.concatenate([np.hypot(p, m2)[:, None], -d], axis=1)
+    beta = parent_p4[:, 1:] / parent_p4[:, :1]
+    return boost(rest_1, beta), boost(rest_2, beta)
+
+
+def b_pairs(rng, n, *, sqrt_s_gev, charged=True):
+    """B Bbar pairs from Upsilon(4S) decays at rest in the centre-of-mass frame (e- along +z): four-
+    momenta (n, 4) of the B (B+ or B0) and of the Bbar. The B direction follows sin^2 theta* to the
+    beam axis: a spin-1 state made from e+e- (helicity +-1 along the beam) decaying to two spin-0
+    mesons in a P wave, |Y_1^(+-1)|^2 (derived here)."""
+    m_b = mass_gev(B_PLUS if charged else B_ZERO)
+    if sqrt_s_gev <= 2 * m_b:
+        raise KinematicError(f"sqrt(s) = {sqrt_s_gev} GeV is below the B Bbar threshold {2 * m_b:.3f} GeV")
+    p = float(two_body_momentum(sqrt_s_gev, m_b, m_b))
+    # sin^2 theta by rejection
+    cos_theta = np.empty(0)
+    while cos_theta.size < n:
+        trial = rng.uniform(-1, 1, 2 * n + 16)
+        cos_theta = np.concatenate([cos_theta, trial[rng.random(trial.size) < 1 - trial**2]])
+    direction = direction_from_angles(cos_theta[:n], rng.uniform(0, 2 * np.pi, n))
+    energy = np.full((n, 1), np.hypot(p, m_b))
+    b = np.concatenate([energy, p * direction], axis=1)
+    return b, np.concatenate([energy, -p * direction], axis=1)
+
+
+def _particles(columns):
+    """An awkward array of particle lists from per-event blocks [(ids (n, j), p4 (n, j, 4), vertex
+    (n, j, 3), origin (n, j)) or awkward lists with those fields], concatenated per event."""
+    lists = []
+    for block in columns:
+        if isinstance(block, ak.Array):
+            lists.append(block)
+            continue
+        ids, p4, vertex, origin = block
+        n, j = ids.shape
+        flat = {
+            "id": ids.ravel(), "E": p4[..., 0].ravel(), "px": p4[..., 1].ravel(), "py": p4[..., 2].ravel(),
+            "pz": p4[..., 3].ravel(), "vx": vertex[..., 0].ravel(), "vy": vertex[..., 1].ravel(),
+            "vz": vertex[..., 2].ravel(), "origin": origin.ravel(),
+        }
+        lists.append(ak.unflatten(ak.zip(flat), np.full(n, j)))
+    return ak.concatenate(lists, axis=1)
+
+
+def _generic(rng, ids, p4_lab, origin):
+    """Generic decays of particles given in the lab: Pythia decays them in place."""
+    products = pythia.decay(rng, ids, p4_lab)
+    return ak.with_field(products, ak.values_astype(ak.zeros_like(products.E), np.int32) + origin, "origin")
+
+
+def b_to_k_resonance(rng, n, *, beams: Beams, mass_gev_x: float, sigma_pb: float, width_gev_x: float = 0.0,
+                     decay_lengths: DecayLengths | None = None, charged=True):
+    """Upsilon(4S) -> B Bbar with one B -> K X, X -> gamma gamma and the other B decaying generically.
+
+    Parameters
+    ----------
+    mass_gev_x : float
+        Mass of X (an ALP, or a pi0, eta, eta', eta_c); 0 < m < m_B - m_K.
+    width_gev_x : float
+        Width of X: its mass is drawn from a Breit-Wigner (Cauchy) of this width, truncated to
+        +-5 widths and to the kinematic range (0, the default: a fixed mass).
+    decay_lengths : DecayLengths, optional
+        For a long-lived X: its proper decay lengths (None, the default: prompt).
+    sigma_pb : float
+        Cross section x branching fractions the events stand for, in pb.
+
+    Which B decays to K X is chosen at random, B or Bbar with equal probability (both charges of
+    the signal). Truth per event: ``x_mass`` (GeV), ``x_proper_mm`` (proper decay length) and
+    ``x_flight_mm`` (lab flight distance).
+    """
+    m_b = mass_gev(B_PLUS if charged else B_ZERO)
+    m_k = mass_gev(K_PLUS if charged else 311)
+    if not 0 < mass_gev_x < m_b - m_k:
+        raise KinematicError(
+            f"mass {mass_gev_x!r} GeV of X is outside 0 < m < m_B - m_K = {m_b - m_k:.3f} GeV; choose a lighter X"
+        )
+    frame = Frame(beams)
+    b_cm, bbar_cm = b_pairs(rng, n, sqrt_s_gev=beams.sqrt_s_gev, charged=charged)
+    signal_is_b = rng.random(n) < 0.5
+    signal_cm = np.where(signal_is_b[:, None], b_cm, bbar_cm)
+    other_cm = np.where(signal_is_b[:, None], bbar_cm, b_cm)
+    b_id = B_PLUS if charged else B_ZERO
+    sign = np.where(signal_is_b, 1, -1)
+    mass_x = np.full(n, float(mass_gev_x))
+    if width_gev_x > 0:
+        low, high = max(mass_gev_x - 5 * width_gev_x, 1e-3), min(mass_gev_x + 5 * width_gev_x, m_b - m_k - 1e-6)
+        u = rng.uniform(np.arctan((low - mass_gev_x) / (width_gev_x / 2)),
+                        np.arctan((high - mass_gev_x) / (width_gev_x / 2)), n)
+        mass_x = mass_gev_x + width_gev_x / 2 * np.tan(u)
+    signal_lab, other_lab = frame.to_lab(signal_cm), frame.to_lab(other_cm)
+    kaon, x = two_body_decay(rng, signal_lab, m_k, mass_x)
+    gamma_1, gamma_2 = two_body_decay(rng, x, 0.0, 0.0)
+    # flight of X before it decays
+    proper = np.zeros(n) if decay_lengths is None else decay_lengths.sample(rng, n)
+    p_x = np.linalg.norm(x[:, 1:], axis=1)
+    flight = proper * p_x / mass_x
+    vertex_x = x[:, 1:] / p_x[:, None] * flight[:, None]
+    k_id = (K_PLUS if charged else 311) * sign
+    ids = np.stack([k_id, np.full(n, 22), np.full(n, 22)], axis=1)
+    p4 = np.stack([kaon, gamma_1, gamma_2], axis=1)
+    vertex = np.stack([np.zeros((n, 3)), vertex_x, vertex_x], axis=1)
+    origin = np.full((n, 3), ORIGIN["signal_b"])
+    other = _generic(rng, -sign * b_id, other_lab, ORIGIN["other_b"])
+    particles = _particles([(ids, p4, vertex, origin), other])
+    return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb, cuts={"x_mass_gev": mass_gev_x},
+                                          truth={"x_mass": mass_x, "x_proper_mm": proper, "x_flight_mm": flight})
+
+
+def generic_b_pairs(rng, n, *, beams: Beams, sigma_pb: float, charged=True):
+    """Upsilon(4S) -> B Bbar with both B decaying generically (Pythia's decay tables)."""
+    frame = Frame(beams)
+    b_cm, bbar_cm = b_pairs(rng, n, sqrt_s_gev=beams.sqrt_s_gev, charged=charged)
+    b_id = B_PLUS if charged else B_ZERO
+    ids = np.empty(2 * n, dtype=int)
+    ids[0::2], ids[1::2] = b_id, -b_id
+    p4 = np.empty((2 * n, 4))
+    p4[0::2], p4[1::2] = frame.to_lab(b_cm), frame.to_lab(bbar_cm)
+    products = _generic(rng, ids, p4, ORIGIN["other_b"])
+    particles = ak.concatenate([products[0::2], products[1::2]], axis=1)
+    return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb)
+
+
+def continuum(rng, n, *, beams: Beams, sigma_pb: float, flavour: int):
+    """e+e- -> q qbar (one flavour) hadronised by Pythia, taken to the lab frame. Vertices of
+    decays in flight (K_S, Lambda) stay as Pythia gives them in the centre-of-mass frame: a shift
+    of a few mm that the response model does not use."""
+    frame = Frame(beams)
+    particles = pythia.continuum(rng, n, sqrt_s_gev=beams.sqrt_s_gev, flavour=flavour)
+    p4_cm = np.stack([ak.to_numpy(ak.flatten(particles[f])) for f in ("E", "px", "py", "pz")], axis=-1)
+    p4_lab = frame.to_lab(p4_cm)
+    counts = ak.num(particles)
+    fields = {f: ak.unflatten(p4_lab[:, i], counts) for i, f in enumerate(("E", "px", "py", "pz"))}
+    particles = ak.zip({
+        "id": particles.id, **fields, "vx": particles.vx, "vy": particles.vy, "vz": particles.vz,
+        "origin": ak.values_astype(ak.zeros_like(particles.E), np.int32) + ORIGIN["continuum"],
+    })
+    return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb, cuts={"flavour": flavour})

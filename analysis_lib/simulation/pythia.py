@@ -1,0 +1,125 @@
+"""Hadronic final states from Pythia 8 (the ``pythia8mc`` package on PyPI).
+
+Two uses, both returning the final-state particles as an awkward array (one list per event, fields
+``id``, ``E``, ``px``, ``py``, ``pz`` in GeV and ``vx``, ``vy``, ``vz`` in mm, centre-of-mass frame
+with the electron along +z):
+
+* :func:`continuum`: e+e- -> gamma*/Z -> q qbar with parton shower and string hadronisation, one quark
+  flavour per call (the B factories' "continuum" background);
+* :func:`decay`: generic decays of given particles (B mesons) with Pythia's decay tables, e.g. both
+  B mesons of an Upsilon(4S) event, or the partner B of a signal decay.
+
+Pythia is run in batches (``Pythia.nextBatch``, which returns awkward arrays), seeded from the
+caller's numpy generator, so the same generator state gives the same events. Limitations, stated in
+the chapters that use it: no initial-state radiation (the lepton PDF is off), Pythia's own B decay
+tables (partly inclusive) and no Upsilon(4S) resonance (its decay to B Bbar is done by the caller).
+"""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+
+from ..errors import ParameterError
+
+__all__ = ["FIELDS", "continuum", "decay"]
+
+#: Fields of a final-state particle.
+FIELDS = ("id", "E", "px", "py", "pz", "vx", "vy", "vz")
+#: Pythia's largest allowed seed.
+_MAX_SEED = 900_000_000
+
+
+def _pythia(settings, rng):
+    import pythia8mc
+
+    pythia = pythia8mc.Pythia("", False)
+    seed = int(rng.integers(1, _MAX_SEED))
+    for line in (*settings, "Print:quiet = on", "Next:numberCount = 0", "Random:setSeed = on",
+                 f"Random:seed = {seed}"):
+        if not pythia.readString(line):
+            raise ParameterError(f"Pythia refused the setting {line!r}")
+    if not pythia.init():
+        raise RuntimeError("Pythia failed to initialise; see its log above")
+    return pythia
+
+
+def _final_state(prt):
+    """Final-state particles of a batch (status > 0), with the fields of :data:`FIELDS`."""
+    return _record(prt[prt.status > 0])
+
+
+def _record(prt):
+    """The fields of :data:`FIELDS` from Pythia's particle arrays (its vertex ``vProd`` is stored as
+    a four-vector whose spatial components are named like a momentum's)."""
+    p, v = prt["p"], prt["vProd"]
+    return ak.zip({
+        "id": prt["id"], "E": p["e"], "px": p["px"], "py": p["py"], "pz": p["pz"],
+        "vx": ak.fill_none(v["px"], 0.0), "vy": ak.fill_none(v["py"], 0.0), "vz": ak.fill_none(v["pz"], 0.0),
+    }, with_name=None)
+
+
+def continuum(rng, n: int, *, sqrt_s_gev: float, flavour: int, batch: int = 20_000) -> ak.Array:
+    """``n`` events e+e- -> q qbar of one quark ``flavour`` (1 d, 2 u, 3 s, 4 c, 5 b) at ``sqrt_s_gev``.
+
+    Pythia's process WeakSingleBoson:ffbar2gmZ with the Z/gamma* forced to that flavour; only the
+    event shapes are used, the normalisation comes from the caller's cross section.
+    """
+    if flavour not in (1, 2, 3, 4, 5):
+        raise ParameterError(f"quark flavour {flavour!r} is not one of 1 (d), 2 (u), 3 (s), 4 (c), 5 (b)")
+    if n < 0:
+        raise ParameterError(f"number of events {n!r} must be >= 0")
+    pythia = _pythia([
+        "Beams:idA = 11", "Beams:idB = -11", f"Beams:eCM = {sqrt_s_gev}", "PDF:lepton = off",
+        "WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", f"23:onIfAny = {flavour}",
+    ], rng)
+    parts = []
+    done = 0
+    while done < n:
+        events = pythia.nextBatch(min(batch, n - done))
+        parts.append(_final_state(events.prt))
+        done += len(events)
+    return ak.concatenate(parts) if parts else ak.Array([])
+
+
+def decay(rng, pdgid, p4, *, per_record: int = 200) -> ak.Array:
+    """Generic decays of particles ``pdgid`` (n,) with four-momenta ``p4`` (n, 4) (E, px, py, pz in
+    GeV): the final-state descendants of each, one list per particle, in the same frame.
+
+    The particles are placed ``per_record`` at a time into one Pythia event record (hadron level
+    only) and decayed together; each final-state particle is traced back through its mothers to
+    the particle it came from.
+    """
+    pdgid = np.asarray(pdgid, dtype=int)
+    p4 = np.asarray(p4, dtype=float)
+    if p4.shape != (len(pdgid), 4):
+        raise ParameterError(f"p4 must have shape ({len(pdgid)}, 4), not {p4.shape}")
+    pythia = _pythia(["ProcessLevel:all = off", "Check:event = off"], rng)
+    data = pythia.particleData
+    masses = np.sqrt(np.clip(p4[:, 0] ** 2 - np.sum(p4[:, 1:] ** 2, axis=1), 0, None))
+    parts = []
+    for start in range(0, len(pdgid), per_record):
+        stop = min(start + per_record, len(pdgid))
+        pythia.event.reset()
+        for i in range(start, stop):
+            if not data.isParticle(int(pdgid[i])):
+                raise ParameterError(f"Pythia does not know the particle {pdgid[i]}")
+            e, px, py, pz = p4[i]
+            pythia.event.append(int(pdgid[i]), 1, 0, 0, px, py, pz, e, masses[i])
+        prt = pythia.nextBatch(1).prt[0]
+        n_parents = stop - start
+        # trace every particle back to its parent (record index 1..n_parents)
+        mother = np.asarray(prt.mother1)
+        ancestor = np.arange(len(mother))
+        for _ in range(200):
+            deeper = ancestor > n_parents
+            if not deeper.any():
+                break
+            ancestor = np.where(deeper, mother[ancestor], ancestor)
+        else:
+            raise RuntimeError("a decay chain deeper than 200 generations: the Pythia record is not understood")
+        final = np.flatnonzero((np.asarray(prt.status) > 0) & (ancestor >= 1))
+        order = final[np.argsort(ancestor[final], kind="stable")]
+        counts = np.bincount(ancestor[order] - 1, minlength=n_parents)
+        parts.append(ak.unflatten(ak.to_packed(_record(prt[order])), counts))
+    return ak.concatenate(parts) if parts else ak.Array([])
