@@ -44,11 +44,11 @@ def delta_e(e_cm, e_beam_gev):
     return np.asarray(e_cm) - e_beam_gev
 
 
-def photon_vectors(gamma):
+def photon_vectors(photon):
     """Lab four-vectors of photon candidates (massless) with fields E, theta, phi."""
-    sin = np.sin(gamma.theta)
-    return ak.zip({"px": gamma.E * sin * np.cos(gamma.phi), "py": gamma.E * sin * np.sin(gamma.phi),
-                   "pz": gamma.E * np.cos(gamma.theta), "E": gamma.E}, with_name="Momentum4D")
+    sin = np.sin(photon.theta)
+    return ak.zip({"px": photon.E * sin * np.cos(photon.phi), "py": photon.E * sin * np.sin(photon.phi),
+                   "pz": photon.E * np.cos(photon.theta), "E": photon.E}, with_name="Momentum4D")
 
 
 def track_vectors(track, mass_gev_track):
@@ -72,7 +72,7 @@ def k_gamma_gamma_candidates(events, beams: Beams, *, photon_e_min_gev: float = 
     Parameters
     ----------
     events : awkward.Array
-        Reconstructed events with ``gamma`` (E, theta, phi) and ``track`` (p, theta, phi, charge,
+        Reconstructed events with ``photon`` (E, theta, phi) and ``track`` (p, theta, phi, charge,
         kaon_id) lists.
     beams : Beams
         The collider, for the centre-of-mass frame and E*_beam.
@@ -92,12 +92,12 @@ def k_gamma_gamma_candidates(events, beams: Beams, *, photon_e_min_gev: float = 
     """
     frame = Frame(beams)
     e_beam = beams.sqrt_s_gev / 2
-    photon_index = ak.local_index(events.gamma.E)[events.gamma.E > photon_e_min_gev]
+    photon_index = ak.local_index(events.photon.E)[events.photon.E > photon_e_min_gev]
     kaon_index = ak.local_index(events.track.p)[events.track.kaon_id]
     pairs = ak.combinations(photon_index, 2, fields=["g1", "g2"])
     combos = ak.cartesian({"k": kaon_index, "pair": pairs})
     k_idx, g1_idx, g2_idx = combos.k, combos.pair.g1, combos.pair.g2
-    photons = photon_vectors(events.gamma)
+    photons = photon_vectors(events.photon)
     kaons = track_vectors(events.track, K_MASS)
     g1, g2, k = photons[g1_idx], photons[g2_idx], kaons[k_idx]
     counts = ak.num(k_idx)

@@ -16,7 +16,15 @@ Logical names:
 ``weight``
     per-event weight (optional, 1 when absent: real data);
 ``photon_mc_origin``
-    truth code per photon (optional, simulation only).
+    truth code per photon (optional, simulation only);
+``track_p``, ``track_theta``, ``track_phi``, ``track_charge``, ``track_kaon_id``
+    jagged per-event lists of tracks: momentum in GeV, angles in radians (lab), charge, and whether
+    the track passes the kaon identification (required when tracks are asked for);
+``track_mc_pdgid``, ``track_mc_origin``
+    truth per track (optional, simulation only).
+
+Simulated ntuples also hold per-event truth branches ``mc_<name>`` (e.g. the decay length of a
+long-lived particle); they are read when present.
 """
 
 from __future__ import annotations
@@ -42,9 +50,22 @@ DEFAULT_BRANCHES = {
     "photon_mc_origin": "gamma_mc_origin",
     "n_tracks": "n_tracks",
     "weight": "weight",
+    "track_p": "track_p",
+    "track_theta": "track_theta",
+    "track_phi": "track_phi",
+    "track_charge": "track_charge",
+    "track_kaon_id": "track_kaon_id",
+    "track_mc_pdgid": "track_mc_pdgid",
+    "track_mc_origin": "track_mc_origin",
 }
-_OPTIONAL = {"weight", "photon_mc_origin"}
-_PHOTON_FIELDS = {"photon_energy": "E", "photon_theta": "theta", "photon_phi": "phi", "photon_mc_origin": "mc_origin"}
+_OPTIONAL = {"weight", "photon_mc_origin", "track_mc_pdgid", "track_mc_origin"}
+_COLLECTIONS = {
+    "photon": {"photon_energy": "E", "photon_theta": "theta", "photon_phi": "phi", "photon_mc_origin": "mc_origin"},
+    "track": {"track_p": "p", "track_theta": "theta", "track_phi": "phi", "track_charge": "charge",
+              "track_kaon_id": "kaon_id", "track_mc_pdgid": "mc_pdgid", "track_mc_origin": "mc_origin"},
+}
+#: Branch-name prefix of each collection in the book's own files.
+_PREFIX = {"photon": "gamma", "track": "track"}
 
 
 def write_events(path, events: ak.Array, meta: dict):
@@ -56,7 +77,7 @@ def write_events(path, events: ak.Array, meta: dict):
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with uproot.recreate(tmp) as f:
-            branches = {"gamma": events["gamma"], "n_tracks": events["n_tracks"], "weight": events["weight"]}
+            branches = {_PREFIX.get(name, name): events[name] for name in events.fields}
             tree = f.mktree(
                 TREE,
                 {name: array.type.content for name, array in branches.items()},
@@ -95,9 +116,10 @@ def read_meta(path) -> dict:
         return json.loads(str(f["meta"]))
 
 
-def read_events(path, *, branches: dict | None = None, tree: str = TREE) -> ak.Array:
+def read_events(path, *, branches: dict | None = None, tree: str = TREE, tracks: bool = False) -> ak.Array:
     """Read an ntuple into an awkward array with fields ``photon`` (E, theta, phi, mc_origin),
-    ``n_tracks`` and ``weight``.
+    ``n_tracks`` and ``weight``; with ``tracks``, also ``track`` (p, theta, phi, charge, kaon_id,
+    mc_pdgid, mc_origin); and the truth branches ``mc_*`` where the file has them.
 
     Parameters
     ----------
@@ -108,6 +130,8 @@ def read_events(path, *, branches: dict | None = None, tree: str = TREE) -> ak.A
         uses the book's own names.
     tree : str
         Name of the TTree, ``"events"`` by default.
+    tracks : bool
+        Read the tracks too (False by default).
     """
     mapping = dict(DEFAULT_BRANCHES)
     unknown = set(branches or {}) - set(mapping)
@@ -123,6 +147,8 @@ def read_events(path, *, branches: dict | None = None, tree: str = TREE) -> ak.A
             )
         t = f[tree]
         available = set(t.keys())
+        if not tracks:
+            mapping = {logical: name for logical, name in mapping.items() if not logical.startswith("track_")}
         missing = [
             f"{logical} -> {name!r}" for logical, name in mapping.items()
             if name not in available and logical not in _OPTIONAL
@@ -133,27 +159,26 @@ def read_events(path, *, branches: dict | None = None, tree: str = TREE) -> ak.A
                 "Map the logical names to this file's branches with 'branches:' in data/datasets.yaml"
             )
         wanted = {logical: name for logical, name in mapping.items() if name in available}
+        truth = sorted(name for name in available if name.startswith("mc_"))
         try:
-            arrays = t.arrays(list(wanted.values()), library="ak")
+            arrays = t.arrays(list(wanted.values()) + truth, library="ak")
         except Exception as exc:
             raise NtupleError(
                 f"ntuple {str(path)!r} could not be read ({type(exc).__name__}: {exc}); it is probably "
                 "truncated: regenerate or copy it again"
             ) from exc
     n = len(arrays)
-    photon = {
-        field: arrays[wanted[logical]]
-        for logical, field in _PHOTON_FIELDS.items()
-        if logical in wanted
-    }
-    if "mc_origin" not in photon:
-        photon["mc_origin"] = ak.values_astype(ak.zeros_like(photon["E"]), np.int32) - 1
-    weight = arrays[wanted["weight"]] if "weight" in wanted else np.ones(n)
-    return ak.zip(
-        {
-            "photon": ak.zip(photon),
-            "n_tracks": arrays[wanted["n_tracks"]],
-            "weight": weight,
-        },
-        depth_limit=1,
-    )
+    out = {}
+    for collection, fields in _COLLECTIONS.items():
+        if collection == "track" and not tracks:
+            continue
+        columns = {field: arrays[wanted[logical]] for logical, field in fields.items() if logical in wanted}
+        first = next(iter(columns.values()))
+        for field in ("mc_origin", "mc_pdgid"):
+            if f"{collection}_{field}" in fields and field not in columns:  # real data: no truth
+                columns[field] = ak.values_astype(ak.zeros_like(first), np.int32) - 1 + (field == "mc_pdgid")
+        out[collection] = ak.zip(columns)
+    out["n_tracks"] = arrays[wanted["n_tracks"]]
+    out["weight"] = arrays[wanted["weight"]] if "weight" in wanted else np.ones(n)
+    out.update({name: arrays[name] for name in truth})
+    return ak.zip(out, depth_limit=1)

@@ -117,8 +117,8 @@ def signal_babar():
 
 def test_signal_peaks_at_the_b_mass_and_zero_delta_e(signal_babar):
     events, candidates = signal_babar
-    true = ((events.track.mc_origin[candidates.k] == 4) & (events.gamma.mc_origin[candidates.g1] == 4)
-            & (events.gamma.mc_origin[candidates.g2] == 4) & (events.mc_x_proper_mm == 0))
+    true = ((events.track.mc_origin[candidates.k] == 4) & (events.photon.mc_origin[candidates.g1] == 4)
+            & (events.photon.mc_origin[candidates.g2] == 4) & (events.mc_x_proper_mm == 0))
     matched = ak.flatten(candidates[true])
     assert len(matched) > 500
     assert np.median(matched.m_es) == pytest.approx(M_B, abs=0.002)

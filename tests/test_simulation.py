@@ -148,8 +148,8 @@ def test_acceptance_gaps_and_merging():
     rng = np.random.default_rng(11)
     light = generate_gamma_resonance(rng, 4000, beams=BEAMS, mass_gev=0.1, sigma_pb=1.0)
     heavy = generate_gamma_resonance(rng, 4000, beams=BEAMS, mass_gev=1.0, sigma_pb=1.0)
-    n_light = np.asarray([len(x) for x in reconstruct(light, BELLE2, rng)["gamma"]["E"]])
-    n_heavy = np.asarray([len(x) for x in reconstruct(heavy, BELLE2, rng)["gamma"]["E"]])
+    n_light = np.asarray([len(x) for x in reconstruct(light, BELLE2, rng)["photon"]["E"]])
+    n_heavy = np.asarray([len(x) for x in reconstruct(heavy, BELLE2, rng)["photon"]["E"]])
     assert np.mean(n_light >= 3) < 0.2
     assert np.mean(n_heavy >= 3) > 0.6
     # photons in the gap between barrel and forward endcap (31.4-32.2 degrees) are lost

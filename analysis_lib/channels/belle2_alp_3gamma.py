@@ -206,7 +206,7 @@ _SYMBOLS = {"pi0": "π⁰", "eta": "η", "etaprime": "η′"}
 
 def skim(events):
     """Loose skim before writing: at least three photon candidates above 0.1 GeV (lab)."""
-    return ak.to_numpy(ak.sum(events["gamma"]["E"] > PHOTON_E_MIN_LAB_GEV, axis=1) >= 3)
+    return ak.to_numpy(ak.sum(events["photon"]["E"] > PHOTON_E_MIN_LAB_GEV, axis=1) >= 3)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -160,7 +160,7 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     Returns
     -------
     awkward.Array
-        Records with ``gamma`` (a list of photon candidates with fields ``E`` in GeV, ``theta`` and
+        Records with ``photon`` (a list of photon candidates with fields ``E`` in GeV, ``theta`` and
         ``phi`` in radians, lab frame, and ``mc_origin``), ``n_tracks`` and ``weight``; with
         ``tracks``, also ``track`` (fields ``p`` in GeV, ``theta``, ``phi``, ``charge``,
         ``kaon_id`` (bool), ``mc_pdgid`` and ``mc_origin``).
@@ -236,7 +236,7 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
             "mc_origin": jagged(origin.astype(np.int32)),
         }
     )
-    out = {"gamma": gamma, "n_tracks": has_track.sum(axis=1).astype(np.int32), "weight": weights}
+    out = {"photon": gamma, "n_tracks": has_track.sum(axis=1).astype(np.int32), "weight": weights}
     out.update({f"mc_{name}": np.asarray(values) for name, values in events.truth.items()})
     if tracks:
         out["track"] = _tracks(rng, experiment, has_track, momentum, theta_true, direction, pdgid, events.origin)
