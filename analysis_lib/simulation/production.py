@@ -41,9 +41,9 @@ __all__ = ["ProductionConfig", "SampleSpec", "produce", "sample_rng"]
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 250_000
 _SOURCES = [Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "physics",
-            Path(__file__).resolve().parent.parent / "detector.py", Path(__file__).resolve().parent.parent / "ntuple.py"]
+            Path(__file__).resolve().parent.parent / "detector.py", Path(__file__).resolve().parent.parent / "ntuple.py",
+            Path(__file__).resolve().parent.parent / "constants.py"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,10 @@ class SampleSpec:
         samples that pass the skim only then).
     n_events : int, optional
         Fixed number of simulated events (signal); None (the default) follows the luminosity.
+    tracks : bool
+        Reconstruct tracks too (for channels that use them; False by default).
+    chunk : int
+        Events generated and reconstructed at a time (smaller for events with many particles).
     """
 
     name: str
@@ -84,6 +88,8 @@ class SampleSpec:
     force_beam_background: bool = False
     force_track_loss: bool = False
     n_events: int | None = None
+    tracks: bool = False
+    chunk: int = 250_000
 
     def forced_probability(self, experiment) -> float:
         """Probability of the forced conditions (1 without any); for track loss, of losing the two
@@ -149,11 +155,12 @@ def _simulate(spec, dataset, rng, n, weight, config, *, unit_weights=False):
     ``unit_weights`` every event weighs 1 (pseudo-data)."""
     parts, n_done = [], 0
     while n_done < n:
-        size = min(_CHUNK, n - n_done)
+        size = min(spec.chunk, n - n_done)
         generated = spec.generate(rng, size)
         events = reconstruct(
             generated, dataset.experiment, rng, weight=weight,
             force_beam_background=spec.force_beam_background, force_track_loss=spec.force_track_loss,
+            tracks=spec.tracks,
         )
         if unit_weights:
             events = ak.with_field(events, np.ones(len(events)), "weight")
@@ -201,12 +208,31 @@ def _key(spec, dataset, seed, n, version, config):
         {
             "spec": spec.config, "sigma_pb": spec.sigma_pb, "name": spec.name, "force": [spec.force_beam_background, spec.force_track_loss],
             "dataset": dataset.name, "lumi": dataset.luminosity_fb, "experiment": repr(dataset.experiment),
-            "seed": seed, "n": n, "code": version, "skim": getattr(config.skim, "__qualname__", str(config.skim)),
+            "seed": seed, "n": n, "code": version, "skim": _skim_identity(config.skim), "tracks": spec.tracks,
             "extra": config.extra_key,
         },
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _skim_identity(skim) -> str:
+    """The skim's name and a hash of the source file that defines it (a changed skim makes the
+    samples again)."""
+    import inspect
+
+    import functools
+
+    settings = ""
+    if isinstance(skim, functools.partial):
+        settings = repr((skim.args, sorted(skim.keywords.items())))
+        skim = skim.func
+    name = getattr(skim, "__qualname__", str(skim)) + settings
+    try:
+        source = Path(inspect.getsourcefile(skim)).read_bytes()
+    except (TypeError, OSError):
+        return name
+    return f"{name}:{hashlib.sha256(source).hexdigest()[:12]}"
 
 
 def _cached(path: Path, key: str) -> bool:
