@@ -68,6 +68,18 @@ class PeakSearch:
     smoothing_sigmas : float
         Width, in mass resolutions, of the kernel that smooths the simulated continuum before
         histogram-level pseudo-data are drawn from it (10 by default).
+    mass_squared : bool
+        The observables are masses squared (True, the default) or masses.
+    tracks : bool
+        Read the tracks of the ntuples too (False by default).
+    signal_weights : callable, optional
+        ``signal_weights(candidates) -> (n, k)`` weights of the signal entries (e.g. lifetime
+        reweighting); None: every entry counts 1.
+    production : callable, optional
+        ``production(dataset, max_mc_events) -> ProductionConfig``; None: the channel's ``skim`` with
+        ``max_mc_events`` as the largest background sample.
+    vetoes : tuple
+        Mass ranges (GeV) where no hypothesis is tested.
     """
 
     name: str
@@ -82,6 +94,11 @@ class PeakSearch:
     peaking: dict
     signal_sigma_pb: Callable
     smoothing_sigmas: float = 10.0
+    mass_squared: bool = True
+    tracks: bool = False
+    signal_weights: Callable | None = None
+    production: Callable | None = None
+    vetoes: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +113,7 @@ class SearchInputs:
     data_source: str  # "ntuple" or "histogram"
     peaks: dict  # observable -> PeakTemplates
     cut_flow: object  # pandas DataFrame, weighted events per sample after each cut
+    luminosity_fraction: float = 1.0  # share of the dataset's luminosity in the data histograms
 
 
 def subset(candidates, mask):
@@ -111,22 +129,30 @@ def subset(candidates, mask):
 
 def _ntuple_paths(search, ds, seed, specs, *, max_mc_events, progress):
     if ds.simulated:
-        config = ProductionConfig(skim=search.skim, n_max=max_mc_events)
+        if search.production is not None:
+            config = search.production(ds, max_mc_events)
+        else:
+            config = ProductionConfig(skim=search.skim, n_max=max_mc_events)
         return produce(specs, ds, seed=seed, config=config, progress=progress)
     folder = ds.ntuple_dir(seed)
     return {**{s.name: folder / f"{s.name}.root" for s in specs}, "data": folder / "data.root"}
 
 
 def _select(search, path, ds):
-    events = read_events(path, branches=ds.branches)
+    events = read_events(path, branches=ds.branches, tracks=search.tracks)
     cands = search.candidates(events, ds)
     mask, flow = search.selection.apply(cands, weights=cands.weight)
     return cands, mask, flow
 
 
 def prepare(search: PeakSearch, dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int,
-            progress=True) -> SearchInputs:
-    """Simulate (or reuse) the ntuples, select, and fill the histograms and signal templates."""
+            progress=True, luminosity_fraction: float = 1.0) -> SearchInputs:
+    """Simulate (or reuse) the ntuples, select, and fill the histograms and signal templates.
+
+    ``luminosity_fraction`` is the share of the dataset the limits use (the rest chose the
+    selection): histogram-level pseudo-data are drawn for that share, the signal expectation is
+    scaled by it, and the channel's selection must remove the other share from real data.
+    """
     ds = dataset(dataset_name)
     specs = search.sample_specs(ds, n_signal_events=n_signal_events)
     bar = tqdm(total=len(specs), desc="samples", disable=not progress)
@@ -136,6 +162,7 @@ def prepare(search: PeakSearch, dataset_name: str, *, seed: int, n_signal_events
     hists = {obs: {} for obs in axes}
     flows, backgrounds = {}, {}
     peak_values = {obs: [] for obs in axes}
+    peak_weights = {obs: [] for obs in axes}
     n_generated, signal_masses = [], []
     for spec in specs:
         cands, mask, flows[spec.label] = _select(search, paths[spec.name], ds)
@@ -144,14 +171,19 @@ def prepare(search: PeakSearch, dataset_name: str, *, seed: int, n_signal_events
         if spec.kind == "signal":
             n_generated.append(read_meta(paths[spec.name]).get("n_generated", spec.n_events))
             signal_masses.append(spec.config["mass_gev"])
+            weights = search.signal_weights(sel) if search.signal_weights is not None else None
             for obs in axes:
                 peak_values[obs].append(values[obs][correct])
+                if weights is not None:
+                    peak_weights[obs].append(np.broadcast_to(weights, correct.shape)[correct])
             continue
         backgrounds[spec.name] = spec.label
         for obs, axis in axes.items():
             entries = values[obs].shape[1]
             hists[obs][spec.name] = fill(axis, values[obs].ravel(), np.repeat(sel.weight, entries))
-    peaks = {obs: PeakTemplates.from_samples(signal_masses, peak_values[obs], n_generated) for obs in axes}
+    peaks = {obs: PeakTemplates.from_samples(signal_masses, peak_values[obs], n_generated,
+                                             weights=peak_weights[obs] if search.signal_weights else None)
+             for obs in axes}
     if "data" in paths:
         cands, mask, flows["data"] = _select(search, paths["data"], ds)
         require_events(mask, what=f"the data of {ds.name}")
@@ -161,11 +193,12 @@ def prepare(search: PeakSearch, dataset_name: str, *, seed: int, n_signal_events
         source = "ntuple"
     else:
         rng = sample_rng(seed, ds.name, "data-histogram", 1)
-        data = {obs: poisson_pseudo_data(_pseudo_data_expectation(search, hists[obs], peaks[obs], axis), rng)
+        data = {obs: poisson_pseudo_data(
+                    luminosity_fraction * _pseudo_data_expectation(search, hists[obs], peaks[obs], axis), rng)
                 for obs, axis in axes.items()}
         source = "histogram"
     return SearchInputs(dataset=ds, seed=seed, backgrounds=backgrounds, hists=hists, data=data, data_source=source,
-                        peaks=peaks, cut_flow=cut_flow_table(flows))
+                        peaks=peaks, cut_flow=cut_flow_table(flows), luminosity_fraction=luminosity_fraction)
 
 
 def _pseudo_data_expectation(search, hists, peaks: PeakTemplates, axis):
@@ -174,7 +207,8 @@ def _pseudo_data_expectation(search, hists, peaks: PeakTemplates, axis):
     stands for, and its bin-to-bin noise would look like signals), plus the peaking backgrounds as
     simulated."""
     edges = axis.edges
-    mass = np.sqrt(np.clip(0.5 * (edges[1:] + edges[:-1]), 0, None))
+    centres = np.clip(0.5 * (edges[1:] + edges[:-1]), 0, None)
+    mass = np.sqrt(centres) if search.mass_squared else centres
     grid = np.clip(mass, peaks.masses_gev[0], peaks.masses_gev[-1])
     sigma_x = np.interp(grid, peaks.masses_gev, peaks.widths)
     half_width_bins = np.maximum(2 * search.smoothing_sigmas * sigma_x / np.diff(edges), 1).astype(int)
@@ -184,8 +218,10 @@ def _pseudo_data_expectation(search, hists, peaks: PeakTemplates, axis):
 
 
 def resolution_gev(search: PeakSearch, inputs: SearchInputs, mass_gev: float) -> float:
-    """Mass resolution sigma_m = sigma(m^2) / (2 m) at ``mass_gev`` (observables in mass squared)."""
-    return inputs.peaks[search.observable_for(mass_gev)].width(mass_gev) / (2 * mass_gev)
+    """Mass resolution at ``mass_gev``: the peak width, or sigma(m^2) / (2 m) for observables in mass
+    squared."""
+    width = inputs.peaks[search.observable_for(mass_gev)].width(mass_gev)
+    return width / (2 * mass_gev) if search.mass_squared else width
 
 
 def scan_masses(search: PeakSearch, inputs: SearchInputs, *, mass_min_gev: float, mass_max_gev: float,
@@ -194,7 +230,10 @@ def scan_masses(search: PeakSearch, inputs: SearchInputs, *, mass_min_gev: float
     masses = [mass_min_gev]
     while masses[-1] + step_sigma * resolution_gev(search, inputs, masses[-1]) <= mass_max_gev:
         masses.append(masses[-1] + step_sigma * resolution_gev(search, inputs, masses[-1]))
-    return np.array(masses)
+    masses = np.array(masses)
+    for low, high in search.vetoes:
+        masses = masses[(masses < low) | (masses > high)]
+    return masses
 
 
 def fit_inputs(search: PeakSearch, inputs: SearchInputs, mass_gev: float, *, half_width_sigma: float,
@@ -222,7 +261,9 @@ def fit_inputs(search: PeakSearch, inputs: SearchInputs, mass_gev: float, *, hal
                 templates.append(t)
                 uncertainties.append(relative)
     sigma_ref = float(search.signal_sigma_pb(mass_gev, inputs.dataset.experiment.sqrt_s_gev))
-    s = inputs.dataset.luminosity_pb * sigma_ref * peaks.histogram(mass_gev, win.edges)
+    luminosity = inputs.luminosity_fraction * inputs.dataset.luminosity_pb
+    s = luminosity * sigma_ref * peaks.histogram(mass_gev, win.edges)
+    templates = [inputs.luminosity_fraction * t for t in templates]
     model = SmoothBackgroundModel(s, win.edges, degree=degree, templates=np.array(templates) if templates else None,
                                   template_uncertainties=tuple(uncertainties))
     return model, counts, win

@@ -17,13 +17,28 @@ import numpy as np
 
 from .errors import KinematicError
 
-__all__ = ["PeakTemplates", "peak_summary"]
+__all__ = ["PeakTemplates", "peak_summary", "weighted_quantile"]
 
 
-def peak_summary(x):
-    """Centre (median) and width (half the central 68% interval) of a peak's values."""
+def weighted_quantile(x, q, weights=None):
+    """Quantiles ``q`` of values ``x`` with non-negative ``weights`` (None: unweighted, numpy's
+    default definition). Weighted: the inverse of the piecewise-linear cumulative distribution
+    through the midpoints of the sorted values' weights."""
     x = np.asarray(x, dtype=float)
-    q16, q50, q84 = np.quantile(x, [0.15865, 0.5, 0.84135])
+    if weights is None:
+        return np.quantile(x, q)
+    w = np.asarray(weights, dtype=float)
+    keep = w > 0
+    x, w = x[keep], w[keep]
+    order = np.argsort(x)
+    x, w = x[order], w[order]
+    cumulative = (np.cumsum(w) - 0.5 * w) / np.sum(w)
+    return np.interp(q, cumulative, x)
+
+
+def peak_summary(x, weights=None):
+    """Centre (median) and width (half the central 68% interval) of a peak's values."""
+    q16, q50, q84 = weighted_quantile(x, [0.15865, 0.5, 0.84135], weights)
     return q50, (q84 - q16) / 2
 
 
@@ -40,6 +55,8 @@ class PeakTemplates:
         Fraction of generated events inside the peak at each mass.
     residuals : tuple of arrays
         Standardised residuals u of the events at each mass.
+    weights : tuple of arrays, optional
+        Event weights at each mass (e.g. from lifetime reweighting); None: every event counts 1.
     """
 
     masses_gev: np.ndarray
@@ -47,24 +64,30 @@ class PeakTemplates:
     widths: np.ndarray
     efficiencies: np.ndarray
     residuals: tuple
+    weights: tuple | None = None
 
     @classmethod
-    def from_samples(cls, masses_gev, values, n_generated):
-        """Build from the observable values of each simulated mass and the generated counts."""
+    def from_samples(cls, masses_gev, values, n_generated, weights=None):
+        """Build from the observable values of each simulated mass and the generated counts; with
+        ``weights`` (one array per mass), the peak and the efficiency (sum of weights / generated)
+        are those of the weighted events."""
         order = np.argsort(masses_gev)
-        centres, widths, effs, residuals = [], [], [], []
+        centres, widths, effs, residuals, kept = [], [], [], [], []
         for i in order:
-            x0, sigma = peak_summary(values[i])
+            w = None if weights is None else np.asarray(weights[i], dtype=float)
+            x0, sigma = peak_summary(values[i], w)
             centres.append(x0)
             widths.append(sigma)
-            effs.append(len(values[i]) / n_generated[i])
+            effs.append((len(values[i]) if w is None else w.sum()) / n_generated[i])
             residuals.append((np.asarray(values[i]) - x0) / sigma)
+            kept.append(w)
         return cls(
             masses_gev=np.asarray(masses_gev, dtype=float)[order],
             centres=np.array(centres),
             widths=np.array(widths),
             efficiencies=np.array(effs),
             residuals=tuple(residuals),
+            weights=None if weights is None else tuple(kept),
         )
 
     def _locate(self, mass_gev):
@@ -106,6 +129,7 @@ class PeakTemplates:
             if weight == 0:
                 continue
             u = self.residuals[k]
-            counts, _ = np.histogram(x0 + sigma * u, bins=edges)
-            total += weight * counts / len(u)
+            w = None if self.weights is None else self.weights[k]
+            counts, _ = np.histogram(x0 + sigma * u, bins=edges, weights=w)
+            total += weight * counts / (len(u) if w is None else w.sum())
         return eff * total

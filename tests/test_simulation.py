@@ -179,3 +179,21 @@ def test_radiative_bhabha_events():
     assert np.allclose(rec["weight"], 2.0 * (1 - BELLE2.tracker.efficiency) ** 2)
     natural = reconstruct(ev, BELLE2, np.random.default_rng(14))
     assert np.mean(natural["n_tracks"] == 2) > 0.95
+
+
+def test_weighted_peak_templates_match_unweighted_events():
+    # weights that are integers act like repeated events
+    from analysis_lib.signal_shape import PeakTemplates, weighted_quantile
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(1.0, 0.1, 4000)
+    w = rng.integers(0, 4, x.size).astype(float)
+    repeated = np.repeat(x, w.astype(int))
+    assert weighted_quantile(x, [0.16, 0.5, 0.84], w) == pytest.approx(np.quantile(repeated, [0.16, 0.5, 0.84]),
+                                                                      abs=2e-3)
+    weighted = PeakTemplates.from_samples([1.0, 2.0], [x, x + 1], [8000, 8000], weights=[w, w])
+    plain = PeakTemplates.from_samples([1.0, 2.0], [repeated, repeated + 1], [8000, 8000])
+    assert weighted.efficiency(1.5) == pytest.approx(plain.efficiency(1.5))
+    assert weighted.width(1.0) == pytest.approx(plain.width(1.0), rel=0.02)
+    edges = np.linspace(1.0, 2.5, 31)
+    assert weighted.histogram(1.5, edges) == pytest.approx(plain.histogram(1.5, edges), abs=3e-3)
