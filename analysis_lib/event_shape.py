@@ -25,7 +25,7 @@ __all__ = ["cos_thrust_angle", "fox_wolfram_ratio", "legendre_moments", "pad_mom
 def pad_momenta(px, py, pz, k: int | None = None):
     """Padded (n, k, 3) momenta from jagged awkward components (zero rows for padding)."""
     counts = ak.num(px)
-    k = int(ak.max(counts, initial=0)) if k is None else k
+    k = int(ak.max(counts, initial=0) or 0) if k is None else k
     k = max(k, 1)
 
     def pad(a):
@@ -42,8 +42,11 @@ def _exact_thrust_axis(p):
     """The thrust axis is along sum_i s_i p_i for the signs s that maximise that sum's length
     (Brandt et al., Phys. Lett. 12 (1964) 57); try all 2^(k-1) patterns."""
     k = p.shape[1]
-    patterns = np.array(np.meshgrid(*([[1.0, -1.0]] * (k - 1)), indexing="ij")).reshape(k - 1, -1).T
-    signs = np.concatenate([np.ones((len(patterns), 1)), patterns], axis=1)
+    if k == 1:
+        signs = np.ones((1, 1))
+    else:
+        patterns = np.array(np.meshgrid(*([[1.0, -1.0]] * (k - 1)), indexing="ij")).reshape(k - 1, -1).T
+        signs = np.concatenate([np.ones((len(patterns), 1)), patterns], axis=1)
     sums = np.einsum("sk,nkj->nsj", signs, p)
     lengths = np.linalg.norm(sums, axis=-1)
     best = np.take_along_axis(sums, np.argmax(lengths, axis=1)[:, None, None], axis=1)[:, 0]

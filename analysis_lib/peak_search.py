@@ -31,6 +31,7 @@ from .simulation.production import ProductionConfig, produce, sample_rng
 from .stats import SmoothBackgroundModel, fit
 
 __all__ = ["FitDisplay", "PeakSearch", "SearchInputs", "agreement", "example_fit", "fit_inputs", "prepare",
+           "pseudo_data_expectation",
            "resolution_gev", "scan", "scan_masses", "subset"]
 
 
@@ -194,14 +195,14 @@ def prepare(search: PeakSearch, dataset_name: str, *, seed: int, n_signal_events
     else:
         rng = sample_rng(seed, ds.name, "data-histogram", 1)
         data = {obs: poisson_pseudo_data(
-                    luminosity_fraction * _pseudo_data_expectation(search, hists[obs], peaks[obs], axis), rng)
+                    luminosity_fraction * pseudo_data_expectation(search, hists[obs], peaks[obs], axis), rng)
                 for obs, axis in axes.items()}
         source = "histogram"
     return SearchInputs(dataset=ds, seed=seed, backgrounds=backgrounds, hists=hists, data=data, data_source=source,
                         peaks=peaks, cut_flow=cut_flow_table(flows), luminosity_fraction=luminosity_fraction)
 
 
-def _pseudo_data_expectation(search, hists, peaks: PeakTemplates, axis):
+def pseudo_data_expectation(search, hists, peaks: PeakTemplates, axis):
     """The expectation of histogram-level pseudo-data: the simulated continuum smoothed over
     ``search.smoothing_sigmas`` mass resolutions (its simulation is far sparser than the data it
     stands for, and its bin-to-bin noise would look like signals), plus the peaking backgrounds as

@@ -16,22 +16,35 @@ peaks lower and wider.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
 from functools import partial
 
 import awkward as ak
+import hist
 import numpy as np
+import pandas as pd
 
+from .. import peak_search
 from ..bmeson import best_candidate, k_gamma_gamma_candidates, photon_vectors, track_vectors
 from ..constants import mass_gev, width_gev
 from ..datasets import Dataset, dataset, datasets
 from ..event_shape import cos_thrust_angle, fox_wolfram_ratio, legendre_moments, pad_momenta, thrust, thrust_axis
+from ..classifier import train, training_half
+from ..datasets import generated_dir
+from ..errors import EmptySelectionError, ParameterError
+from ..histograms import fill, poisson_pseudo_data
+from ..ntuple import read_events
 from ..parameters import Parameter
+from ..peak_search import PeakSearch, SearchInputs, pseudo_data_expectation
+from ..selection import Cut, CutFlow, cut_flow_table, require_events
+from ..signal_shape import PeakTemplates
 from ..simulation import b_decays
-from ..simulation.generators import Frame
-from ..simulation.production import ProductionConfig, SampleSpec
+from ..simulation.generators import ORIGIN, Frame
+from ..simulation.production import ProductionConfig, SampleSpec, produce, sample_rng
 
 __all__ = [
-    "CL", "NAME", "NOTEBOOK", "PARAMETERS", "TITLE", "candidate_table", "production_config", "sample_specs", "skim",
+    "CL", "NAME", "NOTEBOOK", "PARAMETERS", "TITLE", "Inputs", "analyse", "candidate_table", "example_fit",
+    "lifetime_weights", "prepare", "production_config", "resolution_gev", "sample_specs", "selection", "skim",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,10 +82,11 @@ PEAKING_DECAYS = {
 #: Share of the background simulation given to the continuum (the rest to generic B Bbar).
 CONTINUUM_SHARE = 0.7
 
-# skim and candidate preselection
+# skim and candidate preselection: looser than the signal region, so that the classifiers have
+# background to learn from (generic B Bbar passes it a few times in 10^4)
 PHOTON_E_MIN_GEV = 0.05
-M_ES_MIN_GEV = 5.2
-DELTA_E_MAX_GEV = 0.3
+M_ES_MIN_GEV = 5.0
+DELTA_E_MAX_GEV = 0.5
 
 
 def _upsilon_datasets():
@@ -164,7 +178,7 @@ def production_config(ds: Dataset) -> ProductionConfig:
 
 
 def skim(events, *, beams):
-    """Loose skim before writing: a K gamma gamma candidate with m_ES > 5.2 GeV and |Delta E| < 0.3 GeV."""
+    """Loose skim before writing: a K gamma gamma candidate with m_ES > 5.0 GeV and |Delta E| < 0.5 GeV."""
     candidates = k_gamma_gamma_candidates(events, beams, photon_e_min_gev=PHOTON_E_MIN_GEV)
     loose = (candidates.m_es > M_ES_MIN_GEV) & (np.abs(candidates.delta_e) < DELTA_E_MAX_GEV)
     return ak.to_numpy(ak.any(loose, axis=1))
@@ -199,11 +213,22 @@ def candidate_table(events, beams):
              for name in ("m_es", "delta_e", "m_gg", "m_gg_fit", "cos_theta_b", "p_k_cm", "e_g1_cm", "e_g2_cm",
                           "cos_helicity")}
     table["charge"] = ak.to_numpy(best.charge)
+    k, g1, g2 = (ak.to_numpy(best[name]).astype(np.int64) for name in ("k", "g1", "g2"))
+    is_k = ak.local_index(ev.track.p) == k
+    is_g1, is_g2 = ak.local_index(ev.photon.E) == g1, ak.local_index(ev.photon.E) == g2
+    # simulation truth: all three particles from the signal-side B (False for data)
+    signal_b = ORIGIN["signal_b"]
+
+    def origin(collection, mask):
+        return ak.to_numpy(ak.firsts(collection.mc_origin[mask]))
+
+    table["matched"] = ((origin(ev.track, is_k) == signal_b) & (origin(ev.photon, is_g1) == signal_b)
+                        & (origin(ev.photon, is_g2) == signal_b))
     # centre-of-mass momenta of everything, and of the candidate / the rest of the event
     photons, tracks = photon_vectors(ev.photon), track_vectors(ev.track, mass_gev(211))
     n_photon, n_track = ak.num(photons), ak.num(tracks)
-    in_candidate_photon = (ak.local_index(photons.E) == best.g1) | (ak.local_index(photons.E) == best.g2)
-    in_candidate_track = ak.local_index(tracks.E) == best.k
+    in_candidate_photon = is_g1 | is_g2
+    in_candidate_track = is_k
     everything = ak.concatenate([photons, tracks], axis=1)
     in_candidate = ak.concatenate([in_candidate_photon, in_candidate_track], axis=1)
     flat = ak.flatten(everything)
@@ -225,7 +250,7 @@ def candidate_table(events, beams):
     table["thrust_roe"] = thrust(roe_p, axis_roe)
     # photons of the candidate paired with every other photon: closeness to the pi0 and eta masses
     for which in ("g1", "g2"):
-        mine = photons[ak.singletons(best[which])][:, 0]
+        mine = ak.firsts(photons[is_g1 if which == "g1" else is_g2])
         others = photons[~in_candidate_photon]
         pair_mass = (others + mine).mass
         for meson, pdgid in (("pi0", 111), ("eta", 221)):
@@ -234,3 +259,306 @@ def candidate_table(events, beams):
     table["n_photons"] = ak.to_numpy(n_photon).astype(float)
     table["n_tracks"] = ak.to_numpy(n_track).astype(float)
     return table, index
+
+
+# ---------------------------------------------------------------------------------------------
+# selection: signal region, classifiers, optimisation on a held-out share of the data
+
+#: Signal region (both fixed; the classifier thresholds are chosen on the optimisation sample).
+M_ES_SIGNAL_MIN_GEV = 5.27
+DELTA_E_SIGNAL_GEV = (-0.20, 0.10)
+#: Features of the classifier against the continuum (event shape and B direction) and of the one
+#: against B Bbar (photon kinematics, helicity, pi0 and eta partners of the photons).
+FEATURES_CONTINUUM = ("r2", "cos_thrust", "l0", "l2", "thrust_roe", "cos_theta_b")
+FEATURES_BBBAR = ("e_g1_cm", "e_g2_cm", "cos_helicity", "pi0_g1", "pi0_g2", "eta_g1", "eta_g2", "p_k_cm")
+#: Thresholds tried on each classifier output.
+THRESHOLDS = tuple(np.round(np.arange(0.0, 0.96, 0.05), 2))
+#: Punzi's figure of merit eps / (a/2 + sqrt(B)) (G. Punzi, arXiv:physics/0308063) with a = 1.28, the
+#: one-sided z of a 90% confidence level, and B the background in a +-2 sigma mass window.
+PUNZI_A = 1.28
+#: A typical mass resolution (GeV), for the background in a +-2 sigma window of the figure of merit.
+TYPICAL_WIDTH_GEV = 0.015
+#: Masses where no hypothesis is tested: the eta and eta' vetoes, where the digitised published curve
+#: has no limit (its last and first points around the gaps).
+VETOES = ((0.4536, 0.6446), (0.9072, 1.0265))
+#: Peaking backgrounds fitted as constrained templates, with the relative uncertainty of their
+#: normalisation (PDG branching fractions, 3-17%, and the efficiency model, 10%).
+PEAKING = {"bkg_kpi0": 0.12, "bkg_keta": 0.2, "bkg_ketaprime": 0.12, "bkg_ketac": 0.2}
+#: Fit observable: the energy-constrained diphoton mass, 1 MeV bins.
+AXES = {"m_gg_fit": lambda: hist.axis.Regular(5000, 0.0, 5.0, name="m_gg_fit", label="m_γγ [GeV]")}
+
+
+def observable_for(mass_gev):
+    """The fit observable at any mass: the energy-constrained m(gamma gamma)."""
+    return "m_gg_fit"
+
+
+def in_signal_region(table):
+    """m_ES and Delta E inside the signal region."""
+    return ((table["m_es"] > M_ES_SIGNAL_MIN_GEV) & (table["delta_e"] > DELTA_E_SIGNAL_GEV[0])
+            & (table["delta_e"] < DELTA_E_SIGNAL_GEV[1]))
+
+
+def lifetime_weights(table, ctau_mm):
+    """Weights that give the signal events proper decay length ``ctau_mm`` (0: prompt)."""
+    return b_decays.DecayLengths().weight(table["proper_mm"], ctau_mm)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a run needs after the selection (made by :func:`prepare`)."""
+
+    search: PeakSearch  # this run's declaration (its signal normalisation and lifetime)
+    inputs: SearchInputs  # histograms, data and signal peaks for the shared fits
+    tables: dict  # sample name -> candidate table (with classifier outputs and selection flags)
+    specs: dict  # sample name -> SampleSpec
+    classifiers: dict  # "continuum", "bbbar" -> Classifier
+    thresholds: tuple  # (continuum, B Bbar) classifier thresholds
+    optimisation: object  # pandas DataFrame: the figure of merit on the threshold grid
+    ctau_mm: float
+    optimisation_fraction: float
+
+    @property
+    def dataset(self):
+        return self.inputs.dataset
+
+    @property
+    def data_source(self):
+        return self.inputs.data_source
+
+
+def _read_table(path, ds: Dataset, *, simulated: bool):
+    """Candidate table of one ntuple, with weights, truth and the training/evaluation split."""
+    events = read_events(path, branches=ds.branches, tracks=True)
+    table, index = candidate_table(events, ds.experiment.beams)
+    n = len(index)
+    table["weight"] = ak.to_numpy(events.weight)[index].astype(float)
+    table["proper_mm"] = (ak.to_numpy(events["mc_x_proper_mm"])[index] if "mc_x_proper_mm" in events.fields
+                          else np.zeros(n))
+    train_half = training_half(n) if simulated else np.zeros(n, dtype=bool)
+    table["train"] = train_half
+    # the evaluation half of a simulated sample stands for all of it
+    table["weight_eval"] = np.where(train_half, 0.0, table["weight"] * (2.0 if simulated else 1.0))
+    table["eval_factor"] = np.where(train_half, 0.0, 2.0 if simulated else 1.0)
+    return table
+
+
+def _concat(tables, names, *, balance=False):
+    """One table of the samples ``names`` and its weights: the simulation weights, or with
+    ``balance`` each sample scaled to the same total weight."""
+    keep = [n for n in names if len(tables[n]["m_es"])]
+    if not keep:
+        return {}, None
+    merged = {k: np.concatenate([tables[n][k] for n in keep]) for k in tables[keep[0]]}
+    weights = [tables[n]["weight"] / (tables[n]["weight"].sum() if balance else 1.0) for n in keep]
+    return merged, np.concatenate(weights)
+
+
+#: The samples each classifier learns to reject. Against B Bbar: the generic decays and the peaking
+#: B -> K pi0, K eta, K eta' (whose photons pair up with others), each sample given the same weight
+#: in the training: generic B Bbar passes the preselection a few times in 10^4, too rarely for its
+#: handful of heavily weighted events to stand alone for the class.
+TRAINING_BACKGROUNDS = {
+    "continuum": (("bkg_continuum_uu", "bkg_continuum_dd", "bkg_continuum_ss", "bkg_continuum_cc"), False),
+    "bbbar": (("bkg_bb_charged", "bkg_bb_neutral", "bkg_kpi0", "bkg_keta", "bkg_ketaprime"), True),
+}
+
+
+def _classifiers(tables, specs, folder, seed):
+    signals = [n for n, s in specs.items() if s.kind == "signal"]
+    signal, _ = _concat(tables, signals)
+    out = {}
+    for key, features in (("continuum", FEATURES_CONTINUUM), ("bbbar", FEATURES_BBBAR)):
+        names, balance = TRAINING_BACKGROUNDS[key]
+        background, weights = _concat(tables, names, balance=balance)
+        if not background:
+            raise EmptySelectionError(f"no {key} background candidate to train on; simulate more (max_mc_events)")
+        out[key] = train(signal, background, features=features, background_weights=weights,
+                         cache=folder / f"classifier_{key}.pkl", seed=seed)
+    return out
+
+
+def _optimisation_grid(tables, specs, opt_counts, fraction, typical_width_gev):
+    """Punzi's figure of merit on the grid of thresholds: the prompt signal efficiency averaged over
+    the simulated masses, against the background estimated from the optimisation sample only."""
+    t = np.asarray(THRESHOLDS)
+    # background: the optimisation sample, as counts at or above each pair of thresholds
+    above = opt_counts[::-1, ::-1].cumsum(axis=0).cumsum(axis=1)[::-1, ::-1]
+    background = above / fraction
+    # a +-2 sigma window holds this share of the background spread over the mass range
+    window_share = 4 * typical_width_gev / (MASS_RANGE_GEV[1] - MASS_RANGE_GEV[0])
+    efficiencies = []
+    for name, spec in specs.items():
+        if spec.kind != "signal":
+            continue
+        tab = tables[name]
+        w = lifetime_weights(tab, 0.0) * tab["eval_factor"] * (tab["matched"] & in_signal_region(tab))
+        s1 = np.digitize(tab["bdt_continuum"], t) - 1
+        s2 = np.digitize(tab["bdt_bbbar"], t) - 1
+        grid = np.zeros((len(t), len(t)))
+        np.add.at(grid, (s1, s2), w)
+        efficiencies.append(grid[::-1, ::-1].cumsum(axis=0).cumsum(axis=1)[::-1, ::-1] / spec.n_events)
+    efficiency = np.mean(efficiencies, axis=0)
+    merit = efficiency / (PUNZI_A / 2 + np.sqrt(background * window_share))
+    rows = [(t[i], t[j], efficiency[i, j], background[i, j], merit[i, j]) for i in range(len(t)) for j in range(len(t))]
+    return pd.DataFrame(rows, columns=["threshold_continuum", "threshold_bbbar", "signal_efficiency",
+                                       "background_estimate", "figure_of_merit"])
+
+
+def _optimisation_counts(tables, specs, ds, seed, fraction, data_table):
+    """The optimisation sample as counts on the threshold grid: the held-out share of the real data,
+    or for simulated data an independent Poisson draw of that share of the expected background (a
+    random share of a Poisson process is a Poisson process of that share)."""
+    t = np.asarray(THRESHOLDS)
+    if data_table is not None:
+        tab = data_table
+        keep = tab["optimisation"] & in_signal_region(tab)
+        counts = np.zeros((len(t), len(t)))
+        np.add.at(counts, (np.digitize(tab["bdt_continuum"][keep], t) - 1, np.digitize(tab["bdt_bbbar"][keep], t) - 1),
+                  1.0)
+        return counts
+    expected = np.zeros((len(t), len(t)))
+    for name, spec in specs.items():
+        if spec.kind != "background":
+            continue
+        tab = tables[name]
+        keep = in_signal_region(tab)
+        np.add.at(expected, (np.digitize(tab["bdt_continuum"][keep], t) - 1,
+                             np.digitize(tab["bdt_bbbar"][keep], t) - 1), tab["weight_eval"][keep])
+    rng = sample_rng(seed, ds.name, "optimisation-sample", 1)
+    return rng.poisson(fraction * expected).astype(float)
+
+
+def selection(thresholds, *, data=False):
+    """The final selection: signal region, evaluation half (simulation) or outside the optimisation
+    sample (data), and the two classifier thresholds."""
+    t_continuum, t_bbbar = thresholds
+    cuts = [
+        Cut("m_ES", lambda t: t["m_es"] > M_ES_SIGNAL_MIN_GEV, f"m_ES > {M_ES_SIGNAL_MIN_GEV} GeV"),
+        Cut("Delta E", lambda t: (t["delta_e"] > DELTA_E_SIGNAL_GEV[0]) & (t["delta_e"] < DELTA_E_SIGNAL_GEV[1]),
+            f"{DELTA_E_SIGNAL_GEV[0]} < Delta E < {DELTA_E_SIGNAL_GEV[1]} GeV"),
+        Cut("not in the optimisation sample" if data else "evaluation half",
+            (lambda t: ~t["optimisation"]) if data else (lambda t: ~t["train"]),
+            "the share of the data that chose the selection is not used" if data else
+            "simulated events not used to train the classifiers"),
+        Cut("continuum classifier", lambda t: t["bdt_continuum"] >= t_continuum, f">= {t_continuum}"),
+        Cut("B Bbar classifier", lambda t: t["bdt_bbbar"] >= t_bbbar, f">= {t_bbbar}"),
+    ]
+    return CutFlow(cuts)
+
+
+def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: int, max_mc_events: int,
+            optimisation_fraction: float = 0.08, progress=True) -> Inputs:
+    """Simulate (or reuse) the ntuples, build the candidates, train the classifiers, choose their
+    thresholds on the optimisation sample, and fill the histograms and signal peaks of the fits."""
+    from tqdm.auto import tqdm
+
+    ds = dataset(dataset_name)
+    if ctau_mm < 0:
+        raise ParameterError(f"ctau_mm={ctau_mm!r} is negative; a lifetime must be >= 0 (0 = prompt)")
+    specs = {s.name: s for s in sample_specs(ds, n_signal_events=n_signal_events, max_mc_events=max_mc_events)}
+    bar = tqdm(total=len(specs), desc="samples", disable=not progress)
+    if ds.simulated:
+        paths = produce(list(specs.values()), ds, seed=seed, config=production_config(ds), progress=bar)
+        folder = ds.ntuple_dir(seed)
+    else:
+        folder_real = ds.ntuple_dir(seed)
+        paths = {**{name: folder_real / f"{name}.root" for name in specs}, "data": folder_real / "data.root"}
+        folder = generated_dir() / ds.name / f"seed{seed}"
+    bar.close()
+    tables = {name: _read_table(paths[name], ds, simulated=True) for name in specs}
+    data_table = None
+    if "data" in paths:
+        data_table = _read_table(paths["data"], ds, simulated=False)
+        split = sample_rng(seed, ds.name, "optimisation-split", 0).random(len(data_table["m_es"]))
+        data_table["optimisation"] = split < optimisation_fraction
+    classifiers = _classifiers(tables, specs, folder, seed)
+    for tab in [*tables.values(), *([data_table] if data_table is not None else [])]:
+        tab["bdt_continuum"] = classifiers["continuum"].score(tab)
+        tab["bdt_bbbar"] = classifiers["bbbar"].score(tab)
+    # the optimisation: thresholds from the held-out share only
+    opt_counts = _optimisation_counts(tables, specs, ds, seed, optimisation_fraction, data_table)
+    grid = _optimisation_grid(tables, specs, opt_counts, optimisation_fraction, TYPICAL_WIDTH_GEV)
+    best = grid.loc[grid["figure_of_merit"].idxmax()]
+    thresholds = (float(best["threshold_continuum"]), float(best["threshold_bbbar"]))
+    # the final selection and the fit inputs
+    flow = selection(thresholds)
+    axis = AXES["m_gg_fit"]()
+    hists, flows, backgrounds = {}, {}, {}
+    masses, values, weights, generated = [], [], [], []
+    for name, spec in specs.items():
+        tab = tables[name]
+        mask, flows[spec.label] = flow.apply(tab, weights=tab["weight"])
+        tab["selected"] = mask
+        if spec.kind == "signal":
+            keep = mask & tab["matched"]
+            masses.append(spec.config["mass_gev"])
+            values.append(tab["m_gg_fit"][keep])
+            weights.append((lifetime_weights(tab, ctau_mm) * tab["eval_factor"])[keep])
+            generated.append(spec.n_events)
+            continue
+        backgrounds[name] = spec.label
+        hists[name] = fill(axis, tab["m_gg_fit"][mask], tab["weight_eval"][mask])
+    peaks = PeakTemplates.from_samples(masses, values, generated, weights=weights)
+    sigma_signal = specs[next(n for n, s in specs.items() if s.kind == "signal")].sigma_pb
+    search = replace(SEARCH, signal_sigma_pb=lambda mass_gev, sqrt_s_gev: sigma_signal)
+    limit_fraction = 1.0 - optimisation_fraction
+    if data_table is not None:
+        mask, flows["data"] = selection(thresholds, data=True).apply(data_table, weights=np.ones(len(data_table["m_es"])))
+        require_events(mask, what=f"the data of {ds.name}")
+        data_table["selected"] = mask
+        data = fill(axis, data_table["m_gg_fit"][mask], np.ones(mask.sum()))
+        source = "ntuple"
+    else:
+        rng = sample_rng(seed, ds.name, "data-histogram", 1)
+        data = poisson_pseudo_data(limit_fraction * pseudo_data_expectation(search, hists, peaks, axis), rng)
+        source = "histogram"
+    inputs = SearchInputs(dataset=ds, seed=seed, backgrounds=backgrounds, hists={"m_gg_fit": hists},
+                          data={"m_gg_fit": data}, data_source=source, peaks={"m_gg_fit": peaks},
+                          cut_flow=cut_flow_table(flows), luminosity_fraction=limit_fraction)
+    return Inputs(search=search, inputs=inputs, tables=tables, specs=specs, classifiers=classifiers,
+                  thresholds=thresholds, optimisation=grid, ctau_mm=ctau_mm,
+                  optimisation_fraction=optimisation_fraction)
+
+
+SEARCH = PeakSearch(
+    name=NAME,
+    cl=CL,
+    sample_specs=sample_specs,
+    skim=skim,
+    candidates=candidate_table,
+    selection=CutFlow([]),
+    observables=None,
+    axes=AXES,
+    observable_for=observable_for,
+    peaking=PEAKING,
+    signal_sigma_pb=None,
+    mass_squared=False,
+    tracks=True,
+    vetoes=VETOES,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# limits
+
+
+def resolution_gev(inputs: Inputs, mass_gev: float) -> float:
+    """Mass resolution of the fit observable at ``mass_gev``."""
+    return peak_search.resolution_gev(inputs.search, inputs.inputs, mass_gev)
+
+
+def analyse(inputs: Inputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, fit_half_width_sigma,
+            background_degree=2, progress=True, client=None):
+    """90% CL limits on B(B+ -> K+ a) x B(a -> gamma gamma) versus mass at the run's lifetime; with a
+    dask ``client`` the masses are spread over its workers."""
+    mu = peak_search.scan(inputs.search, inputs.inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev,
+                          mass_step_sigma=mass_step_sigma, fit_half_width_sigma=fit_half_width_sigma,
+                          background_degree=background_degree, progress=progress, client=client)
+    return {"br": mu.transform(lambda m, v: v * BR_REF, quantity="br_b_to_k_a_x_br_gg", unit="")}
+
+
+def example_fit(inputs: Inputs, mass_gev, *, half_width_sigma, degree=2):
+    """A fitted window at one mass, for a figure."""
+    return peak_search.example_fit(inputs.search, inputs.inputs, mass_gev, half_width_sigma=half_width_sigma,
+                                   degree=degree)
