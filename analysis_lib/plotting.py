@@ -10,8 +10,8 @@ import mplhep as hep
 import numpy as np
 from scipy.stats import norm
 
-__all__ = ["label", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_significance", "plot_stack",
-           "use_style"]
+__all__ = ["label", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_shapes", "plot_significance",
+           "plot_stack", "use_style"]
 
 _LLABEL = "Simulation re-creation"
 
@@ -51,7 +51,8 @@ def plot_limit(result, *, experiment, lumi, published=None, ax=None, ratio=True,
     top.plot(m, result.observed, "k-", lw=1.5, label=f"Observed {cl} (pseudo-data)")
     if published is not None:
         top.plot(published.mass_gev, published.value, color="tab:red", lw=1.5, label=published.label)
-    top.set_ylabel(f"{_quantity_label(result.quantity)} [{_unit_label(result.unit)}]")
+    unit = f" [{_unit_label(result.unit)}]" if result.unit else ""
+    top.set_ylabel(f"{_quantity_label(result.quantity)}{unit}")
     if logy:
         top.set_yscale("log")
     top.legend(loc="upper left", frameon=False)
@@ -59,7 +60,7 @@ def plot_limit(result, *, experiment, lumi, published=None, ax=None, ratio=True,
     if logy:
         top.set_ylim(ymin / 2, ymax * 30)
     label(top, experiment=experiment, lumi=lumi)
-    xlabel = r"$m$ [GeV]" if result.quantity != "g_agg" else r"$m_a$ [GeV]"
+    xlabel = r"$m_a$ [GeV]" if result.quantity in ("g_agg", "g_aw", "br_b_to_k_a_x_br_gg") else r"$m$ [GeV]"
     if bottom is not None:
         ref = published.at(m)
         bottom.plot(m, e[:, 2] / ref, "k--", lw=1.2, label="expected / published")
@@ -79,6 +80,8 @@ def _quantity_label(quantity):
         "g_agg": r"$g_{a\gamma\gamma}$",
         "sigma_x_br": r"$\sigma(e^+e^- \to \gamma a)\,\mathcal{B}(a\to\gamma\gamma)$",
         "mu": r"$\mu$",
+        "br_b_to_k_a_x_br_gg": r"$\mathcal{B}(B^+\to K^+a)\,\mathcal{B}(a\to\gamma\gamma)$",
+        "g_aw": r"$g_{aW}$",
     }.get(quantity, quantity)
 
 
@@ -149,4 +152,23 @@ def plot_efficiency_resolution(masses_gev, efficiency, resolution_gev, *, experi
     right.set_ylabel(r"mass resolution $\sigma_m$ [MeV]")
     for ax in (left, right):
         label(ax, experiment=experiment, lumi=lumi)
+    return fig
+
+
+def plot_shapes(samples, *, bins, xlabel, experiment, lumi, ax=None, logy=False):
+    """Normalised distributions of a variable for several samples: ``samples`` maps a legend label
+    to (values, weights)."""
+    fig, ax, _ = _axes(ax)
+    for name, (values, weights) in samples.items():
+        values, weights = np.asarray(values, dtype=float), np.asarray(weights, dtype=float)
+        if not values.size or weights.sum() <= 0:
+            continue
+        counts, edges = np.histogram(values, bins=bins, weights=weights)
+        hep.histplot(counts / weights.sum(), edges, ax=ax, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("fraction / bin")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(frameon=False, fontsize=11)
+    label(ax, experiment=experiment, lumi=lumi)
     return fig

@@ -36,12 +36,18 @@ class PublishedCurve:
     label: str
 
     def at(self, mass_gev):
-        """The curve interpolated at ``mass_gev`` (NaN outside it or across a gap)."""
+        """The curve interpolated at ``mass_gev``: NaN outside it and inside a gap (a NaN value in the
+        file, e.g. a vetoed mass range, splits the curve into pieces that are never bridged)."""
         m, v = self.mass_gev, self.value
-        good = np.isfinite(m) & np.isfinite(v)
-        order = np.argsort(m[good], kind="stable")
-        mm, vv = m[good][order], v[good][order]
-        out = np.interp(mass_gev, mm, vv, left=np.nan, right=np.nan)
+        query = np.asarray(mass_gev, dtype=float)
+        out = np.full(query.shape, np.nan)
+        piece = np.cumsum(~np.isfinite(v))  # a new piece after every NaN value
+        for k in np.unique(piece[np.isfinite(v)]):
+            sel = (piece == k) & np.isfinite(v) & np.isfinite(m)
+            order = np.argsort(m[sel], kind="stable")
+            mm, vv = m[sel][order], v[sel][order]
+            inside = (query >= mm[0]) & (query <= mm[-1])
+            out[inside] = np.interp(query[inside], mm, vv)
         return out
 
 
@@ -66,7 +72,14 @@ def _belle2_sigma(path):
     return mass, value, "sigma_x_br", "pb", 0.95
 
 
+def _babar_b2ka(path):
+    # points (m, m, limit) in increasing mass; NaN limits mark the eta and eta' vetoes
+    raw = np.loadtxt(path)
+    return raw[:, 0], raw[:, 2], "br_b_to_k_a_x_br_gg", "", 0.90
+
+
 _READERS = {
+    "babar_2022_b2ka_br_prompt_observed_90cl.txt": (_babar_b2ka, "BaBar 2022, prompt, observed (arXiv:2111.01800)"),
     "belle2_2020_alp_gagg_observed_95cl.txt": (_belle2_gagg, "Belle II 2020, observed (arXiv:2007.13071)"),
     "belle2_2020_alp_sigma_observed_95cl_pb.txt": (_belle2_sigma, "Belle II 2020, observed (arXiv:2007.13071)"),
 }

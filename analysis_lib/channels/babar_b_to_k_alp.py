@@ -35,6 +35,8 @@ from ..errors import EmptySelectionError, ParameterError
 from ..histograms import fill, poisson_pseudo_data
 from ..ntuple import read_events
 from ..parameters import Parameter
+from ..physics.alp_w import b_to_k_alp_branching, ctau_from_g_aw_mm
+from ..scan import ScanResult, scan_limits
 from ..peak_search import PeakSearch, SearchInputs, pseudo_data_expectation
 from ..selection import Cut, CutFlow, cut_flow_table, require_events
 from ..signal_shape import PeakTemplates
@@ -44,7 +46,8 @@ from ..simulation.production import ProductionConfig, SampleSpec, produce, sampl
 
 __all__ = [
     "CL", "NAME", "NOTEBOOK", "PARAMETERS", "TITLE", "Inputs", "analyse", "candidate_table", "example_fit",
-    "lifetime_weights", "prepare", "production_config", "resolution_gev", "sample_specs", "selection", "skim",
+    "agreement", "coupling_limits", "efficiency_table", "lifetime_weights", "physics_table", "prepare",
+    "results_table", "signal_peaks", "with_lifetime", "production_config", "resolution_gev", "sample_specs", "selection", "skim",
 ]
 
 log = logging.getLogger(__name__)
@@ -485,21 +488,13 @@ def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: in
     flow = selection(thresholds)
     axis = AXES["m_gg_fit"]()
     hists, flows, backgrounds = {}, {}, {}
-    masses, values, weights, generated = [], [], [], []
     for name, spec in specs.items():
         tab = tables[name]
-        mask, flows[spec.label] = flow.apply(tab, weights=tab["weight"])
-        tab["selected"] = mask
-        if spec.kind == "signal":
-            keep = mask & tab["matched"]
-            masses.append(spec.config["mass_gev"])
-            values.append(tab["m_gg_fit"][keep])
-            weights.append((lifetime_weights(tab, ctau_mm) * tab["eval_factor"])[keep])
-            generated.append(spec.n_events)
-            continue
-        backgrounds[name] = spec.label
-        hists[name] = fill(axis, tab["m_gg_fit"][mask], tab["weight_eval"][mask])
-    peaks = PeakTemplates.from_samples(masses, values, generated, weights=weights)
+        tab["selected"], flows[spec.label] = flow.apply(tab, weights=tab["weight"])
+        if spec.kind == "background":
+            backgrounds[name] = spec.label
+            hists[name] = fill(axis, tab["m_gg_fit"][tab["selected"]], tab["weight_eval"][tab["selected"]])
+    peaks = _signal_peaks(tables, specs, ctau_mm)
     sigma_signal = specs[next(n for n, s in specs.items() if s.kind == "signal")].sigma_pb
     search = replace(SEARCH, signal_sigma_pb=lambda mass_gev, sqrt_s_gev: sigma_signal)
     limit_fraction = 1.0 - optimisation_fraction
@@ -562,3 +557,147 @@ def example_fit(inputs: Inputs, mass_gev, *, half_width_sigma, degree=2):
     """A fitted window at one mass, for a figure."""
     return peak_search.example_fit(inputs.search, inputs.inputs, mass_gev, half_width_sigma=half_width_sigma,
                                    degree=degree)
+
+
+#: Proper decay lengths (mm) at which the rate limit is computed for the coupling limit.
+CTAU_GRID_MM = (0.0, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
+
+
+def signal_peaks(inputs: Inputs, ctau_mm: float) -> PeakTemplates:
+    """The selected, truth-matched signal peaks reweighted to proper decay length ``ctau_mm``."""
+    return _signal_peaks(inputs.tables, inputs.specs, ctau_mm)
+
+
+def _signal_peaks(tables, specs, ctau_mm):
+    masses, values, weights, generated = [], [], [], []
+    for name, spec in specs.items():
+        if spec.kind != "signal":
+            continue
+        tab = tables[name]
+        keep = tab["selected"] & tab["matched"]
+        masses.append(spec.config["mass_gev"])
+        values.append(tab["m_gg_fit"][keep])
+        weights.append((lifetime_weights(tab, ctau_mm) * tab["eval_factor"])[keep])
+        generated.append(spec.n_events)
+    return PeakTemplates.from_samples(masses, values, generated, weights=weights)
+
+
+def with_lifetime(inputs: Inputs, ctau_mm: float) -> Inputs:
+    """The same run's inputs (data, backgrounds, selection) with the signal of another lifetime."""
+    peaks = signal_peaks(inputs, ctau_mm)
+    return replace(inputs, inputs=replace(inputs.inputs, peaks={"m_gg_fit": peaks}), ctau_mm=ctau_mm)
+
+
+def coupling_limits(inputs: Inputs, masses_gev, *, fit_half_width_sigma, background_degree=2, progress=True,
+                    client=None, ctau_grid_mm=CTAU_GRID_MM):
+    """Limits on g_aW with the lifetime the coupling implies.
+
+    At each mass the rate limit L(c tau) = 90% CL upper limit on B(B+ -> K+ a) x B(a -> gamma gamma) is
+    computed on the grid ``ctau_grid_mm`` (the efficiency and peak shape of each c tau from the
+    reweighted signal; data and backgrounds unchanged). A coupling g is excluded when
+    B(B+ -> K+ a; g) > L(c tau(g)); B grows as g^2 and c tau(g) falls as g^-2 (so the efficiency
+    rises), hence the limit is the single root of log B(g) = log L(c tau(g)), with L interpolated
+    linearly in log c tau (prompt below the grid's first non-zero value, extrapolated in log-log above
+    its last). Observed and expected (each band quantile) limits are solved alike.
+    """
+    from scipy.optimize import brentq
+
+    masses = np.asarray(masses_gev, dtype=float)
+    by_ctau = []
+    for ctau in ctau_grid_mm:
+        run = with_lifetime(inputs, ctau)
+
+        def build(mass, run=run):
+            model, counts, _ = peak_search.fit_inputs(run.search, run.inputs, mass, half_width_sigma=fit_half_width_sigma,
+                                                      degree=background_degree)
+            return model, counts
+
+        limits = scan_limits(masses, build, cl=CL, progress=progress, client=client)
+        by_ctau.append(np.column_stack([limits.observed, limits.expected]) * BR_REF)
+    table = np.stack(by_ctau)  # (ctau, mass, 6)
+    grid = np.asarray(ctau_grid_mm, dtype=float)
+    positive = grid > 0
+    log_ctau = np.log(grid[positive])
+
+    def rate_limit(j, column, ctau):
+        values = np.log(table[:, j, column])
+        if ctau <= grid[positive][0]:
+            # between prompt and the first lifetime: linear in c tau
+            return float(np.exp(np.interp(ctau, [0.0, grid[positive][0]], [values[0], values[positive][0]])))
+        x = np.log(ctau)
+        if x <= log_ctau[-1]:
+            return float(np.exp(np.interp(x, log_ctau, values[positive])))
+        slope = (values[positive][-1] - values[positive][-2]) / (log_ctau[-1] - log_ctau[-2])
+        return float(np.exp(values[positive][-1] + slope * (x - log_ctau[-1])))
+
+    out = np.full((len(masses), 6), np.nan)
+    for j, m in enumerate(masses):
+        for column in range(6):
+            def excess(log_g):
+                g = np.exp(log_g)
+                return np.log(b_to_k_alp_branching(m, g)) - np.log(rate_limit(j, column, ctau_from_g_aw_mm(m, g)))
+
+            low, high = np.log(1e-9), np.log(1e-1)
+            if np.isfinite(table[:, j, column]).all() and excess(low) < 0 < excess(high):
+                out[j, column] = np.exp(brentq(excess, low, high, xtol=1e-6))
+    return ScanResult(quantity="g_aw", unit="GeV^-1", masses_gev=masses, observed=out[:, 0], expected=out[:, 1:],
+                      significance=np.full(len(masses), np.nan), cl=CL, method="CLs, asymptotic q~mu",
+                      test_statistic="q~mu", notes=("lifetime from the coupling",))
+
+
+# ---------------------------------------------------------------------------------------------
+# tables for the notebook
+
+#: Reference coupling of the physics table (GeV^-1).
+G_AW_REF = 1e-5
+
+
+def physics_table(masses_gev):
+    """B(B+ -> K+ a), g_agg, c tau and the mean lab decay length of the ALP at g_aW = 1e-5 GeV^-1
+    (the lab momentum taken as the B-frame momentum: the B moves slowly)."""
+    from ..kinematics import two_body_momentum
+    from ..physics.alp_w import g_agg_from_g_aw
+
+    rows = []
+    for m in masses_gev:
+        p = float(two_body_momentum(mass_gev(521), mass_gev(321), m))
+        ctau = float(ctau_from_g_aw_mm(m, G_AW_REF))
+        rows.append({"m_a [GeV]": m, "B(B+ -> K+ a)": float(b_to_k_alp_branching(m, G_AW_REF)),
+                     "g_agg [GeV^-1]": float(g_agg_from_g_aw(G_AW_REF)), "c tau [mm]": ctau,
+                     "p_a in B frame [GeV]": p, "beta gamma c tau [mm]": p / m * ctau})
+    return pd.DataFrame(rows)
+
+
+def efficiency_table(inputs: Inputs, masses_gev, ctaus_mm=CTAU_MM):
+    """Signal efficiency (selected, correctly reconstructed) at each mass for each lifetime."""
+    rows = {}
+    for ctau in ctaus_mm:
+        peaks = signal_peaks(inputs, ctau)
+        rows[f"c tau = {ctau:g} mm"] = [peaks.efficiency(m) for m in masses_gev]
+    frame = pd.DataFrame(rows, index=pd.Index(masses_gev, name="m_a [GeV]"))
+    return frame
+
+
+def results_table(br, masses_gev, published, coupling=None):
+    """Observed and expected limits at a few masses, next to the published prompt curve."""
+    def pick(result, values, m):
+        return np.interp(m, result.masses_gev, values, left=np.nan, right=np.nan)
+
+    rows = []
+    for m in masses_gev:
+        inside_veto = any(lo < m < hi for lo, hi in VETOES)
+        row = {"m_a [GeV]": m,
+               "observed B x B": np.nan if inside_veto else float(pick(br, br.observed, m)),
+               "expected B x B": np.nan if inside_veto else float(pick(br, br.expected[:, 2], m)),
+               "published prompt (observed)": float(published.at(np.array([m]))[0])}
+        row["expected / published"] = row["expected B x B"] / row["published prompt (observed)"]
+        if coupling is not None:
+            row["expected g_aW [GeV^-1]"] = float(pick(coupling, coupling.expected[:, 2], m))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def agreement(result, published, *, factor=2.25):
+    """Share of the scanned masses where the expected rate limit is within ``factor`` of the published
+    curve, and the median ratio (the shared definition)."""
+    return peak_search.agreement(result, published, factor=factor)
