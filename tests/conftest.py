@@ -30,3 +30,15 @@ def alp_inputs(generated_dir):
     from analysis_lib.channels import belle2_alp_3gamma as channel
 
     return channel.prepare("belle2_2018", seed=7, progress=False, **SMALL)
+
+
+#: Small parameters of the B -> K a channel (its classifiers need a few hundred background events).
+SMALL_B = {"n_signal_events": 2000, "max_mc_events": 100_000}
+
+
+@pytest.fixture(scope="session")
+def babar_inputs(generated_dir):
+    """The BaBar B -> K a channel, prompt, prepared with small samples."""
+    from analysis_lib.channels import babar_b_to_k_alp as channel
+
+    return channel.prepare("babar_4s", seed=3, ctau_mm=0.0, progress=False, **SMALL_B)

@@ -176,7 +176,7 @@ _PEAKING_LABELS = {"kpi0": "K⁺π⁰", "keta": "K⁺η", "ketaprime": "K⁺η�
 def production_config(ds: Dataset) -> ProductionConfig:
     """Production settings: the skim of this channel for the dataset's beams; pseudo-data never
     event by event (the continuum alone is about 1.5 billion events at 424 fb^-1)."""
-    return ProductionConfig(skim=partial(skim, beams=ds.experiment.beams), n_min=20_000, n_max=2_000_000,
+    return ProductionConfig(skim=partial(skim, beams=ds.experiment.beams), n_min=5_000, n_max=2_000_000,
                             max_data_events=0)
 
 
@@ -279,6 +279,8 @@ THRESHOLDS = tuple(np.round(np.arange(0.0, 0.96, 0.05), 2))
 #: Punzi's figure of merit eps / (a/2 + sqrt(B)) (G. Punzi, arXiv:physics/0308063) with a = 1.28, the
 #: one-sided z of a 90% confidence level, and B the background in a +-2 sigma mass window.
 PUNZI_A = 1.28
+#: Fewest simulated background events a classifier threshold must keep (see :func:`_optimisation_grid`).
+MIN_SIMULATED_BACKGROUND = 20
 #: A typical mass resolution (GeV), for the background in a +-2 sigma window of the figure of merit.
 TYPICAL_WIDTH_GEV = 0.015
 #: Masses where no hypothesis is tested: the eta and eta' vetoes, where the digitised published curve
@@ -287,6 +289,8 @@ VETOES = ((0.4536, 0.6446), (0.9072, 1.0265))
 #: Peaking backgrounds fitted as constrained templates, with the relative uncertainty of their
 #: normalisation (PDG branching fractions, 3-17%, and the efficiency model, 10%).
 PEAKING = {"bkg_kpi0": 0.12, "bkg_keta": 0.2, "bkg_ketaprime": 0.12, "bkg_ketac": 0.2}
+#: Width of the kernel that smooths the simulated continuum and generic B Bbar mass spectra (GeV).
+BACKGROUND_SMOOTHING_GEV = 0.1
 #: Fit observable: the energy-constrained diphoton mass, 1 MeV bins.
 AXES = {"m_gg_fit": lambda: hist.axis.Regular(5000, 0.0, 5.0, name="m_gg_fit", label="m_γγ [GeV]")}
 
@@ -403,6 +407,14 @@ def _optimisation_grid(tables, specs, opt_counts, fraction, typical_width_gev):
         efficiencies.append(grid[::-1, ::-1].cumsum(axis=0).cumsum(axis=1)[::-1, ::-1] / spec.n_events)
     efficiency = np.mean(efficiencies, axis=0)
     merit = efficiency / (PUNZI_A / 2 + np.sqrt(background * window_share))
+    # a threshold whose background the simulation cannot measure is not a choice: each classifier must
+    # keep MIN_SIMULATED_BACKGROUND simulated continuum and generic B Bbar events of the signal region
+    names = [n for n, spec in specs.items() if spec.kind == "background" and n not in PEAKING]
+    for axis, column in enumerate(("bdt_continuum", "bdt_bbbar")):
+        simulated = np.array([sum(np.sum(in_signal_region(tables[n]) & (tables[n]["weight_eval"] > 0)
+                                         & (tables[n][column] >= threshold)) for n in names) for threshold in t])
+        measurable = simulated >= MIN_SIMULATED_BACKGROUND
+        merit = np.where(measurable[:, None] if axis == 0 else measurable[None, :], merit, -np.inf)
     rows = [(t[i], t[j], efficiency[i, j], background[i, j], merit[i, j]) for i in range(len(t)) for j in range(len(t))]
     return pd.DataFrame(rows, columns=["threshold_continuum", "threshold_bbbar", "signal_efficiency",
                                        "background_estimate", "figure_of_merit"])
@@ -420,16 +432,54 @@ def _optimisation_counts(tables, specs, ds, seed, fraction, data_table):
         np.add.at(counts, (np.digitize(tab["bdt_continuum"][keep], t) - 1, np.digitize(tab["bdt_bbbar"][keep], t) - 1),
                   1.0)
         return counts
-    expected = np.zeros((len(t), len(t)))
-    for name, spec in specs.items():
-        if spec.kind != "background":
-            continue
-        tab = tables[name]
-        keep = in_signal_region(tab)
-        np.add.at(expected, (np.digitize(tab["bdt_continuum"][keep], t) - 1,
-                             np.digitize(tab["bdt_bbbar"][keep], t) - 1), tab["weight_eval"][keep])
+    expected = sum(_factorised_grid(tables[name]) for name, spec in specs.items() if spec.kind == "background")
     rng = sample_rng(seed, ds.name, "optimisation-sample", 1)
     return rng.poisson(fraction * expected).astype(float)
+
+
+def _factorised_grid(tab):
+    """Expected background of one simulated sample in the signal region on the threshold grid, as the
+    product of the two classifiers' output distributions.
+
+    The two classifiers look at different things (the event shape; the photons and kaon of the
+    candidate), so for a background sample their outputs are treated as independent. The product of
+    the marginals uses every simulated event of the region, where the joint distribution at tight
+    thresholds would rest on a handful of events each standing for thousands (the simulated
+    continuum and generic B Bbar are 10^3 times smaller than the data they stand for)."""
+    t = np.asarray(THRESHOLDS)
+    keep = in_signal_region(tab) & (tab["weight_eval"] > 0)
+    w = tab["weight_eval"][keep]
+    if not w.size:
+        return np.zeros((len(t), len(t)))
+    p_continuum = np.bincount(np.digitize(tab["bdt_continuum"][keep], t) - 1, weights=w, minlength=len(t)) / w.sum()
+    p_bbbar = np.bincount(np.digitize(tab["bdt_bbbar"][keep], t) - 1, weights=w, minlength=len(t)) / w.sum()
+    return w.sum() * np.outer(p_continuum, p_bbbar)
+
+
+def _factorised_histogram(tab, axis, thresholds, *, smoothing_gev):
+    """Expected background of one simulated sample after the final selection, factorised: its
+    yield is the signal-region yield times the two classifiers' pass fractions (as in
+    :func:`_factorised_grid`), its m_gg shape that of the whole signal region, smoothed by a Gaussian
+    kernel of ``smoothing_gev`` (the classifiers shape the spectrum only slowly; the tight selection
+    itself leaves too few simulated events to show it)."""
+    keep = in_signal_region(tab) & (tab["weight_eval"] > 0)
+    w = tab["weight_eval"][keep]
+    h = fill(axis, [], [])
+    if not w.size:
+        return h
+    passing = np.sum(w * (tab["bdt_continuum"][keep] >= thresholds[0])) / w.sum() * \
+        np.sum(w * (tab["bdt_bbbar"][keep] >= thresholds[1])) / w.sum()
+    centres = axis.centers
+    x = tab["m_gg_fit"][keep]
+    # Gaussian kernel density on the bin centres, normalised to the yield
+    density = np.zeros(len(centres))
+    for start in range(0, len(x), 2000):
+        xs, ws = x[start:start + 2000], w[start:start + 2000]
+        density += np.exp(-0.5 * ((centres[:, None] - xs[None, :]) / smoothing_gev) ** 2) @ ws
+    total = density.sum()
+    if total > 0:
+        h.view()["value"] = density / total * w.sum() * passing
+    return h
 
 
 def selection(thresholds, *, data=False):
@@ -493,7 +543,10 @@ def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: in
         tab["selected"], flows[spec.label] = flow.apply(tab, weights=tab["weight"])
         if spec.kind == "background":
             backgrounds[name] = spec.label
-            hists[name] = fill(axis, tab["m_gg_fit"][tab["selected"]], tab["weight_eval"][tab["selected"]])
+            if name in PEAKING:  # simulated in full: as selected
+                hists[name] = fill(axis, tab["m_gg_fit"][tab["selected"]], tab["weight_eval"][tab["selected"]])
+            else:
+                hists[name] = _factorised_histogram(tab, axis, thresholds, smoothing_gev=BACKGROUND_SMOOTHING_GEV)
     peaks = _signal_peaks(tables, specs, ctau_mm)
     sigma_signal = specs[next(n for n, s in specs.items() if s.kind == "signal")].sigma_pb
     search = replace(SEARCH, signal_sigma_pb=lambda mass_gev, sqrt_s_gev: sigma_signal)
@@ -559,6 +612,8 @@ def example_fit(inputs: Inputs, mass_gev, *, half_width_sigma, degree=2):
                                    degree=degree)
 
 
+#: A rate limit standing for "no sensitivity" (far above any branching fraction).
+_NO_LIMIT = 1e6
 #: Proper decay lengths (mm) at which the rate limit is computed for the coupling limit.
 CTAU_GRID_MM = (0.0, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
 
@@ -568,17 +623,36 @@ def signal_peaks(inputs: Inputs, ctau_mm: float) -> PeakTemplates:
     return _signal_peaks(inputs.tables, inputs.specs, ctau_mm)
 
 
+#: Fewest selected signal events (weighted, in units of events) for a simulated mass to shape the
+#: peak; masses with fewer (a lifetime at which nearly every ALP escapes) are left out with a warning.
+MIN_PEAK_EVENTS = 10
+
+
 def _signal_peaks(tables, specs, ctau_mm):
-    masses, values, weights, generated = [], [], [], []
+    masses, values, weights, generated, dropped = [], [], [], [], []
     for name, spec in specs.items():
         if spec.kind != "signal":
             continue
         tab = tables[name]
         keep = tab["selected"] & tab["matched"]
+        w = (lifetime_weights(tab, ctau_mm) * tab["eval_factor"])[keep]
+        # effective number of events of the weighted sample
+        n_effective = w.sum() ** 2 / max(np.sum(w**2), 1e-300)
+        if n_effective < MIN_PEAK_EVENTS:
+            dropped.append(spec.config["mass_gev"])
+            continue
         masses.append(spec.config["mass_gev"])
         values.append(tab["m_gg_fit"][keep])
-        weights.append((lifetime_weights(tab, ctau_mm) * tab["eval_factor"])[keep])
+        weights.append(w)
         generated.append(spec.n_events)
+    if dropped:
+        log.warning("c tau = %g mm: too few selected signal events at %s GeV to shape the peak; interpolating "
+                    "between the other masses", ctau_mm, dropped)
+    if len(masses) < 2:
+        raise EmptySelectionError(
+            f"c tau = {ctau_mm:g} mm: fewer than two simulated masses keep {MIN_PEAK_EVENTS} signal events; simulate "
+            "more signal (n_signal_events)"
+        )
     return PeakTemplates.from_samples(masses, values, generated, weights=weights)
 
 
@@ -605,15 +679,24 @@ def coupling_limits(inputs: Inputs, masses_gev, *, fit_half_width_sigma, backgro
     masses = np.asarray(masses_gev, dtype=float)
     by_ctau = []
     for ctau in ctau_grid_mm:
-        run = with_lifetime(inputs, ctau)
+        try:
+            run = with_lifetime(inputs, ctau)
+        except EmptySelectionError:  # nearly every ALP escapes: no sensitivity at this lifetime
+            by_ctau.append(np.full((len(masses), 6), _NO_LIMIT))
+            continue
 
         def build(mass, run=run):
             model, counts, _ = peak_search.fit_inputs(run.search, run.inputs, mass, half_width_sigma=fit_half_width_sigma,
                                                       degree=background_degree)
             return model, counts
 
-        limits = scan_limits(masses, build, cl=CL, progress=progress, client=client)
-        by_ctau.append(np.column_stack([limits.observed, limits.expected]) * BR_REF)
+        simulated = run.inputs.peaks["m_gg_fit"].masses_gev
+        inside = (masses >= simulated[0]) & (masses <= simulated[-1])
+        rates = np.full((len(masses), 6), _NO_LIMIT)
+        if inside.any():
+            limits = scan_limits(masses[inside], build, cl=CL, progress=progress, client=client)
+            rates[inside] = np.column_stack([limits.observed, limits.expected]) * BR_REF
+        by_ctau.append(rates)
     table = np.stack(by_ctau)  # (ctau, mass, 6)
     grid = np.asarray(ctau_grid_mm, dtype=float)
     positive = grid > 0
