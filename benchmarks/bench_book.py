@@ -3,7 +3,8 @@ changed, after touching a notebook (its modification time only) and after editin
 speed-up of two workers over one on CPU-bound runs.
 
 Works on temporary copies (book folder, notebooks, simulated ntuples), never on the project's
-own outputs. Usage: python benchmarks/bench_book.py   (about fifteen minutes on two cores)
+own outputs. Usage: python benchmarks/bench_book.py [--notebook NAME]   (about fifteen minutes on two
+cores for the Belle II runs alone; --notebook restricts the book to the runs of one notebook)
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ def make_book(folder, runs):
 
 
 def main():
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--notebook", default=None, help="only the runs of this notebook (e.g. belle2_alp_3gamma.ipynb)")
+    args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -44,7 +50,10 @@ def main():
         notebooks = tmp / "notebooks"
         shutil.copytree(ROOT / "notebooks", notebooks)
         runner.NOTEBOOKS = notebooks
-        book = make_book(tmp / "book", yaml.safe_load((ROOT / "book" / "runs.yaml").read_text())["runs"])
+        entries = yaml.safe_load((ROOT / "book" / "runs.yaml").read_text())["runs"]
+        if args.notebook:
+            entries = [e for e in entries if e["notebook"] == args.notebook]
+        book = make_book(tmp / "book", entries)
         rows.append(("full book from clean (simulation included)", *timed_main(["build", "--book", str(book)])))
         rows.append(("rebuild, nothing changed", *timed_main(["build", "--book", str(book)])))
         notebook = notebooks / "belle2_alp_3gamma.ipynb"

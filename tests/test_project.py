@@ -28,7 +28,10 @@ def write_runs(tmp_path, parameters):
 
 def test_book_runs_file_is_valid():
     runs = load_runs(ROOT / "book" / "runs.yaml")
-    assert {r.parameters["dataset"] for r in runs} == {"belle2_2018", "belle2_50ab"}
+    assert {r.parameters["dataset"] for r in runs} == {"belle2_2018", "belle2_50ab", "babar_4s", "belle_4s"}
+    # the paper's four lifetimes, each its own run
+    lifetimes = sorted(r.parameters["ctau_mm"] for r in runs if r.parameters["dataset"] == "babar_4s")
+    assert lifetimes == [0.0, 1.0, 10.0, 100.0]
 
 
 @pytest.mark.parametrize(

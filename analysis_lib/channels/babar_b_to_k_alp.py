@@ -280,7 +280,7 @@ THRESHOLDS = tuple(np.round(np.arange(0.0, 0.96, 0.05), 2))
 #: one-sided z of a 90% confidence level, and B the background in a +-2 sigma mass window.
 PUNZI_A = 1.28
 #: Fewest simulated background events a classifier threshold must keep (see :func:`_optimisation_grid`).
-MIN_SIMULATED_BACKGROUND = 20
+MIN_SIMULATED_BACKGROUND = 10
 #: A typical mass resolution (GeV), for the background in a +-2 sigma window of the figure of merit.
 TYPICAL_WIDTH_GEV = 0.015
 #: Masses where no hypothesis is tested: the eta and eta' vetoes, where the digitised published curve

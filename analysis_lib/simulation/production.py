@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 _SOURCES = [Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "physics",
             Path(__file__).resolve().parent.parent / "detector.py", Path(__file__).resolve().parent.parent / "ntuple.py",
-            Path(__file__).resolve().parent.parent / "constants.py"]
+            Path(__file__).resolve().parent.parent / "constants.py", Path(__file__).resolve().parent.parent / "bmeson.py"]
 
 
 @dataclass(frozen=True)
@@ -217,8 +217,8 @@ def _key(spec, dataset, seed, n, version, config):
 
 
 def _skim_identity(skim) -> str:
-    """The skim's name and a hash of the source file that defines it (a changed skim makes the
-    samples again)."""
+    """The skim's name, settings and a hash of its source code (a changed skim makes the samples
+    again; the shared candidate code it calls is part of the simulation's code version)."""
     import inspect
 
     import functools
@@ -229,7 +229,7 @@ def _skim_identity(skim) -> str:
         skim = skim.func
     name = getattr(skim, "__qualname__", str(skim)) + settings
     try:
-        source = Path(inspect.getsourcefile(skim)).read_bytes()
+        source = inspect.getsource(skim).encode()
     except (TypeError, OSError):
         return name
     return f"{name}:{hashlib.sha256(source).hexdigest()[:12]}"
