@@ -46,7 +46,7 @@ from ..simulation.production import ProductionConfig, SampleSpec, produce, sampl
 
 __all__ = [
     "CL", "NAME", "NOTEBOOK", "PARAMETERS", "TITLE", "Inputs", "analyse", "candidate_table", "example_fit",
-    "agreement", "coupling_limits", "efficiency_table", "lifetime_weights", "physics_table", "prepare",
+    "agreement", "coupling_limits", "coupling_masses", "efficiency_table", "lifetime_weights", "physics_table", "prepare",
     "results_table", "signal_peaks", "with_lifetime", "production_config", "resolution_gev", "sample_specs", "selection", "skim",
 ]
 
@@ -599,7 +599,13 @@ def resolution_gev(inputs: Inputs, mass_gev: float) -> float:
 def analyse(inputs: Inputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, fit_half_width_sigma,
             background_degree=2, progress=True, client=None):
     """90% CL limits on B(B+ -> K+ a) x B(a -> gamma gamma) versus mass at the run's lifetime; with a
-    dask ``client`` the masses are spread over its workers."""
+    dask ``client`` the masses are spread over its workers. The range is cut to the simulated masses
+    that shape the peak at this lifetime (with a warning)."""
+    simulated = inputs.inputs.peaks["m_gg_fit"].masses_gev
+    if mass_min_gev < simulated[0] or mass_max_gev > simulated[-1]:
+        log.warning("c tau = %g mm: the scan covers %.3f-%.3f GeV, the masses whose simulated signal survives "
+                    "the selection", inputs.ctau_mm, max(mass_min_gev, simulated[0]), min(mass_max_gev, simulated[-1]))
+        mass_min_gev, mass_max_gev = max(mass_min_gev, simulated[0]), min(mass_max_gev, simulated[-1])
     mu = peak_search.scan(inputs.search, inputs.inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev,
                           mass_step_sigma=mass_step_sigma, fit_half_width_sigma=fit_half_width_sigma,
                           background_degree=background_degree, progress=progress, client=client)
@@ -784,3 +790,12 @@ def agreement(result, published, *, factor=2.25):
     """Share of the scanned masses where the expected rate limit is within ``factor`` of the published
     curve, and the median ratio (the shared definition)."""
     return peak_search.agreement(result, published, factor=factor)
+
+
+def coupling_masses(inputs: Inputs, *, mass_min_gev, mass_max_gev, step_sigma):
+    """Mass hypotheses of the coupling limit: steps of ``step_sigma`` prompt resolutions inside the
+    simulated masses, the vetoes left out."""
+    prompt = with_lifetime(inputs, 0.0)
+    simulated = prompt.inputs.peaks["m_gg_fit"].masses_gev
+    return peak_search.scan_masses(prompt.search, prompt.inputs, mass_min_gev=max(mass_min_gev, simulated[0]),
+                                   mass_max_gev=min(mass_max_gev, simulated[-1]), step_sigma=step_sigma)
