@@ -8,7 +8,7 @@ value is a model and says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -269,19 +269,8 @@ BELLE = Experiment(
     name="belle",
     label="Belle",
     beams=Beams(e_minus_gev=7.998, e_plus_gev=3.499, crossing_angle_mrad=22.0),
-    calorimeter=Calorimeter(
-        regions_deg=((12.4, 31.4), (32.2, 128.7), (130.7, 155.1)),
-        barrel_radius_mm=1250.0,
-        forward_z_mm=1960.0,
-        backward_z_mm=-1020.0,
-        noise_term=0.00066,
-        stochastic_term=0.0081,
-        constant_term=0.0134,
-        position_terms_mm=(0.27, 3.4, 1.8),
-        min_separation_mm=110.0,
-        threshold_gev=0.03,
-        efficiency=0.98,
-    ),
+    # the crystals Belle II reused: the same geometry, Belle's resolution and threshold
+    calorimeter=replace(BELLE2.calorimeter, noise_term=0.00066, constant_term=0.0134, threshold_gev=0.03),
     tracker=Tracker(
         theta_min_deg=17.0,
         theta_max_deg=150.0,
