@@ -46,7 +46,7 @@ def test_optimisation_sample_never_enters_the_limit():
              "bdt_continuum": rng.random(n), "bdt_bbbar": rng.random(n), "optimisation": rng.random(n) < 0.08,
              "train": np.zeros(n, bool)}
     region = channel.in_signal_region(table)
-    counts = channel._optimisation_counts(None, {}, None, 0, 0.08, table)
+    counts = channel._optimisation_counts(table)
     assert counts.sum() == np.sum(table["optimisation"] & region) > 0
     mask, _ = channel.selection((0.0, 0.0), data=True).apply(table, weights=np.ones(n))
     assert not np.any(mask & table["optimisation"]) and mask.sum() == np.sum(~table["optimisation"] & region)
@@ -58,6 +58,13 @@ def test_limit_pseudo_data_are_the_remaining_share(babar_inputs):
     expected = sum(h.values().sum() for h in inputs.hists["m_gg_fit"].values())
     observed = inputs.data["m_gg_fit"].values().sum()
     assert observed == pytest.approx(0.92 * expected, rel=0.05)
+    # simulated pseudo-data: the optimisation sample is a binomial share of the same pseudo-data events,
+    # so the two parts are complementary, with the expected split
+    rng_tables, specs = babar_inputs.tables, babar_inputs.specs
+    axis = channel.AXES["m_gg_fit"]()
+    held, rest = channel._pseudo_data(rng_tables, specs, axis, babar_inputs.dataset, 3, 0.08)
+    assert held.sum() == pytest.approx(0.08 * (held.sum() + rest.sum()), rel=0.05)
+    assert np.all(rest >= 0) and held.shape == (len(channel.THRESHOLDS),) * 2
     assert babar_inputs.thresholds[0] in channel.THRESHOLDS and babar_inputs.thresholds[1] in channel.THRESHOLDS
 
 
@@ -92,3 +99,23 @@ def test_notebook_runs_with_small_parameters(tmp_path, babar_inputs):
     assert not vetoed.any()
     meta = json.loads((out / "meta.json").read_text())
     assert meta["ctau_mm"] == 10.0 and meta["confidence_level"] == 0.9
+
+
+def test_coupling_limit_is_where_the_rate_meets_the_limit_at_its_own_lifetime(babar_inputs):
+    # independent check of the root: at the solved g_aW, B(B -> K a; g) equals the rate limit at the
+    # lifetime g implies, interpolated (log-log) between the direct limits at the two grid lifetimes
+    # around it (small samples make the limit itself noisy in c tau; the solver must follow it)
+    from analysis_lib.physics.alp_w import b_to_k_alp_branching, ctau_from_g_aw_mm
+
+    masses = [1.5, 2.5]  # outside the vetoes
+    grid = np.array(channel.CTAU_GRID_MM)
+    coupling = channel.coupling_limits(babar_inputs, masses, fit_half_width_sigma=5.0, progress=False)
+    for m, g in zip(masses, coupling.expected[:, 2]):
+        ctau = float(ctau_from_g_aw_mm(m, g))
+        k = int(np.searchsorted(grid, ctau))
+        assert 1 < k < len(grid)  # inside the grid, above its first non-zero lifetime
+        direct = [channel.analyse(channel.with_lifetime(babar_inputs, grid[i]), mass_min_gev=m, mass_max_gev=m,
+                                  mass_step_sigma=1.0, fit_half_width_sigma=5.0, progress=False)["br"].expected[0, 2]
+                  for i in (k - 1, k)]
+        interpolated = np.exp(np.interp(np.log(ctau), np.log(grid[k - 1:k + 1]), np.log(direct)))
+        assert b_to_k_alp_branching(m, g) == pytest.approx(interpolated, rel=1e-3)

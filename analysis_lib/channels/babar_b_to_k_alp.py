@@ -32,12 +32,12 @@ from ..event_shape import cos_thrust_angle, fox_wolfram_ratio, legendre_moments,
 from ..classifier import train, training_half
 from ..datasets import generated_dir
 from ..errors import EmptySelectionError, ParameterError
-from ..histograms import fill, poisson_pseudo_data
+from ..histograms import fill
 from ..ntuple import read_events
 from ..parameters import Parameter
 from ..physics.alp_w import b_to_k_alp_branching, ctau_from_g_aw_mm
 from ..scan import ScanResult, scan_limits
-from ..peak_search import PeakSearch, SearchInputs, pseudo_data_expectation
+from ..peak_search import PeakSearch, SearchInputs
 from ..selection import Cut, CutFlow, cut_flow_table, require_events
 from ..signal_shape import PeakTemplates
 from ..simulation import b_decays
@@ -400,8 +400,7 @@ def _optimisation_grid(tables, specs, opt_counts, fraction, typical_width_gev):
             continue
         tab = tables[name]
         w = lifetime_weights(tab, 0.0) * tab["eval_factor"] * (tab["matched"] & in_signal_region(tab))
-        s1 = np.digitize(tab["bdt_continuum"], t) - 1
-        s2 = np.digitize(tab["bdt_bbbar"], t) - 1
+        s1, s2 = _grid_bin(tab["bdt_continuum"]), _grid_bin(tab["bdt_bbbar"])
         grid = np.zeros((len(t), len(t)))
         np.add.at(grid, (s1, s2), w)
         efficiencies.append(grid[::-1, ::-1].cumsum(axis=0).cumsum(axis=1)[::-1, ::-1] / spec.n_events)
@@ -420,65 +419,85 @@ def _optimisation_grid(tables, specs, opt_counts, fraction, typical_width_gev):
                                        "background_estimate", "figure_of_merit"])
 
 
-def _optimisation_counts(tables, specs, ds, seed, fraction, data_table):
-    """The optimisation sample as counts on the threshold grid: the held-out share of the real data,
-    or for simulated data an independent Poisson draw of that share of the expected background (a
-    random share of a Poisson process is a Poisson process of that share)."""
+def _optimisation_counts(data_table):
+    """The optimisation sample of real data as counts on the threshold grid: its held-out events in
+    the signal region."""
     t = np.asarray(THRESHOLDS)
-    if data_table is not None:
-        tab = data_table
-        keep = tab["optimisation"] & in_signal_region(tab)
-        counts = np.zeros((len(t), len(t)))
-        np.add.at(counts, (np.digitize(tab["bdt_continuum"][keep], t) - 1, np.digitize(tab["bdt_bbbar"][keep], t) - 1),
-                  1.0)
-        return counts
-    expected = sum(_factorised_grid(tables[name]) for name, spec in specs.items() if spec.kind == "background")
-    rng = sample_rng(seed, ds.name, "optimisation-sample", 1)
-    return rng.poisson(fraction * expected).astype(float)
+    keep = data_table["optimisation"] & in_signal_region(data_table)
+    counts = np.zeros((len(t), len(t)))
+    np.add.at(counts, (_grid_bin(data_table["bdt_continuum"][keep]), _grid_bin(data_table["bdt_bbbar"][keep])), 1.0)
+    return counts
 
 
-def _factorised_grid(tab):
-    """Expected background of one simulated sample in the signal region on the threshold grid, as the
-    product of the two classifiers' output distributions.
+def _grid_bin(score):
+    """Index of the threshold bin [t_i, t_i+1) of classifier outputs."""
+    return np.clip(np.digitize(score, THRESHOLDS) - 1, 0, len(THRESHOLDS) - 1)
 
-    The two classifiers look at different things (the event shape; the photons and kaon of the
-    candidate), so for a background sample their outputs are treated as independent. The product of
-    the marginals uses every simulated event of the region, where the joint distribution at tight
-    thresholds would rest on a handful of events each standing for thousands (the simulated
-    continuum and generic B Bbar are 10^3 times smaller than the data they stand for)."""
-    t = np.asarray(THRESHOLDS)
+
+def _region(tab):
+    """Signal-region candidates of the evaluation half of a simulated sample, and their weights."""
     keep = in_signal_region(tab) & (tab["weight_eval"] > 0)
-    w = tab["weight_eval"][keep]
-    if not w.size:
-        return np.zeros((len(t), len(t)))
-    p_continuum = np.bincount(np.digitize(tab["bdt_continuum"][keep], t) - 1, weights=w, minlength=len(t)) / w.sum()
-    p_bbbar = np.bincount(np.digitize(tab["bdt_bbbar"][keep], t) - 1, weights=w, minlength=len(t)) / w.sum()
-    return w.sum() * np.outer(p_continuum, p_bbbar)
+    return keep, tab["weight_eval"][keep]
 
 
-def _factorised_histogram(tab, axis, thresholds, *, smoothing_gev):
-    """Expected background of one simulated sample after the final selection, factorised: its
-    yield is the signal-region yield times the two classifiers' pass fractions (as in
-    :func:`_factorised_grid`), its m_gg shape that of the whole signal region, smoothed by a Gaussian
-    kernel of ``smoothing_gev`` (the classifiers shape the spectrum only slowly; the tight selection
-    itself leaves too few simulated events to show it)."""
-    keep = in_signal_region(tab) & (tab["weight_eval"] > 0)
-    w = tab["weight_eval"][keep]
-    h = fill(axis, [], [])
-    if not w.size:
-        return h
-    passing = np.sum(w * (tab["bdt_continuum"][keep] >= thresholds[0])) / w.sum() * \
-        np.sum(w * (tab["bdt_bbbar"][keep] >= thresholds[1])) / w.sum()
+def _smoothed_shape(tab, keep, w, axis):
+    """The m_gg spectrum of a sample's signal-region events, smoothed by a Gaussian kernel of
+    BACKGROUND_SMOOTHING_GEV and normalised to 1."""
     centres = axis.centers
     x = tab["m_gg_fit"][keep]
-    # Gaussian kernel density on the bin centres, normalised to the yield
     density = np.zeros(len(centres))
     for start in range(0, len(x), 2000):
         xs, ws = x[start:start + 2000], w[start:start + 2000]
-        density += np.exp(-0.5 * ((centres[:, None] - xs[None, :]) / smoothing_gev) ** 2) @ ws
+        density += np.exp(-0.5 * ((centres[:, None] - xs[None, :]) / BACKGROUND_SMOOTHING_GEV) ** 2) @ ws
     total = density.sum()
-    if total > 0:
-        h.view()["value"] = density / total * w.sum() * passing
+    return density / total if total > 0 else density
+
+
+def _expected_cube(tab, axis, *, factorised):
+    """Expected background of one simulated sample in the signal region on (continuum-classifier bin,
+    B Bbar-classifier bin, m_gg bin).
+
+    Peaking samples (simulated in full) as simulated. The continuum and generic B Bbar, factorised:
+    the two classifiers look at different things (the event shape; the photons and kaon of the
+    candidate), so their outputs are treated as independent for a background sample, and the mass
+    shape as that of the whole signal region, smoothed. The product of the marginals uses every
+    simulated event of the region, where the joint distribution at tight thresholds would rest on a
+    handful of events each standing for thousands (these samples are 10^3 times smaller than the
+    data they stand for)."""
+    n_t = len(THRESHOLDS)
+    keep, w = _region(tab)
+    cube = np.zeros((n_t, n_t, len(axis.centers)))
+    if not w.size:
+        return cube
+    i, j = _grid_bin(tab["bdt_continuum"][keep]), _grid_bin(tab["bdt_bbbar"][keep])
+    if not factorised:
+        k = np.clip(axis.index(tab["m_gg_fit"][keep]), 0, len(axis.centers) - 1)
+        np.add.at(cube, (i, j, k), w)
+        return cube
+    p_continuum = np.bincount(i, weights=w, minlength=n_t) / w.sum()
+    p_bbbar = np.bincount(j, weights=w, minlength=n_t) / w.sum()
+    return w.sum() * p_continuum[:, None, None] * p_bbbar[None, :, None] * _smoothed_shape(tab, keep, w, axis)
+
+
+def _pseudo_data(tables, specs, axis, ds, seed, fraction):
+    """Pseudo-data events, binned on (continuum bin, B Bbar bin, m_gg bin): one Poisson draw of the
+    whole expected background, then a random share ``fraction`` of its events held out as the
+    optimisation sample (a binomial split of every bin). Returns the optimisation sample's counts on
+    the threshold grid and the remaining events' cube."""
+    expected = sum(_expected_cube(tables[name], axis, factorised=name not in PEAKING)
+                   for name, spec in specs.items() if spec.kind == "background")
+    rng = sample_rng(seed, ds.name, "pseudo-data", 1)
+    events = rng.poisson(expected)
+    held_out = rng.binomial(events, fraction)
+    return held_out.sum(axis=2).astype(float), (events - held_out).astype(float)
+
+
+def _selected_histogram(tab, axis, thresholds, *, factorised):
+    """Expected background of one simulated sample after the final selection: the cube of
+    :func:`_expected_cube` summed over the bins that pass the thresholds."""
+    i, j = _grid_bin(np.array([thresholds[0]]))[0], _grid_bin(np.array([thresholds[1]]))[0]
+    h = fill(axis, [], [])
+    h.view()["value"] = _expected_cube(tab, axis, factorised=factorised)[i:, j:].sum(axis=(0, 1))
     return h
 
 
@@ -529,24 +548,24 @@ def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: in
     for tab in [*tables.values(), *([data_table] if data_table is not None else [])]:
         tab["bdt_continuum"] = classifiers["continuum"].score(tab)
         tab["bdt_bbbar"] = classifiers["bbbar"].score(tab)
-    # the optimisation: thresholds from the held-out share only
-    opt_counts = _optimisation_counts(tables, specs, ds, seed, optimisation_fraction, data_table)
+    # the optimisation: thresholds from the held-out share of the data only
+    axis = AXES["m_gg_fit"]()
+    if data_table is not None:
+        opt_counts, remaining = _optimisation_counts(data_table), None
+    else:
+        opt_counts, remaining = _pseudo_data(tables, specs, axis, ds, seed, optimisation_fraction)
     grid = _optimisation_grid(tables, specs, opt_counts, optimisation_fraction, TYPICAL_WIDTH_GEV)
     best = grid.loc[grid["figure_of_merit"].idxmax()]
     thresholds = (float(best["threshold_continuum"]), float(best["threshold_bbbar"]))
     # the final selection and the fit inputs
     flow = selection(thresholds)
-    axis = AXES["m_gg_fit"]()
     hists, flows, backgrounds = {}, {}, {}
     for name, spec in specs.items():
         tab = tables[name]
         tab["selected"], flows[spec.label] = flow.apply(tab, weights=tab["weight"])
         if spec.kind == "background":
             backgrounds[name] = spec.label
-            if name in PEAKING:  # simulated in full: as selected
-                hists[name] = fill(axis, tab["m_gg_fit"][tab["selected"]], tab["weight_eval"][tab["selected"]])
-            else:
-                hists[name] = _factorised_histogram(tab, axis, thresholds, smoothing_gev=BACKGROUND_SMOOTHING_GEV)
+            hists[name] = _selected_histogram(tab, axis, thresholds, factorised=name not in PEAKING)
     peaks = _signal_peaks(tables, specs, ctau_mm)
     sigma_signal = specs[next(n for n, s in specs.items() if s.kind == "signal")].sigma_pb
     search = replace(SEARCH, signal_sigma_pb=lambda mass_gev, sqrt_s_gev: sigma_signal)
@@ -557,9 +576,11 @@ def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: in
         data_table["selected"] = mask
         data = fill(axis, data_table["m_gg_fit"][mask], np.ones(mask.sum()))
         source = "ntuple"
-    else:
-        rng = sample_rng(seed, ds.name, "data-histogram", 1)
-        data = poisson_pseudo_data(limit_fraction * pseudo_data_expectation(search, hists, peaks, axis), rng)
+    else:  # the pseudo-data events outside the optimisation sample that pass the thresholds
+        i, j = _grid_bin(np.array([thresholds[0]]))[0], _grid_bin(np.array([thresholds[1]]))[0]
+        data = fill(axis, [], [])
+        counts = remaining[i:, j:].sum(axis=(0, 1))
+        data.view()["value"], data.view()["variance"] = counts, counts
         source = "histogram"
     inputs = SearchInputs(dataset=ds, seed=seed, backgrounds=backgrounds, hists={"m_gg_fit": hists},
                           data={"m_gg_fit": data}, data_source=source, peaks={"m_gg_fit": peaks},
