@@ -62,7 +62,7 @@ def test_limit_pseudo_data_are_the_remaining_share(babar_inputs):
     # so the two parts are complementary, with the expected split
     rng_tables, specs = babar_inputs.tables, babar_inputs.specs
     axis = channel.AXES["m_gg_fit"]()
-    held, rest = channel._pseudo_data(rng_tables, specs, axis, babar_inputs.dataset, 3, 0.08)
+    held, rest = channel._pseudo_data(channel._expected_cubes(rng_tables, specs, axis), babar_inputs.dataset, 3, 0.08)
     assert held.sum() == pytest.approx(0.08 * (held.sum() + rest.sum()), rel=0.05)
     assert np.all(rest >= 0) and held.shape == (len(channel.THRESHOLDS),) * 2
     assert babar_inputs.thresholds[0] in channel.THRESHOLDS and babar_inputs.thresholds[1] in channel.THRESHOLDS

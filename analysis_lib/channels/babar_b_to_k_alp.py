@@ -479,25 +479,34 @@ def _expected_cube(tab, axis, *, factorised):
     return w.sum() * p_continuum[:, None, None] * p_bbbar[None, :, None] * _smoothed_shape(tab, keep, w, axis)
 
 
-def _pseudo_data(tables, specs, axis, ds, seed, fraction):
+def _expected_cubes(tables, specs, axis):
+    """:func:`_expected_cube` of every background sample, computed once per run."""
+    return {name: _expected_cube(tables[name], axis, factorised=name not in PEAKING)
+            for name, spec in specs.items() if spec.kind == "background"}
+
+
+def _pseudo_data(cubes, ds, seed, fraction):
     """Pseudo-data events, binned on (continuum bin, B Bbar bin, m_gg bin): one Poisson draw of the
-    whole expected background, then a random share ``fraction`` of its events held out as the
-    optimisation sample (a binomial split of every bin). Returns the optimisation sample's counts on
-    the threshold grid and the remaining events' cube."""
-    expected = sum(_expected_cube(tables[name], axis, factorised=name not in PEAKING)
-                   for name, spec in specs.items() if spec.kind == "background")
+    whole expected background (``cubes``, by sample), then a random share ``fraction`` of its events
+    held out as the optimisation sample (a binomial split of every bin). Returns the optimisation
+    sample's counts on the threshold grid and the remaining events' cube."""
     rng = sample_rng(seed, ds.name, "pseudo-data", 1)
-    events = rng.poisson(expected)
+    events = rng.poisson(sum(cubes.values()))
     held_out = rng.binomial(events, fraction)
     return held_out.sum(axis=2).astype(float), (events - held_out).astype(float)
 
 
-def _selected_histogram(tab, axis, thresholds, *, factorised):
-    """Expected background of one simulated sample after the final selection: the cube of
-    :func:`_expected_cube` summed over the bins that pass the thresholds."""
-    i, j = _grid_bin(np.array([thresholds[0]]))[0], _grid_bin(np.array([thresholds[1]]))[0]
+def _passing(cube, thresholds):
+    """A cube summed over the classifier bins at or above ``thresholds``: a spectrum in m_gg."""
+    i, j = _grid_bin(np.asarray(thresholds, dtype=float))
+    return cube[i:, j:].sum(axis=(0, 1))
+
+
+def _histogram(axis, values, variances=None):
     h = fill(axis, [], [])
-    h.view()["value"] = _expected_cube(tab, axis, factorised=factorised)[i:, j:].sum(axis=(0, 1))
+    h.view()["value"] = values
+    if variances is not None:
+        h.view()["variance"] = variances
     return h
 
 
@@ -550,10 +559,11 @@ def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: in
         tab["bdt_bbbar"] = classifiers["bbbar"].score(tab)
     # the optimisation: thresholds from the held-out share of the data only
     axis = AXES["m_gg_fit"]()
+    cubes = _expected_cubes(tables, specs, axis)
     if data_table is not None:
         opt_counts, remaining = _optimisation_counts(data_table), None
     else:
-        opt_counts, remaining = _pseudo_data(tables, specs, axis, ds, seed, optimisation_fraction)
+        opt_counts, remaining = _pseudo_data(cubes, ds, seed, optimisation_fraction)
     grid = _optimisation_grid(tables, specs, opt_counts, optimisation_fraction, TYPICAL_WIDTH_GEV)
     best = grid.loc[grid["figure_of_merit"].idxmax()]
     thresholds = (float(best["threshold_continuum"]), float(best["threshold_bbbar"]))
@@ -565,7 +575,8 @@ def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: in
         tab["selected"], flows[spec.label] = flow.apply(tab, weights=tab["weight"])
         if spec.kind == "background":
             backgrounds[name] = spec.label
-            hists[name] = _selected_histogram(tab, axis, thresholds, factorised=name not in PEAKING)
+            # the expected background after the selection
+            hists[name] = _histogram(axis, _passing(cubes[name], thresholds))
     peaks = _signal_peaks(tables, specs, ctau_mm)
     sigma_signal = specs[next(n for n, s in specs.items() if s.kind == "signal")].sigma_pb
     search = replace(SEARCH, signal_sigma_pb=lambda mass_gev, sqrt_s_gev: sigma_signal)
@@ -577,10 +588,8 @@ def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: in
         data = fill(axis, data_table["m_gg_fit"][mask], np.ones(mask.sum()))
         source = "ntuple"
     else:  # the pseudo-data events outside the optimisation sample that pass the thresholds
-        i, j = _grid_bin(np.array([thresholds[0]]))[0], _grid_bin(np.array([thresholds[1]]))[0]
-        data = fill(axis, [], [])
-        counts = remaining[i:, j:].sum(axis=(0, 1))
-        data.view()["value"], data.view()["variance"] = counts, counts
+        counts = _passing(remaining, thresholds)
+        data = _histogram(axis, counts, counts)
         source = "histogram"
     inputs = SearchInputs(dataset=ds, seed=seed, backgrounds=backgrounds, hists={"m_gg_fit": hists},
                           data={"m_gg_fit": data}, data_source=source, peaks={"m_gg_fit": peaks},
@@ -590,6 +599,10 @@ def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: in
                   optimisation_fraction=optimisation_fraction)
 
 
+#: What the shared fits (peak_search.fit_inputs, scan, example_fit) read of this channel: confidence
+#: level, axes, observable, peaking templates, vetoes. Candidates, selection and histograms are made by
+#: :func:`prepare` (classifiers and an optimisation sample do not fit the shared prepare), and each run
+#: replaces ``signal_sigma_pb`` with its dataset's normalisation.
 SEARCH = PeakSearch(
     name=NAME,
     cl=CL,
