@@ -128,14 +128,33 @@ class Tracker:
 
 @dataclass(frozen=True)
 class ParticleIdentification:
-    """Charged-kaon identification: the probability that a track passes the kaon selection, for a
-    true kaon (flat efficiency inside the PID acceptance) and for each other species (mis-ID rate),
-    keyed by |PDG id|. Species not listed are never taken for kaons."""
+    """Charged-kaon and muon identification: the probability that a track passes the kaon (muon)
+    selection, for a true kaon (muon) (flat efficiency inside the acceptance of the selection) and
+    for each other species (mis-ID rate), keyed by |PDG id|. Species not listed are never taken for
+    kaons (muons)."""
 
     kaon_efficiency: float
     misid_as_kaon: tuple[tuple[int, float], ...]
     #: the momentum range (GeV, lab) in which the kaon selection works; outside it no track is a kaon
     momentum_range_gev: tuple[float, float]
+    muon_efficiency: float
+    misid_as_muon: tuple[tuple[int, float], ...]
+    #: below this lab momentum (GeV) a track does not reach the muon detector: never a muon
+    muon_momentum_min_gev: float
+    #: lab polar-angle range (degrees) of the muon detector
+    muon_theta_range_deg: tuple[float, float]
+
+    def muon_probability(self, abs_pdgid, momentum_gev, theta_rad):
+        """Probability that tracks of the given species, lab momenta and polar angles are
+        identified as muons."""
+        abs_pdgid = np.asarray(abs_pdgid)
+        prob = np.where(abs_pdgid == 13, self.muon_efficiency, 0.0)
+        for pdgid, rate in self.misid_as_muon:
+            prob = np.where(abs_pdgid == pdgid, rate, prob)
+        deg = np.degrees(theta_rad)
+        lo, hi = self.muon_theta_range_deg
+        inside = (np.asarray(momentum_gev) >= self.muon_momentum_min_gev) & (deg >= lo) & (deg <= hi)
+        return np.where(inside, prob, 0.0)
 
     def kaon_probability(self, abs_pdgid, momentum_gev):
         """Probability that tracks of the given species and lab momenta are identified as kaons."""
@@ -214,9 +233,13 @@ BELLE2 = Experiment(
     ),
     beam_background=BeamBackground(mean_clusters=0.05, threshold_gev=0.1, mean_energy_gev=0.08),
     # TOP and ARICH: a model (about 90% kaon efficiency at a few percent pion mis-ID, the range quoted
-    # for Belle II hadron identification in the Belle II Physics Book, arXiv:1808.10567)
+    # for Belle II hadron identification in the Belle II Physics Book, arXiv:1808.10567). KLM muon
+    # identification: a model of about 93% efficiency at 3% pion mis-ID above 0.7 GeV, where muons
+    # reach the KLM (25-155 degrees: barrel and endcaps), the working points quoted there.
     pid=ParticleIdentification(kaon_efficiency=0.90, misid_as_kaon=((211, 0.04), (2212, 0.05), (11, 0.005), (13, 0.01)),
-                               momentum_range_gev=(0.2, 4.5)),
+                               momentum_range_gev=(0.2, 4.5), muon_efficiency=0.93,
+                               misid_as_muon=((211, 0.03), (321, 0.02), (11, 0.002)), muon_momentum_min_gev=0.7,
+                               muon_theta_range_deg=(25.0, 155.0)),
 )
 
 #: BaBar at PEP-II (B. Aubert et al., "The BABAR detector", Nucl. Instrum. Meth. A 479 (2002) 1, and its
@@ -227,7 +250,8 @@ BELLE2 = Experiment(
 #: 3.87 mrad/sqrt(E), i.e. 3.6 mm/sqrt(E) at the barrel face. Crystal faces about 4.7 cm: showers
 #: closer than two faces merge (a model). Tracking (SVT + DCH): 17.2-152.6 degrees (DCH),
 #: sigma_pT/pT = 0.13% pT (+) 0.45%. DIRC kaon identification: a model of about 85% efficiency at
-#: 2% pion mis-ID over 0.25-4.5 GeV. Beam background: a model.
+#: 2% pion mis-ID over 0.25-4.5 GeV; IFR muon identification: a model of 85% efficiency at 3% pion
+#: mis-ID above 0.8 GeV. Beam background: a model.
 BABAR = Experiment(
     name="babar",
     label="BaBar",
@@ -255,7 +279,9 @@ BABAR = Experiment(
     ),
     beam_background=BeamBackground(mean_clusters=0.3, threshold_gev=0.03, mean_energy_gev=0.03),
     pid=ParticleIdentification(kaon_efficiency=0.85, misid_as_kaon=((211, 0.02), (2212, 0.03), (11, 0.005), (13, 0.01)),
-                               momentum_range_gev=(0.25, 4.5)),
+                               momentum_range_gev=(0.25, 4.5), muon_efficiency=0.85,
+                               misid_as_muon=((211, 0.03), (321, 0.02), (11, 0.002)), muon_momentum_min_gev=0.8,
+                               muon_theta_range_deg=(20.0, 150.0)),
 )
 
 #: Belle at KEKB (A. Abashian et al., "The Belle detector", Nucl. Instrum. Meth. A 479 (2002) 117).
@@ -264,7 +290,8 @@ BABAR = Experiment(
 #: Nucl. Instrum. Meth. A 441 (2000) 401: sigma_E/E = 0.066%/E (+) 0.81%/E^(1/4) (+) 1.34%. CDC:
 #: 17-150 degrees, sigma_pT/pT = 0.19% pT (+) 0.30%/beta. Kaon identification (ACC, TOF, dE/dx):
 #: a model of about 88% efficiency at 8.5% pion mis-ID (the working point quoted in the detector
-#: paper), 0.2-3.5 GeV. Beam background: a model.
+#: paper), 0.2-3.5 GeV; KLM muon identification: a model of 90% efficiency at 1.5% pion mis-ID above
+#: 0.7 GeV (the detector paper's working point). Beam background: a model.
 BELLE = Experiment(
     name="belle",
     label="Belle",
@@ -281,7 +308,9 @@ BELLE = Experiment(
     ),
     beam_background=BeamBackground(mean_clusters=0.3, threshold_gev=0.03, mean_energy_gev=0.03),
     pid=ParticleIdentification(kaon_efficiency=0.88, misid_as_kaon=((211, 0.085), (2212, 0.05), (11, 0.005), (13, 0.01)),
-                               momentum_range_gev=(0.2, 3.5)),
+                               momentum_range_gev=(0.2, 3.5), muon_efficiency=0.90,
+                               misid_as_muon=((211, 0.015), (321, 0.01), (11, 0.002)), muon_momentum_min_gev=0.7,
+                               muon_theta_range_deg=(25.0, 145.0)),
 )
 
 _EXPERIMENTS = {e.name: e for e in (BABAR, BELLE, BELLE2)}

@@ -13,6 +13,9 @@ Logical names:
     radians, lab frame (required);
 ``n_tracks``
     number of reconstructed tracks (required);
+``ecl_energy``
+    summed energy (GeV, lab) of the calorimeter clusters not matched to a track (optional for the
+    reader; the channels that need it say so);
 ``weight``
     per-event weight (optional, 1 when absent: real data);
 ``photon_mc_origin``
@@ -20,6 +23,9 @@ Logical names:
 ``track_p``, ``track_theta``, ``track_phi``, ``track_charge``, ``track_kaon_id``
     jagged per-event lists of tracks: momentum in GeV, angles in radians (lab), charge, and whether
     the track passes the kaon identification (required when tracks are asked for);
+``track_muon_id``
+    whether the track passes the muon identification (optional for the reader; the channels that
+    need it say so);
 ``track_mc_pdgid``, ``track_mc_origin``
     truth per track (optional, simulation only).
 
@@ -49,20 +55,22 @@ DEFAULT_BRANCHES = {
     "photon_phi": "gamma_phi",
     "photon_mc_origin": "gamma_mc_origin",
     "n_tracks": "n_tracks",
+    "ecl_energy": "ecl_energy",
     "weight": "weight",
     "track_p": "track_p",
     "track_theta": "track_theta",
     "track_phi": "track_phi",
     "track_charge": "track_charge",
     "track_kaon_id": "track_kaon_id",
+    "track_muon_id": "track_muon_id",
     "track_mc_pdgid": "track_mc_pdgid",
     "track_mc_origin": "track_mc_origin",
 }
-_OPTIONAL = {"weight", "photon_mc_origin", "track_mc_pdgid", "track_mc_origin"}
+_OPTIONAL = {"weight", "ecl_energy", "photon_mc_origin", "track_muon_id", "track_mc_pdgid", "track_mc_origin"}
 _COLLECTIONS = {
     "photon": {"photon_energy": "E", "photon_theta": "theta", "photon_phi": "phi", "photon_mc_origin": "mc_origin"},
     "track": {"track_p": "p", "track_theta": "theta", "track_phi": "phi", "track_charge": "charge",
-              "track_kaon_id": "kaon_id", "track_mc_pdgid": "mc_pdgid", "track_mc_origin": "mc_origin"},
+              "track_kaon_id": "kaon_id", "track_muon_id": "muon_id", "track_mc_pdgid": "mc_pdgid", "track_mc_origin": "mc_origin"},
 }
 #: Branch-name prefix of each collection in the book's own files.
 _PREFIX = {"photon": "gamma", "track": "track"}
@@ -118,8 +126,8 @@ def read_meta(path) -> dict:
 
 def read_events(path, *, branches: dict | None = None, tree: str = TREE, tracks: bool = False) -> ak.Array:
     """Read an ntuple into an awkward array with fields ``photon`` (E, theta, phi, mc_origin),
-    ``n_tracks`` and ``weight``; with ``tracks``, also ``track`` (p, theta, phi, charge, kaon_id,
-    mc_pdgid, mc_origin); and the truth branches ``mc_*`` where the file has them.
+    ``n_tracks``, ``ecl_energy`` where the file has it, and ``weight``; with ``tracks``, also ``track`` (p, theta, phi, charge, kaon_id,
+    muon_id where the file has it, mc_pdgid, mc_origin); and the truth branches ``mc_*`` where the file has them.
 
     Parameters
     ----------
@@ -179,6 +187,8 @@ def read_events(path, *, branches: dict | None = None, tree: str = TREE, tracks:
                 columns[field] = ak.values_astype(ak.zeros_like(first), np.int32) - 1 + (field == "mc_pdgid")
         out[collection] = ak.zip(columns)
     out["n_tracks"] = arrays[wanted["n_tracks"]]
+    if "ecl_energy" in wanted:
+        out["ecl_energy"] = arrays[wanted["ecl_energy"]]
     out["weight"] = arrays[wanted["weight"]] if "weight" in wanted else np.ones(n)
     out.update({name: arrays[name] for name in truth})
     return ak.zip(out, depth_limit=1)

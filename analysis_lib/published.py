@@ -14,7 +14,7 @@ import numpy as np
 from .datasets import DATA_DIR
 from .errors import ParameterError
 
-__all__ = ["PUBLISHED_DIR", "PublishedCurve", "load_curve"]
+__all__ = ["PUBLISHED_DIR", "PublishedCurve", "PublishedRange", "ReferenceTable", "load_curve", "load_reference_table"]
 
 PUBLISHED_DIR = DATA_DIR / "published"
 
@@ -49,6 +49,57 @@ class PublishedCurve:
             inside = (query >= mm[0]) & (query <= mm[-1])
             out[inside] = np.interp(query[inside], mm, vv)
         return out
+
+
+@dataclass(frozen=True)
+class PublishedRange:
+    """A published limit known only by its headline range (a paper's abstract), where no curve is
+    digitised: ``low_mass_value`` at the low end of the mass range and ``high_point`` (mass in GeV,
+    value) at the high end. Plots draw it as such, never as a curve."""
+
+    quantity: str
+    unit: str
+    cl: float
+    low_mass_value: float
+    high_point: tuple
+    source: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ReferenceTable:
+    """A published simulation-level table versus mass (e.g. a resolution), with its provenance:
+    ``value`` and ``error`` at ``mass_gev``."""
+
+    mass_gev: np.ndarray
+    value: np.ndarray
+    error: np.ndarray
+    source: str
+
+    def at(self, mass_gev):
+        """The table interpolated linearly at ``mass_gev`` (NaN outside its mass range)."""
+        query = np.asarray(mass_gev, dtype=float)
+        out = np.interp(query, self.mass_gev, self.value)
+        return np.where((query >= self.mass_gev[0]) & (query <= self.mass_gev[-1]), out, np.nan)
+
+
+def load_reference_table(name: str) -> ReferenceTable:
+    """Read a three-column table ``name`` (mass in MeV, value, error) from ``data/published``;
+    rows whose error exceeds their value (the last bin of the recoil-mass resolution table) are
+    dropped.
+
+    Examples
+    --------
+    >>> t = load_reference_table("belle2_zprime_recoil_mass2_resolution_mc.txt")
+    >>> round(float(t.at(1.0)), 3)
+    0.287
+    """
+    path = PUBLISHED_DIR / name
+    if not path.exists():
+        raise ParameterError(f"no reference table {name!r} in {PUBLISHED_DIR}")
+    raw = np.loadtxt(path)
+    raw = raw[raw[:, 2] < raw[:, 1]]
+    return ReferenceTable(mass_gev=raw[:, 0] / 1e3, value=raw[:, 1], error=raw[:, 2], source=_header(path))
 
 
 def _header(path: Path) -> str:

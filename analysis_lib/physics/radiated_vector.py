@@ -177,15 +177,18 @@ class PhaseSpace:
                    * p_star / (4 * np.pi * m_ll) * 2 * 2 * np.pi / (4 * np.pi))
         return p3, p4, k, density
 
-    def cross_section_weights(self, x, *, g=1.0, phi_v=None):
-        """d sigma / d^4x in pb at points ``x``: flux 1/(2s), spin average 1/4."""
-        p3, p4, k, density = self.momenta(x, phi_v)
+    def weights(self, p3, p4, k, density, *, g=1.0):
+        """d sigma / d^4x in pb of momenta from :meth:`momenta`: flux 1/(2s), spin average 1/4."""
         half = self.sqrt_s_gev / 2
         n = len(p3)
         p1 = np.broadcast_to([half, 0.0, 0.0, half], (n, 4))
         p2 = np.broadcast_to([half, 0.0, 0.0, -half], (n, 4))
         me2 = matrix_element_squared(p1, p2, p3, p4, k, lepton_mass_gev=self.lepton_mass_gev, coupling=g)
         return me2 / 4 / (2 * self.sqrt_s_gev**2) * density * GEV2_TO_PB
+
+    def cross_section_weights(self, x, *, g=1.0, phi_v=None):
+        """d sigma / d^4x in pb at points ``x`` of the unit hypercube."""
+        return self.weights(*self.momenta(x, phi_v), g=g)
 
 
 def _vegas_integrand(space, chunk=20_000):
@@ -198,7 +201,7 @@ def _vegas_integrand(space, chunk=20_000):
     return integrand
 
 
-def train(space: PhaseSpace, *, seed: int = 1, n_eval: int = 40_000, n_training: int = 8, n_iterations: int = 8):
+def train(space: PhaseSpace, *, seed: int = 1, n_eval: int = 20_000, n_training: int = 6, n_iterations: int = 6):
     """A ``vegas`` integrator adapted to d sigma / d^4x of ``space`` (the integration grid the event
     generator reuses), and the integral: (integrator, result). Random numbers come from a numpy
     generator seeded with ``seed``, so the result is reproducible."""

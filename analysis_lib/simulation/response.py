@@ -5,17 +5,18 @@ The steps, in order, for every generated event:
 1. charged particles inside the tracker acceptance leave a track (with its efficiency);
 2. photons and electrons are propagated in a straight line from their production vertex to the
    calorimeter (barrel cylinder or endcap plane) and deposit their energy there if the impact point
-   lies on crystals (with the photon efficiency); particles produced beyond the calorimeter's
+   lies on crystals; the shower can be a photon candidate with the calorimeter's efficiency; particles produced beyond the calorimeter's
    inner surface (a long-lived particle that decayed there) leave nothing;
 3. beam-background clusters are overlaid;
 4. showers closer than the calorimeter's separation merge into one cluster (energies add, the
    position is the energy-weighted mean);
 5. energies and positions are smeared with the calorimeter resolution; clusters below threshold
    are dropped;
-6. clusters of particles that left a track are matched to it; the others are photon candidates;
+6. clusters of particles that left a track are matched to it; the others count in the unmatched
+   calorimeter energy ``ecl_energy``, and those that passed the efficiency are photon candidates;
 7. on request, the tracks themselves: transverse momentum smeared with the tracker resolution
    (directions are kept: their resolution, a few mrad, is negligible next to the calorimeter's) and
-   identified as kaons or not with the particle-identification model.
+   identified as kaons or not, and as muons or not, with the particle-identification model.
 
 The output is an awkward array, one record per event, with photon candidates sorted by energy.
 Events may list different particles (``GeneratedEvents.pdgid`` of shape (n, k), padded with 0):
@@ -100,7 +101,7 @@ def _beam_background(rng, n, experiment: Experiment, *, at_least_one=False):
     return energy, points
 
 
-def _merge_close_showers(energy, points, origin, has_track, min_separation_mm):
+def _merge_close_showers(energy, points, origin, has_track, candidate, min_separation_mm):
     """Merge showers closer than ``min_separation_mm`` (two passes over all pairs, in place)."""
     k = energy.shape[1]
     for _ in range(2):
@@ -119,6 +120,7 @@ def _merge_close_showers(energy, points, origin, has_track, min_separation_mm):
                 )[:, None]
                 origin[close, i] = np.where(ej > ei, origin[close, j], origin[close, i])
                 has_track[close, i] |= has_track[close, j]
+                candidate[close, i] |= candidate[close, j]
                 energy[close, i] = ei + ej
                 energy[close, j] = 0.0
 
@@ -161,9 +163,10 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     -------
     awkward.Array
         Records with ``photon`` (a list of photon candidates with fields ``E`` in GeV, ``theta`` and
-        ``phi`` in radians, lab frame, and ``mc_origin``), ``n_tracks`` and ``weight``; with
+        ``phi`` in radians, lab frame, and ``mc_origin``), ``n_tracks``, ``ecl_energy`` (GeV, the summed
+        energy of the clusters not matched to a track, candidates or not) and ``weight``; with
         ``tracks``, also ``track`` (fields ``p`` in GeV, ``theta``, ``phi``, ``charge``,
-        ``kaon_id`` (bool), ``mc_pdgid`` and ``mc_origin``).
+        ``kaon_id`` and ``muon_id`` (bool), ``mc_pdgid`` and ``mc_origin``).
     """
     n, k = events.p4.shape[:2]
     cal, trk = experiment.calorimeter, experiment.tracker
@@ -194,11 +197,16 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     showering = ((np.abs(pdgid) == 22) | (np.abs(pdgid) == 11)) & _inside_calorimeter(events.vertex_mm, experiment)
     points = calorimeter_impact(events.vertex_mm, direction, experiment)
     _, theta_hit, _ = _polar(points)
-    seen = showering & cal.in_acceptance(theta_hit) & (rng.random((n, k)) < cal.efficiency)
-    energy = np.where(seen, p4[..., 0], 0.0)
+    deposit = showering & cal.in_acceptance(theta_hit)
+    # a shower on crystals always deposits its energy; it becomes a photon candidate with the
+    # calorimeter's efficiency (cluster reconstruction and quality), which vetoes on deposited energy
+    # do not need
+    candidate = deposit & (rng.random((n, k)) < cal.efficiency)
+    energy = np.where(deposit, p4[..., 0], 0.0)
     origin = np.broadcast_to(events.origin, (n, k)).copy()
     # columns without a shower in any event play no part below
-    showers = np.flatnonzero(seen.any(axis=0))
+    showers = np.flatnonzero(deposit.any(axis=0))
+    candidate = candidate[:, showers]
     energy, points, origin = energy[:, showers], points[:, showers], origin[:, showers]
     shower_track = has_track[:, showers]
 
@@ -208,9 +216,10 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     points = np.concatenate([points, bkg_points], axis=1)
     origin = np.concatenate([origin, np.full(bkg_energy.shape, ORIGIN["beam_background"])], axis=1)
     shower_track = np.concatenate([shower_track, np.zeros(bkg_energy.shape, bool)], axis=1)
+    candidate = np.concatenate([candidate, np.ones(bkg_energy.shape, bool)], axis=1)
 
     # 4. merging
-    _merge_close_showers(energy, points, origin, shower_track, cal.min_separation_mm)
+    _merge_close_showers(energy, points, origin, shower_track, candidate, cal.min_separation_mm)
 
     # 5. smearing in energy and in position on the calorimeter face
     present = energy > 0
@@ -219,7 +228,9 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     sigma_x = cal.position_resolution_mm(np.where(present, energy, 1.0))
     points = points + rng.normal(size=points.shape) * sigma_x[..., None]
     _, theta, phi = _polar(points)
-    keep = present & (energy > cal.threshold_gev) & ~shower_track
+    unmatched = present & (energy > cal.threshold_gev) & ~shower_track
+    keep = unmatched & candidate
+    ecl_energy = np.where(unmatched, energy, 0.0).sum(axis=1)
 
     # 6. photon candidates, sorted by energy
     order = np.argsort(-np.where(keep, energy, -np.inf), axis=1, kind="stable")
@@ -236,7 +247,8 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
             "mc_origin": jagged(origin.astype(np.int32)),
         }
     )
-    out = {"photon": gamma, "n_tracks": has_track.sum(axis=1).astype(np.int32), "weight": weights}
+    out = {"photon": gamma, "n_tracks": has_track.sum(axis=1).astype(np.int32), "ecl_energy": ecl_energy,
+           "weight": weights}
     out.update({f"mc_{name}": np.asarray(values) for name, values in events.truth.items()})
     if tracks:
         out["track"] = _tracks(rng, experiment, has_track, momentum, theta_true, direction, pdgid, events.origin)
@@ -254,6 +266,7 @@ def _tracks(rng, experiment, has_track, momentum, theta, direction, pdgid, origi
     pt_measured = pt + rng.normal(size=(n, k)) * experiment.tracker.momentum_resolution(pt, beta)
     p_measured = np.abs(pt_measured) / np.maximum(sin_theta, 1e-6)
     kaon = rng.random((n, k)) < experiment.pid.kaon_probability(np.abs(pdgid), p_measured)
+    muon = rng.random((n, k)) < experiment.pid.muon_probability(np.abs(pdgid), p_measured, theta)
     charge = (np.select(species, list(_CHARGE.values()), 0) * np.sign(pdgid)).astype(np.int8)
     counts = has_track.sum(axis=1)
     def jagged(a):
@@ -264,6 +277,7 @@ def _tracks(rng, experiment, has_track, momentum, theta, direction, pdgid, origi
         "phi": jagged(np.arctan2(direction[..., 1], direction[..., 0])),
         "charge": jagged(charge),
         "kaon_id": jagged(kaon),
+        "muon_id": jagged(muon),
         "mc_pdgid": jagged(pdgid.astype(np.int32)),
         "mc_origin": jagged(np.asarray(origin).astype(np.int32)),
     })

@@ -100,7 +100,8 @@ class BinnedModel:
         qc = -m * ms
         disc = np.sqrt(np.maximum(qb * qb - 4 * qa * qc, 0.0))
         # numerically stable positive root of qa g^2 + qb g + qc = 0
-        root = np.where(qb < 0, (-qb + disc) / (2 * qa), -2 * qc / np.where(qb + disc > 0, qb + disc, 1.0))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # the unused branch
+            root = np.where(qb < 0, (-qb + disc) / (2 * qa), -2 * qc / np.where(qb + disc > 0, qb + disc, 1.0))
         root = np.where((qc == 0) & (qb >= 0), 0.0, root)
         gamma[finite] = np.maximum(root, 1e-12)
         return gamma

@@ -1,0 +1,511 @@
+"""Belle II: e+e- -> mu+ mu- Z', Z' -> invisible (L_mu - L_tau), arXiv:2212.03066.
+
+What this search declares: its samples (the Z' signal on a mass grid and the shared backgrounds of
+the two-muon plus missing-energy final state, :mod:`analysis_lib.simulation.dimuon`), a
+preselection, a classifier against the backgrounds, and the counting of events in windows of the
+recoil mass squared, split in bins of the recoil polar angle (the paper's two-dimensional search).
+
+The flow (modelled on the paper; its selection was a neural network trained with a Punzi loss,
+whose details are not all public):
+
+1. preselection (:data:`SELECTION`): the two-track trigger, exactly two tracks of opposite charge,
+   both identified as muons, no photon candidate above 0.1 GeV and less than 0.4 GeV of
+   calorimeter energy not matched to them, the recoil momentum pointing into
+   the barrel calorimeter (where a lost photon would have been seen) and a dimuon transverse
+   momentum above 0.3 GeV (below it, about seven momentum resolutions, the recoil of mu+ mu- events
+   without a hard photon is resolution noise);
+2. a boosted-decision-tree classifier (:mod:`analysis_lib.classifier`) trained on half of the
+   simulation, the recoil mass squared among its features, so that one classifier serves every
+   mass (signal masses pooled with equal weights);
+3. at every mass hypothesis, a window of +-2 sigma in the recoil mass squared and the classifier
+   threshold that maximises Punzi's figure of merit on the other half of the simulation;
+4. in the window, counts in three bins of the recoil polar angle (c.m. frame), the background
+   predicted by the simulation with its statistical and a systematic uncertainty, and a CLs upper
+   limit (90% CL) on the cross section, turned into limits on g' for the two decay hypotheses.
+
+Pseudo-data: the simulated samples stand for far more events than are simulated, so the data are
+one Poisson draw of the expected background binned on (classifier score, recoil mass squared,
+recoil polar angle); real data would be read from ``data.root`` and binned the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from functools import partial
+
+import awkward as ak
+import numpy as np
+from scipy.interpolate import CubicSpline
+from scipy.ndimage import gaussian_filter1d
+from tqdm.auto import tqdm
+
+from .. import classifier as bdt
+from ..datasets import Dataset, dataset, datasets
+from ..dimuon import RecoilCandidates, candidates
+from ..errors import KinematicError, ParameterError
+from ..ntuple import read_events, read_meta
+from ..parameters import Parameter
+from ..peak_search import subset
+from ..published import PublishedRange
+from ..physics.zprime import DECAY_MODES, invisible_branching_fraction
+from ..scan import ScanResult, scan_limits
+from ..selection import Cut, CutFlow, cut_flow_table, require_events
+from ..simulation.dimuon import background_specs, generate_mumu_vector, mumu_vector_sigma_pb
+from ..simulation.production import ProductionConfig, SampleSpec, produce, sample_rng
+from ..stats import BinnedModel
+
+__all__ = [
+    "CL", "NAME", "NOTEBOOK", "PARAMETERS", "SELECTION", "TITLE", "Inputs", "analyse", "counting_inputs",
+    "prepare", "resolution_table", "sample_specs", "skim", "window_table",
+]
+
+log = logging.getLogger(__name__)
+
+NAME = "belle2_zprime_invisible"
+TITLE = "Belle II: e+e- → μ+μ- Z′, Z′ → invisible"
+NOTEBOOK = "belle2_zprime_invisible.ipynb"
+#: The simulation-level resolution table of the search (for comparison only, never for tuning).
+RESOLUTION_REFERENCE = "belle2_zprime_recoil_mass2_resolution_mc.txt"
+#: No digitised curve of this search is available: its headline range is drawn instead.
+PUBLISHED = ()
+PUBLISHED_RANGE = PublishedRange(
+    quantity="g_prime_neutrinos", unit="", cl=0.90, low_mass_value=3e-3, high_point=(8.0, 1.0),
+    source="Belle II, Phys. Rev. Lett. 130 (2023) 231801, arXiv:2212.03066, abstract: 90% CL upper limits on g' "
+           "from 3 x 10^-3 at low Z' masses to 1 at 8 GeV",
+    label="Belle II 2023, observed: headline range (arXiv:2212.03066)",
+)
+
+#: Confidence level of the paper's limits.
+CL = 0.90
+#: Simulated Z' masses (GeV); efficiencies and resolutions are interpolated in between.
+SIGNAL_MASSES_GEV = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 7.5,
+                     8.0, 8.5, 9.0)
+
+# preselection
+#: Two-track trigger of the central drift chamber: two tracks above 0.3 GeV transverse momentum,
+#: with a flat efficiency (a model of the CDC trigger; the paper's value is not public to us).
+TRIGGER_PT_MIN_GEV = 0.3
+TRIGGER_EFFICIENCY = 0.95
+PHOTON_VETO_GEV = 0.1
+#: Largest calorimeter energy not matched to the muons (GeV, lab): vetoes photons that deposited
+#: energy without making a photon candidate.
+ECL_ENERGY_MAX_GEV = 0.4
+#: Lab polar-angle range of the recoil momentum: the barrel calorimeter (32.2-128.7 degrees) one
+#: degree inside its edges, away from the gaps where a photon escapes unseen.
+RECOIL_BARREL_DEG = (33.2, 127.7)
+PT_MIN_GEV = 0.3
+#: Classifier features (see :meth:`analysis_lib.dimuon.RecoilCandidates.table`).
+FEATURES = ("recoil_mass2", "recoil_cos_cm", "pt_cm", "p_max_cm", "p_min_cm", "cos_mumu_cm", "acoplanarity")
+
+# counting
+#: Bins of the recoil polar angle, cos(theta*) in the c.m. frame.
+COS_EDGES = (-1.0, -1 / 3, 1 / 3, 1.0)
+#: Classifier thresholds tried: 1 - 10^(-k/10), k = 0..40 (0 to 0.9999).
+SCORE_EDGES = np.concatenate([1 - 10 ** (-np.arange(41) / 10), [1.0 + 1e-9]])
+SCORE_EDGES[0] = 0.0
+#: Recoil mass squared binning of the count cubes (GeV^2).
+M2_EDGES = np.linspace(-4.0, 112.0, 5801)
+#: Gaussian kernel (GeV^2) that smooths the simulated background along the recoil mass squared.
+BACKGROUND_KERNEL_GEV2 = 0.1
+#: Punzi's figure of merit eps / (a/2 + sqrt(B)) (G. Punzi, arXiv:physics/0308063), a = 1.28 for 90% CL.
+PUNZI_A = 1.28
+#: Fewest simulated (evaluation-half) background events a threshold must keep in the window.
+MIN_SIMULATED_BACKGROUND = 10
+#: Relative systematic uncertainty of the simulated background (a model: the paper's background
+#: uncertainties are not public in this form).
+BACKGROUND_SYSTEMATIC = 0.10
+#: Relative uncertainty of the signal expectation: luminosity, tracking, muon identification, trigger.
+SIGNAL_SYSTEMATIC = 0.05
+
+
+def _belle2_datasets():
+    return sorted(name for name, d in datasets().items() if d.experiment.name == "belle2")
+
+
+def _mass_range(values):
+    return SIGNAL_MASSES_GEV[0], SIGNAL_MASSES_GEV[-1]
+
+
+PARAMETERS = (
+    Parameter("dataset", str, "belle2_2019_2020", "registered Belle II dataset", choices=_belle2_datasets),
+    Parameter("seed", int, 1, "random seed of the simulation and pseudo-data", minimum=0),
+    Parameter("mass_min_gev", float, 0.1, "lowest Z' mass of the scan, GeV", depends=_mass_range),
+    Parameter("mass_max_gev", float, 8.0, "highest Z' mass of the scan, GeV", depends=_mass_range),
+    Parameter("mass_step_sigma", float, 1.0, "scan step in units of the recoil-mass-squared resolution",
+              minimum=0.1, maximum=10),
+    Parameter("n_signal_events", int, 20_000, "simulated events per signal mass", minimum=500, maximum=10_000_000),
+    Parameter("max_mc_events", int, 2_000_000, "largest simulated background sample", minimum=10_000,
+              maximum=100_000_000),
+    Parameter("window_sigma", float, 2.0, "half width of the recoil-mass-squared window in resolutions",
+              minimum=0.5, maximum=5),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# samples
+
+
+def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_MASSES_GEV):
+    """The samples of this channel: the Z' signal at every mass (cross section for g' = 1 and
+    B(invisible) = 1) and the backgrounds of :func:`analysis_lib.simulation.dimuon.background_specs`."""
+    beams = ds.experiment.beams
+    specs = []
+    for m in signal_masses_gev:
+        sigma, _ = mumu_vector_sigma_pb(m, beams.sqrt_s_gev)
+        specs.append(SampleSpec(
+            name=f"signal_m{m:.3f}", label=f"Z′ {m:g} GeV", kind="signal", sigma_pb=sigma,
+            generate=partial(generate_mumu_vector, beams=beams, mass_gev=m),
+            config={"process": "mu mu Z'", "mass_gev": m, "g": 1.0}, n_events=n_signal_events, tracks=True,
+        ))
+    return specs + background_specs(beams)
+
+
+def skim(events):
+    """Loose skim before writing: exactly two tracks, of opposite charge."""
+    track = events["track"]
+    return ak.to_numpy((ak.num(track) == 2) & (ak.sum(track["charge"], axis=1) == 0))
+
+
+def production_config(max_mc_events: int) -> ProductionConfig:
+    """Sample sizes: backgrounds follow the luminosity up to ``max_mc_events``."""
+    return ProductionConfig(skim=skim, n_max=max_mc_events)
+
+
+# ---------------------------------------------------------------------------------------------
+# preselection
+
+
+def _trigger(c: RecoilCandidates):
+    return np.all(c.pt_lab > TRIGGER_PT_MIN_GEV, axis=1)
+
+
+def _in_barrel(c: RecoilCandidates):
+    theta = np.degrees(c.recoil_theta_lab)
+    return (theta > RECOIL_BARREL_DEG[0]) & (theta < RECOIL_BARREL_DEG[1])
+
+
+SELECTION = CutFlow([
+    Cut("trigger", _trigger, f"two tracks with p_T > {TRIGGER_PT_MIN_GEV} GeV (efficiency {TRIGGER_EFFICIENCY})"),
+    Cut("opposite charges", lambda c: c.charge.sum(axis=1) == 0, "two tracks of opposite charge"),
+    Cut("muon ID", lambda c: np.all(c.muon_id, axis=1), "both tracks identified as muons"),
+    Cut("photon veto", lambda c: (c.n_photons == 0) & (c.ecl_energy < ECL_ENERGY_MAX_GEV),
+        f"no photon candidate above {PHOTON_VETO_GEV} GeV, unmatched calorimeter energy < {ECL_ENERGY_MAX_GEV} GeV"),
+    Cut("recoil in barrel", _in_barrel,
+        f"recoil momentum at {RECOIL_BARREL_DEG[0]}-{RECOIL_BARREL_DEG[1]} degrees (lab)"),
+    Cut("dimuon p_T", lambda c: c.pt_cm > PT_MIN_GEV, f"dimuon p_T > {PT_MIN_GEV} GeV (c.m.)"),
+])
+
+
+def _selected(path, ds: Dataset, *, simulated: bool, generated_events: float | None = None):
+    """Preselected candidates of one ntuple and its cut flow. Simulated events are weighted by the
+    trigger efficiency from the trigger cut on; ``generated_events`` (sigma L) heads the table."""
+    import pandas as pd
+
+    events = read_events(path, branches=ds.branches, tracks=True)
+    c = candidates(events, ds, photon_threshold_gev=PHOTON_VETO_GEV)
+    mask, flow = SELECTION.apply(c, weights=c.weight)
+    flow.loc[0, ["cut", "description"]] = ["two tracks", "exactly two tracks (skim: of opposite charge)"]
+    if simulated:
+        flow.loc[1:, "events"] *= TRIGGER_EFFICIENCY
+        c = replace(c, weight=c.weight * TRIGGER_EFFICIENCY)
+    if generated_events is not None:
+        head = pd.DataFrame([{"cut": "produced", "description": "sigma x luminosity", "events": generated_events}])
+        flow = pd.concat([head, flow], ignore_index=True)
+    flow["efficiency"] = flow["events"] / flow["events"].iloc[0]
+    return subset(c, mask), flow
+
+
+# ---------------------------------------------------------------------------------------------
+# the run's inputs
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything the limits of one run need, made once by :func:`prepare`.
+
+    Cubes are binned on (classifier score, recoil mass squared, recoil cos theta*) with the edges
+    :data:`SCORE_EDGES`, :data:`M2_EDGES`, :data:`COS_EDGES`.
+    """
+
+    dataset: Dataset
+    seed: int
+    classifier: object  # analysis_lib.classifier.Classifier
+    signal_masses_gev: np.ndarray
+    signal_sigma_pb: np.ndarray  # sigma(e+e- -> mu mu Z') at g' = 1 per simulated mass
+    resolution_gev2: np.ndarray  # sigma(M_recoil^2) per simulated mass
+    signal_cubes: np.ndarray  # (mass, score, M^2, cos): efficiency per generated event (evaluation half)
+    backgrounds: dict  # sample name -> label
+    background_cubes: dict  # sample name -> smoothed expected events (score, M^2, cos)
+    background_raw: np.ndarray  # simulated evaluation-half events per cell (all backgrounds)
+    background_w2: np.ndarray  # sum of squared weights per cell (all backgrounds)
+    data: np.ndarray  # counts per cell
+    data_source: str  # "ntuple" or "pseudo-data"
+    cut_flow: object  # pandas DataFrame
+    tables: dict  # sample name -> preselected feature table with score, weight and evaluation flag
+
+    def sigma_pb(self, mass_gev):
+        """sigma(e+e- -> mu+ mu- Z') at g' = 1 (pb), a cubic spline of log sigma in the simulated
+        masses (the tests check it against the integral at masses in between)."""
+        spline = CubicSpline(np.log(self.signal_masses_gev), np.log(self.signal_sigma_pb))
+        return np.exp(spline(np.log(mass_gev)))
+
+    def resolution(self, mass_gev):
+        """sigma(M_recoil^2) in GeV^2 at ``mass_gev`` (linear between simulated masses)."""
+        return np.interp(mass_gev, self.signal_masses_gev, self.resolution_gev2)
+
+
+def _digitise(table, weights):
+    """A cube of ``weights`` on (score, M^2, cos) from a feature table."""
+    sample = np.column_stack([table["score"], table["recoil_mass2"], table["recoil_cos_cm"]])
+    cube, _ = np.histogramdd(sample, bins=(SCORE_EDGES, M2_EDGES, COS_EDGES), weights=weights)
+    return cube
+
+
+def _resolution_gev2(m2, mass_gev):
+    """Half the central 68% interval of the recoil mass squared of a signal sample (robust against
+    the tails of badly measured events)."""
+    if len(m2) < 20:
+        raise KinematicError(f"too few selected signal events ({len(m2)}) at {mass_gev} GeV to measure the resolution")
+    low, high = np.quantile(m2, [0.16, 0.84])
+    return 0.5 * (high - low)
+
+
+def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int, progress=True) -> Inputs:
+    """Simulate (or reuse) the ntuples, preselect, train the classifier and fill the count cubes."""
+    ds = dataset(dataset_name)
+    specs = sample_specs(ds, n_signal_events=n_signal_events)
+    simulated = ds.simulated
+    bar = tqdm(total=len(specs), desc="samples", disable=not progress)
+    if simulated:
+        paths = produce(specs, ds, seed=seed, config=production_config(max_mc_events), progress=bar)
+    else:
+        folder = ds.ntuple_dir(seed)
+        paths = {**{s.name: folder / f"{s.name}.root" for s in specs}, "data": folder / "data.root"}
+    bar.close()
+    flows, tables = {}, {}
+    for spec in specs:
+        c, flows[spec.label] = _selected(paths[spec.name], ds, simulated=True,
+                                         generated_events=spec.sigma_pb * ds.luminosity_pb)
+        if spec.kind == "signal":
+            require_events(np.ones(len(c.weight), dtype=bool) if len(c.weight) else np.zeros(1, bool),
+                           what=f"the signal sample {spec.name}")
+        table = c.table()
+        table["weight"] = c.weight
+        tables[spec.name] = table
+    signal_names = [s.name for s in specs if s.kind == "signal"]
+    background_names = [s.name for s in specs if s.kind == "background"]
+
+    def merged(names, balance):
+        parts = [tables[n] for n in names if len(tables[n]["weight"])]
+        merged_table = {f: np.concatenate([p[f] for p in parts]) for f in FEATURES}
+        weights = np.concatenate([p["weight"] / (p["weight"].sum() if balance else 1.0) for p in parts])
+        return merged_table, weights
+
+    signal_table, signal_weights = merged(signal_names, balance=True)
+    background_table, background_weights = merged(background_names, balance=False)
+    folder = ds.ntuple_dir(seed) if simulated else ds.ntuple_dir(seed) / "derived"
+    classifier = bdt.train(signal_table, background_table, features=FEATURES, signal_weights=signal_weights,
+                           background_weights=background_weights, cache=folder / "classifier_zprime.pkl", seed=seed)
+    for name, table in tables.items():
+        table["score"] = classifier.score(table)
+    # the classifier trained on the even events of the merged tables: find each sample's own
+    # training events (their position in the merged table) and evaluate on the others
+    for names in (signal_names, background_names):
+        offset = 0
+        for n in names:
+            size = len(tables[n]["weight"])
+            tables[n]["evaluate"] = ~bdt.training_half(offset + size)[offset:]
+            offset += size
+
+    # signal: efficiency cubes per simulated mass, resolution
+    n_masses = len(signal_names)
+    signal_cubes = np.zeros((n_masses, len(SCORE_EDGES) - 1, len(M2_EDGES) - 1, len(COS_EDGES) - 1))
+    masses = np.array([s.config["mass_gev"] for s in specs if s.kind == "signal"])
+    sigmas = np.array([s.sigma_pb for s in specs if s.kind == "signal"])
+    resolution = np.zeros(n_masses)
+    for i, name in enumerate(signal_names):
+        t = tables[name]
+        n_generated = read_meta(paths[name]).get("n_generated", n_signal_events)
+        evaluate = t["evaluate"]
+        weights = np.where(evaluate, TRIGGER_EFFICIENCY * 2.0 / n_generated, 0.0)
+        signal_cubes[i] = _digitise(t, weights)
+        resolution[i] = _resolution_gev2(t["recoil_mass2"], masses[i])
+    # backgrounds: evaluation half standing for the whole sample, smoothed along M^2
+    cubes, raw, w2 = {}, 0.0, 0.0
+    step = M2_EDGES[1] - M2_EDGES[0]
+    for name in background_names:
+        t = tables[name]
+        w = np.where(t["evaluate"], 2.0 * t["weight"], 0.0)
+        cube = _digitise(t, w)
+        cubes[name] = gaussian_filter1d(cube, BACKGROUND_KERNEL_GEV2 / step, axis=1, mode="constant")
+        raw = raw + _digitise(t, t["evaluate"].astype(float))
+        w2 = w2 + _digitise(t, w**2)
+    if simulated:
+        rng = sample_rng(seed, ds.name, "pseudo-data", 1)
+        data = rng.poisson(sum(cubes.values())).astype(float)
+        source = "pseudo-data"
+    else:
+        c, flows["data"] = _selected(paths["data"], ds, simulated=False)
+        require_events(np.ones(len(c.weight), dtype=bool), what=f"the data of {ds.name}")
+        table = c.table()
+        table["score"] = classifier.score(table)
+        data = _digitise(table, np.ones(len(c.weight)))
+        source = "ntuple"
+    return Inputs(
+        dataset=ds, seed=seed, classifier=classifier, signal_masses_gev=masses, signal_sigma_pb=sigmas,
+        resolution_gev2=resolution, signal_cubes=signal_cubes,
+        backgrounds={s.name: s.label for s in specs if s.kind == "background"}, background_cubes=cubes,
+        background_raw=raw, background_w2=w2, data=data, data_source=source, cut_flow=cut_flow_table(flows),
+        tables=tables,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# windows, thresholds and the counting model
+
+
+def _window_bins(centre_gev2, half_width_gev2):
+    lo = int(np.searchsorted(M2_EDGES, centre_gev2 - half_width_gev2))
+    hi = int(np.searchsorted(M2_EDGES, centre_gev2 + half_width_gev2))
+    return max(lo, 0), min(max(hi, lo + 1), len(M2_EDGES) - 1)
+
+
+def _signal_cube(inputs: Inputs, mass_gev, lo, hi):
+    """Signal efficiency on (score, cos) in the window [lo, hi) of M^2 bins at ``mass_gev``: the two
+    nearest simulated masses' efficiencies in their own windows (same width in resolutions),
+    interpolated linearly in mass."""
+    masses = inputs.signal_masses_gev
+    if not masses[0] <= mass_gev <= masses[-1]:
+        raise KinematicError(
+            f"Z' mass {mass_gev!r} GeV is outside the simulated range {masses[0]}-{masses[-1]} GeV; choose a mass inside it"
+        )
+    j = int(np.clip(np.searchsorted(masses, mass_gev) - 1, 0, len(masses) - 2))
+    frac = (mass_gev - masses[j]) / (masses[j + 1] - masses[j])
+    width = (M2_EDGES[hi] - M2_EDGES[lo]) / (2 * inputs.resolution(mass_gev))
+    out = 0.0
+    for k, share in ((j, 1 - frac), (j + 1, frac)):
+        klo, khi = _window_bins(masses[k] ** 2, width * inputs.resolution_gev2[k])
+        out = out + share * inputs.signal_cubes[k][:, klo:khi].sum(axis=1)
+    return out  # (score, cos)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The counting window of one mass: M^2 range, the chosen classifier threshold, and per recoil
+    polar-angle bin the signal efficiency, expected background, its uncertainty and the counts."""
+
+    mass_gev: float
+    m2_range: tuple
+    threshold: float
+    efficiency: np.ndarray
+    background: np.ndarray
+    background_uncertainty: np.ndarray
+    simulated_background: float
+    counts: np.ndarray
+    figure_of_merit: float
+
+
+def counting_inputs(inputs: Inputs, mass_gev: float, *, window_sigma: float) -> Window:
+    """The window at ``mass_gev``: +-``window_sigma`` resolutions in M_recoil^2 and the classifier
+    threshold with the best Punzi figure of merit among those that keep at least
+    :data:`MIN_SIMULATED_BACKGROUND` simulated background events."""
+    half = window_sigma * inputs.resolution(mass_gev)
+    lo, hi = _window_bins(mass_gev**2, half)
+    signal = _signal_cube(inputs, mass_gev, lo, hi)  # (score, cos)
+    # cumulative from the top score bin down: index i = passing threshold SCORE_EDGES[i]
+    def passing(cube):
+        return np.cumsum(cube[::-1], axis=0)[::-1]
+
+    s_pass = passing(signal)
+    b_pass = passing(sum(c[:, lo:hi].sum(axis=1) for c in inputs.background_cubes.values()))
+    raw_pass = passing(inputs.background_raw[:, lo:hi].sum(axis=1)).sum(axis=1)
+    w2_pass = passing(inputs.background_w2[:, lo:hi].sum(axis=1))
+    data_pass = passing(inputs.data[:, lo:hi].sum(axis=1))
+    eff = s_pass.sum(axis=1)
+    fom = eff / (PUNZI_A / 2 + np.sqrt(b_pass.sum(axis=1)))
+    fom = np.where(raw_pass >= MIN_SIMULATED_BACKGROUND, fom, -np.inf)
+    i = int(np.argmax(fom))
+    b = b_pass[i]
+    return Window(
+        mass_gev=float(mass_gev), m2_range=(float(M2_EDGES[lo]), float(M2_EDGES[hi])),
+        threshold=float(SCORE_EDGES[i]), efficiency=s_pass[i], background=b,
+        background_uncertainty=np.sqrt(w2_pass[i] + (BACKGROUND_SYSTEMATIC * b) ** 2),
+        simulated_background=float(raw_pass[i]), counts=data_pass[i], figure_of_merit=float(fom[i]),
+    )
+
+
+def _model(inputs: Inputs, mass_gev: float, window_sigma: float):
+    """The counting model of one mass for :func:`analysis_lib.scan.scan_limits`: mu is the cross
+    section in units of sigma(g' = 1), the signal per bin L sigma(g' = 1) efficiency."""
+    w = counting_inputs(inputs, mass_gev, window_sigma=window_sigma)
+    signal = inputs.dataset.luminosity_pb * float(inputs.sigma_pb(mass_gev)) * w.efficiency
+    keep = signal > 0
+    if not keep.any():
+        raise KinematicError(f"no simulated signal passes the selection at {mass_gev} GeV")
+    # the signal uncertainty enters as a background-like relative term on the signal-dominated bins: a
+    # small effect next to the background's; it is folded into the background uncertainty in quadrature
+    background = np.maximum(w.background[keep], 1e-3)
+    model = BinnedModel(signal=signal[keep], background=background,
+                        background_uncertainty=np.maximum(w.background_uncertainty[keep], 1e-6),
+                        float_background=False)
+    return model, w.counts[keep]
+
+
+def scan_masses(inputs: Inputs, *, mass_min_gev: float, mass_max_gev: float, step_sigma: float):
+    """Mass hypotheses from ``mass_min_gev`` to ``mass_max_gev``, in steps of ``step_sigma``
+    resolutions of the recoil mass squared (so the windows overlap as the paper's)."""
+    if mass_min_gev >= mass_max_gev:
+        raise ParameterError(f"mass_min_gev={mass_min_gev} must be below mass_max_gev={mass_max_gev}")
+    masses = [mass_min_gev]
+    while True:
+        m2 = masses[-1] ** 2 + step_sigma * inputs.resolution(masses[-1])
+        if np.sqrt(m2) > mass_max_gev:
+            break
+        masses.append(float(np.sqrt(m2)))
+    return np.array(masses)
+
+
+def analyse(inputs: Inputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, window_sigma, progress=True,
+            client=None):
+    """Limits on sigma(e+e- -> mu+ mu- Z') x B(Z' -> invisible) (fb) and on g' for both decay
+    hypotheses, versus the Z' mass; with a dask ``client`` the masses are spread over its workers."""
+    masses = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
+    mu = scan_limits(masses, partial(_model, inputs, window_sigma=window_sigma), cl=CL, progress=progress,
+                     client=client)
+    sigma = mu.transform(lambda m, v: v * inputs.sigma_pb(m) * 1e3, quantity="sigma_x_br", unit="fb")
+    out = {"sigma": sigma}
+    for decay in DECAY_MODES:
+        out[f"g_{decay}"] = mu.transform(lambda m, v, d=decay: np.sqrt(v / invisible_branching_fraction(m, d)),
+                                         quantity=f"g_prime_{decay}", unit="")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# tables for the chapter
+
+
+def window_table(inputs: Inputs, masses_gev, *, window_sigma: float):
+    """Threshold, window, signal efficiency and expected background at a few masses."""
+    import pandas as pd
+
+    rows = []
+    for m in masses_gev:
+        w = counting_inputs(inputs, m, window_sigma=window_sigma)
+        rows.append({
+            "M_Z' [GeV]": m, "M2 window [GeV2]": f"{w.m2_range[0]:.2f} to {w.m2_range[1]:.2f}",
+            "threshold": w.threshold, "efficiency": w.efficiency.sum(), "background": w.background.sum(),
+            "uncertainty": np.sqrt(np.sum(w.background_uncertainty**2)), "simulated bkg events": w.simulated_background,
+            "observed": w.counts.sum(),
+        })
+    return pd.DataFrame(rows)
+
+
+def resolution_table(inputs: Inputs, reference):
+    """This simulation's sigma(M_recoil^2) next to the search's own (``reference``, a
+    :class:`analysis_lib.published.ReferenceTable`)."""
+    import pandas as pd
+
+    ref = reference.at(inputs.signal_masses_gev)
+    return pd.DataFrame({"M_Z' [GeV]": inputs.signal_masses_gev, "sigma(M2) here [GeV2]": inputs.resolution_gev2,
+                         "Belle II simulation [GeV2]": ref, "ratio": inputs.resolution_gev2 / ref})

@@ -1,0 +1,328 @@
+"""The two-muon plus missing-energy final state: signal and background generators.
+
+Shared by the chapters whose final state is a mu+ mu- pair and nothing else seen (the invisible Z'
+and the dark Higgsstrahlung searches). Every generator returns :class:`GeneratedEvents` in the lab
+frame; the backgrounds' cross sections are stated with their generator cuts.
+
+* :func:`generate_mumu_vector`: e+e- -> mu+ mu- V with V invisible, sampled from the tree-level
+  matrix element of :mod:`analysis_lib.physics.radiated_vector` through the grid that ``vegas``
+  adapted to it (the same grid that gives the cross section);
+* :func:`generate_lepton_pairs`: e+e- -> mu+ mu- (gamma) and tau+ tau- (gamma) from Pythia 8 with
+  initial- and final-state photon radiation (:func:`analysis_lib.simulation.pythia.lepton_pairs`);
+* :func:`generate_two_photon_mumu`: e+e- -> e+e- mu+ mu- through two quasi-real photons
+  (equivalent-photon approximation), the scattered electrons at small angles.
+* :func:`background_specs`: the three backgrounds as samples of a dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache, partial
+
+import awkward as ak
+import numpy as np
+
+from ..constants import ALPHA_EM, GEV2_TO_PB, mass_gev
+from ..detector import Beams
+from ..errors import KinematicError
+from ..kinematics import boost, direction_from_angles
+from ..physics.radiated_vector import PhaseSpace, train
+from . import pythia
+from .generators import ORIGIN, Frame, GeneratedEvents
+from .phase_space import unweight
+from .production import SampleSpec
+
+__all__ = [
+    "BACKGROUND_SIGMA_PB",
+    "TAU_BRANCHING",
+    "TwoPhotonCuts",
+    "background_specs",
+    "generate_lepton_pairs",
+    "generate_mumu_vector",
+    "generate_two_photon_mumu",
+    "matrix_element_squared_gamma_gamma_to_leptons",
+    "mumu_vector_sigma_pb",
+    "sigma_gamma_gamma_to_leptons_pb",
+    "two_photon_sampler",
+]
+
+MUON = mass_gev(13)
+ELECTRON = mass_gev(11)
+
+#: Total cross sections at sqrt(s) = 10.58 GeV used to normalise the Pythia samples, in pb:
+#: e+e- -> mu+ mu- (gamma) 1148 pb from the Belle II Physics Book (E. Kou et al., PTEP 2019 123C01,
+#: arXiv:1808.10567, table of generator cross sections; KKMC, ISR and FSR included) and
+#: e+e- -> tau+ tau- (gamma) 919 pb (the same table). Pythia gives the shapes: its own ISR-corrected
+#: totals are about 20% lower (it resums no soft-photon virtual corrections).
+BACKGROUND_SIGMA_PB = {13: 1148.0, 15: 919.0}
+
+#: Tau decays kept in the tau-pair background and their branching fractions (PDG 2024): the muonic
+#: decay and the single-pion decay (a pion the muon identification takes for a muon). The other
+#: decays bring extra tracks or photons (pi0) that the selections veto; they are not simulated.
+TAU_BRANCHING = {"mu nu nu": 0.1739, "pi nu": 0.1082}
+
+# Pythia's decay channel of tau- for each kept mode (daughter ids)
+_TAU_CHANNELS = {"mu nu nu": "13 -14 16", "pi nu": "-211 16"}
+
+
+# ---------------------------------------------------------------------------------------------
+# signal: e+e- -> mu+ mu- V, V invisible
+
+
+@dataclass(frozen=True)
+class _VectorSampler:
+    """Weighted events from the adapted ``vegas`` grid of :class:`PhaseSpace` (for :func:`unweight`)."""
+
+    space: PhaseSpace
+    grid: object  # vegas.AdaptiveMap
+
+    def sample(self, rng, n):
+        y = rng.random((n, 4))
+        x = np.empty_like(y)
+        jac = np.empty(n)
+        self.grid.map(y, x, jac)
+        p3, p4, k, density = self.space.momenta(x, rng.uniform(0, 2 * np.pi, n))
+        weights = self.space.weights(p3, p4, k, density) * jac
+        return np.stack([p3, p4, k], axis=1), weights
+
+
+@cache
+def _trained(sqrt_s_gev, mass_gev_v, lepton_mass_gev):
+    """The adapted integrator and integral for one mass, computed once per process (seeded)."""
+    space = PhaseSpace(sqrt_s_gev, mass_gev_v, lepton_mass_gev)
+    integrator, result = train(space, seed=1)
+    return space, integrator.map, float(result.mean), float(result.sdev)
+
+
+def mumu_vector_sigma_pb(mass_gev_v: float, sqrt_s_gev: float):
+    """sigma(e+e- -> mu+ mu- V) in pb for unit coupling (scales as g^2), and its integration error."""
+    _, _, mean, sdev = _trained(float(sqrt_s_gev), float(mass_gev_v), MUON)
+    return mean, sdev
+
+
+def generate_mumu_vector(rng, n, *, beams: Beams, mass_gev: float, pilot: int = 50_000):
+    """``n`` events e+e- -> mu+ mu- V (V invisible, so only the muons are listed), unweighted from
+    the matrix element; ``sigma_pb`` of the events is the cross section for unit coupling."""
+    space, grid, _, _ = _trained(float(beams.sqrt_s_gev), float(mass_gev), MUON)
+    momenta, sigma = unweight(_VectorSampler(space, grid), rng, n, pilot=pilot, quantile=0.999,
+                              name=f"e+e- -> mu mu V({mass_gev:g} GeV)")
+    p4_lab = Frame(beams).to_lab(momenta)
+    return GeneratedEvents(
+        p4=p4_lab[:, :2], vertex_mm=np.zeros((n, 2, 3)), pdgid=np.array([13, -13]),
+        origin=np.array([ORIGIN["lepton"]] * 2), sigma_pb=sigma, cuts={"mass_gev": mass_gev},
+        truth={"invisible_E": p4_lab[:, 2, 0]},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# lepton pairs from Pythia
+
+
+def generate_lepton_pairs(rng, n, *, beams: Beams, flavour: int, sigma_pb: float, tau_decays=()):
+    """e+e- -> l+ l- (gamma) from Pythia (see :func:`analysis_lib.simulation.pythia.lepton_pairs`),
+    in the lab frame; ``sigma_pb`` is recorded with the events (the caller's normalisation)."""
+    frame = Frame(beams)
+    channels = [_TAU_CHANNELS[mode] for mode in tau_decays]
+    particles = pythia.lepton_pairs(rng, n, sqrt_s_gev=beams.sqrt_s_gev, flavour=flavour, tau_channels=channels)
+    counts = ak.num(particles)
+    p4_cm = np.stack([ak.to_numpy(ak.flatten(particles[f])) for f in ("E", "px", "py", "pz")], axis=-1)
+    p4_lab = frame.to_lab(p4_cm)
+    fields = {f: ak.unflatten(p4_lab[:, i], counts) for i, f in enumerate(("E", "px", "py", "pz"))}
+    ids = np.abs(ak.to_numpy(ak.flatten(particles.id)))
+    origin = np.where(ids == 22, ORIGIN["hard_photon"], ORIGIN["lepton"]).astype(np.int32)
+    particles = ak.zip({"id": particles.id, **fields, "vx": particles.vx, "vy": particles.vy, "vz": particles.vz,
+                       "origin": ak.unflatten(origin, counts)})
+    return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb,
+                                          cuts={"flavour": flavour, "tau_decays": list(tau_decays)})
+
+
+# ---------------------------------------------------------------------------------------------
+# two-photon production of muon pairs
+
+
+def matrix_element_squared_gamma_gamma_to_leptons(p, k1, k2, lepton_mass_gev):
+    """Spin- and polarisation-averaged |M|^2 of gamma(k1) gamma(k2) -> l-(p) l+, massive leptons:
+    2 e^4 [p.k2/p.k1 + p.k1/p.k2 + 2 m^2 (1/p.k1 + 1/p.k2) - m^4 (1/p.k1 + 1/p.k2)^2], the crossing
+    of e+e- -> gamma gamma (M. E. Peskin and D. V. Schroeder, "An Introduction to Quantum Field
+    Theory", eq. (5.105))."""
+    def dot(a, b):
+        return a[..., 0] * b[..., 0] - np.sum(a[..., 1:] * b[..., 1:], axis=-1)
+
+    m2 = lepton_mass_gev**2
+    a, b = dot(p, k1), dot(p, k2)
+    inverse = 1 / a + 1 / b
+    e2 = 4 * np.pi * ALPHA_EM
+    return 2 * e2**2 * (b / a + a / b + 2 * m2 * inverse - m2**2 * inverse**2)
+
+
+def sigma_gamma_gamma_to_leptons_pb(w_gev, lepton_mass_gev):
+    """Breit-Wheeler cross section sigma(gamma gamma -> l+ l-) at invariant mass ``w_gev``, in pb:
+    (4 pi alpha^2 / W^2) [(3 - beta^4)/2 ln((1 + beta)/(1 - beta)) - beta (2 - beta^2)]
+    (G. Breit and J. A. Wheeler, Phys. Rev. 46 (1934) 1087; e.g. Berestetskii, Lifshitz, Pitaevskii,
+    "Quantum Electrodynamics", section 88)."""
+    w = np.asarray(w_gev, dtype=float)
+    beta = np.sqrt(np.clip(1 - 4 * lepton_mass_gev**2 / w**2, 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = 4 * np.pi * ALPHA_EM**2 / w**2 * (
+            (3 - beta**4) / 2 * np.log((1 + beta) / (1 - beta)) - beta * (2 - beta**2))
+    return np.where(beta > 0, value, 0.0) * GEV2_TO_PB
+
+
+@dataclass(frozen=True)
+class TwoPhotonCuts:
+    """Generator cuts of e+e- -> e+e- mu+ mu-: the pair mass above ``w_min_gev`` (1 GeV: below it
+    the muons cannot both reach the muon detector, 0.7 GeV each), both scattered
+    electrons within ``electron_theta_max_rad`` of their beam (centre-of-mass frame: down the beam
+    pipe or at the edge of the acceptance, where the detector model decides), both muons at
+    |cos theta*| < ``muon_cos_max``."""
+
+    w_min_gev: float = 1.0
+    electron_theta_max_rad: float = 0.3
+    muon_cos_max: float = 0.95
+
+
+@dataclass(frozen=True)
+class _TwoPhotonSampler:
+    sqrt_s: float
+    cuts: TwoPhotonCuts
+
+    def _photon(self, rng, x, side):
+        """A quasi-real photon taking the energy fraction ``x`` of the beam lepton of ``side`` (+1
+        e-, -1 e+): photon and scattered-lepton four-momenta, and the flux density in x over the
+        proposal density of its virtuality.
+
+        Flux per photon in x and Q^2 (virtuality), the equivalent-photon approximation:
+        dN = (alpha / 2 pi) [(1 + (1 - x)^2) / x / Q^2 - 2 m_e^2 x / Q^4] dx dQ^2, Q^2 from
+        m_e^2 x^2 / (1 - x) (V. M. Budnev, I. F. Ginzburg, G. V. Meledin, V. G. Serbo, Phys. Rept. 15
+        (1975) 181; its Q^2-integrated form is eq. (2) of S. Frixione, M. L. Mangano, P. Nason,
+        G. Ridolfi, Phys. Lett. B 319 (1993) 339). Q^2 is drawn log-uniform up to the value at which the
+        scattered lepton leaves the ``electron_theta_max_rad`` cone.
+        """
+        n = len(x)
+        e = self.sqrt_s / 2
+        q2_min = ELECTRON**2 * x**2 / (1 - x)
+        e_out = (1 - x) * e
+        q2_max = 4 * e * e_out * np.sin(self.cuts.electron_theta_max_rad / 2) ** 2
+        open_ = q2_max > q2_min
+        log_q2 = np.log(np.where(open_, q2_max / q2_min, 1.0))
+        q2 = q2_min * np.exp(rng.random(n) * log_q2)
+        flux = ALPHA_EM / (2 * np.pi) * ((1 + (1 - x) ** 2) / x - 2 * ELECTRON**2 * x / q2) * log_q2
+        # scattered lepton: massless kinematics, Q^2 = 4 E E' sin^2(theta / 2), theta from its beam
+        cos_t = 1 - q2 / (2 * e * e_out)
+        direction = direction_from_angles(np.clip(cos_t, -1, 1) * side, rng.uniform(0, 2 * np.pi, n))
+        scattered = np.concatenate([e_out[:, None], e_out[:, None] * direction], axis=1)
+        beam = np.array([e, 0.0, 0.0, side * e])
+        return beam - scattered, scattered, np.where(open_, flux, 0.0)
+
+    def _fractions(self, rng, n):
+        """Energy fractions (x1, x2) from tau = x1 x2 with density proportional to 1 / tau^2 on
+        [W_min^2 / s, 1] (the fluxes times sigma(gamma gamma) fall as 1 / tau^2) and y = ln(x1 / x2) / 2
+        uniform where both x < 1; returns x1, x2 and 1 / proposal density in (x1, x2)."""
+        tau_min = self.cuts.w_min_gev**2 / self.sqrt_s**2
+        norm = 1 / tau_min - 1
+        tau = 1 / (1 / tau_min - rng.random(n) * norm)
+        y_half = -0.5 * np.log(tau)
+        y = rng.uniform(-1, 1, n) * y_half
+        x1, x2 = np.sqrt(tau) * np.exp(y), np.sqrt(tau) * np.exp(-y)
+        inverse_density = tau**2 * norm * 2 * y_half  # dx1 dx2 = d tau dy
+        return np.minimum(x1, 1 - 1e-9), np.minimum(x2, 1 - 1e-9), inverse_density
+
+    def sample(self, rng, n):
+        x1, x2, inverse_density = self._fractions(rng, n)
+        q1, e_minus, f1 = self._photon(rng, x1, +1)
+        q2, e_plus, f2 = self._photon(rng, x2, -1)
+        pair = q1 + q2
+        w2 = pair[:, 0] ** 2 - np.sum(pair[:, 1:] ** 2, axis=1)
+        ok = (w2 > self.cuts.w_min_gev**2) & (pair[:, 0] > 0)
+        w = np.sqrt(np.where(ok, w2, 1.0))
+        # the pair rest frame: the muon direction about the first photon's axis, uniform proposal
+        beta = -pair[:, 1:] / pair[:, :1]
+        k1 = boost(q1, beta)
+        axis = k1[:, 1:] / np.linalg.norm(k1[:, 1:], axis=1, keepdims=True)
+        # cos theta* from a proposal proportional to 1 / (1 - beta^2 cos^2), the t- and u-channel poles
+        p_star = np.sqrt(np.clip(w**2 / 4 - MUON**2, 0, None))
+        beta_mu = np.clip(2 * p_star / w, 1e-6, 1 - 1e-12)
+        u_max = np.arctanh(beta_mu)
+        cos_star = np.tanh(rng.uniform(-1, 1, n) * u_max) / beta_mu
+        inverse_solid_angle = 2 * u_max / beta_mu * (1 - (beta_mu * cos_star) ** 2) * 2 * np.pi
+        phi_star = rng.uniform(0, 2 * np.pi, n)
+        helper = np.where(np.abs(axis[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
+        e1 = np.cross(helper, axis)
+        e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+        e2 = np.cross(axis, e1)
+        local = direction_from_angles(cos_star, phi_star)
+        direction = local[:, :1] * e1 + local[:, 1:2] * e2 + local[:, 2:] * axis
+        mu_minus = np.concatenate([(w / 2)[:, None], p_star[:, None] * direction], axis=1)
+        mu_plus = np.concatenate([(w / 2)[:, None], -p_star[:, None] * direction], axis=1)
+        # real photons of energy W/2 along the axis for the matrix element
+        k_a = np.concatenate([(w / 2)[:, None], (w / 2)[:, None] * axis], axis=1)
+        k_b = np.concatenate([(w / 2)[:, None], -(w / 2)[:, None] * axis], axis=1)
+        me2 = matrix_element_squared_gamma_gamma_to_leptons(mu_minus, k_a, k_b, MUON)
+        dsigma_domega = beta_mu * me2 / (64 * np.pi**2 * w**2)
+        mu_minus, mu_plus = boost(mu_minus, -beta), boost(mu_plus, -beta)
+        cos_cut = self.cuts.muon_cos_max
+        inside = ((np.abs(mu_minus[:, 3]) < cos_cut * np.linalg.norm(mu_minus[:, 1:], axis=1))
+                  & (np.abs(mu_plus[:, 3]) < cos_cut * np.linalg.norm(mu_plus[:, 1:], axis=1)))
+        weights = np.where(ok & inside & (p_star > 0), f1 * f2 * inverse_density * dsigma_domega * inverse_solid_angle, 0.0)
+        weights = weights * GEV2_TO_PB
+        return np.stack([mu_minus, mu_plus, e_minus, e_plus], axis=1), weights
+
+
+def two_photon_sampler(sqrt_s_gev: float, cuts: TwoPhotonCuts = TwoPhotonCuts()):
+    """Weighted e+e- -> e+e- mu+ mu- events (mu-, mu+, e-, e+; centre-of-mass frame) and their
+    cross sections in pb inside ``cuts``: two equivalent photons (see ``_TwoPhotonSampler._photon``)
+    colliding into a muon pair with the Breit-Wheeler angular distribution of real photons."""
+    if not 2 * MUON < cuts.w_min_gev < sqrt_s_gev:
+        raise KinematicError(f"w_min_gev={cuts.w_min_gev!r} must lie between 2 m_mu and sqrt(s)")
+    return _TwoPhotonSampler(float(sqrt_s_gev), cuts)
+
+
+@cache
+def two_photon_sigma_pb(sqrt_s_gev: float, cuts: TwoPhotonCuts = TwoPhotonCuts()) -> float:
+    """sigma(e+e- -> e+e- mu+ mu-) inside ``cuts`` from 2 million weighted events (fixed seed)."""
+    rng = np.random.default_rng(19750101)
+    sampler = two_photon_sampler(sqrt_s_gev, cuts)
+    return float(np.mean([sampler.sample(rng, 500_000)[1].mean() for _ in range(4)]))
+
+
+def generate_two_photon_mumu(rng, n, *, beams: Beams, cuts: TwoPhotonCuts = TwoPhotonCuts(), pilot: int = 200_000):
+    """``n`` unweighted events e+e- -> e+e- mu+ mu- (see :func:`two_photon_sampler`) in the lab frame."""
+    momenta, sigma = unweight(two_photon_sampler(beams.sqrt_s_gev, cuts), rng, n, pilot=pilot, quantile=0.9999,
+                              name="e+e- -> e+e- mu+ mu-")
+    return GeneratedEvents(
+        p4=Frame(beams).to_lab(momenta), vertex_mm=np.zeros((n, 4, 3)), pdgid=np.array([13, -13, 11, -11]),
+        origin=np.array([ORIGIN["lepton"]] * 4), sigma_pb=sigma,
+        cuts={"w_min_gev": cuts.w_min_gev, "electron_theta_max_rad": cuts.electron_theta_max_rad,
+              "muon_cos_max": cuts.muon_cos_max},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# the backgrounds of a dataset
+
+
+def background_specs(beams: Beams, *, two_photon_cuts: TwoPhotonCuts = TwoPhotonCuts()):
+    """The backgrounds of the mu+ mu- + missing-energy final state as samples: mu+ mu- (gamma),
+    tau+ tau- (gamma) with both taus in :data:`TAU_BRANCHING`, and two-photon mu+ mu-."""
+    tau_modes = tuple(TAU_BRANCHING)
+    tau_fraction = sum(TAU_BRANCHING.values()) ** 2
+    specs = [
+        SampleSpec(name="bkg_mumu", label="μμ(γ)", kind="background", sigma_pb=BACKGROUND_SIGMA_PB[13],
+                   generate=partial(generate_lepton_pairs, beams=beams, flavour=13, sigma_pb=BACKGROUND_SIGMA_PB[13]),
+                   config={"process": "mu mu (gamma)", "generator": "pythia"}, tracks=True, chunk=100_000),
+        SampleSpec(name="bkg_tautau", label="ττ(γ)", kind="background",
+                   sigma_pb=BACKGROUND_SIGMA_PB[15] * tau_fraction,
+                   generate=partial(generate_lepton_pairs, beams=beams, flavour=15,
+                                    sigma_pb=BACKGROUND_SIGMA_PB[15] * tau_fraction, tau_decays=tau_modes),
+                   config={"process": "tau tau (gamma)", "tau_decays": list(tau_modes), "generator": "pythia"},
+                   tracks=True, chunk=100_000),
+    ]
+    sigma_2g = two_photon_sigma_pb(beams.sqrt_s_gev, two_photon_cuts)
+    specs.append(SampleSpec(
+        name="bkg_eemumu", label="eeμμ (γγ)", kind="background", sigma_pb=sigma_2g,
+        generate=partial(generate_two_photon_mumu, beams=beams, cuts=two_photon_cuts),
+        config={"process": "e e mu mu", "cuts": [two_photon_cuts.w_min_gev, two_photon_cuts.electron_theta_max_rad,
+                                                 two_photon_cuts.muon_cos_max]},
+        tracks=True,
+    ))
+    return specs
