@@ -10,8 +10,8 @@ import mplhep as hep
 import numpy as np
 from scipy.stats import norm
 
-__all__ = ["label", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_shapes", "plot_significance",
-           "plot_stack", "use_style"]
+__all__ = ["label", "plot_curves", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_shapes",
+           "plot_significance", "plot_stack", "use_style"]
 
 _LLABEL = "Simulation re-creation"
 
@@ -38,10 +38,19 @@ def _axes(ax, ratio=False):
     return fig, top, None
 
 
-def plot_limit(result, *, experiment, lumi, published=None, ax=None, ratio=True, logy=True):
+def plot_limit(result, *, experiment, lumi, published=None, ax=None, ratio=True, logy=True, regions=()):
     """Observed limit and expected band (:class:`analysis_lib.scan.ScanResult`) versus mass, the
-    published curve overlaid, and the ratio of the expected limit to it in a lower panel."""
-    fig, top, bottom = _axes(ax, ratio=ratio and published is not None)
+    published curve overlaid, and the ratio of the expected limit to it in a lower panel.
+
+    ``published`` is a :class:`analysis_lib.published.PublishedCurve`, or a
+    :class:`analysis_lib.published.PublishedRange` (a headline range: its two ends are marked, no
+    ratio panel); ``regions`` are extra shaded bands (masses, low, high, label), e.g. the couplings
+    that would explain an anomaly.
+    """
+    from .published import PublishedRange
+
+    headline = isinstance(published, PublishedRange)
+    fig, top, bottom = _axes(ax, ratio=ratio and published is not None and not headline)
     m = result.masses_gev
     e = result.expected
     cl = f"{100 * result.cl:g}% CL"
@@ -49,7 +58,13 @@ def plot_limit(result, *, experiment, lumi, published=None, ax=None, ratio=True,
     top.fill_between(m, e[:, 1], e[:, 3], color="#00cc00", label=r"Expected $\pm 1\sigma$", lw=0)
     top.plot(m, e[:, 2], "k--", lw=1.5, label=f"Expected {cl}")
     top.plot(m, result.observed, "k-", lw=1.5, label=f"Observed {cl} (pseudo-data)")
-    if published is not None:
+    for masses, low, high, text in regions:
+        top.fill_between(masses, low, high, color="tab:purple", alpha=0.25, lw=0, label=text)
+    if headline:
+        top.hlines(published.low_mass_value, m[0], m[0] + 0.25 * (m[-1] - m[0]), colors="tab:red", lw=2.5,
+                   label=published.label)
+        top.plot(*published.high_point, marker="*", ms=16, color="tab:red", ls="none")
+    elif published is not None:
         top.plot(published.mass_gev, published.value, color="tab:red", lw=1.5, label=published.label)
     unit = f" [{_unit_label(result.unit)}]" if result.unit else ""
     top.set_ylabel(f"{_quantity_label(result.quantity)}{unit}")
@@ -60,7 +75,7 @@ def plot_limit(result, *, experiment, lumi, published=None, ax=None, ratio=True,
     if logy:
         top.set_ylim(ymin / 2, ymax * 30)
     label(top, experiment=experiment, lumi=lumi)
-    xlabel = r"$m_a$ [GeV]" if result.quantity in ("g_agg", "g_aw", "br_b_to_k_a_x_br_gg") else r"$m$ [GeV]"
+    xlabel = _MASS_LABELS.get(result.quantity, r"$m$ [GeV]")
     if bottom is not None:
         ref = published.at(m)
         bottom.plot(m, e[:, 2] / ref, "k--", lw=1.2, label="expected / published")
@@ -75,8 +90,17 @@ def plot_limit(result, *, experiment, lumi, published=None, ax=None, ratio=True,
     return fig
 
 
+_MASS_LABELS = {
+    **dict.fromkeys(("g_agg", "g_aw", "br_b_to_k_a_x_br_gg"), r"$m_a$ [GeV]"),
+    **dict.fromkeys(("g_prime_neutrinos", "g_prime_dark_matter", "sigma_mumu_zprime_x_br"), r"$M_{Z'}$ [GeV]"),
+}
+
+
 def _quantity_label(quantity):
     return {
+        "g_prime_neutrinos": r"$g'$ ($Z'\to\nu\bar\nu$, $L_\mu-L_\tau$)",
+        "g_prime_dark_matter": r"$g'$ ($\mathcal{B}(Z'\to\chi\bar\chi) = 1$)",
+        "sigma_mumu_zprime_x_br": r"$\sigma(e^+e^-\to\mu^+\mu^-Z')\,\mathcal{B}(Z'\to\mathrm{inv.})$",
         "g_agg": r"$g_{a\gamma\gamma}$",
         "sigma_x_br": r"$\sigma(e^+e^- \to \gamma a)\,\mathcal{B}(a\to\gamma\gamma)$",
         "mu": r"$\mu$",
@@ -86,7 +110,7 @@ def _quantity_label(quantity):
 
 
 def _unit_label(unit):
-    return {"GeV^-1": r"GeV$^{-1}$", "pb": "pb"}.get(unit, unit)
+    return {"GeV^-1": r"GeV$^{-1}$", "pb": "pb", "fb": "fb"}.get(unit, unit)
 
 
 def plot_significance(result, *, experiment, lumi, ax=None):
@@ -167,6 +191,25 @@ def plot_shapes(samples, *, bins, xlabel, experiment, lumi, ax=None, logy=False)
         hep.histplot(counts / weights.sum(), edges, ax=ax, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("fraction / bin")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(frameon=False, fontsize=11)
+    label(ax, experiment=experiment, lumi=lumi)
+    return fig
+
+
+def plot_curves(curves, *, xlabel, ylabel, experiment, lumi, ax=None, logy=False):
+    """Curves versus a common variable: ``curves`` maps a legend label to (x, y) or (x, y, yerr);
+    curves with errors are drawn as points."""
+    fig, ax, _ = _axes(ax)
+    for name, curve in curves.items():
+        x, y = np.asarray(curve[0], dtype=float), np.asarray(curve[1], dtype=float)
+        if len(curve) > 2 and curve[2] is not None:
+            ax.errorbar(x, y, yerr=curve[2], fmt="o", ms=4, label=name)
+        else:
+            ax.plot(x, y, "-", lw=1.5, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
     ax.legend(frameon=False, fontsize=11)

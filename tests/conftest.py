@@ -42,3 +42,15 @@ def babar_inputs(generated_dir):
     from analysis_lib.channels import babar_b_to_k_alp as channel
 
     return channel.prepare("babar_4s", seed=3, ctau_mm=0.0, progress=False, **SMALL_B)
+
+
+#: Small parameters of the invisible Z' channel (its classifier needs a few thousand background events).
+SMALL_Z = {"n_signal_events": 1000, "max_mc_events": 30_000}
+
+
+@pytest.fixture(scope="session")
+def zprime_inputs(generated_dir):
+    """The Belle II invisible Z' channel prepared on the 2019-2020 dataset with small samples."""
+    from analysis_lib.channels import belle2_zprime_invisible as channel
+
+    return channel.prepare("belle2_2019_2020", seed=5, progress=False, **SMALL_Z)

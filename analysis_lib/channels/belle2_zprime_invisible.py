@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from .. import classifier as bdt
 from ..datasets import Dataset, dataset, datasets
 from ..dimuon import RecoilCandidates, candidates
-from ..errors import KinematicError, ParameterError
+from ..errors import EmptySelectionError, KinematicError, ParameterError
 from ..ntuple import read_events, read_meta
 from ..parameters import Parameter
 from ..peak_search import subset
@@ -56,8 +56,9 @@ from ..simulation.production import ProductionConfig, SampleSpec, produce, sampl
 from ..stats import BinnedModel
 
 __all__ = [
-    "CL", "NAME", "NOTEBOOK", "PARAMETERS", "SELECTION", "TITLE", "Inputs", "analyse", "counting_inputs",
-    "prepare", "resolution_table", "sample_specs", "skim", "window_table",
+    "CL", "NAME", "NOTEBOOK", "PARAMETERS", "PUBLISHED_RANGE", "SELECTION", "TITLE", "Inputs", "analyse",
+    "counting_inputs", "feature_shapes", "g_minus_2_region", "physics_table", "prepare", "recoil_histograms",
+    "resolution_table", "results_table", "sample_specs", "scan_masses", "skim", "window_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,9 @@ PUBLISHED_RANGE = PublishedRange(
 #: Confidence level of the paper's limits.
 CL = 0.90
 #: Simulated Z' masses (GeV); efficiencies and resolutions are interpolated in between.
+#: Above 8.5 GeV the muons (together below 2 GeV) rarely reach the muon detector.
 SIGNAL_MASSES_GEV = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 7.5,
-                     8.0, 8.5, 9.0)
+                     8.0, 8.5)
 
 # preselection
 #: Two-track trigger of the central drift chamber: two tracks above 0.3 GeV transverse momentum,
@@ -239,6 +241,7 @@ class Inputs:
     background_cubes: dict  # sample name -> smoothed expected events (score, M^2, cos)
     background_raw: np.ndarray  # simulated evaluation-half events per cell (all backgrounds)
     background_w2: np.ndarray  # sum of squared weights per cell (all backgrounds)
+    background_unit: float  # the largest weight of one evaluation-half background event
     data: np.ndarray  # counts per cell
     data_source: str  # "ntuple" or "pseudo-data"
     cut_flow: object  # pandas DataFrame
@@ -266,7 +269,10 @@ def _resolution_gev2(m2, mass_gev):
     """Half the central 68% interval of the recoil mass squared of a signal sample (robust against
     the tails of badly measured events)."""
     if len(m2) < 20:
-        raise KinematicError(f"too few selected signal events ({len(m2)}) at {mass_gev} GeV to measure the resolution")
+        raise EmptySelectionError(
+            f"only {len(m2)} simulated signal events at {mass_gev} GeV pass the preselection, too few to measure the "
+            "resolution; raise n_signal_events"
+        )
     low, high = np.quantile(m2, [0.16, 0.84])
     return 0.5 * (high - low)
 
@@ -332,7 +338,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         signal_cubes[i] = _digitise(t, weights)
         resolution[i] = _resolution_gev2(t["recoil_mass2"], masses[i])
     # backgrounds: evaluation half standing for the whole sample, smoothed along M^2
-    cubes, raw, w2 = {}, 0.0, 0.0
+    cubes, raw, w2, unit = {}, 0.0, 0.0, 0.0
     step = M2_EDGES[1] - M2_EDGES[0]
     for name in background_names:
         t = tables[name]
@@ -341,6 +347,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         cubes[name] = gaussian_filter1d(cube, BACKGROUND_KERNEL_GEV2 / step, axis=1, mode="constant")
         raw = raw + _digitise(t, t["evaluate"].astype(float))
         w2 = w2 + _digitise(t, w**2)
+        unit = max(unit, float(w.max(initial=0.0)))
     if simulated:
         rng = sample_rng(seed, ds.name, "pseudo-data", 1)
         data = rng.poisson(sum(cubes.values())).astype(float)
@@ -356,7 +363,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         dataset=ds, seed=seed, classifier=classifier, signal_masses_gev=masses, signal_sigma_pb=sigmas,
         resolution_gev2=resolution, signal_cubes=signal_cubes,
         backgrounds={s.name: s.label for s in specs if s.kind == "background"}, background_cubes=cubes,
-        background_raw=raw, background_w2=w2, data=data, data_source=source, cut_flow=cut_flow_table(flows),
+        background_raw=raw, background_w2=w2, background_unit=unit, data=data, data_source=source, cut_flow=cut_flow_table(flows),
         tables=tables,
     )
 
@@ -409,7 +416,12 @@ class Window:
 def counting_inputs(inputs: Inputs, mass_gev: float, *, window_sigma: float) -> Window:
     """The window at ``mass_gev``: +-``window_sigma`` resolutions in M_recoil^2 and the classifier
     threshold with the best Punzi figure of merit among those that keep at least
-    :data:`MIN_SIMULATED_BACKGROUND` simulated background events."""
+    :data:`MIN_SIMULATED_BACKGROUND` simulated background events (none if no threshold does).
+
+    The background per recoil-angle bin is the smoothed simulation with an uncertainty of its
+    simulation statistics and :data:`BACKGROUND_SYSTEMATIC`; in a bin where no simulated event
+    remains it is set to the weight of one simulated event, with that uncertainty (the simulation
+    cannot say it is smaller)."""
     half = window_sigma * inputs.resolution(mass_gev)
     lo, hi = _window_bins(mass_gev**2, half)
     signal = _signal_cube(inputs, mass_gev, lo, hi)  # (score, cos)
@@ -419,18 +431,25 @@ def counting_inputs(inputs: Inputs, mass_gev: float, *, window_sigma: float) -> 
 
     s_pass = passing(signal)
     b_pass = passing(sum(c[:, lo:hi].sum(axis=1) for c in inputs.background_cubes.values()))
-    raw_pass = passing(inputs.background_raw[:, lo:hi].sum(axis=1)).sum(axis=1)
+    raw_bins = passing(inputs.background_raw[:, lo:hi].sum(axis=1))
+    raw_pass = raw_bins.sum(axis=1)
     w2_pass = passing(inputs.background_w2[:, lo:hi].sum(axis=1))
     data_pass = passing(inputs.data[:, lo:hi].sum(axis=1))
     eff = s_pass.sum(axis=1)
     fom = eff / (PUNZI_A / 2 + np.sqrt(b_pass.sum(axis=1)))
     fom = np.where(raw_pass >= MIN_SIMULATED_BACKGROUND, fom, -np.inf)
-    i = int(np.argmax(fom))
+    # where no threshold keeps enough simulated background, the loosest (no classifier cut)
+    i = int(np.argmax(fom)) if np.isfinite(fom).any() else 0
     b = b_pass[i]
+    uncertainty = np.sqrt(w2_pass[i] + (BACKGROUND_SYSTEMATIC * b) ** 2)
+    # a bin without simulated events: the background is not known to be below one event's weight
+    empty = raw_bins[i] == 0
+    b = np.where(empty, np.maximum(b, inputs.background_unit), b)
+    uncertainty = np.where(empty, np.maximum(uncertainty, inputs.background_unit), uncertainty)
     return Window(
         mass_gev=float(mass_gev), m2_range=(float(M2_EDGES[lo]), float(M2_EDGES[hi])),
         threshold=float(SCORE_EDGES[i]), efficiency=s_pass[i], background=b,
-        background_uncertainty=np.sqrt(w2_pass[i] + (BACKGROUND_SYSTEMATIC * b) ** 2),
+        background_uncertainty=uncertainty,
         simulated_background=float(raw_pass[i]), counts=data_pass[i], figure_of_merit=float(fom[i]),
     )
 
@@ -473,7 +492,7 @@ def analyse(inputs: Inputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, wind
     masses = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
     mu = scan_limits(masses, partial(_model, inputs, window_sigma=window_sigma), cl=CL, progress=progress,
                      client=client)
-    sigma = mu.transform(lambda m, v: v * inputs.sigma_pb(m) * 1e3, quantity="sigma_x_br", unit="fb")
+    sigma = mu.transform(lambda m, v: v * inputs.sigma_pb(m) * 1e3, quantity="sigma_mumu_zprime_x_br", unit="fb")
     out = {"sigma": sigma}
     for decay in DECAY_MODES:
         out[f"g_{decay}"] = mu.transform(lambda m, v, d=decay: np.sqrt(v / invisible_branching_fraction(m, d)),
@@ -509,3 +528,86 @@ def resolution_table(inputs: Inputs, reference):
     ref = reference.at(inputs.signal_masses_gev)
     return pd.DataFrame({"M_Z' [GeV]": inputs.signal_masses_gev, "sigma(M2) here [GeV2]": inputs.resolution_gev2,
                          "Belle II simulation [GeV2]": ref, "ratio": inputs.resolution_gev2 / ref})
+
+
+def physics_table(masses_gev, sqrt_s_gev):
+    """Per Z' mass: sigma(e+e- -> mu+ mu- Z') at g' = 1 from the matrix element (vegas), the
+    massless-muon analytic value (valid for M >> m_mu), the total width over g'^2, B(Z' -> nu nu)
+    and Delta a_mu at g' = 10^-3."""
+    import pandas as pd
+
+    from ..physics.radiated_vector import sigma_massless_pb
+    from ..physics.zprime import delta_a_mu, widths_gev
+
+    rows = []
+    for m in masses_gev:
+        sigma, error = mumu_vector_sigma_pb(m, sqrt_s_gev)
+        rows.append({
+            "M_Z' [GeV]": m, "sigma(g'=1) [pb]": sigma, "vegas error [pb]": error,
+            "massless muons [pb]": sigma_massless_pb(m, sqrt_s_gev),
+            "Gamma/g'^2 [MeV]": 1e3 * widths_gev(m)["total"],
+            "B(nu nu)": invisible_branching_fraction(m), "Delta a_mu (g'=1e-3)": delta_a_mu(m, 1e-3),
+        })
+    return pd.DataFrame(rows)
+
+
+def recoil_histograms(inputs: Inputs, *, threshold: float = 0.0, bin_gev2: float = 0.5):
+    """Recoil mass squared of the preselected events with a classifier score of at least
+    ``threshold``: expected events per background sample and the data, as ``hist`` histograms
+    (bins of ``bin_gev2``)."""
+    import hist
+
+    from ..histograms import fill
+
+    i = int(np.searchsorted(SCORE_EDGES, threshold, side="right") - 1)
+    step = M2_EDGES[1] - M2_EDGES[0]
+    factor = max(int(round(bin_gev2 / step)), 1)
+    n = (len(M2_EDGES) - 1) // factor
+    axis = hist.axis.Regular(n, M2_EDGES[0], M2_EDGES[0] + n * factor * step, name="m2_recoil",
+                             label="M_recoil^2 [GeV^2]")
+
+    def project(cube):
+        values = cube[i:].sum(axis=(0, 2))[: n * factor].reshape(n, factor).sum(axis=1)
+        h = fill(axis, [], [])
+        h.view()["value"] = values
+        return h
+
+    return ({name: project(c) for name, c in inputs.background_cubes.items()}, project(inputs.data))
+
+
+def feature_shapes(inputs: Inputs, feature: str, *, masses_gev=(0.5, 2.0, 5.0)):
+    """(values, weights) of a preselected feature (or ``score``) per background and for the signal
+    at a few simulated masses, keyed by legend label (for :func:`analysis_lib.plotting.plot_shapes`)."""
+    out = {}
+    for m in masses_gev:
+        name = f"signal_m{m:.3f}"
+        if name in inputs.tables:
+            out[f"Z′ {m:g} GeV"] = (inputs.tables[name][feature], inputs.tables[name]["weight"])
+    for name, label in inputs.backgrounds.items():
+        out[label] = (inputs.tables[name][feature], inputs.tables[name]["weight"])
+    return out
+
+
+def g_minus_2_region(masses_gev):
+    """The couplings that explain the (g-2)_mu discrepancy of the time (+-2 sigma), for
+    :func:`analysis_lib.plotting.plot_limit`."""
+    from ..physics.zprime import g_minus_2_band
+
+    _, low, high = g_minus_2_band(masses_gev)
+    return (np.asarray(masses_gev), low, high, r"$(g-2)_\mu$ discrepancy of 2021, $\pm2\sigma$")
+
+
+def results_table(results, masses_gev):
+    """Limits at a few masses: the cross section and g' for both decay hypotheses, with the
+    published headline values where they apply."""
+    import pandas as pd
+
+    g, dm, sigma = results["g_neutrinos"], results["g_dark_matter"], results["sigma"]
+    idx = [int(np.argmin(np.abs(g.masses_gev - m))) for m in masses_gev]
+    return pd.DataFrame({
+        "M_Z' [GeV]": g.masses_gev[idx],
+        "sigma x B observed [fb]": sigma.observed[idx], "sigma x B expected [fb]": sigma.expected[idx, 2],
+        "g' (nu) observed": g.observed[idx], "g' (nu) expected": g.expected[idx, 2],
+        "-1 sigma": g.expected[idx, 1], "+1 sigma": g.expected[idx, 3],
+        "g' (B_inv = 1) expected": dm.expected[idx, 2], "local Z": g.significance[idx],
+    })

@@ -16,13 +16,19 @@ frame; the backgrounds' cross sections are stated with their generator cuts.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import pickle
 from dataclasses import dataclass
 from functools import cache, partial
+from pathlib import Path
 
 import awkward as ak
 import numpy as np
 
 from ..constants import ALPHA_EM, GEV2_TO_PB, mass_gev
+from ..datasets import generated_dir
 from ..detector import Beams
 from ..errors import KinematicError
 from ..kinematics import boost, direction_from_angles
@@ -45,6 +51,8 @@ __all__ = [
     "sigma_gamma_gamma_to_leptons_pb",
     "two_photon_sampler",
 ]
+
+log = logging.getLogger(__name__)
 
 MUON = mass_gev(13)
 ELECTRON = mass_gev(11)
@@ -88,9 +96,28 @@ class _VectorSampler:
 
 @cache
 def _trained(sqrt_s_gev, mass_gev_v, lepton_mass_gev):
-    """The adapted integrator and integral for one mass, computed once per process (seeded)."""
+    """The adapted integrator grid and integral for one mass (seeded, so reproducible): computed
+    once, then kept in memory and in ``<generated>/vegas/`` (keyed by the arguments and the source of
+    the matrix element), since every kernel of a book run needs the same grids."""
+    from ..physics import radiated_vector
+
     space = PhaseSpace(sqrt_s_gev, mass_gev_v, lepton_mass_gev)
+    digest = hashlib.sha256(Path(radiated_vector.__file__).read_bytes())
+    digest.update(repr((sqrt_s_gev, mass_gev_v, lepton_mass_gev)).encode())
+    path = generated_dir() / "vegas" / f"{digest.hexdigest()[:20]}.pkl"
+    if path.exists():
+        try:
+            with open(path, "rb") as f:
+                grid, mean, sdev = pickle.load(f)
+            return space, grid, mean, sdev
+        except (OSError, EOFError, pickle.UnpicklingError):
+            log.warning("unreadable integration grid %s: recomputing it", path)
     integrator, result = train(space, seed=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump((integrator.map, float(result.mean), float(result.sdev)), f)
+    os.replace(tmp, path)
     return space, integrator.map, float(result.mean), float(result.sdev)
 
 

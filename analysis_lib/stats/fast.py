@@ -71,9 +71,8 @@ def _gamma(rows, mu, theta, counts, aux):
     qb = (big_b + tau_f) * ms - counts * big_b - aux * big_b
     qc = -aux * ms
     disc = np.sqrt(np.maximum(qb * qb - 4 * qa * qc, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # the unused branch
-            root = np.where(qb < 0, (-qb + disc) / (2 * qa), -2 * qc / np.where(qb + disc > 0, qb + disc, 1.0))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # the unused branch
+        root = np.where(qb < 0, (-qb + disc) / (2 * qa), -2 * qc / np.where(qb + disc > 0, qb + disc, 1.0))
     root = np.where((qc == 0) & (qb >= 0), 0.0, root)
     root = np.where(qa > 0, root, 1.0)
     return np.where(finite, np.maximum(root, 1e-12), 1.0)
