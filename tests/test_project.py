@@ -28,7 +28,10 @@ def write_runs(tmp_path, parameters):
 
 def test_book_runs_file_is_valid():
     runs = load_runs(ROOT / "book" / "runs.yaml")
-    assert {r.parameters["dataset"] for r in runs} == {"belle2_2018", "belle2_50ab", "babar_4s", "belle_4s"}
+    assert {r.parameters["dataset"] for r in runs} == {"belle2_2018", "belle2_50ab", "babar_4s", "belle_4s",
+                                                       "belle2_2019_2020"}
+    zprime = {r.parameters["dataset"] for r in runs if r.notebook == "belle2_zprime_invisible.ipynb"}
+    assert zprime == {"belle2_2019_2020", "belle2_50ab"}
     # the paper's four lifetimes, each its own run
     lifetimes = sorted(r.parameters["ctau_mm"] for r in runs if r.parameters["dataset"] == "babar_4s")
     assert lifetimes == [0.0, 1.0, 10.0, 100.0]
@@ -97,6 +100,12 @@ def test_notebooks_are_committed_without_outputs():
 
 def test_every_channel_has_published_curves_with_provenance():
     for name in CHANNELS:
+        module = channel(name)
+        # a channel without a digitised curve states the paper's headline range instead
+        headline = getattr(module, "PUBLISHED_RANGE", None)
+        assert module.PUBLISHED or headline is not None, name
+        if headline is not None:
+            assert "arXiv" in headline.source and headline.cl == module.CL
         for filename in channel(name).PUBLISHED:
             text = (PUBLISHED_DIR / filename).read_text()
             header = [line for line in text.splitlines() if line.startswith("#")]

@@ -41,7 +41,7 @@ from scipy.ndimage import gaussian_filter1d
 from tqdm.auto import tqdm
 
 from .. import classifier as bdt
-from ..datasets import Dataset, dataset, datasets
+from ..datasets import Dataset, dataset, datasets, generated_dir
 from ..dimuon import RecoilCandidates, candidates
 from ..errors import EmptySelectionError, KinematicError, ParameterError
 from ..ntuple import read_events, read_meta
@@ -49,7 +49,7 @@ from ..parameters import Parameter
 from ..peak_search import subset
 from ..published import PublishedRange
 from ..physics.zprime import DECAY_MODES, invisible_branching_fraction
-from ..scan import ScanResult, scan_limits
+from ..scan import scan_limits
 from ..selection import Cut, CutFlow, cut_flow_table, require_events
 from ..simulation.dimuon import background_specs, generate_mumu_vector, mumu_vector_sigma_pb
 from ..simulation.production import ProductionConfig, SampleSpec, produce, sample_rng
@@ -310,10 +310,10 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
 
     signal_table, signal_weights = merged(signal_names, balance=True)
     background_table, background_weights = merged(background_names, balance=False)
-    folder = ds.ntuple_dir(seed) if simulated else ds.ntuple_dir(seed) / "derived"
+    folder = generated_dir() / ds.name / f"seed{seed}"  # never inside a folder of real ntuples
     classifier = bdt.train(signal_table, background_table, features=FEATURES, signal_weights=signal_weights,
                            background_weights=background_weights, cache=folder / "classifier_zprime.pkl", seed=seed)
-    for name, table in tables.items():
+    for table in tables.values():
         table["score"] = classifier.score(table)
     # the classifier trained on the even events of the merged tables: find each sample's own
     # training events (their position in the merged table) and evaluate on the others
@@ -603,7 +603,7 @@ def results_table(results, masses_gev):
     import pandas as pd
 
     g, dm, sigma = results["g_neutrinos"], results["g_dark_matter"], results["sigma"]
-    idx = [int(np.argmin(np.abs(g.masses_gev - m))) for m in masses_gev]
+    idx = sorted({int(np.argmin(np.abs(g.masses_gev - m))) for m in masses_gev})  # nearest scanned masses, once
     return pd.DataFrame({
         "M_Z' [GeV]": g.masses_gev[idx],
         "sigma x B observed [fb]": sigma.observed[idx], "sigma x B expected [fb]": sigma.expected[idx, 2],
