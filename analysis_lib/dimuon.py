@@ -8,12 +8,14 @@ centre-of-mass frame the dimuon system and the system recoiling against it,
 
 where M_recoil^2 can be negative after momentum smearing (it is kept: at low recoil masses it is
 the observable). Tracks are given the muon mass. Everything else a selection needs (charges, muon
-identification, extra photons, trigger) is carried along per event.
+identification, extra photons, trigger) is carried along per event; :data:`PRESELECTION` is the
+preselection both chapters of this final state apply, a model of the Belle II searches' (their
+exact cuts are not all public).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import awkward as ak
 import numpy as np
@@ -22,11 +24,27 @@ from .constants import mass_gev
 from .datasets import Dataset
 from .errors import NtupleError
 from .kinematics import direction_from_angles
+from .ntuple import read_events
+from .selection import Cut, CutFlow
 from .simulation.generators import Frame
 
-__all__ = ["MUON_MASS_GEV", "RecoilCandidates", "candidates"]
+__all__ = ["MUON_MASS_GEV", "PRESELECTION", "TRIGGER_EFFICIENCY", "RecoilCandidates", "background_estimate",
+           "candidates", "preselect", "skim"]
 
 MUON_MASS_GEV = mass_gev(13)
+
+#: Two-track trigger of the central drift chamber: two tracks above 0.3 GeV transverse momentum,
+#: with a flat efficiency (a model of the CDC trigger; the paper's value is not public to us).
+TRIGGER_PT_MIN_GEV = 0.3
+TRIGGER_EFFICIENCY = 0.95
+PHOTON_VETO_GEV = 0.1
+#: Largest calorimeter energy not matched to the muons (GeV, lab): vetoes photons that deposited
+#: energy without making a photon candidate.
+ECL_ENERGY_MAX_GEV = 0.4
+#: Lab polar-angle range of the recoil momentum: the barrel calorimeter (32.2-128.7 degrees) one
+#: degree inside its edges, away from the gaps where a photon escapes unseen.
+RECOIL_BARREL_DEG = (33.2, 127.7)
+PT_MIN_GEV = 0.3
 
 
 @dataclass(frozen=True)
@@ -134,3 +152,72 @@ def candidates(events, ds: Dataset, *, photon_threshold_gev: float = 0.1) -> Rec
         ecl_energy=ak.to_numpy(events["ecl_energy"][two]).astype(float),
         origin=origin, weight=ak.to_numpy(events["weight"][two]).astype(float), sqrt_s=sqrt_s,
     )
+
+
+def skim(events):
+    """Loose skim before writing: exactly two tracks, of opposite charge."""
+    track = events["track"]
+    return ak.to_numpy((ak.num(track) == 2) & (ak.sum(track["charge"], axis=1) == 0))
+
+
+def _trigger(c: RecoilCandidates):
+    return np.all(c.pt_lab > TRIGGER_PT_MIN_GEV, axis=1)
+
+
+def _in_barrel(c: RecoilCandidates):
+    theta = np.degrees(c.recoil_theta_lab)
+    return (theta > RECOIL_BARREL_DEG[0]) & (theta < RECOIL_BARREL_DEG[1])
+
+
+#: The preselection of the two-muon plus missing-energy final state (trigger efficiency applied as a
+#: weight by :func:`preselect`).
+PRESELECTION = CutFlow([
+    Cut("trigger", _trigger, f"two tracks with p_T > {TRIGGER_PT_MIN_GEV} GeV (efficiency {TRIGGER_EFFICIENCY})"),
+    Cut("opposite charges", lambda c: c.charge.sum(axis=1) == 0, "two tracks of opposite charge"),
+    Cut("muon ID", lambda c: np.all(c.muon_id, axis=1), "both tracks identified as muons"),
+    Cut("photon veto", lambda c: (c.n_photons == 0) & (c.ecl_energy < ECL_ENERGY_MAX_GEV),
+        f"no photon candidate above {PHOTON_VETO_GEV} GeV, unmatched calorimeter energy < {ECL_ENERGY_MAX_GEV} GeV"),
+    Cut("recoil in barrel", _in_barrel,
+        f"recoil momentum at {RECOIL_BARREL_DEG[0]}-{RECOIL_BARREL_DEG[1]} degrees (lab)"),
+    Cut("dimuon p_T", lambda c: c.pt_cm > PT_MIN_GEV, f"dimuon p_T > {PT_MIN_GEV} GeV (c.m.)"),
+])
+
+
+def preselect(path, ds: Dataset, *, simulated: bool, generated_events: float | None = None):
+    """Preselected candidates of one ntuple (read with tracks) and its cut flow. Simulated events are weighted by the
+    trigger efficiency from the trigger cut on; ``generated_events`` (sigma L) heads the table."""
+    import pandas as pd
+
+    events = read_events(path, branches=ds.branches, tracks=True)
+    c = candidates(events, ds, photon_threshold_gev=PHOTON_VETO_GEV)
+    mask, flow = PRESELECTION.apply(c, weights=c.weight)
+    flow.loc[0, ["cut", "description"]] = ["two tracks", "exactly two tracks (skim: of opposite charge)"]
+    if simulated:
+        flow.loc[1:, "events"] *= TRIGGER_EFFICIENCY
+        c = replace(c, weight=c.weight * TRIGGER_EFFICIENCY)
+    if generated_events is not None:
+        head = pd.DataFrame([{"cut": "produced", "description": "sigma x luminosity", "events": generated_events}])
+        flow = pd.concat([head, flow], ignore_index=True)
+    flow["efficiency"] = flow["events"] / flow["events"].iloc[0]
+    return _subset(c, mask), flow
+
+
+def _subset(c: RecoilCandidates, mask) -> RecoilCandidates:
+    """The candidates of the events where ``mask`` is true."""
+    from .peak_search import subset
+
+    return subset(c, mask)
+
+
+def background_estimate(expected, sum_w2, n_simulated, *, unit_weight: float, systematic: float):
+    """A background prediction from simulation and its uncertainty, per counting bin: the
+    (smoothed) simulated expectation with the statistical uncertainty of the simulation (sqrt of
+    the summed squared weights) and a relative ``systematic`` in quadrature. In a bin where no
+    simulated event remains the expectation stays at what the simulation says (about zero), but its
+    uncertainty is at least the weight of one simulated event (``unit_weight``): the simulation
+    cannot tell a background below that from none. Returns (background, uncertainty)."""
+    # sums over windows come from differences of cumulative sums: clip their rounding errors
+    expected = np.clip(np.asarray(expected, dtype=float), 0.0, None)
+    uncertainty = np.sqrt(np.clip(np.asarray(sum_w2, dtype=float), 0.0, None) + (systematic * expected) ** 2)
+    empty = np.asarray(n_simulated) < 0.5
+    return expected, np.where(empty, np.maximum(uncertainty, unit_weight), uncertainty)

@@ -10,7 +10,7 @@ import mplhep as hep
 import numpy as np
 from scipy.stats import norm
 
-__all__ = ["label", "plot_curves", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_shapes",
+__all__ = ["label", "plot_curves", "plot_limit_map", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_shapes",
            "plot_significance", "plot_stack", "use_style"]
 
 _LLABEL = "Simulation re-creation"
@@ -47,9 +47,9 @@ def plot_limit(result, *, experiment, lumi, published=None, ax=None, ratio=True,
     ratio panel); ``regions`` are extra shaded bands (masses, low, high, label), e.g. the couplings
     that would explain an anomaly.
     """
-    from .published import PublishedRange
+    from .published import PublishedInterval, PublishedRange
 
-    headline = isinstance(published, PublishedRange)
+    headline = isinstance(published, PublishedRange | PublishedInterval)
     fig, top, bottom = _axes(ax, ratio=ratio and published is not None and not headline)
     m = result.masses_gev
     e = result.expected
@@ -60,7 +60,10 @@ def plot_limit(result, *, experiment, lumi, published=None, ax=None, ratio=True,
     top.plot(m, result.observed, "k-", lw=1.5, label=f"Observed {cl} (pseudo-data)")
     for masses, low, high, text in regions:
         top.fill_between(masses, low, high, color="tab:purple", alpha=0.25, lw=0, label=text)
-    if headline:
+    if isinstance(published, PublishedInterval):
+        top.fill_between(published.mass_range_gev, published.low, published.high, facecolor="none", hatch="//",
+                         edgecolor="tab:red", lw=1, label=published.label)
+    elif headline:
         top.hlines(published.low_mass_value, m[0], m[0] + 0.25 * (m[-1] - m[0]), colors="tab:red", lw=2.5,
                    label=published.label)
         top.plot(*published.high_point, marker="*", ms=16, color="tab:red", ls="none")
@@ -93,11 +96,14 @@ def plot_limit(result, *, experiment, lumi, published=None, ax=None, ratio=True,
 _MASS_LABELS = {
     **dict.fromkeys(("g_agg", "g_aw", "br_b_to_k_a_x_br_gg"), r"$m_a$ [GeV]"),
     **dict.fromkeys(("g_prime_neutrinos", "g_prime_dark_matter", "sigma_mumu_zprime_x_br"), r"$M_{Z'}$ [GeV]"),
+    **dict.fromkeys(("eps2_alpha_d", "sigma_ahprime_x_br_mumu"), r"$M_{A'}$ [GeV]"),
 }
 
 
 def _quantity_label(quantity):
     return {
+        "eps2_alpha_d": r"$\varepsilon^2\alpha_D$",
+        "sigma_ahprime_x_br_mumu": r"$\sigma(e^+e^-\to A'h')\,\mathcal{B}(A'\to\mu^+\mu^-)$",
         "g_prime_neutrinos": r"$g'$ ($Z'\to\nu\bar\nu$, $L_\mu-L_\tau$)",
         "g_prime_dark_matter": r"$g'$ ($\mathcal{B}(Z'\to\chi\bar\chi) = 1$)",
         "sigma_mumu_zprime_x_br": r"$\sigma(e^+e^-\to\mu^+\mu^-Z')\,\mathcal{B}(Z'\to\mathrm{inv.})$",
@@ -213,5 +219,31 @@ def plot_curves(curves, *, xlabel, ylabel, experiment, lumi, ax=None, logy=False
     if logy:
         ax.set_yscale("log")
     ax.legend(frameon=False, fontsize=11)
+    label(ax, experiment=experiment, lumi=lumi)
+    return fig
+
+
+def plot_limit_map(result, *, experiment, lumi, expected=True, ax=None):
+    """A limit on a grid of two masses (:class:`analysis_lib.channels.belle2_dark_higgsstrahlung.LimitMap`:
+    ``mass_gev`` on x, ``mass2_gev`` on y) as coloured cells on a logarithmic colour scale; the
+    expected limit (default) or the observed one."""
+    from matplotlib.colors import LogNorm
+
+    fig, ax, _ = _axes(ax)
+    values = result.expected[:, 2] if expected else result.observed
+    heights = np.unique(result.mass2_gev)
+    step_h = np.min(np.diff(heights)) if heights.size > 1 else 0.5
+    norm_ = LogNorm(vmin=np.nanmin(values), vmax=np.nanmax(values))
+    for h in heights:
+        sel = result.mass2_gev == h
+        x = result.mass_gev[sel]
+        edges = np.concatenate([[x[0]], 0.5 * (x[1:] + x[:-1]), [x[-1]]])
+        mesh = ax.pcolormesh(edges, [h - step_h / 2, h + step_h / 2], values[sel][None, :], norm=norm_,
+                             cmap="viridis", shading="flat")
+    unit = f" [{_unit_label(result.unit)}]" if result.unit else ""
+    what = "expected" if expected else "observed (pseudo-data)"
+    fig.colorbar(mesh, ax=ax, label=f"{what} {100 * result.cl:g}% CL {_quantity_label(result.quantity)}{unit}")
+    ax.set_xlabel(_MASS_LABELS.get(result.quantity, r"$m$ [GeV]"))
+    ax.set_ylabel(r"$M_{h'}$ [GeV]")
     label(ax, experiment=experiment, lumi=lumi)
     return fig

@@ -14,7 +14,8 @@ import numpy as np
 from .datasets import DATA_DIR
 from .errors import ParameterError
 
-__all__ = ["PUBLISHED_DIR", "PublishedCurve", "PublishedRange", "ReferenceTable", "load_curve", "load_reference_table"]
+__all__ = ["PUBLISHED_DIR", "PublishedCurve", "PublishedInterval", "PublishedRange", "ReferenceTable", "load_curve",
+           "load_reference_table"]
 
 PUBLISHED_DIR = DATA_DIR / "published"
 
@@ -62,6 +63,22 @@ class PublishedRange:
     cl: float
     low_mass_value: float
     high_point: tuple
+    source: str
+    label: str
+
+
+@dataclass(frozen=True)
+class PublishedInterval:
+    """A published limit known only by the interval its values span (a paper's abstract: "limits
+    in the range ``low``-``high`` over ``mass_range_gev``"), where no curve is digitised. Plots draw
+    the interval as a band over the mass range, never as a curve."""
+
+    quantity: str
+    unit: str
+    cl: float
+    low: float
+    high: float
+    mass_range_gev: tuple
     source: str
     label: str
 

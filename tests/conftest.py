@@ -54,3 +54,15 @@ def zprime_inputs(generated_dir):
     from analysis_lib.channels import belle2_zprime_invisible as channel
 
     return channel.prepare("belle2_2019_2020", seed=5, progress=False, **SMALL_Z)
+
+
+#: Small parameters of the dark Higgsstrahlung channel.
+SMALL_H = {"n_signal_events": 1000, "max_mc_events": 30_000}
+
+
+@pytest.fixture(scope="session")
+def higgsstrahlung_inputs(generated_dir):
+    """The Belle II dark Higgsstrahlung channel prepared on the 2019 dataset with small samples."""
+    from analysis_lib.channels import belle2_dark_higgsstrahlung as channel
+
+    return channel.prepare("belle2_2019", seed=5, progress=False, **SMALL_H)

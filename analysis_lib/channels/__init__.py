@@ -17,6 +17,7 @@ CHANNELS = {
     "belle2_alp_3gamma": "analysis_lib.channels.belle2_alp_3gamma",
     "babar_b_to_k_alp": "analysis_lib.channels.babar_b_to_k_alp",
     "belle2_zprime_invisible": "analysis_lib.channels.belle2_zprime_invisible",
+    "belle2_dark_higgsstrahlung": "analysis_lib.channels.belle2_dark_higgsstrahlung",
 }
 
 

@@ -8,12 +8,9 @@ recoil mass squared, split in bins of the recoil polar angle (the paper's two-di
 The flow (modelled on the paper; its selection was a neural network trained with a Punzi loss,
 whose details are not all public):
 
-1. preselection (:data:`SELECTION`): the two-track trigger, exactly two tracks of opposite charge,
-   both identified as muons, no photon candidate above 0.1 GeV and less than 0.4 GeV of
-   calorimeter energy not matched to them, the recoil momentum pointing into
-   the barrel calorimeter (where a lost photon would have been seen) and a dimuon transverse
-   momentum above 0.3 GeV (below it, about seven momentum resolutions, the recoil of mu+ mu- events
-   without a hard photon is resolution noise);
+1. the preselection of the two-muon final state (:data:`analysis_lib.dimuon.PRESELECTION`): the
+   two-track trigger, two muons of opposite charge, no extra photon, the recoil pointing into the
+   barrel calorimeter and a dimuon transverse momentum well above the momentum resolution;
 2. a boosted-decision-tree classifier (:mod:`analysis_lib.classifier`) trained on half of the
    simulation, the recoil mass squared among its features, so that one classifier serves every
    mass (signal masses pooled with equal weights);
@@ -31,10 +28,9 @@ recoil polar angle); real data would be read from ``data.root`` and binned the s
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
-import awkward as ak
 import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.ndimage import gaussian_filter1d
@@ -42,23 +38,22 @@ from tqdm.auto import tqdm
 
 from .. import classifier as bdt
 from ..datasets import Dataset, dataset, datasets, generated_dir
-from ..dimuon import RecoilCandidates, candidates
+from ..dimuon import TRIGGER_EFFICIENCY, background_estimate, preselect, skim
 from ..errors import EmptySelectionError, KinematicError, ParameterError
-from ..ntuple import read_events, read_meta
+from ..ntuple import read_meta
 from ..parameters import Parameter
-from ..peak_search import subset
 from ..published import PublishedRange
 from ..physics.zprime import DECAY_MODES, invisible_branching_fraction
 from ..scan import scan_limits
-from ..selection import Cut, CutFlow, cut_flow_table, require_events
+from ..selection import cut_flow_table, require_events
 from ..simulation.dimuon import background_specs, generate_mumu_vector, mumu_vector_sigma_pb
 from ..simulation.production import ProductionConfig, SampleSpec, produce, sample_rng
 from ..stats import BinnedModel
 
 __all__ = [
-    "CL", "NAME", "NOTEBOOK", "PARAMETERS", "PUBLISHED_RANGE", "SELECTION", "TITLE", "Inputs", "analyse",
+    "CL", "NAME", "NOTEBOOK", "PARAMETERS", "PUBLISHED_RANGE", "TITLE", "Inputs", "analyse",
     "counting_inputs", "feature_shapes", "g_minus_2_region", "physics_table", "prepare", "recoil_histograms",
-    "resolution_table", "results_table", "sample_specs", "scan_masses", "skim", "window_table",
+    "resolution_table", "results_table", "sample_specs", "scan_masses", "window_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -84,19 +79,6 @@ CL = 0.90
 SIGNAL_MASSES_GEV = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 7.5,
                      8.0, 8.5)
 
-# preselection
-#: Two-track trigger of the central drift chamber: two tracks above 0.3 GeV transverse momentum,
-#: with a flat efficiency (a model of the CDC trigger; the paper's value is not public to us).
-TRIGGER_PT_MIN_GEV = 0.3
-TRIGGER_EFFICIENCY = 0.95
-PHOTON_VETO_GEV = 0.1
-#: Largest calorimeter energy not matched to the muons (GeV, lab): vetoes photons that deposited
-#: energy without making a photon candidate.
-ECL_ENERGY_MAX_GEV = 0.4
-#: Lab polar-angle range of the recoil momentum: the barrel calorimeter (32.2-128.7 degrees) one
-#: degree inside its edges, away from the gaps where a photon escapes unseen.
-RECOIL_BARREL_DEG = (33.2, 127.7)
-PT_MIN_GEV = 0.3
 #: Classifier features (see :meth:`analysis_lib.dimuon.RecoilCandidates.table`).
 FEATURES = ("recoil_mass2", "recoil_cos_cm", "pt_cm", "p_max_cm", "p_min_cm", "cos_mumu_cm", "acoplanarity")
 
@@ -163,12 +145,6 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
     return specs + background_specs(beams)
 
 
-def skim(events):
-    """Loose skim before writing: exactly two tracks, of opposite charge."""
-    track = events["track"]
-    return ak.to_numpy((ak.num(track) == 2) & (ak.sum(track["charge"], axis=1) == 0))
-
-
 def production_config(max_mc_events: int) -> ProductionConfig:
     """Sample sizes: backgrounds follow the luminosity up to ``max_mc_events``."""
     return ProductionConfig(skim=skim, n_max=max_mc_events)
@@ -176,46 +152,6 @@ def production_config(max_mc_events: int) -> ProductionConfig:
 
 # ---------------------------------------------------------------------------------------------
 # preselection
-
-
-def _trigger(c: RecoilCandidates):
-    return np.all(c.pt_lab > TRIGGER_PT_MIN_GEV, axis=1)
-
-
-def _in_barrel(c: RecoilCandidates):
-    theta = np.degrees(c.recoil_theta_lab)
-    return (theta > RECOIL_BARREL_DEG[0]) & (theta < RECOIL_BARREL_DEG[1])
-
-
-SELECTION = CutFlow([
-    Cut("trigger", _trigger, f"two tracks with p_T > {TRIGGER_PT_MIN_GEV} GeV (efficiency {TRIGGER_EFFICIENCY})"),
-    Cut("opposite charges", lambda c: c.charge.sum(axis=1) == 0, "two tracks of opposite charge"),
-    Cut("muon ID", lambda c: np.all(c.muon_id, axis=1), "both tracks identified as muons"),
-    Cut("photon veto", lambda c: (c.n_photons == 0) & (c.ecl_energy < ECL_ENERGY_MAX_GEV),
-        f"no photon candidate above {PHOTON_VETO_GEV} GeV, unmatched calorimeter energy < {ECL_ENERGY_MAX_GEV} GeV"),
-    Cut("recoil in barrel", _in_barrel,
-        f"recoil momentum at {RECOIL_BARREL_DEG[0]}-{RECOIL_BARREL_DEG[1]} degrees (lab)"),
-    Cut("dimuon p_T", lambda c: c.pt_cm > PT_MIN_GEV, f"dimuon p_T > {PT_MIN_GEV} GeV (c.m.)"),
-])
-
-
-def _selected(path, ds: Dataset, *, simulated: bool, generated_events: float | None = None):
-    """Preselected candidates of one ntuple and its cut flow. Simulated events are weighted by the
-    trigger efficiency from the trigger cut on; ``generated_events`` (sigma L) heads the table."""
-    import pandas as pd
-
-    events = read_events(path, branches=ds.branches, tracks=True)
-    c = candidates(events, ds, photon_threshold_gev=PHOTON_VETO_GEV)
-    mask, flow = SELECTION.apply(c, weights=c.weight)
-    flow.loc[0, ["cut", "description"]] = ["two tracks", "exactly two tracks (skim: of opposite charge)"]
-    if simulated:
-        flow.loc[1:, "events"] *= TRIGGER_EFFICIENCY
-        c = replace(c, weight=c.weight * TRIGGER_EFFICIENCY)
-    if generated_events is not None:
-        head = pd.DataFrame([{"cut": "produced", "description": "sigma x luminosity", "events": generated_events}])
-        flow = pd.concat([head, flow], ignore_index=True)
-    flow["efficiency"] = flow["events"] / flow["events"].iloc[0]
-    return subset(c, mask), flow
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,7 +227,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     bar.close()
     flows, tables = {}, {}
     for spec in specs:
-        c, flows[spec.label] = _selected(paths[spec.name], ds, simulated=True,
+        c, flows[spec.label] = preselect(paths[spec.name], ds, simulated=True,
                                          generated_events=spec.sigma_pb * ds.luminosity_pb)
         if spec.kind == "signal":
             require_events(np.ones(len(c.weight), dtype=bool) if len(c.weight) else np.zeros(1, bool),
@@ -353,7 +289,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         data = rng.poisson(sum(cubes.values())).astype(float)
         source = "pseudo-data"
     else:
-        c, flows["data"] = _selected(paths["data"], ds, simulated=False)
+        c, flows["data"] = preselect(paths["data"], ds, simulated=False)
         require_events(np.ones(len(c.weight), dtype=bool), what=f"the data of {ds.name}")
         table = c.table()
         table["score"] = classifier.score(table)
@@ -418,10 +354,8 @@ def counting_inputs(inputs: Inputs, mass_gev: float, *, window_sigma: float) -> 
     threshold with the best Punzi figure of merit among those that keep at least
     :data:`MIN_SIMULATED_BACKGROUND` simulated background events (none if no threshold does).
 
-    The background per recoil-angle bin is the smoothed simulation with an uncertainty of its
-    simulation statistics and :data:`BACKGROUND_SYSTEMATIC`; in a bin where no simulated event
-    remains it is set to the weight of one simulated event, with that uncertainty (the simulation
-    cannot say it is smaller)."""
+    The background per recoil-angle bin: :func:`analysis_lib.dimuon.background_estimate` with
+    :data:`BACKGROUND_SYSTEMATIC`."""
     half = window_sigma * inputs.resolution(mass_gev)
     lo, hi = _window_bins(mass_gev**2, half)
     signal = _signal_cube(inputs, mass_gev, lo, hi)  # (score, cos)
@@ -440,12 +374,8 @@ def counting_inputs(inputs: Inputs, mass_gev: float, *, window_sigma: float) -> 
     fom = np.where(raw_pass >= MIN_SIMULATED_BACKGROUND, fom, -np.inf)
     # where no threshold keeps enough simulated background, the loosest (no classifier cut)
     i = int(np.argmax(fom)) if np.isfinite(fom).any() else 0
-    b = b_pass[i]
-    uncertainty = np.sqrt(w2_pass[i] + (BACKGROUND_SYSTEMATIC * b) ** 2)
-    # a bin without simulated events: the background is not known to be below one event's weight
-    empty = raw_bins[i] == 0
-    b = np.where(empty, np.maximum(b, inputs.background_unit), b)
-    uncertainty = np.where(empty, np.maximum(uncertainty, inputs.background_unit), uncertainty)
+    b, uncertainty = background_estimate(b_pass[i], w2_pass[i], raw_bins[i], unit_weight=inputs.background_unit,
+                                         systematic=BACKGROUND_SYSTEMATIC)
     return Window(
         mass_gev=float(mass_gev), m2_range=(float(M2_EDGES[lo]), float(M2_EDGES[hi])),
         threshold=float(SCORE_EDGES[i]), efficiency=s_pass[i], background=b,

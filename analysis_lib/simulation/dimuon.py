@@ -7,6 +7,8 @@ frame; the backgrounds' cross sections are stated with their generator cuts.
 * :func:`generate_mumu_vector`: e+e- -> mu+ mu- V with V invisible, sampled from the tree-level
   matrix element of :mod:`analysis_lib.physics.radiated_vector` through the grid that ``vegas``
   adapted to it (the same grid that gives the cross section);
+* :func:`generate_dark_higgsstrahlung`: e+e- -> A' h', A' -> mu+ mu-, h' invisible, from the
+  angular distribution of :mod:`analysis_lib.physics.dark_photon`;
 * :func:`generate_lepton_pairs`: e+e- -> mu+ mu- (gamma) and tau+ tau- (gamma) from Pythia 8 with
   initial- and final-state photon radiation (:func:`analysis_lib.simulation.pythia.lepton_pairs`);
 * :func:`generate_two_photon_mumu`: e+e- -> e+e- mu+ mu- through two quasi-real photons
@@ -43,6 +45,7 @@ __all__ = [
     "TAU_BRANCHING",
     "TwoPhotonCuts",
     "background_specs",
+    "generate_dark_higgsstrahlung",
     "generate_lepton_pairs",
     "generate_mumu_vector",
     "generate_two_photon_mumu",
@@ -138,6 +141,48 @@ def generate_mumu_vector(rng, n, *, beams: Beams, mass_gev: float, pilot: int = 
         p4=p4_lab[:, :2], vertex_mm=np.zeros((n, 2, 3)), pdgid=np.array([13, -13]),
         origin=np.array([ORIGIN["lepton"]] * 2), sigma_pb=sigma, cuts={"mass_gev": mass_gev},
         truth={"invisible_E": p4_lab[:, 2, 0]},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# signal: e+e- -> A' h', A' -> mu+ mu-, h' invisible
+
+
+def generate_dark_higgsstrahlung(rng, n, *, beams: Beams, mass_a_gev: float, mass_h_gev: float, sigma_pb: float):
+    """``n`` events e+e- -> A' h' with A' -> mu+ mu- (only the muons are listed; h' is invisible).
+
+    The A' polar angle follows lambda sin^2 theta + 8 M_A'^2 / s
+    (:func:`analysis_lib.physics.dark_photon.dsigma_dcos_dark_higgsstrahlung_pb`, accept-reject); the
+    muons are isotropic in the A' rest frame (its polarisation is not followed: a simplification,
+    stated in the chapter). ``sigma_pb`` is recorded with the events.
+    """
+    from ..kinematics import isotropic_directions, two_body_momentum
+
+    sqrt_s = beams.sqrt_s_gev
+    if not (2 * MUON < mass_a_gev and mass_h_gev >= 0 and mass_a_gev + mass_h_gev < sqrt_s):
+        raise KinematicError(
+            f"M_A' = {mass_a_gev!r}, M_h' = {mass_h_gev!r} GeV: need 2 m_mu < M_A' and M_A' + M_h' < sqrt(s) = {sqrt_s:.3f}"
+        )
+    s = sqrt_s**2
+    p = float(two_body_momentum(sqrt_s, mass_a_gev, mass_h_gev))
+    lam = (2 * p / sqrt_s) ** 2
+    transverse, constant = lam, 8 * mass_a_gev**2 / s
+    cos_t = np.empty(0)
+    while cos_t.size < n:
+        trial = rng.uniform(-1, 1, 2 * (n - cos_t.size) + 16)
+        keep = rng.uniform(0, transverse + constant, trial.size) < transverse * (1 - trial**2) + constant
+        cos_t = np.concatenate([cos_t, trial[keep]])
+    direction = direction_from_angles(cos_t[:n], rng.uniform(0, 2 * np.pi, n))
+    a_cm = np.concatenate([np.full((n, 1), np.hypot(p, mass_a_gev)), p * direction], axis=1)
+    d = isotropic_directions(rng, n)
+    q = float(two_body_momentum(mass_a_gev, MUON, MUON))
+    e = np.full((n, 1), mass_a_gev / 2)
+    rest = np.stack([np.concatenate([e, q * d], axis=1), np.concatenate([e, -q * d], axis=1)], axis=1)
+    muons_cm = boost(rest, (a_cm[:, 1:] / a_cm[:, :1])[:, None, :])
+    return GeneratedEvents(
+        p4=Frame(beams).to_lab(muons_cm), vertex_mm=np.zeros((n, 2, 3)), pdgid=np.array([13, -13]),
+        origin=np.array([ORIGIN["lepton"]] * 2), sigma_pb=float(sigma_pb),
+        cuts={"mass_a_gev": mass_a_gev, "mass_h_gev": mass_h_gev},
     )
 
 

@@ -5,7 +5,9 @@
   ordering, for a known background.
 * :func:`bayesian_upper_limit`: the credible upper limit with a uniform prior in the signal rate,
   the uncertain background and signal efficiency marginalised by Monte Carlo integration over their
-  (truncated Gaussian) priors.
+  (truncated Gaussian) priors; :func:`bayesian_upper_limits_one_bin`: the same for one bin by
+  Gauss-Hermite quadrature, for several observed counts at once (a few milliseconds instead of
+  seconds, for scans of thousands of points; the tests compare the two).
 * :func:`toy_cls_upper_limit`: CLs with the test statistic q~_mu from vectorised pseudo-experiments
   (closed-form fits for one bin with a known background), for expected backgrounds where the
   asymptotic formulae fail.
@@ -21,7 +23,8 @@ from scipy.stats import poisson
 from ..errors import ParameterError
 
 __all__ = [
-    "CountingModel", "bayesian_upper_limit", "feldman_cousins_interval", "toy_cls", "toy_cls_upper_limit",
+    "CountingModel", "bayesian_upper_limit", "bayesian_upper_limits_one_bin", "feldman_cousins_interval", "toy_cls",
+    "toy_cls_upper_limit",
 ]
 
 
@@ -139,6 +142,50 @@ def bayesian_upper_limit(counts, model: CountingModel, *, cl: float = 0.9, n_sam
     cdf = np.concatenate([[0.0], np.cumsum(0.5 * (posterior[1:] + posterior[:-1]) * np.diff(grid))])
     cdf /= cdf[-1]
     return float(np.interp(cl, cdf, grid))
+
+
+def _truncated_gauss_nodes(mean, sigma, n_nodes, *, floor):
+    """Nodes and weights of a Gaussian prior (mean, sigma) truncated below ``floor``, by probabilists'
+    Gauss-Hermite quadrature with the nodes below the floor dropped and the weights renormalised."""
+    if sigma <= 0:
+        return np.array([mean]), np.array([1.0])
+    x, w = np.polynomial.hermite_e.hermegauss(n_nodes)
+    nodes = mean + sigma * x
+    keep = nodes > floor
+    if not keep.any():
+        return np.array([max(mean, floor)]), np.array([1.0])
+    return nodes[keep], w[keep] / w[keep].sum()
+
+
+def bayesian_upper_limits_one_bin(counts, signal: float, background: float, *, background_uncertainty: float = 0.0,
+                                  signal_uncertainty: float = 0.0, cl: float = 0.9, n_grid: int = 801):
+    """Credible upper limits on mu for one counting bin, n ~ Poisson(mu s eps + b), with a uniform
+    prior mu >= 0 and the same priors as :func:`bayesian_upper_limit` (b and eps Gaussian, truncated
+    at 0), marginalised by Gauss-Hermite quadrature (32 nodes for b, 8 for eps) instead of Monte
+    Carlo: one limit per entry of ``counts``.
+
+    Examples
+    --------
+    >>> [round(x, 3) for x in bayesian_upper_limits_one_bin([0, 3], 1.0, 3.0, cl=0.9)]
+    [2.303, 4.363]
+    """
+    _check_cl(cl)
+    if signal <= 0 or background < 0:
+        raise ParameterError(f"signal={signal!r} must be > 0 and background={background!r} >= 0")
+    counts = np.atleast_1d(np.asarray(counts, dtype=float))
+    b, wb = _truncated_gauss_nodes(background, background_uncertainty, 32, floor=0.0)
+    eps, we = _truncated_gauss_nodes(1.0, signal_uncertainty, 8, floor=0.0)
+    weights = wb[:, None] * we[None, :]
+    out = []
+    for n in counts:
+        mu_hi = (n + 10 * np.sqrt(n + 1) + 20) / (signal * eps.min())
+        grid = np.linspace(0.0, mu_hi, n_grid)
+        nu = grid[:, None, None] * signal * eps[None, None, :] + b[None, :, None]
+        log_like = np.where(n > 0, n * np.log(np.maximum(nu, 1e-300)), 0.0) - nu
+        posterior = np.sum(np.exp(log_like - log_like.max()) * weights, axis=(1, 2))
+        cdf = np.concatenate([[0.0], np.cumsum(0.5 * (posterior[1:] + posterior[:-1]) * np.diff(grid))])
+        out.append(float(np.interp(cl, cdf / cdf[-1], grid)))
+    return np.array(out)
 
 
 def _truncate(rng, values, mean, sigma):
