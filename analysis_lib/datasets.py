@@ -19,7 +19,7 @@ import yaml
 from .detector import Experiment, experiment
 from .errors import ParameterError
 
-__all__ = ["DATA_DIR", "GENERATED_DIR", "SIGMA_BB_NB", "Dataset", "dataset", "datasets", "generated_dir"]
+__all__ = ["DATA_DIR", "GENERATED_DIR", "SIGMA_BB_NB", "Dataset", "dataset", "dataset_names", "datasets", "generated_dir"]
 
 #: The committed data folder of the project.
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -104,6 +104,12 @@ def _load(path=REGISTRY):
 def datasets() -> dict[str, Dataset]:
     """All registered datasets by name."""
     return dict(_load())
+
+
+def dataset_names(experiment: str) -> list[str]:
+    """Names of the registered datasets of one experiment (``"babar"``, ``"belle"``, ``"belle2"``),
+    sorted: the allowed values of a channel's ``dataset`` parameter."""
+    return sorted(name for name, d in _load().items() if d.experiment.name == experiment)
 
 
 def dataset(name: str) -> Dataset:

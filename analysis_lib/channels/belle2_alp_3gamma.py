@@ -24,7 +24,7 @@ import awkward as ak
 import numpy as np
 
 from .. import peak_search
-from ..datasets import Dataset, dataset, datasets
+from ..datasets import Dataset, dataset, dataset_names
 from ..histograms import mass_squared_axis
 from ..kinematics import direction_from_angles, invariant_mass2
 from ..parameters import Parameter
@@ -93,10 +93,6 @@ PEAKING = {"bkg_gamma_pi0": 0.5, "bkg_gamma_eta": 0.25, "bkg_gamma_etaprime": 0.
 BR_GAMMA_GAMMA = {"pi0": 0.98823, "eta": 0.3936, "etaprime": 0.02307}
 
 
-def _belle2_datasets():
-    return sorted(name for name, d in datasets().items() if d.experiment.name == "belle2")
-
-
 def _mass_range(values):
     sqrt_s = dataset(values["dataset"]).experiment.sqrt_s_gev
     return SIGNAL_MASSES_GEV[0], min(SIGNAL_MASSES_GEV[-1], np.sqrt(sqrt_s**2 - 2 * sqrt_s * 0.3))
@@ -104,7 +100,7 @@ def _mass_range(values):
 
 #: Run parameters (the notebook's parameters cell holds the same defaults).
 PARAMETERS = (
-    Parameter("dataset", str, "belle2_2018", "registered Belle II dataset", choices=_belle2_datasets),
+    Parameter("dataset", str, "belle2_2018", "registered Belle II dataset", choices=partial(dataset_names, "belle2")),
     Parameter("seed", int, 1, "random seed of the simulation and pseudo-data", minimum=0),
     Parameter("mass_min_gev", float, 0.2, "lowest ALP mass of the scan, GeV", depends=_mass_range),
     Parameter("mass_max_gev", float, 9.7, "highest ALP mass of the scan, GeV", depends=_mass_range),

@@ -31,7 +31,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.stats import norm, poisson
 from tqdm.auto import tqdm
 
-from ..datasets import Dataset, dataset, datasets
+from ..datasets import Dataset, dataset, dataset_names
 from ..dimuon import TRIGGER_EFFICIENCY, background_estimate, preselect, skim
 from ..errors import EmptySelectionError, KinematicError, ParameterError
 from ..ntuple import read_meta
@@ -96,16 +96,12 @@ def max_mass_h(mass_a_gev, sqrt_s_gev):
                       - H_MARGIN_GEV)
 
 
-def _belle2_datasets():
-    return sorted(name for name, d in datasets().items() if d.experiment.name == "belle2")
-
-
 def _mass_range(values):
     return SIGNAL_MASSES_A_GEV[0], SIGNAL_MASSES_A_GEV[-1]
 
 
 PARAMETERS = (
-    Parameter("dataset", str, "belle2_2019", "registered Belle II dataset", choices=_belle2_datasets),
+    Parameter("dataset", str, "belle2_2019", "registered Belle II dataset", choices=partial(dataset_names, "belle2")),
     Parameter("seed", int, 1, "random seed of the simulation and pseudo-data", minimum=0),
     Parameter("mass_a_min_gev", float, 4.0, "lowest A' mass of the scan, GeV", depends=_mass_range),
     Parameter("mass_a_max_gev", float, 9.7, "highest A' mass of the scan, GeV", depends=_mass_range),

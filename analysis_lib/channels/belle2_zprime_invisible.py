@@ -37,7 +37,7 @@ from scipy.ndimage import gaussian_filter1d
 from tqdm.auto import tqdm
 
 from .. import classifier as bdt
-from ..datasets import Dataset, dataset, datasets, generated_dir
+from ..datasets import Dataset, dataset, dataset_names, generated_dir
 from ..dimuon import TRIGGER_EFFICIENCY, background_estimate, preselect, skim
 from ..errors import EmptySelectionError, KinematicError, ParameterError
 from ..ntuple import read_meta
@@ -103,16 +103,12 @@ BACKGROUND_SYSTEMATIC = 0.10
 SIGNAL_SYSTEMATIC = 0.05
 
 
-def _belle2_datasets():
-    return sorted(name for name, d in datasets().items() if d.experiment.name == "belle2")
-
-
 def _mass_range(values):
     return SIGNAL_MASSES_GEV[0], SIGNAL_MASSES_GEV[-1]
 
 
 PARAMETERS = (
-    Parameter("dataset", str, "belle2_2019_2020", "registered Belle II dataset", choices=_belle2_datasets),
+    Parameter("dataset", str, "belle2_2019_2020", "registered Belle II dataset", choices=partial(dataset_names, "belle2")),
     Parameter("seed", int, 1, "random seed of the simulation and pseudo-data", minimum=0),
     Parameter("mass_min_gev", float, 0.1, "lowest Z' mass of the scan, GeV", depends=_mass_range),
     Parameter("mass_max_gev", float, 8.0, "highest Z' mass of the scan, GeV", depends=_mass_range),

@@ -166,7 +166,7 @@ def bayesian_upper_limits_one_bin(counts, signal: float, background: float, *, b
 
     Examples
     --------
-    >>> [round(x, 3) for x in bayesian_upper_limits_one_bin([0, 3], 1.0, 3.0, cl=0.9)]
+    >>> [round(float(x), 3) for x in bayesian_upper_limits_one_bin([0, 3], 1.0, 3.0, cl=0.9)]
     [2.303, 4.363]
     """
     _check_cl(cl)
