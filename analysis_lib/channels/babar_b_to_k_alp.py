@@ -387,25 +387,36 @@ def _classifiers(tables, specs, folder, seed):
 
 def _optimisation_grid(tables, specs, opt_counts, fraction, typical_width_gev):
     """Punzi's figure of merit on the grid of thresholds: the prompt signal efficiency averaged over
-    the simulated masses, against the background estimated from the optimisation sample only."""
+    the simulated masses, against the background estimated from the optimisation sample only;
+    thresholds that leave any simulated mass fewer than :data:`MIN_PEAK_EVENTS` prompt signal events
+    (in the evaluation half) are excluded."""
     t = np.asarray(THRESHOLDS)
     # background: the optimisation sample, as counts at or above each pair of thresholds
     above = opt_counts[::-1, ::-1].cumsum(axis=0).cumsum(axis=1)[::-1, ::-1]
     background = above / fraction
     # a +-2 sigma window holds this share of the background spread over the mass range
     window_share = 4 * typical_width_gev / (MASS_RANGE_GEV[1] - MASS_RANGE_GEV[0])
-    efficiencies = []
+    efficiencies, fewest = [], np.inf
     for name, spec in specs.items():
         if spec.kind != "signal":
             continue
         tab = tables[name]
-        w = lifetime_weights(tab, 0.0) * tab["eval_factor"] * (tab["matched"] & in_signal_region(tab))
+        peak = tab["matched"] & in_signal_region(tab)
+        w = lifetime_weights(tab, 0.0) * tab["eval_factor"] * peak
         s1, s2 = _grid_bin(tab["bdt_continuum"]), _grid_bin(tab["bdt_bbbar"])
         grid = np.zeros((len(t), len(t)))
         np.add.at(grid, (s1, s2), w)
         efficiencies.append(grid[::-1, ::-1].cumsum(axis=0).cumsum(axis=1)[::-1, ::-1] / spec.n_events)
+        # effective number of simulated prompt signal events of this mass kept at each pair of
+        # thresholds, (sum w)^2 / sum w^2, as :func:`_signal_peaks` counts them
+        squares = np.zeros((len(t), len(t)))
+        np.add.at(squares, (s1, s2), w**2)
+        kept, kept_squares = (g[::-1, ::-1].cumsum(axis=0).cumsum(axis=1)[::-1, ::-1] for g in (grid, squares))
+        fewest = np.minimum(fewest, kept**2 / np.maximum(kept_squares, 1e-300))
     efficiency = np.mean(efficiencies, axis=0)
     merit = efficiency / (PUNZI_A / 2 + np.sqrt(background * window_share))
+    # a selection that leaves some simulated mass without a measurable peak cannot give a limit there
+    merit = np.where(fewest >= MIN_PEAK_EVENTS, merit, -np.inf)
     # a threshold whose background the simulation cannot measure is not a choice: each classifier must
     # keep MIN_SIMULATED_BACKGROUND simulated continuum and generic B Bbar events of the signal region
     names = [n for n, spec in specs.items() if spec.kind == "background" and n not in PEAKING]
