@@ -213,11 +213,14 @@ def background_estimate(expected, sum_w2, n_simulated, *, unit_weight: float, sy
     """A background prediction from simulation and its uncertainty, per counting bin: the
     (smoothed) simulated expectation with the statistical uncertainty of the simulation (sqrt of
     the summed squared weights) and a relative ``systematic`` in quadrature. In a bin where no
-    simulated event remains the expectation stays at what the simulation says (about zero), but its
-    uncertainty is at least the weight of one simulated event (``unit_weight``): the simulation
-    cannot tell a background below that from none. Returns (background, uncertainty)."""
+    simulated event remains, both are set to at least the weight of one simulated event
+    (``unit_weight``): the simulation cannot tell a background below that from none, and claiming
+    none would make the limit as strong as the simulation is small (the pseudo-data there, drawn from
+    the same simulation, are empty, so the observed limit falls below the expected one).
+    Returns (background, uncertainty)."""
     # sums over windows come from differences of cumulative sums: clip their rounding errors
     expected = np.clip(np.asarray(expected, dtype=float), 0.0, None)
     uncertainty = np.sqrt(np.clip(np.asarray(sum_w2, dtype=float), 0.0, None) + (systematic * expected) ** 2)
     empty = np.asarray(n_simulated) < 0.5
-    return expected, np.where(empty, np.maximum(uncertainty, unit_weight), uncertainty)
+    return (np.where(empty, np.maximum(expected, unit_weight), expected),
+            np.where(empty, np.maximum(uncertainty, unit_weight), uncertainty))
