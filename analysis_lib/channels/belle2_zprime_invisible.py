@@ -94,8 +94,10 @@ M2_EDGES = np.linspace(-4.0, 112.0, 5801)
 BACKGROUND_KERNEL_GEV2 = 0.1
 #: Punzi's figure of merit eps / (a/2 + sqrt(B)) (G. Punzi, arXiv:physics/0308063), a = 1.28 for 90% CL.
 PUNZI_A = 1.28
-#: Fewest simulated (evaluation-half) background events a threshold must keep in the window.
+#: Fewest simulated (evaluation-half) background events a threshold must keep in the window, and in
+#: each recoil-angle bin of it (a bin the simulation leaves empty has no background prediction).
 MIN_SIMULATED_BACKGROUND = 10
+MIN_SIMULATED_PER_BIN = 3
 #: Relative systematic uncertainty of the simulated background (a model: the paper's background
 #: uncertainties are not public in this form).
 BACKGROUND_SYSTEMATIC = 0.10
@@ -348,7 +350,8 @@ class Window:
 def counting_inputs(inputs: Inputs, mass_gev: float, *, window_sigma: float) -> Window:
     """The window at ``mass_gev``: +-``window_sigma`` resolutions in M_recoil^2 and the classifier
     threshold with the best Punzi figure of merit among those that keep at least
-    :data:`MIN_SIMULATED_BACKGROUND` simulated background events (none if no threshold does).
+    :data:`MIN_SIMULATED_BACKGROUND` simulated background events, and
+    :data:`MIN_SIMULATED_PER_BIN` in every recoil-angle bin (none if no threshold does).
 
     The background per recoil-angle bin: :func:`analysis_lib.dimuon.background_estimate` with
     :data:`BACKGROUND_SYSTEMATIC`."""
@@ -367,7 +370,8 @@ def counting_inputs(inputs: Inputs, mass_gev: float, *, window_sigma: float) -> 
     data_pass = passing(inputs.data[:, lo:hi].sum(axis=1))
     eff = s_pass.sum(axis=1)
     fom = eff / (PUNZI_A / 2 + np.sqrt(b_pass.sum(axis=1)))
-    fom = np.where(raw_pass >= MIN_SIMULATED_BACKGROUND, fom, -np.inf)
+    measurable = (raw_pass >= MIN_SIMULATED_BACKGROUND) & (raw_bins.min(axis=1) >= MIN_SIMULATED_PER_BIN)
+    fom = np.where(measurable, fom, -np.inf)
     # where no threshold keeps enough simulated background, the loosest (no classifier cut)
     i = int(np.argmax(fom)) if np.isfinite(fom).any() else 0
     b, uncertainty = background_estimate(b_pass[i], w2_pass[i], raw_bins[i], unit_weight=inputs.background_unit,
