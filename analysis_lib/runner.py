@@ -239,15 +239,21 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "") -> dict:
     key = run_key(run)
     start = time.perf_counter()
     status, error = "ok", None
-    try:
-        papermill.execute_notebook(
-            run.source, output, parameters=parameters, kernel_name=KERNEL, cwd=str(partial),
-            progress_bar=False, log_output=False,
-        )
-    except papermill.PapermillExecutionError as exc:
-        status, error = "failed", f"{exc.ename}: {exc.evalue} (in cell {exc.exec_count})"
-    except Exception as exc:  # the kernel died, or the notebook could not be started
-        status, error = "failed", f"{type(exc).__name__}: {exc}"
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            papermill.execute_notebook(
+                run.source, output, parameters=parameters, kernel_name=KERNEL, cwd=str(partial),
+                progress_bar=False, log_output=False,
+            )
+        except papermill.PapermillExecutionError as exc:
+            status, error = "failed", f"{exc.ename}: {exc.evalue} (in cell {exc.exec_count})"
+        except Exception as exc:  # the kernel died, or the notebook could not be started
+            if _kernel_did_not_start(exc) and attempt < KERNEL_START_ATTEMPTS:
+                log.warning("run %s: the kernel did not start (%s); starting it again", run.id, exc)
+                time.sleep(attempt)
+                continue
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+        break
     seconds = time.perf_counter() - start
     if output.exists():
         _title_page(output, run.title)
@@ -261,6 +267,17 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "") -> dict:
         shutil.rmtree(run.folder)
     partial.rename(run.folder)
     return record
+
+
+#: Attempts to start a run's kernel: a kernel can die at start-up when another process took the port
+#: it was given (jupyter picks free ports before the kernel binds them), which is no fault of the run.
+KERNEL_START_ATTEMPTS = 3
+
+
+def _kernel_did_not_start(exc) -> bool:
+    """True for the errors of a kernel that died before running any cell."""
+    text = str(exc)
+    return "before replying to kernel_info" in text or "Address already in use" in text
 
 
 def _require_notebook_workers(client):

@@ -102,6 +102,38 @@ def test_a_failing_run_is_isolated_and_reported(sandbox, monkeypatch, capsys):
     assert len(calls) == 1 and calls[0].startswith(".bad.") and calls[0].endswith(".partial")
 
 
+def test_a_kernel_that_dies_at_start_up_is_started_again(sandbox, monkeypatch):
+    """Regression: a kernel died when another process had taken its port ("Address already in use",
+    then "Kernel died before replying to kernel_info"); the run is started again, and a kernel that
+    keeps dying fails the run after the last attempt."""
+    import papermill
+
+    monkeypatch.setattr(runner.time, "sleep", lambda seconds: None)
+    book = sandbox / "book"
+    book.mkdir()
+    write(book, [{"id": "once", "notebook": "belle2_alp_3gamma.ipynb"}])
+    attempts = []
+
+    def execute_notebook(source, output, parameters, cwd, **kwargs):
+        attempts.append(cwd)
+        if len(attempts) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        shutil.copy(source, output)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+    assert runner.main(["run", "--book", str(book), "--workers", "1"]) == 0
+    assert len(attempts) == 2
+    assert json.loads((book / "runs" / "once" / "status.json").read_text())["status"] == "ok"
+
+    def always_dies(source, output, parameters, cwd, **kwargs):
+        attempts.append(cwd)
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(papermill, "execute_notebook", always_dies)
+    assert runner.main(["run", "--book", str(book), "--workers", "1", "--force"]) == 1
+    assert len(attempts) == 2 + runner.KERNEL_START_ATTEMPTS
+
+
 def test_a_cluster_without_notebook_workers_is_refused(sandbox, monkeypatch, capsys):
     # runs need workers that offer the 'notebook' resource (one notebook at a time per worker);
     # without them the command stops with the fix instead of waiting forever
