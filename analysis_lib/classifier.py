@@ -70,9 +70,10 @@ def _key(features, settings, x, y, w):
     return digest.hexdigest()[:20]
 
 
-def train(signal, background, *, features, signal_weights=None, background_weights=None, cache: Path | None = None,
-          seed: int = 0, settings: dict | None = None) -> Classifier:
-    """Train signal against background on their training halves (:func:`training_half`).
+def train(signal, background, *, features, signal_weights=None, background_weights=None, signal_train=None,
+          background_train=None, cache: Path | None = None, seed: int = 0, settings: dict | None = None) -> Classifier:
+    """Train signal against background on their training halves (:func:`training_half` of each
+    table, or the given masks).
 
     Parameters
     ----------
@@ -81,6 +82,10 @@ def train(signal, background, *, features, signal_weights=None, background_weigh
     features : sequence of str
     signal_weights, background_weights : array, optional
         Simulation weights (1 when None); each class is rescaled to the same total.
+    signal_train, background_train : boolean array, optional
+        The events to train on; None: :func:`training_half` of the table. A table merged from
+        several samples passes the concatenation of each sample's own halves, so that every sample
+        knows which of its events the classifier saw.
     cache : Path, optional
         File to store the trained classifier in and reuse it from while its key matches.
     seed : int
@@ -94,11 +99,14 @@ def train(signal, background, *, features, signal_weights=None, background_weigh
     settings = {**DEFAULT_SETTINGS, **(settings or {})}
     features = tuple(features)
     parts = []
-    for label, table, weights in ((1, signal, signal_weights), (0, background, background_weights)):
+    for label, table, weights, mask in ((1, signal, signal_weights, signal_train),
+                                        (0, background, background_weights, background_train)):
         x = np.column_stack([np.asarray(table[f], dtype=float) for f in features]) if len(features) else None
         n = len(x)
         w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-        half = training_half(n)
+        half = training_half(n) if mask is None else np.asarray(mask, dtype=bool)
+        if half.shape != (n,):
+            raise ValueError(f"training mask has shape {half.shape}, but ({n},) is required")
         parts.append((x[half], np.full(half.sum(), label), w[half], x[~half], np.full((~half).sum(), label), w[~half]))
     for (x_train, *_), name in zip(parts, ("signal", "background")):
         if len(x_train) < 10:

@@ -25,6 +25,7 @@ from .datasets import Dataset
 from .errors import NtupleError
 from .kinematics import direction_from_angles
 from .ntuple import read_events
+from .peak_search import subset
 from .selection import Cut, CutFlow
 from .simulation.generators import Frame
 
@@ -199,14 +200,7 @@ def preselect(path, ds: Dataset, *, simulated: bool, generated_events: float | N
         head = pd.DataFrame([{"cut": "produced", "description": "sigma x luminosity", "events": generated_events}])
         flow = pd.concat([head, flow], ignore_index=True)
     flow["efficiency"] = flow["events"] / flow["events"].iloc[0]
-    return _subset(c, mask), flow
-
-
-def _subset(c: RecoilCandidates, mask) -> RecoilCandidates:
-    """The candidates of the events where ``mask`` is true."""
-    from .peak_search import subset
-
-    return subset(c, mask)
+    return subset(c, mask), flow
 
 
 def background_estimate(expected, sum_w2, n_simulated, *, unit_weight: float, systematic: float):

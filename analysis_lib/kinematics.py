@@ -14,6 +14,7 @@ __all__ = [
     "direction_from_angles",
     "invariant_mass2",
     "isotropic_directions",
+    "orthonormal_frames",
     "rotate_z_to",
     "two_body_momentum",
 ]
@@ -60,6 +61,16 @@ def rotate_z_to(vectors, axis):
     kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
     rotation = np.eye(3) + sin_a * kx + (1 - cos_a) * kx @ kx
     return vectors @ rotation.T
+
+
+def orthonormal_frames(axes):
+    """Right-handed orthonormal frames (n, 3, 3), one per unit vector of ``axes`` (n, 3), whose third
+    row is that vector: directions given about a per-event axis are ``local @ frames``."""
+    axes = np.asarray(axes, dtype=float)
+    helper = np.where(np.abs(axes[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
+    e1 = np.cross(helper, axes)
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    return np.stack([e1, np.cross(axes, e1), axes], axis=1)
 
 
 def boost(p4, beta):

@@ -47,3 +47,21 @@ def test_halves_and_too_few_events():
     assert list(training_half(5)) == [True, False, True, False, True]
     with pytest.raises(EmptySelectionError, match="simulate more"):
         train({"x": np.ones(6)}, {"x": np.zeros(100)}, features=["x"])
+
+
+def test_explicit_training_halves_of_merged_samples():
+    """Regression: a table merged from samples of odd lengths was split by the parity of the merged
+    index, while each sample flagged its own even events as the training half. With each sample's
+    halves passed as the mask, the classifier trains on exactly those; the default is the parity."""
+    rng = np.random.default_rng(4)
+    signal, background = gaussians(rng, 3001, 1.0)
+    own = training_half(3001)
+    default = train(signal, background, features=["x"], settings=FAST)
+    same = train(signal, background, features=["x"], signal_train=own, background_train=own, settings=FAST)
+    assert same.key == default.key
+    parts = np.concatenate([training_half(1001), training_half(2000)])  # two samples, merged
+    assert not np.array_equal(parts, own)
+    merged = train(signal, background, features=["x"], signal_train=parts, background_train=parts, settings=FAST)
+    assert merged.key != default.key
+    with pytest.raises(ValueError, match="training mask"):
+        train(signal, background, features=["x"], signal_train=own[:-1], settings=FAST)

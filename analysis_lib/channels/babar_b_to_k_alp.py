@@ -381,6 +381,7 @@ def _classifiers(tables, specs, folder, seed):
         if not background:
             raise EmptySelectionError(f"no {key} background candidate to train on; simulate more (max_mc_events)")
         out[key] = train(signal, background, features=features, background_weights=weights,
+                         signal_train=signal["train"], background_train=background["train"],
                          cache=folder / f"classifier_{key}.pkl", seed=seed)
     return out
 

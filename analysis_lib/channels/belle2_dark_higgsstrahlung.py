@@ -40,6 +40,7 @@ from ..physics.dark_photon import branching_fraction_mumu, sigma_dark_higgsstrah
 from ..published import PublishedInterval
 from ..scan import ScanResult
 from ..selection import cut_flow_table, require_events
+from ..signal_shape import peak_summary
 from ..simulation.dimuon import background_specs, generate_dark_higgsstrahlung
 from ..simulation.production import ProductionConfig, SampleSpec, produce, sample_rng
 from ..stats.counting import bayesian_upper_limits_one_bin
@@ -148,11 +149,6 @@ def _recoil_mass(m2):
     return np.sign(m2) * np.sqrt(np.abs(m2))
 
 
-def _half_68(values):
-    low, high = np.quantile(values, [0.16, 0.84])
-    return 0.5 * (high - low)
-
-
 @dataclass(frozen=True)
 class Inputs:
     """Everything the limits of one run need, made once by :func:`prepare`.
@@ -229,7 +225,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
                     f"only {len(c)} simulated signal events at M_A' = {m_a}, M_h' = {m_h:.2f} GeV pass the preselection; "
                     "raise n_signal_events"
                 )
-            sigma_mass[i, j], sigma_recoil[i, j] = _half_68(c.mass - m_a), _half_68(recoil - m_h)
+            sigma_mass[i, j], sigma_recoil[i, j] = peak_summary(c.mass)[1], peak_summary(recoil)[1]
             inside = ((np.abs(c.mass - m_a) < window_sigma * sigma_mass[i, j])
                       & (np.abs(recoil - m_h) < window_sigma * sigma_recoil[i, j]))
             n_generated = read_meta(paths[spec.name]).get("n_generated", n_signal_events)

@@ -46,6 +46,7 @@ from ..published import PublishedRange
 from ..physics.zprime import DECAY_MODES, invisible_branching_fraction
 from ..scan import scan_limits
 from ..selection import cut_flow_table, require_events
+from ..signal_shape import peak_summary
 from ..simulation.dimuon import background_specs, generate_mumu_vector, mumu_vector_sigma_pb
 from ..simulation.production import ProductionConfig, SampleSpec, produce, sample_rng
 from ..stats import BinnedModel
@@ -101,8 +102,6 @@ MIN_SIMULATED_PER_BIN = 3
 #: Relative systematic uncertainty of the simulated background (a model: the paper's background
 #: uncertainties are not public in this form).
 BACKGROUND_SYSTEMATIC = 0.10
-#: Relative uncertainty of the signal expectation: luminosity, tracking, muon identification, trigger.
-SIGNAL_SYSTEMATIC = 0.05
 
 
 def _mass_range(values):
@@ -207,8 +206,7 @@ def _resolution_gev2(m2, mass_gev):
             f"only {len(m2)} simulated signal events at {mass_gev} GeV pass the preselection, too few to measure the "
             "resolution; raise n_signal_events"
         )
-    low, high = np.quantile(m2, [0.16, 0.84])
-    return 0.5 * (high - low)
+    return peak_summary(m2)[1]
 
 
 def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int, progress=True) -> Inputs:
@@ -232,13 +230,14 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
                            what=f"the signal sample {spec.name}")
         table = c.table()
         table["weight"] = c.weight
+        table["evaluate"] = ~bdt.training_half(len(c))  # the other half trains the classifier
         tables[spec.name] = table
     signal_names = [s.name for s in specs if s.kind == "signal"]
     background_names = [s.name for s in specs if s.kind == "background"]
 
     def merged(names, balance):
         parts = [tables[n] for n in names if len(tables[n]["weight"])]
-        merged_table = {f: np.concatenate([p[f] for p in parts]) for f in FEATURES}
+        merged_table = {f: np.concatenate([p[f] for p in parts]) for f in (*FEATURES, "evaluate")}
         weights = np.concatenate([p["weight"] / (p["weight"].sum() if balance else 1.0) for p in parts])
         return merged_table, weights
 
@@ -246,17 +245,11 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     background_table, background_weights = merged(background_names, balance=False)
     folder = generated_dir() / ds.name / f"seed{seed}"  # never inside a folder of real ntuples
     classifier = bdt.train(signal_table, background_table, features=FEATURES, signal_weights=signal_weights,
-                           background_weights=background_weights, cache=folder / "classifier_zprime.pkl", seed=seed)
+                           background_weights=background_weights, signal_train=~signal_table["evaluate"],
+                           background_train=~background_table["evaluate"], cache=folder / "classifier_zprime.pkl",
+                           seed=seed)
     for table in tables.values():
         table["score"] = classifier.score(table)
-    # the classifier trained on the even events of the merged tables: find each sample's own
-    # training events (their position in the merged table) and evaluate on the others
-    for names in (signal_names, background_names):
-        offset = 0
-        for n in names:
-            size = len(tables[n]["weight"])
-            tables[n]["evaluate"] = ~bdt.training_half(offset + size)[offset:]
-            offset += size
 
     # signal: efficiency cubes per simulated mass, resolution
     n_masses = len(signal_names)
@@ -392,8 +385,8 @@ def _model(inputs: Inputs, mass_gev: float, window_sigma: float):
     keep = signal > 0
     if not keep.any():
         raise KinematicError(f"no simulated signal passes the selection at {mass_gev} GeV")
-    # the signal uncertainty enters as a background-like relative term on the signal-dominated bins: a
-    # small effect next to the background's; it is folded into the background uncertainty in quadrature
+    # the signal's own uncertainty (luminosity, efficiencies: a few percent) is not in this model; next to
+    # the background's it changes the limits little
     background = np.maximum(w.background[keep], 1e-3)
     model = BinnedModel(signal=signal[keep], background=background,
                         background_uncertainty=np.maximum(w.background_uncertainty[keep], 1e-6),

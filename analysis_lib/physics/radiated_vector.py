@@ -12,9 +12,10 @@ Three independent pieces, checked against each other in the tests:
 * :func:`matrix_element_squared`: the spin- and polarisation-summed |M|^2, computed numerically by
   Dirac traces with explicit gamma matrices (no analytic simplification to get wrong), with the
   lepton mass kept;
-* :func:`sigma_pb`: its integral over three-body phase space with the adaptive Monte Carlo
+* :func:`train`: its integral over three-body phase space with the adaptive Monte Carlo
   integrator ``vegas`` (G. P. Lepage, J. Comput. Phys. 27 (1978) 192 and J. Comput. Phys. 439
-  (2021) 110386);
+  (2021) 110386): the cross section and the grid the event generator reuses, cached per mass by
+  :func:`analysis_lib.simulation.dimuon.mumu_vector_sigma_pb`;
 * :func:`dalitz_density` and :func:`sigma_massless_pb`: the known analytic Dalitz density of a
   massive vector emitted by massless fermions, integrated with ``scipy``; valid where the lepton
   mass is negligible next to M (M >~ 1 GeV for muons).
@@ -23,20 +24,19 @@ Three independent pieces, checked against each other in the tests:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
-
 import numpy as np
 from scipy.integrate import dblquad
 
 from ..constants import ALPHA_EM, GEV2_TO_PB
 from ..errors import KinematicError
+from ..kinematics import orthonormal_frames
 
 __all__ = [
     "PhaseSpace",
     "dalitz_density",
     "matrix_element_squared",
     "sigma_massless_pb",
-    "sigma_pb",
+    "train",
 ]
 
 # Dirac representation: gamma^0 = diag(1, 1, -1, -1), gamma^i = [[0, sigma_i], [-sigma_i, 0]].
@@ -110,15 +110,6 @@ def matrix_element_squared(p1, p2, p3, p4, k, *, lepton_mass_gev: float, couplin
     return e2**2 * coupling**2 / s**2 * contraction
 
 
-def _frames(axis):
-    """Orthonormal frames (n, 3, 3) whose third row is the unit vector ``axis`` (n, 3)."""
-    helper = np.where(np.abs(axis[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
-    e1 = np.cross(helper, axis)
-    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
-    e2 = np.cross(axis, e1)
-    return np.stack([e1, e2, axis], axis=1)
-
-
 @dataclass(frozen=True)
 class PhaseSpace:
     """Three-body phase space of e+e- -> l-(p3) l+(p4) V(k) in the centre-of-mass frame (e- along
@@ -161,7 +152,7 @@ class PhaseSpace:
         cos_t, phi_t = 2 * x[:, 2] - 1, 2 * np.pi * x[:, 3]
         sin_t = np.sqrt(1 - cos_t**2)
         local = np.stack([sin_t * np.cos(phi_t), sin_t * np.sin(phi_t), cos_t], axis=1)
-        direction = np.einsum("ni,nij->nj", local, _frames(-n_v))
+        direction = np.einsum("ni,nij->nj", local, orthonormal_frames(-n_v))
         e_star = m_ll / 2
         gamma = np.sqrt(p_v**2 + m2) / m_ll
         beta_gamma = p_v / m_ll
@@ -213,14 +204,6 @@ def train(space: PhaseSpace, *, seed: int = 1, n_eval: int = 20_000, n_training:
     integrator(integrand, nitn=n_training, neval=n_eval)  # adapt the grid; discard these estimates
     result = integrator(integrand, nitn=n_iterations, neval=n_eval, adapt=False)
     return integrator, result
-
-
-@cache
-def sigma_pb(mass_gev: float, sqrt_s_gev: float, lepton_mass_gev: float, *, seed: int = 1, n_eval: int = 40_000):
-    """sigma(e+e- -> l+ l- V) in pb for g = 1 (it scales as g^2), from ``vegas``: (mean, standard
-    error). Typical precision 0.1-0.3% with the defaults; cached per arguments."""
-    _, result = train(PhaseSpace(sqrt_s_gev, mass_gev, lepton_mass_gev), seed=seed, n_eval=n_eval)
-    return float(result.mean), float(result.sdev)
 
 
 def dalitz_density(x1, x2, epsilon):

@@ -33,7 +33,7 @@ from ..constants import ALPHA_EM, GEV2_TO_PB, mass_gev
 from ..datasets import generated_dir
 from ..detector import Beams
 from ..errors import KinematicError
-from ..kinematics import boost, direction_from_angles
+from ..kinematics import boost, direction_from_angles, orthonormal_frames
 from ..physics.radiated_vector import PhaseSpace, train
 from . import pythia
 from .generators import ORIGIN, Frame, GeneratedEvents
@@ -318,12 +318,7 @@ class _TwoPhotonSampler:
         cos_star = np.tanh(rng.uniform(-1, 1, n) * u_max) / beta_mu
         inverse_solid_angle = 2 * u_max / beta_mu * (1 - (beta_mu * cos_star) ** 2) * 2 * np.pi
         phi_star = rng.uniform(0, 2 * np.pi, n)
-        helper = np.where(np.abs(axis[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
-        e1 = np.cross(helper, axis)
-        e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
-        e2 = np.cross(axis, e1)
-        local = direction_from_angles(cos_star, phi_star)
-        direction = local[:, :1] * e1 + local[:, 1:2] * e2 + local[:, 2:] * axis
+        direction = np.einsum("ni,nij->nj", direction_from_angles(cos_star, phi_star), orthonormal_frames(axis))
         mu_minus = np.concatenate([(w / 2)[:, None], p_star[:, None] * direction], axis=1)
         mu_plus = np.concatenate([(w / 2)[:, None], -p_star[:, None] * direction], axis=1)
         # real photons of energy W/2 along the axis for the matrix element
