@@ -24,38 +24,45 @@ import hist
 import numpy as np
 import pandas as pd
 
-from .. import peak_search
-from ..bmeson import best_candidate, k_gamma_gamma_candidates, photon_vectors, track_vectors
-from ..constants import mass_gev, width_gev
-from ..datasets import Dataset, dataset, datasets
-from ..event_shape import cos_thrust_angle, fox_wolfram_ratio, legendre_moments, pad_momenta, thrust, thrust_axis
-from ..classifier import train, training_half
-from ..datasets import generated_dir
-from ..errors import EmptySelectionError, ParameterError
-from ..histograms import fill
-from ..ntuple import read_events
-from ..parameters import Parameter
+from ..analysis import peak_search
+from ..analysis.classifier import merge_tables, train, training_half
+from ..analysis.counting import MIN_SIMULATED_BACKGROUND, punzi_figure_of_merit
+from ..analysis.histograms import fill, from_values
+from ..analysis.lifetime import coupling_limit
+from ..analysis.peak_search import PeakSearch, SearchInputs
+from ..analysis.results import LimitScan
+from ..analysis.samples import ntuple_paths, pseudo_data_rng, work_dir
+from ..analysis.thresholds import ThresholdGrid, split_pseudo_data
+from ..analysis.signal_shape import PeakTemplates
+from ..core.constants import mass_gev, width_gev
+from ..core.errors import EmptySelectionError, ParameterError
+from ..core.parameters import SEED, Parameter
+from ..detector.datasets import Dataset, dataset, datasets
+from ..detector.frames import Frame
+from ..io.ntuple import ORIGIN, read_events
 from ..physics.alp_w import b_to_k_alp_branching, ctau_from_g_aw_mm
-from ..scan import ScanResult, scan_limits
-from ..peak_search import PeakSearch, SearchInputs
-from ..selection import Cut, CutFlow, cut_flow_table, require_events
-from ..signal_shape import PeakTemplates
+from ..reco.bmeson import (
+    best_candidate,
+    k_gamma_gamma_candidates,
+    partner_mass_distance,
+    photon_vectors,
+    track_vectors,
+)
+from ..reco.event_shape import continuum_suppression
+from ..reco.selection import Cut, CutFlow, cut_flow_table, require_events
 from ..simulation import b_decays
-from ..simulation.generators import ORIGIN, Frame
-from ..simulation.production import ProductionConfig, SampleSpec, produce, sample_rng
+from ..simulation.production import ProductionConfig, SampleSpec, sample_rng
+from .base import Channel, register
 
 __all__ = [
-    "CL", "NAME", "NOTEBOOK", "PARAMETERS", "TITLE", "Inputs", "analyse", "candidate_table", "example_fit",
-    "agreement", "coupling_limits", "coupling_masses", "efficiency_table", "lifetime_weights", "physics_table", "prepare",
-    "results_table", "signal_peaks", "with_lifetime", "production_config", "resolution_gev", "sample_specs", "selection", "skim",
+    "CL", "PARAMETERS", "BabarInputs", "BToKAlp", "analyse", "candidate_table", "classifier_shapes",
+    "coupling_limits", "coupling_masses", "efficiency_table", "lifetime_weights", "physics_table", "prepare",
+    "production_config", "sample_specs", "selection", "signal_peaks", "skim", "with_lifetime",
 ]
 
 log = logging.getLogger(__name__)
 
 NAME = "babar_b_to_k_alp"
-TITLE = "BaBar: B⁺ → K⁺a, a → γγ"
-NOTEBOOK = "babar_b_to_k_alp.ipynb"
-PUBLISHED = ("babar_2022_b2ka_br_prompt_observed_90cl.txt",)
 
 #: Confidence level of the paper's limits.
 CL = 0.90
@@ -106,20 +113,16 @@ def _mass_range(values):
 #: Run parameters (the notebook's parameters cell holds the same defaults).
 PARAMETERS = (
     Parameter("dataset", str, "babar_4s", "registered Upsilon(4S) dataset", choices=_upsilon_datasets),
-    Parameter("seed", int, 1, "random seed of the simulation and pseudo-data", minimum=0),
+    SEED,
     Parameter("ctau_mm", float, 0.0, "proper decay length of the ALP in mm (0: prompt)", minimum=0.0, maximum=1e4),
     Parameter("mass_min_gev", float, 0.175, "lowest ALP mass of the scan, GeV", depends=_mass_range),
     Parameter("mass_max_gev", float, 4.78, "highest ALP mass of the scan, GeV", depends=_mass_range),
-    Parameter("mass_step_sigma", float, 1.0, "scan step in units of the mass resolution", minimum=0.1, maximum=10),
     Parameter("n_signal_events", int, 20_000, "simulated events per signal mass", minimum=500, maximum=5_000_000),
     Parameter("max_mc_events", int, 1_000_000, "simulated continuum and B Bbar events (all flavours)",
               minimum=10_000, maximum=50_000_000),
     Parameter("optimisation_fraction", float, 0.08, "share of the data used to choose the selection, then not for "
               "the limits", minimum=0.01, maximum=0.5),
-    Parameter("fit_half_width_sigma", float, 5.0, "half width of the fit window in resolutions", minimum=2,
-              maximum=20),
-    Parameter("background_degree", int, 2, "degree of the polynomial continuum in each fit window",
-              minimum=0, maximum=4),
+    *peak_search.FIT_PARAMETERS,
 )
 
 
@@ -227,38 +230,15 @@ def candidate_table(events, beams):
 
     table["matched"] = ((origin(ev.track, is_k) == signal_b) & (origin(ev.photon, is_g1) == signal_b)
                         & (origin(ev.photon, is_g2) == signal_b))
-    # centre-of-mass momenta of everything, and of the candidate / the rest of the event
+    # continuum suppression: the candidate (kaon, two photons) against the rest of the event
     photons, tracks = photon_vectors(ev.photon), track_vectors(ev.track, mass_gev(211))
     n_photon, n_track = ak.num(photons), ak.num(tracks)
     in_candidate_photon = is_g1 | is_g2
-    in_candidate_track = is_k
-    everything = ak.concatenate([photons, tracks], axis=1)
-    in_candidate = ak.concatenate([in_candidate_photon, in_candidate_track], axis=1)
-    flat = ak.flatten(everything)
-    p4 = np.stack([ak.to_numpy(flat[f]) for f in ("E", "px", "py", "pz")], axis=-1)
-    cm = frame.to_cm(p4)
-    counts = ak.num(everything)
-    momenta = {f: ak.unflatten(cm[:, i + 1], counts) for i, f in enumerate(("px", "py", "pz"))}
-    flags = ak.to_numpy(ak.flatten(in_candidate))
-
-    def padded(mask):
-        keep = ak.unflatten(mask, counts)
-        return pad_momenta(momenta["px"][keep], momenta["py"][keep], momenta["pz"][keep])
-
-    candidate_p, roe_p = padded(flags), padded(~flags)
-    axis_b, axis_roe = thrust_axis(candidate_p), thrust_axis(roe_p)
-    table["r2"] = fox_wolfram_ratio(padded(np.ones_like(flags)))
-    table["cos_thrust"] = cos_thrust_angle(axis_b, axis_roe)
-    table["l0"], table["l2"] = legendre_moments(roe_p, axis_b)
-    table["thrust_roe"] = thrust(roe_p, axis_roe)
+    table.update(continuum_suppression(photons, tracks, in_candidate_photon, is_k, frame))
     # photons of the candidate paired with every other photon: closeness to the pi0 and eta masses
-    for which in ("g1", "g2"):
-        mine = ak.firsts(photons[is_g1 if which == "g1" else is_g2])
-        others = photons[~in_candidate_photon]
-        pair_mass = (others + mine).mass
+    for which, mine in (("g1", is_g1), ("g2", is_g2)):
         for meson, pdgid in (("pi0", 111), ("eta", 221)):
-            distance = np.abs(pair_mass - mass_gev(pdgid))
-            table[f"{meson}_{which}"] = ak.to_numpy(ak.fill_none(ak.min(distance, axis=1), 1.0))
+            table[f"{meson}_{which}"] = partner_mass_distance(photons, mine, ~in_candidate_photon, mass_gev(pdgid))
     table["n_photons"] = ak.to_numpy(n_photon).astype(float)
     table["n_tracks"] = ak.to_numpy(n_track).astype(float)
     return table, index
@@ -276,11 +256,7 @@ FEATURES_CONTINUUM = ("r2", "cos_thrust", "l0", "l2", "thrust_roe", "cos_theta_b
 FEATURES_BBBAR = ("e_g1_cm", "e_g2_cm", "cos_helicity", "pi0_g1", "pi0_g2", "eta_g1", "eta_g2", "p_k_cm")
 #: Thresholds tried on each classifier output.
 THRESHOLDS = tuple(np.round(np.arange(0.0, 0.96, 0.05), 2))
-#: Punzi's figure of merit eps / (a/2 + sqrt(B)) (G. Punzi, arXiv:physics/0308063) with a = 1.28, the
-#: one-sided z of a 90% confidence level, and B the background in a +-2 sigma mass window.
-PUNZI_A = 1.28
-#: Fewest simulated background events a classifier threshold must keep (see :func:`_optimisation_grid`).
-MIN_SIMULATED_BACKGROUND = 10
+GRID = ThresholdGrid(THRESHOLDS)
 #: A typical mass resolution (GeV), for the background in a +-2 sigma window of the figure of merit.
 TYPICAL_WIDTH_GEV = 0.015
 #: Masses where no hypothesis is tested: the eta and eta' vetoes, where the digitised published curve
@@ -311,12 +287,12 @@ def lifetime_weights(table, ctau_mm):
     return b_decays.DecayLengths().weight(table["proper_mm"], ctau_mm)
 
 
-@dataclass(frozen=True)
-class Inputs:
-    """Everything a run needs after the selection (made by :func:`prepare`)."""
+@dataclass(frozen=True, kw_only=True)
+class BabarInputs(SearchInputs):
+    """Everything a run needs after the selection (made by :func:`prepare`): the shared peak-search
+    inputs (histograms, data and signal peaks of the fits) and what chose the selection."""
 
-    search: PeakSearch  # this run's declaration (its signal normalisation and lifetime)
-    inputs: SearchInputs  # histograms, data and signal peaks for the shared fits
+    search: PeakSearch  # this run's declaration (its signal normalisation)
     tables: dict  # sample name -> candidate table (with classifier outputs and selection flags)
     specs: dict  # sample name -> SampleSpec
     classifiers: dict  # "continuum", "bbbar" -> Classifier
@@ -324,14 +300,6 @@ class Inputs:
     optimisation: object  # pandas DataFrame: the figure of merit on the threshold grid
     ctau_mm: float
     optimisation_fraction: float
-
-    @property
-    def dataset(self):
-        return self.inputs.dataset
-
-    @property
-    def data_source(self):
-        return self.inputs.data_source
 
 
 def _read_table(path, ds: Dataset, *, simulated: bool):
@@ -350,17 +318,6 @@ def _read_table(path, ds: Dataset, *, simulated: bool):
     return table
 
 
-def _concat(tables, names, *, balance=False):
-    """One table of the samples ``names`` and its weights: the simulation weights, or with
-    ``balance`` each sample scaled to the same total weight."""
-    keep = [n for n in names if len(tables[n]["m_es"])]
-    if not keep:
-        return {}, None
-    merged = {k: np.concatenate([tables[n][k] for n in keep]) for k in tables[keep[0]]}
-    weights = [tables[n]["weight"] / (tables[n]["weight"].sum() if balance else 1.0) for n in keep]
-    return merged, np.concatenate(weights)
-
-
 #: The samples each classifier learns to reject. Against B Bbar: the generic decays and the peaking
 #: B -> K pi0, K eta, K eta' (whose photons pair up with others), each sample given the same weight
 #: in the training: generic B Bbar passes the preselection a few times in 10^4, too rarely for its
@@ -373,11 +330,11 @@ TRAINING_BACKGROUNDS = {
 
 def _classifiers(tables, specs, folder, seed):
     signals = [n for n, s in specs.items() if s.kind == "signal"]
-    signal, _ = _concat(tables, signals)
+    signal, _ = merge_tables(tables, signals)
     out = {}
     for key, features in (("continuum", FEATURES_CONTINUUM), ("bbbar", FEATURES_BBBAR)):
         names, balance = TRAINING_BACKGROUNDS[key]
-        background, weights = _concat(tables, names, balance=balance)
+        background, weights = merge_tables(tables, names, balance=balance)
         if not background:
             raise EmptySelectionError(f"no {key} background candidate to train on; simulate more (max_mc_events)")
         out[key] = train(signal, background, features=features, background_weights=weights,
@@ -393,8 +350,7 @@ def _optimisation_grid(tables, specs, opt_counts, fraction, typical_width_gev):
     (in the evaluation half) are excluded."""
     t = np.asarray(THRESHOLDS)
     # background: the optimisation sample, as counts at or above each pair of thresholds
-    above = opt_counts[::-1, ::-1].cumsum(axis=0).cumsum(axis=1)[::-1, ::-1]
-    background = above / fraction
+    background = GRID.at_or_above(opt_counts) / fraction
     # a +-2 sigma window holds this share of the background spread over the mass range
     window_share = 4 * typical_width_gev / (MASS_RANGE_GEV[1] - MASS_RANGE_GEV[0])
     efficiencies, fewest = [], np.inf
@@ -404,18 +360,14 @@ def _optimisation_grid(tables, specs, opt_counts, fraction, typical_width_gev):
         tab = tables[name]
         peak = tab["matched"] & in_signal_region(tab)
         w = lifetime_weights(tab, 0.0) * tab["eval_factor"] * peak
-        s1, s2 = _grid_bin(tab["bdt_continuum"]), _grid_bin(tab["bdt_bbbar"])
-        grid = np.zeros((len(t), len(t)))
-        np.add.at(grid, (s1, s2), w)
-        efficiencies.append(grid[::-1, ::-1].cumsum(axis=0).cumsum(axis=1)[::-1, ::-1] / spec.n_events)
+        kept = GRID.at_or_above(GRID.counts(tab["bdt_continuum"], tab["bdt_bbbar"], w))
+        efficiencies.append(kept / spec.n_events)
         # effective number of simulated prompt signal events of this mass kept at each pair of
         # thresholds, (sum w)^2 / sum w^2, as :func:`_signal_peaks` counts them
-        squares = np.zeros((len(t), len(t)))
-        np.add.at(squares, (s1, s2), w**2)
-        kept, kept_squares = (g[::-1, ::-1].cumsum(axis=0).cumsum(axis=1)[::-1, ::-1] for g in (grid, squares))
+        kept_squares = GRID.at_or_above(GRID.counts(tab["bdt_continuum"], tab["bdt_bbbar"], w**2))
         fewest = np.minimum(fewest, kept**2 / np.maximum(kept_squares, 1e-300))
     efficiency = np.mean(efficiencies, axis=0)
-    merit = efficiency / (PUNZI_A / 2 + np.sqrt(background * window_share))
+    merit = punzi_figure_of_merit(efficiency, background * window_share)
     # a selection that leaves some simulated mass without a measurable peak cannot give a limit there
     merit = np.where(fewest >= MIN_PEAK_EVENTS, merit, -np.inf)
     # a threshold whose background the simulation cannot measure is not a choice: each classifier must
@@ -431,95 +383,26 @@ def _optimisation_grid(tables, specs, opt_counts, fraction, typical_width_gev):
                                        "background_estimate", "figure_of_merit"])
 
 
-def _optimisation_counts(data_table):
-    """The optimisation sample of real data as counts on the threshold grid: its held-out events in
-    the signal region."""
-    t = np.asarray(THRESHOLDS)
-    keep = data_table["optimisation"] & in_signal_region(data_table)
-    counts = np.zeros((len(t), len(t)))
-    np.add.at(counts, (_grid_bin(data_table["bdt_continuum"][keep]), _grid_bin(data_table["bdt_bbbar"][keep])), 1.0)
-    return counts
-
-
-def _grid_bin(score):
-    """Index of the threshold bin [t_i, t_i+1) of classifier outputs."""
-    return np.clip(np.digitize(score, THRESHOLDS) - 1, 0, len(THRESHOLDS) - 1)
-
-
 def _region(tab):
     """Signal-region candidates of the evaluation half of a simulated sample, and their weights."""
     keep = in_signal_region(tab) & (tab["weight_eval"] > 0)
     return keep, tab["weight_eval"][keep]
 
 
-def _smoothed_shape(tab, keep, w, axis):
-    """The m_gg spectrum of a sample's signal-region events, smoothed by a Gaussian kernel of
-    BACKGROUND_SMOOTHING_GEV and normalised to 1."""
-    centres = axis.centers
-    x = tab["m_gg_fit"][keep]
-    density = np.zeros(len(centres))
-    for start in range(0, len(x), 2000):
-        xs, ws = x[start:start + 2000], w[start:start + 2000]
-        density += np.exp(-0.5 * ((centres[:, None] - xs[None, :]) / BACKGROUND_SMOOTHING_GEV) ** 2) @ ws
-    total = density.sum()
-    return density / total if total > 0 else density
-
-
-def _expected_cube(tab, axis, *, factorised):
-    """Expected background of one simulated sample in the signal region on (continuum-classifier bin,
-    B Bbar-classifier bin, m_gg bin).
-
-    Peaking samples (simulated in full) as simulated. The continuum and generic B Bbar, factorised:
-    the two classifiers look at different things (the event shape; the photons and kaon of the
-    candidate), so their outputs are treated as independent for a background sample, and the mass
-    shape as that of the whole signal region, smoothed. The product of the marginals uses every
-    simulated event of the region, where the joint distribution at tight thresholds would rest on a
-    handful of events each standing for thousands (these samples are 10^3 times smaller than the
-    data they stand for)."""
-    n_t = len(THRESHOLDS)
-    keep, w = _region(tab)
-    cube = np.zeros((n_t, n_t, len(axis.centers)))
-    if not w.size:
-        return cube
-    i, j = _grid_bin(tab["bdt_continuum"][keep]), _grid_bin(tab["bdt_bbbar"][keep])
-    if not factorised:
-        k = np.clip(axis.index(tab["m_gg_fit"][keep]), 0, len(axis.centers) - 1)
-        np.add.at(cube, (i, j, k), w)
-        return cube
-    p_continuum = np.bincount(i, weights=w, minlength=n_t) / w.sum()
-    p_bbbar = np.bincount(j, weights=w, minlength=n_t) / w.sum()
-    return w.sum() * p_continuum[:, None, None] * p_bbbar[None, :, None] * _smoothed_shape(tab, keep, w, axis)
-
-
 def _expected_cubes(tables, specs, axis):
-    """:func:`_expected_cube` of every background sample, computed once per run."""
-    return {name: _expected_cube(tables[name], axis, factorised=name not in PEAKING)
-            for name, spec in specs.items() if spec.kind == "background"}
-
-
-def _pseudo_data(cubes, ds, seed, fraction):
-    """Pseudo-data events, binned on (continuum bin, B Bbar bin, m_gg bin): one Poisson draw of the
-    whole expected background (``cubes``, by sample), then a random share ``fraction`` of its events
-    held out as the optimisation sample (a binomial split of every bin). Returns the optimisation
-    sample's counts on the threshold grid and the remaining events' cube."""
-    rng = sample_rng(seed, ds.name, "pseudo-data", 1)
-    events = rng.poisson(sum(cubes.values()))
-    held_out = rng.binomial(events, fraction)
-    return held_out.sum(axis=2).astype(float), (events - held_out).astype(float)
-
-
-def _passing(cube, thresholds):
-    """A cube summed over the classifier bins at or above ``thresholds``: a spectrum in m_gg."""
-    i, j = _grid_bin(np.asarray(thresholds, dtype=float))
-    return cube[i:, j:].sum(axis=(0, 1))
-
-
-def _histogram(axis, values, variances=None):
-    h = fill(axis, [], [])
-    h.view()["value"] = values
-    if variances is not None:
-        h.view()["variance"] = variances
-    return h
+    """Expected background of every background sample in the signal region on (continuum-classifier
+    bin, B Bbar-classifier bin, m_gg bin), computed once per run: peaking samples (simulated in
+    full) as simulated; the continuum and generic B Bbar factorised with a smoothed mass shape
+    (:meth:`~analysis_lib.analysis.thresholds.ThresholdGrid.expected_cube`: these samples are 10^3
+    times smaller than the data they stand for)."""
+    cubes = {}
+    for name, spec in specs.items():
+        if spec.kind == "background":
+            keep, w = _region(tables[name])
+            cubes[name] = GRID.expected_cube(tables[name]["bdt_continuum"][keep], tables[name]["bdt_bbbar"][keep],
+                                             tables[name]["m_gg_fit"][keep], w, axis, factorised=name not in PEAKING,
+                                             smoothing=BACKGROUND_SMOOTHING_GEV)
+    return cubes
 
 
 def selection(thresholds, *, data=False):
@@ -541,24 +424,15 @@ def selection(thresholds, *, data=False):
 
 
 def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: int, max_mc_events: int,
-            optimisation_fraction: float = 0.08, progress=True) -> Inputs:
+            optimisation_fraction: float = 0.08, progress=True) -> BabarInputs:
     """Simulate (or reuse) the ntuples, build the candidates, train the classifiers, choose their
     thresholds on the optimisation sample, and fill the histograms and signal peaks of the fits."""
-    from tqdm.auto import tqdm
-
     ds = dataset(dataset_name)
     if ctau_mm < 0:
         raise ParameterError(f"ctau_mm={ctau_mm!r} is negative; a lifetime must be >= 0 (0 = prompt)")
     specs = {s.name: s for s in sample_specs(ds, n_signal_events=n_signal_events, max_mc_events=max_mc_events)}
-    bar = tqdm(total=len(specs), desc="samples", disable=not progress)
-    if ds.simulated:
-        paths = produce(list(specs.values()), ds, seed=seed, config=production_config(ds), progress=bar)
-        folder = ds.ntuple_dir(seed)
-    else:
-        folder_real = ds.ntuple_dir(seed)
-        paths = {**{name: folder_real / f"{name}.root" for name in specs}, "data": folder_real / "data.root"}
-        folder = generated_dir() / ds.name / f"seed{seed}"
-    bar.close()
+    paths = ntuple_paths(list(specs.values()), ds, seed=seed, config=production_config(ds), progress=progress)
+    folder = work_dir(ds, seed)
     tables = {name: _read_table(paths[name], ds, simulated=True) for name in specs}
     data_table = None
     if "data" in paths:
@@ -573,9 +447,13 @@ def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: in
     axis = AXES["m_gg_fit"]()
     cubes = _expected_cubes(tables, specs, axis)
     if data_table is not None:
-        opt_counts, remaining = _optimisation_counts(data_table), None
+        # the held-out share of real data, in the signal region, on the threshold grid
+        held = data_table["optimisation"] & in_signal_region(data_table)
+        opt_counts, remaining = GRID.counts(data_table["bdt_continuum"][held], data_table["bdt_bbbar"][held],
+                                            1.0), None
     else:
-        opt_counts, remaining = _pseudo_data(cubes, ds, seed, optimisation_fraction)
+        opt_counts, remaining = split_pseudo_data(sum(cubes.values()), pseudo_data_rng(ds, seed),
+                                                  optimisation_fraction)
     grid = _optimisation_grid(tables, specs, opt_counts, optimisation_fraction, TYPICAL_WIDTH_GEV)
     best = grid.loc[grid["figure_of_merit"].idxmax()]
     thresholds = (float(best["threshold_continuum"]), float(best["threshold_bbbar"]))
@@ -588,7 +466,7 @@ def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: in
         if spec.kind == "background":
             backgrounds[name] = spec.label
             # the expected background after the selection
-            hists[name] = _histogram(axis, _passing(cubes[name], thresholds))
+            hists[name] = from_values(axis, GRID.passing(cubes[name], thresholds))
     peaks = _signal_peaks(tables, specs, ctau_mm)
     sigma_signal = specs[next(n for n, s in specs.items() if s.kind == "signal")].sigma_pb
     search = replace(SEARCH, signal_sigma_pb=lambda mass_gev, sqrt_s_gev: sigma_signal)
@@ -600,15 +478,14 @@ def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: in
         data = fill(axis, data_table["m_gg_fit"][mask], np.ones(mask.sum()))
         source = "ntuple"
     else:  # the pseudo-data events outside the optimisation sample that pass the thresholds
-        counts = _passing(remaining, thresholds)
-        data = _histogram(axis, counts, counts)
-        source = "histogram"
-    inputs = SearchInputs(dataset=ds, seed=seed, backgrounds=backgrounds, hists={"m_gg_fit": hists},
-                          data={"m_gg_fit": data}, data_source=source, peaks={"m_gg_fit": peaks},
-                          cut_flow=cut_flow_table(flows), luminosity_fraction=limit_fraction)
-    return Inputs(search=search, inputs=inputs, tables=tables, specs=specs, classifiers=classifiers,
-                  thresholds=thresholds, optimisation=grid, ctau_mm=ctau_mm,
-                  optimisation_fraction=optimisation_fraction)
+        counts = GRID.passing(remaining, thresholds)
+        data = from_values(axis, counts, counts)
+        source = "pseudo-data"
+    return BabarInputs(dataset=ds, seed=seed, backgrounds=backgrounds, hists={"m_gg_fit": hists},
+                       data={"m_gg_fit": data}, data_source=source, peaks={"m_gg_fit": peaks},
+                       cut_flow=cut_flow_table(flows), luminosity_fraction=limit_fraction, search=search, tables=tables,
+                       specs=specs, classifiers=classifiers, thresholds=thresholds, optimisation=grid, ctau_mm=ctau_mm,
+                       optimisation_fraction=optimisation_fraction)
 
 
 #: What the shared fits (peak_search.fit_inputs, scan, example_fit) read of this channel: confidence
@@ -637,31 +514,37 @@ SEARCH = PeakSearch(
 # limits
 
 
-def resolution_gev(inputs: Inputs, mass_gev: float) -> float:
+def resolution_gev(inputs: BabarInputs, mass_gev: float) -> float:
     """Mass resolution of the fit observable at ``mass_gev``."""
-    return peak_search.resolution_gev(inputs.search, inputs.inputs, mass_gev)
+    return peak_search.resolution_gev(inputs.search, inputs, mass_gev)
 
 
-def analyse(inputs: Inputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, fit_half_width_sigma,
+def analyse(inputs: BabarInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, fit_half_width_sigma,
             background_degree=2, progress=True, client=None):
-    """90% CL limits on B(B+ -> K+ a) x B(a -> gamma gamma) versus mass at the run's lifetime; with a
+    """90% CL limits on B(B+ -> K+ a) x B(a -> gamma gamma) versus mass at the run's lifetime, and on
+    g_aW with the lifetime the coupling implies (:func:`coupling_limits`, every fourth step); with a
     dask ``client`` the masses are spread over its workers. The range is cut to the simulated masses
     that shape the peak at this lifetime (with a warning)."""
-    simulated = inputs.inputs.peaks["m_gg_fit"].masses_gev
+    simulated = inputs.peaks["m_gg_fit"].masses_gev
     if mass_min_gev < simulated[0] or mass_max_gev > simulated[-1]:
         log.warning("c tau = %g mm: the scan covers %.3f-%.3f GeV, the masses whose simulated signal survives "
                     "the selection", inputs.ctau_mm, max(mass_min_gev, simulated[0]), min(mass_max_gev, simulated[-1]))
-        mass_min_gev, mass_max_gev = max(mass_min_gev, simulated[0]), min(mass_max_gev, simulated[-1])
-    mu = peak_search.scan(inputs.search, inputs.inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev,
-                          mass_step_sigma=mass_step_sigma, fit_half_width_sigma=fit_half_width_sigma,
-                          background_degree=background_degree, progress=progress, client=client)
-    return {"br": mu.transform(lambda m, v: v * BR_REF, quantity="br_b_to_k_a_x_br_gg", unit="")}
+    mu = peak_search.scan(inputs.search, inputs, mass_min_gev=max(mass_min_gev, simulated[0]),
+                          mass_max_gev=min(mass_max_gev, simulated[-1]), mass_step_sigma=mass_step_sigma,
+                          fit_half_width_sigma=fit_half_width_sigma, background_degree=background_degree,
+                          progress=progress, client=client)
+    thresholds = (f"classifier thresholds {inputs.thresholds[0]:g} (continuum) and {inputs.thresholds[1]:g} (B Bbar), "
+                  f"chosen on the optimisation sample ({inputs.optimisation_fraction:.0%} of the data)")
+    br = mu.transform(lambda m, v: v * BR_REF, quantity="br_b_to_k_a_x_br_gg", unit="").stamped(notes=(thresholds,))
+    masses = coupling_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev,
+                             step_sigma=COUPLING_STEP * mass_step_sigma)
+    coupling = coupling_limits(inputs, masses, fit_half_width_sigma=fit_half_width_sigma,
+                               background_degree=background_degree, progress=progress, client=client)
+    return {"br": br, "g_aw": coupling.stamped(notes=(thresholds,), model={"ctau_mm": "from the coupling"})}
 
 
-def example_fit(inputs: Inputs, mass_gev, *, half_width_sigma, degree=2):
-    """A fitted window at one mass, for a figure."""
-    return peak_search.example_fit(inputs.search, inputs.inputs, mass_gev, half_width_sigma=half_width_sigma,
-                                   degree=degree)
+#: The coupling limit is computed every this many steps of the rate limit's scan.
+COUPLING_STEP = 4
 
 
 #: A rate limit standing for "no sensitivity" (far above any branching fraction).
@@ -670,7 +553,7 @@ _NO_LIMIT = 1e6
 CTAU_GRID_MM = (0.0, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
 
 
-def signal_peaks(inputs: Inputs, ctau_mm: float) -> PeakTemplates:
+def signal_peaks(inputs: BabarInputs, ctau_mm: float) -> PeakTemplates:
     """The selected, truth-matched signal peaks reweighted to proper decay length ``ctau_mm``."""
     return _signal_peaks(inputs.tables, inputs.specs, ctau_mm)
 
@@ -708,13 +591,12 @@ def _signal_peaks(tables, specs, ctau_mm):
     return PeakTemplates.from_samples(masses, values, generated, weights=weights)
 
 
-def with_lifetime(inputs: Inputs, ctau_mm: float) -> Inputs:
+def with_lifetime(inputs: BabarInputs, ctau_mm: float) -> BabarInputs:
     """The same run's inputs (data, backgrounds, selection) with the signal of another lifetime."""
-    peaks = signal_peaks(inputs, ctau_mm)
-    return replace(inputs, inputs=replace(inputs.inputs, peaks={"m_gg_fit": peaks}), ctau_mm=ctau_mm)
+    return replace(inputs, peaks={"m_gg_fit": signal_peaks(inputs, ctau_mm)}, ctau_mm=ctau_mm)
 
 
-def coupling_limits(inputs: Inputs, masses_gev, *, fit_half_width_sigma, background_degree=2, progress=True,
+def coupling_limits(inputs: BabarInputs, masses_gev, *, fit_half_width_sigma, background_degree=2, progress=True,
                     client=None, ctau_grid_mm=CTAU_GRID_MM):
     """Limits on g_aW with the lifetime the coupling implies.
 
@@ -726,10 +608,9 @@ def coupling_limits(inputs: Inputs, masses_gev, *, fit_half_width_sigma, backgro
     linearly in log c tau (prompt below the grid's first non-zero value, extrapolated in log-log above
     its last). Observed and expected (each band quantile) limits are solved alike.
     """
-    from scipy.optimize import brentq
-
     masses = np.asarray(masses_gev, dtype=float)
     by_ctau = []
+    method, statistic = "CLs, asymptotic", "q~_mu"
     for ctau in ctau_grid_mm:
         try:
             run = with_lifetime(inputs, ctau)
@@ -737,47 +618,23 @@ def coupling_limits(inputs: Inputs, masses_gev, *, fit_half_width_sigma, backgro
             by_ctau.append(np.full((len(masses), 6), _NO_LIMIT))
             continue
 
-        def build(mass, run=run):
-            model, counts, _ = peak_search.fit_inputs(run.search, run.inputs, mass, half_width_sigma=fit_half_width_sigma,
-                                                      degree=background_degree)
-            return model, counts
-
-        simulated = run.inputs.peaks["m_gg_fit"].masses_gev
+        simulated = run.peaks["m_gg_fit"].masses_gev
         inside = (masses >= simulated[0]) & (masses <= simulated[-1])
         rates = np.full((len(masses), 6), _NO_LIMIT)
         if inside.any():
-            limits = scan_limits(masses[inside], build, cl=CL, progress=progress, client=client)
+            limits = peak_search.scan(run.search, run, mass_min_gev=None, mass_max_gev=None, mass_step_sigma=None,
+                                      fit_half_width_sigma=fit_half_width_sigma, background_degree=background_degree,
+                                      progress=progress, client=client, masses_gev=masses[inside])
             rates[inside] = np.column_stack([limits.observed, limits.expected]) * BR_REF
+            method, statistic = limits.method, limits.test_statistic
         by_ctau.append(rates)
     table = np.stack(by_ctau)  # (ctau, mass, 6)
-    grid = np.asarray(ctau_grid_mm, dtype=float)
-    positive = grid > 0
-    log_ctau = np.log(grid[positive])
-
-    def rate_limit(j, column, ctau):
-        values = np.log(table[:, j, column])
-        if ctau <= grid[positive][0]:
-            # between prompt and the first lifetime: linear in c tau
-            return float(np.exp(np.interp(ctau, [0.0, grid[positive][0]], [values[0], values[positive][0]])))
-        x = np.log(ctau)
-        if x <= log_ctau[-1]:
-            return float(np.exp(np.interp(x, log_ctau, values[positive])))
-        slope = (values[positive][-1] - values[positive][-2]) / (log_ctau[-1] - log_ctau[-2])
-        return float(np.exp(values[positive][-1] + slope * (x - log_ctau[-1])))
-
-    out = np.full((len(masses), 6), np.nan)
-    for j, m in enumerate(masses):
-        for column in range(6):
-            def excess(log_g):
-                g = np.exp(log_g)
-                return np.log(b_to_k_alp_branching(m, g)) - np.log(rate_limit(j, column, ctau_from_g_aw_mm(m, g)))
-
-            low, high = np.log(1e-9), np.log(1e-1)
-            if np.isfinite(table[:, j, column]).all() and excess(low) < 0 < excess(high):
-                out[j, column] = np.exp(brentq(excess, low, high, xtol=1e-6))
-    return ScanResult(quantity="g_aw", unit="GeV^-1", masses_gev=masses, observed=out[:, 0], expected=out[:, 1:],
-                      significance=np.full(len(masses), np.nan), cl=CL, method="CLs, asymptotic q~mu",
-                      test_statistic="q~mu", notes=("lifetime from the coupling",))
+    out = np.array([[coupling_limit(ctau_grid_mm, table[:, j, column], rate=partial(b_to_k_alp_branching, m),
+                                    ctau_mm=partial(ctau_from_g_aw_mm, m)) for column in range(6)]
+                    for j, m in enumerate(masses)]).reshape(len(masses), 6)
+    return LimitScan(quantity="g_aw", unit="GeV^-1", masses_gev=masses, observed=out[:, 0], expected=out[:, 1:],
+                     cl=CL, method=f"{method}; the coupling where B(B+ -> K+ a; g) equals the rate limit at c tau(g)",
+                     test_statistic=statistic, mass_name="m_a", notes=("lifetime from the coupling",))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -790,7 +647,7 @@ G_AW_REF = 1e-5
 def physics_table(masses_gev):
     """B(B+ -> K+ a), g_agg, c tau and the mean lab decay length of the ALP at g_aW = 1e-5 GeV^-1
     (the lab momentum taken as the B-frame momentum: the B moves slowly)."""
-    from ..kinematics import two_body_momentum
+    from ..core.kinematics import two_body_momentum
     from ..physics.alp_w import g_agg_from_g_aw
 
     rows = []
@@ -803,7 +660,7 @@ def physics_table(masses_gev):
     return pd.DataFrame(rows)
 
 
-def efficiency_table(inputs: Inputs, masses_gev, ctaus_mm=CTAU_MM):
+def efficiency_table(inputs: BabarInputs, masses_gev, ctaus_mm=CTAU_MM):
     """Signal efficiency (selected, correctly reconstructed) at each mass for each lifetime."""
     rows = {}
     for ctau in ctaus_mm:
@@ -813,35 +670,74 @@ def efficiency_table(inputs: Inputs, masses_gev, ctaus_mm=CTAU_MM):
     return frame
 
 
-def results_table(br, masses_gev, published, coupling=None):
-    """Observed and expected limits at a few masses, next to the published prompt curve."""
-    def pick(result, values, m):
-        return np.interp(m, result.masses_gev, values, left=np.nan, right=np.nan)
-
-    rows = []
-    for m in masses_gev:
-        inside_veto = any(lo < m < hi for lo, hi in VETOES)
-        row = {"m_a [GeV]": m,
-               "observed B x B": np.nan if inside_veto else float(pick(br, br.observed, m)),
-               "expected B x B": np.nan if inside_veto else float(pick(br, br.expected[:, 2], m)),
-               "published prompt (observed)": float(published.at(np.array([m]))[0])}
-        row["expected / published"] = row["expected B x B"] / row["published prompt (observed)"]
-        if coupling is not None:
-            row["expected g_aW [GeV^-1]"] = float(pick(coupling, coupling.expected[:, 2], m))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def agreement(result, published, *, factor=2.25):
     """Share of the scanned masses where the expected rate limit is within ``factor`` of the published
     curve, and the median ratio (the shared definition)."""
     return peak_search.agreement(result, published, factor=factor)
 
 
-def coupling_masses(inputs: Inputs, *, mass_min_gev, mass_max_gev, step_sigma):
+def coupling_masses(inputs: BabarInputs, *, mass_min_gev, mass_max_gev, step_sigma):
     """Mass hypotheses of the coupling limit: steps of ``step_sigma`` prompt resolutions inside the
     simulated masses, the vetoes left out."""
     prompt = with_lifetime(inputs, 0.0)
-    simulated = prompt.inputs.peaks["m_gg_fit"].masses_gev
-    return peak_search.scan_masses(prompt.search, prompt.inputs, mass_min_gev=max(mass_min_gev, simulated[0]),
+    simulated = prompt.peaks["m_gg_fit"].masses_gev
+    return peak_search.scan_masses(prompt.search, prompt, mass_min_gev=max(mass_min_gev, simulated[0]),
                                    mass_max_gev=min(mass_max_gev, simulated[-1]), step_sigma=step_sigma)
+
+
+def classifier_shapes(inputs: BabarInputs, column: str) -> dict:
+    """(values, weights) of a classifier output (``"bdt_continuum"`` or ``"bdt_bbbar"``) on the
+    evaluation half of the signal (all masses), the continuum and the generic B Bbar, keyed by
+    legend label (for :func:`analysis_lib.plots.plot_shapes`)."""
+    groups = {"signal (all masses)": "signal", "continuum": "bkg_continuum", "generic B Bbar": "bkg_bb"}
+    out = {}
+    for label, prefix in groups.items():
+        names = [n for n in inputs.tables if n.startswith(prefix)]
+        evaluate = ~np.concatenate([inputs.tables[n]["train"] for n in names])
+        out[label] = (np.concatenate([inputs.tables[n][column] for n in names])[evaluate],
+                      np.concatenate([inputs.tables[n]["weight"] for n in names])[evaluate])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the channel
+
+
+@register
+class BToKAlp(Channel):
+    """BaBar (and Belle, Belle II) B+ -> K+ a, a -> gamma gamma: classifiers, an optimisation sample,
+    and the shared peak search's fits."""
+
+    name = NAME
+    title = "BaBar: B⁺ → K⁺a, a → γγ"
+    notebook = "babar_b_to_k_alp.ipynb"
+    cl = CL
+    parameters = PARAMETERS
+    published = {"br": "babar_2022_b2ka_br_prompt_observed_90cl.txt"}
+
+    physics_table = staticmethod(physics_table)
+    efficiency_table = staticmethod(efficiency_table)
+    classifier_shapes = staticmethod(classifier_shapes)
+    resolution_gev = staticmethod(resolution_gev)
+    agreement = staticmethod(agreement)
+    vetoes = VETOES
+
+    def model_parameters(self, params):
+        return {"ctau_mm": params["ctau_mm"]}
+
+    def samples(self, params):
+        return sample_specs(self.dataset(params), n_signal_events=params["n_signal_events"],
+                            max_mc_events=params["max_mc_events"])
+
+    def prepare(self, params, *, progress=True):
+        return prepare(params["dataset"], seed=params["seed"], ctau_mm=params["ctau_mm"],
+                       n_signal_events=params["n_signal_events"], max_mc_events=params["max_mc_events"],
+                       optimisation_fraction=params["optimisation_fraction"], progress=progress)
+
+    def analyse(self, inputs, params, *, progress=True, client=None):
+        return analyse(inputs, **peak_search.scan_settings(params), progress=progress, client=client)
+
+    def example_fit(self, inputs, mass_gev: float, params):
+        """The fitted window at one mass, for a figure (the run's window and background degree)."""
+        return peak_search.example_fit(inputs.search, inputs, mass_gev, half_width_sigma=params["fit_half_width_sigma"],
+                                       degree=params["background_degree"])

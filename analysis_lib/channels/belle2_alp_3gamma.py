@@ -23,18 +23,18 @@ from functools import cache, partial
 import awkward as ak
 import numpy as np
 
-from .. import peak_search
-from ..datasets import Dataset, dataset, dataset_names
-from ..histograms import mass_squared_axis
-from ..kinematics import direction_from_angles, invariant_mass2
-from ..parameters import Parameter
-from ..peak_search import PeakSearch
+from ..analysis import peak_search
+from ..analysis.histograms import mass_squared_axis
+from ..analysis.peak_search import PeakSearch
+from ..core.constants import mass_gev
+from ..core.kinematics import direction_from_angles, invariant_mass2
+from ..core.parameters import SEED, Parameter
+from ..detector.datasets import Dataset, dataset, dataset_parameter
+from ..detector.frames import Frame
 from ..physics.alp import coupling_from_cross_section, sigma_ee_to_gamma_alp_pb
-from ..constants import mass_gev
 from ..physics.qed import sigma_gamma_gamma_pb
-from ..selection import Cut, CutFlow
+from ..reco.selection import Cut, CutFlow
 from ..simulation.generators import (
-    Frame,
     generate_gamma_gamma,
     generate_gamma_resonance,
     generate_radiative_bhabha,
@@ -44,18 +44,14 @@ from ..simulation.generators import (
     three_photon_sampler,
 )
 from ..simulation.production import SampleSpec
+from .base import Channel, register
 
-__all__ = [
-    "CL", "NAME", "NOTEBOOK", "PARAMETERS", "TITLE", "analyse", "fit_inputs", "observable_for", "prepare",
-    "resolution_gev", "sample_specs", "example_fit", "physics_table", "results_table", "agreement", "SEARCH",
-]
+__all__ = ["CL", "PARAMETERS", "SEARCH", "AlpThreeGamma", "analyse", "observable_for", "physics_table",
+           "sample_specs"]
 
 log = logging.getLogger(__name__)
 
 NAME = "belle2_alp_3gamma"
-TITLE = "Belle II: e+e- → γa, a → γγ"
-NOTEBOOK = "belle2_alp_3gamma.ipynb"
-PUBLISHED = ("belle2_2020_alp_gagg_observed_95cl.txt", "belle2_2020_alp_sigma_observed_95cl_pb.txt")
 
 #: Confidence level of the paper's limits.
 CL = 0.95
@@ -100,18 +96,14 @@ def _mass_range(values):
 
 #: Run parameters (the notebook's parameters cell holds the same defaults).
 PARAMETERS = (
-    Parameter("dataset", str, "belle2_2018", "registered Belle II dataset", choices=partial(dataset_names, "belle2")),
-    Parameter("seed", int, 1, "random seed of the simulation and pseudo-data", minimum=0),
+    dataset_parameter("belle2_2018", "belle2"),
+    SEED,
     Parameter("mass_min_gev", float, 0.2, "lowest ALP mass of the scan, GeV", depends=_mass_range),
     Parameter("mass_max_gev", float, 9.7, "highest ALP mass of the scan, GeV", depends=_mass_range),
-    Parameter("mass_step_sigma", float, 1.0, "scan step in units of the mass resolution", minimum=0.1, maximum=10),
     Parameter("n_signal_events", int, 20_000, "simulated events per signal mass", minimum=500, maximum=10_000_000),
     Parameter("max_mc_events", int, 2_000_000, "largest simulated background sample", minimum=10_000,
               maximum=100_000_000),
-    Parameter("fit_half_width_sigma", float, 5.0, "half width of the fit window in resolutions", minimum=2,
-              maximum=20),
-    Parameter("background_degree", int, 2, "degree of the log-polynomial continuum in each fit window",
-              minimum=0, maximum=4),
+    *peak_search.FIT_PARAMETERS,
 )
 
 
@@ -321,27 +313,6 @@ SEARCH = PeakSearch(
 )
 
 
-def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int, progress=True):
-    """Simulate (or reuse) and select the ntuples of ``dataset_name`` (:func:`analysis_lib.peak_search.prepare`)."""
-    return peak_search.prepare(SEARCH, dataset_name, seed=seed, n_signal_events=n_signal_events,
-                               max_mc_events=max_mc_events, progress=progress)
-
-
-def resolution_gev(inputs, mass_gev: float) -> float:
-    """Mass resolution at ``mass_gev``."""
-    return peak_search.resolution_gev(SEARCH, inputs, mass_gev)
-
-
-def fit_inputs(inputs, mass_gev: float, *, half_width_sigma: float, degree: int = 2):
-    """Model, counts and window of one mass hypothesis (:func:`analysis_lib.peak_search.fit_inputs`)."""
-    return peak_search.fit_inputs(SEARCH, inputs, mass_gev, half_width_sigma=half_width_sigma, degree=degree)
-
-
-def example_fit(inputs, mass_gev: float, *, half_width_sigma: float, degree: int = 2):
-    """A fitted window at one mass, for a figure."""
-    return peak_search.example_fit(SEARCH, inputs, mass_gev, half_width_sigma=half_width_sigma, degree=degree)
-
-
 def analyse(inputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, fit_half_width_sigma, background_degree=2,
             progress=True, client=None):
     """Limits on sigma(e+e- -> gamma a) B(a -> gamma gamma) (pb) and on g_agg (GeV^-1) versus mass;
@@ -357,7 +328,6 @@ def analyse(inputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, fit_half_wid
     return {"sigma": sigma, "g_agg": coupling}
 
 
-agreement = peak_search.agreement
 
 
 def physics_table(masses_gev, sqrt_s_gev):
@@ -378,21 +348,46 @@ def physics_table(masses_gev, sqrt_s_gev):
     })
 
 
-def results_table(results, masses_gev, published):
-    """Limits at a few masses next to the published observed curve."""
-    import pandas as pd
+# ---------------------------------------------------------------------------------------------
+# the channel
 
-    g = results["g_agg"]
-    idx = [int(np.argmin(np.abs(g.masses_gev - m))) for m in masses_gev]
-    mass = g.masses_gev[idx]
-    pub = published.at(mass)
-    return pd.DataFrame({
-        "m_a [GeV]": mass,
-        "observed g [1/GeV]": g.observed[idx],
-        "expected g [1/GeV]": g.expected[idx, 2],
-        "-1 sigma": g.expected[idx, 1],
-        "+1 sigma": g.expected[idx, 3],
-        "published observed": pub,
-        "expected / published": g.expected[idx, 2] / pub,
-        "local Z": g.significance[idx],
-    })
+
+@register
+class AlpThreeGamma(Channel):
+    """Belle II e+e- -> gamma a, a -> gamma gamma: the shared peak search with this module's declarations."""
+
+    name = NAME
+    title = "Belle II: e+e- → γa, a → γγ"
+    notebook = "belle2_alp_3gamma.ipynb"
+    cl = CL
+    parameters = PARAMETERS
+    published = {"g_agg": "belle2_2020_alp_gagg_observed_95cl.txt", "sigma": "belle2_2020_alp_sigma_observed_95cl_pb.txt"}
+
+    search = SEARCH
+    physics_table = staticmethod(physics_table)
+    observable_for = staticmethod(observable_for)
+
+    def samples(self, params):
+        return sample_specs(self.dataset(params), n_signal_events=params["n_signal_events"])
+
+    def prepare(self, params, *, progress=True):
+        return peak_search.prepare(SEARCH, params["dataset"], seed=params["seed"],
+                                   n_signal_events=params["n_signal_events"], max_mc_events=params["max_mc_events"],
+                                   progress=progress)
+
+    def analyse(self, inputs, params, *, progress=True, client=None):
+        return analyse(inputs, **peak_search.scan_settings(params), progress=progress, client=client)
+
+    def resolution_gev(self, inputs, mass_gev: float) -> float:
+        """Mass resolution at ``mass_gev``."""
+        return peak_search.resolution_gev(SEARCH, inputs, mass_gev)
+
+    def example_fit(self, inputs, mass_gev: float, params):
+        """The fitted window at one mass, for a figure (the run's window and background degree)."""
+        return peak_search.example_fit(SEARCH, inputs, mass_gev, half_width_sigma=params["fit_half_width_sigma"],
+                                       degree=params["background_degree"])
+
+    def agreement(self, result, published, *, factor=1.5):
+        """Share of masses where the expected limit is within ``factor`` of the published curve, and
+        the median ratio (:func:`analysis_lib.analysis.peak_search.agreement`)."""
+        return peak_search.agreement(result, published, factor=factor)

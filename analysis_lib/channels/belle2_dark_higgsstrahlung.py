@@ -21,42 +21,45 @@ The flow (modelled on the paper, whose selection details are not all public):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
-from functools import partial
+from dataclasses import dataclass
+from functools import cached_property, partial
 
 import numpy as np
 import pandas as pd
 from scipy.interpolate import RegularGridInterpolator
 from scipy.ndimage import gaussian_filter
-from scipy.stats import norm, poisson
-from tqdm.auto import tqdm
 
-from ..datasets import Dataset, dataset, dataset_names
-from ..dimuon import TRIGGER_EFFICIENCY, background_estimate, preselect, skim
-from ..errors import EmptySelectionError, KinematicError, ParameterError
-from ..ntuple import read_meta
-from ..parameters import Parameter
+from ..analysis.counting import (
+    BayesianCounting,
+    CountingInputs,
+    CountingWindow,
+    background_cells,
+    background_estimate,
+    summed_area,
+)
+from ..analysis.samples import draw_pseudo_data, ntuple_paths
+from ..analysis.scan import scan_limits
+from ..analysis.signal_shape import peak_summary
+from ..core.errors import EmptySelectionError, KinematicError, ParameterError
+from ..core.parameters import SEED, Parameter
+from ..detector.datasets import Dataset, dataset, dataset_parameter
+from ..io.ntuple import read_meta
+from ..io.published import PublishedInterval
 from ..physics.dark_photon import branching_fraction_mumu, sigma_dark_higgsstrahlung_pb
-from ..published import PublishedInterval
-from ..scan import ScanResult
-from ..selection import cut_flow_table, require_events
-from ..signal_shape import peak_summary
+from ..reco.dimuon import TRIGGER_EFFICIENCY, preselect, skim
+from ..reco.selection import cut_flow_table, require_events
 from ..simulation.dimuon import background_specs, generate_dark_higgsstrahlung
-from ..simulation.production import ProductionConfig, SampleSpec, produce, sample_rng
-from ..stats.counting import bayesian_upper_limits_one_bin
-from ..stats.limits import BANDS
+from ..simulation.production import ProductionConfig, SampleSpec
+from .base import Channel, register
 
 __all__ = [
-    "CL", "NAME", "NOTEBOOK", "PARAMETERS", "PUBLISHED_RANGES", "TITLE", "Inputs", "LimitMap", "analyse",
+    "CL", "PARAMETERS", "PUBLISHED_RANGES", "DarkHiggsstrahlung", "HiggsstrahlungInputs", "analyse",
     "efficiency_table", "physics_table", "prepare", "sample_specs", "window",
 ]
 
 log = logging.getLogger(__name__)
 
 NAME = "belle2_dark_higgsstrahlung"
-TITLE = "Belle II: e+e- → A′h′, A′ → μ+μ-, h′ invisible"
-NOTEBOOK = "belle2_dark_higgsstrahlung.ipynb"
-PUBLISHED = ()
 _SOURCE = ("Belle II, Phys. Rev. Lett. 130 (2023) 071804, arXiv:2207.00509, abstract: 90% Bayesian credibility "
            "limits for 4.0 < M_A' < 9.7 GeV and M_h' < M_A'")
 #: No digitised curve of this search is available: the ranges of its limits are drawn instead.
@@ -102,8 +105,8 @@ def _mass_range(values):
 
 
 PARAMETERS = (
-    Parameter("dataset", str, "belle2_2019", "registered Belle II dataset", choices=partial(dataset_names, "belle2")),
-    Parameter("seed", int, 1, "random seed of the simulation and pseudo-data", minimum=0),
+    dataset_parameter("belle2_2019", "belle2"),
+    SEED,
     Parameter("mass_a_min_gev", float, 4.0, "lowest A' mass of the scan, GeV", depends=_mass_range),
     Parameter("mass_a_max_gev", float, 9.7, "highest A' mass of the scan, GeV", depends=_mass_range),
     Parameter("mass_step_sigma", float, 2.0, "A' mass step in units of the dimuon-mass resolution", minimum=0.5,
@@ -150,32 +153,28 @@ def _recoil_mass(m2):
 
 
 @dataclass(frozen=True)
-class Inputs:
+class HiggsstrahlungInputs(CountingInputs):
     """Everything the limits of one run need, made once by :func:`prepare`.
 
-    Signal on the simulated grid (A' masses x h' fractions): the efficiency in its own 2D window
-    and the two resolutions. Background and data as maps on (:data:`MASS_EDGES`,
-    :data:`RECOIL_EDGES`) with their cumulative sums, for fast window sums.
+    The shared counting inputs (background maps, their squared weights and simulated events,
+    smoothed alike, and the data) on cells of (:data:`MASS_EDGES`, :data:`RECOIL_EDGES`), with their
+    summed-area tables for fast window sums; the signal on the simulated grid (A' masses x h'
+    fractions): the efficiency in its own 2D window and the two resolutions.
     """
 
-    dataset: Dataset
-    seed: int
     grid_a: np.ndarray
     grid_f: np.ndarray
     efficiency: np.ndarray  # (A', fraction)
     sigma_mass: np.ndarray  # dimuon-mass resolution (GeV)
     sigma_recoil: np.ndarray  # recoil-mass resolution (GeV)
-    backgrounds: dict  # sample name -> label
-    background_maps: dict  # sample name -> smoothed expected events per cell
-    background_cumulative: np.ndarray  # summed-area table of the total expected background
-    w2_cumulative: np.ndarray  # of the summed squared weights
-    raw_cumulative: np.ndarray  # of the simulated events
-    data_cumulative: np.ndarray  # of the data
-    data: np.ndarray
-    background_unit: float
-    data_source: str
-    cut_flow: object
     window_sigma: float
+
+    @cached_property
+    def cumulative(self) -> dict:
+        """Summed-area tables (:func:`~analysis_lib.analysis.counting.summed_area`) of the total
+        expected background, the summed squared weights, the simulated events and the data."""
+        return {"background": summed_area(self.background_total), "w2": summed_area(self.background_w2),
+                "raw": summed_area(self.background_raw), "data": summed_area(self.data)}
 
     def interpolate(self, values, mass_a_gev, mass_h_gev):
         """A per-grid-point quantity at (M_A', M_h'), bilinear in (M_A', M_h' / max M_h')."""
@@ -184,34 +183,25 @@ class Inputs:
         return float(RegularGridInterpolator((self.grid_a, self.grid_f), values)(point)[0])
 
 
-def _summed_area(values):
-    out = np.zeros((values.shape[0] + 1, values.shape[1] + 1))
-    out[1:, 1:] = values.cumsum(axis=0).cumsum(axis=1)
-    return out
-
-
-def _map(mass, recoil, weights):
-    h, _, _ = np.histogram2d(mass, recoil, bins=(MASS_EDGES, RECOIL_EDGES), weights=weights)
+def _map(candidates, weights):
+    """Weighted candidates on the cells of (dimuon mass, recoil mass)."""
+    h, _, _ = np.histogram2d(candidates.mass, _recoil_mass(candidates.recoil_mass2), bins=(MASS_EDGES, RECOIL_EDGES),
+                             weights=weights)
     return h
 
 
 def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int, window_sigma: float = 2.0,
-            progress=True) -> Inputs:
+            progress=True) -> HiggsstrahlungInputs:
     """Simulate (or reuse) the ntuples, preselect, and build the signal grid and background maps."""
     ds = dataset(dataset_name)
     specs = sample_specs(ds, n_signal_events=n_signal_events)
-    bar = tqdm(total=len(specs), desc="samples", disable=not progress)
-    if ds.simulated:
-        paths = produce(specs, ds, seed=seed, config=ProductionConfig(skim=skim, n_max=max_mc_events), progress=bar)
-    else:
-        folder = ds.ntuple_dir(seed)
-        paths = {**{s.name: folder / f"{s.name}.root" for s in specs}, "data": folder / "data.root"}
-    bar.close()
+    paths = ntuple_paths(specs, ds, seed=seed, config=ProductionConfig(skim=skim, n_max=max_mc_events),
+                         progress=progress)
     sqrt_s = ds.experiment.sqrt_s_gev
     grid_a, grid_f = np.array(SIGNAL_MASSES_A_GEV), np.array(SIGNAL_FRACTIONS_H)
     efficiency = np.zeros((grid_a.size, grid_f.size))
     sigma_mass, sigma_recoil = np.zeros_like(efficiency), np.zeros_like(efficiency)
-    flows, maps, w2, raw, unit = {}, {}, 0.0, 0.0, 0.0
+    flows, background = {}, {}
     for spec in specs:
         c, flows[spec.label] = preselect(paths[spec.name], ds, simulated=True,
                                          generated_events=spec.sigma_pb * ds.luminosity_pb)
@@ -231,25 +221,23 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
             n_generated = read_meta(paths[spec.name]).get("n_generated", n_signal_events)
             efficiency[i, j] = TRIGGER_EFFICIENCY * inside.sum() / n_generated
             continue
-        # the expectation, its squared weights and the simulated events, smoothed alike
-        maps[spec.name] = gaussian_filter(_map(c.mass, recoil, c.weight), KERNEL_BINS, mode="constant")
-        w2 = w2 + gaussian_filter(_map(c.mass, recoil, c.weight**2), KERNEL_BINS, mode="constant")
-        raw = raw + gaussian_filter(_map(c.mass, recoil, np.ones(len(c))), KERNEL_BINS, mode="constant")
-        unit = max(unit, float(c.weight.max(initial=0.0)))
+        background[spec.name] = (c, c.weight)
+    # the expectation, its squared weights and the simulated events, smoothed alike
+    maps, w2, raw, unit = background_cells(background, _map, smooth=partial(gaussian_filter, sigma=KERNEL_BINS,
+                                                                             mode="constant"), smooth_statistics=True)
     total = sum(maps.values())
     if ds.simulated:
-        data = sample_rng(seed, ds.name, "pseudo-data", 1).poisson(total).astype(float)
+        data = draw_pseudo_data(total, ds, seed)
         source = "pseudo-data"
     else:
         c, flows["data"] = preselect(paths["data"], ds, simulated=False)
         require_events(np.ones(len(c), dtype=bool) if len(c) else np.zeros(1, bool), what=f"the data of {ds.name}")
-        data = _map(c.mass, _recoil_mass(c.recoil_mass2), np.ones(len(c)))
+        data = _map(c, np.ones(len(c)))
         source = "ntuple"
-    return Inputs(
+    return HiggsstrahlungInputs(
         dataset=ds, seed=seed, grid_a=grid_a, grid_f=grid_f, efficiency=efficiency, sigma_mass=sigma_mass,
         sigma_recoil=sigma_recoil, backgrounds={s.name: s.label for s in specs if s.kind == "background"},
-        background_maps=maps, background_cumulative=_summed_area(total), w2_cumulative=_summed_area(w2),
-        raw_cumulative=_summed_area(raw), data_cumulative=_summed_area(data), data=data, background_unit=unit,
+        background_maps=maps, background_w2=w2, background_raw=raw, data=data, background_unit=unit,
         data_source=source, cut_flow=cut_flow_table(flows), window_sigma=window_sigma,
     )
 
@@ -258,28 +246,13 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
 # windows and limits
 
 
-@dataclass(frozen=True)
-class Window:
-    """The 2D window of one mass hypothesis and what it holds."""
-
-    mass_a_gev: float
-    mass_h_gev: float
-    mass_range: tuple
-    recoil_range: tuple
-    efficiency: float
-    signal_per_unit: float  # expected events for eps^2 alpha_D = 1
-    background: float
-    background_uncertainty: float
-    simulated_background: float
-    counts: float
-
-
 def _box(cumulative, i0, i1, j0, j1):
     return cumulative[i1, j1] - cumulative[i0, j1] - cumulative[i1, j0] + cumulative[i0, j0]
 
 
-def window(inputs: Inputs, mass_a_gev: float, mass_h_gev: float) -> Window:
-    """The window at (M_A', M_h'): +-``window_sigma`` interpolated resolutions in both masses."""
+def window(inputs: HiggsstrahlungInputs, point) -> CountingWindow:
+    """The window at ``point`` = (M_A', M_h'): +-``window_sigma`` interpolated resolutions in both masses."""
+    mass_a_gev, mass_h_gev = (float(x) for x in point)
     sqrt_s = inputs.dataset.experiment.sqrt_s_gev
     if not (inputs.grid_a[0] <= mass_a_gev <= inputs.grid_a[-1]) or not 0 <= mass_h_gev <= max_mass_h(mass_a_gev, sqrt_s):
         raise KinematicError(
@@ -293,75 +266,22 @@ def window(inputs: Inputs, mass_a_gev: float, mass_h_gev: float) -> Window:
     j0, j1 = np.searchsorted(RECOIL_EDGES, [mass_h_gev - dr, mass_h_gev + dr])
     i1, j1 = max(i1, i0 + 1), max(j1, j0 + 1)
     b, uncertainty = background_estimate(
-        _box(inputs.background_cumulative, i0, i1, j0, j1), _box(inputs.w2_cumulative, i0, i1, j0, j1),
-        _box(inputs.raw_cumulative, i0, i1, j0, j1), unit_weight=inputs.background_unit,
+        _box(inputs.cumulative["background"], i0, i1, j0, j1), _box(inputs.cumulative["w2"], i0, i1, j0, j1),
+        _box(inputs.cumulative["raw"], i0, i1, j0, j1), unit_weight=inputs.background_unit,
         systematic=BACKGROUND_SYSTEMATIC)
     eff = inputs.interpolate(inputs.efficiency, mass_a_gev, mass_h_gev)
     sigma = float(sigma_dark_higgsstrahlung_pb(mass_a_gev, mass_h_gev, sqrt_s) * branching_fraction_mumu(mass_a_gev))
-    return Window(
-        mass_a_gev=mass_a_gev, mass_h_gev=mass_h_gev, mass_range=(MASS_EDGES[i0], MASS_EDGES[i1]),
-        recoil_range=(RECOIL_EDGES[j0], RECOIL_EDGES[j1]), efficiency=eff,
-        signal_per_unit=inputs.dataset.luminosity_pb * sigma * eff, background=float(b),
-        background_uncertainty=float(uncertainty), simulated_background=float(_box(inputs.raw_cumulative, i0, i1, j0, j1)),
-        counts=float(_box(inputs.data_cumulative, i0, i1, j0, j1)),
+    return CountingWindow(
+        mass_gev=mass_a_gev, mass2_gev=mass_h_gev,
+        ranges={"mass": (MASS_EDGES[i0], MASS_EDGES[i1]), "recoil_mass": (RECOIL_EDGES[j0], RECOIL_EDGES[j1])},
+        efficiency=np.atleast_1d(eff), signal_per_unit=np.atleast_1d(inputs.dataset.luminosity_pb * sigma * eff),
+        background=np.atleast_1d(b), background_uncertainty=np.atleast_1d(uncertainty),
+        simulated_background=float(_box(inputs.cumulative["raw"], i0, i1, j0, j1)),
+        counts=np.atleast_1d(float(_box(inputs.cumulative["data"], i0, i1, j0, j1))),
     )
 
 
-def _limits(w: Window):
-    """Observed and expected (bands at the background-only count quantiles) 90% credibility limits
-    on eps^2 alpha_D."""
-    expected_counts = [poisson.ppf(norm.cdf(z), w.background) for z in BANDS]
-    counts = np.array([w.counts] + expected_counts)
-    unique, back = np.unique(counts, return_inverse=True)
-    limits = bayesian_upper_limits_one_bin(unique, w.signal_per_unit, w.background,
-                                           background_uncertainty=w.background_uncertainty,
-                                           signal_uncertainty=SIGNAL_SYSTEMATIC, cl=CL)[back]
-    return limits[0], limits[1:]
-
-
-@dataclass(frozen=True)
-class LimitMap:
-    """Limits on a grid of (M_A', M_h'): ``mass_gev`` is M_A', ``mass2_gev`` M_h'."""
-
-    quantity: str
-    unit: str
-    mass_gev: np.ndarray
-    mass2_gev: np.ndarray
-    observed: np.ndarray
-    expected: np.ndarray  # (n, 5)
-    cl: float
-    method: str = "Bayesian, uniform prior in the signal, nuisance parameters marginalised"
-
-    def to_frame(self) -> pd.DataFrame:
-        """Long-form table with the columns of ``limits.csv`` and ``mass2_gev``."""
-        frame = self.slice_frame(np.ones(self.mass_gev.size, dtype=bool))
-        frame.insert(3, "mass2_gev", self.mass2_gev)
-        return frame
-
-    def slice_frame(self, mask):
-        return pd.DataFrame({"quantity": self.quantity, "unit": self.unit, "mass_gev": self.mass_gev[mask],
-                             "observed": self.observed[mask],
-                             **{c: self.expected[mask, i] for i, c in enumerate(
-                                 ["expected_minus2", "expected_minus1", "expected", "expected_plus1", "expected_plus2"])}})
-
-    def at_mass_h(self, mass_h_gev: float) -> ScanResult:
-        """The slice at the scanned h' mass nearest ``mass_h_gev``, as a scan versus M_A'."""
-        values = np.unique(self.mass2_gev)
-        chosen = values[np.argmin(np.abs(values - mass_h_gev))]
-        mask = self.mass2_gev == chosen
-        return ScanResult(quantity=self.quantity, unit=self.unit, masses_gev=self.mass_gev[mask],
-                          observed=self.observed[mask], expected=self.expected[mask],
-                          significance=np.zeros(mask.sum()), cl=self.cl, method=self.method,
-                          test_statistic="posterior of the signal rate", notes=(f"M_h' = {chosen:.2f} GeV",))
-
-    def transform(self, function, *, quantity: str, unit: str) -> LimitMap:
-        """Apply ``function(mass_a, mass_h, value)`` to every limit."""
-        return replace(self, quantity=quantity, unit=unit,
-                       observed=function(self.mass_gev, self.mass2_gev, self.observed),
-                       expected=function(self.mass_gev[:, None], self.mass2_gev[:, None], self.expected))
-
-
-def scan_points(inputs: Inputs, *, mass_a_min_gev, mass_a_max_gev, mass_step_sigma, mass_h_step_gev):
+def scan_points(inputs: HiggsstrahlungInputs, *, mass_a_min_gev, mass_a_max_gev, mass_step_sigma, mass_h_step_gev):
     """The (M_A', M_h') hypotheses: h' masses from the smallest simulated one in steps of
     ``mass_h_step_gev``; at each, A' masses in steps of ``mass_step_sigma`` dimuon-mass resolutions
     wherever M_h' is allowed."""
@@ -379,16 +299,16 @@ def scan_points(inputs: Inputs, *, mass_a_min_gev, mass_a_max_gev, mass_step_sig
     return np.array(points)
 
 
-def analyse(inputs: Inputs, *, mass_a_min_gev, mass_a_max_gev, mass_step_sigma, mass_h_step_gev, progress=True):
+def analyse(inputs: HiggsstrahlungInputs, *, mass_a_min_gev, mass_a_max_gev, mass_step_sigma, mass_h_step_gev,
+            progress=True, client=None):
     """Limits on eps^2 alpha_D and on sigma(e+e- -> A' h') x B(A' -> mu mu) (fb) on the (M_A', M_h')
-    grid of :func:`scan_points`."""
+    grid of :func:`scan_points`: 90% credibility limits of the counting windows (uniform prior in the
+    signal rate, background and signal uncertainties marginalised, as the paper)."""
     points = scan_points(inputs, mass_a_min_gev=mass_a_min_gev, mass_a_max_gev=mass_a_max_gev,
                          mass_step_sigma=mass_step_sigma, mass_h_step_gev=mass_h_step_gev)
-    observed, expected = np.zeros(len(points)), np.zeros((len(points), len(BANDS)))
-    for k, (m_a, m_h) in enumerate(tqdm(points, desc="mass hypotheses", disable=not progress, mininterval=2)):
-        observed[k], expected[k] = _limits(window(inputs, m_a, m_h))
-    eps2 = LimitMap(quantity="eps2_alpha_d", unit="", mass_gev=points[:, 0], mass2_gev=points[:, 1],
-                    observed=observed, expected=expected, cl=CL)
+    calculator = BayesianCounting(partial(window, inputs), CL, signal_uncertainty=SIGNAL_SYSTEMATIC)
+    eps2 = scan_limits(points, calculator, quantity="eps2_alpha_d", unit="", cl=CL, mass_name="M_A'",
+                       mass2_name="M_h'", progress=progress, client=client)
     sqrt_s = inputs.dataset.experiment.sqrt_s_gev
     sigma = eps2.transform(lambda a, h, v: 1e3 * v * sigma_dark_higgsstrahlung_pb(a, h, sqrt_s)
                            * branching_fraction_mumu(a), quantity="sigma_ahprime_x_br_mumu", unit="fb")
@@ -410,7 +330,7 @@ def physics_table(points, sqrt_s_gev):
     return pd.DataFrame(rows)
 
 
-def efficiency_table(inputs: Inputs):
+def efficiency_table(inputs: HiggsstrahlungInputs):
     """Efficiency in the window and the two resolutions at every simulated point."""
     sqrt_s = inputs.dataset.experiment.sqrt_s_gev
     rows = []
@@ -422,14 +342,36 @@ def efficiency_table(inputs: Inputs):
     return pd.DataFrame(rows)
 
 
-def results_table(results, points):
-    """Limits at a few (M_A', M_h') points (the nearest scanned ones)."""
-    eps2, sigma = results["eps2_alpha_d"], results["sigma_x_br"]
-    rows = []
-    for m_a, m_h in points:
-        k = int(np.argmin((eps2.mass_gev - m_a) ** 2 + (eps2.mass2_gev - m_h) ** 2))
-        rows.append({"M_A' [GeV]": eps2.mass_gev[k], "M_h' [GeV]": eps2.mass2_gev[k],
-                     "sigma x B observed [fb]": sigma.observed[k], "sigma x B expected [fb]": sigma.expected[k, 2],
-                     "eps^2 alpha_D observed": eps2.observed[k], "eps^2 alpha_D expected": eps2.expected[k, 2],
-                     "-1 sigma": eps2.expected[k, 1], "+1 sigma": eps2.expected[k, 3]})
-    return pd.DataFrame(rows).drop_duplicates()
+# ---------------------------------------------------------------------------------------------
+# the channel
+
+
+@register
+class DarkHiggsstrahlung(Channel):
+    """Belle II e+e- -> A' h', A' -> mu+ mu-, h' invisible: counting in 2D windows, Bayesian limits."""
+
+    name = NAME
+    title = "Belle II: e+e- → A′h′, A′ → μ+μ-, h′ invisible"
+    notebook = "belle2_dark_higgsstrahlung.ipynb"
+    cl = CL
+    parameters = PARAMETERS
+    published_ranges = PUBLISHED_RANGES
+
+    physics_table = staticmethod(physics_table)
+    efficiency_table = staticmethod(efficiency_table)
+    window = staticmethod(window)
+    mass_edges = MASS_EDGES
+    recoil_edges = RECOIL_EDGES
+    signal_uncertainty = SIGNAL_SYSTEMATIC
+
+    def samples(self, params):
+        return sample_specs(self.dataset(params), n_signal_events=params["n_signal_events"])
+
+    def prepare(self, params, *, progress=True):
+        return prepare(params["dataset"], seed=params["seed"], n_signal_events=params["n_signal_events"],
+                       max_mc_events=params["max_mc_events"], window_sigma=params["window_sigma"], progress=progress)
+
+    def analyse(self, inputs, params, *, progress=True, client=None):
+        return analyse(inputs, mass_a_min_gev=params["mass_a_min_gev"], mass_a_max_gev=params["mass_a_max_gev"],
+                       mass_step_sigma=params["mass_step_sigma"], mass_h_step_gev=params["mass_h_step_gev"],
+                       progress=progress, client=client)

@@ -34,38 +34,45 @@ from functools import partial
 import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.ndimage import gaussian_filter1d
-from tqdm.auto import tqdm
 
-from .. import classifier as bdt
-from ..datasets import Dataset, dataset, dataset_names, generated_dir
-from ..dimuon import TRIGGER_EFFICIENCY, background_estimate, preselect, skim
-from ..errors import EmptySelectionError, KinematicError, ParameterError
-from ..ntuple import read_meta
-from ..parameters import Parameter
-from ..published import PublishedRange
+from ..analysis import classifier as bdt
+from ..analysis.classifier import merge_tables
+from ..analysis.counting import (
+    MIN_SIMULATED_BACKGROUND,
+    CountingInputs,
+    CountingWindow,
+    background_cells,
+    background_estimate,
+    best_threshold,
+    window_model,
+)
+from ..analysis.samples import draw_pseudo_data, ntuple_paths, work_dir
+from ..analysis.scan import FastCLs, scan_limits
+from ..analysis.signal_shape import peak_summary
+from ..core.errors import EmptySelectionError, KinematicError, ParameterError
+from ..core.parameters import SEED, Parameter
+from ..detector.datasets import Dataset, dataset, dataset_parameter
+from ..io.ntuple import read_meta
+from ..io.published import PublishedRange
 from ..physics.zprime import DECAY_MODES, invisible_branching_fraction
-from ..scan import scan_limits
-from ..selection import cut_flow_table, require_events
-from ..signal_shape import peak_summary
+from ..reco.dimuon import TRIGGER_EFFICIENCY, preselect, skim
+from ..reco.selection import cut_flow_table, require_events
 from ..simulation.dimuon import background_specs, generate_mumu_vector, mumu_vector_sigma_pb
-from ..simulation.production import ProductionConfig, SampleSpec, produce, sample_rng
-from ..stats import BinnedModel
+from ..simulation.production import ProductionConfig, SampleSpec
+from .base import Channel, register
 
 __all__ = [
-    "CL", "NAME", "NOTEBOOK", "PARAMETERS", "PUBLISHED_RANGE", "TITLE", "Inputs", "analyse",
-    "counting_inputs", "feature_shapes", "g_minus_2_region", "physics_table", "prepare", "recoil_histograms",
-    "resolution_table", "results_table", "sample_specs", "scan_masses", "window_table",
+    "CL", "PARAMETERS", "PUBLISHED_RANGE", "ZprimeInputs", "ZprimeInvisible", "analyse", "counting_inputs",
+    "feature_shapes", "g_minus_2_region", "physics_table", "prepare", "recoil_histograms", "resolution_table",
+    "sample_specs", "scan_masses", "window_table",
 ]
 
 log = logging.getLogger(__name__)
 
 NAME = "belle2_zprime_invisible"
-TITLE = "Belle II: e+e- → μ+μ- Z′, Z′ → invisible"
-NOTEBOOK = "belle2_zprime_invisible.ipynb"
 #: The simulation-level resolution table of the search (for comparison only, never for tuning).
 RESOLUTION_REFERENCE = "belle2_zprime_recoil_mass2_resolution_mc.txt"
 #: No digitised curve of this search is available: its headline range is drawn instead.
-PUBLISHED = ()
 PUBLISHED_RANGE = PublishedRange(
     quantity="g_prime_neutrinos", unit="", cl=0.90, low_mass_value=3e-3, high_point=(8.0, 1.0),
     source="Belle II, Phys. Rev. Lett. 130 (2023) 231801, arXiv:2212.03066, abstract: 90% CL upper limits on g' "
@@ -93,11 +100,9 @@ SCORE_EDGES[0] = 0.0
 M2_EDGES = np.linspace(-4.0, 112.0, 5801)
 #: Gaussian kernel (GeV^2) that smooths the simulated background along the recoil mass squared.
 BACKGROUND_KERNEL_GEV2 = 0.1
-#: Punzi's figure of merit eps / (a/2 + sqrt(B)) (G. Punzi, arXiv:physics/0308063), a = 1.28 for 90% CL.
-PUNZI_A = 1.28
-#: Fewest simulated (evaluation-half) background events a threshold must keep in the window, and in
-#: each recoil-angle bin of it (a bin the simulation leaves empty has no background prediction).
-MIN_SIMULATED_BACKGROUND = 10
+#: Fewest simulated (evaluation-half) background events a threshold must keep in each recoil-angle
+#: bin of the window (a bin the simulation leaves empty has no background prediction), beside the
+#: shared :data:`~analysis_lib.analysis.counting.MIN_SIMULATED_BACKGROUND` in the whole window.
 MIN_SIMULATED_PER_BIN = 3
 #: Relative systematic uncertainty of the simulated background (a model: the paper's background
 #: uncertainties are not public in this form).
@@ -109,8 +114,8 @@ def _mass_range(values):
 
 
 PARAMETERS = (
-    Parameter("dataset", str, "belle2_2019_2020", "registered Belle II dataset", choices=partial(dataset_names, "belle2")),
-    Parameter("seed", int, 1, "random seed of the simulation and pseudo-data", minimum=0),
+    dataset_parameter("belle2_2019_2020", "belle2"),
+    SEED,
     Parameter("mass_min_gev", float, 0.1, "lowest Z' mass of the scan, GeV", depends=_mass_range),
     Parameter("mass_max_gev", float, 8.0, "highest Z' mass of the scan, GeV", depends=_mass_range),
     Parameter("mass_step_sigma", float, 1.0, "scan step in units of the recoil-mass-squared resolution",
@@ -156,28 +161,17 @@ def production_config(max_mc_events: int) -> ProductionConfig:
 
 
 @dataclass(frozen=True)
-class Inputs:
-    """Everything the limits of one run need, made once by :func:`prepare`.
+class ZprimeInputs(CountingInputs):
+    """Everything the limits of one run need, made once by :func:`prepare`: the shared counting inputs
+    (background maps and data) on cells of (classifier score, recoil mass squared, recoil cos theta*)
+    with the edges :data:`SCORE_EDGES`, :data:`M2_EDGES`, :data:`COS_EDGES`, the signal's efficiency
+    cubes per simulated mass, and the classifier."""
 
-    Cubes are binned on (classifier score, recoil mass squared, recoil cos theta*) with the edges
-    :data:`SCORE_EDGES`, :data:`M2_EDGES`, :data:`COS_EDGES`.
-    """
-
-    dataset: Dataset
-    seed: int
-    classifier: object  # analysis_lib.classifier.Classifier
+    classifier: object  # analysis_lib.analysis.classifier.Classifier
     signal_masses_gev: np.ndarray
     signal_sigma_pb: np.ndarray  # sigma(e+e- -> mu mu Z') at g' = 1 per simulated mass
     resolution_gev2: np.ndarray  # sigma(M_recoil^2) per simulated mass
     signal_cubes: np.ndarray  # (mass, score, M^2, cos): efficiency per generated event (evaluation half)
-    backgrounds: dict  # sample name -> label
-    background_cubes: dict  # sample name -> smoothed expected events (score, M^2, cos)
-    background_raw: np.ndarray  # simulated evaluation-half events per cell (all backgrounds)
-    background_w2: np.ndarray  # sum of squared weights per cell (all backgrounds)
-    background_unit: float  # the largest weight of one evaluation-half background event
-    data: np.ndarray  # counts per cell
-    data_source: str  # "ntuple" or "pseudo-data"
-    cut_flow: object  # pandas DataFrame
     tables: dict  # sample name -> preselected feature table with score, weight and evaluation flag
 
     def sigma_pb(self, mass_gev):
@@ -209,18 +203,12 @@ def _resolution_gev2(m2, mass_gev):
     return peak_summary(m2)[1]
 
 
-def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int, progress=True) -> Inputs:
+def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int, progress=True) -> ZprimeInputs:
     """Simulate (or reuse) the ntuples, preselect, train the classifier and fill the count cubes."""
     ds = dataset(dataset_name)
     specs = sample_specs(ds, n_signal_events=n_signal_events)
     simulated = ds.simulated
-    bar = tqdm(total=len(specs), desc="samples", disable=not progress)
-    if simulated:
-        paths = produce(specs, ds, seed=seed, config=production_config(max_mc_events), progress=bar)
-    else:
-        folder = ds.ntuple_dir(seed)
-        paths = {**{s.name: folder / f"{s.name}.root" for s in specs}, "data": folder / "data.root"}
-    bar.close()
+    paths = ntuple_paths(specs, ds, seed=seed, config=production_config(max_mc_events), progress=progress)
     flows, tables = {}, {}
     for spec in specs:
         c, flows[spec.label] = preselect(paths[spec.name], ds, simulated=True,
@@ -235,15 +223,10 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     signal_names = [s.name for s in specs if s.kind == "signal"]
     background_names = [s.name for s in specs if s.kind == "background"]
 
-    def merged(names, balance):
-        parts = [tables[n] for n in names if len(tables[n]["weight"])]
-        merged_table = {f: np.concatenate([p[f] for p in parts]) for f in (*FEATURES, "evaluate")}
-        weights = np.concatenate([p["weight"] / (p["weight"].sum() if balance else 1.0) for p in parts])
-        return merged_table, weights
-
-    signal_table, signal_weights = merged(signal_names, balance=True)
-    background_table, background_weights = merged(background_names, balance=False)
-    folder = generated_dir() / ds.name / f"seed{seed}"  # never inside a folder of real ntuples
+    fields = (*FEATURES, "evaluate")
+    signal_table, signal_weights = merge_tables(tables, signal_names, balance=True, fields=fields)
+    background_table, background_weights = merge_tables(tables, background_names, fields=fields)
+    folder = work_dir(ds, seed)
     classifier = bdt.train(signal_table, background_table, features=FEATURES, signal_weights=signal_weights,
                            background_weights=background_weights, signal_train=~signal_table["evaluate"],
                            background_train=~background_table["evaluate"], cache=folder / "classifier_zprime.pkl",
@@ -265,19 +248,13 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         signal_cubes[i] = _digitise(t, weights)
         resolution[i] = _resolution_gev2(t["recoil_mass2"], masses[i])
     # backgrounds: evaluation half standing for the whole sample, smoothed along M^2
-    cubes, raw, w2, unit = {}, 0.0, 0.0, 0.0
     step = M2_EDGES[1] - M2_EDGES[0]
-    for name in background_names:
-        t = tables[name]
-        w = np.where(t["evaluate"], 2.0 * t["weight"], 0.0)
-        cube = _digitise(t, w)
-        cubes[name] = gaussian_filter1d(cube, BACKGROUND_KERNEL_GEV2 / step, axis=1, mode="constant")
-        raw = raw + _digitise(t, t["evaluate"].astype(float))
-        w2 = w2 + _digitise(t, w**2)
-        unit = max(unit, float(w.max(initial=0.0)))
+    cubes, w2, raw, unit = background_cells(
+        {name: (tables[name], np.where(tables[name]["evaluate"], 2.0 * tables[name]["weight"], 0.0))
+         for name in background_names},
+        _digitise, smooth=partial(gaussian_filter1d, sigma=BACKGROUND_KERNEL_GEV2 / step, axis=1, mode="constant"))
     if simulated:
-        rng = sample_rng(seed, ds.name, "pseudo-data", 1)
-        data = rng.poisson(sum(cubes.values())).astype(float)
+        data = draw_pseudo_data(sum(cubes.values()), ds, seed)
         source = "pseudo-data"
     else:
         c, flows["data"] = preselect(paths["data"], ds, simulated=False)
@@ -286,10 +263,10 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         table["score"] = classifier.score(table)
         data = _digitise(table, np.ones(len(c.weight)))
         source = "ntuple"
-    return Inputs(
+    return ZprimeInputs(
         dataset=ds, seed=seed, classifier=classifier, signal_masses_gev=masses, signal_sigma_pb=sigmas,
         resolution_gev2=resolution, signal_cubes=signal_cubes,
-        backgrounds={s.name: s.label for s in specs if s.kind == "background"}, background_cubes=cubes,
+        backgrounds={s.name: s.label for s in specs if s.kind == "background"}, background_maps=cubes,
         background_raw=raw, background_w2=w2, background_unit=unit, data=data, data_source=source, cut_flow=cut_flow_table(flows),
         tables=tables,
     )
@@ -305,7 +282,7 @@ def _window_bins(centre_gev2, half_width_gev2):
     return max(lo, 0), min(max(hi, lo + 1), len(M2_EDGES) - 1)
 
 
-def _signal_cube(inputs: Inputs, mass_gev, lo, hi):
+def _signal_cube(inputs: ZprimeInputs, mass_gev, lo, hi):
     """Signal efficiency on (score, cos) in the window [lo, hi) of M^2 bins at ``mass_gev``: the two
     nearest simulated masses' efficiencies in their own windows (same width in resolutions),
     interpolated linearly in mass."""
@@ -324,26 +301,10 @@ def _signal_cube(inputs: Inputs, mass_gev, lo, hi):
     return out  # (score, cos)
 
 
-@dataclass(frozen=True)
-class Window:
-    """The counting window of one mass: M^2 range, the chosen classifier threshold, and per recoil
-    polar-angle bin the signal efficiency, expected background, its uncertainty and the counts."""
-
-    mass_gev: float
-    m2_range: tuple
-    threshold: float
-    efficiency: np.ndarray
-    background: np.ndarray
-    background_uncertainty: np.ndarray
-    simulated_background: float
-    counts: np.ndarray
-    figure_of_merit: float
-
-
-def counting_inputs(inputs: Inputs, mass_gev: float, *, window_sigma: float) -> Window:
+def counting_inputs(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float) -> CountingWindow:
     """The window at ``mass_gev``: +-``window_sigma`` resolutions in M_recoil^2 and the classifier
     threshold with the best Punzi figure of merit among those that keep at least
-    :data:`MIN_SIMULATED_BACKGROUND` simulated background events, and
+    :data:`~analysis_lib.analysis.counting.MIN_SIMULATED_BACKGROUND` simulated background events, and
     :data:`MIN_SIMULATED_PER_BIN` in every recoil-angle bin (none if no threshold does).
 
     The background per recoil-angle bin: :func:`analysis_lib.dimuon.background_estimate` with
@@ -356,45 +317,26 @@ def counting_inputs(inputs: Inputs, mass_gev: float, *, window_sigma: float) -> 
         return np.cumsum(cube[::-1], axis=0)[::-1]
 
     s_pass = passing(signal)
-    b_pass = passing(sum(c[:, lo:hi].sum(axis=1) for c in inputs.background_cubes.values()))
+    b_pass = passing(sum(c[:, lo:hi].sum(axis=1) for c in inputs.background_maps.values()))
     raw_bins = passing(inputs.background_raw[:, lo:hi].sum(axis=1))
     raw_pass = raw_bins.sum(axis=1)
     w2_pass = passing(inputs.background_w2[:, lo:hi].sum(axis=1))
     data_pass = passing(inputs.data[:, lo:hi].sum(axis=1))
-    eff = s_pass.sum(axis=1)
-    fom = eff / (PUNZI_A / 2 + np.sqrt(b_pass.sum(axis=1)))
-    measurable = (raw_pass >= MIN_SIMULATED_BACKGROUND) & (raw_bins.min(axis=1) >= MIN_SIMULATED_PER_BIN)
-    fom = np.where(measurable, fom, -np.inf)
     # where no threshold keeps enough simulated background, the loosest (no classifier cut)
-    i = int(np.argmax(fom)) if np.isfinite(fom).any() else 0
+    i, fom = best_threshold(s_pass.sum(axis=1), b_pass.sum(axis=1), raw_pass, min_simulated=MIN_SIMULATED_BACKGROUND,
+                            simulated_per_bin=raw_bins, min_per_bin=MIN_SIMULATED_PER_BIN)
     b, uncertainty = background_estimate(b_pass[i], w2_pass[i], raw_bins[i], unit_weight=inputs.background_unit,
                                          systematic=BACKGROUND_SYSTEMATIC)
-    return Window(
-        mass_gev=float(mass_gev), m2_range=(float(M2_EDGES[lo]), float(M2_EDGES[hi])),
-        threshold=float(SCORE_EDGES[i]), efficiency=s_pass[i], background=b,
-        background_uncertainty=uncertainty,
-        simulated_background=float(raw_pass[i]), counts=data_pass[i], figure_of_merit=float(fom[i]),
+    return CountingWindow(
+        mass_gev=float(mass_gev), ranges={"recoil_mass2": (float(M2_EDGES[lo]), float(M2_EDGES[hi]))},
+        threshold=float(SCORE_EDGES[i]), efficiency=s_pass[i],
+        signal_per_unit=inputs.dataset.luminosity_pb * float(inputs.sigma_pb(mass_gev)) * s_pass[i], background=b,
+        background_uncertainty=uncertainty, simulated_background=float(raw_pass[i]), counts=data_pass[i],
+        figure_of_merit=fom,
     )
 
 
-def _model(inputs: Inputs, mass_gev: float, window_sigma: float):
-    """The counting model of one mass for :func:`analysis_lib.scan.scan_limits`: mu is the cross
-    section in units of sigma(g' = 1), the signal per bin L sigma(g' = 1) efficiency."""
-    w = counting_inputs(inputs, mass_gev, window_sigma=window_sigma)
-    signal = inputs.dataset.luminosity_pb * float(inputs.sigma_pb(mass_gev)) * w.efficiency
-    keep = signal > 0
-    if not keep.any():
-        raise KinematicError(f"no simulated signal passes the selection at {mass_gev} GeV")
-    # the signal's own uncertainty (luminosity, efficiencies: a few percent) is not in this model; next to
-    # the background's it changes the limits little
-    background = np.maximum(w.background[keep], 1e-3)
-    model = BinnedModel(signal=signal[keep], background=background,
-                        background_uncertainty=np.maximum(w.background_uncertainty[keep], 1e-6),
-                        float_background=False)
-    return model, w.counts[keep]
-
-
-def scan_masses(inputs: Inputs, *, mass_min_gev: float, mass_max_gev: float, step_sigma: float):
+def scan_masses(inputs: ZprimeInputs, *, mass_min_gev: float, mass_max_gev: float, step_sigma: float):
     """Mass hypotheses from ``mass_min_gev`` to ``mass_max_gev``, in steps of ``step_sigma``
     resolutions of the recoil mass squared (so the windows overlap as the paper's)."""
     if mass_min_gev >= mass_max_gev:
@@ -408,18 +350,19 @@ def scan_masses(inputs: Inputs, *, mass_min_gev: float, mass_max_gev: float, ste
     return np.array(masses)
 
 
-def analyse(inputs: Inputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, window_sigma, progress=True,
+def analyse(inputs: ZprimeInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, window_sigma, progress=True,
             client=None):
     """Limits on sigma(e+e- -> mu+ mu- Z') x B(Z' -> invisible) (fb) and on g' for both decay
     hypotheses, versus the Z' mass; with a dask ``client`` the masses are spread over its workers."""
     masses = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
-    mu = scan_limits(masses, partial(_model, inputs, window_sigma=window_sigma), cl=CL, progress=progress,
-                     client=client)
+    window = partial(counting_inputs, inputs, window_sigma=window_sigma)
+    mu = scan_limits(masses, FastCLs(partial(window_model, window=window), CL), quantity="mu", unit="", cl=CL,
+                     mass_name="M_Z'", progress=progress, client=client)
     sigma = mu.transform(lambda m, v: v * inputs.sigma_pb(m) * 1e3, quantity="sigma_mumu_zprime_x_br", unit="fb")
     out = {"sigma": sigma}
     for decay in DECAY_MODES:
         out[f"g_{decay}"] = mu.transform(lambda m, v, d=decay: np.sqrt(v / invisible_branching_fraction(m, d)),
-                                         quantity=f"g_prime_{decay}", unit="")
+                                         quantity=f"g_prime_{decay}", unit="").stamped(model={"decay": decay})
     return out
 
 
@@ -427,7 +370,7 @@ def analyse(inputs: Inputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, wind
 # tables for the chapter
 
 
-def window_table(inputs: Inputs, masses_gev, *, window_sigma: float):
+def window_table(inputs: ZprimeInputs, masses_gev, *, window_sigma: float):
     """Threshold, window, signal efficiency and expected background at a few masses."""
     import pandas as pd
 
@@ -435,7 +378,8 @@ def window_table(inputs: Inputs, masses_gev, *, window_sigma: float):
     for m in masses_gev:
         w = counting_inputs(inputs, m, window_sigma=window_sigma)
         rows.append({
-            "M_Z' [GeV]": m, "M2 window [GeV2]": f"{w.m2_range[0]:.2f} to {w.m2_range[1]:.2f}",
+            "M_Z' [GeV]": m,
+            "M2 window [GeV2]": f"{w.ranges['recoil_mass2'][0]:.2f} to {w.ranges['recoil_mass2'][1]:.2f}",
             "threshold": w.threshold, "efficiency": w.efficiency.sum(), "background": w.background.sum(),
             "uncertainty": np.sqrt(np.sum(w.background_uncertainty**2)), "simulated bkg events": w.simulated_background,
             "observed": w.counts.sum(),
@@ -443,7 +387,7 @@ def window_table(inputs: Inputs, masses_gev, *, window_sigma: float):
     return pd.DataFrame(rows)
 
 
-def resolution_table(inputs: Inputs, reference):
+def resolution_table(inputs: ZprimeInputs, reference):
     """This simulation's sigma(M_recoil^2) next to the search's own (``reference``, a
     :class:`analysis_lib.published.ReferenceTable`)."""
     import pandas as pd
@@ -474,13 +418,13 @@ def physics_table(masses_gev, sqrt_s_gev):
     return pd.DataFrame(rows)
 
 
-def recoil_histograms(inputs: Inputs, *, threshold: float = 0.0, bin_gev2: float = 0.5):
+def recoil_histograms(inputs: ZprimeInputs, *, threshold: float = 0.0, bin_gev2: float = 0.5):
     """Recoil mass squared of the preselected events with a classifier score of at least
     ``threshold``: expected events per background sample and the data, as ``hist`` histograms
     (bins of ``bin_gev2``)."""
     import hist
 
-    from ..histograms import fill
+    from ..analysis.histograms import fill
 
     i = int(np.searchsorted(SCORE_EDGES, threshold, side="right") - 1)
     step = M2_EDGES[1] - M2_EDGES[0]
@@ -495,10 +439,10 @@ def recoil_histograms(inputs: Inputs, *, threshold: float = 0.0, bin_gev2: float
         h.view()["value"] = values
         return h
 
-    return ({name: project(c) for name, c in inputs.background_cubes.items()}, project(inputs.data))
+    return ({name: project(c) for name, c in inputs.background_maps.items()}, project(inputs.data))
 
 
-def feature_shapes(inputs: Inputs, feature: str, *, masses_gev=(0.5, 2.0, 5.0)):
+def feature_shapes(inputs: ZprimeInputs, feature: str, *, masses_gev=(0.5, 2.0, 5.0)):
     """(values, weights) of a preselected feature (or ``score``) per background and for the signal
     at a few simulated masses, keyed by legend label (for :func:`analysis_lib.plotting.plot_shapes`)."""
     out = {}
@@ -520,17 +464,40 @@ def g_minus_2_region(masses_gev):
     return (np.asarray(masses_gev), low, high, r"$(g-2)_\mu$ discrepancy of 2021, $\pm2\sigma$")
 
 
-def results_table(results, masses_gev):
-    """Limits at a few masses: the cross section and g' for both decay hypotheses, with the
-    published headline values where they apply."""
-    import pandas as pd
+# ---------------------------------------------------------------------------------------------
+# the channel
 
-    g, dm, sigma = results["g_neutrinos"], results["g_dark_matter"], results["sigma"]
-    idx = sorted({int(np.argmin(np.abs(g.masses_gev - m))) for m in masses_gev})  # nearest scanned masses, once
-    return pd.DataFrame({
-        "M_Z' [GeV]": g.masses_gev[idx],
-        "sigma x B observed [fb]": sigma.observed[idx], "sigma x B expected [fb]": sigma.expected[idx, 2],
-        "g' (nu) observed": g.observed[idx], "g' (nu) expected": g.expected[idx, 2],
-        "-1 sigma": g.expected[idx, 1], "+1 sigma": g.expected[idx, 3],
-        "g' (B_inv = 1) expected": dm.expected[idx, 2], "local Z": g.significance[idx],
-    })
+
+@register
+class ZprimeInvisible(Channel):
+    """Belle II e+e- -> mu+ mu- Z', Z' -> invisible: counting in recoil-mass windows."""
+
+    name = NAME
+    title = "Belle II: e+e- → μ+μ- Z′, Z′ → invisible"
+    notebook = "belle2_zprime_invisible.ipynb"
+    cl = CL
+    parameters = PARAMETERS
+    published_ranges = {"g_neutrinos": PUBLISHED_RANGE}
+    #: The simulation-level resolution table of the search (for comparison only, never for tuning).
+    resolution_reference = RESOLUTION_REFERENCE
+
+    physics_table = staticmethod(physics_table)
+    window_table = staticmethod(window_table)
+    resolution_table = staticmethod(resolution_table)
+    recoil_histograms = staticmethod(recoil_histograms)
+    feature_shapes = staticmethod(feature_shapes)
+    g_minus_2_region = staticmethod(g_minus_2_region)
+    features = FEATURES
+    signal_masses_gev = SIGNAL_MASSES_GEV
+
+    def samples(self, params):
+        return sample_specs(self.dataset(params), n_signal_events=params["n_signal_events"])
+
+    def prepare(self, params, *, progress=True):
+        return prepare(params["dataset"], seed=params["seed"], n_signal_events=params["n_signal_events"],
+                       max_mc_events=params["max_mc_events"], progress=progress)
+
+    def analyse(self, inputs, params, *, progress=True, client=None):
+        return analyse(inputs, mass_min_gev=params["mass_min_gev"], mass_max_gev=params["mass_max_gev"],
+                       mass_step_sigma=params["mass_step_sigma"], window_sigma=params["window_sigma"],
+                       progress=progress, client=client)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constants import ALPHA_EM, GEV2_TO_PB, HBARC_GEV_MM
-from .._arrays import scalar_or_array
-from ..errors import KinematicError, ParameterError
+from ..core.arrays import scalar_or_array
+from ..core.constants import ALPHA_EM, GEV2_TO_PB, HBARC_GEV_MM
+from ..core.errors import KinematicError, ParameterError
 
 __all__ = [
     "alp_decay_length_mm",

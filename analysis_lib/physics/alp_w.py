@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._arrays import scalar_or_array
-from ..constants import G_FERMI, HBAR_GEV_S, SIN2_THETA_W, V_TB_V_TS, lifetime_s, mass_gev
-from ..errors import KinematicError
+from ..core.arrays import scalar_or_array
+from ..core.constants import G_FERMI, HBAR_GEV_S, SIN2_THETA_W, V_TB_V_TS, lifetime_s, mass_gev
+from ..core.errors import KinematicError
 from .alp import alp_ctau_mm
 
 __all__ = [

@@ -22,9 +22,10 @@ from functools import cache
 
 import numpy as np
 
-from .._arrays import scalar_or_array
-from ..constants import ALPHA_EM, GEV2_TO_PB, mass_gev
-from ..errors import KinematicError
+from ..core.arrays import scalar_or_array
+from ..core.constants import ALPHA_EM, GEV2_TO_PB, mass_gev
+from ..core.errors import KinematicError
+from ..core.paths import PUBLISHED_DIR
 
 __all__ = [
     "R_TABLE",
@@ -126,7 +127,6 @@ def width_to_leptons_gev(mass_gev_a, lepton_mass_gev, *, epsilon=1.0):
 
 @cache
 def _r_table():
-    from ..published import PUBLISHED_DIR
 
     raw = np.loadtxt(PUBLISHED_DIR / R_TABLE)
     order = np.argsort(raw[:, 0], kind="stable")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constants import ALPHA_EM, GEV2_TO_PB
-from .._arrays import scalar_or_array
-from ..errors import ParameterError
+from ..core.arrays import scalar_or_array
+from ..core.constants import ALPHA_EM, GEV2_TO_PB
+from ..core.errors import ParameterError
 
 __all__ = [
     "dsigma_dcostheta_gamma_gamma_pb",

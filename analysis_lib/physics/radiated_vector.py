@@ -24,12 +24,13 @@ Three independent pieces, checked against each other in the tests:
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 from scipy.integrate import dblquad
 
-from ..constants import ALPHA_EM, GEV2_TO_PB
-from ..errors import KinematicError
-from ..kinematics import orthonormal_frames
+from ..core.constants import ALPHA_EM, GEV2_TO_PB
+from ..core.errors import KinematicError
+from ..core.kinematics import orthonormal_frames
 
 __all__ = [
     "PhaseSpace",

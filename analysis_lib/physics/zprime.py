@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import quad
 
-from .._arrays import scalar_or_array
-from ..constants import mass_gev
-from ..errors import ParameterError
+from ..core.arrays import scalar_or_array
+from ..core.constants import mass_gev
+from ..core.errors import ParameterError
 
 __all__ = [
     "DECAY_MODES",

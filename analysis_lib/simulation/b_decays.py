@@ -19,12 +19,14 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
-from ..constants import mass_gev
-from ..detector import Beams
-from ..errors import KinematicError, ParameterError
-from ..kinematics import boost, direction_from_angles, isotropic_directions, two_body_momentum
+from ..core.constants import mass_gev
+from ..core.errors import KinematicError, ParameterError
+from ..core.kinematics import boost, direction_from_angles, isotropic_directions, two_body_momentum
+from ..detector.experiments import Beams
+from ..detector.frames import Frame
+from ..io.ntuple import ORIGIN
 from . import pythia
-from .generators import ORIGIN, Frame, GeneratedEvents
+from .generators import GeneratedEvents
 
 __all__ = ["DecayLengths", "b_pairs", "continuum", "generic_b_pairs", "b_to_k_resonance", "two_body_decay"]
 

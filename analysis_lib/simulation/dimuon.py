@@ -29,14 +29,16 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from ..constants import ALPHA_EM, GEV2_TO_PB, mass_gev
-from ..datasets import generated_dir
-from ..detector import Beams
-from ..errors import KinematicError
-from ..kinematics import boost, direction_from_angles, orthonormal_frames
+from ..core.constants import ALPHA_EM, GEV2_TO_PB, mass_gev
+from ..core.errors import KinematicError
+from ..core.kinematics import boost, direction_from_angles, orthonormal_frames
+from ..detector.datasets import generated_dir
+from ..detector.experiments import Beams
+from ..detector.frames import Frame
+from ..io.ntuple import ORIGIN
 from ..physics.radiated_vector import PhaseSpace, train
 from . import pythia
-from .generators import ORIGIN, Frame, GeneratedEvents
+from .generators import GeneratedEvents
 from .phase_space import unweight
 from .production import SampleSpec
 
@@ -156,7 +158,7 @@ def generate_dark_higgsstrahlung(rng, n, *, beams: Beams, mass_a_gev: float, mas
     muons are isotropic in the A' rest frame (its polarisation is not followed: a simplification,
     stated in the chapter). ``sigma_pb`` is recorded with the events.
     """
-    from ..kinematics import isotropic_directions, two_body_momentum
+    from ..core.kinematics import isotropic_directions, two_body_momentum
 
     sqrt_s = beams.sqrt_s_gev
     if not (2 * MUON < mass_a_gev and mass_h_gev >= 0 and mass_a_gev + mass_h_gev < sqrt_s):

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..detector import Beams
-from ..errors import KinematicError, ParameterError
-from ..kinematics import boost, direction_from_angles, isotropic_directions, rotate_z_to
+from ..core.errors import KinematicError, ParameterError
+from ..core.kinematics import boost, direction_from_angles, isotropic_directions
+from ..detector.experiments import Beams
+from ..detector.frames import Frame
+from ..io.ntuple import ORIGIN
 from ..physics.qed import (
     matrix_element_squared_radiative_bhabha,
     matrix_element_squared_three_photons,
@@ -33,8 +35,6 @@ from .phase_space import (
 )
 
 __all__ = [
-    "ORIGIN",
-    "Frame",
     "GeneratedEvents",
     "generate_gamma_gamma",
     "generate_gamma_resonance",
@@ -47,9 +47,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Truth codes of generated particles, stored per cluster in simulated ntuples.
-ORIGIN = {"beam_background": 0, "hard_photon": 1, "resonance_daughter": 2, "lepton": 3, "signal_b": 4,
-          "other_b": 5, "continuum": 6}
 
 
 @dataclass(frozen=True)
@@ -106,41 +103,6 @@ class GeneratedEvents:
         vertex = np.stack([pad("vx", 0.0), pad("vy", 0.0), pad("vz", 0.0)], axis=-1)
         return cls(p4=p4, vertex_mm=vertex, pdgid=pad("id", 0).astype(np.int32),
                    origin=pad("origin", -1).astype(np.int32), sigma_pb=sigma_pb, cuts=cuts or {}, truth=truth or {})
-
-
-@dataclass(frozen=True)
-class Frame:
-    """Transformation from the centre-of-mass frame (e- along +z) to the lab frame of ``beams``."""
-
-    beams: Beams
-
-    @property
-    def electron_axis_cm(self) -> np.ndarray:
-        """Direction of the electron beam in the centre-of-mass frame."""
-        e_minus, _ = self.beams.four_momenta()
-        p = boost(e_minus, -self.beams.beta)
-        return p[1:] / np.linalg.norm(p[1:])
-
-    def to_lab(self, p4_cm):
-        """Rotate (z -> electron axis) and boost four-momenta (..., 4) to the lab."""
-        p4_cm = np.asarray(p4_cm, dtype=float)
-        rotated = np.concatenate(
-            [p4_cm[..., :1], rotate_z_to(p4_cm[..., 1:], self.electron_axis_cm)], axis=-1
-        )
-        return boost(rotated, self.beams.beta)
-
-    def to_cm(self, p4_lab):
-        """Inverse of :meth:`to_lab`: boost to the centre-of-mass frame and rotate back to z."""
-        p4 = boost(np.asarray(p4_lab, dtype=float), -self.beams.beta)
-        axis = self.electron_axis_cm
-        # rotate_z_to returns v @ R.T; the inverse rotation of row vectors is v @ R
-        rotation_transposed = rotate_z_to(np.eye(3), axis)
-        return np.concatenate([p4[..., :1], p4[..., 1:] @ rotation_transposed.T], axis=-1)
-
-    def beam_four_momenta_cm(self):
-        """Electron and positron four-momenta in the centre-of-mass frame (e- along +z)."""
-        half = self.beams.sqrt_s_gev / 2
-        return np.array([half, 0, 0, half]), np.array([half, 0, 0, -half])
 
 
 def _massless(direction, energy):

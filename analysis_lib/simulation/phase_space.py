@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..constants import GEV2_TO_PB
-from ..kinematics import direction_from_angles
+from ..core.constants import GEV2_TO_PB
+from ..core.kinematics import direction_from_angles
 
 __all__ = [
-    "AroundAxis", "Channel", "ConeDirections", "PoleDirections", "LogUniform", "MultichannelSampler", "PeakedDirections", "Uniform", "unweight",
+    "AroundAxis", "Channel", "PoleDirections", "LogUniform", "MultichannelSampler", "PeakedDirections", "Uniform", "unweight",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,28 +79,6 @@ class PeakedDirections:
         peaked = 1.0 / ((1 - np.minimum(c**2, 1 - 1e-15)) * log_range * 2 * np.pi)
         flat = 1.0 / (4 * np.pi * self.cos_max)
         return np.where(inside, 0.5 * (peaked + flat), 0.0)
-
-
-@dataclass(frozen=True)
-class ConeDirections:
-    """Directions uniform in cos(theta) over a union of intervals ``(cos_low, cos_high)``."""
-
-    intervals: tuple
-
-    def sample(self, rng, n):
-        lengths = np.array([hi - lo for lo, hi in self.intervals])
-        which = rng.choice(len(lengths), size=n, p=lengths / lengths.sum())
-        lows = np.array([lo for lo, _ in self.intervals])[which]
-        c = lows + rng.random(n) * lengths[which]
-        return direction_from_angles(c, rng.uniform(0, 2 * np.pi, n))
-
-    def density(self, directions):
-        c = directions[..., 2]
-        inside = np.zeros(c.shape, dtype=bool)
-        for lo, hi in self.intervals:
-            inside |= (c >= lo) & (c <= hi)
-        total = sum(hi - lo for lo, hi in self.intervals)
-        return np.where(inside, 1.0 / (2 * np.pi * total), 0.0)
 
 
 @dataclass(frozen=True)

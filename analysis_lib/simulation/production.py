@@ -32,18 +32,20 @@ from typing import Callable
 import awkward as ak
 import numpy as np
 
-from ..datasets import Dataset
-from ..errors import ParameterError
-from ..ntuple import read_meta, write_events
+from ..core.errors import ParameterError
+from ..detector.datasets import Dataset
+from ..io.ntuple import read_meta, write_events
 from .response import reconstruct
 
 __all__ = ["ProductionConfig", "SampleSpec", "produce", "sample_rng"]
 
 log = logging.getLogger(__name__)
 
-_SOURCES = [Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "physics",
-            Path(__file__).resolve().parent.parent / "detector.py", Path(__file__).resolve().parent.parent / "ntuple.py",
-            Path(__file__).resolve().parent.parent / "constants.py", Path(__file__).resolve().parent.parent / "bmeson.py"]
+_PACKAGE = Path(__file__).resolve().parent.parent
+#: The code a simulated sample depends on (part of its cache key): the simulation, the physics, the
+#: detector models, the ntuple format, the constants and the B-candidate skim.
+_SOURCES = [_PACKAGE / "simulation", _PACKAGE / "physics", _PACKAGE / "detector", _PACKAGE / "io" / "ntuple.py",
+            _PACKAGE / "core" / "constants.py", _PACKAGE / "core" / "kinematics.py", _PACKAGE / "reco" / "bmeson.py"]
 
 
 @dataclass(frozen=True)
@@ -219,9 +221,8 @@ def _key(spec, dataset, seed, n, version, config):
 def _skim_identity(skim) -> str:
     """The skim's name, settings and a hash of its source code (a changed skim makes the samples
     again; the shared candidate code it calls is part of the simulation's code version)."""
-    import inspect
-
     import functools
+    import inspect
 
     settings = ""
     if isinstance(skim, functools.partial):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from ..errors import ParameterError
+from ..core.errors import ParameterError
 
 __all__ = ["FIELDS", "continuum", "decay", "lepton_pairs"]
 

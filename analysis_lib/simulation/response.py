@@ -29,10 +29,11 @@ import awkward as ak
 import numpy as np
 from scipy.stats import poisson
 
-from ..constants import mass_gev
-from ..detector import Experiment
-from ..kinematics import direction_from_angles
-from .generators import ORIGIN, GeneratedEvents
+from ..core.constants import mass_gev
+from ..core.kinematics import direction_from_angles
+from ..detector.experiments import Experiment
+from ..io.ntuple import ORIGIN
+from .generators import GeneratedEvents
 
 __all__ = ["calorimeter_impact", "reconstruct"]
 

@@ -2,21 +2,19 @@
 
 Modules, one concept each: ``likelihood`` (template model with per-bin uncertainties profiled in
 closed form, and the generic :func:`fit`), ``smooth`` (peak on a data-driven smooth background
-with constrained templates), ``extended`` (peak models built with iminuit's cost functions, binned
-or unbinned, 1D or 2D, with constrained nuisances), ``limits`` (CLs, asymptotic), ``fast``
+with constrained templates), ``limits`` (CLs, asymptotic), ``fast``
 (the same limits vectorised over mu), ``counting`` (Feldman-Cousins, Bayesian, toy CLs),
 ``significance`` (look-elsewhere effect).
 
 Conventions follow G. Cowan, K. Cranmer, E. Gross, O. Vitells, "Asymptotic formulae for
 likelihood-based tests of new physics", Eur. Phys. J. C 71 (2011) 1554, arXiv:1007.1727, and the
-CLs method of A. L. Read, J. Phys. G 28 (2002) 2693. ``tests/test_stats.py`` checks the limits
-against pyhf on the same models.
+CLs method of A. L. Read, J. Phys. G 28 (2002) 2693. ``tests/stats/`` checks the limits against pyhf
+on the same models.
 """
 
 from .likelihood import BinnedModel, FitResult, fit
 from .limits import LimitResult, discovery_significance, upper_limit
-from .extended import PeakModel
 from .smooth import SmoothBackgroundModel
 
-__all__ = ["BinnedModel", "FitResult", "LimitResult", "PeakModel", "SmoothBackgroundModel", "discovery_significance",
+__all__ = ["BinnedModel", "FitResult", "LimitResult", "SmoothBackgroundModel", "discovery_significance",
            "fit", "upper_limit"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import poisson
 
-from ..errors import ParameterError
+from ..core.errors import ParameterError
 
 __all__ = [
     "CountingModel", "bayesian_upper_limit", "bayesian_upper_limits_one_bin", "feldman_cousins_interval", "toy_cls",

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from iminuit import Minuit
 
-from ..errors import ParameterError
+from ..core.errors import ParameterError
 
 __all__ = ["BinnedModel", "FitResult", "fit", "poisson_nll"]
 

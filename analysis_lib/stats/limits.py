@@ -23,7 +23,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.stats import norm, poisson
 
-from ..errors import ParameterError
+from ..core.errors import ParameterError
 from .counting import toy_cls_upper_limit
 from .likelihood import fit
 

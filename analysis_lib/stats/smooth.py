@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.polynomial import legendre
 
-from ..errors import ParameterError
+from ..core.errors import ParameterError
 from .likelihood import poisson_nll
 
 __all__ = ["SmoothBackgroundModel"]

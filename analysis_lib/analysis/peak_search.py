@@ -15,24 +15,29 @@ signal cross section); the functions here do the rest, the same way for every ch
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Callable
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from .datasets import Dataset, dataset
+from ..core.parameters import Parameter
+from ..detector.datasets import dataset
+from ..io.ntuple import read_events, read_meta
+from ..reco.selection import CutFlow, cut_flow_table, require_events, subset
+from ..simulation.production import ProductionConfig
+from ..stats import SmoothBackgroundModel, fit
 from .histograms import fill, poisson_pseudo_data, smooth, window
-from .ntuple import read_events, read_meta
-from .scan import ScanResult, scan_limits
-from .selection import CutFlow, cut_flow_table, require_events
+from .inputs import Inputs
+from .results import LimitScan
+from .samples import ntuple_paths, pseudo_data_rng
+from .scan import CLs, scan_limits
 from .signal_shape import PeakTemplates
-from .simulation.production import ProductionConfig, produce, sample_rng
-from .stats import SmoothBackgroundModel, fit
 
-__all__ = ["FitDisplay", "PeakSearch", "SearchInputs", "agreement", "example_fit", "fit_inputs", "prepare",
+__all__ = ["FIT_PARAMETERS", "FitDisplay", "PeakSearch", "SearchInputs", "agreement", "example_fit", "fit_inputs", "prepare",
+           "production_config", "scan_settings",
            "pseudo_data_expectation",
-           "resolution_gev", "scan", "scan_masses", "subset"]
+           "resolution_gev", "scan", "scan_masses"]
 
 
 @dataclass(frozen=True)
@@ -102,41 +107,39 @@ class PeakSearch:
     vetoes: tuple = ()
 
 
-@dataclass(frozen=True)
-class SearchInputs:
-    """Everything the fits of one run need, made once by :func:`prepare`."""
+#: The run parameters of the fits, the same for every peak search (declared with the channel's own).
+FIT_PARAMETERS = (
+    Parameter("mass_step_sigma", float, 1.0, "scan step in units of the mass resolution", minimum=0.1, maximum=10),
+    Parameter("fit_half_width_sigma", float, 5.0, "half width of the fit window in resolutions", minimum=2,
+              maximum=20),
+    Parameter("background_degree", int, 2, "degree of the log-polynomial continuum in each fit window",
+              minimum=0, maximum=4),
+)
 
-    dataset: Dataset
-    seed: int
-    backgrounds: dict  # sample name -> label
+
+def scan_settings(params) -> dict:
+    """The settings of :func:`scan` among a run's validated parameters."""
+    names = ("mass_min_gev", "mass_max_gev", "mass_step_sigma", "fit_half_width_sigma", "background_degree")
+    return {name: params[name] for name in names}
+
+
+@dataclass(frozen=True)
+class SearchInputs(Inputs):
+    """Everything the fits of one run need, made once by :func:`prepare` (besides the fields of
+    :class:`~analysis_lib.analysis.inputs.Inputs`)."""
+
     hists: dict  # observable -> {sample name -> Hist}, background samples
     data: dict  # observable -> Hist (pseudo-data or real data)
-    data_source: str  # "ntuple" or "histogram"
     peaks: dict  # observable -> PeakTemplates
-    cut_flow: object  # pandas DataFrame, weighted events per sample after each cut
     luminosity_fraction: float = 1.0  # share of the dataset's luminosity in the data histograms
 
 
-def subset(candidates, mask):
-    """The candidates of the events where ``mask`` is true (every per-event array field cut)."""
-    n = len(candidates.weight)
-    changes = {}
-    for f in fields(candidates):
-        value = getattr(candidates, f.name)
-        if isinstance(value, np.ndarray) and value.shape[:1] == (n,):
-            changes[f.name] = value[mask]
-    return replace(candidates, **changes)
-
-
-def _ntuple_paths(search, ds, seed, specs, *, max_mc_events, progress):
-    if ds.simulated:
-        if search.production is not None:
-            config = search.production(ds, max_mc_events)
-        else:
-            config = ProductionConfig(skim=search.skim, n_max=max_mc_events)
-        return produce(specs, ds, seed=seed, config=config, progress=progress)
-    folder = ds.ntuple_dir(seed)
-    return {**{s.name: folder / f"{s.name}.root" for s in specs}, "data": folder / "data.root"}
+def production_config(search: PeakSearch, ds, max_mc_events: int) -> ProductionConfig:
+    """The production settings of a search: its own, or its skim with ``max_mc_events`` as the
+    largest background sample."""
+    if search.production is not None:
+        return search.production(ds, max_mc_events)
+    return ProductionConfig(skim=search.skim, n_max=max_mc_events)
 
 
 def _select(search, path, ds):
@@ -156,9 +159,8 @@ def prepare(search: PeakSearch, dataset_name: str, *, seed: int, n_signal_events
     """
     ds = dataset(dataset_name)
     specs = search.sample_specs(ds, n_signal_events=n_signal_events)
-    bar = tqdm(total=len(specs), desc="samples", disable=not progress)
-    paths = _ntuple_paths(search, ds, seed, specs, max_mc_events=max_mc_events, progress=bar)
-    bar.close()
+    paths = ntuple_paths(specs, ds, seed=seed, config=production_config(search, ds, max_mc_events),
+                         progress=progress)
     axes = {name: make() for name, make in search.axes.items()}
     hists = {obs: {} for obs in axes}
     flows, backgrounds = {}, {}
@@ -193,11 +195,11 @@ def prepare(search: PeakSearch, dataset_name: str, *, seed: int, n_signal_events
         data = {obs: fill(axis, values[obs].ravel(), np.ones(values[obs].size)) for obs, axis in axes.items()}
         source = "ntuple"
     else:
-        rng = sample_rng(seed, ds.name, "data-histogram", 1)
+        rng = pseudo_data_rng(ds, seed, stream="data-histogram")
         data = {obs: poisson_pseudo_data(
                     luminosity_fraction * pseudo_data_expectation(search, hists[obs], peaks[obs], axis), rng)
                 for obs, axis in axes.items()}
-        source = "histogram"
+        source = "pseudo-data"
     return SearchInputs(dataset=ds, seed=seed, backgrounds=backgrounds, hists=hists, data=data, data_source=source,
                         peaks=peaks, cut_flow=cut_flow_table(flows), luminosity_fraction=luminosity_fraction)
 
@@ -270,19 +272,22 @@ def fit_inputs(search: PeakSearch, inputs: SearchInputs, mass_gev: float, *, hal
     return model, counts, win
 
 
+def _build(mass_gev, *, search, inputs, half_width_sigma, degree):
+    model, counts, _ = fit_inputs(search, inputs, mass_gev, half_width_sigma=half_width_sigma, degree=degree)
+    return model, counts
+
+
 def scan(search: PeakSearch, inputs: SearchInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma,
-         fit_half_width_sigma, background_degree=2, progress=True, client=None) -> ScanResult:
-    """Limits on the signal strength (in units of the reference cross section) versus mass; with a
-    dask ``client`` the masses are spread over its workers."""
+         fit_half_width_sigma, background_degree=2, progress=True, client=None, masses_gev=None) -> LimitScan:
+    """Limits on the signal strength (in units of the reference cross section) versus mass, at the
+    masses of :func:`scan_masses` (or at ``masses_gev``); with a dask ``client`` the masses are spread
+    over its workers."""
     masses = scan_masses(search, inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev,
-                         step_sigma=mass_step_sigma)
-
-    def build(mass):
-        model, counts, _ = fit_inputs(search, inputs, mass, half_width_sigma=fit_half_width_sigma,
-                                      degree=background_degree)
-        return model, counts
-
-    return scan_limits(masses, build, cl=search.cl, progress=progress, client=client)
+                         step_sigma=mass_step_sigma) if masses_gev is None else np.asarray(masses_gev, dtype=float)
+    build = partial(_build, search=search, inputs=inputs, half_width_sigma=fit_half_width_sigma,
+                    degree=background_degree)
+    return scan_limits(masses, CLs(build, search.cl), quantity="mu", unit="", cl=search.cl, progress=progress,
+                       client=client)
 
 
 @dataclass(frozen=True)
@@ -305,7 +310,7 @@ def example_fit(search: PeakSearch, inputs: SearchInputs, mass_gev: float, *, ha
     return FitDisplay(win.edges, counts, background, background + result.mu * model.signal, result.mu)
 
 
-def agreement(result: ScanResult, published, *, factor=1.5):
+def agreement(result: LimitScan, published, *, factor=1.5):
     """Fraction of scanned masses where the expected limit is within ``factor`` of the published
     curve (either way), and the median ratio expected / published."""
     ratio = result.expected[:, 2] / published.at(result.masses_gev)

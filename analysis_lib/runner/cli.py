@@ -43,9 +43,9 @@ import argparse
 import hashlib
 import itertools
 import json
+import logging
 import os
 import re
-import logging
 import shutil
 import subprocess
 import sys
@@ -57,16 +57,16 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from .channels import channel_for_notebook
-from .errors import AnalysisError, ParameterError
-from .parameters import EXECUTION_PARAMETERS, validate
-from .scan import connect
+from ..analysis.scan import connect
+from ..channels import channel_for_notebook
+from ..core.errors import AnalysisError, ParameterError
+from ..core.parameters import EXECUTION_PARAMETERS
 
 __all__ = ["Run", "load_runs", "main"]
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 BOOK = ROOT / "book"
 NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "python3"
@@ -126,13 +126,13 @@ def load_runs(path: Path = BOOK / "runs.yaml", *, book_dir: Path | None = None) 
         notebook = entry.get("notebook", "")
         if not (NOTEBOOKS / notebook).exists():
             raise ParameterError(f"run {run_id!r}: notebook {notebook!r} not found in notebooks/")
-        module = channel_for_notebook(notebook)
+        search = channel_for_notebook(notebook)
         for p in EXECUTION_PARAMETERS:
             if p.name in (entry.get("parameters") or {}):
                 raise ParameterError(f"run {run_id!r}: parameter {p.name!r} is set by the runner for each execution "
                                      f"({p.doc}); remove it from {path.name}"
                                      + ("; give a cluster with --scheduler ADDRESS" if p.name == "scheduler" else ""))
-        params = validate(module.PARAMETERS, entry.get("parameters") or {}, context=f"run {run_id!r}")
+        params = search.validate(entry.get("parameters") or {}, context=f"run {run_id!r}")
         runs.append(Run(id=run_id, notebook=notebook, title=entry.get("title", run_id), parameters=params,
                         book_dir=book_dir, notebooks=NOTEBOOKS))
     return runs
@@ -175,13 +175,13 @@ def run_key(run: Run) -> str:
     digest = hashlib.sha256()
     _hash_files(digest, [run.source])
     digest.update(json.dumps(run.parameters, sort_keys=True).encode())
-    package = Path(__file__).resolve().parent
+    package = ROOT / "analysis_lib"
     _hash_files(digest, sorted(package.rglob("*.py")))
-    data = package.parent / "data"
+    data = ROOT / "data"
     _hash_files(digest, sorted((data / "published").glob("*")) + [data / "datasets.yaml"])
     name = run.parameters.get("dataset")
     if name is not None:
-        from .datasets import dataset
+        from ..detector.datasets import dataset
 
         ds = dataset(name)
         if not ds.simulated and ds.ntuple_dir(0).is_dir():
@@ -372,6 +372,8 @@ def write_toc(runs: list[Run], book_dir: Path = BOOK):
             chapters.append({"file": f"runs/{run.id}/error"})
     toc = {"format": "jb-book", "root": "intro", "parts": [
         {"caption": "Runs", "chapters": [{"file": "runs/summary"}, *chapters]},
+        *([{"caption": "Developing", "chapters": [{"file": "adding_a_search"}]}]
+          if (book_dir / "adding_a_search.md").exists() else []),
     ]}
     (book_dir / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     lines = ["# Summary of the runs", "", "| run | notebook | status | time [s] |", "|---|---|---|---|"]

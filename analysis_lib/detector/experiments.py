@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import ParameterError
+from ..core.errors import ParameterError
 
 __all__ = [
     "BABAR", "BELLE", "BELLE2", "Beams", "BeamBackground", "Calorimeter", "Experiment", "ParticleIdentification",

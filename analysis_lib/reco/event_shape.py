@@ -131,3 +131,33 @@ def legendre_moments(p, axis, orders=(0, 2)):
 def cos_thrust_angle(axis_1, axis_2):
     """|cos| of the angle between two sets of unit axes (n, 3)."""
     return np.abs(np.einsum("nj,nj->n", axis_1, axis_2))
+
+
+def continuum_suppression(photons, tracks, candidate_photon, candidate_track, frame) -> dict:
+    """The continuum-suppression variables of a candidate against the rest of its event.
+
+    ``photons`` and ``tracks`` are the lab four-vectors of every event (awkward arrays of
+    ``vector`` records with E, px, py, pz), ``candidate_photon`` and ``candidate_track`` flag those
+    that make the candidate, ``frame`` takes momenta to the centre-of-mass frame. Returns per event:
+    ``r2`` (Fox-Wolfram R2 of the whole event), ``cos_thrust`` (|cos| of the angle between the
+    thrust axes of the candidate and of the rest of the event), ``l0`` and ``l2`` (Legendre moments
+    of the rest of the event to the candidate's thrust axis) and ``thrust_roe`` (thrust of the rest
+    of the event).
+    """
+    everything = ak.concatenate([photons, tracks], axis=1)
+    in_candidate = ak.concatenate([candidate_photon, candidate_track], axis=1)
+    flat = ak.flatten(everything)
+    cm = frame.to_cm(np.stack([ak.to_numpy(flat[f]) for f in ("E", "px", "py", "pz")], axis=-1))
+    counts = ak.num(everything)
+    momenta = [ak.unflatten(cm[:, i + 1], counts) for i in range(3)]
+    flags = ak.to_numpy(ak.flatten(in_candidate))
+
+    def padded(mask):
+        keep = ak.unflatten(mask, counts)
+        return pad_momenta(*(p[keep] for p in momenta))
+
+    candidate_p, roe_p = padded(flags), padded(~flags)
+    axis_b, axis_roe = thrust_axis(candidate_p), thrust_axis(roe_p)
+    l0, l2 = legendre_moments(roe_p, axis_b)
+    return {"r2": fox_wolfram_ratio(padded(np.ones_like(flags))), "cos_thrust": cos_thrust_angle(axis_b, axis_roe),
+            "l0": l0, "l2": l2, "thrust_roe": thrust(roe_p, axis_roe)}

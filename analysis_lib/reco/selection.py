@@ -12,15 +12,15 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from .errors import EmptySelectionError
+from ..core.errors import EmptySelectionError
 
-__all__ = ["Cut", "CutFlow", "cut_flow_table"]
+__all__ = ["Cut", "CutFlow", "cut_flow_table", "require_events", "subset"]
 
 
 @dataclass(frozen=True)
@@ -68,3 +68,14 @@ def require_events(mask, *, what: str):
         raise EmptySelectionError(
             f"no event of {what} passes the selection; loosen the cuts or check the input ntuple"
         )
+
+
+def subset(candidates, mask):
+    """The candidates of the events where ``mask`` is true (every per-event array field cut)."""
+    n = len(candidates.weight)
+    changes = {}
+    for f in fields(candidates):
+        value = getattr(candidates, f.name)
+        if isinstance(value, np.ndarray) and value.shape[:1] == (n,):
+            changes[f.name] = value[mask]
+    return replace(candidates, **changes)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import hist
 import numpy as np
 
-from .errors import ParameterError
+from ..core.errors import ParameterError
 
-__all__ = ["Window", "fill", "mass_squared_axis", "poisson_pseudo_data", "window"]
+__all__ = ["Window", "fill", "from_values", "mass_squared_axis", "poisson_pseudo_data", "window"]
 
 
 def mass_squared_axis(name: str, label: str, *, mass_min_gev: float, mass_max_gev: float, step_gev: float):
@@ -36,6 +36,16 @@ def fill(axis, values, weights) -> hist.Hist:
     """A weighted histogram of ``values`` on ``axis``."""
     h = hist.Hist(axis, storage=hist.storage.Weight())
     h.fill(np.asarray(values, dtype=float), weight=np.asarray(weights, dtype=float))
+    return h
+
+
+def from_values(axis, values, variances=None) -> hist.Hist:
+    """A weighted histogram on ``axis`` with the given bin contents (and variances; None: the
+    variances stay 0)."""
+    h = fill(axis, [], [])
+    h.view()["value"] = values
+    if variances is not None:
+        h.view()["variance"] = variances
     return h
 
 

@@ -21,11 +21,12 @@ import awkward as ak
 import numpy as np
 import vector
 
-from .constants import mass_gev
-from .detector import Beams
-from .simulation.generators import Frame
+from ..core.constants import mass_gev
+from ..detector.experiments import Beams
+from ..detector.frames import Frame
 
-__all__ = ["best_candidate", "delta_e", "k_gamma_gamma_candidates", "m_es", "photon_vectors", "track_vectors"]
+__all__ = ["best_candidate", "delta_e", "k_gamma_gamma_candidates", "m_es", "partner_mass_distance", "photon_vectors",
+           "track_vectors"]
 
 vector.register_awkward()
 
@@ -138,3 +139,12 @@ def best_candidate(candidates):
     """One candidate per event, the one with the smallest |Delta E| (None for events without one)."""
     best = ak.argmin(np.abs(candidates.delta_e), axis=1, keepdims=True)
     return ak.firsts(candidates[best])
+
+
+def partner_mass_distance(photons, photon, others, mass_gev_target: float, *, none: float = 1.0):
+    """Per event, |m(gamma gamma') - m_target| of the photon flagged by ``photon`` with its best
+    partner among the photons flagged by ``others`` (``none`` where there is no partner): the
+    pi0 or eta veto variable of a photon."""
+    mine = ak.firsts(photons[photon])
+    distance = np.abs((photons[others] + mine).mass - mass_gev_target)
+    return ak.to_numpy(ak.fill_none(ak.min(distance, axis=1), none))

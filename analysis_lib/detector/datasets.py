@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import yaml
 
-from .detector import Experiment, experiment
-from .errors import ParameterError
+from ..core.errors import ParameterError
+from ..core.parameters import Parameter
+from ..core.paths import DATA_DIR
+from ..core.units import luminosity_label
+from .experiments import Experiment, experiment
 
-__all__ = ["DATA_DIR", "GENERATED_DIR", "SIGMA_BB_NB", "Dataset", "dataset", "dataset_names", "datasets", "generated_dir"]
+__all__ = ["DATA_DIR", "GENERATED_DIR", "SIGMA_BB_NB", "Dataset", "dataset", "dataset_names", "dataset_parameter", "datasets", "generated_dir"]
 
-#: The committed data folder of the project.
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 #: Where simulated ntuples go (git-ignored); the environment variable DSBOOK_GENERATED_DIR
 #: overrides it (the tests simulate into a temporary folder).
 GENERATED_DIR = DATA_DIR / "generated"
@@ -80,12 +81,8 @@ class Dataset:
 
     @property
     def luminosity_label(self) -> str:
-        """The luminosity as plots print it."""
-        if self.luminosity_fb >= 1000:
-            return f"{self.luminosity_fb / 1000:g} ab$^{{-1}}$"
-        if self.luminosity_fb < 1:
-            return f"{self.luminosity_fb * 1000:g} pb$^{{-1}}$"
-        return f"{self.luminosity_fb:g} fb$^{{-1}}$"
+        """The luminosity as plots print it (:func:`analysis_lib.core.units.luminosity_label`)."""
+        return luminosity_label(self.luminosity_fb)
 
 
 @cache
@@ -110,6 +107,15 @@ def dataset_names(experiment: str) -> list[str]:
     """Names of the registered datasets of one experiment (``"babar"``, ``"belle"``, ``"belle2"``),
     sorted: the allowed values of a channel's ``dataset`` parameter."""
     return sorted(name for name, d in _load().items() if d.experiment.name == experiment)
+
+
+def dataset_parameter(default: str, experiment: str | None = None, *, choices=None) -> Parameter:
+    """A channel's ``dataset`` parameter: the registered datasets of ``experiment`` (or ``choices``,
+    a callable that returns the allowed names), ``default`` by default."""
+    if choices is None:
+        choices = partial(dataset_names, experiment)
+    label = {"belle2": "Belle II", "belle": "Belle", "babar": "BaBar"}.get(experiment, "")
+    return Parameter("dataset", str, default, f"registered {label + ' ' if label else ''}dataset", choices=choices)
 
 
 def dataset(name: str) -> Dataset:

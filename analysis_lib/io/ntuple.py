@@ -43,9 +43,13 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from .errors import NtupleError
+from ..core.errors import NtupleError
 
-__all__ = ["DEFAULT_BRANCHES", "TREE", "read_events", "read_meta", "write_events"]
+#: Truth codes of generated particles, stored per cluster in simulated ntuples.
+ORIGIN = {"beam_background": 0, "hard_photon": 1, "resonance_daughter": 2, "lepton": 3, "signal_b": 4,
+          "other_b": 5, "continuum": 6}
+
+__all__ = ["DEFAULT_BRANCHES", "ORIGIN", "TREE", "read_events", "read_meta", "write_events"]
 
 TREE = "events"
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import EmptySelectionError
+from ..core.errors import EmptySelectionError
 
-__all__ = ["Classifier", "training_half", "train"]
+__all__ = ["Classifier", "merge_tables", "training_half", "train"]
 
 #: Settings of the boosted trees (fixed, so that a classifier is reproducible).
 DEFAULT_SETTINGS = {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 40,
@@ -33,6 +33,19 @@ DEFAULT_SETTINGS = {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31,
 def training_half(n: int) -> np.ndarray:
     """True for the events (even indices) used to train; the odd ones evaluate."""
     return np.arange(n) % 2 == 0
+
+def merge_tables(tables: dict, names, *, balance: bool = False, fields=None):
+    """One table of the samples ``names`` (those with events) and its weights: the samples' own
+    ``weight``, or with ``balance`` each sample scaled to a total weight of 1 (so that every sample
+    counts the same in a training). ``fields`` (default: all of the first sample's) are concatenated.
+    Returns ({}, None) when no sample has an event."""
+    keep = [n for n in names if len(tables[n]["weight"])]
+    if not keep:
+        return {}, None
+    merged = {k: np.concatenate([tables[n][k] for n in keep]) for k in (fields or tables[keep[0]])}
+    weights = [tables[n]["weight"] / (tables[n]["weight"].sum() if balance else 1.0) for n in keep]
+    return merged, np.concatenate(weights)
+
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ import mplhep as hep
 import numpy as np
 from scipy.stats import norm
 
-__all__ = ["label", "plot_curves", "plot_limit_map", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_shapes",
+from ..core.units import luminosity_label
+
+__all__ = ["label", "result_labels", "plot_counts_2d", "plot_curves", "plot_limit_map", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_shapes",
            "plot_significance", "plot_stack", "use_style"]
 
 _LLABEL = "Simulation re-creation"
@@ -28,6 +30,17 @@ def label(ax, *, experiment: str, lumi: str, sqrt_s_gev: float | None = None):
     hep.label.exp_label(exp=experiment, llabel=_LLABEL, rlabel=rlabel, ax=ax, data=False)
 
 
+def result_labels(result, experiment=None, lumi=None) -> dict:
+    """The experiment and luminosity labels of a figure of ``result`` (a
+    :class:`~analysis_lib.analysis.results.LimitScan`): its own, unless given; a lifetime among its
+    model parameters is added to the luminosity."""
+    if lumi is None:
+        lumi = luminosity_label(result.luminosity_fb) if np.isfinite(result.luminosity_fb) else ""
+        if isinstance(result.model.get("ctau_mm"), int | float):
+            lumi = f"{lumi}, $c\\tau$ = {result.model['ctau_mm']:g} mm"
+    return {"experiment": experiment if experiment is not None else result.experiment, "lumi": lumi}
+
+
 def _axes(ax, ratio=False):
     if ax is not None:
         return ax.figure, ax, None
@@ -38,16 +51,18 @@ def _axes(ax, ratio=False):
     return fig, top, None
 
 
-def plot_limit(result, *, experiment, lumi, published=None, ax=None, ratio=True, logy=True, regions=()):
-    """Observed limit and expected band (:class:`analysis_lib.scan.ScanResult`) versus mass, the
-    published curve overlaid, and the ratio of the expected limit to it in a lower panel.
+def plot_limit(result, *, published=None, ax=None, ratio=True, logy=True, regions=(), experiment=None, lumi=None):
+    """Observed limit and expected band (:class:`analysis_lib.analysis.results.LimitScan`) versus
+    mass, the published curve overlaid, and the ratio of the expected limit to it in a lower panel.
+    Experiment, luminosity and confidence level are the result's (``experiment`` and ``lumi`` override
+    the first two).
 
     ``published`` is a :class:`analysis_lib.published.PublishedCurve`, or a
     :class:`analysis_lib.published.PublishedRange` (a headline range: its two ends are marked, no
     ratio panel); ``regions`` are extra shaded bands (masses, low, high, label), e.g. the couplings
     that would explain an anomaly.
     """
-    from .published import PublishedInterval, PublishedRange
+    from ..io.published import PublishedInterval, PublishedRange
 
     headline = isinstance(published, PublishedRange | PublishedInterval)
     fig, top, bottom = _axes(ax, ratio=ratio and published is not None and not headline)
@@ -77,7 +92,7 @@ def plot_limit(result, *, experiment, lumi, published=None, ax=None, ratio=True,
     ymin, ymax = np.nanmin(e[:, 0]), np.nanmax(np.concatenate([e[:, 4], result.observed]))
     if logy:
         top.set_ylim(ymin / 2, ymax * 30)
-    label(top, experiment=experiment, lumi=lumi)
+    label(top, **result_labels(result, experiment, lumi))
     xlabel = _MASS_LABELS.get(result.quantity, r"$m$ [GeV]")
     if bottom is not None:
         ref = published.at(m)
@@ -119,7 +134,7 @@ def _unit_label(unit):
     return {"GeV^-1": r"GeV$^{-1}$", "pb": "pb", "fb": "fb"}.get(unit, unit)
 
 
-def plot_significance(result, *, experiment, lumi, ax=None):
+def plot_significance(result, *, ax=None, experiment=None, lumi=None):
     """Local p-value of the background-only hypothesis versus mass (from the result's local
     significances), with the 1-3 sigma levels."""
     fig, ax, _ = _axes(ax)
@@ -133,7 +148,7 @@ def plot_significance(result, *, experiment, lumi, ax=None):
     ax.set_ylabel(r"local $p_0$")
     ax.set_ylim(min(norm.sf(4), np.nanmin(p_local) / 3), 2)
     ax.legend(frameon=False, loc="lower left")
-    label(ax, experiment=experiment, lumi=lumi)
+    label(ax, **result_labels(result, experiment, lumi))
     return fig
 
 
@@ -223,20 +238,20 @@ def plot_curves(curves, *, xlabel, ylabel, experiment, lumi, ax=None, logy=False
     return fig
 
 
-def plot_limit_map(result, *, experiment, lumi, expected=True, ax=None):
-    """A limit on a grid of two masses (:class:`analysis_lib.channels.belle2_dark_higgsstrahlung.LimitMap`:
-    ``mass_gev`` on x, ``mass2_gev`` on y) as coloured cells on a logarithmic colour scale; the
+def plot_limit_map(result, *, expected=True, ax=None, experiment=None, lumi=None):
+    """A limit on a grid of two masses (a two-mass :class:`~analysis_lib.analysis.results.LimitScan`:
+    ``masses_gev`` on x, ``masses2_gev`` on y) as coloured cells on a logarithmic colour scale; the
     expected limit (default) or the observed one."""
     from matplotlib.colors import LogNorm
 
     fig, ax, _ = _axes(ax)
     values = result.expected[:, 2] if expected else result.observed
-    heights = np.unique(result.mass2_gev)
+    heights = np.unique(result.masses2_gev)
     step_h = np.min(np.diff(heights)) if heights.size > 1 else 0.5
     norm_ = LogNorm(vmin=np.nanmin(values), vmax=np.nanmax(values))
     for h in heights:
-        sel = result.mass2_gev == h
-        x = result.mass_gev[sel]
+        sel = result.masses2_gev == h
+        x = result.masses_gev[sel]
         edges = np.concatenate([[x[0]], 0.5 * (x[1:] + x[:-1]), [x[-1]]])
         mesh = ax.pcolormesh(edges, [h - step_h / 2, h + step_h / 2], values[sel][None, :], norm=norm_,
                              cmap="viridis", shading="flat")
@@ -245,5 +260,23 @@ def plot_limit_map(result, *, experiment, lumi, expected=True, ax=None):
     fig.colorbar(mesh, ax=ax, label=f"{what} {100 * result.cl:g}% CL {_quantity_label(result.quantity)}{unit}")
     ax.set_xlabel(_MASS_LABELS.get(result.quantity, r"$m$ [GeV]"))
     ax.set_ylabel(r"$M_{h'}$ [GeV]")
+    label(ax, **result_labels(result, experiment, lumi))
+    return fig
+
+
+def plot_counts_2d(values, x_edges, y_edges, *, rebin=(1, 1), xlabel, ylabel, zlabel, experiment, lumi, ax=None):
+    """Counts on a 2D grid (e.g. pseudo-data in the plane of two masses) as grey cells on a
+    logarithmic scale, ``rebin`` fine cells merged along each axis (the grid must divide evenly)."""
+    from matplotlib.colors import LogNorm
+
+    fig, ax, _ = _axes(ax)
+    rx, ry = rebin
+    nx, ny = (len(x_edges) - 1) // rx, (len(y_edges) - 1) // ry
+    merged = np.asarray(values)[: nx * rx, : ny * ry].reshape(nx, rx, ny, ry).sum(axis=(1, 3))
+    mesh = ax.pcolormesh(np.asarray(x_edges)[:: rx][: nx + 1], np.asarray(y_edges)[:: ry][: ny + 1], merged.T,
+                         cmap="Greys", norm=LogNorm(vmin=0.5))
+    fig.colorbar(mesh, ax=ax, label=zlabel)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     label(ax, experiment=experiment, lumi=lumi)
     return fig

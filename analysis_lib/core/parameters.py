@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from .errors import ParameterError
 
-__all__ = ["EXECUTION_PARAMETERS", "Parameter", "validate"]
+__all__ = ["EXECUTION_PARAMETERS", "SEED", "Parameter", "validate"]
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,9 @@ def validate(declaration, values: dict, *, context: str = "") -> dict:
             raise ParameterError(f"{prefix}{exc}") from None
     return {p.name: out[p.name] for p in declaration}
 
+
+#: The seed of a run's simulation and pseudo-data, a parameter of every channel.
+SEED = Parameter("seed", int, 1, "random seed of the simulation and pseudo-data", minimum=0)
 
 #: Parameters of every notebook that the runner sets for each execution. They say where and how a
 #: run executes, not what it computes: they are not part of a run's identity or cache key, and a

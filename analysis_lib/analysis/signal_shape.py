@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import KinematicError
+from ..core.errors import KinematicError
 
 __all__ = ["PeakTemplates", "peak_summary", "weighted_quantile"]
 

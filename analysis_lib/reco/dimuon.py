@@ -20,17 +20,15 @@ from dataclasses import dataclass, replace
 import awkward as ak
 import numpy as np
 
-from .constants import mass_gev
-from .datasets import Dataset
-from .errors import NtupleError
-from .kinematics import direction_from_angles
-from .ntuple import read_events
-from .peak_search import subset
-from .selection import Cut, CutFlow
-from .simulation.generators import Frame
+from ..core.constants import mass_gev
+from ..core.errors import NtupleError
+from ..core.kinematics import direction_from_angles
+from ..detector.datasets import Dataset
+from ..detector.frames import Frame
+from ..io.ntuple import read_events
+from .selection import Cut, CutFlow, subset
 
-__all__ = ["MUON_MASS_GEV", "PRESELECTION", "TRIGGER_EFFICIENCY", "RecoilCandidates", "background_estimate",
-           "candidates", "preselect", "skim"]
+__all__ = ["MUON_MASS_GEV", "PRESELECTION", "TRIGGER_EFFICIENCY", "RecoilCandidates", "candidates", "preselect", "skim"]
 
 MUON_MASS_GEV = mass_gev(13)
 
@@ -201,20 +199,3 @@ def preselect(path, ds: Dataset, *, simulated: bool, generated_events: float | N
         flow = pd.concat([head, flow], ignore_index=True)
     flow["efficiency"] = flow["events"] / flow["events"].iloc[0]
     return subset(c, mask), flow
-
-
-def background_estimate(expected, sum_w2, n_simulated, *, unit_weight: float, systematic: float):
-    """A background prediction from simulation and its uncertainty, per counting bin: the
-    (smoothed) simulated expectation with the statistical uncertainty of the simulation (sqrt of
-    the summed squared weights) and a relative ``systematic`` in quadrature. In a bin where no
-    simulated event remains, both are set to at least the weight of one simulated event
-    (``unit_weight``): the simulation cannot tell a background below that from none, and claiming
-    none would make the limit as strong as the simulation is small (the pseudo-data there, drawn from
-    the same simulation, are empty, so the observed limit falls below the expected one).
-    Returns (background, uncertainty)."""
-    # sums over windows come from differences of cumulative sums: clip their rounding errors
-    expected = np.clip(np.asarray(expected, dtype=float), 0.0, None)
-    uncertainty = np.sqrt(np.clip(np.asarray(sum_w2, dtype=float), 0.0, None) + (systematic * expected) ** 2)
-    empty = np.asarray(n_simulated) < 0.5
-    return (np.where(empty, np.maximum(expected, unit_weight), expected),
-            np.where(empty, np.maximum(uncertainty, unit_weight), uncertainty))

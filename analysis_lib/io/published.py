@@ -11,13 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import DATA_DIR
-from .errors import ParameterError
+from ..core.errors import ParameterError
+from ..core.paths import PUBLISHED_DIR
 
 __all__ = ["PUBLISHED_DIR", "PublishedCurve", "PublishedInterval", "PublishedRange", "ReferenceTable", "load_curve",
            "load_reference_table"]
 
-PUBLISHED_DIR = DATA_DIR / "published"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,144 @@
+"""The channel contract: what every search declares, and the run a notebook executes with it.
+
+A search is a subclass of :class:`Channel` that declares, once, what differs from the other
+searches: its name, title and notebook, its run parameters (types and ranges, some depending on the
+dataset), the confidence level and published references of its results, the simulated samples a
+run needs, and its two steps, ``prepare(params) -> inputs`` (ntuples to histograms, maps or
+tables) and ``analyse(inputs, params) -> results`` (a dict of
+:class:`~analysis_lib.analysis.results.LimitScan`). Everything else is shared code. Channels
+register themselves with :func:`register`; the runner and the notebooks find them by name
+(:func:`channel`) or notebook (:func:`channel_for_notebook`) and use nothing but this interface.
+
+A notebook starts with :func:`analysis_lib.runner.notebook.setup`, which validates its parameters
+against the channel's declaration and gives the run's context.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar, Mapping
+
+from ..analysis.results import LimitScan
+from ..core.errors import ParameterError
+from ..core.parameters import Parameter, validate
+from ..detector.datasets import Dataset, dataset
+from ..io.published import load_curve
+
+__all__ = ["Channel", "channel", "channel_for_notebook", "channels", "register"]
+
+class Channel(abc.ABC):
+    """What a search declares. Subclasses set the class attributes and implement the three methods.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"belle2_alp_3gamma"``.
+    title : str
+        Title of the search for the book.
+    notebook : str
+        File name of its notebook in ``notebooks/``.
+    cl : float
+        Confidence level of its limits (the paper's).
+    parameters : tuple of Parameter
+        The run parameters, with types, defaults and allowed ranges; the notebook's parameters cell
+        holds the same defaults (a test checks that they agree).
+    published : dict
+        Result key -> file name of the published curve in ``data/published`` it is compared with.
+    published_ranges : dict
+        Result key -> :class:`~analysis_lib.io.published.PublishedRange` or ``PublishedInterval``,
+        where a search's limits are known only by their headline range.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    notebook: ClassVar[str]
+    cl: ClassVar[float]
+    parameters: ClassVar[tuple[Parameter, ...]]
+    published: ClassVar[Mapping[str, str]] = {}
+    published_ranges: ClassVar[Mapping[str, Any]] = {}
+
+    def validate(self, values: Mapping, *, context: str = "") -> dict:
+        """All declared parameters, ``values`` checked and defaults filled in
+        (:func:`analysis_lib.core.parameters.validate`)."""
+        return validate(self.parameters, dict(values), context=context)
+
+    def dataset(self, params: Mapping) -> Dataset:
+        """The run's dataset."""
+        return dataset(params["dataset"])
+
+    def reference(self, key: str):
+        """The published result that result ``key`` is compared with: a curve, a headline range, or
+        None."""
+        if key in self.published:
+            return load_curve(self.published[key])
+        return self.published_ranges.get(key)
+
+    def model_parameters(self, params: Mapping) -> dict:
+        """The fixed model parameters of the run's hypotheses (e.g. a lifetime), stored with every
+        result; none by default."""
+        return {}
+
+    @abc.abstractmethod
+    def samples(self, params: Mapping) -> list:
+        """The simulated samples (:class:`~analysis_lib.simulation.production.SampleSpec`) a run with
+        ``params`` reads."""
+
+    @abc.abstractmethod
+    def prepare(self, params: Mapping, *, progress: bool = True):
+        """Ntuples of the run's dataset (simulated, cached, or real) to the inputs of its limits (an
+        :class:`~analysis_lib.analysis.inputs.Inputs`)."""
+
+    @abc.abstractmethod
+    def analyse(self, inputs, params: Mapping, *, progress: bool = True, client=None) -> dict[str, LimitScan]:
+        """The run's limits, by result key; with a dask ``client`` the scan spreads over its workers."""
+
+    def run(self, inputs, params: Mapping, *, progress: bool = True, client=None) -> dict[str, LimitScan]:
+        """:meth:`analyse`, with every result stamped with the run's dataset, data source and model
+        parameters."""
+        ds = inputs.dataset
+        results = self.analyse(inputs, params, progress=progress, client=client)
+        return {key: r.stamped(dataset=ds.name, experiment=ds.experiment.label, luminosity_fb=ds.luminosity_fb,
+                               projection=ds.projection, data_source=inputs.data_source,
+                               model=self.model_parameters(params))
+                for key, r in results.items()}
+
+    def __repr__(self):
+        return f"<channel {self.name}: {self.title}>"
+
+
+_REGISTRY: dict[str, Channel] = {}
+
+
+def register(cls: type[Channel]) -> type[Channel]:
+    """Class decorator: register one instance of a channel under its name."""
+    if not (isinstance(cls, type) and issubclass(cls, Channel)):
+        raise TypeError(f"{cls!r} is not a Channel subclass")
+    instance = cls()
+    if instance.name in _REGISTRY and type(_REGISTRY[instance.name]) is not cls:
+        raise ParameterError(f"two channels are named {instance.name!r}")
+    _REGISTRY[instance.name] = instance
+    return cls
+
+
+def channels() -> dict[str, Channel]:
+    """The registered channels by name."""
+    return dict(_REGISTRY)
+
+
+def channel(name: str) -> Channel:
+    """The channel registered under ``name``."""
+    if name not in _REGISTRY:
+        raise ParameterError(f"unknown channel {name!r}; known channels: {sorted(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def channel_for_notebook(notebook: str) -> Channel:
+    """The channel whose notebook file is ``notebook`` (a file name or path)."""
+    stem = str(notebook).replace("\\", "/").rsplit("/", 1)[-1]
+    for ch in _REGISTRY.values():
+        if ch.notebook == stem:
+            return ch
+    raise ParameterError(
+        f"no channel declares the notebook {notebook!r}; notebooks of channels: "
+        f"{sorted(ch.notebook for ch in _REGISTRY.values())}"
+    )

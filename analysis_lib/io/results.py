@@ -1,0 +1,99 @@
+"""The files every run writes: ``limits.csv`` (long form) and ``meta.json``, written atomically.
+
+Both are made from the run's results (:class:`analysis_lib.analysis.results.LimitScan`, read here
+through their fields) and its validated parameters alone, with the same fields for every channel.
+The columns of ``limits.csv`` are frozen: new ones may be added, none renamed or removed.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["LIMIT_COLUMNS", "package_versions", "run_meta", "write_limits", "write_meta"]
+
+LIMIT_COLUMNS = [
+    "quantity", "unit", "mass_gev", "observed",
+    "expected_minus2", "expected_minus1", "expected", "expected_plus1", "expected_plus2",
+]
+
+_PACKAGES = ["numpy", "scipy", "awkward", "uproot", "hist", "iminuit", "pyhf", "particle", "vector",
+             "mplhep", "matplotlib", "papermill", "jupyter-book"]
+
+
+def _atomic_write_text(path: Path, text: str):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_limits(results, path):
+    """Write limit scans (:class:`analysis_lib.analysis.results.LimitScan`) as one long-form CSV table
+    with the columns :data:`LIMIT_COLUMNS` (``mass2_gev`` after ``mass_gev`` where a scan has two masses)."""
+    frame = pd.concat([r.to_frame() for r in results], ignore_index=True)
+    extra = [c for c in frame.columns if c not in LIMIT_COLUMNS]
+    _atomic_write_text(path, frame[LIMIT_COLUMNS[:3] + extra + LIMIT_COLUMNS[3:]].to_csv(index=False))
+    return frame
+
+
+def package_versions() -> dict:
+    """Versions of Python and of the packages the results depend on."""
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _one(values, name):
+    values = sorted({json.dumps(v, sort_keys=True, default=str) for v in values})
+    if len(values) != 1:
+        raise ValueError(f"the results of one run disagree on {name}: {values}")
+    return json.loads(values[0])
+
+
+def run_meta(results, parameters: dict, *, channel: str, scan_workers: int = 0) -> dict:
+    """The fields of ``meta.json``: the run's channel, dataset and conventions (from its results, which
+    must agree on them), one entry per quantity (unit, method, test statistic, masses, model
+    parameters, notes), the validated parameters and the package versions."""
+    results = list(results)
+    if not results:
+        raise ValueError("a run without results has no meta.json")
+    quantities = [{
+        "quantity": r.quantity, "unit": r.unit, "method": r.method, "test_statistic": r.test_statistic,
+        "n_mass_points": len(r.masses_gev), "two_masses": r.masses2_gev is not None,
+        "model": dict(r.model), "notes": list(r.notes),
+    } for r in results]
+    return {
+        "channel": channel,
+        "dataset": _one([r.dataset for r in results], "the dataset"),
+        "experiment": _one([r.experiment for r in results], "the experiment"),
+        "luminosity_fb": _one([r.luminosity_fb for r in results], "the luminosity"),
+        "projection": _one([r.projection for r in results], "projection"),
+        "data_source": _one([r.data_source for r in results], "the data source"),
+        "confidence_level": _one([r.cl for r in results], "the confidence level"),
+        "method": results[0].method,
+        "test_statistic": results[0].test_statistic,
+        "n_mass_points": len(results[0].masses_gev),
+        "seed": parameters.get("seed"),
+        "parameters": dict(parameters),
+        "quantities": quantities,
+        "scan_workers": scan_workers,
+        "package_versions": package_versions(),
+    }
+
+
+def write_meta(path, results, parameters: dict, *, channel: str, scan_workers: int = 0) -> dict:
+    """Write ``meta.json`` (the fields of :func:`run_meta`); returns them."""
+    payload = run_meta(results, parameters, channel=channel, scan_workers=scan_workers)
+    _atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str))
+    return payload

@@ -1,0 +1,156 @@
+"""The notebook's side of a run: its parameters validated, its context, and the files it writes.
+
+A channel's notebook starts with :func:`setup`, which validates the notebook's parameters (the
+channel's and the execution parameters the runner sets) against the channel's declaration and
+returns a :class:`NotebookRun`: the channel, the validated parameters, the dataset, the output folder
+and the dask client of the scan. :meth:`NotebookRun.analyse` stamps the results with the run's
+dataset and model parameters, and :meth:`NotebookRun.write` writes ``limits.csv`` and ``meta.json``
+from the results and the parameters alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..analysis.results import LimitScan
+from ..analysis.scan import connect, scan_workers
+from ..channels import Channel, channel
+from ..core.errors import ParameterError
+from ..core.parameters import EXECUTION_PARAMETERS, validate
+from ..detector.datasets import Dataset
+from ..io.results import write_limits, write_meta
+from ..plots import use_style
+
+__all__ = ["DETECTOR_ROWS", "NotebookRun", "setup"]
+
+
+def _calorimeter(ds):
+    cal = ds.experiment.calorimeter
+    return (", ".join(f"{a}-{b}°" for a, b in cal.regions_deg)
+            + f", inner radius {cal.barrel_radius_mm / 10:g} cm, showers merge within {cal.min_separation_mm / 10:g} cm")
+
+
+def _tracking(ds):
+    t = ds.experiment.tracker
+    return (f"{t.theta_min_deg}-{t.theta_max_deg}°, $\\sigma_{{p_T}}/p_T$ = {100 * t.resolution_pt_term:g}% $p_T$ ⊕ "
+            f"{100 * t.resolution_beta_term:g}%/β")
+
+
+def _kaon_id(ds):
+    pid = ds.experiment.pid
+    return f"efficiency {pid.kaon_efficiency:.0%}, pion mis-identification {dict(pid.misid_as_kaon)[211]:.1%} (a model)"
+
+
+def _muon_id(ds):
+    pid = ds.experiment.pid
+    return (f"{100 * pid.muon_efficiency:g}% above {pid.muon_momentum_min_gev} GeV, {pid.muon_theta_range_deg[0]:g}-"
+            f"{pid.muon_theta_range_deg[1]:g}°; pion mis-ID {100 * dict(pid.misid_as_muon)[211]:g}% (a model)")
+
+
+#: Rows a notebook may add to :meth:`NotebookRun.dataset_table`: name -> (label, value of a dataset).
+DETECTOR_ROWS = {
+    "bb_pairs": ("$B\\bar B$ pairs", lambda ds: f"{ds.n_bb_pairs / 1e6:.0f} million"),
+    "calorimeter": ("calorimeter", _calorimeter),
+    "tracking": ("tracking", _tracking),
+    "kaon_id": ("kaon identification", _kaon_id),
+    "muon_id": ("muon identification", _muon_id),
+}
+
+
+@dataclass
+class NotebookRun:
+    """One execution of a channel's notebook: what :func:`setup` made of its parameters.
+
+    Attributes
+    ----------
+    channel : Channel
+    params : dict
+        The validated run parameters.
+    dataset : Dataset
+    output : Path
+        Folder of ``limits.csv``, ``meta.json`` and figures.
+    client : dask.distributed.Client or None
+        The cluster the scan spreads over (None: in the kernel).
+    """
+
+    channel: Channel
+    params: dict
+    dataset: Dataset
+    output: Path
+    client: Any = None
+
+    @property
+    def experiment(self) -> str:
+        """The experiment's label, for figures."""
+        return self.dataset.experiment.label
+
+    @property
+    def lumi(self) -> str:
+        """The luminosity as figures print it."""
+        return self.dataset.luminosity_label
+
+    def dataset_table(self, *rows: str) -> str:
+        """A Markdown table of the dataset and its experiment: name, luminosity, beams and sqrt(s),
+        then the named ``rows`` of :data:`DETECTOR_ROWS` (e.g. ``"calorimeter"``, ``"tracking"``)."""
+        unknown = sorted(set(rows) - set(DETECTOR_ROWS))
+        if unknown:
+            raise ParameterError(f"unknown dataset-table rows {unknown}; known rows: {sorted(DETECTOR_ROWS)}")
+        ds, exp = self.dataset, self.dataset.experiment
+        lines = [
+            "| | |", "|---|---|",
+            f"| dataset | `{ds.name}`: {ds.description} |",
+            f"| luminosity | {ds.luminosity_fb:g} fb$^{{-1}}$ {'(projection)' if ds.projection else ''} |",
+            f"| beams | e$^-$ {exp.beams.e_minus_gev} GeV x e$^+$ {exp.beams.e_plus_gev} GeV, crossing angle "
+            f"{exp.beams.crossing_angle_mrad} mrad |",
+            f"| $\\sqrt{{s}}$, $\\beta\\gamma$ | {exp.sqrt_s_gev:.3f} GeV, {exp.beams.beta_gamma:.3f} |",
+        ]
+        lines += [f"| {DETECTOR_ROWS[row][0]} | {DETECTOR_ROWS[row][1](ds)} |" for row in rows]
+        return "\n".join(lines)
+
+    def prepare(self, *, progress: bool = True):
+        """The channel's inputs for this run."""
+        return self.channel.prepare(self.params, progress=progress)
+
+    def analyse(self, inputs, *, progress: bool = True) -> dict[str, LimitScan]:
+        """The channel's limits for this run, stamped with the dataset and model parameters."""
+        return self.channel.run(inputs, self.params, progress=progress, client=self.client)
+
+    def write(self, results) -> Any:
+        """Write ``limits.csv`` (the results in the order given) and ``meta.json``; returns the table."""
+        results = list(results.values() if isinstance(results, Mapping) else results)
+        frame = write_limits(results, self.output / "limits.csv")
+        write_meta(self.output / "meta.json", results, self.params, channel=self.channel.name,
+                   scan_workers=scan_workers(self.client))
+        return frame
+
+    def savefig(self, fig, name: str):
+        """Save a figure into the run's folder as ``name`` (PNG, 100 dpi)."""
+        fig.savefig(self.output / name, dpi=100, bbox_inches="tight")
+
+    def close(self):
+        """Close the dask client, if any."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+
+def setup(name: str, namespace: Mapping, *, style: bool = True) -> NotebookRun:
+    """The run of channel ``name`` with the parameters found in ``namespace`` (a notebook's
+    ``globals()``): the channel's and the execution parameters (``output_dir``, ``scheduler``),
+    validated; :class:`ParameterError` names a wrong value and the fix. Sets the figure style (unless
+    ``style`` is False), logging at WARNING, creates the output folder and connects to the scan's
+    cluster."""
+    ch = channel(name)
+    params = ch.validate({p.name: namespace[p.name] for p in ch.parameters if p.name in namespace})
+    execution = validate(EXECUTION_PARAMETERS, {p.name: namespace[p.name] for p in EXECUTION_PARAMETERS
+                                                if p.name in namespace})
+    logging.basicConfig(level=logging.WARNING)
+    if style:
+        use_style()
+    output = Path(execution["output_dir"])
+    output.mkdir(parents=True, exist_ok=True)
+    return NotebookRun(channel=ch, params=params, dataset=ch.dataset(params), output=output,
+                       client=connect(execution["scheduler"]))
