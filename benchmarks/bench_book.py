@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from analysis_lib import runner
+from analysis_lib.runner import cli as runner
 
 ROOT = Path(__file__).resolve().parent.parent
 

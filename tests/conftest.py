@@ -1,14 +1,38 @@
-"""Shared fixtures. Simulation-dependent tests share one xdist group ("simulation") so a single
-worker simulates the small samples once, into a temporary folder, never into data/generated."""
+"""Shared fixtures. The channels' inputs are prepared through the channel contract
+(``channel(name).prepare(validated parameters)``) with small samples, once per test session, into a
+temporary folder, never into data/generated. The tests that use one channel's inputs share an xdist
+group ("simulation" for the ALP channel, "babar", "zprime", "higgsstrahlung"), so that a single
+worker prepares them."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 #: Small parameters: every simulation-dependent test uses these.
 SMALL = {"n_signal_events": 1000, "max_mc_events": 20_000}
+
+
+def _prepare(name, values):
+    """The inputs of channel ``name`` for the run parameters ``values`` (validated, defaults filled in)."""
+    from analysis_lib.channels import channel
+
+    ch = channel(name)
+    return ch.prepare(ch.validate(values), progress=False)
+
+
+def run_notebook(notebook: str, folder, parameters: dict):
+    """Execute ``notebooks/<notebook>`` with papermill into ``folder``/run with ``parameters``; returns
+    the run's folder (its limits.csv and meta.json)."""
+    import papermill
+
+    out = folder / "run"
+    out.mkdir()
+    papermill.execute_notebook(Path(__file__).resolve().parent.parent / "notebooks" / notebook, out / "nb.ipynb",
+                               cwd=str(out), kernel_name="python3", progress_bar=False, parameters=parameters)
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -24,45 +48,29 @@ def generated_dir(tmp_path_factory):
         os.environ["DSBOOK_GENERATED_DIR"] = old
 
 
-@pytest.fixture(scope="session")
-def alp_inputs(generated_dir):
-    """The Belle II ALP channel prepared on the 2018 dataset with small samples."""
-    from analysis_lib.channels import belle2_alp_3gamma as channel
+def _inputs(name, values, doc):
+    """A session fixture: the inputs of channel ``name`` prepared with ``values``."""
 
-    return channel.prepare("belle2_2018", seed=7, progress=False, **SMALL)
+    @pytest.fixture(scope="session")
+    def inputs(generated_dir):
+        return _prepare(name, values)
+
+    inputs.__doc__ = doc
+    return inputs
 
 
 #: Small parameters of the B -> K a channel (its classifiers need a few hundred background events).
 SMALL_B = {"n_signal_events": 2000, "max_mc_events": 100_000}
-
-
-@pytest.fixture(scope="session")
-def babar_inputs(generated_dir):
-    """The BaBar B -> K a channel, prompt, prepared with small samples."""
-    from analysis_lib.channels import babar_b_to_k_alp as channel
-
-    return channel.prepare("babar_4s", seed=3, ctau_mm=0.0, progress=False, **SMALL_B)
-
-
 #: Small parameters of the invisible Z' channel (its classifier needs a few thousand background events).
 SMALL_Z = {"n_signal_events": 1000, "max_mc_events": 30_000}
-
-
-@pytest.fixture(scope="session")
-def zprime_inputs(generated_dir):
-    """The Belle II invisible Z' channel prepared on the 2019-2020 dataset with small samples."""
-    from analysis_lib.channels import belle2_zprime_invisible as channel
-
-    return channel.prepare("belle2_2019_2020", seed=5, progress=False, **SMALL_Z)
-
-
 #: Small parameters of the dark Higgsstrahlung channel.
 SMALL_H = {"n_signal_events": 1000, "max_mc_events": 30_000}
 
-
-@pytest.fixture(scope="session")
-def higgsstrahlung_inputs(generated_dir):
-    """The Belle II dark Higgsstrahlung channel prepared on the 2019 dataset with small samples."""
-    from analysis_lib.channels import belle2_dark_higgsstrahlung as channel
-
-    return channel.prepare("belle2_2019", seed=5, progress=False, **SMALL_H)
+alp_inputs = _inputs("belle2_alp_3gamma", {"dataset": "belle2_2018", "seed": 7, **SMALL},
+                     "The Belle II ALP channel prepared on the 2018 dataset with small samples.")
+babar_inputs = _inputs("babar_b_to_k_alp", {"dataset": "babar_4s", "seed": 3, "ctau_mm": 0.0, **SMALL_B},
+                       "The BaBar B -> K a channel, prompt, prepared with small samples.")
+zprime_inputs = _inputs("belle2_zprime_invisible", {"dataset": "belle2_2019_2020", "seed": 5, **SMALL_Z},
+                        "The Belle II invisible Z' channel prepared on the 2019-2020 dataset with small samples.")
+higgsstrahlung_inputs = _inputs("belle2_dark_higgsstrahlung", {"dataset": "belle2_2019", "seed": 5, **SMALL_H},
+                                "The Belle II dark Higgsstrahlung channel prepared on the 2019 dataset with small samples.")

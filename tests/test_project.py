@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
-from analysis_lib.channels import CHANNELS, channel
-from analysis_lib.datasets import dataset, datasets
-from analysis_lib.errors import ParameterError
-from analysis_lib.parameters import EXECUTION_PARAMETERS, validate
-from analysis_lib.published import PUBLISHED_DIR, load_curve
-from analysis_lib.runner import load_runs, main
+from analysis_lib.channels import channel, channels
+from analysis_lib.core.errors import ParameterError
+from analysis_lib.core.parameters import EXECUTION_PARAMETERS
+from analysis_lib.io.published import PUBLISHED_DIR, load_curve
+from analysis_lib.runner.cli import load_runs, main
 
 ROOT = Path(__file__).resolve().parent.parent
 ALP = channel("belle2_alp_3gamma")
@@ -22,7 +22,7 @@ ALP = channel("belle2_alp_3gamma")
 
 def write_runs(tmp_path, parameters):
     runs = tmp_path / "runs.yaml"
-    runs.write_text(json.dumps({"runs": [{"id": "r1", "notebook": ALP.NOTEBOOK, "parameters": parameters}]}))
+    runs.write_text(json.dumps({"runs": [{"id": "r1", "notebook": ALP.notebook, "parameters": parameters}]}))
     return runs
 
 
@@ -66,7 +66,7 @@ def test_bad_run_parameters_are_refused_before_execution(tmp_path, parameters, m
 
 def test_duplicate_and_unknown_notebook_are_refused(tmp_path):
     runs = tmp_path / "runs.yaml"
-    runs.write_text(json.dumps({"runs": [{"id": "a", "notebook": ALP.NOTEBOOK}, {"id": "a", "notebook": ALP.NOTEBOOK}]}))
+    runs.write_text(json.dumps({"runs": [{"id": "a", "notebook": ALP.notebook}, {"id": "a", "notebook": ALP.notebook}]}))
     with pytest.raises(ParameterError, match="used twice"):
         load_runs(runs)
     runs.write_text(json.dumps({"runs": [{"id": "a", "notebook": "nothing.ipynb"}]}))
@@ -75,21 +75,21 @@ def test_duplicate_and_unknown_notebook_are_refused(tmp_path):
 
 
 def test_ints_are_accepted_for_floats_and_defaults_filled():
-    values = validate(ALP.PARAMETERS, {"mass_min_gev": 1})
+    values = ALP.validate({"mass_min_gev": 1})
     assert values["mass_min_gev"] == 1.0 and isinstance(values["mass_min_gev"], float)
     assert values["dataset"] == "belle2_2018"
 
 
-@pytest.mark.parametrize("name", sorted(CHANNELS))
+@pytest.mark.parametrize("name", sorted(channels()))
 def test_notebook_parameters_cell_matches_declaration(name):
-    module = channel(name)
-    nb = nbformat.read(ROOT / "notebooks" / module.NOTEBOOK, as_version=4)
+    ch = channel(name)
+    nb = nbformat.read(ROOT / "notebooks" / ch.notebook, as_version=4)
     cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(cells) == 1
     defaults = {}
     for node in ast.parse(cells[0].source).body:
         defaults[node.targets[0].id] = ast.literal_eval(node.value)
-    declared = {p.name: p.default for p in module.PARAMETERS + EXECUTION_PARAMETERS}
+    declared = {p.name: p.default for p in ch.parameters + EXECUTION_PARAMETERS}
     assert defaults == declared
 
 
@@ -100,31 +100,22 @@ def test_notebooks_are_committed_without_outputs():
         assert all(c.get("execution_count") is None for c in nb.cells if c.cell_type == "code"), path.name
 
 
-def test_every_channel_has_published_curves_with_provenance():
-    for name in CHANNELS:
-        module = channel(name)
-        # a channel without a digitised curve states the paper's headline range instead
-        headlines = list(getattr(module, "PUBLISHED_RANGES", {}).values())
-        if getattr(module, "PUBLISHED_RANGE", None) is not None:
-            headlines.append(module.PUBLISHED_RANGE)
-        assert module.PUBLISHED or headlines, name
-        for headline in headlines:
-            assert "arXiv" in headline.source and headline.cl == module.CL
-        for filename in channel(name).PUBLISHED:
-            text = (PUBLISHED_DIR / filename).read_text()
-            header = [line for line in text.splitlines() if line.startswith("#")]
-            assert any("arXiv" in line for line in header) and any("Digitis" in line for line in header)
-            curve = load_curve(filename)
-            assert curve.cl == channel(name).CL
-
-
-def test_dataset_registry():
-    ds = dataset("belle2_2018")
-    assert ds.luminosity_fb == pytest.approx(0.445) and not ds.projection
-    assert dataset("belle2_50ab").projection
-    assert all(d.experiment.sqrt_s_gev > 10 for d in datasets().values())
-    with pytest.raises(ParameterError, match="registered datasets"):
-        dataset("nope")
+@pytest.mark.parametrize("name", sorted(channels()))
+def test_every_channel_has_published_references_with_provenance(name):
+    ch = channel(name)
+    # a channel without a digitised curve states the paper's headline range instead
+    assert ch.published or ch.published_ranges, name
+    for key, headline in ch.published_ranges.items():
+        assert "arXiv" in headline.source and headline.cl == ch.cl
+        assert ch.reference(key) is headline
+    for key, filename in ch.published.items():
+        text = (PUBLISHED_DIR / filename).read_text()
+        header = [line for line in text.splitlines() if line.startswith("#")]
+        assert any("arXiv" in line for line in header) and any("Digitis" in line for line in header)
+        curve = load_curve(filename)
+        assert curve.cl == ch.cl
+        np.testing.assert_array_equal(ch.reference(key).value, curve.value)
+    assert ch.reference("no such result") is None
 
 
 def test_environment_file_is_in_step_with_pyproject():

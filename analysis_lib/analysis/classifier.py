@@ -132,8 +132,11 @@ def train(signal, background, *, features, signal_weights=None, background_weigh
     w = np.concatenate([p[2] / p[2].sum() for p in parts])
     key = _key(features, {**settings, "seed": seed}, x, y, w)
     if cache is not None and Path(cache).exists():
-        with open(cache, "rb") as f:
-            stored = pickle.load(f)
+        try:
+            with open(cache, "rb") as f:
+                stored = pickle.load(f)
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+            stored = None  # written by another version of the code, or truncated: trained again
         if isinstance(stored, Classifier) and stored.key == key:
             return stored
     model = HistGradientBoostingClassifier(random_state=seed, **settings)

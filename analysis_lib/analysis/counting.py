@@ -93,7 +93,7 @@ def background_estimate(expected, sum_w2, n_simulated, *, unit_weight: float, sy
     Examples
     --------
     >>> b, u = background_estimate([4.0, 0.0], [1.0, 0.0], [16, 0], unit_weight=0.25, systematic=0.1)
-    >>> b.tolist(), [round(x, 4) for x in u]
+    >>> b.tolist(), [round(float(x), 4) for x in u]
     ([4.0, 0.25], [1.077, 0.25])
     """
     # sums over windows come from differences of cumulative sums: clip their rounding errors
@@ -280,8 +280,9 @@ def compare_methods(window: CountingWindow, *, cl: float, signal_uncertainty: fl
     model = BinnedModel(signal=[s], background=[max(b, 1e-3)], background_uncertainty=[max(u, 1e-6)],
                         float_background=False)
     cls = upper_limit(model, [n], cl=cl).observed
-    step = max(5e-4, np.sqrt(n + b) / 2000)  # the grid of the signal mean, finer than its uncertainty
-    fc = feldman_cousins_interval(n, b, cl=cl, step=step)[1] / s
+    # the grid of the signal mean: to well above the upper limit, 10^4 steps (or 0.0005)
+    mu_max = max(n - b, 0.0) + 8 * np.sqrt(n + b + 1) + 10
+    fc = feldman_cousins_interval(n, b, cl=cl, step=max(5e-4, mu_max / 10_000), mu_max=mu_max)[1] / s
     return {"observed": n, "background": b, "background uncertainty": u,
             "Bayesian (quadrature)": bayes, "Bayesian (Monte Carlo)": float(monte_carlo), "CLs": cls,
             "Feldman-Cousins (known background)": fc}

@@ -21,20 +21,10 @@ DATA_SOURCES = ("ntuple", "pseudo-data")
 
 @dataclass(frozen=True)
 class Inputs:
-    """The fields every run's inputs share.
-
-    Attributes
-    ----------
-    dataset : Dataset
-    seed : int
-        Seed of the simulation and pseudo-data.
-    data_source : str
-        One of :data:`DATA_SOURCES`.
-    cut_flow : pandas.DataFrame
-        Weighted events per sample after each requirement.
-    backgrounds : dict
-        Background sample name -> legend label.
-    """
+    """The fields every run's inputs share: the ``dataset``, the ``seed`` of its simulation and
+    pseudo-data, where its data came from (``data_source``, one of :data:`DATA_SOURCES`), the
+    ``cut_flow`` (a pandas DataFrame of weighted events per sample after each requirement) and the
+    ``backgrounds`` (sample name -> legend label)."""
 
     dataset: Dataset
     seed: int

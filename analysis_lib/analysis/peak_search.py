@@ -35,7 +35,7 @@ from .scan import CLs, scan_limits
 from .signal_shape import PeakTemplates
 
 __all__ = ["FIT_PARAMETERS", "FitDisplay", "PeakSearch", "SearchInputs", "agreement", "example_fit", "fit_inputs", "prepare",
-           "production_config", "scan_settings",
+           "production_config", "scan_settings", "expected_histograms",
            "pseudo_data_expectation",
            "resolution_gev", "scan", "scan_masses"]
 
@@ -132,6 +132,7 @@ class SearchInputs(Inputs):
     data: dict  # observable -> Hist (pseudo-data or real data)
     peaks: dict  # observable -> PeakTemplates
     luminosity_fraction: float = 1.0  # share of the dataset's luminosity in the data histograms
+    search: PeakSearch | None = None  # the declaration the inputs were made with (its fits read it)
 
 
 def production_config(search: PeakSearch, ds, max_mc_events: int) -> ProductionConfig:
@@ -150,15 +151,16 @@ def _select(search, path, ds):
 
 
 def prepare(search: PeakSearch, dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int,
-            progress=True, luminosity_fraction: float = 1.0) -> SearchInputs:
+            progress=True, luminosity_fraction: float = 1.0, specs=None) -> SearchInputs:
     """Simulate (or reuse) the ntuples, select, and fill the histograms and signal templates.
 
     ``luminosity_fraction`` is the share of the dataset the limits use (the rest chose the
     selection): histogram-level pseudo-data are drawn for that share, the signal expectation is
-    scaled by it, and the channel's selection must remove the other share from real data.
+    scaled by it, and the channel's selection must remove the other share from real data. ``specs``:
+    the samples (the channel's declaration for the run; by default its ``sample_specs``).
     """
     ds = dataset(dataset_name)
-    specs = search.sample_specs(ds, n_signal_events=n_signal_events)
+    specs = search.sample_specs(ds, n_signal_events=n_signal_events) if specs is None else specs
     paths = ntuple_paths(specs, ds, seed=seed, config=production_config(search, ds, max_mc_events),
                          progress=progress)
     axes = {name: make() for name, make in search.axes.items()}
@@ -201,7 +203,14 @@ def prepare(search: PeakSearch, dataset_name: str, *, seed: int, n_signal_events
                 for obs, axis in axes.items()}
         source = "pseudo-data"
     return SearchInputs(dataset=ds, seed=seed, backgrounds=backgrounds, hists=hists, data=data, data_source=source,
-                        peaks=peaks, cut_flow=cut_flow_table(flows), luminosity_fraction=luminosity_fraction)
+                        peaks=peaks, cut_flow=cut_flow_table(flows), luminosity_fraction=luminosity_fraction,
+                        search=search)
+
+
+def expected_histograms(inputs: SearchInputs, observable: str) -> dict:
+    """The expected background histograms of ``observable`` for the share of the luminosity the
+    limits use (the scale of the data histograms)."""
+    return {name: h * inputs.luminosity_fraction for name, h in inputs.hists[observable].items()}
 
 
 def pseudo_data_expectation(search, hists, peaks: PeakTemplates, axis):

@@ -68,7 +68,11 @@ class LimitScan:
     projection : bool
         True for a luminosity projection (False by default).
     data_source : str
-        Where the data came from: ``"ntuple"`` (real or simulated data ntuples) or ``"pseudo-data"``.
+        Where the data came from: ``"ntuple"`` (a data ntuple) or ``"pseudo-data"`` (drawn from the
+        expected background).
+    pseudo_data : bool
+        True (the default) when the "observed" limits are those of simulated pseudo-data (a simulated
+        dataset), False for a dataset of real ntuples.
     notes : tuple of str
         Warnings and choices of the computation, once each.
     """
@@ -91,6 +95,7 @@ class LimitScan:
     luminosity_fb: float = float("nan")
     projection: bool = False
     data_source: str = ""
+    pseudo_data: bool = True
     notes: tuple = ()
 
     def __post_init__(self):

@@ -36,23 +36,17 @@ from ..analysis.thresholds import ThresholdGrid, split_pseudo_data
 from ..analysis.signal_shape import PeakTemplates
 from ..core.constants import mass_gev, width_gev
 from ..core.errors import EmptySelectionError, ParameterError
-from ..core.parameters import SEED, Parameter
+from ..core.parameters import SEED, Parameter, mass_range
 from ..detector.datasets import Dataset, dataset, datasets
 from ..detector.frames import Frame
 from ..io.ntuple import ORIGIN, read_events
 from ..physics.alp_w import b_to_k_alp_branching, ctau_from_g_aw_mm
-from ..reco.bmeson import (
-    best_candidate,
-    k_gamma_gamma_candidates,
-    partner_mass_distance,
-    photon_vectors,
-    track_vectors,
-)
+from ..reco.bmeson import best_candidate, k_gamma_gamma_candidates, partner_mass_distance, photon_vectors, track_vectors
 from ..reco.event_shape import continuum_suppression
 from ..reco.selection import Cut, CutFlow, cut_flow_table, require_events
 from ..simulation import b_decays
 from ..simulation.production import ProductionConfig, SampleSpec, sample_rng
-from .base import Channel, register
+from .base import PeakSearchChannel, register
 
 __all__ = [
     "CL", "PARAMETERS", "BabarInputs", "BToKAlp", "analyse", "candidate_table", "classifier_shapes",
@@ -115,8 +109,7 @@ PARAMETERS = (
     Parameter("dataset", str, "babar_4s", "registered Upsilon(4S) dataset", choices=_upsilon_datasets),
     SEED,
     Parameter("ctau_mm", float, 0.0, "proper decay length of the ALP in mm (0: prompt)", minimum=0.0, maximum=1e4),
-    Parameter("mass_min_gev", float, 0.175, "lowest ALP mass of the scan, GeV", depends=_mass_range),
-    Parameter("mass_max_gev", float, 4.78, "highest ALP mass of the scan, GeV", depends=_mass_range),
+    *mass_range("ALP", (0.175, 4.78), depends=_mass_range),
     Parameter("n_signal_events", int, 20_000, "simulated events per signal mass", minimum=500, maximum=5_000_000),
     Parameter("max_mc_events", int, 1_000_000, "simulated continuum and B Bbar events (all flavours)",
               minimum=10_000, maximum=50_000_000),
@@ -200,7 +193,7 @@ def candidate_table(events, beams):
     event that has a candidate), and the event indices.
 
     Variables: m_es, delta_e, m_gg, m_gg_fit, cos_theta_b, p_k_cm, e_g1_cm, e_g2_cm, cos_helicity
-    (:func:`analysis_lib.bmeson.k_gamma_gamma_candidates`); for the continuum classifier the event
+    (:func:`analysis_lib.reco.bmeson.k_gamma_gamma_candidates`); for the continuum classifier the event
     shape: r2 (Fox-Wolfram R2 of the whole event), cos_thrust (|cos| of the angle between the thrust
     axes of the candidate and of the rest of the event), l0, l2 (Legendre moments of the rest of the
     event to the candidate's thrust axis), thrust_roe; for the B Bbar classifier the photons' best
@@ -292,7 +285,6 @@ class BabarInputs(SearchInputs):
     """Everything a run needs after the selection (made by :func:`prepare`): the shared peak-search
     inputs (histograms, data and signal peaks of the fits) and what chose the selection."""
 
-    search: PeakSearch  # this run's declaration (its signal normalisation)
     tables: dict  # sample name -> candidate table (with classifier outputs and selection flags)
     specs: dict  # sample name -> SampleSpec
     classifiers: dict  # "continuum", "bbbar" -> Classifier
@@ -424,13 +416,15 @@ def selection(thresholds, *, data=False):
 
 
 def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: int, max_mc_events: int,
-            optimisation_fraction: float = 0.08, progress=True) -> BabarInputs:
+            optimisation_fraction: float = 0.08, progress=True, specs=None) -> BabarInputs:
     """Simulate (or reuse) the ntuples, build the candidates, train the classifiers, choose their
     thresholds on the optimisation sample, and fill the histograms and signal peaks of the fits."""
     ds = dataset(dataset_name)
     if ctau_mm < 0:
         raise ParameterError(f"ctau_mm={ctau_mm!r} is negative; a lifetime must be >= 0 (0 = prompt)")
-    specs = {s.name: s for s in sample_specs(ds, n_signal_events=n_signal_events, max_mc_events=max_mc_events)}
+    if specs is None:
+        specs = sample_specs(ds, n_signal_events=n_signal_events, max_mc_events=max_mc_events)
+    specs = {s.name: s for s in specs}
     paths = ntuple_paths(list(specs.values()), ds, seed=seed, config=production_config(ds), progress=progress)
     folder = work_dir(ds, seed)
     tables = {name: _read_table(paths[name], ds, simulated=True) for name in specs}
@@ -512,11 +506,6 @@ SEARCH = PeakSearch(
 
 # ---------------------------------------------------------------------------------------------
 # limits
-
-
-def resolution_gev(inputs: BabarInputs, mass_gev: float) -> float:
-    """Mass resolution of the fit observable at ``mass_gev``."""
-    return peak_search.resolution_gev(inputs.search, inputs, mass_gev)
 
 
 def analyse(inputs: BabarInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, fit_half_width_sigma,
@@ -670,12 +659,6 @@ def efficiency_table(inputs: BabarInputs, masses_gev, ctaus_mm=CTAU_MM):
     return frame
 
 
-def agreement(result, published, *, factor=2.25):
-    """Share of the scanned masses where the expected rate limit is within ``factor`` of the published
-    curve, and the median ratio (the shared definition)."""
-    return peak_search.agreement(result, published, factor=factor)
-
-
 def coupling_masses(inputs: BabarInputs, *, mass_min_gev, mass_max_gev, step_sigma):
     """Mass hypotheses of the coupling limit: steps of ``step_sigma`` prompt resolutions inside the
     simulated masses, the vetoes left out."""
@@ -704,7 +687,7 @@ def classifier_shapes(inputs: BabarInputs, column: str) -> dict:
 
 
 @register
-class BToKAlp(Channel):
+class BToKAlp(PeakSearchChannel):
     """BaBar (and Belle, Belle II) B+ -> K+ a, a -> gamma gamma: classifiers, an optimisation sample,
     and the shared peak search's fits."""
 
@@ -718,8 +701,7 @@ class BToKAlp(Channel):
     physics_table = staticmethod(physics_table)
     efficiency_table = staticmethod(efficiency_table)
     classifier_shapes = staticmethod(classifier_shapes)
-    resolution_gev = staticmethod(resolution_gev)
-    agreement = staticmethod(agreement)
+    agreement_factor = 2.25
     vetoes = VETOES
 
     def model_parameters(self, params):
@@ -732,12 +714,8 @@ class BToKAlp(Channel):
     def prepare(self, params, *, progress=True):
         return prepare(params["dataset"], seed=params["seed"], ctau_mm=params["ctau_mm"],
                        n_signal_events=params["n_signal_events"], max_mc_events=params["max_mc_events"],
-                       optimisation_fraction=params["optimisation_fraction"], progress=progress)
+                       optimisation_fraction=params["optimisation_fraction"], progress=progress,
+                       specs=self.samples(params))
 
     def analyse(self, inputs, params, *, progress=True, client=None):
         return analyse(inputs, **peak_search.scan_settings(params), progress=progress, client=client)
-
-    def example_fit(self, inputs, mass_gev: float, params):
-        """The fitted window at one mass, for a figure (the run's window and background degree)."""
-        return peak_search.example_fit(inputs.search, inputs, mass_gev, half_width_sigma=params["fit_half_width_sigma"],
-                                       degree=params["background_degree"])

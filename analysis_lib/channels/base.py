@@ -18,13 +18,14 @@ from __future__ import annotations
 import abc
 from typing import Any, ClassVar, Mapping
 
+from ..analysis import peak_search
 from ..analysis.results import LimitScan
 from ..core.errors import ParameterError
 from ..core.parameters import Parameter, validate
 from ..detector.datasets import Dataset, dataset
 from ..io.published import load_curve
 
-__all__ = ["Channel", "channel", "channel_for_notebook", "channels", "register"]
+__all__ = ["Channel", "PeakSearchChannel", "channel", "channel_for_notebook", "channels", "register"]
 
 class Channel(abc.ABC):
     """What a search declares. Subclasses set the class attributes and implement the three methods.
@@ -47,6 +48,9 @@ class Channel(abc.ABC):
     published_ranges : dict
         Result key -> :class:`~analysis_lib.io.published.PublishedRange` or ``PublishedInterval``,
         where a search's limits are known only by their headline range.
+    sample_specs : callable
+        ``sample_specs(dataset, n_signal_events=...)``: the channel's samples (used by the default
+        :meth:`samples`; a channel whose samples depend on more parameters overrides :meth:`samples`).
     """
 
     name: ClassVar[str]
@@ -78,10 +82,10 @@ class Channel(abc.ABC):
         result; none by default."""
         return {}
 
-    @abc.abstractmethod
     def samples(self, params: Mapping) -> list:
         """The simulated samples (:class:`~analysis_lib.simulation.production.SampleSpec`) a run with
-        ``params`` reads."""
+        ``params`` reads; by default the channel's ``sample_specs(dataset, n_signal_events=...)``."""
+        return self.sample_specs(self.dataset(params), n_signal_events=params["n_signal_events"])
 
     @abc.abstractmethod
     def prepare(self, params: Mapping, *, progress: bool = True):
@@ -98,12 +102,39 @@ class Channel(abc.ABC):
         ds = inputs.dataset
         results = self.analyse(inputs, params, progress=progress, client=client)
         return {key: r.stamped(dataset=ds.name, experiment=ds.experiment.label, luminosity_fb=ds.luminosity_fb,
-                               projection=ds.projection, data_source=inputs.data_source,
+                               projection=ds.projection, data_source=inputs.data_source, pseudo_data=ds.simulated,
                                model=self.model_parameters(params))
                 for key, r in results.items()}
 
     def __repr__(self):
         return f"<channel {self.name}: {self.title}>"
+
+
+class PeakSearchChannel(Channel):
+    """A channel built on the shared peak search (:mod:`analysis_lib.analysis.peak_search`): its
+    inputs are :class:`~analysis_lib.analysis.peak_search.SearchInputs` carrying their ``search``,
+    and these views of them are the same for every such channel. ``agreement_factor`` is the factor
+    within which the expected limit is said to agree with the published curve."""
+
+    agreement_factor: ClassVar[float] = 1.5
+
+    def resolution_gev(self, inputs, mass_gev: float) -> float:
+        """Mass resolution of the fitted observable at ``mass_gev``."""
+        return peak_search.resolution_gev(inputs.search, inputs, mass_gev)
+
+    def example_fit(self, inputs, mass_gev: float, params: Mapping):
+        """The fitted window at one mass, for a figure (the run's window and background degree)."""
+        return peak_search.example_fit(inputs.search, inputs, mass_gev, half_width_sigma=params["fit_half_width_sigma"],
+                                       degree=params["background_degree"])
+
+    def expected_histograms(self, inputs, observable: str) -> dict:
+        """The expected background histograms of ``observable`` at the scale of the data."""
+        return peak_search.expected_histograms(inputs, observable)
+
+    def agreement(self, result, published):
+        """Share of the scanned masses where the expected limit is within :attr:`agreement_factor` of
+        the published curve, and the median ratio (:func:`analysis_lib.analysis.peak_search.agreement`)."""
+        return peak_search.agreement(result, published, factor=self.agreement_factor)
 
 
 _REGISTRY: dict[str, Channel] = {}

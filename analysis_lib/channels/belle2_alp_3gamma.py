@@ -4,7 +4,7 @@ What this search declares: its samples (signal on a mass grid and the photon bac
 skim and selection, its observables (diphoton mass squared below 6.85 GeV, recoil mass squared of
 the third photon above, as the paper) and the conversion of a signal yield into sigma and g_agg.
 Everything else (simulation, ntuple I/O, histograms, fits, limits, plots) is shared code, most of
-it through :mod:`analysis_lib.peak_search`.
+it through :mod:`analysis_lib.analysis.peak_search`.
 
 Selection (modelled on the paper's three-photon selection; its exact cuts are not all public):
 no track; at least three photon candidates with E_lab > 0.1 GeV; an ECL energy-sum trigger (all
@@ -28,7 +28,7 @@ from ..analysis.histograms import mass_squared_axis
 from ..analysis.peak_search import PeakSearch
 from ..core.constants import mass_gev
 from ..core.kinematics import direction_from_angles, invariant_mass2
-from ..core.parameters import SEED, Parameter
+from ..core.parameters import SEED, Parameter, mass_range
 from ..detector.datasets import Dataset, dataset, dataset_parameter
 from ..detector.frames import Frame
 from ..physics.alp import coupling_from_cross_section, sigma_ee_to_gamma_alp_pb
@@ -44,7 +44,7 @@ from ..simulation.generators import (
     three_photon_sampler,
 )
 from ..simulation.production import SampleSpec
-from .base import Channel, register
+from .base import PeakSearchChannel, register
 
 __all__ = ["CL", "PARAMETERS", "SEARCH", "AlpThreeGamma", "analyse", "observable_for", "physics_table",
            "sample_specs"]
@@ -98,8 +98,7 @@ def _mass_range(values):
 PARAMETERS = (
     dataset_parameter("belle2_2018", "belle2"),
     SEED,
-    Parameter("mass_min_gev", float, 0.2, "lowest ALP mass of the scan, GeV", depends=_mass_range),
-    Parameter("mass_max_gev", float, 9.7, "highest ALP mass of the scan, GeV", depends=_mass_range),
+    *mass_range("ALP", (0.2, 9.7), depends=_mass_range),
     Parameter("n_signal_events", int, 20_000, "simulated events per signal mass", minimum=500, maximum=10_000_000),
     Parameter("max_mc_events", int, 2_000_000, "largest simulated background sample", minimum=10_000,
               maximum=100_000_000),
@@ -220,7 +219,7 @@ class Candidates:
 
 
 def candidates(events, ds: Dataset) -> Candidates:
-    """Photon candidates of ntuple events (read with :func:`analysis_lib.ntuple.read_events`)."""
+    """Photon candidates of ntuple events (read with :func:`analysis_lib.io.ntuple.read_events`)."""
     photon = events["photon"]
     good = photon[photon["E"] > PHOTON_E_MIN_LAB_GEV]
     top = ak.pad_none(good[:, :3], 3, clip=True)
@@ -353,7 +352,7 @@ def physics_table(masses_gev, sqrt_s_gev):
 
 
 @register
-class AlpThreeGamma(Channel):
+class AlpThreeGamma(PeakSearchChannel):
     """Belle II e+e- -> gamma a, a -> gamma gamma: the shared peak search with this module's declarations."""
 
     name = NAME
@@ -361,33 +360,16 @@ class AlpThreeGamma(Channel):
     notebook = "belle2_alp_3gamma.ipynb"
     cl = CL
     parameters = PARAMETERS
+    sample_specs = staticmethod(sample_specs)
     published = {"g_agg": "belle2_2020_alp_gagg_observed_95cl.txt", "sigma": "belle2_2020_alp_sigma_observed_95cl_pb.txt"}
 
-    search = SEARCH
     physics_table = staticmethod(physics_table)
     observable_for = staticmethod(observable_for)
-
-    def samples(self, params):
-        return sample_specs(self.dataset(params), n_signal_events=params["n_signal_events"])
 
     def prepare(self, params, *, progress=True):
         return peak_search.prepare(SEARCH, params["dataset"], seed=params["seed"],
                                    n_signal_events=params["n_signal_events"], max_mc_events=params["max_mc_events"],
-                                   progress=progress)
+                                   progress=progress, specs=self.samples(params))
 
     def analyse(self, inputs, params, *, progress=True, client=None):
         return analyse(inputs, **peak_search.scan_settings(params), progress=progress, client=client)
-
-    def resolution_gev(self, inputs, mass_gev: float) -> float:
-        """Mass resolution at ``mass_gev``."""
-        return peak_search.resolution_gev(SEARCH, inputs, mass_gev)
-
-    def example_fit(self, inputs, mass_gev: float, params):
-        """The fitted window at one mass, for a figure (the run's window and background degree)."""
-        return peak_search.example_fit(SEARCH, inputs, mass_gev, half_width_sigma=params["fit_half_width_sigma"],
-                                       degree=params["background_degree"])
-
-    def agreement(self, result, published, *, factor=1.5):
-        """Share of masses where the expected limit is within ``factor`` of the published curve, and
-        the median ratio (:func:`analysis_lib.analysis.peak_search.agreement`)."""
-        return peak_search.agreement(result, published, factor=factor)

@@ -1,7 +1,7 @@
 """Belle II: dark Higgsstrahlung e+e- -> A' h', A' -> mu+ mu-, h' invisible, arXiv:2207.00509.
 
 What this search declares: its signal on a grid of (M_A', M_h'), the shared backgrounds and
-preselection of the two-muon plus missing-energy final state (:mod:`analysis_lib.dimuon`,
+preselection of the two-muon plus missing-energy final state (:mod:`analysis_lib.reco.dimuon`,
 :mod:`analysis_lib.simulation.dimuon`), and a counting experiment in two-dimensional windows of the
 dimuon mass and the recoil mass.
 
@@ -41,7 +41,7 @@ from ..analysis.samples import draw_pseudo_data, ntuple_paths
 from ..analysis.scan import scan_limits
 from ..analysis.signal_shape import peak_summary
 from ..core.errors import EmptySelectionError, KinematicError, ParameterError
-from ..core.parameters import SEED, Parameter
+from ..core.parameters import SEED, Parameter, mass_range
 from ..detector.datasets import Dataset, dataset, dataset_parameter
 from ..io.ntuple import read_meta
 from ..io.published import PublishedInterval
@@ -100,15 +100,10 @@ def max_mass_h(mass_a_gev, sqrt_s_gev):
                       - H_MARGIN_GEV)
 
 
-def _mass_range(values):
-    return SIGNAL_MASSES_A_GEV[0], SIGNAL_MASSES_A_GEV[-1]
-
-
 PARAMETERS = (
     dataset_parameter("belle2_2019", "belle2"),
     SEED,
-    Parameter("mass_a_min_gev", float, 4.0, "lowest A' mass of the scan, GeV", depends=_mass_range),
-    Parameter("mass_a_max_gev", float, 9.7, "highest A' mass of the scan, GeV", depends=_mass_range),
+    *mass_range("A'", (4.0, 9.7), prefix="mass_a", bounds=(SIGNAL_MASSES_A_GEV[0], SIGNAL_MASSES_A_GEV[-1])),
     Parameter("mass_step_sigma", float, 2.0, "A' mass step in units of the dimuon-mass resolution", minimum=0.5,
               maximum=20),
     Parameter("mass_h_step_gev", float, 0.5, "h' mass step of the scan, GeV", minimum=0.05, maximum=5),
@@ -191,12 +186,13 @@ def _map(candidates, weights):
 
 
 def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int, window_sigma: float = 2.0,
-            progress=True) -> HiggsstrahlungInputs:
+            progress=True, specs=None) -> HiggsstrahlungInputs:
     """Simulate (or reuse) the ntuples, preselect, and build the signal grid and background maps."""
     ds = dataset(dataset_name)
-    specs = sample_specs(ds, n_signal_events=n_signal_events)
-    paths = ntuple_paths(specs, ds, seed=seed, config=ProductionConfig(skim=skim, n_max=max_mc_events),
-                         progress=progress)
+    specs = sample_specs(ds, n_signal_events=n_signal_events) if specs is None else specs
+    # pseudo-data are drawn from the expected counts, never simulated event by event
+    config = ProductionConfig(skim=skim, n_max=max_mc_events, max_data_events=0)
+    paths = ntuple_paths(specs, ds, seed=seed, config=config, progress=progress)
     sqrt_s = ds.experiment.sqrt_s_gev
     grid_a, grid_f = np.array(SIGNAL_MASSES_A_GEV), np.array(SIGNAL_FRACTIONS_H)
     efficiency = np.zeros((grid_a.size, grid_f.size))
@@ -226,7 +222,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     maps, w2, raw, unit = background_cells(background, _map, smooth=partial(gaussian_filter, sigma=KERNEL_BINS,
                                                                              mode="constant"), smooth_statistics=True)
     total = sum(maps.values())
-    if ds.simulated:
+    if "data" not in paths:
         data = draw_pseudo_data(total, ds, seed)
         source = "pseudo-data"
     else:
@@ -355,6 +351,7 @@ class DarkHiggsstrahlung(Channel):
     notebook = "belle2_dark_higgsstrahlung.ipynb"
     cl = CL
     parameters = PARAMETERS
+    sample_specs = staticmethod(sample_specs)
     published_ranges = PUBLISHED_RANGES
 
     physics_table = staticmethod(physics_table)
@@ -364,12 +361,10 @@ class DarkHiggsstrahlung(Channel):
     recoil_edges = RECOIL_EDGES
     signal_uncertainty = SIGNAL_SYSTEMATIC
 
-    def samples(self, params):
-        return sample_specs(self.dataset(params), n_signal_events=params["n_signal_events"])
-
     def prepare(self, params, *, progress=True):
         return prepare(params["dataset"], seed=params["seed"], n_signal_events=params["n_signal_events"],
-                       max_mc_events=params["max_mc_events"], window_sigma=params["window_sigma"], progress=progress)
+                       max_mc_events=params["max_mc_events"], window_sigma=params["window_sigma"], progress=progress,
+                       specs=self.samples(params))
 
     def analyse(self, inputs, params, *, progress=True, client=None):
         return analyse(inputs, mass_a_min_gev=params["mass_a_min_gev"], mass_a_max_gev=params["mass_a_max_gev"],

@@ -8,10 +8,10 @@ recoil mass squared, split in bins of the recoil polar angle (the paper's two-di
 The flow (modelled on the paper; its selection was a neural network trained with a Punzi loss,
 whose details are not all public):
 
-1. the preselection of the two-muon final state (:data:`analysis_lib.dimuon.PRESELECTION`): the
+1. the preselection of the two-muon final state (:data:`analysis_lib.reco.dimuon.PRESELECTION`): the
    two-track trigger, two muons of opposite charge, no extra photon, the recoil pointing into the
    barrel calorimeter and a dimuon transverse momentum well above the momentum resolution;
-2. a boosted-decision-tree classifier (:mod:`analysis_lib.classifier`) trained on half of the
+2. a boosted-decision-tree classifier (:mod:`analysis_lib.analysis.classifier`) trained on half of the
    simulation, the recoil mass squared among its features, so that one classifier serves every
    mass (signal masses pooled with equal weights);
 3. at every mass hypothesis, a window of +-2 sigma in the recoil mass squared and the classifier
@@ -50,7 +50,7 @@ from ..analysis.samples import draw_pseudo_data, ntuple_paths, work_dir
 from ..analysis.scan import FastCLs, scan_limits
 from ..analysis.signal_shape import peak_summary
 from ..core.errors import EmptySelectionError, KinematicError, ParameterError
-from ..core.parameters import SEED, Parameter
+from ..core.parameters import SEED, Parameter, mass_range
 from ..detector.datasets import Dataset, dataset, dataset_parameter
 from ..io.ntuple import read_meta
 from ..io.published import PublishedRange
@@ -62,7 +62,7 @@ from ..simulation.production import ProductionConfig, SampleSpec
 from .base import Channel, register
 
 __all__ = [
-    "CL", "PARAMETERS", "PUBLISHED_RANGE", "ZprimeInputs", "ZprimeInvisible", "analyse", "counting_inputs",
+    "CL", "PARAMETERS", "PUBLISHED_RANGE", "ZprimeInputs", "ZprimeInvisible", "analyse", "window",
     "feature_shapes", "g_minus_2_region", "physics_table", "prepare", "recoil_histograms", "resolution_table",
     "sample_specs", "scan_masses", "window_table",
 ]
@@ -87,7 +87,7 @@ CL = 0.90
 SIGNAL_MASSES_GEV = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 7.5,
                      8.0, 8.5)
 
-#: Classifier features (see :meth:`analysis_lib.dimuon.RecoilCandidates.table`).
+#: Classifier features (see :meth:`analysis_lib.reco.dimuon.RecoilCandidates.table`).
 FEATURES = ("recoil_mass2", "recoil_cos_cm", "pt_cm", "p_max_cm", "p_min_cm", "cos_mumu_cm", "acoplanarity")
 
 # counting
@@ -109,15 +109,10 @@ MIN_SIMULATED_PER_BIN = 3
 BACKGROUND_SYSTEMATIC = 0.10
 
 
-def _mass_range(values):
-    return SIGNAL_MASSES_GEV[0], SIGNAL_MASSES_GEV[-1]
-
-
 PARAMETERS = (
     dataset_parameter("belle2_2019_2020", "belle2"),
     SEED,
-    Parameter("mass_min_gev", float, 0.1, "lowest Z' mass of the scan, GeV", depends=_mass_range),
-    Parameter("mass_max_gev", float, 8.0, "highest Z' mass of the scan, GeV", depends=_mass_range),
+    *mass_range("Z'", (0.1, 8.0), bounds=(SIGNAL_MASSES_GEV[0], SIGNAL_MASSES_GEV[-1])),
     Parameter("mass_step_sigma", float, 1.0, "scan step in units of the recoil-mass-squared resolution",
               minimum=0.1, maximum=10),
     Parameter("n_signal_events", int, 20_000, "simulated events per signal mass", minimum=500, maximum=10_000_000),
@@ -148,8 +143,9 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
 
 
 def production_config(max_mc_events: int) -> ProductionConfig:
-    """Sample sizes: backgrounds follow the luminosity up to ``max_mc_events``."""
-    return ProductionConfig(skim=skim, n_max=max_mc_events)
+    """Sample sizes: backgrounds follow the luminosity up to ``max_mc_events``; pseudo-data are drawn
+    from the expected counts, never simulated event by event."""
+    return ProductionConfig(skim=skim, n_max=max_mc_events, max_data_events=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,11 +199,11 @@ def _resolution_gev2(m2, mass_gev):
     return peak_summary(m2)[1]
 
 
-def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int, progress=True) -> ZprimeInputs:
+def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int, progress=True,
+            specs=None) -> ZprimeInputs:
     """Simulate (or reuse) the ntuples, preselect, train the classifier and fill the count cubes."""
     ds = dataset(dataset_name)
-    specs = sample_specs(ds, n_signal_events=n_signal_events)
-    simulated = ds.simulated
+    specs = sample_specs(ds, n_signal_events=n_signal_events) if specs is None else specs
     paths = ntuple_paths(specs, ds, seed=seed, config=production_config(max_mc_events), progress=progress)
     flows, tables = {}, {}
     for spec in specs:
@@ -253,7 +249,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         {name: (tables[name], np.where(tables[name]["evaluate"], 2.0 * tables[name]["weight"], 0.0))
          for name in background_names},
         _digitise, smooth=partial(gaussian_filter1d, sigma=BACKGROUND_KERNEL_GEV2 / step, axis=1, mode="constant"))
-    if simulated:
+    if "data" not in paths:
         data = draw_pseudo_data(sum(cubes.values()), ds, seed)
         source = "pseudo-data"
     else:
@@ -301,13 +297,13 @@ def _signal_cube(inputs: ZprimeInputs, mass_gev, lo, hi):
     return out  # (score, cos)
 
 
-def counting_inputs(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float) -> CountingWindow:
+def window(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float) -> CountingWindow:
     """The window at ``mass_gev``: +-``window_sigma`` resolutions in M_recoil^2 and the classifier
     threshold with the best Punzi figure of merit among those that keep at least
     :data:`~analysis_lib.analysis.counting.MIN_SIMULATED_BACKGROUND` simulated background events, and
     :data:`MIN_SIMULATED_PER_BIN` in every recoil-angle bin (none if no threshold does).
 
-    The background per recoil-angle bin: :func:`analysis_lib.dimuon.background_estimate` with
+    The background per recoil-angle bin: :func:`analysis_lib.analysis.counting.background_estimate` with
     :data:`BACKGROUND_SYSTEMATIC`."""
     half = window_sigma * inputs.resolution(mass_gev)
     lo, hi = _window_bins(mass_gev**2, half)
@@ -355,8 +351,8 @@ def analyse(inputs: ZprimeInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma
     """Limits on sigma(e+e- -> mu+ mu- Z') x B(Z' -> invisible) (fb) and on g' for both decay
     hypotheses, versus the Z' mass; with a dask ``client`` the masses are spread over its workers."""
     masses = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
-    window = partial(counting_inputs, inputs, window_sigma=window_sigma)
-    mu = scan_limits(masses, FastCLs(partial(window_model, window=window), CL), quantity="mu", unit="", cl=CL,
+    windows = partial(window, inputs, window_sigma=window_sigma)
+    mu = scan_limits(masses, FastCLs(partial(window_model, window=windows), CL), quantity="mu", unit="", cl=CL,
                      mass_name="M_Z'", progress=progress, client=client)
     sigma = mu.transform(lambda m, v: v * inputs.sigma_pb(m) * 1e3, quantity="sigma_mumu_zprime_x_br", unit="fb")
     out = {"sigma": sigma}
@@ -376,7 +372,7 @@ def window_table(inputs: ZprimeInputs, masses_gev, *, window_sigma: float):
 
     rows = []
     for m in masses_gev:
-        w = counting_inputs(inputs, m, window_sigma=window_sigma)
+        w = window(inputs, m, window_sigma=window_sigma)
         rows.append({
             "M_Z' [GeV]": m,
             "M2 window [GeV2]": f"{w.ranges['recoil_mass2'][0]:.2f} to {w.ranges['recoil_mass2'][1]:.2f}",
@@ -389,7 +385,7 @@ def window_table(inputs: ZprimeInputs, masses_gev, *, window_sigma: float):
 
 def resolution_table(inputs: ZprimeInputs, reference):
     """This simulation's sigma(M_recoil^2) next to the search's own (``reference``, a
-    :class:`analysis_lib.published.ReferenceTable`)."""
+    :class:`analysis_lib.io.published.ReferenceTable`)."""
     import pandas as pd
 
     ref = reference.at(inputs.signal_masses_gev)
@@ -418,13 +414,26 @@ def physics_table(masses_gev, sqrt_s_gev):
     return pd.DataFrame(rows)
 
 
+def cross_section_curves(masses_gev, sqrt_s_gev):
+    """sigma(e+e- -> mu+ mu- Z') at g' = 1 versus mass from the matrix element (vegas integral with its
+    error, at ``masses_gev``) and from the analytic density of massless muons (a line, above 0.5 GeV
+    where the muon mass is negligible), as curves for :func:`analysis_lib.plots.plot_curves`."""
+    from ..physics.radiated_vector import sigma_massless_pb
+
+    masses = np.asarray(masses_gev, dtype=float)
+    vegas = np.array([mumu_vector_sigma_pb(m, sqrt_s_gev) for m in masses])
+    massless = masses[masses >= 0.5]
+    return {"matrix element, vegas": (masses, vegas[:, 0], vegas[:, 1]),
+            "massless muons (Dalitz density)": (massless, [sigma_massless_pb(m, sqrt_s_gev) for m in massless])}
+
+
 def recoil_histograms(inputs: ZprimeInputs, *, threshold: float = 0.0, bin_gev2: float = 0.5):
     """Recoil mass squared of the preselected events with a classifier score of at least
     ``threshold``: expected events per background sample and the data, as ``hist`` histograms
     (bins of ``bin_gev2``)."""
     import hist
 
-    from ..analysis.histograms import fill
+    from ..analysis.histograms import from_values
 
     i = int(np.searchsorted(SCORE_EDGES, threshold, side="right") - 1)
     step = M2_EDGES[1] - M2_EDGES[0]
@@ -434,17 +443,14 @@ def recoil_histograms(inputs: ZprimeInputs, *, threshold: float = 0.0, bin_gev2:
                              label="M_recoil^2 [GeV^2]")
 
     def project(cube):
-        values = cube[i:].sum(axis=(0, 2))[: n * factor].reshape(n, factor).sum(axis=1)
-        h = fill(axis, [], [])
-        h.view()["value"] = values
-        return h
+        return from_values(axis, cube[i:].sum(axis=(0, 2))[: n * factor].reshape(n, factor).sum(axis=1))
 
     return ({name: project(c) for name, c in inputs.background_maps.items()}, project(inputs.data))
 
 
 def feature_shapes(inputs: ZprimeInputs, feature: str, *, masses_gev=(0.5, 2.0, 5.0)):
     """(values, weights) of a preselected feature (or ``score``) per background and for the signal
-    at a few simulated masses, keyed by legend label (for :func:`analysis_lib.plotting.plot_shapes`)."""
+    at a few simulated masses, keyed by legend label (for :func:`analysis_lib.plots.plot_shapes`)."""
     out = {}
     for m in masses_gev:
         name = f"signal_m{m:.3f}"
@@ -457,7 +463,7 @@ def feature_shapes(inputs: ZprimeInputs, feature: str, *, masses_gev=(0.5, 2.0, 
 
 def g_minus_2_region(masses_gev):
     """The couplings that explain the (g-2)_mu discrepancy of the time (+-2 sigma), for
-    :func:`analysis_lib.plotting.plot_limit`."""
+    :func:`analysis_lib.plots.plot_limit`."""
     from ..physics.zprime import g_minus_2_band
 
     _, low, high = g_minus_2_band(masses_gev)
@@ -477,6 +483,7 @@ class ZprimeInvisible(Channel):
     notebook = "belle2_zprime_invisible.ipynb"
     cl = CL
     parameters = PARAMETERS
+    sample_specs = staticmethod(sample_specs)
     published_ranges = {"g_neutrinos": PUBLISHED_RANGE}
     #: The simulation-level resolution table of the search (for comparison only, never for tuning).
     resolution_reference = RESOLUTION_REFERENCE
@@ -485,17 +492,16 @@ class ZprimeInvisible(Channel):
     window_table = staticmethod(window_table)
     resolution_table = staticmethod(resolution_table)
     recoil_histograms = staticmethod(recoil_histograms)
+    cross_section_curves = staticmethod(cross_section_curves)
+    window = staticmethod(window)
     feature_shapes = staticmethod(feature_shapes)
     g_minus_2_region = staticmethod(g_minus_2_region)
     features = FEATURES
     signal_masses_gev = SIGNAL_MASSES_GEV
 
-    def samples(self, params):
-        return sample_specs(self.dataset(params), n_signal_events=params["n_signal_events"])
-
     def prepare(self, params, *, progress=True):
         return prepare(params["dataset"], seed=params["seed"], n_signal_events=params["n_signal_events"],
-                       max_mc_events=params["max_mc_events"], progress=progress)
+                       max_mc_events=params["max_mc_events"], progress=progress, specs=self.samples(params))
 
     def analyse(self, inputs, params, *, progress=True, client=None):
         return analyse(inputs, mass_min_gev=params["mass_min_gev"], mass_max_gev=params["mass_max_gev"],

@@ -12,7 +12,7 @@ Examples
 >>> validate(decl, {"sed": 4})
 Traceback (most recent call last):
 ...
-analysis_lib.errors.ParameterError: unknown parameter 'sed'; known parameters: ['seed']
+analysis_lib.core.errors.ParameterError: unknown parameter 'sed'; known parameters: ['seed']
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from .errors import ParameterError
 
-__all__ = ["EXECUTION_PARAMETERS", "SEED", "Parameter", "validate"]
+__all__ = ["EXECUTION_PARAMETERS", "SEED", "Parameter", "mass_range", "validate"]
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,17 @@ def validate(declaration, values: dict, *, context: str = "") -> dict:
         except ParameterError as exc:
             raise ParameterError(f"{prefix}{exc}") from None
     return {p.name: out[p.name] for p in declaration}
+
+
+def mass_range(particle: str, defaults: tuple, *, prefix: str = "mass", bounds: tuple | None = None,
+               depends: Callable | None = None) -> tuple:
+    """The two parameters ``<prefix>_min_gev`` and ``<prefix>_max_gev`` of a scan's mass range, with
+    ``defaults`` (low, high) and allowed values within ``bounds`` (low, high) or ``depends`` (bounds
+    that follow other parameters, e.g. the dataset's sqrt(s))."""
+    low, high = bounds if bounds is not None else (None, None)
+    return tuple(Parameter(f"{prefix}_{end}_gev", float, default, f"{word} {particle} mass of the scan, GeV",
+                           minimum=low, maximum=high, depends=depends)
+                 for end, word, default in (("min", "lowest", defaults[0]), ("max", "highest", defaults[1])))
 
 
 #: The seed of a run's simulation and pseudo-data, a parameter of every channel.

@@ -1,7 +1,7 @@
 """Axion-like particle (ALP) coupled to photons: production in e+e- -> gamma a and decay a -> gamma gamma.
 
 The interaction is L = -(g_agg / 4) a F F~ with g_agg in GeV^-1. Conventions (alpha(0), units) are in
-:mod:`analysis_lib.constants`.
+:mod:`analysis_lib.core.constants`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ code). The three quantities of the BaBar search are tied: g_aW fixes B(B -> K a)
 the ALP's lifetime.
 
 Conventions: sin^2 theta_W on-shell, G_F, |V_tb V_ts*| and the top mass as in
-:mod:`analysis_lib.constants`.
+:mod:`analysis_lib.core.constants`.
 """
 
 from __future__ import annotations

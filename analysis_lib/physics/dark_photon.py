@@ -3,7 +3,7 @@
 The A' mixes kinetically with the photon (strength epsilon: it couples to the electromagnetic
 current with charge epsilon e) and couples with alpha_D = g_D^2 / 4 pi to the dark sector; the dark
 Higgs h' (unit dark charge) gives the A' its mass, which fixes the A'A'h' coupling to 2 g_D M_A'.
-Conventions (alpha(0), units) are in :mod:`analysis_lib.constants`.
+Conventions (alpha(0), units) are in :mod:`analysis_lib.core.constants`.
 
 * :func:`sigma_dark_higgsstrahlung_pb`: the cross section of e+e- -> gamma*/A'* -> A' h' (B. Batell,
   M. Pospelov, A. Ritz, Phys. Rev. D 79 (2009) 115008, in the form of the book's physics reference:

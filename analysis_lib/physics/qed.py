@@ -1,7 +1,7 @@
 """QED backgrounds of the photon final states: e+e- -> gamma gamma and e+e- -> gamma gamma gamma.
 
 Electron masses are neglected (they matter only within m_e/E of the beam axis, far outside any
-detector acceptance used here). alpha is alpha(0), see :mod:`analysis_lib.constants`.
+detector acceptance used here). alpha is alpha(0), see :mod:`analysis_lib.core.constants`.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def matrix_element_squared_three_photons(p_minus, p_plus, k1, k2, k3):
     the structure of F. A. Berends and R. Kleiss, Nucl. Phys. B 186 (1981) 22. The normalisation
     e^6 is derived here from the soft-photon limit: for k3 -> 0 the expression must factorise into
     the eikonal factor e^2 2 (p.p') / ((p.k3)(p'.k3)) times |M(e+e- -> gamma gamma)|^2
-    = 2 e^4 (u/t + t/u); ``tests/test_physics.py`` checks that limit numerically.
+    = 2 e^4 (u/t + t/u); ``tests/physics/test_qed.py`` checks that limit numerically.
 
     Parameters
     ----------
@@ -109,7 +109,7 @@ def matrix_element_squared_radiative_bhabha(p_minus, p_plus, q_minus, q_plus, k)
     (1982) 61. B is minus the square of the eikonal current of the four charges; the overall
     factor e^6 follows from the soft-photon limit, where the expression must factorise into
     e^2 B times the massless Bhabha |M|^2 = 2 e^4 (s^4 + t^4 + u^4)/(s^2 t^2) (derived here;
-    ``tests/test_physics.py`` checks the limit).
+    ``tests/physics/test_qed.py`` checks the limit).
     """
     pp, pm, qp, qm = p_plus, p_minus, q_plus, q_minus
     s = 2 * _dot(pp, pm)

@@ -16,6 +16,8 @@ __all__ = ["label", "result_labels", "plot_counts_2d", "plot_curves", "plot_limi
            "plot_significance", "plot_stack", "use_style"]
 
 _LLABEL = "Simulation re-creation"
+#: The label of figures of results on real ntuples (signal and backgrounds are still simulated).
+_LLABEL_REAL = "Re-analysis"
 
 
 def use_style():
@@ -24,10 +26,12 @@ def use_style():
     plt.rcParams.update({"figure.figsize": (8, 6), "font.size": 16, "legend.fontsize": 12})
 
 
-def label(ax, *, experiment: str, lumi: str, sqrt_s_gev: float | None = None):
-    """Experiment, "Simulation re-creation" and the luminosity (and sqrt(s)) on ``ax``."""
+def label(ax, *, experiment: str, lumi: str, sqrt_s_gev: float | None = None, simulated: bool = True):
+    """Experiment, "Simulation re-creation" (``simulated``, the default) or "Re-analysis" (real
+    ntuples), and the luminosity (and sqrt(s)) on ``ax``."""
     rlabel = lumi if sqrt_s_gev is None else f"{lumi} ({sqrt_s_gev:.2f} GeV)"
-    hep.label.exp_label(exp=experiment, llabel=_LLABEL, rlabel=rlabel, ax=ax, data=False)
+    hep.label.exp_label(exp=experiment, llabel=_LLABEL if simulated else _LLABEL_REAL, rlabel=rlabel, ax=ax,
+                        data=not simulated)
 
 
 def result_labels(result, experiment=None, lumi=None) -> dict:
@@ -38,7 +42,17 @@ def result_labels(result, experiment=None, lumi=None) -> dict:
         lumi = luminosity_label(result.luminosity_fb) if np.isfinite(result.luminosity_fb) else ""
         if isinstance(result.model.get("ctau_mm"), int | float):
             lumi = f"{lumi}, $c\\tau$ = {result.model['ctau_mm']:g} mm"
-    return {"experiment": experiment if experiment is not None else result.experiment, "lumi": lumi}
+    return {"experiment": experiment if experiment is not None else result.experiment, "lumi": lumi,
+            "simulated": result.pseudo_data}
+
+
+def _observed_label(result) -> str:
+    return "observed (pseudo-data)" if result.pseudo_data else "observed"
+
+
+def _mass_label(result, quantity=None) -> str:
+    """The axis label of a result's (first) mass: by quantity where the book has one, else its name."""
+    return _MASS_LABELS.get(quantity or result.quantity, f"${result.mass_name}$ [GeV]")
 
 
 def _axes(ax, ratio=False):
@@ -57,8 +71,8 @@ def plot_limit(result, *, published=None, ax=None, ratio=True, logy=True, region
     Experiment, luminosity and confidence level are the result's (``experiment`` and ``lumi`` override
     the first two).
 
-    ``published`` is a :class:`analysis_lib.published.PublishedCurve`, or a
-    :class:`analysis_lib.published.PublishedRange` (a headline range: its two ends are marked, no
+    ``published`` is a :class:`analysis_lib.io.published.PublishedCurve`, or a
+    :class:`analysis_lib.io.published.PublishedRange` (a headline range: its two ends are marked, no
     ratio panel); ``regions`` are extra shaded bands (masses, low, high, label), e.g. the couplings
     that would explain an anomaly.
     """
@@ -72,7 +86,7 @@ def plot_limit(result, *, published=None, ax=None, ratio=True, logy=True, region
     top.fill_between(m, e[:, 0], e[:, 4], color="#ffcc00", label=r"Expected $\pm 2\sigma$", lw=0)
     top.fill_between(m, e[:, 1], e[:, 3], color="#00cc00", label=r"Expected $\pm 1\sigma$", lw=0)
     top.plot(m, e[:, 2], "k--", lw=1.5, label=f"Expected {cl}")
-    top.plot(m, result.observed, "k-", lw=1.5, label=f"Observed {cl} (pseudo-data)")
+    top.plot(m, result.observed, "k-", lw=1.5, label=f"{_observed_label(result).capitalize()} {cl}")
     for masses, low, high, text in regions:
         top.fill_between(masses, low, high, color="tab:purple", alpha=0.25, lw=0, label=text)
     if isinstance(published, PublishedInterval):
@@ -93,7 +107,7 @@ def plot_limit(result, *, published=None, ax=None, ratio=True, logy=True, region
     if logy:
         top.set_ylim(ymin / 2, ymax * 30)
     label(top, **result_labels(result, experiment, lumi))
-    xlabel = _MASS_LABELS.get(result.quantity, r"$m$ [GeV]")
+    xlabel = _mass_label(result)
     if bottom is not None:
         ref = published.at(m)
         bottom.plot(m, e[:, 2] / ref, "k--", lw=1.2, label="expected / published")
@@ -144,7 +158,7 @@ def plot_significance(result, *, ax=None, experiment=None, lumi=None):
         ax.axhline(norm.sf(z), color="grey", ls=":", lw=1)
         ax.text(result.masses_gev[-1], norm.sf(z), f" {z}$\\sigma$", va="center", fontsize=11)
     ax.set_yscale("log")
-    ax.set_xlabel(r"$m$ [GeV]")
+    ax.set_xlabel(_mass_label(result))
     ax.set_ylabel(r"local $p_0$")
     ax.set_ylim(min(norm.sf(4), np.nanmin(p_local) / 3), 2)
     ax.legend(frameon=False, loc="lower left")
@@ -256,10 +270,10 @@ def plot_limit_map(result, *, expected=True, ax=None, experiment=None, lumi=None
         mesh = ax.pcolormesh(edges, [h - step_h / 2, h + step_h / 2], values[sel][None, :], norm=norm_,
                              cmap="viridis", shading="flat")
     unit = f" [{_unit_label(result.unit)}]" if result.unit else ""
-    what = "expected" if expected else "observed (pseudo-data)"
+    what = "expected" if expected else _observed_label(result)
     fig.colorbar(mesh, ax=ax, label=f"{what} {100 * result.cl:g}% CL {_quantity_label(result.quantity)}{unit}")
-    ax.set_xlabel(_MASS_LABELS.get(result.quantity, r"$m$ [GeV]"))
-    ax.set_ylabel(r"$M_{h'}$ [GeV]")
+    ax.set_xlabel(_mass_label(result))
+    ax.set_ylabel(f"${result.mass2_name}$ [GeV]")
     label(ax, **result_labels(result, experiment, lumi))
     return fig
 

@@ -16,7 +16,7 @@ events of weight sigma L / N (times the probability p of a forced condition, see
 sigma_ref L / N for the reference cross section in its spec. Pseudo-data ("data.root", weight 1) is
 generated event by event, Poisson(sigma L p) events of every background sample, when the total is
 at most ``max_data_events``; above that (e.g. 50 ab^-1) no data file is written and the analysis
-draws pseudo-data from the weighted histograms (:func:`analysis_lib.histograms.poisson_pseudo_data`).
+draws pseudo-data from the weighted histograms (:func:`analysis_lib.analysis.histograms.poisson_pseudo_data`).
 """
 
 from __future__ import annotations

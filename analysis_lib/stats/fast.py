@@ -9,7 +9,7 @@ log(theta) with the gradient from the envelope theorem, d NLL / d theta = sum_i 
 per-bin gamma block, derived here); the global fit is a joint Newton iteration in (mu, log theta).
 The limits are the roots of CLs(mu) - alpha, bracketed on a grid and refined by bisection. Models with
 different numbers of bins are padded with empty bins, which contribute nothing.
-``tests/test_fast.py`` checks it against the readable path.
+``tests/stats/test_fast.py`` checks it against the readable path.
 """
 
 from __future__ import annotations

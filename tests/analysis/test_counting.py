@@ -1,0 +1,182 @@
+"""Counting in windows: background predictions, thresholds by Punzi's figure of merit, the CLs model
+of a window and Bayesian counting limits, on hand-made numbers."""
+
+from functools import partial
+
+import numpy as np
+import pytest
+from scipy.stats import norm, poisson
+
+from analysis_lib.analysis.counting import (
+    MIN_SIMULATED_BACKGROUND,
+    PUNZI_A,
+    BayesianCounting,
+    CountingInputs,
+    CountingWindow,
+    background_estimate,
+    best_threshold,
+    counting_model,
+    punzi_figure_of_merit,
+    summed_area,
+    window_model,
+)
+from analysis_lib.core.errors import KinematicError
+from analysis_lib.detector.datasets import dataset
+from analysis_lib.stats.counting import bayesian_upper_limits_one_bin
+
+
+def window(**fields):
+    values = {"mass_gev": 2.0, "ranges": {"recoil_mass2": (3.5, 4.5)}, "efficiency": np.array([0.1, 0.0, 0.2]),
+              "signal_per_unit": np.array([30.0, 0.0, 60.0]), "background": np.array([4.0, 2.0, 0.0]),
+              "background_uncertainty": np.array([1.0, 0.5, 0.0]), "simulated_background": 50.0,
+              "counts": np.array([5.0, 7.0, 1.0])}
+    return CountingWindow(**{**values, **fields})
+
+
+def test_punzi_figure_of_merit():
+    # eps / (a/2 + sqrt(B)) with a = 1.28, the one-sided z of 90%
+    assert PUNZI_A == pytest.approx(norm.ppf(0.9), abs=0.005)
+    assert punzi_figure_of_merit(0.5, 4.0) == pytest.approx(0.5 / 2.64)
+    np.testing.assert_allclose(punzi_figure_of_merit([0.2, 0.4], [0.0, 9.0], a=2.0), [0.2, 0.1])
+
+
+def test_background_estimate_by_hand():
+    # bin 0: 4 +- sqrt(1 + 0.4^2); bin 1: no simulated event: one event's weight, as prediction and
+    # uncertainty; bin 2: 9 +- sqrt(2.25 + 0.9^2); bin 3: a rounding error below 0 and no event;
+    # bin 4: one simulated event of small weight is a measurement, kept as it is
+    b, u = background_estimate([4.0, 0.0, 9.0, -1e-12, 0.1], [1.0, 0.0, 2.25, 0.0, 0.01], [16, 0, 36, 0, 1],
+                               unit_weight=0.25, systematic=0.1)
+    np.testing.assert_allclose(b, [4.0, 0.25, 9.0, 0.25, 0.1])
+    np.testing.assert_allclose(u, [np.sqrt(1.16), 0.25, np.sqrt(3.06), 0.25, np.sqrt(0.01 + 0.0001)])
+    # an empty bin whose smoothed expectation exceeds one event's weight keeps it
+    b, u = background_estimate([0.6], [0.09], [0], unit_weight=0.25, systematic=0.0)
+    assert b[0] == pytest.approx(0.6) and u[0] == pytest.approx(0.3)
+
+
+def test_best_threshold_among_those_the_simulation_measures():
+    efficiency = np.array([0.9, 0.8, 0.6, 0.3])
+    background = np.array([100.0, 25.0, 4.0, 0.1])
+    simulated = np.array([400, 100, 16, 2])
+    merit = efficiency / (0.64 + np.sqrt(background))  # 0.085, 0.142, 0.227, 0.314
+    # the tightest threshold would win, but rests on 2 simulated events
+    assert MIN_SIMULATED_BACKGROUND == 10
+    i, fom = best_threshold(efficiency, background, simulated)
+    assert i == 2 and fom == pytest.approx(merit[2])
+    assert best_threshold(efficiency, background, simulated, min_simulated=1) == (3, pytest.approx(merit[3]))
+    # every counting bin must keep min_per_bin simulated events: threshold 2 leaves one bin with 1
+    per_bin = np.array([[100, 150, 150], [30, 40, 30], [1, 8, 7], [0, 1, 1]])
+    i, fom = best_threshold(efficiency, background, simulated, simulated_per_bin=per_bin, min_per_bin=3)
+    assert i == 1 and fom == pytest.approx(merit[1])
+    # none qualifies: the loosest, with -inf
+    assert best_threshold(efficiency, background, simulated, min_simulated=1000) == (0, -np.inf)
+
+
+def test_summed_area_gives_box_sums():
+    values = np.arange(12.0).reshape(3, 4)
+    table = summed_area(values)
+    assert table.shape == (4, 5) and np.all(table[0] == 0) and np.all(table[:, 0] == 0)
+    box = table[3, 3] - table[1, 3] - table[3, 1] + table[1, 1]
+    assert box == values[1:3, 1:3].sum()
+
+
+def test_counting_model_of_a_window():
+    w = window()
+    model, counts = counting_model(w)
+    # the bin without signal is left out; the background is fixed, its uncertainty a per-bin constraint
+    np.testing.assert_array_equal(model.signal, [30.0, 60.0])
+    np.testing.assert_array_equal(model.background, [4.0, 1e-3])  # an empty prediction gets a floor
+    np.testing.assert_array_equal(model.background_uncertainty, [1.0, 1e-6])
+    assert not model.float_background
+    np.testing.assert_array_equal(counts, [5.0, 1.0])
+    # window_model is the same for a window function (a scan calculator's build)
+    again, counts_again = window_model((2.0,), window=lambda point: w)
+    np.testing.assert_array_equal(again.signal, model.signal)
+    np.testing.assert_array_equal(counts_again, counts)
+    with pytest.raises(KinematicError, match="no simulated signal"):
+        counting_model(window(signal_per_unit=np.zeros(3)))
+
+
+@pytest.mark.parametrize("signal_uncertainty", [0.0, 0.05])
+def test_bayesian_counting_against_the_one_bin_limits(signal_uncertainty):
+    # two bins are counted as one: signal, background and counts summed, uncertainties in quadrature
+    w = window(signal_per_unit=np.array([30.0, 10.0]), background=np.array([4.0, 2.0]),
+               background_uncertainty=np.array([1.2, 0.5]), counts=np.array([5.0, 4.0]),
+               efficiency=np.array([0.1, 0.03]))
+    calculator = BayesianCounting(lambda point: w, 0.9, signal_uncertainty=signal_uncertainty)
+    limit = calculator.limit(w)
+    def direct(n):
+        return bayesian_upper_limits_one_bin([n], 40.0, 6.0, background_uncertainty=1.3,
+                                             signal_uncertainty=signal_uncertainty, cl=0.9)[0]
+
+    assert limit.observed == pytest.approx(direct(9.0), rel=1e-12)
+    # expected: the background-only counts at the Poisson quantiles of the bands
+    for z, value in zip((-2, -1, 0, 1, 2), limit.expected):
+        assert value == pytest.approx(direct(poisson.ppf(norm.cdf(z), 6.0)), rel=1e-12)
+    assert limit.cl == 0.9 and limit.method == BayesianCounting.method
+    (batch_limit, z), = calculator.batch([(2.0, 0.5)])
+    assert batch_limit == limit and np.isnan(z)
+
+
+def test_bayesian_counting_limit_without_events_is_the_closed_form():
+    # no event and a known background: the 90% limit is -ln(0.1) signal events, whatever the background
+    w = window(signal_per_unit=np.array([20.0]), background=np.array([3.0]), background_uncertainty=np.array([0.0]),
+               counts=np.array([0.0]), efficiency=np.array([0.2]))
+    limit = BayesianCounting(partial(lambda point, w: w, w=w), 0.9).limit(w)
+    assert limit.observed == pytest.approx(-np.log(0.1) / 20.0, rel=2e-3)
+
+
+def test_counting_inputs_total_background():
+    maps = {"a": np.array([[1.0, 2.0], [0.0, 1.0]]), "b": np.array([[0.5, 0.0], [3.0, 0.0]])}
+    inputs = CountingInputs(dataset=dataset("belle2_2019"), seed=1, data_source="pseudo-data", cut_flow=None,
+                            backgrounds={"a": "A", "b": "B"}, background_maps=maps, background_w2=np.zeros((2, 2)),
+                            background_raw=np.ones((2, 2)), background_unit=0.1, data=np.zeros((2, 2)))
+    np.testing.assert_array_equal(inputs.background_total, [[1.5, 2.0], [3.0, 1.0]])
+
+
+def test_background_cells_of_weighted_samples():
+    from analysis_lib.analysis.counting import background_cells
+
+    edges = np.array([0.0, 1.0, 2.0, 3.0])
+
+    def digitise(table, weights):
+        return np.histogram(table["x"], bins=edges, weights=weights)[0]
+
+    samples = {"a": ({"x": np.array([0.5, 0.6, 1.5, 2.5])}, np.array([2.0, 0.0, 2.0, 1.0])),  # 0: training half
+               "b": ({"x": np.array([0.5, 2.2])}, np.array([0.5, 0.5]))}
+    maps, w2, raw, unit = background_cells(samples, digitise)
+    np.testing.assert_array_equal(maps["a"], [2.0, 2.0, 1.0])
+    np.testing.assert_array_equal(maps["b"], [0.5, 0.0, 0.5])
+    np.testing.assert_array_equal(w2, [4.25, 4.0, 1.25])
+    np.testing.assert_array_equal(raw, [2.0, 1.0, 2.0])  # simulated events that count
+    assert unit == 2.0
+    double = lambda cells: 2 * cells  # noqa: E731
+    maps, w2_s, raw_s, _ = background_cells(samples, digitise, smooth=double)
+    np.testing.assert_array_equal(maps["a"], [4.0, 4.0, 2.0])
+    np.testing.assert_array_equal(raw_s, raw)  # the statistics unsmoothed by default
+    _, w2_s, raw_s, _ = background_cells(samples, digitise, smooth=double, smooth_statistics=True)
+    np.testing.assert_array_equal(raw_s, 2 * raw)
+    np.testing.assert_array_equal(w2_s, 2 * w2)
+
+
+def test_compare_methods_on_a_row_of_the_feldman_cousins_table():
+    # n = 5 observed on a known background of 3 (Feldman and Cousins, Table IV: 90% interval 0-6.99),
+    # with 10 signal events per unit of the rate
+    from scipy.integrate import quad
+    from scipy.optimize import brentq
+
+    from analysis_lib.analysis.counting import compare_methods
+    from analysis_lib.stats import BinnedModel, upper_limit
+
+    w = window(signal_per_unit=np.array([10.0]), background=np.array([3.0]), background_uncertainty=np.array([0.0]),
+               counts=np.array([5.0]), efficiency=np.array([0.1]))
+    out = compare_methods(w, cl=0.9)
+    assert (out["observed"], out["background"], out["background uncertainty"]) == (5, 3.0, 0.0)
+    assert out["Feldman-Cousins (known background)"] == pytest.approx(0.699, abs=0.0006)
+    # the Bayesian limit of a known background in closed form: posterior ~ (s mu + b)^n exp(-s mu)
+    posterior = lambda mu: (10 * mu + 3.0) ** 5 * np.exp(-10 * mu)  # noqa: E731
+    total = quad(posterior, 0, np.inf)[0]
+    bayes = brentq(lambda x: quad(posterior, 0, x)[0] / total - 0.9, 0, 5)
+    assert out["Bayesian (quadrature)"] == pytest.approx(bayes, rel=2e-3)
+    assert out["Bayesian (Monte Carlo)"] == pytest.approx(bayes, rel=2e-3)
+    model = BinnedModel([10.0], [3.0], [1e-6], float_background=False)
+    assert out["CLs"] == pytest.approx(upper_limit(model, [5.0], cl=0.9).observed, rel=1e-9)

@@ -1,0 +1,107 @@
+"""The Belle II dark Higgsstrahlung channel on small samples: its counting windows (the Z' chapter's
+kind, one bin), the Bayesian limits of the scan against the windows, bad input, and the notebook."""
+
+import json
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis_lib.analysis.counting import BayesianCounting, CountingWindow, counting_model
+from analysis_lib.channels import belle2_dark_higgsstrahlung as channel
+from analysis_lib.channels import channel as registered
+from analysis_lib.core.errors import KinematicError, ParameterError
+from analysis_lib.physics.dark_photon import branching_fraction_mumu, sigma_dark_higgsstrahlung_pb
+from analysis_lib.stats.counting import bayesian_upper_limits_one_bin
+
+from ..conftest import SMALL_H, run_notebook
+
+pytestmark = pytest.mark.xdist_group("higgsstrahlung")
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+HIGGSSTRAHLUNG = registered("belle2_dark_higgsstrahlung")
+
+
+def test_windows_follow_the_resolutions(higgsstrahlung_inputs):
+    inputs = higgsstrahlung_inputs
+    w = channel.window(inputs, (6.0, 2.0))
+    assert isinstance(w, CountingWindow) and (w.mass_gev, w.mass2_gev) == (6.0, 2.0)
+    mass, recoil = w.ranges["mass"], w.ranges["recoil_mass"]
+    assert mass[0] < 6.0 < mass[1] and recoil[0] < 2.0 < recoil[1]
+    # the dimuon mass is measured far better than the recoil mass
+    assert mass[1] - mass[0] < 0.5 * (recoil[1] - recoil[0])
+    # one counting bin, as the Z' chapter's windows have three
+    for values in (w.efficiency, w.signal_per_unit, w.background, w.background_uncertainty, w.counts):
+        assert np.shape(values) == (1,)
+    assert 0.1 < w.efficiency[0] < 0.9 and w.background_uncertainty[0] > 0
+    assert w.background[0] >= inputs.background_unit  # at least one simulated event's weight
+    assert w.counts[0] == round(w.counts[0]) >= 0 and w.simulated_background >= 0
+    # the signal per unit of eps^2 alpha_D: luminosity x sigma(eps^2 alpha_D = 1) x B(A' -> mu mu) x efficiency
+    sqrt_s = inputs.dataset.experiment.sqrt_s_gev
+    expected = (inputs.dataset.luminosity_pb * sigma_dark_higgsstrahlung_pb(6.0, 2.0, sqrt_s)
+                * branching_fraction_mumu(6.0) * w.efficiency[0])
+    assert w.signal_per_unit[0] == pytest.approx(expected, rel=1e-12)
+    # the window's CLs model: one bin, the background fixed to its prediction with its uncertainty
+    model, counts = counting_model(w)
+    assert model.signal.tolist() == w.signal_per_unit.tolist() and not model.float_background
+    np.testing.assert_array_equal(counts, w.counts)
+    with pytest.raises(KinematicError, match="outside the search's range"):
+        channel.window(inputs, (8.0, 3.0))
+    with pytest.raises(ParameterError):
+        channel.scan_points(inputs, mass_a_min_gev=9.0, mass_a_max_gev=5.0, mass_step_sigma=2, mass_h_step_gev=0.5)
+
+
+def test_limits_are_the_bayesian_limits_of_the_windows(higgsstrahlung_inputs):
+    inputs = higgsstrahlung_inputs
+    params = HIGGSSTRAHLUNG.validate({"dataset": "belle2_2019", "seed": 5, "mass_a_min_gev": 5.0,
+                                      "mass_a_max_gev": 6.0, "mass_step_sigma": 8.0, "mass_h_step_gev": 1.5,
+                                      **SMALL_H})
+    results = HIGGSSTRAHLUNG.run(inputs, params, progress=False)
+    eps2, sigma = results["eps2_alpha_d"], results["sigma_x_br"]
+    assert eps2.two_dimensional and (eps2.mass_name, eps2.mass2_name) == ("M_A'", "M_h'")
+    assert eps2.cl == 0.9 and "Bayesian" in eps2.method
+    assert np.all((eps2.masses_gev >= 5.0) & (eps2.masses_gev <= 6.0)) and np.all(eps2.masses2_gev < eps2.masses_gev)
+    points = channel.scan_points(inputs, mass_a_min_gev=5.0, mass_a_max_gev=6.0, mass_step_sigma=8.0,
+                                 mass_h_step_gev=1.5)
+    np.testing.assert_array_equal(np.column_stack([eps2.masses_gev, eps2.masses2_gev]), points)
+    # each limit is the one-bin Bayesian limit of its window, computed here directly
+    for k in (0, len(points) - 1):
+        w = channel.window(inputs, points[k])
+        direct = bayesian_upper_limits_one_bin(w.counts, w.signal_per_unit[0], w.background[0],
+                                               background_uncertainty=w.background_uncertainty[0],
+                                               signal_uncertainty=channel.SIGNAL_SYSTEMATIC, cl=0.9)[0]
+        assert eps2.observed[k] == pytest.approx(direct, rel=1e-12)
+    limit = BayesianCounting(partial(channel.window, inputs), 0.9,
+                             signal_uncertainty=channel.SIGNAL_SYSTEMATIC).limit(channel.window(inputs, points[0]))
+    np.testing.assert_allclose(eps2.expected[0], limit.expected, rtol=1e-12)
+    # the cross section: eps^2 alpha_D x sigma(eps^2 alpha_D = 1) x B(A' -> mu mu), in fb
+    sqrt_s = inputs.dataset.experiment.sqrt_s_gev
+    factor = 1e3 * sigma_dark_higgsstrahlung_pb(eps2.masses_gev, eps2.masses2_gev, sqrt_s) \
+        * branching_fraction_mumu(eps2.masses_gev)
+    np.testing.assert_allclose(sigma.observed, eps2.observed * factor, rtol=1e-12)
+    assert sigma.unit == "fb" and sigma.quantity == "sigma_ahprime_x_br_mumu"
+    for key, result in results.items():
+        assert HIGGSSTRAHLUNG.reference(key).quantity == result.quantity and result.dataset == "belle2_2019"
+    # a slice at one h' mass, for the figures
+    piece = eps2.at_mass2(eps2.masses2_gev[0])
+    assert not piece.two_dimensional and piece.model["M_h'"] == pytest.approx(eps2.masses2_gev[0])
+
+
+@pytest.mark.slow
+def test_notebook_runs_with_small_parameters(tmp_path, higgsstrahlung_inputs):
+    out = run_notebook("belle2_dark_higgsstrahlung.ipynb", tmp_path,
+                       {"seed": 5, "mass_step_sigma": 8.0, "mass_h_step_gev": 1.5, **SMALL_H})
+    limits = pd.read_csv(out / "limits.csv")
+    assert "mass2_gev" in limits.columns
+    assert set(limits["quantity"]) == {"sigma_ahprime_x_br_mumu", "eps2_alpha_d"}
+    eps2 = limits[limits["quantity"] == "eps2_alpha_d"]
+    assert (eps2["mass2_gev"] < eps2["mass_gev"]).all()
+    assert (eps2["expected"] > 1e-10).all() and (eps2["expected"] < 1e-3).all()
+    sigma = limits[limits["quantity"] == "sigma_ahprime_x_br_mumu"]
+    assert (sigma["expected"] > 0.01).all() and (sigma["expected"] < 1e3).all()  # fb
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["confidence_level"] == 0.9 and meta["dataset"] == "belle2_2019"
+    assert meta["channel"] == "belle2_dark_higgsstrahlung" and meta["parameters"]["mass_h_step_gev"] == 1.5
+    assert all(q["two_masses"] for q in meta["quantities"])

@@ -1,0 +1,41 @@
+"""Event shapes: thrust, its axis, the Fox-Wolfram ratio and Legendre moments against exact values and
+a brute-force search."""
+
+import numpy as np
+import pytest
+
+from analysis_lib.core.kinematics import isotropic_directions
+from analysis_lib.reco.event_shape import (
+    EXACT_THRUST_MAX,
+    fox_wolfram_ratio,
+    legendre_moments,
+    thrust,
+    thrust_axis,
+)
+
+
+def test_thrust_and_fox_wolfram_against_exact_values():
+    rng = np.random.default_rng(7)
+    back_to_back = np.array([[[1.0, 0, 0], [-1.0, 0, 0], [0, 0, 0]]])
+    assert thrust(back_to_back)[0] == pytest.approx(1.0) and fox_wolfram_ratio(back_to_back)[0] == pytest.approx(1.0)
+    star = np.array([[[1.0, 0, 0], [-0.5, np.sqrt(3) / 2, 0], [-0.5, -np.sqrt(3) / 2, 0]]])
+    assert thrust(star)[0] == pytest.approx(2 / 3)
+    isotropic = isotropic_directions(rng, 1000 * 60).reshape(1000, 60, 3)
+    assert np.mean(thrust(isotropic)) == pytest.approx(0.5, abs=0.1)  # finite-N events: above 1/2
+    assert np.mean(fox_wolfram_ratio(isotropic)) < 0.03
+    # exact (up to 10 particles) against a brute-force search over directions
+    q = rng.normal(size=(100, 5, 3))
+    directions = isotropic_directions(rng, 100_000)
+    brute = np.array([np.abs(e @ directions.T).sum(0).max() / np.linalg.norm(e, axis=1).sum() for e in q])
+    assert thrust(q) == pytest.approx(brute, abs=1e-4) and np.all(thrust(q) >= brute - 1e-9)
+    # the iterative search (more than EXACT_THRUST_MAX particles) against the exact axis of the same
+    # momenta: one empty row more switches to the iterative search without changing T. Nearly isotropic
+    # events are the hardest case
+    q = rng.normal(size=(2000, EXACT_THRUST_MAX, 3))
+    exact = thrust(q)
+    iterative = thrust(np.concatenate([q, np.zeros((2000, 1, 3))], axis=1))
+    assert np.all(iterative <= exact + 1e-12) and np.mean(exact - iterative) < 1e-3
+    axis = thrust_axis(back_to_back)
+    l0, l2 = legendre_moments(np.array([[[0, 0, 2.0], [1.0, 0, 0]]]), np.array([[0, 0, 1.0]]))
+    assert l0[0] == pytest.approx(3.0) and l2[0] == pytest.approx(2.0)
+    assert abs(axis[0, 0]) == pytest.approx(1.0)

@@ -1,0 +1,198 @@
+"""The notebook executed by papermill with small parameters, and the book built from it with -W."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis_lib.io.results import LIMIT_COLUMNS
+from analysis_lib.runner.cli import main
+
+from ..conftest import SMALL
+
+pytestmark = [pytest.mark.xdist_group("simulation"), pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def test_notebook_run_and_book(tmp_path, generated_dir, alp_inputs):
+    book = tmp_path / "book"
+    book.mkdir()
+    # the book's own pages (the runs are this test's)
+    pages = ["_config.yml", *sorted(p.name for p in (ROOT / "book").glob("*.md"))]
+    assert {"intro.md", "adding_a_search.md"} <= set(pages)
+    for name in pages:
+        shutil.copy(ROOT / "book" / name, book / name)
+    parameters = {"dataset": "belle2_2018", "seed": 7, "mass_min_gev": 0.9, "mass_max_gev": 1.3,
+                  "mass_step_sigma": 3.0, **SMALL}
+    (book / "runs.yaml").write_text(json.dumps({"runs": [
+        {"id": "alp_small", "notebook": "belle2_alp_3gamma.ipynb", "title": "ALP, small", "parameters": parameters},
+    ]}))
+    assert main(["build", "--book", str(book)]) == 0
+
+    run = book / "runs" / "alp_small"
+    limits = pd.read_csv(run / "limits.csv")
+    assert list(limits.columns) == LIMIT_COLUMNS
+    assert set(limits["quantity"]) == {"sigma_x_br", "g_agg"}
+    bands = limits[LIMIT_COLUMNS[4:]].to_numpy()
+    assert (limits["observed"] > 0).all() and (bands[:, 1:] > bands[:, :-1]).all()
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["channel"] == "belle2_alp_3gamma" and meta["confidence_level"] == 0.95
+    assert meta["parameters"]["seed"] == 7 and meta["package_versions"]["pyhf"]
+    assert json.loads((run / "status.json").read_text())["status"] == "ok"
+    assert not list((book / "runs").glob(".*partial"))
+
+    html = book / "_build" / "html"
+    page = html / "runs" / "alp_small" / "belle2_alp_3gamma.html"
+    assert page.exists() and (html / "intro.html").exists() and (html / "runs" / "summary.html").exists()
+    assert (html / "adding_a_search.html").exists()
+    text = page.read_text()
+    assert "ALP, small" in text
+    images = list((html / "_images").glob("*.png"))
+    assert len(images) >= 6  # kinematics, efficiency, fit, two limits, significance
+    assert "_static/mathjax/" in text  # MathJax served from the book, not a CDN
+
+
+def test_interrupted_invocation_resumes(tmp_path, generated_dir, alp_inputs):
+    # two runs executed in turn; SIGINT once the first has finished: it is kept, nothing half-written
+    # stays, and the next invocation executes only the second
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    book = tmp_path / "book"
+    book.mkdir()
+    small = {"dataset": "belle2_2018", "seed": 7, "mass_step_sigma": 4.0, **SMALL}
+    (book / "runs.yaml").write_text(json.dumps({"runs": [
+        {"id": "first", "notebook": "belle2_alp_3gamma.ipynb",
+         "parameters": {**small, "mass_min_gev": 1.0, "mass_max_gev": 1.2}},
+        {"id": "second", "notebook": "belle2_alp_3gamma.ipynb",
+         "parameters": {**small, "mass_min_gev": 2.0, "mass_max_gev": 2.2}},
+    ]}))
+    command = [sys.executable, "-m", "analysis_lib.runner", "run", "--book", str(book), "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    deadline = time.monotonic() + 300
+    while not (book / "runs" / "first" / "status.json").exists():
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) != 0
+    assert json.loads((book / "runs" / "first" / "status.json").read_text())["status"] == "ok"
+    assert not (book / "runs" / "second").exists()
+    assert not list((book / "runs").glob(".*partial"))
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "first is up to date" in result.stdout
+    assert json.loads((book / "runs" / "second" / "status.json").read_text())["status"] == "ok"
+
+
+def _descendants(tag):
+    """Processes still alive that were started with the environment variable DSBOOK_TEST_TAG=tag."""
+    import os
+
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if f"DSBOOK_TEST_TAG={tag}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:  # gone, or not ours
+            pass
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def _no_process_left(tag, seconds=10):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while _descendants(tag) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not _descendants(tag)
+
+
+def _start(book, workers, tag, *options):
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "analysis_lib.runner", "run", "--book", str(book), "--workers", str(workers),
+               *options]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "DSBOOK_TEST_TAG": tag})
+
+
+def _write_runs(book, n, **parameters):
+    book.mkdir()
+    small = {"dataset": "belle2_2018", "seed": 7, "mass_step_sigma": 4.0, "mass_max_gev": 1.5, **SMALL, **parameters}
+    (book / "runs.yaml").write_text(json.dumps({"runs": [
+        {"id": f"r{i}", "notebook": "belle2_alp_3gamma.ipynb", "parameters": {**small, "mass_min_gev": 1.0 + 0.1 * i}}
+        for i in range(n)
+    ]}))
+
+
+def test_runs_and_their_scans_on_a_local_cluster_of_two_processes(tmp_path, generated_dir, alp_inputs):
+    # three small runs on two worker processes: all finish, each in its own folder (papermill changes
+    # its process's working directory, so thread workers would collide); every notebook spreads its
+    # scan over the same two workers, with the limits of an in-process scan; nothing stays behind
+    from analysis_lib.channels import belle2_alp_3gamma as channel
+
+    book = tmp_path / "book"
+    _write_runs(book, 3)
+    process = _start(book, 2, tmp_path.name, "--scans", "cluster")
+    out, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, out
+    for i in range(3):
+        folder = book / "runs" / f"r{i}"
+        assert json.loads((folder / "status.json").read_text())["status"] == "ok"
+        assert json.loads((folder / "meta.json").read_text())["scan_workers"] == 2
+        limits = pd.read_csv(folder / "limits.csv")
+        assert limits["mass_gev"].min() == pytest.approx(1.0 + 0.1 * i)
+    here = channel.analyse(alp_inputs, mass_min_gev=1.0, mass_max_gev=1.5, mass_step_sigma=4.0,
+                           fit_half_width_sigma=5.0, progress=False)["g_agg"].to_frame()
+    there = pd.read_csv(book / "runs" / "r0" / "limits.csv").query("quantity == 'g_agg'")
+    for column in ("mass_gev", "observed", "expected"):
+        assert there[column].to_numpy() == pytest.approx(here[column].to_numpy(), rel=1e-12)
+    assert _no_process_left(tmp_path.name)
+
+
+def test_a_killed_worker_is_replaced_and_finished_runs_are_kept(tmp_path, generated_dir, alp_inputs):
+    # once a run has finished, the worker process of a running notebook is killed (as the kernel's
+    # out-of-memory killer would): its run executes again on the restarted worker, the finished runs
+    # are not executed again, no attempt folder and no process stays behind
+    import os
+    import signal
+    import time
+
+    book = tmp_path / "book"
+    _write_runs(book, 3)
+    process = _start(book, 2, tmp_path.name)
+    runs = book / "runs"
+    deadline = time.monotonic() + 300
+    killed = None
+    while killed is None:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
+        finished = {p.parent.name: p.stat().st_mtime_ns for p in runs.glob("r*/status.json")}
+        for pid in _descendants(tmp_path.name) if finished else []:
+            try:
+                cwd = Path(f"/proc/{pid}/cwd").resolve()
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"ipykernel" in cmdline and cwd.name.endswith(".partial") and cwd.parent == runs:
+                os.kill(int(Path(f"/proc/{pid}/stat").read_text().split()[3]), signal.SIGKILL)  # its worker
+                killed = cwd.name.split(".")[1]
+                break
+        time.sleep(0.1)
+    out, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, out
+    assert killed not in finished
+    for run_id, mtime in finished.items():
+        assert (runs / run_id / "status.json").stat().st_mtime_ns == mtime  # not executed again
+    for i in range(3):
+        assert json.loads((runs / f"r{i}" / "status.json").read_text())["status"] == "ok"
+    assert (runs / killed / "limits.csv").exists()
+    assert not list(runs.glob(".*partial"))
+    assert _no_process_left(tmp_path.name)

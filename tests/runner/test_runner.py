@@ -1,0 +1,158 @@
+"""The runner: matrix expansion, content-hash caching, failure isolation (papermill replaced by
+fakes, so no notebook executes here; ``--workers 1`` keeps the runs in this process, where the fakes
+apply)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analysis_lib.runner import cli as runner
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def write(tmp_path, entries):
+    path = tmp_path / "runs.yaml"
+    path.write_text(json.dumps({"runs": entries}))
+    return path
+
+
+def test_matrix_expands_into_runs(tmp_path):
+    path = write(tmp_path, [{"id": "alp", "notebook": "belle2_alp_3gamma.ipynb", "title": "ALP {dataset}, seed {seed}",
+                             "parameters": {"mass_min_gev": 1.0},
+                             "matrix": {"dataset": ["belle2_2018", "belle2_50ab"], "seed": [1, 2]}}])
+    runs = runner.load_runs(path)
+    assert [r.id for r in runs] == ["alp_belle2_2018_1", "alp_belle2_2018_2", "alp_belle2_50ab_1",
+                                    "alp_belle2_50ab_2"]
+    assert runs[3].title == "ALP belle2_50ab, seed 2"
+    assert all(r.parameters["mass_min_gev"] == 1.0 for r in runs)
+    bad = write(tmp_path, [{"id": "alp", "notebook": "belle2_alp_3gamma.ipynb", "matrix": {"seed": [1, -1]}}])
+    with pytest.raises(runner.ParameterError, match="alp_-1"):
+        runner.load_runs(bad)
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """A copy of the notebooks, so that touching one does not touch the project."""
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", notebooks)
+    monkeypatch.setattr(runner, "NOTEBOOKS", notebooks)
+    return tmp_path
+
+
+def fake_papermill(monkeypatch, fail_ids=()):
+    import papermill
+
+    calls = []
+
+    def execute_notebook(source, output, parameters, cwd, **kwargs):
+        calls.append(Path(cwd).name)
+        if any(run_id in cwd for run_id in fail_ids):
+            raise RuntimeError("kernel died")
+        shutil.copy(source, output)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+    return calls
+
+
+def test_runs_execute_again_only_when_their_inputs_change(sandbox, monkeypatch):
+    book = sandbox / "book"
+    book.mkdir()
+    path = write(book, [{"id": "a", "notebook": "belle2_alp_3gamma.ipynb", "parameters": {"seed": 1}},
+                        {"id": "b", "notebook": "belle2_alp_3gamma.ipynb", "parameters": {"seed": 2}}])
+    calls = fake_papermill(monkeypatch)
+    assert runner.main(["run", "--book", str(book), "--workers", "1"]) == 0
+    assert len(calls) == 2
+    assert runner.main(["run", "--book", str(book), "--workers", "1"]) == 0
+    assert len(calls) == 2  # nothing changed: both cached
+    path.write_text(path.read_text().replace('"seed": 2', '"seed": 3'))
+    assert runner.main(["run", "--book", str(book), "--workers", "1"]) == 0
+    assert calls[-1].startswith(".b.") and len(calls) == 3  # a parameter changed: that run only
+    notebook = runner.NOTEBOOKS / "belle2_alp_3gamma.ipynb"
+    notebook.write_text(notebook.read_text() + " ")
+    assert runner.main(["run", "--book", str(book), "--workers", "1"]) == 0
+    assert len(calls) == 5  # the notebook changed: both
+    assert runner.main(["run", "--book", str(book), "--workers", "1", "--force", "--only", "a"]) == 0
+    assert len(calls) == 6
+
+
+def test_a_failing_run_is_isolated_and_reported(sandbox, monkeypatch, capsys):
+    book = sandbox / "book"
+    book.mkdir()
+    write(book, [{"id": "good", "notebook": "belle2_alp_3gamma.ipynb"},
+                 {"id": "bad", "notebook": "belle2_alp_3gamma.ipynb", "parameters": {"seed": 5}}])
+    fake_papermill(monkeypatch, fail_ids=("bad",))
+    assert runner.main(["run", "--book", str(book), "--workers", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "good" in out and "failed" in out
+    status = json.loads((book / "runs" / "bad" / "status.json").read_text())
+    assert status["status"] == "failed" and "kernel died" in status["error"]
+    assert (book / "runs" / "bad" / "error.md").exists()
+    assert (book / "runs" / "good" / "belle2_alp_3gamma.ipynb").exists()
+    assert not list((book / "runs").glob(".*partial"))
+    runs = runner.load_runs(book / "runs.yaml")
+    runner.write_toc(runs, book)
+    toc = (book / "_toc.yml").read_text()
+    assert "runs/bad/error" in toc and "runs/good/belle2_alp_3gamma" in toc
+    # a failed run is not current: the next invocation tries it again, and only it
+    calls = fake_papermill(monkeypatch)
+    assert runner.main(["run", "--book", str(book), "--workers", "1"]) == 0
+    assert len(calls) == 1 and calls[0].startswith(".bad.") and calls[0].endswith(".partial")
+
+
+def test_a_kernel_that_dies_at_start_up_is_started_again(sandbox, monkeypatch):
+    """Regression: a kernel died when another process had taken its port ("Address already in use",
+    then "Kernel died before replying to kernel_info"); the run is started again, and a kernel that
+    keeps dying fails the run after the last attempt."""
+    import papermill
+
+    monkeypatch.setattr(runner.time, "sleep", lambda seconds: None)
+    book = sandbox / "book"
+    book.mkdir()
+    write(book, [{"id": "once", "notebook": "belle2_alp_3gamma.ipynb"}])
+    attempts = []
+
+    def execute_notebook(source, output, parameters, cwd, **kwargs):
+        attempts.append(cwd)
+        if len(attempts) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        shutil.copy(source, output)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+    assert runner.main(["run", "--book", str(book), "--workers", "1"]) == 0
+    assert len(attempts) == 2
+    assert json.loads((book / "runs" / "once" / "status.json").read_text())["status"] == "ok"
+
+    def always_dies(source, output, parameters, cwd, **kwargs):
+        attempts.append(cwd)
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(papermill, "execute_notebook", always_dies)
+    assert runner.main(["run", "--book", str(book), "--workers", "1", "--force"]) == 1
+    assert len(attempts) == 2 + runner.KERNEL_START_ATTEMPTS
+
+
+def test_a_cluster_without_notebook_workers_is_refused(sandbox, monkeypatch, capsys):
+    # runs need workers that offer the 'notebook' resource (one notebook at a time per worker);
+    # without them the command stops with the fix instead of waiting forever
+    from dask.distributed import LocalCluster
+
+    book = sandbox / "book"
+    book.mkdir()
+    write(book, [{"id": "a", "notebook": "belle2_alp_3gamma.ipynb"}])
+    calls = fake_papermill(monkeypatch)
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        assert runner.main(["run", "--book", str(book), "--scheduler", cluster.scheduler_address]) == 2
+    err = capsys.readouterr().err
+    assert "--resources notebook=1" in err and cluster.scheduler_address in err
+    assert calls == [] and not (book / "runs" / "a").exists()
+
+
+def test_an_unreachable_scheduler_is_reported():
+    from analysis_lib.analysis.scan import connect
+
+    assert connect("") is None
+    with pytest.raises(runner.AnalysisError, match="no dask scheduler answers at 'tcp://127.0.0.1:9'"):
+        connect("tcp://127.0.0.1:9", timeout_s=1)

@@ -1,0 +1,73 @@
+"""B mesons at the Upsilon(4S): pair kinematics, two-body decays, decay-length reweighting, and
+Pythia decays and continuum."""
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from analysis_lib.core.constants import mass_gev
+from analysis_lib.core.errors import KinematicError, ParameterError
+from analysis_lib.core.kinematics import invariant_mass2
+from analysis_lib.detector.experiments import BABAR, BELLE, BELLE2
+from analysis_lib.simulation import b_decays, pythia
+
+M_B = mass_gev(521)
+
+
+@pytest.mark.parametrize("experiment", [BABAR, BELLE, BELLE2])
+def test_b_pairs_at_the_upsilon_4s(experiment):
+    rng = np.random.default_rng(1)
+    b, bbar = b_decays.b_pairs(rng, 20_000, sqrt_s_gev=experiment.sqrt_s_gev)
+    assert np.allclose(b[:, 0] + bbar[:, 0], experiment.sqrt_s_gev)
+    assert np.allclose(b[:, 1:] + bbar[:, 1:], 0)
+    assert np.allclose(invariant_mass2(b), M_B**2)
+    p = np.linalg.norm(b[:, 1:], axis=1)
+    assert p == pytest.approx(np.full_like(p, 0.33), abs=0.02)  # p* of about 330 MeV
+    # sin^2 theta: <cos^2> = 1/5 (isotropic would give 1/3)
+    assert np.mean((b[:, 3] / p) ** 2) == pytest.approx(0.2, abs=0.01)
+    with pytest.raises(KinematicError, match="threshold"):
+        b_decays.b_pairs(rng, 10, sqrt_s_gev=10.4)
+
+
+def test_two_body_decay_conserves_four_momentum():
+    rng = np.random.default_rng(2)
+    parent = np.array([[np.hypot(2.0, M_B), 0.3, -1.0, 1.7]] * 1000)
+    k, a = b_decays.two_body_decay(rng, parent, mass_gev(321), 1.5)
+    assert np.allclose(k + a, parent)
+    assert np.allclose(invariant_mass2(k), mass_gev(321) ** 2) and np.allclose(invariant_mass2(a), 1.5**2)
+    with pytest.raises(KinematicError):
+        b_decays.two_body_decay(rng, parent, 3.0, 3.0)
+
+
+def test_decay_lengths_reweight_to_any_lifetime():
+    rng = np.random.default_rng(3)
+    lengths = b_decays.DecayLengths()
+    proper = lengths.sample(rng, 400_000)
+    assert np.mean(proper == 0) == pytest.approx(lengths.prompt_fraction, abs=0.005)
+    for ctau in (1.0, 10.0, 100.0):
+        w = lengths.weight(proper, ctau)
+        assert np.mean(w) == pytest.approx(1.0, abs=0.02)
+        assert np.sum(w * proper) / np.sum(w) == pytest.approx(ctau, rel=0.03)  # the exponential's mean
+        # the fraction decaying within 10 mm follows 1 - exp(-10 / ctau)
+        assert np.mean(w * (proper < 10)) == pytest.approx(1 - np.exp(-10 / ctau), abs=0.02)
+    prompt = lengths.weight(proper, 0.0)
+    assert np.mean(prompt) == pytest.approx(1.0, abs=0.01) and np.all(prompt[proper > 0] == 0)
+    with pytest.raises(ParameterError, match="negative"):
+        lengths.weight(proper, -1.0)
+
+
+def test_pythia_decays_and_continuum_conserve_energy_and_are_reproducible():
+    rng = np.random.default_rng(4)
+    b, bbar = b_decays.b_pairs(rng, 300, sqrt_s_gev=10.58)
+    ids = np.repeat([[521, -521]], 300, axis=0).ravel()
+    p4 = np.stack([b, bbar], axis=1).reshape(-1, 4)
+    products = pythia.decay(np.random.default_rng(5), ids, p4)
+    assert ak.to_numpy(ak.sum(products.E, axis=1)) == pytest.approx(p4[:, 0], abs=1e-9)
+    assert ak.to_numpy(ak.sum(products.pz, axis=1)) == pytest.approx(p4[:, 3], abs=1e-9)
+    again = pythia.decay(np.random.default_rng(5), ids, p4)
+    assert ak.all(ak.flatten(again.E) == ak.flatten(products.E))
+    events = pythia.continuum(np.random.default_rng(6), 500, sqrt_s_gev=10.58, flavour=4)
+    assert ak.to_numpy(ak.sum(events.E, axis=1)) == pytest.approx(np.full(500, 10.58), abs=1e-9)
+    assert ak.to_numpy(ak.sum(events.px, axis=1)) == pytest.approx(np.zeros(500), abs=1e-9)
+    with pytest.raises(ParameterError, match="flavour"):
+        pythia.continuum(rng, 10, sqrt_s_gev=10.58, flavour=7)
