@@ -258,6 +258,12 @@ class BayesianCounting:
         return [(self.limit(self.window(point)), float("nan")) for point in points]
 
 
+#: Largest count plus background for which :func:`compare_methods` builds the Feldman-Cousins interval
+#: (its acceptance regions grow with the count; far above, the interval is Gaussian and the memory of
+#: the construction is gigabytes).
+FELDMAN_COUSINS_MAX_EVENTS = 1000
+
+
 def compare_methods(window: CountingWindow, *, cl: float, signal_uncertainty: float = 0.0) -> dict:
     """Upper limits of one one-bin window by four constructions, in units of its ``signal_per_unit``:
     the Bayesian limit with the uncertainties marginalised by quadrature (:class:`BayesianCounting`)
@@ -265,7 +271,8 @@ def compare_methods(window: CountingWindow, *, cl: float, signal_uncertainty: fl
     integration of the same posterior), the CLs limit (:func:`analysis_lib.stats.limits.upper_limit`:
     the background uncertainty as a constraint, pseudo-experiments below three background events)
     and the upper end of the Feldman-Cousins interval for the predicted background taken as known
-    (:func:`analysis_lib.stats.counting.feldman_cousins_interval`; its uncertainty is ignored).
+    (:func:`analysis_lib.stats.counting.feldman_cousins_interval`; its uncertainty is ignored; NaN
+    above :data:`FELDMAN_COUSINS_MAX_EVENTS` observed plus expected events).
 
     The Bayesian and CLs limits differ by construction (credibility versus frequentist coverage,
     CLs conservative for a downward fluctuation); Feldman-Cousins is the unified frequentist interval.
@@ -280,9 +287,11 @@ def compare_methods(window: CountingWindow, *, cl: float, signal_uncertainty: fl
     model = BinnedModel(signal=[s], background=[max(b, 1e-3)], background_uncertainty=[max(u, 1e-6)],
                         float_background=False)
     cls = upper_limit(model, [n], cl=cl).observed
-    # the grid of the signal mean: to well above the upper limit, 10^4 steps (or 0.0005)
-    mu_max = max(n - b, 0.0) + 8 * np.sqrt(n + b + 1) + 10
-    fc = feldman_cousins_interval(n, b, cl=cl, step=max(5e-4, mu_max / 10_000), mu_max=mu_max)[1] / s
+    fc = float("nan")
+    if n + b <= FELDMAN_COUSINS_MAX_EVENTS:  # above: the Gaussian regime, and a construction of many GB
+        # the grid of the signal mean: to well above the upper limit, 10^4 steps (or 0.0005)
+        mu_max = max(n - b, 0.0) + 8 * np.sqrt(n + b + 1) + 10
+        fc = feldman_cousins_interval(n, b, cl=cl, step=max(5e-4, mu_max / 10_000), mu_max=mu_max)[1] / s
     return {"observed": n, "background": b, "background uncertainty": u,
             "Bayesian (quadrature)": bayes, "Bayesian (Monte Carlo)": float(monte_carlo), "CLs": cls,
             "Feldman-Cousins (known background)": fc}
