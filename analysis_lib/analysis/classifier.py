@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core import timing
 from ..core.errors import EmptySelectionError
 
 __all__ = ["Classifier", "merge_tables", "training_half", "train"]
@@ -129,7 +130,9 @@ def train(signal, background, *, features, signal_weights=None, background_weigh
             )
     x = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
-    w = np.concatenate([p[2] / p[2].sum() for p in parts])
+    # each class normalised, then rounded to single precision: the key and the training are the same
+    # for weights that differ only in rounding (one sample read at two luminosities)
+    w = np.concatenate([p[2] / p[2].sum() for p in parts]).astype(np.float32).astype(float)
     key = _key(features, {**settings, "seed": seed}, x, y, w)
     if cache is not None and Path(cache).exists():
         try:
@@ -140,7 +143,8 @@ def train(signal, background, *, features, signal_weights=None, background_weigh
         if isinstance(stored, Classifier) and stored.key == key:
             return stored
     model = HistGradientBoostingClassifier(random_state=seed, **settings)
-    model.fit(x, y, sample_weight=w * len(w))
+    with timing.stage("classifier"):
+        model.fit(x, y, sample_weight=w * len(w))
     x_eval = np.concatenate([p[3] for p in parts])
     y_eval = np.concatenate([p[4] for p in parts])
     w_eval = np.concatenate([p[5] / max(p[5].sum(), 1e-300) for p in parts])

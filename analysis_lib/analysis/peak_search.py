@@ -86,6 +86,9 @@ class PeakSearch:
         ``max_mc_events`` as the largest background sample.
     vetoes : tuple
         Mass ranges (GeV) where no hypothesis is tested.
+    pool_luminosity_fb : float
+        Luminosity of the pseudo-data pools (event-level pseudo-data for datasets up to it, see
+        :mod:`analysis_lib.simulation.production`); 0 (the default): pseudo-data from expected counts.
     """
 
     name: str
@@ -105,6 +108,7 @@ class PeakSearch:
     signal_weights: Callable | None = None
     production: Callable | None = None
     vetoes: tuple = ()
+    pool_luminosity_fb: float = 0.0
 
 
 #: The run parameters of the fits, the same for every peak search (declared with the channel's own).
@@ -137,10 +141,10 @@ class SearchInputs(Inputs):
 
 def production_config(search: PeakSearch, ds, max_mc_events: int) -> ProductionConfig:
     """The production settings of a search: its own, or its skim with ``max_mc_events`` as the
-    largest background sample."""
+    largest background sample and its pseudo-data pools."""
     if search.production is not None:
         return search.production(ds, max_mc_events)
-    return ProductionConfig(skim=search.skim, n_max=max_mc_events)
+    return ProductionConfig(skim=search.skim, n_max=max_mc_events, pool_luminosity_fb=search.pool_luminosity_fb)
 
 
 def _select(search, path, ds):

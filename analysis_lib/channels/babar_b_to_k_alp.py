@@ -31,6 +31,7 @@ from ..analysis.histograms import fill, from_values
 from ..analysis.lifetime import coupling_limit
 from ..analysis.peak_search import PeakSearch, SearchInputs
 from ..analysis.results import LimitScan
+from ..analysis.cache import content_key, shared_result
 from ..analysis.samples import ntuple_paths, pseudo_data_rng, work_dir
 from ..analysis.thresholds import ThresholdGrid, split_pseudo_data
 from ..analysis.signal_shape import PeakTemplates
@@ -45,7 +46,7 @@ from ..reco.bmeson import best_candidate, k_gamma_gamma_candidates, partner_mass
 from ..reco.event_shape import continuum_suppression
 from ..reco.selection import Cut, CutFlow, cut_flow_table, require_events
 from ..simulation import b_decays
-from ..simulation.production import ProductionConfig, SampleSpec, sample_rng
+from ..simulation.production import ProductionConfig, SampleSpec
 from .base import PeakSearchChannel, register
 
 __all__ = [
@@ -172,8 +173,7 @@ _PEAKING_LABELS = {"kpi0": "K⁺π⁰", "keta": "K⁺η", "ketaprime": "K⁺η�
 def production_config(ds: Dataset) -> ProductionConfig:
     """Production settings: the skim of this channel for the dataset's beams; pseudo-data never
     event by event (the continuum alone is about 1.5 billion events at 424 fb^-1)."""
-    return ProductionConfig(skim=partial(skim, beams=ds.experiment.beams), n_min=5_000, n_max=2_000_000,
-                            max_data_events=0)
+    return ProductionConfig(skim=partial(skim, beams=ds.experiment.beams), n_min=5_000, n_max=2_000_000)
 
 
 def skim(events, *, beams):
@@ -431,7 +431,7 @@ def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: in
     data_table = None
     if "data" in paths:
         data_table = _read_table(paths["data"], ds, simulated=False)
-        split = sample_rng(seed, ds.name, "optimisation-split", 0).random(len(data_table["m_es"]))
+        split = pseudo_data_rng(ds, seed, stream="optimisation-split").random(len(data_table["m_es"]))
         data_table["optimisation"] = split < optimisation_fraction
     classifiers = _classifiers(tables, specs, folder, seed)
     for tab in [*tables.values(), *([data_table] if data_table is not None else [])]:
@@ -527,8 +527,13 @@ def analyse(inputs: BabarInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma,
     br = mu.transform(lambda m, v: v * BR_REF, quantity="br_b_to_k_a_x_br_gg", unit="").stamped(notes=(thresholds,))
     masses = coupling_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev,
                              step_sigma=COUPLING_STEP * mass_step_sigma)
-    coupling = coupling_limits(inputs, masses, fit_half_width_sigma=fit_half_width_sigma,
-                               background_degree=background_degree, progress=progress, client=client)
+    # the coupling limit does not depend on the run's lifetime (it follows from the coupling): the
+    # runs of one dataset, seed and selection compute it once
+    key = content_key(_signal_inputs(inputs), inputs.data, inputs.hists, inputs.thresholds, masses,
+                      fit_half_width_sigma, background_degree, inputs.luminosity_fraction)
+    coupling = shared_result(work_dir(inputs.dataset, inputs.seed), "coupling_g_aw", key, partial(
+        coupling_limits, inputs, masses, fit_half_width_sigma=fit_half_width_sigma,
+        background_degree=background_degree, progress=progress, client=client))
     return {"br": br, "g_aw": coupling.stamped(notes=(thresholds,), model={"ctau_mm": "from the coupling"})}
 
 
@@ -540,6 +545,13 @@ COUPLING_STEP = 4
 _NO_LIMIT = 1e6
 #: Proper decay lengths (mm) at which the rate limit is computed for the coupling limit.
 CTAU_GRID_MM = (0.0, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
+
+
+def _signal_inputs(inputs: BabarInputs) -> dict:
+    """What the signal peaks of every lifetime are made of (the coupling limit's key)."""
+    columns = ("selected", "matched", "proper_mm", "eval_factor", "m_gg_fit")
+    return {name: [np.asarray(inputs.tables[name][c]) for c in columns] + [spec.n_events]
+            for name, spec in inputs.specs.items() if spec.kind == "signal"}
 
 
 def signal_peaks(inputs: BabarInputs, ctau_mm: float) -> PeakTemplates:
@@ -710,6 +722,9 @@ class BToKAlp(PeakSearchChannel):
     def samples(self, params):
         return sample_specs(self.dataset(params), n_signal_events=params["n_signal_events"],
                             max_mc_events=params["max_mc_events"])
+
+    def production(self, params):
+        return production_config(self.dataset(params))
 
     def prepare(self, params, *, progress=True):
         return prepare(params["dataset"], seed=params["seed"], ctau_mm=params["ctau_mm"],

@@ -3,7 +3,8 @@
 A search is a subclass of :class:`Channel` that declares, once, what differs from the other
 searches: its name, title and notebook, its run parameters (types and ranges, some depending on the
 dataset), the confidence level and published references of its results, the simulated samples a
-run needs, and its two steps, ``prepare(params) -> inputs`` (ntuples to histograms, maps or
+run needs and how they are produced (sizes, skim: :meth:`Channel.production`; the runner makes them
+in its simulation stage before the runs), and its two steps, ``prepare(params) -> inputs`` (ntuples to histograms, maps or
 tables) and ``analyse(inputs, params) -> results`` (a dict of
 :class:`~analysis_lib.analysis.results.LimitScan`). Everything else is shared code. Channels
 register themselves with :func:`register`; the runner and the notebooks find them by name
@@ -24,11 +25,12 @@ from ..core.errors import ParameterError
 from ..core.parameters import Parameter, validate
 from ..detector.datasets import Dataset, dataset
 from ..io.published import load_curve
+from ..simulation.production import requests
 
 __all__ = ["Channel", "PeakSearchChannel", "channel", "channel_for_notebook", "channels", "register"]
 
 class Channel(abc.ABC):
-    """What a search declares. Subclasses set the class attributes and implement the three methods.
+    """What a search declares. Subclasses set the class attributes and implement the abstract methods.
 
     Attributes
     ----------
@@ -86,6 +88,21 @@ class Channel(abc.ABC):
         """The simulated samples (:class:`~analysis_lib.simulation.production.SampleSpec`) a run with
         ``params`` reads; by default the channel's ``sample_specs(dataset, n_signal_events=...)``."""
         return self.sample_specs(self.dataset(params), n_signal_events=params["n_signal_events"])
+
+    @abc.abstractmethod
+    def production(self, params: Mapping):
+        """The :class:`~analysis_lib.simulation.production.ProductionConfig` (sample sizes, skim,
+        pseudo-data pools) with which :meth:`prepare` makes or reads the samples of :meth:`samples`."""
+
+    def sample_requests(self, params: Mapping) -> list:
+        """The simulated samples a run with ``params`` reads, as
+        :class:`~analysis_lib.simulation.production.SampleRequest` values (keyed by what determines
+        them; none for a dataset of real ntuples): what the runner's simulation stage makes before
+        the run executes."""
+        ds = self.dataset(params)
+        if not ds.simulated:
+            return []
+        return requests(self.samples(params), ds, seed=params["seed"], config=self.production(params))
 
     @abc.abstractmethod
     def prepare(self, params: Mapping, *, progress: bool = True):

@@ -63,6 +63,10 @@ RECOIL_FROM_GEV = 6.85
 SIGNAL_MASSES_GEV = (0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0,
                      4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 7.5, 8.0, 8.5, 9.0, 9.4, 9.7, 9.9)
 
+#: Datasets up to this luminosity (fb^-1) get event-level pseudo-data (about 410 thousand events per
+#: fb^-1 pass the skim); larger ones pseudo-data drawn from the expected counts.
+POOL_LUMINOSITY_FB = 1.0
+
 # selection
 PHOTON_E_MIN_LAB_GEV = 0.1
 PHOTON_E_MIN_CM_GEV = 0.25
@@ -162,8 +166,9 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
     sigma_3g = _three_photon_sigma_pb(beams)
     specs.append(SampleSpec(
         name="bkg_3gamma", label="γγγ", kind="background", sigma_pb=sigma_3g,
-        generate=partial(generate_three_photons, beams=beams, e_min_gev=GEN_E_MIN_CM_GEV, cos_max=GEN_COS_MAX_CM),
-        config={"process": "3 gamma", "e_min": GEN_E_MIN_CM_GEV, "cos_max": GEN_COS_MAX_CM},
+        generate=partial(generate_three_photons, beams=beams, e_min_gev=GEN_E_MIN_CM_GEV, cos_max=GEN_COS_MAX_CM,
+                         weighted=True),
+        config={"process": "3 gamma", "e_min": GEN_E_MIN_CM_GEV, "cos_max": GEN_COS_MAX_CM}, weighted=True,
     ))
     specs.append(SampleSpec(
         name="bkg_2gamma_beambkg", label="γγ + beam background", kind="background",
@@ -175,8 +180,8 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
     specs.append(SampleSpec(
         name="bkg_eegamma_tracks_lost", label="eeγ, tracks lost", kind="background",
         sigma_pb=_radiative_bhabha_sigma_pb(beams, bhabha_cuts["lepton_lab_theta_deg"]),
-        generate=partial(generate_radiative_bhabha, beams=beams, **bhabha_cuts),
-        config={"process": "e e gamma", **bhabha_cuts}, force_track_loss=True,
+        generate=partial(generate_radiative_bhabha, beams=beams, **bhabha_cuts, weighted=True),
+        config={"process": "e e gamma", **bhabha_cuts}, force_track_loss=True, weighted=True,
     ))
     for name, (pdgid, sigma, _source) in PSEUDOSCALARS.items():
         sigma_br = sigma * BR_GAMMA_GAMMA[name]
@@ -309,6 +314,7 @@ SEARCH = PeakSearch(
     observable_for=observable_for,
     peaking=PEAKING,
     signal_sigma_pb=lambda mass_gev, sqrt_s_gev: sigma_ee_to_gamma_alp_pb(mass_gev, G_REF_PER_GEV, sqrt_s_gev),
+    pool_luminosity_fb=POOL_LUMINOSITY_FB,
 )
 
 
@@ -365,6 +371,9 @@ class AlpThreeGamma(PeakSearchChannel):
 
     physics_table = staticmethod(physics_table)
     observable_for = staticmethod(observable_for)
+
+    def production(self, params):
+        return peak_search.production_config(SEARCH, self.dataset(params), params["max_mc_events"])
 
     def prepare(self, params, *, progress=True):
         return peak_search.prepare(SEARCH, params["dataset"], seed=params["seed"],

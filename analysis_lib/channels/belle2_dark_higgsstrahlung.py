@@ -139,6 +139,13 @@ def sample_specs(ds: Dataset, *, n_signal_events: int):
     return specs + background_specs(beams)
 
 
+def production_config(max_mc_events: int) -> ProductionConfig:
+    """Sample sizes: backgrounds sized for the reference luminosity up to ``max_mc_events``, with the
+    shared two-track skim (the invisible Z' channel reads the same background samples); pseudo-data
+    are drawn from the expected counts, never simulated event by event."""
+    return ProductionConfig(skim=skim, n_max=max_mc_events)
+
+
 # ---------------------------------------------------------------------------------------------
 # inputs
 
@@ -190,9 +197,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     """Simulate (or reuse) the ntuples, preselect, and build the signal grid and background maps."""
     ds = dataset(dataset_name)
     specs = sample_specs(ds, n_signal_events=n_signal_events) if specs is None else specs
-    # pseudo-data are drawn from the expected counts, never simulated event by event
-    config = ProductionConfig(skim=skim, n_max=max_mc_events, max_data_events=0)
-    paths = ntuple_paths(specs, ds, seed=seed, config=config, progress=progress)
+    paths = ntuple_paths(specs, ds, seed=seed, config=production_config(max_mc_events), progress=progress)
     sqrt_s = ds.experiment.sqrt_s_gev
     grid_a, grid_f = np.array(SIGNAL_MASSES_A_GEV), np.array(SIGNAL_FRACTIONS_H)
     efficiency = np.zeros((grid_a.size, grid_f.size))
@@ -360,6 +365,9 @@ class DarkHiggsstrahlung(Channel):
     mass_edges = MASS_EDGES
     recoil_edges = RECOIL_EDGES
     signal_uncertainty = SIGNAL_SYSTEMATIC
+
+    def production(self, params):
+        return production_config(params["max_mc_events"])
 
     def prepare(self, params, *, progress=True):
         return prepare(params["dataset"], seed=params["seed"], n_signal_events=params["n_signal_events"],

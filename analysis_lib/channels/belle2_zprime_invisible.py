@@ -143,9 +143,10 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
 
 
 def production_config(max_mc_events: int) -> ProductionConfig:
-    """Sample sizes: backgrounds follow the luminosity up to ``max_mc_events``; pseudo-data are drawn
-    from the expected counts, never simulated event by event."""
-    return ProductionConfig(skim=skim, n_max=max_mc_events, max_data_events=0)
+    """Sample sizes: backgrounds sized for the reference luminosity up to ``max_mc_events`` (the same
+    samples as the dark Higgsstrahlung channel's); pseudo-data are drawn from the expected counts,
+    never simulated event by event."""
+    return ProductionConfig(skim=skim, n_max=max_mc_events)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,6 +499,9 @@ class ZprimeInvisible(Channel):
     g_minus_2_region = staticmethod(g_minus_2_region)
     features = FEATURES
     signal_masses_gev = SIGNAL_MASSES_GEV
+
+    def production(self, params):
+        return production_config(params["max_mc_events"])
 
     def prepare(self, params, *, progress=True):
         return prepare(params["dataset"], seed=params["seed"], n_signal_events=params["n_signal_events"],

@@ -22,11 +22,14 @@ from ..core.paths import DATA_DIR
 from ..core.units import luminosity_label
 from .experiments import Experiment, experiment
 
-__all__ = ["DATA_DIR", "GENERATED_DIR", "SIGMA_BB_NB", "Dataset", "dataset", "dataset_names", "dataset_parameter", "datasets", "generated_dir"]
+__all__ = ["DATA_DIR", "GENERATED_DIR", "SIGMA_BB_NB", "Dataset", "dataset", "dataset_names", "dataset_parameter", "datasets",
+           "generated_dir", "registry_path"]
 
 #: Where simulated ntuples go (git-ignored); the environment variable DSBOOK_GENERATED_DIR
 #: overrides it (the tests simulate into a temporary folder).
 GENERATED_DIR = DATA_DIR / "generated"
+#: The dataset registry; the environment variable DSBOOK_REGISTRY names another one (a copy with a
+#: dataset added, say).
 REGISTRY = DATA_DIR / "datasets.yaml"
 #: sigma(e+e- -> Upsilon(4S) -> B Bbar) in nb at the Upsilon(4S): B0 B0bar 0.555 + B+ B- 0.555 (Belle II's
 #: cross-section table, quoted in the book's physics reference); BaBar's 471 million pairs in 424 fb^-1
@@ -37,6 +40,11 @@ SIGMA_BB_NB = 1.11
 def generated_dir() -> Path:
     """The folder for simulated ntuples: $DSBOOK_GENERATED_DIR if set, else ``data/generated``."""
     return Path(os.environ.get("DSBOOK_GENERATED_DIR", GENERATED_DIR))
+
+
+def registry_path() -> Path:
+    """The registry in use: $DSBOOK_REGISTRY if set, else ``data/datasets.yaml``."""
+    return Path(os.environ.get("DSBOOK_REGISTRY", REGISTRY))
 
 
 @dataclass(frozen=True)
@@ -73,11 +81,12 @@ class Dataset:
         return self.ntuples == "simulate"
 
     def ntuple_dir(self, seed: int) -> Path:
-        """Folder of the dataset's ntuples (per seed for simulated datasets)."""
+        """Folder of the dataset's ntuples: for a simulated dataset, the folder of its experiment's
+        samples for ``seed`` (shared by every dataset of the experiment)."""
         if self.simulated:
-            return generated_dir() / self.name / f"seed{seed}"
+            return generated_dir() / self.experiment.name / f"seed{seed}"
         path = Path(self.ntuples)
-        return path if path.is_absolute() else (REGISTRY.parent / path)
+        return path if path.is_absolute() else (registry_path().parent / path)
 
     @property
     def luminosity_label(self) -> str:
@@ -85,8 +94,12 @@ class Dataset:
         return luminosity_label(self.luminosity_fb)
 
 
+def _load():
+    return _load_file(registry_path())
+
+
 @cache
-def _load(path=REGISTRY):
+def _load_file(path):
     with open(path) as f:
         raw = yaml.safe_load(f)
     out = {}

@@ -183,7 +183,9 @@ class BeamBackground:
 
 @dataclass(frozen=True)
 class Experiment:
-    """One experiment: its name for labels, beams and detector."""
+    """One experiment: its name for labels, beams and detector, and the largest luminosity of it the
+    book analyses or projects to (``reference_luminosity_fb``: simulated backgrounds are sized for
+    it, whatever the dataset that reads them)."""
 
     name: str
     label: str
@@ -192,6 +194,7 @@ class Experiment:
     tracker: Tracker
     beam_background: BeamBackground
     pid: ParticleIdentification
+    reference_luminosity_fb: float
 
     @property
     def sqrt_s_gev(self) -> float:
@@ -240,6 +243,8 @@ BELLE2 = Experiment(
                                momentum_range_gev=(0.2, 4.5), muon_efficiency=0.93,
                                misid_as_muon=((211, 0.03), (321, 0.02), (11, 0.002)), muon_momentum_min_gev=0.7,
                                muon_theta_range_deg=(25.0, 155.0)),
+    # Belle II's goal, 50 ab^-1 (Kou et al., The Belle II Physics Book, PTEP 2019 (2019) 123C01)
+    reference_luminosity_fb=50_000.0,
 )
 
 #: BaBar at PEP-II (B. Aubert et al., "The BABAR detector", Nucl. Instrum. Meth. A 479 (2002) 1, and its
@@ -282,6 +287,8 @@ BABAR = Experiment(
                                momentum_range_gev=(0.25, 4.5), muon_efficiency=0.85,
                                misid_as_muon=((211, 0.03), (321, 0.02), (11, 0.002)), muon_momentum_min_gev=0.8,
                                muon_theta_range_deg=(20.0, 150.0)),
+    # all of BaBar's data, 531 fb^-1 (Lees et al., NIM A 726 (2013) 203)
+    reference_luminosity_fb=531.0,
 )
 
 #: Belle at KEKB (A. Abashian et al., "The Belle detector", Nucl. Instrum. Meth. A 479 (2002) 117).
@@ -311,6 +318,8 @@ BELLE = Experiment(
                                momentum_range_gev=(0.2, 3.5), muon_efficiency=0.90,
                                misid_as_muon=((211, 0.015), (321, 0.01), (11, 0.002)), muon_momentum_min_gev=0.7,
                                muon_theta_range_deg=(25.0, 145.0)),
+    # all of Belle's data, about 1 ab^-1 (Bevan et al., Eur. Phys. J. C 74 (2014) 3026)
+    reference_luminosity_fb=1000.0,
 )
 
 _EXPERIMENTS = {e.name: e for e in (BABAR, BELLE, BELLE2)}

@@ -37,19 +37,21 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import awkward as ak
 import numpy as np
 import uproot
 
+from ..core import timing
 from ..core.errors import NtupleError
 
 #: Truth codes of generated particles, stored per cluster in simulated ntuples.
 ORIGIN = {"beam_background": 0, "hard_photon": 1, "resonance_daughter": 2, "lepton": 3, "signal_b": 4,
           "other_b": 5, "continuum": 6}
 
-__all__ = ["DEFAULT_BRANCHES", "ORIGIN", "TREE", "read_events", "read_meta", "write_events"]
+__all__ = ["DEFAULT_BRANCHES", "ORIGIN", "TREE", "Ntuple", "read_events", "read_meta", "write_events"]
 
 TREE = "events"
 
@@ -104,6 +106,35 @@ def write_events(path, events: ak.Array, meta: dict):
             tmp.unlink()
 
 
+@dataclass(frozen=True)
+class Ntuple:
+    """An ntuple file as one dataset reads it: the stored weights times ``weight_scale``.
+
+    The book's simulated files store weights per unit of sigma x luminosity (their metadata says
+    so, key ``weights``), so that every dataset of an experiment reads the same file: the dataset
+    reads it with ``weight_scale = sigma L``. Real ntuples and pseudo-data carry their own weights
+    (``weight_scale`` None: as stored; such a file must not be one of the book's per-unit files).
+    """
+
+    path: Path
+    weight_scale: float | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", Path(self.path))
+        if self.weight_scale is not None and not (np.isfinite(self.weight_scale) and self.weight_scale > 0):
+            raise NtupleError(f"weight_scale={self.weight_scale!r} of {str(self.path)!r} must be finite and positive")
+
+    def __fspath__(self):
+        return str(self.path)
+
+
+def _source(source) -> tuple[Path, float | None]:
+    """(path, weight scale or None for the weights as stored) of a path or :class:`Ntuple`."""
+    if isinstance(source, Ntuple):
+        return source.path, source.weight_scale
+    return Path(source), None
+
+
 def _open(path):
     path = Path(path)
     if not path.exists():
@@ -120,23 +151,26 @@ def _open(path):
         ) from exc
 
 
-def read_meta(path) -> dict:
-    """The metadata dictionary of a simulated ntuple ({} for a file without one, like real data)."""
-    with _open(path) as f:
+def read_meta(source) -> dict:
+    """The metadata dictionary of a simulated ntuple ({} for a file without one, like real data);
+    ``source`` is a path or an :class:`Ntuple`."""
+    with _open(_source(source)[0]) as f:
         if "meta" not in f:
             return {}
         return json.loads(str(f["meta"]))
 
 
-def read_events(path, *, branches: dict | None = None, tree: str = TREE, tracks: bool = False) -> ak.Array:
+def read_events(source, *, branches: dict | None = None, tree: str = TREE, tracks: bool = False) -> ak.Array:
     """Read an ntuple into an awkward array with fields ``photon`` (E, theta, phi, mc_origin),
     ``n_tracks``, ``ecl_energy`` where the file has it, and ``weight``; with ``tracks``, also ``track`` (p, theta, phi, charge, kaon_id,
     muon_id where the file has it, mc_pdgid, mc_origin); and the truth branches ``mc_*`` where the file has them.
 
     Parameters
     ----------
-    path : str or Path
-        ROOT file.
+    source : str, Path or Ntuple
+        ROOT file; an :class:`Ntuple` multiplies its weights by its ``weight_scale``. A file whose
+        weights are per unit of sigma x luminosity (the book's simulated samples) must be read
+        through an :class:`Ntuple`: its bare weights are no dataset's.
     branches : dict, optional
         Overrides of :data:`DEFAULT_BRANCHES` (logical name -> branch name). None (the default)
         uses the book's own names.
@@ -152,10 +186,16 @@ def read_events(path, *, branches: dict | None = None, tree: str = TREE, tracks:
             f"unknown logical branch name(s) {sorted(unknown)} in the mapping; known: {sorted(mapping)}"
         )
     mapping.update(branches or {})
+    path, scale = _source(source)
     with _open(path) as f:
         if tree not in f:
             raise NtupleError(
                 f"ntuple {str(path)!r} has no tree {tree!r}; it holds {sorted(k.split(';')[0] for k in f.keys())}"
+            )
+        if scale is None and "meta" in f and json.loads(str(f["meta"])).get("weights", "").startswith("per unit"):
+            raise NtupleError(
+                f"ntuple {str(path)!r} stores weights per unit of sigma x luminosity; read it as "
+                "Ntuple(path, weight_scale=sigma_pb * luminosity_pb) (analysis_lib.analysis.samples.ntuple_paths does)"
             )
         t = f[tree]
         available = set(t.keys())
@@ -173,7 +213,8 @@ def read_events(path, *, branches: dict | None = None, tree: str = TREE, tracks:
         wanted = {logical: name for logical, name in mapping.items() if name in available}
         truth = sorted(name for name in available if name.startswith("mc_"))
         try:
-            arrays = t.arrays(list(wanted.values()) + truth, library="ak")
+            with timing.stage("reading"):
+                arrays = t.arrays(list(wanted.values()) + truth, library="ak")
         except Exception as exc:
             raise NtupleError(
                 f"ntuple {str(path)!r} could not be read ({type(exc).__name__}: {exc}); it is probably "
@@ -193,6 +234,7 @@ def read_events(path, *, branches: dict | None = None, tree: str = TREE, tracks:
     out["n_tracks"] = arrays[wanted["n_tracks"]]
     if "ecl_energy" in wanted:
         out["ecl_energy"] = arrays[wanted["ecl_energy"]]
-    out["weight"] = arrays[wanted["weight"]] if "weight" in wanted else np.ones(n)
+    weight = arrays[wanted["weight"]] if "weight" in wanted else np.ones(n)
+    out["weight"] = weight * scale if scale not in (None, 1.0) else weight
     out.update({name: arrays[name] for name in truth})
     return ak.zip(out, depth_limit=1)

@@ -61,6 +61,7 @@ from ..analysis.scan import connect
 from ..channels import channel_for_notebook
 from ..core.errors import AnalysisError, ParameterError
 from ..core.parameters import EXECUTION_PARAMETERS
+from .notebook import PROFILE
 
 __all__ = ["Run", "load_runs", "main"]
 
@@ -177,12 +178,11 @@ def run_key(run: Run) -> str:
     digest.update(json.dumps(run.parameters, sort_keys=True).encode())
     package = ROOT / "analysis_lib"
     _hash_files(digest, sorted(package.rglob("*.py")))
-    data = ROOT / "data"
-    _hash_files(digest, sorted((data / "published").glob("*")) + [data / "datasets.yaml"])
+    from ..detector.datasets import dataset, registry_path
+
+    _hash_files(digest, sorted((ROOT / "data" / "published").glob("*")) + [registry_path()])
     name = run.parameters.get("dataset")
     if name is not None:
-        from ..detector.datasets import dataset
-
         ds = dataset(name)
         if not ds.simulated and ds.ntuple_dir(0).is_dir():
             _hash_files(digest, sorted(p for p in ds.ntuple_dir(0).rglob("*") if p.is_file()))
@@ -219,12 +219,37 @@ def _leave_thread_pool():
     secede()
 
 
-def execute(run: Run, *, scheduler: str = "", invocation: str = "") -> dict:
+def sample_requests(runs) -> tuple[dict, dict]:
+    """The simulation stage of ``runs``: ({sample key: SampleRequest}, {run id: [sample keys]}).
+    Every sample appears once however many runs read it (the channel contract's
+    :meth:`~analysis_lib.channels.base.Channel.sample_requests`)."""
+    samples, needs = {}, {}
+    for run in runs:
+        wanted = channel_for_notebook(run.notebook).sample_requests(run.parameters)
+        needs[run.id] = [r.key for r in wanted]
+        for request in wanted:
+            samples.setdefault(request.key, request)
+    return samples, needs
+
+
+def make_sample(request) -> dict:
+    """Make (or find) one sample of the simulation stage; returns {"sample", "seconds",
+    "simulated"} for the profile."""
+    from ..simulation.production import make
+
+    done = request.done()
+    start = time.perf_counter()
+    make(request)
+    return {"sample": request.label, "seconds": round(time.perf_counter() - start, 1), "simulated": not done}
+
+
+def execute(run: Run, *, scheduler: str = "", invocation: str = "", after=()) -> dict:
     """Execute one run with papermill into its folder; returns its status record.
 
     ``scheduler`` is passed to the notebook for its scan. ``invocation`` names the command that
     asked: when dask executes a run again within one invocation (it recomputes a finished task whose
-    worker died before the result was collected), the finished run is returned as it is.
+    worker died before the result was collected), the finished run is returned as it is. ``after``
+    holds the results of the tasks the run waited for (its samples), unused.
     """
     import papermill
 
@@ -261,12 +286,21 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "") -> dict:
         (partial / "error.md").write_text(f"# {run.title}\n\nThis run failed before its notebook ran:\n\n"
                                           f"```text\n{error}\n```\n")
     record = {"id": run.id, "status": status, "seconds": round(seconds, 1), "error": error, "key": key,
-              "invocation": invocation}
+              "invocation": invocation, "profile": _run_profile(partial)}
     (partial / "status.json").write_text(json.dumps(record, indent=2))
     if run.folder.exists():
         shutil.rmtree(run.folder)
     partial.rename(run.folder)
     return record
+
+
+def _run_profile(folder: Path) -> dict:
+    """The seconds per stage the run's notebook wrote (``profile.json``), or {}."""
+    path = folder / PROFILE
+    try:
+        return json.loads(path.read_text()) if path.exists() else {}
+    except json.JSONDecodeError:
+        return {}
 
 
 #: Attempts to start a run's kernel: a kernel can die at start-up when another process took the port
@@ -293,22 +327,39 @@ def _require_notebook_workers(client):
 
 
 def execute_all(runs, *, workers=1, scheduler=None, scans="auto") -> dict:
-    """Execute ``runs`` (in turn, or on a dask cluster: a local one of ``workers`` worker processes,
-    or the one at ``scheduler``) with a progress bar; returns {run id: status record}. The workers
-    are processes, not threads: papermill changes the working directory of its process while it
-    executes a notebook. A failing run does not stop the others."""
+    """Make the samples the runs read, then execute ``runs`` (in turn, or on a dask cluster: a local
+    one of ``workers`` worker processes, or the one at ``scheduler``), with a progress bar per stage;
+    returns ({run id: status record}, {sample: record of :func:`make_sample`}).
+
+    The simulation stage: every sample is one task, made once however many runs read it; a run
+    starts when its samples exist. Sample tasks and runs hold the worker resource ``notebook``,
+    so that a worker does one of them at a time. The workers are processes, not threads:
+    papermill changes the working directory of its process while it executes a notebook. A failing
+    run (or a failing sample: the runs that read it fail with its error) does not stop the others.
+    """
     from tqdm.auto import tqdm
 
     if not runs:
-        return {}
+        return {}, {}
     invocation = uuid.uuid4().hex
-    bar = tqdm(total=len(runs), desc="runs", unit="run")
-    records = {}
+    samples, needs = sample_requests(runs)
+    sample_bar = tqdm(total=len(samples), desc="samples", unit="sample")
+    run_bar = tqdm(total=len(runs), desc="runs", unit="run")
+    records, made = {}, {}
     if workers <= 1 and scheduler is None:
+        failed = {}
+        for key, request in samples.items():
+            sample_bar.set_postfix_str(request.label)
+            try:
+                made[request.label] = make_sample(request)
+            except Exception as exc:  # the runs that read it fail with its error
+                failed[key] = f"sample {request.label}: {type(exc).__name__}: {exc}"
+            sample_bar.update(1)
         for run in runs:
-            bar.set_postfix_str(run.id)
-            records[run.id] = execute(run, invocation=invocation)
-            bar.update(1)
+            run_bar.set_postfix_str(run.id)
+            errors = [failed[k] for k in needs[run.id] if k in failed]
+            records[run.id] = (_failed(run, errors[0]) if errors else execute(run, invocation=invocation))
+            run_bar.update(1)
     else:
         import dask
         from dask.distributed import Client, LocalCluster, as_completed
@@ -324,29 +375,57 @@ def execute_all(runs, *, workers=1, scheduler=None, scans="auto") -> dict:
                 n_workers = len(client.scheduler_info()["workers"])
                 on_cluster = scans == "cluster" or (scans == "auto" and len(runs) < n_workers)
                 address = client.scheduler.address if on_cluster else ""
+                sample_futures = {key: client.submit(make_sample, request, key=f"sample-{key}-{invocation[:8]}",
+                                                     pure=False, resources={RESOURCE: 1}, priority=10)
+                                  for key, request in samples.items()}
                 by_key = {}
                 for run in runs:
                     by_key[f"run-{run.id}-{invocation[:8]}"] = run
-                # results are collected as they come and not held: a finished run is never recomputed
-                finished = as_completed([
+                run_futures = [
                     client.submit(execute, run, scheduler=address, invocation=invocation, key=key, pure=False,
-                                  resources={RESOURCE: 1})
+                                  resources={RESOURCE: 1}, after=[sample_futures[k] for k in needs[run.id]])
                     for key, run in by_key.items()
-                ])
-                for future in finished:
+                ]
+                labels = {f.key: samples[k].label for k, f in sample_futures.items()}
+                # results are collected as they come and not held: a finished run is never recomputed
+                for future in as_completed([*sample_futures.values(), *run_futures]):
+                    if future.key in labels:
+                        try:
+                            made[labels[future.key]] = future.result()
+                        except Exception:  # reported by the runs that read the sample
+                            pass
+                        sample_bar.update(1)
+                        continue
                     run = by_key[future.key]
                     try:
                         records[run.id] = future.result()
-                    except Exception as exc:  # the worker died again: the run is reported, the others go on
-                        records[run.id] = {"id": run.id, "status": "failed", "seconds": "",
-                                           "error": f"{type(exc).__name__}: {exc}"}
+                    except Exception as exc:  # a sample failed, or the worker died again
+                        records[run.id] = _failed(run, f"{type(exc).__name__}: {exc}")
                     future.release()
-                    bar.update(1)
+                    run_bar.update(1)
+                for future in sample_futures.values():
+                    future.release()
         finally:
             if cluster is not None:
                 cluster.close()
-    bar.close()
-    return records
+    sample_bar.close()
+    run_bar.close()
+    return records, made
+
+
+def _failed(run: Run, error: str) -> dict:
+    """The record of a run that could not execute (a sample failed, or its worker died twice),
+    written as its folder (status and an error page) in place of any earlier one."""
+    record = {"id": run.id, "status": "failed", "seconds": "", "error": error}
+    partial = run.folder.with_name(f".{run.id}.{uuid.uuid4().hex[:8]}.partial")
+    partial.mkdir(parents=True)
+    (partial / "error.md").write_text(f"# {run.title}\n\nThis run failed before its notebook ran:\n\n"
+                                      f"```text\n{error}\n```\n")
+    (partial / "status.json").write_text(json.dumps(record, indent=2))
+    if run.folder.exists():
+        shutil.rmtree(run.folder)
+    partial.rename(run.folder)
+    return record
 
 
 def _title_page(path: Path, title: str):
@@ -432,7 +511,7 @@ def main(argv=None) -> int:
     print(f"{len(runs)} run(s) valid")
     if args.command == "validate":
         return 0
-    code = 0
+    code, profile = 0, {}
     if args.command in ("run", "build"):
         selected = [r for r in runs if not args.only or r.id in args.only]
         records, todo = {}, []
@@ -445,7 +524,8 @@ def main(argv=None) -> int:
         for run in todo:
             remove_partials(run)
         try:
-            records.update(execute_all(todo, workers=args.workers, scheduler=args.scheduler, scans=args.scans))
+            executed, made = execute_all(todo, workers=args.workers, scheduler=args.scheduler, scans=args.scans)
+            records.update(executed)
         except KeyboardInterrupt:
             # finished runs are already in place; unfinished ones leave nothing behind
             for run in todo:
@@ -458,13 +538,24 @@ def main(argv=None) -> int:
         for run in todo:  # attempts whose worker died
             remove_partials(run)
         print(_summary([records[r.id] for r in selected]))
-        records = list(records.values())
-        if any(r["status"] == "failed" for r in records):
+        simulated = [m for m in made.values() if m["simulated"]]
+        print(f"simulation stage: {len(made)} sample(s), {len(simulated)} simulated in "
+              f"{sum(m['seconds'] for m in simulated):.0f} s (summed over workers)")
+        profile["samples"] = made
+        profile["runs"] = {r.id: {**records[r.id].get("profile", {}), "total": records[r.id]["seconds"],
+                                  "status": records[r.id]["status"]} for r in selected}
+        if any(r["status"] == "failed" for r in records.values()):
             code = 1
     if args.command in ("render", "build"):
+        start = time.perf_counter()
         if render(runs, args.book, strict=not args.no_strict) != 0:
             print("error: the book did not build", file=sys.stderr)
             code = code or 3
+        profile["rendering"] = round(time.perf_counter() - start, 1)
+    if profile:
+        profile["command"] = args.command
+        (args.book / "runs").mkdir(parents=True, exist_ok=True)
+        (args.book / "runs" / PROFILE).write_text(json.dumps(profile, indent=1, sort_keys=True))
     return code
 
 

@@ -10,6 +10,7 @@ from the results and the parameters alone.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +19,17 @@ from typing import Any, Mapping
 from ..analysis.results import LimitScan
 from ..analysis.scan import connect, scan_workers
 from ..channels import Channel, channel
+from ..core import timing
 from ..core.errors import ParameterError
 from ..core.parameters import EXECUTION_PARAMETERS, validate
 from ..detector.datasets import Dataset
 from ..io.results import write_limits, write_meta
 from ..plots import use_style
 
-__all__ = ["DETECTOR_ROWS", "NotebookRun", "setup"]
+__all__ = ["DETECTOR_ROWS", "PROFILE", "NotebookRun", "setup"]
+
+#: The file of a run's seconds per stage (:mod:`analysis_lib.core.timing`), next to its results.
+PROFILE = "profile.json"
 
 
 def _calorimeter(ds):
@@ -111,12 +116,24 @@ class NotebookRun:
         return "\n".join(lines)
 
     def prepare(self, *, progress: bool = True):
-        """The channel's inputs for this run."""
-        return self.channel.prepare(self.params, progress=progress)
+        """The channel's inputs for this run (timed as the stage ``prepare``; the simulation,
+        reading and classifier training inside it are timed on their own)."""
+        with timing.stage("prepare"):
+            inputs = self.channel.prepare(self.params, progress=progress)
+        self.write_profile()
+        return inputs
 
     def analyse(self, inputs, *, progress: bool = True) -> dict[str, LimitScan]:
-        """The channel's limits for this run, stamped with the dataset and model parameters."""
-        return self.channel.run(inputs, self.params, progress=progress, client=self.client)
+        """The channel's limits for this run, stamped with the dataset and model parameters (timed as
+        the stage ``scan``)."""
+        with timing.stage("scan"):
+            results = self.channel.run(inputs, self.params, progress=progress, client=self.client)
+        self.write_profile()
+        return results
+
+    def write_profile(self):
+        """Write the seconds per stage so far into ``profile.json`` (the runner's profile reads it)."""
+        (self.output / PROFILE).write_text(json.dumps(timing.totals(), indent=1, sort_keys=True))
 
     def write(self, results) -> Any:
         """Write ``limits.csv`` (the results in the order given) and ``meta.json``; returns the table."""
@@ -127,8 +144,11 @@ class NotebookRun:
         return frame
 
     def savefig(self, fig, name: str):
-        """Save a figure into the run's folder as ``name`` (PNG, 100 dpi)."""
-        fig.savefig(self.output / name, dpi=100, bbox_inches="tight")
+        """Save a figure into the run's folder as ``name`` (PNG, 100 dpi); timed as the stage
+        ``plots``."""
+        with timing.stage("plots"):
+            fig.savefig(self.output / name, dpi=100, bbox_inches="tight")
+        self.write_profile()
 
     def close(self):
         """Close the dask client, if any."""
@@ -148,6 +168,7 @@ def setup(name: str, namespace: Mapping, *, style: bool = True) -> NotebookRun:
     execution = validate(EXECUTION_PARAMETERS, {p.name: namespace[p.name] for p in EXECUTION_PARAMETERS
                                                 if p.name in namespace})
     logging.basicConfig(level=logging.WARNING)
+    timing.reset()
     if style:
         use_style()
     output = Path(execution["output_dir"])

@@ -1,45 +1,71 @@
-"""Cached production of simulated ntuples: one ROOT file per sample, per dataset and seed.
+"""Cached production of simulated ntuples: one ROOT file per sample, keyed by what determines it.
 
 A channel declares its samples as :class:`SampleSpec` values (what to generate and its cross
-section); :func:`produce` generates, applies the detector response and a loose skim, and writes
-``data/generated/<dataset>/seed<seed>/<sample>.root`` atomically. A file is reused when its
-recorded cache key (the spec, the dataset, the seed, the sample size and the source code of the
-simulation) matches; otherwise it is made again.
+section) and its :class:`ProductionConfig` (sizes and skim). A :class:`SampleRequest` is one
+sample for one experiment (detector model and beams) and seed; :func:`make` generates it, applies
+the detector response and the skim, and writes
+``<generated>/<experiment>/seed<seed>/<sample>.<key>.root`` atomically, or reuses the file when it
+exists. The key is a hash of everything that determines the events: the experiment, the
+generator and its settings, the sample's name and flags, the seed, the number of events, the skim
+and the source code of the simulation. Neither the dataset's name nor its luminosity is part of
+it: every dataset of an experiment reads the same files, and a dataset at a new luminosity
+simulates nothing.
 
-Random numbers: every sample draws from its own stream, ``SeedSequence(seed, spawn_key=(dataset,
-sample, stream))``, so a sample does not change when other samples are added, removed or produced
-on another worker. The pseudo-data of a sample uses stream 1, its simulation stream 0.
+Weights: the file stores per event ``f_i / N`` (``f_i`` the probability of a forced condition, 1
+without one; ``N`` the simulated events), the weight per unit of sigma x L. A dataset reads a
+sample through :class:`~analysis_lib.io.ntuple.Ntuple` with ``weight_scale = sigma L``
+(:func:`ntuples`), so the same events serve every luminosity.
 
-Event counts: a background sample holds ``clip(oversampling x sigma L p, n_min, n_max)`` simulated
-events of weight sigma L / N (times the probability p of a forced condition, see
-:class:`SampleSpec`); a signal sample a fixed number of events whose weight is
-sigma_ref L / N for the reference cross section in its spec. Pseudo-data ("data.root", weight 1) is
-generated event by event, Poisson(sigma L p) events of every background sample, when the total is
-at most ``max_data_events``; above that (e.g. 50 ab^-1) no data file is written and the analysis
-draws pseudo-data from the weighted histograms (:func:`analysis_lib.analysis.histograms.poisson_pseudo_data`).
+Sizes: a signal sample has the fixed number of events of its spec; a background sample
+``clip(oversampling x sigma p L_ref, n_min, n_max)`` events, ``L_ref`` the largest luminosity of the
+experiment the book analyses or projects to (``Experiment.reference_luminosity_fb``: Belle II's
+50 ab^-1), never the luminosity of a dataset.
+
+Random numbers: every sample draws from its own stream, ``SeedSequence(seed, spawn_key=(crc32 of
+its identity, stream))``: a sample does not change when other samples are added, removed or
+produced on another worker, nor when the code changes elsewhere.
+
+Pseudo-data: where a channel asks for event-level pseudo-data (``pool_luminosity_fb > 0``), every
+background also has a *pool*: an independent sample (its own stream, never part of a background
+prediction) of the events of ``pool_luminosity_fb``. A dataset's pseudo-data are a random subset
+of the pools, ``Poisson(sigma p L x pass fraction)`` skimmed events of each, chosen with the
+dataset's own stream (:func:`pseudo_data`), written as ``data.root`` of that dataset: no simulation.
+Above the pools' luminosity, and for channels without pools, the analysis draws pseudo-data from
+its expected counts (:func:`analysis_lib.analysis.samples.draw_pseudo_data`).
 """
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import hashlib
+import inspect
 import json
 import logging
+import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Callable
 
 import awkward as ak
 import numpy as np
 
+from ..core import timing
 from ..core.errors import ParameterError
-from ..detector.datasets import Dataset
-from ..io.ntuple import read_meta, write_events
+from ..detector.datasets import Dataset, generated_dir
+from ..detector.experiments import Experiment
+from ..io.ntuple import Ntuple, read_events, read_meta, write_events
 from .response import reconstruct
 
-__all__ = ["ProductionConfig", "SampleSpec", "produce", "sample_rng"]
+__all__ = ["ProductionConfig", "SampleRequest", "SampleSpec", "make", "ntuples",
+           "pseudo_data", "requests", "sample_rng"]
 
 log = logging.getLogger(__name__)
+
+#: Meta value of files whose weights are per unit of sigma x L (read them through an Ntuple).
+WEIGHTS_PER_SIGMA_L = "per unit sigma x luminosity"
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 #: The code a simulated sample depends on (part of its cache key): the simulation, the physics, the
@@ -62,11 +88,12 @@ class SampleSpec:
         ``"signal"`` or ``"background"``.
     sigma_pb : float
         Cross section (times branching fraction) inside the generator cuts, in pb; for a signal
-        sample the reference value the weights are computed with.
+        sample the reference value the weights are computed with. It normalises the sample when a
+        dataset reads it and is not part of the sample's key.
     generate : callable
         ``generate(rng, n) -> GeneratedEvents``.
     config : dict
-        JSON-serialisable description of the generator settings (part of the cache key).
+        JSON-serialisable description of the generator settings (part of the key).
     force_beam_background : bool
         Simulate only events with at least one beam-background cluster and weight them by its
         probability (for samples that pass the skim only with one).
@@ -74,11 +101,16 @@ class SampleSpec:
         Simulate only events whose tracks are all lost, weighted by the probability of that (for
         samples that pass the skim only then).
     n_events : int, optional
-        Fixed number of simulated events (signal); None (the default) follows the luminosity.
+        Fixed number of simulated events (signal); None (the default): sized for the reference
+        luminosity (see the module docstring).
     tracks : bool
         Reconstruct tracks too (for channels that use them; False by default).
     chunk : int
         Events generated and reconstructed at a time (smaller for events with many particles).
+    weighted : bool
+        The generator makes weighted events (``generate`` takes ``weighted=``; partial unweighting:
+        fewer trials for the same statistical precision). Pseudo-data pools call it with
+        ``weighted=False``: pseudo-data events weigh 1.
     """
 
     name: str
@@ -92,6 +124,7 @@ class SampleSpec:
     n_events: int | None = None
     tracks: bool = False
     chunk: int = 250_000
+    weighted: bool = False
 
     def forced_probability(self, experiment) -> float:
         """Probability of the forced conditions (1 without any); for track loss, of losing the two
@@ -111,31 +144,207 @@ class ProductionConfig:
 
     Attributes
     ----------
+    skim : callable
+        ``skim(events) -> mask`` applied to reconstructed events before writing; its name, settings
+        and source are part of the key.
     oversampling : float
-        Simulated events per expected event for backgrounds (2 by default).
+        Simulated events per expected event at the reference luminosity, for backgrounds (2).
     n_min, n_max : int
         Bounds on the number of simulated background events.
-    max_data_events : int
-        Largest number of pseudo-data events generated event by event (5 million by default).
-    skim : callable
-        ``skim(events) -> mask`` applied to reconstructed events before writing; its name is part
-        of the cache key.
+    luminosity_fb : float, optional
+        The reference luminosity backgrounds are sized for; None (the default): the experiment's
+        ``reference_luminosity_fb``.
+    pool_luminosity_fb : float
+        Luminosity of the pseudo-data pools (0, the default: no event-level pseudo-data); datasets
+        up to it get event-level pseudo-data.
+    extra_key : dict
+        Anything else the channel wants in the key.
     """
 
     skim: Callable
     oversampling: float = 2.0
     n_min: int = 20_000
     n_max: int = 2_000_000
-    max_data_events: int = 5_000_000
+    luminosity_fb: float | None = None
+    pool_luminosity_fb: float = 0.0
     extra_key: dict = field(default_factory=dict)
 
 
-def sample_rng(seed: int, dataset: str, sample: str, stream: int) -> np.random.Generator:
-    """The random generator of one sample and stream (see the module docstring)."""
-    key = (zlib.crc32(dataset.encode()), zlib.crc32(sample.encode()), stream)
+@dataclass(frozen=True)
+class SampleRequest:
+    """One sample of one experiment and seed: what :func:`make` produces and the runner schedules.
+    ``pool`` marks a pseudo-data pool (see the module docstring)."""
+
+    spec: SampleSpec
+    experiment: Experiment
+    seed: int
+    config: ProductionConfig
+    pool: bool = False
+
+    @cached_property
+    def identity(self) -> str:
+        """What the events are, as JSON: experiment, sample, generator settings, flags and role."""
+        spec = self.spec
+        return json.dumps({
+            "experiment": repr(self.experiment), "name": spec.name, "generator": spec.config, "kind": spec.kind,
+            "force": [spec.force_beam_background, spec.force_track_loss], "tracks": spec.tracks,
+            "weighted": spec.weighted and not self.pool, "pool": self.pool,
+        }, sort_keys=True)
+
+    @cached_property
+    def n_events(self) -> int:
+        """Simulated events (see the module docstring)."""
+        spec, config = self.spec, self.config
+        expected = spec.sigma_pb * spec.forced_probability(self.experiment)
+        if self.pool:
+            mean = expected * config.pool_luminosity_fb * 1e3
+            return int(np.ceil(mean + 5 * np.sqrt(mean) + 10))
+        if spec.n_events is not None:
+            return int(spec.n_events)
+        luminosity_fb = config.luminosity_fb or self.experiment.reference_luminosity_fb
+        return int(np.clip(np.ceil(config.oversampling * expected * luminosity_fb * 1e3), config.n_min, config.n_max))
+
+    @cached_property
+    def key(self) -> str:
+        """Hash of everything that determines the file's contents."""
+        blob = json.dumps({"identity": self.identity, "seed": self.seed, "n": self.n_events, "chunk": self.spec.chunk,
+                           "code": _code_version(), "skim": _skim_identity(self.config.skim),
+                           "extra": self.config.extra_key}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def path(self) -> Path:
+        """The sample's file."""
+        role = "pool_" if self.pool else ""
+        return generated_dir() / self.experiment.name / f"seed{self.seed}" / f"{role}{self.spec.name}.{self.key}.root"
+
+    @property
+    def label(self) -> str:
+        """``<experiment>/<sample>`` (``pool`` added for a pool), for progress bars and profiles."""
+        return f"{self.experiment.name}/{self.spec.name}{' (pool)' if self.pool else ''}"
+
+    def rng(self) -> np.random.Generator:
+        """The sample's random stream."""
+        return sample_rng(self.seed, self.identity, 0)
+
+    def done(self) -> bool:
+        """True when the file exists with this key."""
+        return _cached(self.path, self.key)
+
+
+def sample_rng(seed: int, identity: str, stream: int) -> np.random.Generator:
+    """The random generator of one sample (or dataset, or purpose) ``identity`` and stream."""
+    key = (zlib.crc32(identity.encode()), stream)
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
+def requests(specs, dataset: Dataset, *, seed: int, config: ProductionConfig) -> list[SampleRequest]:
+    """The samples ``specs`` of the experiment of ``dataset``, and the pseudo-data pools of its
+    backgrounds when the dataset gets event-level pseudo-data (its luminosity within the pools')."""
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
+        raise ParameterError(f"seed={seed!r} must be a non-negative integer")
+    experiment = dataset.experiment
+    out = [SampleRequest(spec, experiment, int(seed), config) for spec in specs]
+    if 0 < dataset.luminosity_fb <= config.pool_luminosity_fb:
+        out += [SampleRequest(spec, experiment, int(seed), config, pool=True) for spec in specs
+                if spec.kind == "background"]
+    return out
+
+
+def make(request: SampleRequest) -> Path:
+    """Produce the sample of ``request`` unless its file exists with the same key; returns the path.
+    Two processes asking for the same sample at once (two notebooks, two invocations): one makes
+    it, the other waits for it (a lock file beside it). The time goes to the stage ``simulation`` of
+    :mod:`analysis_lib.core.timing`."""
+    path = request.path
+    if request.done():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not request.done():
+                _make(request)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return path
+
+
+def _make(request: SampleRequest):
+    path = request.path
+    spec, n = request.spec, request.n_events
+    start = time.perf_counter()
+    with timing.stage("simulation"):
+        log.info("simulating %s: %d events", request.label, n)
+        generate = partial(spec.generate, weighted=False) if request.pool and spec.weighted else spec.generate
+        events = _simulate(replace(spec, generate=generate), request.experiment, request.rng(), n, 1.0 / n,
+                           request.config)
+        write_events(path, events, {
+            "sample": spec.name, "label": spec.label, "kind": "pool" if request.pool else spec.kind,
+            "experiment": request.experiment.name, "sigma_pb": spec.sigma_pb, "n_generated": n, "seed": request.seed,
+            "generator": spec.config, "cache_key": request.key, "weights": WEIGHTS_PER_SIGMA_L,
+            "force_beam_background": spec.force_beam_background, "force_track_loss": spec.force_track_loss,
+            "seconds": round(time.perf_counter() - start, 2),
+        })
+
+
+def ntuples(specs, dataset: Dataset, *, seed: int, config: ProductionConfig, progress=None) -> dict[str, Ntuple]:
+    """{sample name: :class:`~analysis_lib.io.ntuple.Ntuple`} of ``specs`` for ``dataset``, made or
+    reused, weighted for the dataset (``weight_scale = sigma L``); with pools, ``"data"``: the
+    dataset's event-level pseudo-data when its luminosity is within the pools' (:func:`pseudo_data`)."""
+    if not dataset.simulated:
+        raise ParameterError(
+            f"dataset {dataset.name!r} holds real ntuples in {dataset.ntuples!r}; it is read, never simulated"
+        )
+    out, pools = {}, {}
+    for request in requests(specs, dataset, seed=seed, config=config):
+        path = make(request)
+        if request.pool:
+            pools[request.spec.name] = (request, path)
+        else:
+            out[request.spec.name] = Ntuple(path, weight_scale=request.spec.sigma_pb * dataset.luminosity_pb)
+        if progress is not None:
+            progress.update(1)
+    if pools:
+        data = pseudo_data(pools, dataset, seed=seed)
+        if data is not None:
+            out["data"] = Ntuple(data)
+    return out
+
+
+def pseudo_data(pools: dict, dataset: Dataset, *, seed: int) -> Path | None:
+    """The event-level pseudo-data of ``dataset``: a random subset of every background's pool
+    (``{name: (request, path)}``) with the dataset's own stream, unit weights, written once as
+    ``<generated>/datasets/<dataset>/seed<seed>/data.<key>.root``; None when the dataset's luminosity
+    exceeds the pools' (the analysis then draws pseudo-data from its expected counts)."""
+    key = hashlib.sha256(json.dumps([dataset.name, dataset.luminosity_fb, seed,
+                                     sorted(r.key for r, _ in pools.values())]).encode()).hexdigest()[:16]
+    path = generated_dir() / "datasets" / dataset.name / f"seed{seed}" / f"data.{key}.root"
+    if _cached(path, key):
+        return path
+    rng = sample_rng(seed, f"pseudo-data {dataset.name}", 1)
+    parts, composition = [], {}
+    for name in sorted(pools):
+        request, pool_path = pools[name]
+        events = read_events(Ntuple(pool_path, weight_scale=1.0), tracks=request.spec.tracks)
+        # generated events of the dataset: Poisson(sigma p L); those passing the skim are a Poisson
+        # share of them, as in the pool, drawn without replacement from the pool's skimmed events
+        expected = request.spec.sigma_pb * request.spec.forced_probability(request.experiment) * dataset.luminosity_pb
+        n = int(rng.poisson(expected * len(events) / request.n_events))
+        if n > len(events):
+            log.info("pool of %s too small for %s; pseudo-data from expected counts", name, dataset.name)
+            return None
+        composition[name] = n
+        chosen = np.sort(rng.choice(len(events), size=n, replace=False))
+        parts.append(ak.with_field(events[chosen], np.ones(n), "weight"))
+    events = ak.concatenate(parts)
+    write_events(path, events, {"sample": "data", "kind": "data", "dataset": dataset.name,
+                                "luminosity_fb": dataset.luminosity_fb, "seed": seed, "events": composition,
+                                "cache_key": key})
+    return path
+
+
+@functools.cache
 def _code_version() -> str:
     digest = hashlib.sha256()
     for source in _SOURCES:
@@ -145,85 +354,25 @@ def _code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def _n_events(spec: SampleSpec, dataset: Dataset, config: ProductionConfig) -> int:
-    if spec.n_events is not None:
-        return int(spec.n_events)
-    expected = spec.sigma_pb * dataset.luminosity_pb * spec.forced_probability(dataset.experiment)
-    return int(np.clip(np.ceil(config.oversampling * expected), config.n_min, config.n_max))
-
-
-def _simulate(spec, dataset, rng, n, weight, config, *, unit_weights=False):
-    """Generate, reconstruct and skim ``n`` events in fixed-size chunks (deterministic); with
-    ``unit_weights`` every event weighs 1 (pseudo-data)."""
+def _simulate(spec, experiment, rng, n, weight, config):
+    """Generate, reconstruct and skim ``n`` events in fixed-size chunks (deterministic)."""
     parts, n_done = [], 0
     while n_done < n:
         size = min(spec.chunk, n - n_done)
         generated = spec.generate(rng, size)
         events = reconstruct(
-            generated, dataset.experiment, rng, weight=weight,
+            generated, experiment, rng, weight=weight,
             force_beam_background=spec.force_beam_background, force_track_loss=spec.force_track_loss,
             tracks=spec.tracks,
         )
-        if unit_weights:
-            events = ak.with_field(events, np.ones(len(events)), "weight")
         parts.append(events[config.skim(events)])
         n_done += size
     return ak.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-def produce(specs, dataset: Dataset, *, seed: int, config: ProductionConfig, progress=None) -> dict:
-    """Make (or reuse) the ntuples of ``specs`` for ``dataset``; returns {sample name: path}.
-
-    The pseudo-data file ``data.root`` is included under the key ``"data"`` when it is generated
-    event by event (see the module docstring).
-    """
-    if not dataset.simulated:
-        raise ParameterError(
-            f"dataset {dataset.name!r} holds real ntuples in {dataset.ntuples!r}; it is read, never simulated"
-        )
-    if not isinstance(seed, int | np.integer) or seed < 0:
-        raise ParameterError(f"seed={seed!r} must be a non-negative integer")
-    folder = dataset.ntuple_dir(seed)
-    version = _code_version()
-    paths = {}
-    for spec in specs:
-        n = _n_events(spec, dataset, config)
-        weight = spec.sigma_pb * dataset.luminosity_pb / n
-        key = _key(spec, dataset, seed, n, version, config)
-        path = folder / f"{spec.name}.root"
-        if not _cached(path, key):
-            log.info("simulating %s: %d events for %s", spec.name, n, dataset.name)
-            events = _simulate(spec, dataset, sample_rng(seed, dataset.name, spec.name, 0), n, weight, config)
-            write_events(path, events, _meta(spec, dataset, seed, n, key, weight))
-        paths[spec.name] = path
-        if progress is not None:
-            progress.update(1)
-    backgrounds = [s for s in specs if s.kind == "background"]
-    total = sum(s.sigma_pb * dataset.luminosity_pb * s.forced_probability(dataset.experiment) for s in backgrounds)
-    if total <= config.max_data_events:
-        paths["data"] = _produce_data(backgrounds, dataset, seed, config, version, folder)
-    return paths
-
-
-def _key(spec, dataset, seed, n, version, config):
-    blob = json.dumps(
-        {
-            "spec": spec.config, "sigma_pb": spec.sigma_pb, "name": spec.name, "force": [spec.force_beam_background, spec.force_track_loss],
-            "dataset": dataset.name, "lumi": dataset.luminosity_fb, "experiment": repr(dataset.experiment),
-            "seed": seed, "n": n, "code": version, "skim": _skim_identity(config.skim), "tracks": spec.tracks,
-            "extra": config.extra_key,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
 def _skim_identity(skim) -> str:
     """The skim's name, settings and a hash of its source code (a changed skim makes the samples
     again; the shared candidate code it calls is part of the simulation's code version)."""
-    import functools
-    import inspect
-
     settings = ""
     if isinstance(skim, functools.partial):
         settings = repr((skim.args, sorted(skim.keywords.items())))
@@ -243,40 +392,3 @@ def _cached(path: Path, key: str) -> bool:
         return read_meta(path).get("cache_key") == key
     except Exception:  # a damaged file is simply made again
         return False
-
-
-def _meta(spec, dataset, seed, n, key, weight):
-    return {
-        "sample": spec.name, "label": spec.label, "kind": spec.kind, "dataset": dataset.name,
-        "luminosity_fb": dataset.luminosity_fb, "sigma_pb": spec.sigma_pb, "n_generated": n,
-        "weight": weight, "seed": seed, "generator": spec.config, "cache_key": key,
-        "force_beam_background": spec.force_beam_background, "force_track_loss": spec.force_track_loss,
-    }
-
-
-def _produce_data(backgrounds, dataset, seed, config, version, folder):
-    key = _key_data(backgrounds, dataset, seed, version, config)
-    path = folder / "data.root"
-    if _cached(path, key):
-        return path
-    parts, composition = [], {}
-    for spec in backgrounds:
-        # a forced sample's pseudo-data: the Poisson number of events in which the forced
-        # condition holds, the only ones that pass the skim
-        rng = sample_rng(seed, dataset.name, spec.name, 1)
-        n = int(rng.poisson(spec.sigma_pb * dataset.luminosity_pb * spec.forced_probability(dataset.experiment)))
-        composition[spec.name] = n
-        if n:
-            parts.append(_simulate(spec, dataset, rng, n, 1.0, config, unit_weights=True))
-    events = ak.concatenate(parts)
-    log.info("pseudo-data for %s: %d generated, %d after skim", dataset.name, sum(composition.values()), len(events))
-    meta = {"sample": "data", "kind": "data", "dataset": dataset.name, "luminosity_fb": dataset.luminosity_fb,
-            "seed": seed, "generated_events": composition, "cache_key": key}
-    write_events(path, events, meta)
-    return path
-
-
-def _key_data(backgrounds, dataset, seed, version, config):
-    return hashlib.sha256(
-        json.dumps([_key(s, dataset, seed, 0, version, config) for s in backgrounds]).encode()
-    ).hexdigest()[:20]

@@ -147,7 +147,7 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     experiment : Experiment
     rng : numpy.random.Generator
     weight : float
-        Per-event weight written with the events (sigma L / N for simulation, 1 for pseudo-data).
+        Per-event weight written with the events (times the events' own relative weights, if any).
     force_beam_background : bool
         Overlay at least one beam-background cluster on every event (False by default); the event
         weights are multiplied by the probability of that.
@@ -187,7 +187,7 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         & (pt > trk.pt_min_gev)
     )
     has_track = in_tracker & (rng.random((n, k)) < trk.efficiency)
-    weights = np.full(n, float(weight))
+    weights = np.full(n, float(weight)) if events.weight is None else float(weight) * np.asarray(events.weight)
     if force_track_loss:
         has_track[:] = False
         weights *= (1 - trk.efficiency) ** in_tracker.sum(axis=1)

@@ -185,7 +185,8 @@ class FitResult:
 
 def fit(model, counts, *, aux=None, mu=None, start=None, errors=False) -> FitResult:
     """Maximise the likelihood of ``model`` over mu and its nuisance parameters, or over the
-    nuisance parameters alone at fixed ``mu``, with iminuit (Migrad, strategy 0).
+    nuisance parameters alone at fixed ``mu``, with iminuit (Migrad, strategy 0; with the model's
+    analytic gradient where it has one, ``nll_gradient``).
 
     Parameters
     ----------
@@ -219,17 +220,27 @@ def fit(model, counts, *, aux=None, mu=None, start=None, errors=False) -> FitRes
         def cost(x):
             return model.nll(x[0], x[1:], counts, aux)
 
+        grad = None
+        if hasattr(model, "nll_gradient"):
+            def grad(x):
+                return model.nll_gradient(x[0], x[1:], counts, aux)
+
         # mu is fitted without limits (Migrad can stall on a bounded parameter near its limit, and
         # the likelihood is defined beyond it as long as every expectation stays positive); a
         # minimum outside the bounds is replaced by the conditional fit at the bound
-        m = Minuit(cost, np.concatenate([[mu0], params0]), name=("mu", *names))
+        m = Minuit(cost, np.concatenate([[mu0], params0]), grad=grad, name=("mu", *names))
         m.errors["mu"] = max(0.1 * abs(mu0), sigma_mu)
     else:
 
         def cost(x):
             return model.nll(mu, x, counts, aux)
 
-        m = Minuit(cost, params0, name=names)
+        grad = None
+        if hasattr(model, "nll_gradient"):
+            def grad(x):
+                return model.nll_gradient(mu, x, counts, aux)[1:]
+
+        m = Minuit(cost, params0, grad=grad, name=names)
     for name, limit, is_fixed in zip(names, model.limits(), fixed):
         m.limits[name] = (-np.inf if limit[0] is None else limit[0], np.inf if limit[1] is None else limit[1])
         m.fixed[name] = is_fixed

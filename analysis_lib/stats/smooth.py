@@ -71,6 +71,8 @@ class SmoothBackgroundModel:
         centres = 0.5 * (edges[1:] + edges[:-1])
         span = edges[-1] - edges[0]
         object.__setattr__(self, "_u", 2 * (centres - edges[0]) / span - 1)
+        # Legendre polynomials P_d(u_i), (degree + 1, n): the derivatives of the log continuum
+        object.__setattr__(self, "_p", legendre.legvander(self._u, self.degree).T)
         widths = np.diff(edges)
         object.__setattr__(self, "_w", widths / widths.mean())
 
@@ -95,6 +97,20 @@ class SmoothBackgroundModel:
         delta = np.asarray(self.template_uncertainties, dtype=float)
         constraint = 0.5 * np.sum(((theta - aux) / delta) ** 2) if theta.size else 0.0
         return poisson_nll(self.expected_counts(mu, params), counts) + constraint
+
+    def nll_gradient(self, mu, params, counts, aux):
+        """The gradient of :meth:`nll` in (mu, c_0..c_d, theta_1..theta_k): with g_i = 1 - n_i / nu_i,
+        dNLL/dmu = sum g_i s_i, dNLL/dc_d = sum g_i C_i P_d(u_i) (C_i the continuum),
+        dNLL/dtheta_j = sum g_i t_ji + (theta_j - a_j) / delta_j^2 (derived here; the tests compare
+        it with finite differences)."""
+        params = np.asarray(params, dtype=float)
+        c, theta = params[: self.degree + 1], params[self.degree + 1 :]
+        continuum = self.continuum(c)
+        nu = np.maximum(mu * self.signal + continuum + theta @ self.templates, 1e-300)
+        g = 1.0 - np.asarray(counts, dtype=float) / nu
+        delta = np.asarray(self.template_uncertainties, dtype=float)
+        d_theta = self.templates @ g + ((theta - aux) / delta**2 if theta.size else 0.0)
+        return np.concatenate([[g @ self.signal], self._p @ (g * continuum), np.atleast_1d(d_theta)])
 
     def start(self, counts, aux):
         """Flat continuum at the mean count outside the templates; templates at their aux values."""

@@ -8,6 +8,7 @@ import pytest
 
 from analysis_lib.analysis.samples import draw_pseudo_data, ntuple_paths, pseudo_data_rng, work_dir
 from analysis_lib.detector.datasets import dataset
+from analysis_lib.io.ntuple import Ntuple
 from analysis_lib.simulation.production import ProductionConfig, SampleSpec
 
 
@@ -39,11 +40,14 @@ def test_real_datasets_are_read_from_their_folder(tmp_path):
     specs = [SampleSpec(name=name, label=name, kind="background", sigma_pb=1.0, generate=None, config={})
              for name in ("bkg_a", "bkg_b")]
     paths = ntuple_paths(specs, real, seed=1, config=ProductionConfig(skim=None), progress=False)
-    assert paths == {"bkg_a": tmp_path / "bkg_a.root", "bkg_b": tmp_path / "bkg_b.root", "data": tmp_path / "data.root"}
+    assert paths == {"bkg_a": Ntuple(tmp_path / "bkg_a.root"), "bkg_b": Ntuple(tmp_path / "bkg_b.root"),
+                     "data": Ntuple(tmp_path / "data.root")}
 
 
 def test_caches_are_never_written_into_a_folder_of_real_ntuples(tmp_path, monkeypatch):
     monkeypatch.setenv("DSBOOK_GENERATED_DIR", str(tmp_path / "generated"))
     real = replace(dataset("belle2_2019"), ntuples=str(tmp_path / "real"))
-    assert work_dir(real, 2) == tmp_path / "generated" / "belle2_2019" / "seed2"
-    assert work_dir(dataset("belle2_2019"), 2) == dataset("belle2_2019").ntuple_dir(2)
+    assert work_dir(real, 2) == tmp_path / "generated" / "datasets" / "belle2_2019" / "seed2"
+    # simulated datasets of one experiment share the folder of its samples (and their classifiers)
+    assert work_dir(dataset("belle2_2019"), 2) == dataset("belle2_2019").ntuple_dir(2) == \
+        work_dir(dataset("belle2_50ab"), 2) == tmp_path / "generated" / "belle2" / "seed2"

@@ -22,6 +22,7 @@ from analysis_lib.channels import (
 )
 from analysis_lib.core.errors import ParameterError
 from analysis_lib.detector.datasets import dataset
+from analysis_lib.simulation.production import ProductionConfig
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 NAMES = sorted(channels())
@@ -105,6 +106,32 @@ def test_samples_are_those_a_run_reads():
     assert len(signal) == len(babar_b_to_k_alp.SIGNAL_MASSES_GEV) and all(s.n_events == 1000 for s in signal)
 
 
+class _Declared(Exception):
+    """Raised by the patched production once a channel's prepare has asked for its samples."""
+
+
+@pytest.mark.parametrize("name", ["belle2_alp_3gamma", "babar_b_to_k_alp", "belle2_zprime_invisible",
+                                  "belle2_dark_higgsstrahlung"])
+def test_prepare_reads_exactly_the_samples_the_runner_makes(name, monkeypatch):
+    # the runner's simulation stage makes ch.sample_requests(params); prepare must ask for the same
+    # samples (same keys: generator, sizes, skim), so that it simulates nothing after the stage
+    from analysis_lib.analysis import samples
+    from analysis_lib.simulation.production import requests
+
+    asked = []
+
+    def record(specs, ds, *, seed, config, progress=None):
+        asked.extend(r.key for r in requests(specs, ds, seed=seed, config=config))
+        raise _Declared
+
+    monkeypatch.setattr(samples, "ntuples", record)
+    ch = channel(name)
+    params = ch.validate({"n_signal_events": 1000, "max_mc_events": 20_000})
+    with pytest.raises(_Declared):
+        ch.prepare(params, progress=False)
+    assert asked and sorted(asked) == sorted(r.key for r in ch.sample_requests(params))
+
+
 class Toy(Channel):
     """A channel that is never registered: its results are made by hand."""
 
@@ -119,6 +146,9 @@ class Toy(Channel):
 
     def samples(self, params):
         return []
+
+    def production(self, params):
+        return ProductionConfig(skim=lambda events: np.ones(len(events), dtype=bool))
 
     def prepare(self, params, *, progress=True):
         return Inputs(dataset=self.dataset(params), seed=params["seed"], data_source="pseudo-data", cut_flow=None,

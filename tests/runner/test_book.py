@@ -12,11 +12,14 @@ from analysis_lib.runner.cli import main
 
 from ..conftest import SMALL
 
-pytestmark = [pytest.mark.xdist_group("simulation"), pytest.mark.slow]
+# two groups of end-to-end runs, so that both test workers take a share (each prepares its own small
+# ALP inputs)
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
+@pytest.mark.xdist_group("book-a")
 def test_notebook_run_and_book(tmp_path, generated_dir, alp_inputs):
     book = tmp_path / "book"
     book.mkdir()
@@ -55,6 +58,7 @@ def test_notebook_run_and_book(tmp_path, generated_dir, alp_inputs):
     assert "_static/mathjax/" in text  # MathJax served from the book, not a CDN
 
 
+@pytest.mark.xdist_group("book-a")
 def test_interrupted_invocation_resumes(tmp_path, generated_dir, alp_inputs):
     # two runs executed in turn; SIGINT once the first has finished: it is kept, nothing half-written
     # stays, and the next invocation executes only the second
@@ -133,6 +137,7 @@ def _write_runs(book, n, **parameters):
     ]}))
 
 
+@pytest.mark.xdist_group("book-b")
 def test_runs_and_their_scans_on_a_local_cluster_of_two_processes(tmp_path, generated_dir, alp_inputs):
     # three small runs on two worker processes: all finish, each in its own folder (papermill changes
     # its process's working directory, so thread workers would collide); every notebook spreads its
@@ -158,6 +163,7 @@ def test_runs_and_their_scans_on_a_local_cluster_of_two_processes(tmp_path, gene
     assert _no_process_left(tmp_path.name)
 
 
+@pytest.mark.xdist_group("book-a")
 def test_a_killed_worker_is_replaced_and_finished_runs_are_kept(tmp_path, generated_dir, alp_inputs):
     # once a run has finished, the worker process of a running notebook is killed (as the kernel's
     # out-of-memory killer would): its run executes again on the restarted worker, the finished runs
@@ -196,3 +202,47 @@ def test_a_killed_worker_is_replaced_and_finished_runs_are_kept(tmp_path, genera
     assert (runs / killed / "limits.csv").exists()
     assert not list(runs.glob(".*partial"))
     assert _no_process_left(tmp_path.name)
+
+
+def _contents(folder):
+    """{sample file name: its events as lists} of a generated-data folder (ROOT files embed a UUID and
+    a time: contents are compared, not bytes)."""
+    import awkward as ak
+    import uproot
+
+    out = {}
+    for path in sorted(folder.rglob("*.root")):
+        with uproot.open(path) as f:
+            out[path.relative_to(folder).as_posix()] = ak.to_list(f["events"].arrays(library="ak"))
+    return out
+
+
+@pytest.mark.xdist_group("book-b")
+def test_one_or_two_workers_make_the_same_samples_once_and_the_same_limits(tmp_path, monkeypatch):
+    # a small book of two runs at two luminosities of one experiment: its simulation stage makes every
+    # sample once (both runs read the same samples), with the same contents and the same limits
+    # whatever the number of workers
+    parameters = {"seed": 11, "mass_min_gev": 1.0, "mass_max_gev": 1.3, "mass_step_sigma": 3.0, **SMALL}
+    runs = [{"id": f"alp_{ds}", "notebook": "belle2_alp_3gamma.ipynb", "parameters": {**parameters, "dataset": ds}}
+            for ds in ("belle2_2019", "belle2_50ab")]
+    results = {}
+    for workers in (1, 2):
+        generated = tmp_path / f"generated-{workers}"
+        monkeypatch.setenv("DSBOOK_GENERATED_DIR", str(generated))
+        book = tmp_path / f"book-{workers}"
+        book.mkdir()
+        (book / "runs.yaml").write_text(json.dumps({"runs": runs}))
+        assert main(["run", "--book", str(book), "--workers", str(workers)]) == 0
+        profile = json.loads((book / "runs" / "profile.json").read_text())
+        # one task per sample, all simulated here, none twice
+        assert len(profile["samples"]) == 35 and all(m["simulated"] for m in profile["samples"].values())
+        assert all(p["simulation"] == 0.0 for p in profile["runs"].values() if "simulation" in p)
+        results[workers] = (_contents(generated),
+                            {r["id"]: pd.read_csv(book / "runs" / r["id"] / "limits.csv") for r in runs})
+    samples_1, limits_1 = results[1]
+    samples_2, limits_2 = results[2]
+    assert samples_1.keys() == samples_2.keys() and len(samples_1) == 35
+    for name in samples_1:
+        assert samples_1[name] == samples_2[name], name
+    for run_id in limits_1:
+        pd.testing.assert_frame_equal(limits_1[run_id], limits_2[run_id])

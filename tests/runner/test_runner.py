@@ -35,10 +35,12 @@ def test_matrix_expands_into_runs(tmp_path):
 
 @pytest.fixture
 def sandbox(tmp_path, monkeypatch):
-    """A copy of the notebooks, so that touching one does not touch the project."""
+    """A copy of the notebooks, so that touching one does not touch the project; the runs of these
+    tests read no samples (their notebooks are faked), so the simulation stage has nothing to make."""
     notebooks = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", notebooks)
     monkeypatch.setattr(runner, "NOTEBOOKS", notebooks)
+    monkeypatch.setattr(runner, "sample_requests", lambda runs: ({}, {run.id: [] for run in runs}))
     return tmp_path
 
 
@@ -156,3 +158,48 @@ def test_an_unreachable_scheduler_is_reported():
     assert connect("") is None
     with pytest.raises(runner.AnalysisError, match="no dask scheduler answers at 'tcp://127.0.0.1:9'"):
         connect("tcp://127.0.0.1:9", timeout_s=1)
+
+
+def test_the_simulation_stage_makes_each_sample_once(tmp_path):
+    # two runs of one experiment at two luminosities read the same samples: one request each; the
+    # small dataset also reads the pseudo-data pools
+    runs = runner.load_runs(write(tmp_path, [
+        {"id": "small", "notebook": "belle2_alp_3gamma.ipynb", "parameters": {"dataset": "belle2_2018"}},
+        {"id": "large", "notebook": "belle2_alp_3gamma.ipynb", "parameters": {"dataset": "belle2_50ab"}},
+    ]))
+    samples, needs = runner.sample_requests(runs)
+    assert set(needs["large"]) < set(needs["small"]) == set(samples)
+    assert sum(r.pool for r in samples.values()) == len(set(needs["small"]) - set(needs["large"])) == 6
+
+
+def test_a_failing_sample_fails_the_runs_that_read_it(sandbox, monkeypatch):
+    from analysis_lib.simulation import production
+
+    book = sandbox / "book"
+    book.mkdir()
+    write(book, [{"id": "reads", "notebook": "belle2_alp_3gamma.ipynb"},
+                 {"id": "other", "notebook": "belle2_alp_3gamma.ipynb", "parameters": {"seed": 4}}])
+
+    class Request:
+        key, label = "k1", "belle2/broken"
+
+        def done(self):
+            return False
+
+    monkeypatch.setattr(runner, "sample_requests", lambda runs: ({"k1": Request()}, {"reads": ["k1"], "other": []}))
+
+    def broken(request):
+        raise RuntimeError("generator exploded")
+
+    monkeypatch.setattr(production, "make", broken)
+    fake_papermill(monkeypatch)
+    assert runner.main(["run", "--book", str(book), "--workers", "1"]) == 1
+    # never executed: its page says why, and the next invocation tries it again
+    status = json.loads((book / "runs" / "reads" / "status.json").read_text())
+    assert status["status"] == "failed" and "belle2/broken" in status["error"] and "generator exploded" in status["error"]
+    assert "generator exploded" in (book / "runs" / "reads" / "error.md").read_text()
+    assert not list((book / "runs").glob(".*partial"))
+    other = json.loads((book / "runs" / "other" / "status.json").read_text())
+    assert other["status"] == "ok"
+    profile = json.loads((book / "runs" / "profile.json").read_text())
+    assert profile["runs"]["reads"]["status"] == "failed"

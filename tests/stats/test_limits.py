@@ -144,3 +144,45 @@ def test_smooth_background_model_agrees_with_pyhf():
     )
     assert ours.observed == pytest.approx(float(obs), rel=0.01)
     assert np.asarray(ours.expected) == pytest.approx(np.asarray(exp, dtype=float), rel=0.01)
+
+
+def _smooth_case(seed=3):
+    from analysis_lib.stats import SmoothBackgroundModel
+
+    rng = np.random.default_rng(seed)
+    edges = np.linspace(0, 1, 21)
+    x = 0.5 * (edges[1:] + edges[:-1])
+    signal = np.exp(-0.5 * ((x - 0.5) / 0.05) ** 2)
+    template = 5 * np.exp(-0.5 * ((x - 0.3) / 0.05) ** 2)
+    counts = rng.poisson(50 * np.exp(-2 * x) + template).astype(float)
+    model = SmoothBackgroundModel(signal / signal.sum(), edges, degree=2, templates=[template],
+                                  template_uncertainties=(0.25,))
+    return model, counts
+
+
+def test_smooth_model_gradient_against_finite_differences():
+    model, counts = _smooth_case()
+    aux = model.nominal_aux()
+    point = np.array([3.0, 1.2, -0.4, 0.1, 1.1])  # mu, c0, c1, c2, theta
+    gradient = model.nll_gradient(point[0], point[1:], counts, aux)
+    for i in range(point.size):
+        step = np.zeros_like(point)
+        step[i] = 1e-6
+        plus = model.nll((point + step)[0], (point + step)[1:], counts, aux)
+        minus = model.nll((point - step)[0], (point - step)[1:], counts, aux)
+        assert gradient[i] == pytest.approx((plus - minus) / 2e-6, rel=1e-5, abs=1e-6)
+
+
+def test_expected_limits_solve_the_band_equations():
+    # the secant solution of sqrt(q_mu,A) = k + Phi^-1(1 - alpha Phi(k)) against brentq on CLs_exp
+    from scipy.optimize import brentq
+
+    from analysis_lib.stats.limits import _Tester
+
+    model, counts = _smooth_case(5)
+    tester = _Tester(model, counts)
+    expected = upper_limit(model, counts, cl=0.95).expected
+    for k, mu in zip((-2, -1, 0, 1, 2), expected):
+        assert tester.cls_expected(mu, k) == pytest.approx(0.05, rel=1e-6)
+        root = brentq(lambda m, k=k: tester.cls_expected(m, k) - 0.05, 0.5 * mu, 2 * mu, xtol=1e-10)
+        assert mu == pytest.approx(root, rel=1e-7)
