@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 
 import awkward as ak
 import hist
@@ -31,16 +32,16 @@ from ..analysis.histograms import fill, from_values
 from ..analysis.lifetime import coupling_limit
 from ..analysis.peak_search import PeakSearch, SearchInputs
 from ..analysis.results import LimitScan
-from ..analysis.cache import content_key, shared_result
 from ..analysis.samples import ntuple_paths, pseudo_data_rng, work_dir
 from ..analysis.thresholds import ThresholdGrid, split_pseudo_data
 from ..analysis.signal_shape import PeakTemplates
+from ..core.cache import content_key, shared_result
 from ..core.constants import mass_gev, width_gev
 from ..core.errors import EmptySelectionError, ParameterError
 from ..core.parameters import SEED, Parameter, mass_range
 from ..detector.datasets import Dataset, dataset, datasets
 from ..detector.frames import Frame
-from ..io.ntuple import ORIGIN, read_events
+from ..io.ntuple import ORIGIN, Ntuple, read_events, read_meta
 from ..physics.alp_w import b_to_k_alp_branching, ctau_from_g_aw_mm
 from ..reco.bmeson import best_candidate, k_gamma_gamma_candidates, partner_mass_distance, photon_vectors, track_vectors
 from ..reco.event_shape import continuum_suppression
@@ -294,8 +295,22 @@ class BabarInputs(SearchInputs):
     optimisation_fraction: float
 
 
-def _read_table(path, ds: Dataset, *, simulated: bool):
-    """Candidate table of one ntuple, with weights, truth and the training/evaluation split."""
+def _read_table(path, ds: Dataset, *, simulated: bool, cache_dir=None):
+    """Candidate table of one ntuple, with weights, truth and the training/evaluation split. With
+    ``cache_dir``, a sample of the book's simulation is read once at unit weight scale and kept
+    there under a key of the file and the code; every run reading it (the four lifetimes) scales the
+    stored weights by its own."""
+    scale = getattr(path, "weight_scale", None)
+    file_key = read_meta(path).get("cache_key") if cache_dir is not None and scale is not None else None
+    if not file_key:
+        return _candidate_table(path, ds, simulated=simulated)
+    key = content_key(file_key, ds.branches, repr(ds.experiment.beams), simulated)
+    table = shared_result(cache_dir, f"candidates_{Path(path).stem}", key,
+                          partial(_candidate_table, Ntuple(path.path, weight_scale=1.0), ds, simulated=simulated))
+    return {**table, "weight": table["weight"] * scale, "weight_eval": table["weight_eval"] * scale}
+
+
+def _candidate_table(path, ds: Dataset, *, simulated: bool):
     events = read_events(path, branches=ds.branches, tracks=True)
     table, index = candidate_table(events, ds.experiment.beams)
     n = len(index)
@@ -427,7 +442,7 @@ def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: in
     specs = {s.name: s for s in specs}
     paths = ntuple_paths(list(specs.values()), ds, seed=seed, config=production_config(ds), progress=progress)
     folder = work_dir(ds, seed)
-    tables = {name: _read_table(paths[name], ds, simulated=True) for name in specs}
+    tables = {name: _read_table(paths[name], ds, simulated=True, cache_dir=folder) for name in specs}
     data_table = None
     if "data" in paths:
         data_table = _read_table(paths["data"], ds, simulated=False)

@@ -37,7 +37,7 @@ from ..analysis.counting import (
     background_estimate,
     summed_area,
 )
-from ..analysis.samples import draw_pseudo_data, ntuple_paths
+from ..analysis.samples import draw_pseudo_data, ntuple_paths, work_dir
 from ..analysis.scan import scan_limits
 from ..analysis.signal_shape import peak_summary
 from ..core.errors import EmptySelectionError, KinematicError, ParameterError
@@ -205,7 +205,8 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     flows, background = {}, {}
     for spec in specs:
         c, flows[spec.label] = preselect(paths[spec.name], ds, simulated=True,
-                                         generated_events=spec.sigma_pb * ds.luminosity_pb)
+                                         generated_events=spec.sigma_pb * ds.luminosity_pb,
+                                         cache_dir=work_dir(ds, seed))
         recoil = _recoil_mass(c.recoil_mass2)
         if spec.kind == "signal":
             m_a, m_h = spec.config["mass_a_gev"], spec.config["mass_h_gev"]

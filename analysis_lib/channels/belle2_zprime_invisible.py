@@ -209,7 +209,8 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     flows, tables = {}, {}
     for spec in specs:
         c, flows[spec.label] = preselect(paths[spec.name], ds, simulated=True,
-                                         generated_events=spec.sigma_pb * ds.luminosity_pb)
+                                         generated_events=spec.sigma_pb * ds.luminosity_pb,
+                                         cache_dir=work_dir(ds, seed))
         if spec.kind == "signal":
             require_events(np.ones(len(c.weight), dtype=bool) if len(c.weight) else np.zeros(1, bool),
                            what=f"the signal sample {spec.name}")

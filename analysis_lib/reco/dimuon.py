@@ -16,16 +16,19 @@ exact cuts are not all public).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
 
 import awkward as ak
 import numpy as np
 
+from ..core.cache import content_key, shared_result
 from ..core.constants import mass_gev
 from ..core.errors import NtupleError
 from ..core.kinematics import direction_from_angles
 from ..detector.datasets import Dataset
 from ..detector.frames import Frame
-from ..io.ntuple import read_events
+from ..io.ntuple import Ntuple, read_events, read_meta
 from .selection import Cut, CutFlow, subset
 
 __all__ = ["MUON_MASS_GEV", "PRESELECTION", "TRIGGER_EFFICIENCY", "RecoilCandidates", "candidates", "preselect", "skim"]
@@ -182,11 +185,36 @@ PRESELECTION = CutFlow([
 ])
 
 
-def preselect(path, ds: Dataset, *, simulated: bool, generated_events: float | None = None):
+def preselect(path, ds: Dataset, *, simulated: bool, generated_events: float | None = None, cache_dir=None):
     """Preselected candidates of one ntuple (read with tracks) and its cut flow. Simulated events are weighted by the
-    trigger efficiency from the trigger cut on; ``generated_events`` (sigma L) heads the table."""
+    trigger efficiency from the trigger cut on; ``generated_events`` (sigma L) heads the table.
+
+    With ``cache_dir``, a sample of the book's simulation (an :class:`~analysis_lib.io.ntuple.Ntuple`
+    with a weight scale) is preselected once, at unit weight scale, and kept there under a key of the
+    file and the code: every run that reads the sample (another luminosity, the other two-muon
+    search) scales the stored candidates and cut flow by its own weights instead of reading the
+    ntuple again (the weights enter both linearly)."""
     import pandas as pd
 
+    scale = getattr(path, "weight_scale", None)
+    file_key = read_meta(path).get("cache_key") if cache_dir is not None and scale is not None else None
+    if file_key:
+        key = content_key(file_key, ds.branches, repr(ds.experiment), simulated)
+        c, flow = shared_result(cache_dir, f"preselected_{Path(path).stem}", key,
+                                partial(_preselect, Ntuple(path.path, weight_scale=1.0), ds, simulated))
+        c = replace(c, weight=c.weight * scale)
+        flow = flow.assign(events=flow["events"] * scale)
+    else:
+        c, flow = _preselect(path, ds, simulated)
+    if generated_events is not None:
+        head = pd.DataFrame([{"cut": "produced", "description": "sigma x luminosity", "events": generated_events}])
+        flow = pd.concat([head, flow], ignore_index=True)
+    flow["efficiency"] = flow["events"] / flow["events"].iloc[0]
+    return c, flow
+
+
+def _preselect(path, ds, simulated):
+    """The preselected candidates and the cut flow (without efficiencies) of one ntuple."""
     events = read_events(path, branches=ds.branches, tracks=True)
     c = candidates(events, ds, photon_threshold_gev=PHOTON_VETO_GEV)
     mask, flow = PRESELECTION.apply(c, weights=c.weight)
@@ -194,8 +222,4 @@ def preselect(path, ds: Dataset, *, simulated: bool, generated_events: float | N
     if simulated:
         flow.loc[1:, "events"] *= TRIGGER_EFFICIENCY
         c = replace(c, weight=c.weight * TRIGGER_EFFICIENCY)
-    if generated_events is not None:
-        head = pd.DataFrame([{"cut": "produced", "description": "sigma x luminosity", "events": generated_events}])
-        flow = pd.concat([head, flow], ignore_index=True)
-    flow["efficiency"] = flow["events"] / flow["events"].iloc[0]
     return subset(c, mask), flow

@@ -219,13 +219,23 @@ def _leave_thread_pool():
     secede()
 
 
-def sample_requests(runs) -> tuple[dict, dict]:
+def _requests_of(run: Run) -> list:
+    """The samples one run reads (its channel's declaration)."""
+    return channel_for_notebook(run.notebook).sample_requests(run.parameters)
+
+
+def sample_requests(runs, client=None) -> tuple[dict, dict]:
     """The simulation stage of ``runs``: ({sample key: SampleRequest}, {run id: [sample keys]}).
     Every sample appears once however many runs read it (the channel contract's
-    :meth:`~analysis_lib.channels.base.Channel.sample_requests`)."""
+    :meth:`~analysis_lib.channels.base.Channel.sample_requests`). Declaring the samples needs their
+    cross sections (integration grids, computed once and kept on disk); with a dask ``client`` the
+    runs declare theirs on the workers, in parallel."""
+    if client is not None:
+        declared = client.gather(client.map(_requests_of, runs, pure=False))
+    else:
+        declared = [_requests_of(run) for run in runs]
     samples, needs = {}, {}
-    for run in runs:
-        wanted = channel_for_notebook(run.notebook).sample_requests(run.parameters)
+    for run, wanted in zip(runs, declared):
         needs[run.id] = [r.key for r in wanted]
         for request in wanted:
             samples.setdefault(request.key, request)
@@ -342,11 +352,11 @@ def execute_all(runs, *, workers=1, scheduler=None, scans="auto") -> dict:
     if not runs:
         return {}, {}
     invocation = uuid.uuid4().hex
-    samples, needs = sample_requests(runs)
-    sample_bar = tqdm(total=len(samples), desc="samples", unit="sample")
-    run_bar = tqdm(total=len(runs), desc="runs", unit="run")
     records, made = {}, {}
     if workers <= 1 and scheduler is None:
+        samples, needs = sample_requests(runs)
+        sample_bar = tqdm(total=len(samples), desc="samples", unit="sample")
+        run_bar = tqdm(total=len(runs), desc="runs", unit="run")
         failed = {}
         for key, request in samples.items():
             sample_bar.set_postfix_str(request.label)
@@ -372,6 +382,9 @@ def execute_all(runs, *, workers=1, scheduler=None, scans="auto") -> dict:
         try:
             with Client(cluster) if cluster is not None else connect(scheduler) as client:
                 _require_notebook_workers(client)
+                samples, needs = sample_requests(runs, client)
+                sample_bar = tqdm(total=len(samples), desc="samples", unit="sample")
+                run_bar = tqdm(total=len(runs), desc="runs", unit="run")
                 n_workers = len(client.scheduler_info()["workers"])
                 on_cluster = scans == "cluster" or (scans == "auto" and len(runs) < n_workers)
                 address = client.scheduler.address if on_cluster else ""

@@ -18,6 +18,7 @@ frame; the backgrounds' cross sections are stated with their generator cuts.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
@@ -110,20 +111,26 @@ def _trained(sqrt_s_gev, mass_gev_v, lepton_mass_gev):
     digest = hashlib.sha256(Path(radiated_vector.__file__).read_bytes())
     digest.update(repr((sqrt_s_gev, mass_gev_v, lepton_mass_gev)).encode())
     path = generated_dir() / "vegas" / f"{digest.hexdigest()[:20]}.pkl"
-    if path.exists():
-        try:
-            with open(path, "rb") as f:
-                grid, mean, sdev = pickle.load(f)
-            return space, grid, mean, sdev
-        except (OSError, EOFError, pickle.UnpicklingError):
-            log.warning("unreadable integration grid %s: recomputing it", path)
-    integrator, result = train(space, seed=1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        pickle.dump((integrator.map, float(result.mean), float(result.sdev)), f)
-    os.replace(tmp, path)
-    return space, integrator.map, float(result.mean), float(result.sdev)
+    # two processes asking at once: one trains, the other waits and reads its grid
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if path.exists():
+                try:
+                    with open(path, "rb") as f:
+                        grid, mean, sdev = pickle.load(f)
+                    return space, grid, mean, sdev
+                except (OSError, EOFError, pickle.UnpicklingError):
+                    log.warning("unreadable integration grid %s: recomputing it", path)
+            integrator, result = train(space, seed=1)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                pickle.dump((integrator.map, float(result.mean), float(result.sdev)), f)
+            os.replace(tmp, path)
+            return space, integrator.map, float(result.mean), float(result.sdev)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def mumu_vector_sigma_pb(mass_gev_v: float, sqrt_s_gev: float):

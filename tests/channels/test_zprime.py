@@ -147,3 +147,28 @@ def test_notebook_runs_with_small_parameters(tmp_path, zprime_inputs):
     assert meta["confidence_level"] == 0.9 and meta["dataset"] == "belle2_2019_2020"
     models = {q["quantity"]: q["model"] for q in meta["quantities"]}
     assert models["g_prime_neutrinos"] == {"decay": "neutrinos"} and models["sigma_mumu_zprime_x_br"] == {}
+
+
+def test_preselection_is_shared_between_luminosities(zprime_inputs, tmp_path):
+    # the preselection of a simulated sample is made once and scaled by each reader's weights: the
+    # same candidates and cut flow as preselecting the ntuple itself, at any luminosity
+    from analysis_lib.analysis.samples import ntuple_paths
+    from analysis_lib.detector.datasets import dataset
+    from analysis_lib.reco.dimuon import preselect
+
+    for name in ("belle2_2019_2020", "belle2_50ab"):
+        ds = dataset(name)
+        specs = [s for s in channel.sample_specs(ds, n_signal_events=SMALL_Z["n_signal_events"])
+                 if s.name == "bkg_mumu"]
+        ntuple = ntuple_paths(specs, ds, seed=5, config=channel.production_config(SMALL_Z["max_mc_events"]),
+                              progress=False)["bkg_mumu"]
+        cached, flow = preselect(ntuple, ds, simulated=True, generated_events=1.0, cache_dir=tmp_path)
+        again, flow_again = preselect(ntuple, ds, simulated=True, generated_events=1.0, cache_dir=tmp_path)
+        direct, flow_direct = preselect(ntuple, ds, simulated=True, generated_events=1.0)
+        assert len(list(tmp_path.glob("preselected_*.pkl"))) == 1  # one file for both luminosities
+        np.testing.assert_array_equal(cached.weight, again.weight)
+        np.testing.assert_allclose(cached.weight, direct.weight, rtol=1e-12)
+        np.testing.assert_array_equal(cached.recoil_mass2, direct.recoil_mass2)
+        np.testing.assert_allclose(flow["events"], flow_direct["events"], rtol=1e-12)
+        np.testing.assert_allclose(flow["efficiency"], flow_direct["efficiency"], rtol=1e-12)
+        pd.testing.assert_frame_equal(flow, flow_again)

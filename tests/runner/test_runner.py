@@ -40,7 +40,7 @@ def sandbox(tmp_path, monkeypatch):
     notebooks = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", notebooks)
     monkeypatch.setattr(runner, "NOTEBOOKS", notebooks)
-    monkeypatch.setattr(runner, "sample_requests", lambda runs: ({}, {run.id: [] for run in runs}))
+    monkeypatch.setattr(runner, "sample_requests", lambda runs, client=None: ({}, {run.id: [] for run in runs}))
     return tmp_path
 
 
@@ -186,7 +186,8 @@ def test_a_failing_sample_fails_the_runs_that_read_it(sandbox, monkeypatch):
         def done(self):
             return False
 
-    monkeypatch.setattr(runner, "sample_requests", lambda runs: ({"k1": Request()}, {"reads": ["k1"], "other": []}))
+    monkeypatch.setattr(runner, "sample_requests",
+                        lambda runs, client=None: ({"k1": Request()}, {"reads": ["k1"], "other": []}))
 
     def broken(request):
         raise RuntimeError("generator exploded")

@@ -1,7 +1,8 @@
 """Results shared between runs: computed once, stored under a key of everything they depend on.
 
-Runs that differ only in what a result does not depend on (the four lifetimes of the B -> K a
-search share their coupling limit, whose lifetime follows from the coupling) compute it once:
+Runs that differ only in what a result does not depend on compute it once (the four lifetimes of the
+B -> K a search share their coupling limit, whose lifetime follows from the coupling; the runs of
+the two-muon searches share the preselection of their common samples):
 :func:`shared_result` stores it in a pickle named by its key, and a run that finds the key reuses
 it. A file lock makes a second run that asks while the first computes wait for it instead of
 computing it again. The key covers the arrays the result is computed from and the source code of

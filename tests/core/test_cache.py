@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 
-from analysis_lib.analysis.cache import content_key, shared_result
+from analysis_lib.core.cache import content_key, shared_result
 
 
 def test_keys_follow_contents():
