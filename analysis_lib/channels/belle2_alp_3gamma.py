@@ -26,10 +26,11 @@ import numpy as np
 from ..analysis import peak_search
 from ..analysis.histograms import mass_squared_axis
 from ..analysis.peak_search import PeakSearch
+from ..core.cache import content_key, shared_result
 from ..core.constants import mass_gev
 from ..core.kinematics import direction_from_angles, invariant_mass2
 from ..core.parameters import SEED, Parameter, mass_range
-from ..detector.datasets import Dataset, dataset, dataset_parameter
+from ..detector.datasets import Dataset, dataset, dataset_parameter, generated_dir
 from ..detector.frames import Frame
 from ..physics.alp import coupling_from_cross_section, sigma_ee_to_gamma_alp_pb
 from ..physics.qed import sigma_gamma_gamma_pb
@@ -130,17 +131,26 @@ _RADIATIVE_BHABHA_CM_CUTS = {
 }
 
 
+def _stored_cross_section_pb(name, key_parts, sampler):
+    """A cross section of :func:`_cross_section_pb`, computed once per setting and code and kept in
+    ``<generated>/cross_sections/`` (every kernel and worker of a build needs it)."""
+    key = content_key(name, repr(key_parts))
+    return shared_result(generated_dir() / "cross_sections", name, key, partial(_cross_section_pb, sampler()))
+
+
 @cache
 def _three_photon_sigma_pb(beams):
     """sigma(e+e- -> 3 gamma) inside the generator cuts, computed once per beams."""
-    return _cross_section_pb(three_photon_sampler(beams.sqrt_s_gev, GEN_E_MIN_CM_GEV, GEN_COS_MAX_CM))
+    return _stored_cross_section_pb("three_photons", (beams, GEN_E_MIN_CM_GEV, GEN_COS_MAX_CM), lambda: (
+        three_photon_sampler(beams.sqrt_s_gev, GEN_E_MIN_CM_GEV, GEN_COS_MAX_CM)))
 
 
 @cache
 def _radiative_bhabha_sigma_pb(beams, lepton_lab_theta_deg):
     """sigma(e+e- -> e+e- gamma) inside the generator cuts, computed once per beams and lab range."""
-    return _cross_section_pb(radiative_bhabha_sampler(
-        beams.sqrt_s_gev, **_RADIATIVE_BHABHA_CM_CUTS, lepton_accept=lab_polar_range(beams, *lepton_lab_theta_deg)))
+    return _stored_cross_section_pb(
+        "radiative_bhabha", (beams, _RADIATIVE_BHABHA_CM_CUTS, lepton_lab_theta_deg), lambda: radiative_bhabha_sampler(
+            beams.sqrt_s_gev, **_RADIATIVE_BHABHA_CM_CUTS, lepton_accept=lab_polar_range(beams, *lepton_lab_theta_deg)))
 
 
 def _radiative_bhabha_cuts(experiment):
