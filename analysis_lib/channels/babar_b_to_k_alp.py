@@ -545,7 +545,8 @@ def analyse(inputs: BabarInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma,
     # the coupling limit does not depend on the run's lifetime (it follows from the coupling): the
     # runs of one dataset, seed and selection compute it once
     key = content_key(_signal_inputs(inputs), inputs.data, inputs.hists, inputs.thresholds, masses,
-                      fit_half_width_sigma, background_degree, inputs.luminosity_fraction)
+                      fit_half_width_sigma, background_degree, inputs.luminosity_fraction, inputs.dataset.name,
+                      inputs.dataset.luminosity_pb, inputs.search.signal_sigma_pb(1.0, inputs.dataset.experiment.sqrt_s_gev))
     coupling = shared_result(work_dir(inputs.dataset, inputs.seed), "coupling_g_aw", key, partial(
         coupling_limits, inputs, masses, fit_half_width_sigma=fit_half_width_sigma,
         background_degree=background_degree, progress=progress, client=client))

@@ -219,9 +219,12 @@ def _leave_thread_pool():
     secede()
 
 
-def _requests_of(run: Run) -> list:
-    """The samples one run reads (its channel's declaration)."""
-    return channel_for_notebook(run.notebook).sample_requests(run.parameters)
+def _requests_of(run: Run):
+    """The samples one run reads (its channel's declaration), or the error of declaring them."""
+    try:
+        return channel_for_notebook(run.notebook).sample_requests(run.parameters)
+    except Exception as exc:  # this run fails, the others go on
+        return f"declaring its samples: {type(exc).__name__}: {exc}"
 
 
 def sample_requests(runs, client=None) -> tuple[dict, dict]:
@@ -229,13 +232,17 @@ def sample_requests(runs, client=None) -> tuple[dict, dict]:
     Every sample appears once however many runs read it (the channel contract's
     :meth:`~analysis_lib.channels.base.Channel.sample_requests`). Declaring the samples needs their
     cross sections (integration grids, computed once and kept on disk); with a dask ``client`` the
-    runs declare theirs on the workers, in parallel."""
+    runs declare theirs on the workers, in parallel. A run whose declaration fails gets the error
+    message in place of its list of keys."""
     if client is not None:
         declared = client.gather(client.map(_requests_of, runs, pure=False))
     else:
         declared = [_requests_of(run) for run in runs]
     samples, needs = {}, {}
     for run, wanted in zip(runs, declared):
+        if isinstance(wanted, str):
+            needs[run.id] = wanted
+            continue
         needs[run.id] = [r.key for r in wanted]
         for request in wanted:
             samples.setdefault(request.key, request)
@@ -361,12 +368,16 @@ def execute_all(runs, *, workers=1, scheduler=None, scans="auto") -> dict:
         for key, request in samples.items():
             sample_bar.set_postfix_str(request.label)
             try:
-                made[request.label] = make_sample(request)
+                made[key] = make_sample(request)
             except Exception as exc:  # the runs that read it fail with its error
                 failed[key] = f"sample {request.label}: {type(exc).__name__}: {exc}"
             sample_bar.update(1)
         for run in runs:
             run_bar.set_postfix_str(run.id)
+            if isinstance(needs[run.id], str):
+                records[run.id] = _failed(run, needs[run.id])
+                run_bar.update(1)
+                continue
             errors = [failed[k] for k in needs[run.id] if k in failed]
             records[run.id] = (_failed(run, errors[0]) if errors else execute(run, invocation=invocation))
             run_bar.update(1)
@@ -393,13 +404,17 @@ def execute_all(runs, *, workers=1, scheduler=None, scans="auto") -> dict:
                                   for key, request in samples.items()}
                 by_key = {}
                 for run in runs:
+                    if isinstance(needs[run.id], str):  # its samples could not be declared
+                        records[run.id] = _failed(run, needs[run.id])
+                        run_bar.update(1)
+                        continue
                     by_key[f"run-{run.id}-{invocation[:8]}"] = run
                 run_futures = [
                     client.submit(execute, run, scheduler=address, invocation=invocation, key=key, pure=False,
                                   resources={RESOURCE: 1}, after=[sample_futures[k] for k in needs[run.id]])
                     for key, run in by_key.items()
                 ]
-                labels = {f.key: samples[k].label for k, f in sample_futures.items()}
+                labels = {f.key: k for k, f in sample_futures.items()}
                 # results are collected as they come and not held: a finished run is never recomputed
                 for future in as_completed([*sample_futures.values(), *run_futures]):
                     if future.key in labels:

@@ -318,11 +318,12 @@ def pseudo_data(pools: dict, dataset: Dataset, *, seed: int) -> Path | None:
     ``<generated>/datasets/<dataset>/seed<seed>/data.<key>.root``; None when the dataset's luminosity
     exceeds the pools' (the analysis then draws pseudo-data from its expected counts)."""
     key = hashlib.sha256(json.dumps([dataset.name, dataset.luminosity_fb, seed,
-                                     sorted(r.key for r, _ in pools.values())]).encode()).hexdigest()[:16]
+                                     sorted((r.key, r.spec.sigma_pb * r.spec.forced_probability(r.experiment))
+                                            for r, _ in pools.values())]).encode()).hexdigest()[:16]
     path = generated_dir() / "datasets" / dataset.name / f"seed{seed}" / f"data.{key}.root"
     if _cached(path, key):
         return path
-    rng = sample_rng(seed, f"pseudo-data {dataset.name}", 1)
+    rng = sample_rng(seed, f"pseudo-data pools {dataset.name}", 1)
     parts, composition = [], {}
     for name in sorted(pools):
         request, pool_path = pools[name]

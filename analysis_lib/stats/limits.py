@@ -117,15 +117,16 @@ class _Tester:
         """The expected limits of every band k of :data:`BANDS`: CLs_exp(mu, k) = alpha is
         sqrt(q_mu,A) = k + Phi^-1(1 - alpha Phi(k)), and sqrt(q_mu,A), zero at mu = 0, grows nearly
         linearly with mu (as mu / sigma): each root by secant steps inside a bracket (a few Asimov
-        fits instead of brentq's ten), to a relative precision of 1e-10."""
+        fits instead of brentq's ten), to a relative precision of 1e-8."""
         return tuple(_solve_increasing(lambda mu: np.sqrt(self.q_asimov(mu)), k + norm.isf(alpha * norm.cdf(k)), scale)
                      for k in BANDS)
 
 
-def _solve_increasing(function, target, scale, *, rtol=1e-10, max_steps=100):
+def _solve_increasing(function, target, scale, *, rtol=1e-8, max_steps=100):
     """The mu > 0 with function(mu) = target > 0 for an increasing function with function(0) = 0:
     secant steps from the line through the origin, kept inside a bracket (bisection when a step
-    leaves it)."""
+    leaves it). The function comes from fits of finite precision: when the steps stall below it, the
+    middle of the last bracket is the answer."""
     lo, f_lo = 0.0, 0.0
     hi, f_hi = scale, function(scale)
     steps = 0
@@ -149,7 +150,8 @@ def _solve_increasing(function, target, scale, *, rtol=1e-10, max_steps=100):
         else:
             hi, f_hi = mu, f_mu
         a, f_a, b, f_b = b, f_b, mu, f_mu
-    raise RuntimeError("the expected limit did not converge")
+    log.warning("expected limit: the secant steps stalled at a relative bracket of %.2g", (hi - lo) / hi)
+    return 0.5 * (lo + hi)
 
 
 def _solve(function, alpha, scale):

@@ -204,3 +204,28 @@ def test_a_failing_sample_fails_the_runs_that_read_it(sandbox, monkeypatch):
     assert other["status"] == "ok"
     profile = json.loads((book / "runs" / "profile.json").read_text())
     assert profile["runs"]["reads"]["status"] == "failed"
+
+
+def test_a_run_whose_samples_cannot_be_declared_fails_alone(sandbox, monkeypatch):
+    from analysis_lib.channels import channel
+
+    book = sandbox / "book"
+    book.mkdir()
+    write(book, [{"id": "broken", "notebook": "belle2_alp_3gamma.ipynb", "parameters": {"seed": 4}},
+                 {"id": "fine", "notebook": "belle2_alp_3gamma.ipynb"}])
+    monkeypatch.undo()  # the real simulation stage, with a declaration that fails for seed 4
+    notebooks = sandbox / "notebooks"
+    monkeypatch.setattr(runner, "NOTEBOOKS", notebooks)
+    alp = type(channel("belle2_alp_3gamma"))
+
+    def declare(self, params):
+        if params["seed"] == 4:
+            raise RuntimeError("no cross section")
+        return []
+
+    monkeypatch.setattr(alp, "sample_requests", declare)
+    fake_papermill(monkeypatch)
+    assert runner.main(["run", "--book", str(book), "--workers", "1"]) == 1
+    status = json.loads((book / "runs" / "broken" / "status.json").read_text())
+    assert status["status"] == "failed" and "no cross section" in status["error"]
+    assert json.loads((book / "runs" / "fine" / "status.json").read_text())["status"] == "ok"

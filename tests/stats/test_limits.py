@@ -185,4 +185,4 @@ def test_expected_limits_solve_the_band_equations():
     for k, mu in zip((-2, -1, 0, 1, 2), expected):
         assert tester.cls_expected(mu, k) == pytest.approx(0.05, rel=1e-6)
         root = brentq(lambda m, k=k: tester.cls_expected(m, k) - 0.05, 0.5 * mu, 2 * mu, xtol=1e-10)
-        assert mu == pytest.approx(root, rel=1e-7)
+        assert mu == pytest.approx(root, rel=1e-6)
