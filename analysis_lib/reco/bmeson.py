@@ -10,9 +10,9 @@ The two standard B-factory variables, in the centre-of-mass frame (E*_beam = sqr
 (e.g. BaBar, "The BABAR physics book", SLAC-R-504, and every B-factory B-decay analysis).
 
 :func:`k_gamma_gamma_candidates` builds every B -> K gamma gamma candidate of each event: a track
-identified as a kaon and a pair of photon candidates. Four-vectors are ``vector`` objects; the
-transformation to the centre-of-mass frame is the experiment's (:class:`Frame`, crossing angle
-included).
+identified as a kaon and a pair of photon candidates. Four-vectors of objects are ``vector``
+records; every photon and kaon goes to the centre-of-mass frame once, through the experiment's
+:class:`Frame` (crossing angle included), and the candidates are sums of those.
 """
 
 from __future__ import annotations
@@ -60,11 +60,13 @@ def track_vectors(track, mass_gev_track):
                   with_name="Momentum4D")
 
 
-def _to_cm(frame, v):
-    """Centre-of-mass (E, px, py, pz) of a jagged Momentum4D array, as flat numpy (n, 4) and counts."""
+def _cm_table(frame, v):
+    """Centre-of-mass (E, px, py, pz) of every object of a jagged Momentum4D array, as flat numpy
+    (n, 4), and the offset of each event's first object in it."""
     flat = ak.flatten(v)
     p4 = np.stack([ak.to_numpy(flat.E), ak.to_numpy(flat.px), ak.to_numpy(flat.py), ak.to_numpy(flat.pz)], axis=-1)
-    return frame.to_cm(p4.reshape(-1, 4)), ak.num(v)
+    counts = ak.to_numpy(ak.num(v))
+    return frame.to_cm(p4.reshape(-1, 4)), np.cumsum(counts) - counts
 
 
 def k_gamma_gamma_candidates(events, beams: Beams, *, photon_e_min_gev: float = 0.0):
@@ -98,24 +100,22 @@ def k_gamma_gamma_candidates(events, beams: Beams, *, photon_e_min_gev: float = 
     pairs = ak.combinations(photon_index, 2, fields=["g1", "g2"])
     combos = ak.cartesian({"k": kaon_index, "pair": pairs})
     k_idx, g1_idx, g2_idx = combos.k, combos.pair.g1, combos.pair.g2
-    photons = photon_vectors(events.photon)
-    kaons = track_vectors(events.track, K_MASS)
-    g1, g2, k = photons[g1_idx], photons[g2_idx], kaons[k_idx]
     counts = ak.num(k_idx)
-    cm = {name: _to_cm(frame, v)[0] for name, v in (("k", k), ("g1", g1), ("g2", g2))}
+    # every photon and kaon to the centre-of-mass frame once; candidates index into those tables
+    photons_cm, photon_start = _cm_table(frame, photon_vectors(events.photon))
+    kaons_cm, kaon_start = _cm_table(frame, track_vectors(events.track, K_MASS))
+    cm = {"k": kaons_cm[ak.to_numpy(ak.flatten(k_idx + kaon_start))],
+          "g1": photons_cm[ak.to_numpy(ak.flatten(g1_idx + photon_start))],
+          "g2": photons_cm[ak.to_numpy(ak.flatten(g2_idx + photon_start))]}
     b_cm = cm["k"] + cm["g1"] + cm["g2"]
     gg_cm = cm["g1"] + cm["g2"]
     m_gg = np.sqrt(np.clip(gg_cm[:, 0] ** 2 - np.sum(gg_cm[:, 1:] ** 2, axis=1), 0, None))
     scale = (e_beam - cm["k"][:, 0]) / np.maximum(gg_cm[:, 0], 1e-9)
     p_b = np.linalg.norm(b_cm[:, 1:], axis=1)
-    # helicity angle: boost the first photon into the gamma gamma rest frame
-    beta = gg_cm[:, 1:] / np.maximum(gg_cm[:, :1], 1e-9)
-    g1_rest = vector.array({"E": cm["g1"][:, 0], "px": cm["g1"][:, 1], "py": cm["g1"][:, 2],
-                            "pz": cm["g1"][:, 3]}).boost_beta3(vector.array({"x": -beta[:, 0], "y": -beta[:, 1],
-                                                                             "z": -beta[:, 2]}))
-    p_rest = np.stack([g1_rest.px, g1_rest.py, g1_rest.pz], axis=1)
-    cos_helicity = np.abs(np.sum(p_rest * beta, axis=1)) / np.maximum(
-        np.linalg.norm(p_rest, axis=1) * np.linalg.norm(beta, axis=1), 1e-12)
+    # helicity angle of massless photons: in the gamma gamma rest frame each has m/2, and boosting
+    # back gives E1 - E2 = |p_gg| cos(theta*) (derived here; the pi0 energy asymmetry)
+    cos_helicity = np.clip(np.abs(cm["g1"][:, 0] - cm["g2"][:, 0]) / np.maximum(
+        np.linalg.norm(gg_cm[:, 1:], axis=1), 1e-12), 0, 1)
     harder_first = cm["g1"][:, 0] >= cm["g2"][:, 0]
     flat = {
         "m_es": m_es(b_cm[:, 1:], e_beam),

@@ -317,7 +317,7 @@ class _TwoPhotonSampler:
         ok = (w2 > self.cuts.w_min_gev**2) & (pair[:, 0] > 0)
         w = np.sqrt(np.where(ok, w2, 1.0))
         # the pair rest frame: the muon direction about the first photon's axis, uniform proposal
-        beta = -pair[:, 1:] / pair[:, :1]
+        beta = np.where(ok[:, None], -pair[:, 1:] / np.where(ok, pair[:, 0], 1.0)[:, None], 0.0)  # weight 0 if not ok
         k1 = boost(q1, beta)
         axis = k1[:, 1:] / np.linalg.norm(k1[:, 1:], axis=1, keepdims=True)
         # cos theta* from a proposal proportional to 1 / (1 - beta^2 cos^2), the t- and u-channel poles

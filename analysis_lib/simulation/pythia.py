@@ -110,7 +110,7 @@ def lepton_pairs(rng, n: int, *, sqrt_s_gev: float, flavour: int, tau_channels=(
     return _batches(_pythia(settings, rng), n, batch)
 
 
-def decay(rng, pdgid, p4, *, per_record: int = 200) -> ak.Array:
+def decay(rng, pdgid, p4, *, per_record: int = 1000) -> ak.Array:
     """Generic decays of particles ``pdgid`` (n,) with four-momenta ``p4`` (n, 4) (E, px, py, pz in
     GeV): the final-state descendants of each, one list per particle, in the same frame.
 

@@ -103,7 +103,51 @@ def _beam_background(rng, n, experiment: Experiment, *, at_least_one=False):
 
 
 def _merge_close_showers(energy, points, origin, has_track, candidate, min_separation_mm):
-    """Merge showers closer than ``min_separation_mm`` (two passes over all pairs, in place)."""
+    """Merge showers closer than ``min_separation_mm`` (two passes over all pairs, in place).
+
+    A pair (i, j), i < j, merges into i: energies add, the position is the energy-weighted mean,
+    the origin is the harder shower's, and i has a track or is a candidate if either was. Pairs are
+    taken in order of (i, j) with the positions as merged so far, two passes. Only events with two
+    present showers closer than the separation change, so the pairs are followed in those events
+    alone, over their present showers moved to the front (in their order): the same result as
+    following every pair of every event, in a fraction of the time.
+    """
+    present = energy > 0
+    n_present = present.sum(axis=1)
+    width = int(n_present.max(initial=0))
+    if width < 2:
+        return
+    order = np.argsort(~present, axis=1, kind="stable")[:, :width]
+    packed_points = np.take_along_axis(points, order[..., None], axis=1)
+    # events with a close pair, by squared distances |a|^2 + |b|^2 - 2 a.b in blocks of events of
+    # similar multiplicity; a margin of 1 um keeps every pair the exact test below would merge
+    limit = (min_separation_mm + 1e-3) ** 2
+    close_rows = np.zeros(len(energy), bool)
+    by_size = np.argsort(n_present, kind="stable")
+    by_size = by_size[n_present[by_size] >= 2]
+    for start in range(0, len(by_size), 4096):
+        rows = by_size[start:start + 4096]
+        size = int(n_present[rows[-1]])
+        p = packed_points[rows, :size]
+        norm2 = np.sum(p * p, axis=-1)
+        distance2 = norm2[:, :, None] + norm2[:, None, :] - 2 * np.matmul(p, p.transpose(0, 2, 1))
+        inside = np.arange(size) < n_present[rows][:, None]
+        pairs = inside[:, :, None] & inside[:, None, :] & np.triu(np.ones((size, size), bool), 1)
+        close_rows[rows] = np.any((distance2 < limit) & pairs, axis=(1, 2))
+    rows = np.flatnonzero(close_rows)
+    if rows.size == 0:
+        return
+    columns = order[rows, :int(n_present[rows].max())]
+    sub = [np.take_along_axis(a[rows], columns, axis=1) for a in (energy, origin, has_track, candidate)]
+    sub_points = np.take_along_axis(points[rows], columns[..., None], axis=1)
+    _merge_pairs(*sub[:1], sub_points, *sub[1:], min_separation_mm)
+    for target, values in zip((energy, origin, has_track, candidate), sub):
+        target[rows[:, None], columns] = values
+    points[rows[:, None], columns] = sub_points
+
+
+def _merge_pairs(energy, points, origin, has_track, candidate, min_separation_mm):
+    """The merging of :func:`_merge_close_showers` pair by pair over all events given (in place)."""
     k = energy.shape[1]
     for _ in range(2):
         for i in range(k):
