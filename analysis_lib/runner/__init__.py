@@ -1,7 +1,17 @@
 """The book's runner: runs file -> validation -> papermill (on a dask cluster) -> jupyter-book, and the
-notebook's side of a run (:func:`setup`)."""
+notebook's side of a run (:func:`setup`).
 
-from .cli import Run, load_runs, main
+The command's side (:mod:`.cli`, with papermill and nbformat) is imported when first used, so that a
+notebook's kernel, which needs only :func:`setup`, does not load it."""
+
 from .notebook import NotebookRun, setup
 
 __all__ = ["NotebookRun", "Run", "load_runs", "main", "setup"]
+
+
+def __getattr__(name):
+    if name in ("Run", "load_runs", "main"):
+        from . import cli
+
+        return getattr(cli, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

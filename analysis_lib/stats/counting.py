@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import logsumexp, xlogy
 from scipy.stats import poisson
 
 from ..core.errors import ParameterError
@@ -133,12 +134,16 @@ def bayesian_upper_limit(counts, model: CountingModel, *, cl: float = 0.9, n_sam
     s_total = model.signal.sum()
     mu_hi = (counts.sum() + 10 * np.sqrt(counts.sum() + 1) + 20) / s_total
     grid = np.linspace(0.0, mu_hi, 4001)
-    log_like = np.empty((grid.size, draws))
-    for j in range(draws):
-        nu = grid[:, None] * model.signal[None, :] * eps[j] + b[j][None, :]
-        log_like[:, j] = np.sum(poisson.logpmf(counts[None, :], nu), axis=1)
-    peak = log_like.max()
-    posterior = np.mean(np.exp(log_like - peak), axis=1)
+    # log of the sum over draws of the likelihood at each grid point, accumulated over blocks of
+    # draws (log Poisson(n | nu) = n ln nu - nu - ln n!, without the constant ln n!)
+    log_sum = np.full(grid.size, -np.inf)
+    block = max(1, 4_000_000 // (grid.size * counts.size))
+    for start in range(0, draws, block):
+        nu = (grid[:, None, None] * model.signal[None, None, :] * eps[None, start:start + block, None]
+              + b[None, start:start + block, :])
+        log_like = np.sum(xlogy(counts, nu) - nu, axis=2)
+        log_sum = np.logaddexp(log_sum, logsumexp(log_like, axis=1))
+    posterior = np.exp(log_sum - log_sum.max())
     cdf = np.concatenate([[0.0], np.cumsum(0.5 * (posterior[1:] + posterior[:-1]) * np.diff(grid))])
     cdf /= cdf[-1]
     return float(np.interp(cl, cdf, grid))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from iminuit import Minuit
+from scipy.special import xlogy
 
 from ..core.errors import ParameterError
 
@@ -164,11 +165,10 @@ def poisson_nll(nu, counts):
     model (half the Baker-Cousins deviance); inf if any nu < 0."""
     nu = np.asarray(nu, dtype=float)
     counts = np.asarray(counts, dtype=float)
-    if np.any(nu < 0):
+    if (nu < 0).any():
         return np.inf
     nu = np.maximum(nu, 1e-300)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.sum(nu - counts + np.where(counts > 0, counts * np.log(counts / nu), 0.0)))
+    return float((nu - counts + xlogy(counts, counts / nu)).sum())  # xlogy(0, .) = 0
 
 
 @dataclass(frozen=True)

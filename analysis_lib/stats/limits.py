@@ -118,17 +118,32 @@ class _Tester:
         sqrt(q_mu,A) = k + Phi^-1(1 - alpha Phi(k)), and sqrt(q_mu,A), zero at mu = 0, grows nearly
         linearly with mu (as mu / sigma): each root by secant steps inside a bracket (a few Asimov
         fits instead of brentq's ten), to a relative precision of 1e-8."""
-        return tuple(_solve_increasing(lambda mu: np.sqrt(self.q_asimov(mu)), k + norm.isf(alpha * norm.cdf(k)), scale)
+        def root_q(mu):
+            return np.sqrt(self.q_asimov(mu))
+
+        # every band starts from the tightest bracket of the Asimov fits made so far
+        return tuple(_solve_increasing(root_q, k + norm.isf(alpha * norm.cdf(k)), scale,
+                                       known={mu: np.sqrt(q) for mu, q in self._qa_cache.items()})
                      for k in BANDS)
 
 
-def _solve_increasing(function, target, scale, *, rtol=1e-8, max_steps=100):
+def _solve_increasing(function, target, scale, *, known=None, rtol=1e-8, max_steps=100):
     """The mu > 0 with function(mu) = target > 0 for an increasing function with function(0) = 0:
     secant steps from the line through the origin, kept inside a bracket (bisection when a step
-    leaves it). The function comes from fits of finite precision: when the steps stall below it, the
-    middle of the last bracket is the answer."""
+    leaves it). ``known`` ({mu: function(mu)}, values computed before) narrows the first bracket.
+    The function comes from fits of finite precision: when the steps stall below it, the middle of
+    the last bracket is the answer."""
     lo, f_lo = 0.0, 0.0
-    hi, f_hi = scale, function(scale)
+    points = sorted((known or {}).items())
+    below = [(mu, f) for mu, f in points if mu > 0 and f < target]
+    above = [(mu, f) for mu, f in points if mu > 0 and f >= target]
+    if below:
+        lo, f_lo = below[-1]
+    if above and above[0][0] > lo:
+        hi, f_hi = above[0]
+    else:
+        hi = max(scale, 2 * lo)
+        f_hi = function(hi)
     steps = 0
     while f_hi < target:
         lo, f_lo, hi = hi, f_hi, hi * 2

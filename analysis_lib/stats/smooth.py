@@ -75,6 +75,7 @@ class SmoothBackgroundModel:
         object.__setattr__(self, "_p", legendre.legvander(self._u, self.degree).T)
         widths = np.diff(edges)
         object.__setattr__(self, "_w", widths / widths.mean())
+        object.__setattr__(self, "_delta", np.asarray(self.template_uncertainties, dtype=float))
 
     @property
     def parameter_names(self):
@@ -82,21 +83,24 @@ class SmoothBackgroundModel:
 
     def continuum(self, coefficients):
         """The smooth background per bin."""
-        return self._w * np.exp(np.clip(legendre.legval(self._u, coefficients), -700, 700))
+        log_shape = np.asarray(coefficients, dtype=float) @ self._p
+        return self._w * np.exp(np.minimum(np.maximum(log_shape, -700.0), 700.0))
 
     def expected_counts(self, mu, params, counts=None, aux=None):
         """Expected counts at (mu, params)."""
         params = np.asarray(params, dtype=float)
         c, theta = params[: self.degree + 1], params[self.degree + 1 :]
-        return mu * self.signal + self.continuum(c) + theta @ self.templates
+        nu = mu * self.signal + self.continuum(c)
+        return nu + theta @ self.templates if theta.size else nu
 
     def nll(self, mu, params, counts, aux):
         """Negative log likelihood (up to a constant): Poisson terms plus Gaussian constraints."""
         params = np.asarray(params, dtype=float)
         theta = params[self.degree + 1 :]
-        delta = np.asarray(self.template_uncertainties, dtype=float)
-        constraint = 0.5 * np.sum(((theta - aux) / delta) ** 2) if theta.size else 0.0
-        return poisson_nll(self.expected_counts(mu, params), counts) + constraint
+        nll = poisson_nll(self.expected_counts(mu, params), counts)
+        if theta.size:
+            nll += 0.5 * float(np.square((theta - aux) / self._delta).sum())
+        return nll
 
     def nll_gradient(self, mu, params, counts, aux):
         """The gradient of :meth:`nll` in (mu, c_0..c_d, theta_1..theta_k): with g_i = 1 - n_i / nu_i,
@@ -108,8 +112,7 @@ class SmoothBackgroundModel:
         continuum = self.continuum(c)
         nu = np.maximum(mu * self.signal + continuum + theta @ self.templates, 1e-300)
         g = 1.0 - np.asarray(counts, dtype=float) / nu
-        delta = np.asarray(self.template_uncertainties, dtype=float)
-        d_theta = self.templates @ g + ((theta - aux) / delta**2 if theta.size else 0.0)
+        d_theta = self.templates @ g + ((theta - aux) / self._delta**2 if theta.size else 0.0)
         return np.concatenate([[g @ self.signal], self._p @ (g * continuum), np.atleast_1d(d_theta)])
 
     def start(self, counts, aux):
