@@ -270,8 +270,11 @@ def partially_unweight(sampler, rng, n, *, quantile=0.95, pilot=200_000, name="p
     are needed when a few weights are large (e+e- -> e+e- gamma: about 4 times fewer per effective
     event at the 0.9 quantile); the price, event weights, is counted where the analysis uses sums of
     squared weights. Standard practice in event generators ("partial unweighting"); the estimate is
-    unbiased because every trial's expected contribution, P(keep) x weight, equals its weight.
+    unbiased because every trial's expected contribution, P(keep) x weight, equals its weight. The
+    pilot has ``pilot`` trials, or a fifth of the events asked for when that is fewer (at least
+    10 000): the threshold only sets the efficiency, never the result.
     """
+    pilot = int(min(pilot, max(10_000, n // 5)))
     _, pilot_weights = sampler.sample(rng, pilot)
     positive = pilot_weights[pilot_weights > 0]
     if not positive.size:
