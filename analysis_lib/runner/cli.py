@@ -343,6 +343,20 @@ def _require_notebook_workers(client):
         )
 
 
+def run_order(runs) -> dict[str, int]:
+    """The rank of each run among the runs of the same notebook and dataset (0 for the first in the
+    runs file): the runner starts every group's first run before any group's second, so that runs
+    sharing results (the candidate tables and coupling limit of the four B -> K a lifetimes) do not
+    wait for each other on two workers while other runs could go."""
+    seen: dict[tuple, int] = {}
+    order = {}
+    for run in runs:
+        group = (run.notebook, str(run.parameters.get("dataset")))
+        order[run.id] = seen.get(group, 0)
+        seen[group] = order[run.id] + 1
+    return order
+
+
 def execute_all(runs, *, workers=1, scheduler=None, scans="auto") -> dict:
     """Make the samples the runs read, then execute ``runs`` (in turn, or on a dask cluster: a local
     one of ``workers`` worker processes, or the one at ``scheduler``), with a progress bar per stage;
@@ -409,9 +423,11 @@ def execute_all(runs, *, workers=1, scheduler=None, scans="auto") -> dict:
                         run_bar.update(1)
                         continue
                     by_key[f"run-{run.id}-{invocation[:8]}"] = run
+                order = run_order(list(by_key.values()))
                 run_futures = [
                     client.submit(execute, run, scheduler=address, invocation=invocation, key=key, pure=False,
-                                  resources={RESOURCE: 1}, after=[sample_futures[k] for k in needs[run.id]])
+                                  resources={RESOURCE: 1}, after=[sample_futures[k] for k in needs[run.id]],
+                                  priority=-order[run.id])
                     for key, run in by_key.items()
                 ]
                 labels = {f.key: k for k, f in sample_futures.items()}

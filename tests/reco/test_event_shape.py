@@ -39,3 +39,18 @@ def test_thrust_and_fox_wolfram_against_exact_values():
     l0, l2 = legendre_moments(np.array([[[0, 0, 2.0], [1.0, 0, 0]]]), np.array([[0, 0, 1.0]]))
     assert l0[0] == pytest.approx(3.0) and l2[0] == pytest.approx(2.0)
     assert abs(axis[0, 0]) == pytest.approx(1.0)
+
+
+def test_fox_wolfram_ratio_equals_the_sum_over_pairs():
+    rng = np.random.default_rng(8)
+    p = rng.normal(size=(50, 9, 3)) * rng.exponential(1.0, (50, 9, 1))
+    p[:, 6:] = 0.0  # padding
+    p[0] = 0.0  # an empty event
+    magnitude = np.linalg.norm(p, axis=-1)
+    unit = p / np.maximum(magnitude, 1e-300)[..., None]
+    cos = np.einsum("nij,nkj->nik", unit, unit)
+    weights = magnitude[:, :, None] * magnitude[:, None, :]
+    h0 = weights.sum(axis=(1, 2))
+    h2 = (weights * 0.5 * (3 * cos**2 - 1)).sum(axis=(1, 2))
+    expected = np.where(h0 > 0, h2 / np.where(h0 > 0, h0, 1.0), 0.0)
+    np.testing.assert_allclose(fox_wolfram_ratio(p), expected, rtol=1e-12, atol=1e-14)

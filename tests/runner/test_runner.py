@@ -229,3 +229,14 @@ def test_a_run_whose_samples_cannot_be_declared_fails_alone(sandbox, monkeypatch
     status = json.loads((book / "runs" / "broken" / "status.json").read_text())
     assert status["status"] == "failed" and "no cross section" in status["error"]
     assert json.loads((book / "runs" / "fine" / "status.json").read_text())["status"] == "ok"
+
+
+def test_runs_sharing_a_notebook_and_dataset_start_after_every_groups_first(tmp_path):
+    path = write(tmp_path, [
+        {"id": "lifetimes", "notebook": "babar_b_to_k_alp.ipynb", "title": "t", "parameters": {"dataset": "babar_4s"},
+         "matrix": {"ctau_mm": [0.0, 1.0, 10.0]}},
+        {"id": "belle", "notebook": "babar_b_to_k_alp.ipynb", "title": "t", "parameters": {"dataset": "belle_4s"}},
+        {"id": "alp", "notebook": "belle2_alp_3gamma.ipynb", "title": "t", "parameters": {"dataset": "belle2_2018"}},
+    ])
+    order = runner.run_order(runner.load_runs(path))
+    assert order == {"lifetimes_0p0": 0, "lifetimes_1p0": 1, "lifetimes_10p0": 2, "belle": 0, "alp": 0}
