@@ -477,7 +477,7 @@ def prepare(dataset_name: str, *, seed: int, ctau_mm: float, n_signal_events: in
             # the expected background after the selection
             hists[name] = from_values(axis, GRID.passing(cubes[name], thresholds))
     peaks = _signal_peaks(tables, specs, ctau_mm)
-    sigma_signal = specs[next(n for n, s in specs.items() if s.kind == "signal")].sigma_pb
+    sigma_signal = specs[next(n for n, s in specs.items() if s.kind == "signal")].cross_section_pb()
     search = replace(SEARCH, signal_sigma_pb=lambda mass_gev, sqrt_s_gev: sigma_signal)
     limit_fraction = 1.0 - optimisation_fraction
     if data_table is not None:

@@ -205,7 +205,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     flows, background = {}, {}
     for spec in specs:
         c, flows[spec.label] = preselect(paths[spec.name], ds, simulated=True,
-                                         generated_events=spec.sigma_pb * ds.luminosity_pb,
+                                         generated_events=spec.cross_section_pb() * ds.luminosity_pb,
                                          cache_dir=work_dir(ds, seed))
         recoil = _recoil_mass(c.recoil_mass2)
         if spec.kind == "signal":

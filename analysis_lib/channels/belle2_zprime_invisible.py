@@ -127,13 +127,19 @@ PARAMETERS = (
 # samples
 
 
+def _signal_sigma_pb(mass_gev: float, sqrt_s_gev: float) -> float:
+    """sigma(e+e- -> mu+ mu- Z') in pb for g' = 1 (the integration, kept on disk once made)."""
+    return mumu_vector_sigma_pb(mass_gev, sqrt_s_gev)[0]
+
+
 def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_MASSES_GEV):
     """The samples of this channel: the Z' signal at every mass (cross section for g' = 1 and
     B(invisible) = 1) and the backgrounds of :func:`analysis_lib.simulation.dimuon.background_specs`."""
     beams = ds.experiment.beams
     specs = []
     for m in signal_masses_gev:
-        sigma, _ = mumu_vector_sigma_pb(m, beams.sqrt_s_gev)
+        # the cross section's integration grid is trained by the sample's task, not at declaration
+        sigma = partial(_signal_sigma_pb, m, beams.sqrt_s_gev)
         specs.append(SampleSpec(
             name=f"signal_m{m:.3f}", label=f"Z′ {m:g} GeV", kind="signal", sigma_pb=sigma,
             generate=partial(generate_mumu_vector, beams=beams, mass_gev=m),
@@ -209,7 +215,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     flows, tables = {}, {}
     for spec in specs:
         c, flows[spec.label] = preselect(paths[spec.name], ds, simulated=True,
-                                         generated_events=spec.sigma_pb * ds.luminosity_pb,
+                                         generated_events=spec.cross_section_pb() * ds.luminosity_pb,
                                          cache_dir=work_dir(ds, seed))
         if spec.kind == "signal":
             require_events(np.ones(len(c.weight), dtype=bool) if len(c.weight) else np.zeros(1, bool),
@@ -236,7 +242,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     n_masses = len(signal_names)
     signal_cubes = np.zeros((n_masses, len(SCORE_EDGES) - 1, len(M2_EDGES) - 1, len(COS_EDGES) - 1))
     masses = np.array([s.config["mass_gev"] for s in specs if s.kind == "signal"])
-    sigmas = np.array([s.sigma_pb for s in specs if s.kind == "signal"])
+    sigmas = np.array([s.cross_section_pb() for s in specs if s.kind == "signal"])
     resolution = np.zeros(n_masses)
     for i, name in enumerate(signal_names):
         t = tables[name]

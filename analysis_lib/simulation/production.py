@@ -86,10 +86,13 @@ class SampleSpec:
         Legend label.
     kind : str
         ``"signal"`` or ``"background"``.
-    sigma_pb : float
+    sigma_pb : float or callable
         Cross section (times branching fraction) inside the generator cuts, in pb; for a signal
         sample the reference value the weights are computed with. It normalises the sample when a
-        dataset reads it and is not part of the sample's key.
+        dataset reads it and is not part of the sample's key. A callable without arguments is
+        evaluated when first needed (:meth:`cross_section_pb`): a cross section that takes an
+        integration is then computed by the sample's task, not when the runner declares the samples
+        (a fixed-size sample needs it only to be read).
     generate : callable
         ``generate(rng, n) -> GeneratedEvents``.
     config : dict
@@ -116,7 +119,7 @@ class SampleSpec:
     name: str
     label: str
     kind: str
-    sigma_pb: float
+    sigma_pb: float | Callable[[], float]
     generate: Callable
     config: dict
     force_beam_background: bool = False
@@ -125,6 +128,10 @@ class SampleSpec:
     tracks: bool = False
     chunk: int = 250_000
     weighted: bool = False
+
+    def cross_section_pb(self) -> float:
+        """The cross section in pb (:attr:`sigma_pb`, evaluated if it is a callable)."""
+        return float(self.sigma_pb()) if callable(self.sigma_pb) else float(self.sigma_pb)
 
     def forced_probability(self, experiment) -> float:
         """Probability of the forced conditions (1 without any); for track loss, of losing the two
@@ -195,12 +202,12 @@ class SampleRequest:
     def n_events(self) -> int:
         """Simulated events (see the module docstring)."""
         spec, config = self.spec, self.config
-        expected = spec.sigma_pb * spec.forced_probability(self.experiment)
+        if spec.n_events is not None and not self.pool:
+            return int(spec.n_events)
+        expected = spec.cross_section_pb() * spec.forced_probability(self.experiment)
         if self.pool:
             mean = expected * config.pool_luminosity_fb * 1e3
             return int(np.ceil(mean + 5 * np.sqrt(mean) + 10))
-        if spec.n_events is not None:
-            return int(spec.n_events)
         luminosity_fb = config.luminosity_fb or self.experiment.reference_luminosity_fb
         return int(np.clip(np.ceil(config.oversampling * expected * luminosity_fb * 1e3), config.n_min, config.n_max))
 
@@ -281,7 +288,7 @@ def _make(request: SampleRequest):
                            request.config)
         write_events(path, events, {
             "sample": spec.name, "label": spec.label, "kind": "pool" if request.pool else spec.kind,
-            "experiment": request.experiment.name, "sigma_pb": spec.sigma_pb, "n_generated": n, "seed": request.seed,
+            "experiment": request.experiment.name, "sigma_pb": spec.cross_section_pb(), "n_generated": n, "seed": request.seed,
             "generator": spec.config, "cache_key": request.key, "weights": WEIGHTS_PER_SIGMA_L,
             "force_beam_background": spec.force_beam_background, "force_track_loss": spec.force_track_loss,
             "seconds": round(time.perf_counter() - start, 2),
@@ -302,7 +309,7 @@ def ntuples(specs, dataset: Dataset, *, seed: int, config: ProductionConfig, pro
         if request.pool:
             pools[request.spec.name] = (request, path)
         else:
-            out[request.spec.name] = Ntuple(path, weight_scale=request.spec.sigma_pb * dataset.luminosity_pb)
+            out[request.spec.name] = Ntuple(path, weight_scale=request.spec.cross_section_pb() * dataset.luminosity_pb)
         if progress is not None:
             progress.update(1)
     if pools:
@@ -318,7 +325,7 @@ def pseudo_data(pools: dict, dataset: Dataset, *, seed: int) -> Path | None:
     ``<generated>/datasets/<dataset>/seed<seed>/data.<key>.root``; None when the dataset's luminosity
     exceeds the pools' (the analysis then draws pseudo-data from its expected counts)."""
     key = hashlib.sha256(json.dumps([dataset.name, dataset.luminosity_fb, seed,
-                                     sorted((r.key, r.spec.sigma_pb * r.spec.forced_probability(r.experiment))
+                                     sorted((r.key, r.spec.cross_section_pb() * r.spec.forced_probability(r.experiment))
                                             for r, _ in pools.values())]).encode()).hexdigest()[:16]
     path = generated_dir() / "datasets" / dataset.name / f"seed{seed}" / f"data.{key}.root"
     if _cached(path, key):
@@ -330,7 +337,7 @@ def pseudo_data(pools: dict, dataset: Dataset, *, seed: int) -> Path | None:
         events = read_events(Ntuple(pool_path, weight_scale=1.0), tracks=request.spec.tracks)
         # generated events of the dataset: Poisson(sigma p L); those passing the skim are a Poisson
         # share of them, as in the pool, drawn without replacement from the pool's skimmed events
-        expected = request.spec.sigma_pb * request.spec.forced_probability(request.experiment) * dataset.luminosity_pb
+        expected = request.spec.cross_section_pb() * request.spec.forced_probability(request.experiment) * dataset.luminosity_pb
         n = int(rng.poisson(expected * len(events) / request.n_events))
         if n > len(events):
             log.info("pool of %s too small for %s; pseudo-data from expected counts", name, dataset.name)
