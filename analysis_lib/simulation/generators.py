@@ -95,13 +95,20 @@ class GeneratedEvents:
         detector model cannot see (neutrinos, neutral hadrons) are left out first."""
         import awkward as ak
 
-        ids = np.abs(ak.to_numpy(ak.flatten(particles.id)))
-        visible = ak.unflatten(np.isin(ids, [11, 13, 22, 211, 321, 2212]), ak.num(particles))
-        particles = particles[visible]
-        k = max(int(ak.max(ak.num(particles), initial=0)), 1)
+        counts = ak.to_numpy(ak.num(particles))
+        ids = ak.to_numpy(ak.flatten(particles.id))
+        visible = np.isin(np.abs(ids), [11, 13, 22, 211, 321, 2212])
+        # the visible particles' places in a padded (events, k) table, in their order
+        rows = np.repeat(np.arange(len(counts)), counts)[visible]
+        kept = np.bincount(rows, minlength=len(counts))
+        columns = np.arange(rows.size) - np.repeat(np.cumsum(kept) - kept, kept)
+        k = max(int(kept.max(initial=0)), 1)
 
         def pad(name, fill):
-            return ak.to_numpy(ak.fill_none(ak.pad_none(particles[name], k, clip=True), fill))
+            values = ak.to_numpy(ak.flatten(particles[name]))[visible]
+            out = np.full((len(counts), k), fill, dtype=values.dtype)
+            out[rows, columns] = values
+            return out
 
         p4 = np.stack([pad("E", 0.0), pad("px", 0.0), pad("py", 0.0), pad("pz", 0.0)], axis=-1)
         vertex = np.stack([pad("vx", 0.0), pad("vy", 0.0), pad("vz", 0.0)], axis=-1)
