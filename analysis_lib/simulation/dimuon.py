@@ -40,7 +40,7 @@ from ..io.ntuple import ORIGIN
 from ..physics.radiated_vector import PhaseSpace, train
 from . import pythia
 from .generators import GeneratedEvents
-from .phase_space import partially_unweight, unweight
+from .phase_space import sample_events, unweight
 from .production import SampleSpec
 
 __all__ = [
@@ -369,12 +369,8 @@ def generate_two_photon_mumu(rng, n, *, beams: Beams, cuts: TwoPhotonCuts = TwoP
     events of relative weight 1 but for the largest 10%, an effective sample of 99% of the events, for
     a third of the trials)."""
     sampler = two_photon_sampler(beams.sqrt_s_gev, cuts)
-    weights = None
-    if weighted:
-        momenta, sigma, weights = partially_unweight(sampler, rng, n, quantile=0.9, pilot=pilot,
-                                                     name="e+e- -> e+e- mu+ mu-")
-    else:
-        momenta, sigma = unweight(sampler, rng, n, pilot=pilot, quantile=0.9999, name="e+e- -> e+e- mu+ mu-")
+    momenta, sigma, weights = sample_events(sampler, rng, n, weighted=weighted, pilot=pilot, quantile=0.9999,
+                                            name="e+e- -> e+e- mu+ mu-")
     return GeneratedEvents(
         p4=Frame(beams).to_lab(momenta), vertex_mm=np.zeros((n, 4, 3)), pdgid=np.array([13, -13, 11, -11]),
         origin=np.array([ORIGIN["lepton"]] * 4), sigma_pb=sigma,

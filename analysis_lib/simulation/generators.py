@@ -31,8 +31,7 @@ from .phase_space import (
     PeakedDirections,
     PoleDirections,
     Uniform,
-    partially_unweight,
-    unweight,
+    sample_events,
 )
 
 __all__ = [
@@ -254,11 +253,7 @@ def generate_three_photons(rng, n, *, beams: Beams, e_min_gev: float, cos_max: f
     if not 0 < e_min_gev < beams.sqrt_s_gev / 3:
         raise ParameterError(f"e_min_gev={e_min_gev!r} must be in (0, sqrt(s)/3)")
     sampler = three_photon_sampler(beams.sqrt_s_gev, e_min_gev, cos_max)
-    weights = None
-    if weighted:
-        p4_cm, sigma, weights = partially_unweight(sampler, rng, n, quantile=0.9, pilot=pilot, name="e+e- -> 3 gamma")
-    else:
-        p4_cm, sigma = unweight(sampler, rng, n, pilot=pilot, name="e+e- -> 3 gamma")
+    p4_cm, sigma, weights = sample_events(sampler, rng, n, weighted=weighted, pilot=pilot, name="e+e- -> 3 gamma")
     return GeneratedEvents(
         p4=Frame(beams).to_lab(p4_cm),
         vertex_mm=np.zeros((n, 3, 3)),
@@ -334,12 +329,8 @@ def generate_radiative_bhabha(rng, n, *, beams: Beams, e_min_gev: float, photon_
     sampler = radiative_bhabha_sampler(beams.sqrt_s_gev, e_min_gev=e_min_gev, photon_cos_max=photon_cos_max,
                                        lepton_cos_range=lepton_cos_range, min_angle_deg=min_angle_deg,
                                        lepton_accept=accept)
-    weights = None
-    if weighted:
-        p4_cm, sigma, weights = partially_unweight(sampler, rng, n, quantile=0.9, pilot=pilot,
-                                                   name="e+e- -> e+e- gamma")
-    else:
-        p4_cm, sigma = unweight(sampler, rng, n, pilot=pilot, quantile=0.9999, name="e+e- -> e+e- gamma")
+    p4_cm, sigma, weights = sample_events(sampler, rng, n, weighted=weighted, pilot=pilot, quantile=0.9999,
+                                          name="e+e- -> e+e- gamma")
     return GeneratedEvents(
         p4=Frame(beams).to_lab(p4_cm),
         vertex_mm=np.zeros((n, 3, 3)),

@@ -296,3 +296,13 @@ def partially_unweight(sampler, rng, n, *, quantile=0.95, pilot=200_000, name="p
     log.info("%s: sigma = %.4g pb inside the cuts, %d trials, %d events, effective share %.3f", name, sigma, trials, n,
              weights.sum() ** 2 / np.sum(weights**2) / n)
     return np.concatenate(kept)[:n], float(sigma), weights / weights.mean()
+
+
+def sample_events(sampler, rng, n, *, weighted: bool, pilot: int = 200_000, quantile: float = 1.0, name="process"):
+    """``n`` events of a weighted sampler as a generator returns them: (CM four-momenta, cross section
+    inside the cuts in pb, relative weights or None). Unweighted by :func:`unweight` at the weights'
+    ``quantile``, or with ``weighted`` partially unweighted at their 0.9 quantile
+    (:func:`partially_unweight`: fewer trials for nearly the same effective sample)."""
+    if weighted:
+        return partially_unweight(sampler, rng, n, quantile=0.9, pilot=pilot, name=name)
+    return (*unweight(sampler, rng, n, pilot=pilot, quantile=quantile, name=name), None)
