@@ -47,8 +47,10 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -282,6 +284,9 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "", after=()) ->
     start = time.perf_counter()
     status, error = "ok", None
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        if _INTERRUPTED.is_set():
+            shutil.rmtree(partial, ignore_errors=True)
+            raise KeyboardInterrupt
         try:
             papermill.execute_notebook(
                 run.source, output, parameters=parameters, kernel_name=KERNEL, cwd=str(partial),
@@ -296,6 +301,9 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "", after=()) ->
                 continue
             status, error = "failed", f"{type(exc).__name__}: {exc}"
         break
+    if _INTERRUPTED.is_set():  # an interrupt that a library turned into an error: not the run's fault
+        shutil.rmtree(partial, ignore_errors=True)
+        raise KeyboardInterrupt
     seconds = time.perf_counter() - start
     if output.exists():
         _title_page(output, run.title)
@@ -309,6 +317,24 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "", after=()) ->
         shutil.rmtree(run.folder)
     partial.rename(run.folder)
     return record
+
+
+#: Set when the command receives SIGINT: a run interrupted while its kernel starts must not be taken
+#: for a kernel that failed to start and be started again (nor recorded as a failed run).
+_INTERRUPTED = threading.Event()
+
+
+def _interrupt(signum, frame):
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
+
+
+def _catch_interrupts():
+    """Route SIGINT through :func:`_interrupt` (in the main thread; asyncio, under papermill, then
+    leaves it alone and the KeyboardInterrupt reaches the runner)."""
+    _INTERRUPTED.clear()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupt)
 
 
 def _run_profile(folder: Path) -> dict:
@@ -567,6 +593,7 @@ def main(argv=None) -> int:
                 todo.append(run)
         for run in todo:
             remove_partials(run)
+        _catch_interrupts()
         try:
             executed, made = execute_all(todo, workers=args.workers, scheduler=args.scheduler, scans=args.scans)
             records.update(executed)
