@@ -352,9 +352,12 @@ KERNEL_START_ATTEMPTS = 3
 
 
 def _kernel_did_not_start(exc) -> bool:
-    """True for the errors of a kernel that died before running any cell."""
+    """True for the errors of a kernel that died or hung before running any cell (a port taken
+    between jupyter choosing it and the kernel binding it: the kernel dies, or its atexit hangs
+    and the client gives up waiting for it to be ready)."""
     text = str(exc)
-    return "before replying to kernel_info" in text or "Address already in use" in text
+    return any(sign in text for sign in ("before replying to kernel_info", "Address already in use",
+                                         "Kernel didn't respond in"))
 
 
 def _require_notebook_workers(client):

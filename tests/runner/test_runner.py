@@ -240,3 +240,9 @@ def test_runs_sharing_a_notebook_and_dataset_start_after_every_groups_first(tmp_
     ])
     order = runner.run_order(runner.load_runs(path))
     assert order == {"lifetimes_0p0": 0, "lifetimes_1p0": 1, "lifetimes_10p0": 2, "belle": 0, "alp": 0}
+
+
+def test_kernel_start_failures_are_told_from_run_failures():
+    assert runner._kernel_did_not_start(RuntimeError("Kernel didn't respond in 60 seconds"))
+    assert runner._kernel_did_not_start(RuntimeError("Kernel died before replying to kernel_info"))
+    assert not runner._kernel_did_not_start(RuntimeError("division by zero"))
