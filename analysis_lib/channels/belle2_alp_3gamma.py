@@ -176,8 +176,7 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
     sigma_3g = _three_photon_sigma_pb(beams)
     specs.append(SampleSpec(
         name="bkg_3gamma", label="γγγ", kind="background", sigma_pb=sigma_3g,
-        generate=partial(generate_three_photons, beams=beams, e_min_gev=GEN_E_MIN_CM_GEV, cos_max=GEN_COS_MAX_CM,
-                         weighted=True),
+        generate=partial(generate_three_photons, beams=beams, e_min_gev=GEN_E_MIN_CM_GEV, cos_max=GEN_COS_MAX_CM),
         config={"process": "3 gamma", "e_min": GEN_E_MIN_CM_GEV, "cos_max": GEN_COS_MAX_CM}, weighted=True,
     ))
     specs.append(SampleSpec(
@@ -190,7 +189,7 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
     specs.append(SampleSpec(
         name="bkg_eegamma_tracks_lost", label="eeγ, tracks lost", kind="background",
         sigma_pb=_radiative_bhabha_sigma_pb(beams, bhabha_cuts["lepton_lab_theta_deg"]),
-        generate=partial(generate_radiative_bhabha, beams=beams, **bhabha_cuts, weighted=True),
+        generate=partial(generate_radiative_bhabha, beams=beams, **bhabha_cuts),
         config={"process": "e e gamma", **bhabha_cuts}, force_track_loss=True, weighted=True,
     ))
     for name, (pdgid, sigma, _source) in PSEUDOSCALARS.items():

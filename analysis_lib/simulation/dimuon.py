@@ -403,7 +403,7 @@ def background_specs(beams: Beams, *, two_photon_cuts: TwoPhotonCuts = TwoPhoton
     sigma_2g = two_photon_sigma_pb(beams.sqrt_s_gev, two_photon_cuts)
     specs.append(SampleSpec(
         name="bkg_eemumu", label="eeμμ (γγ)", kind="background", sigma_pb=sigma_2g,
-        generate=partial(generate_two_photon_mumu, beams=beams, cuts=two_photon_cuts, weighted=True),
+        generate=partial(generate_two_photon_mumu, beams=beams, cuts=two_photon_cuts),
         config={"process": "e e mu mu", "cuts": [two_photon_cuts.w_min_gev, two_photon_cuts.electron_theta_max_rad,
                                                  two_photon_cuts.muon_cos_max]},
         tracks=True, weighted=True,

@@ -111,9 +111,9 @@ class SampleSpec:
     chunk : int
         Events generated and reconstructed at a time (smaller for events with many particles).
     weighted : bool
-        The generator makes weighted events (``generate`` takes ``weighted=``; partial unweighting:
-        fewer trials for the same statistical precision). Pseudo-data pools call it with
-        ``weighted=False``: pseudo-data events weigh 1.
+        The generator can make weighted events (``generate`` takes ``weighted=``; partial
+        unweighting: fewer trials for the same statistical precision): production calls it with
+        ``weighted=True``, and pseudo-data pools with ``weighted=False`` (pseudo-data events weigh 1).
     """
 
     name: str
@@ -283,7 +283,7 @@ def _make(request: SampleRequest):
     start = time.perf_counter()
     with timing.stage("simulation"):
         log.info("simulating %s: %d events", request.label, n)
-        generate = partial(spec.generate, weighted=False) if request.pool and spec.weighted else spec.generate
+        generate = partial(spec.generate, weighted=not request.pool) if spec.weighted else spec.generate
         events = _simulate(replace(spec, generate=generate), request.experiment, request.rng(), n, 1.0 / n,
                            request.config)
         write_events(path, events, {
