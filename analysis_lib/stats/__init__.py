@@ -1,8 +1,10 @@
 """Statistics shared by every channel: likelihoods, fits, upper limits and significances.
 
 Modules, one concept each: ``likelihood`` (template model with per-bin uncertainties profiled in
-closed form, and the generic :func:`fit`), ``smooth`` (peak on a data-driven smooth background
-with constrained templates), ``limits`` (CLs, asymptotic), ``fast``
+closed form, and the generic :func:`fit`), ``histfactory`` (any number of samples and regions with
+pyhf's modifiers), ``interpolation`` (its interpolation codes), ``newton`` (its fits by Newton's
+method, vectorised), ``workspace`` (pyhf JSON workspaces both ways), ``smooth`` (peak on a
+data-driven smooth background with constrained templates), ``limits`` (CLs, asymptotic), ``fast``
 (the same limits vectorised over mu), ``counting`` (Feldman-Cousins, Bayesian, toy CLs),
 ``significance`` (look-elsewhere effect).
 
@@ -12,9 +14,10 @@ CLs method of A. L. Read, J. Phys. G 28 (2002) 2693. ``tests/stats/`` checks the
 on the same models.
 """
 
+from .histfactory import HistFactoryModel, Modifier, Region, Sample
 from .likelihood import BinnedModel, FitResult, fit
 from .limits import LimitResult, discovery_significance, upper_limit
 from .smooth import SmoothBackgroundModel
 
-__all__ = ["BinnedModel", "FitResult", "LimitResult", "SmoothBackgroundModel", "discovery_significance",
-           "fit", "upper_limit"]
+__all__ = ["BinnedModel", "FitResult", "HistFactoryModel", "LimitResult", "Modifier", "Region", "Sample",
+           "SmoothBackgroundModel", "discovery_significance", "fit", "upper_limit"]

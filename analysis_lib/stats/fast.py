@@ -14,6 +14,7 @@ different numbers of bins are padded with empty bins, which contribute nothing.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,8 @@ from .likelihood import BinnedModel
 from .limits import BANDS, MIN_ASYMPTOTIC_BACKGROUND, LimitResult, _is_known_counting, _toy_limit
 
 __all__ = ["fast_discovery_significances", "fast_upper_limit", "fast_upper_limits"]
+
+log = logging.getLogger(__name__)
 
 _NEWTON_STEPS = 30
 _TOLERANCE = 1e-8
@@ -180,8 +183,9 @@ def _bisect(function, index, lo, hi, target, *, iterations=_BISECTIONS):
     return 0.5 * (lo + hi)
 
 
-def fast_upper_limits(models, counts, *, cl=0.95, n_grid=10):
-    """Observed and expected CLs limits (asymptotic, q~_mu) of many hypotheses at once.
+def fast_upper_limits(models, counts, *, cl=0.95, aux=None, n_grid=10):
+    """Observed and expected CLs limits (asymptotic, q~_mu) of many hypotheses at once, with the
+    notes of the readable path (:func:`analysis_lib.stats.limits.upper_limit`, ``method="auto"``).
 
     Parameters
     ----------
@@ -190,6 +194,8 @@ def fast_upper_limits(models, counts, *, cl=0.95, n_grid=10):
         Observed counts of each model.
     cl : float
         Confidence level, 0.95 by default.
+    aux : sequence of arrays, optional
+        Auxiliary data of each model (None entries, or None for all, the default: the nominal values).
     n_grid : int
         Points of the coarse grid in mu (10 by default).
 
@@ -207,10 +213,16 @@ def fast_upper_limits(models, counts, *, cl=0.95, n_grid=10):
     rows, width = _stack(models)
     h = len(models)
     data = np.zeros((h, width))
-    aux = np.zeros((h, width))
-    for i, (m, c) in enumerate(zip(models, counts)):
+    aux_given, aux = aux, np.zeros((h, width))
+    given = [None] * h if aux_given is None else list(aux_given)
+    if len(given) != h:
+        raise ParameterError(f"aux has {len(given)} entries for {h} models; give one per model (or None)")
+    for i, (m, c, a) in enumerate(zip(models, counts, given)):
         data[i, : m.signal.size] = np.asarray(c, dtype=float)
-        aux[i, : m.signal.size] = m.nominal_aux()
+        values = m.nominal_aux() if a is None else np.asarray(a, dtype=float)
+        if values.shape != (m.signal.size,):
+            raise ParameterError(f"aux of model {i} has shape {values.shape}, but ({m.signal.size},) is required")
+        aux[i, : m.signal.size] = values
     alpha = 1 - cl
     s_total = np.maximum(rows.s.sum(axis=1), 1e-300)
     b_total = np.maximum(rows.b.sum(axis=1), 1e-300)
@@ -293,6 +305,7 @@ def fast_upper_limits(models, counts, *, cl=0.95, n_grid=10):
                 continue
             note = (f"expected background {b_core[i]:.3g} < {MIN_ASYMPTOTIC_BACKGROUND} under the signal: the "
                     "asymptotic limit may be too strong (under-coverage)")
+            log.warning(note)
         out.append(LimitResult(observed=float(lim[0]), expected=tuple(float(x) for x in lim[1:]), cl=cl,
                                method="CLs, asymptotic (vectorised)", mu_hat=float(mh), note=note))
     return out
@@ -338,8 +351,9 @@ def fast_discovery_significances(models, counts) -> np.ndarray:
     return np.where(mu_hat > 0, np.sqrt(np.maximum(2 * (nll_zero - nll_hat), 0.0)), 0.0)
 
 
-def fast_upper_limit(model: BinnedModel, counts, *, cl=0.95, n_grid=10) -> LimitResult:
-    """Observed and expected CLs limits of one model; see :func:`fast_upper_limits`.
+def fast_upper_limit(model: BinnedModel, counts, *, cl=0.95, aux=None, n_grid=10) -> LimitResult:
+    """Observed and expected CLs limits of one model (``aux``: its auxiliary data, nominal by
+    default); see :func:`fast_upper_limits`.
 
     Examples
     --------
@@ -347,4 +361,4 @@ def fast_upper_limit(model: BinnedModel, counts, *, cl=0.95, n_grid=10) -> Limit
     >>> round(fast_upper_limit(m, [10.0]).observed, 2)
     7.54
     """
-    return fast_upper_limits([model], [counts], cl=cl, n_grid=n_grid)[0]
+    return fast_upper_limits([model], [counts], cl=cl, aux=[aux], n_grid=n_grid)[0]

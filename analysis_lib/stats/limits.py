@@ -127,12 +127,13 @@ class _Tester:
                      for k in BANDS)
 
 
-def _solve_increasing(function, target, scale, *, known=None, rtol=1e-8, max_steps=100):
+def _solve_increasing(function, target, scale, *, known=None, rtol=1e-8, xtol=1e-6, max_steps=100):
     """The mu > 0 with function(mu) = target > 0 for an increasing function with function(0) = 0:
     secant steps from the line through the origin, kept inside a bracket (bisection when a step
     leaves it). ``known`` ({mu: function(mu)}, values computed before) narrows the first bracket.
-    The function comes from fits of finite precision: when the steps stall below it, the middle of
-    the last bracket is the answer."""
+    It stops when the function is within ``rtol`` of the target or the bracket within ``xtol`` of mu
+    (relative). The function comes from fits of finite precision: when the steps stall below it, the
+    middle of the last bracket is the answer."""
     lo, f_lo = 0.0, 0.0
     points = sorted((known or {}).items())
     below = [(mu, f) for mu, f in points if mu > 0 and f < target]
@@ -158,7 +159,7 @@ def _solve_increasing(function, target, scale, *, known=None, rtol=1e-8, max_ste
         if not lo < mu < hi:
             mu = 0.5 * (lo + hi)
         f_mu = function(mu)
-        if abs(f_mu - target) <= rtol * target or (hi - lo) <= rtol * mu:
+        if abs(f_mu - target) <= rtol * target or (hi - lo) <= xtol * mu:
             return mu
         if f_mu < target:
             lo, f_lo = mu, f_mu

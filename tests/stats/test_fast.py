@@ -85,3 +85,20 @@ def test_discovery_significances_equal_the_readable_ones():
     readable = np.array([discovery_significance(m, n) for m, n in zip(models, counts)])
     np.testing.assert_allclose(fast, readable, rtol=1e-3, atol=1e-6)
     assert np.all(fast >= 0) and fast.max() > 3
+
+
+def test_auxiliary_data_enter_the_fast_path_as_the_readable_one():
+    # auxiliary measurements away from nominal (a control measurement that came out high) move both
+    # paths' limits alike; a wrong shape is refused with the shape required
+    x = np.linspace(-1, 1, 6)
+    model = BinnedModel(5 * np.exp(-(x**2) / 0.1), 12 * (1 + 0.2 * x), 0.2 * 12 * (1 + 0.2 * x), float_background=False)
+    counts = np.array([11.0, 14, 12, 16, 13, 15])
+    aux = model.nominal_aux() * 1.3
+    readable = upper_limit(model, counts, aux=aux, method="asymptotic")
+    fast = fast_upper_limit(model, counts, aux=aux)
+    nominal = fast_upper_limit(model, counts)
+    assert fast.observed == pytest.approx(readable.observed, rel=1e-3)
+    assert np.asarray(fast.expected) == pytest.approx(np.asarray(readable.expected), rel=1e-3)
+    assert abs(fast.observed / nominal.observed - 1) > 0.01
+    with pytest.raises(ParameterError, match=r"aux of model 0 has shape \(2,\), but \(6,\) is required"):
+        fast_upper_limit(model, counts, aux=[1.0, 2.0])

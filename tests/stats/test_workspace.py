@@ -1,0 +1,113 @@
+"""pyhf workspaces both ways: limits of workspaces with several samples, regions and modifier types
+against pyhf's (committed references, tools/make_pyhf_workspace_references.py), round trips, and
+the refusals of what the model cannot hold."""
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis_lib.core.errors import ParameterError
+from analysis_lib.stats import BinnedModel, upper_limit
+from analysis_lib.stats.workspace import (
+    from_binned_model,
+    from_workspace,
+    read_workspace,
+    to_workspace,
+    validate,
+    write_workspace,
+)
+
+REFERENCES = json.loads((Path(__file__).resolve().parent.parent / "data" / "pyhf_workspace_references.json").read_text())
+WORKSPACES = {entry["name"]: entry for entry in REFERENCES["workspaces"]}
+
+
+def test_references_cover_samples_regions_and_modifiers():
+    specs = [entry["spec"] for entry in WORKSPACES.values()]
+    assert len(specs) >= 10
+    types = {m["type"] for spec in specs for c in spec["channels"] for s in c["samples"] for m in s["modifiers"]}
+    assert types == {"normfactor", "normsys", "histosys", "shapesys", "staterror", "lumi", "shapefactor"}
+    assert max(len(spec["channels"]) for spec in specs) >= 3
+    assert max(len(c["samples"]) for spec in specs for c in spec["channels"]) >= 3
+    assert REFERENCES["pyhf_version"]
+
+
+@pytest.mark.parametrize("name", sorted(WORKSPACES))
+def test_limits_match_pyhf(name):
+    entry = WORKSPACES[name]
+    model, counts = from_workspace(entry["spec"])
+    result = upper_limit(model, counts, cl=REFERENCES["cl"], method="asymptotic")
+    assert result.observed == pytest.approx(entry["observed"], rel=0.01)
+    assert np.asarray(result.expected) == pytest.approx(np.asarray(entry["expected"]), rel=0.01)
+    # the limit is inside the physical range and above the fitted strength
+    assert 0 < result.observed and result.mu_hat < result.observed
+
+
+@pytest.mark.parametrize("name", sorted(WORKSPACES))
+def test_round_trip_keeps_the_likelihood(name):
+    entry = WORKSPACES[name]
+    model, counts = from_workspace(entry["spec"])
+    spec = to_workspace(model, counts, measurement="limit")
+    again, counts_again = from_workspace(spec)
+    np.testing.assert_array_equal(counts_again, counts)
+    # the same likelihood: equal at random points of the parameter space
+    rng = np.random.default_rng(1)
+    x = model._init + rng.uniform(-0.05, 0.05, model.n_parameters)
+    assert again.full_nll(x[None], counts[None], again.nominal_aux()[None]) == pytest.approx(
+        model.full_nll(x[None], counts[None], model.nominal_aux()[None]), rel=1e-12)
+    # and pyhf read the written workspace to the same limits as the original (the references)
+    trip = entry["round_trip"]
+    assert trip["observed"] == pytest.approx(entry["observed"], rel=1e-4)
+    assert np.asarray(trip["expected"]) == pytest.approx(np.asarray(entry["expected"]), rel=1e-4)
+
+
+def test_binned_model_exports_to_a_valid_workspace(tmp_path):
+    x = np.linspace(-1, 1, 6)
+    binned = BinnedModel(4 * np.exp(-(x**2) / 0.1), 10 * (1 + 0.2 * x), 0.1 * 10 * (1 + 0.2 * x))
+    counts = np.array([9.0, 11, 10, 13, 12, 12])
+    spec = to_workspace(from_binned_model(binned), counts)
+    validate(spec)
+    path = write_workspace(tmp_path / "ws" / "window.json", spec, {"dataset": "test", "mu": "signal strength"})
+    assert json.loads(path.with_name("window.meta.json").read_text())["dataset"] == "test"
+    model, read_counts = read_workspace(path)
+    np.testing.assert_array_equal(read_counts, counts)
+    assert not list(path.parent.glob(".*.tmp"))
+    direct = upper_limit(binned, counts, method="asymptotic")
+    assert upper_limit(model, read_counts, method="asymptotic").observed == pytest.approx(direct.observed, rel=2e-3)
+
+
+def _with_modifier_type(kind):
+    spec = copy.deepcopy(WORKSPACES["shapesys_beside_fixed"]["spec"])
+    spec["channels"][0]["samples"][1]["modifiers"][0]["type"] = kind
+    return spec
+
+
+def test_unsupported_modifier_type_is_refused_by_name():
+    with pytest.raises(ParameterError, match="type 'shapenorm', which is not supported; the supported types are"):
+        from_workspace(_with_modifier_type("shapenorm"))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda spec: spec.pop("observations"), "not a valid pyhf workspace"),
+    (lambda spec: spec["observations"][0].update(name="elsewhere"), "no observation for channel 'window'"),
+    (lambda spec: spec["observations"][0]["data"].pop(), "observation of channel 'window' has 9 bins"),
+    (lambda spec: spec.update(version="2.0.0"), "not a valid pyhf workspace"),
+])
+def test_malformed_workspaces_are_refused(change, message):
+    spec = copy.deepcopy(WORKSPACES["shapesys_beside_fixed"]["spec"])
+    change(spec)
+    with pytest.raises(ParameterError, match=message):
+        from_workspace(spec)
+
+
+def test_unknown_measurement_and_unreadable_files(tmp_path):
+    with pytest.raises(ParameterError, match="measurement 'other' is not in the workspace"):
+        from_workspace(WORKSPACES["shapesys_beside_fixed"]["spec"], measurement="other")
+    with pytest.raises(ParameterError, match="does not exist"):
+        read_workspace(tmp_path / "missing.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"channels": [')
+    with pytest.raises(ParameterError, match="not valid JSON"):
+        read_workspace(broken)
