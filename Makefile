@@ -42,6 +42,7 @@ lab: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_limits.py
+	$(BIN)/python benchmarks/bench_multiregion.py
 	$(BIN)/python benchmarks/bench_scans.py
 
 benchmark-book: $(STAMP)

@@ -24,7 +24,8 @@ from scipy.stats import poisson
 from ..core.errors import ParameterError
 
 __all__ = [
-    "CountingModel", "bayesian_upper_limit", "bayesian_upper_limits_one_bin", "feldman_cousins_interval", "toy_cls",
+    "CountingModel", "bayesian_upper_limit", "bayesian_upper_limits_one_bin", "exact_counting_cls_limit",
+    "feldman_cousins_interval", "toy_cls",
     "toy_cls_upper_limit",
 ]
 
@@ -240,6 +241,27 @@ def _q_tilde_counting(n, mu, s, b):
     ref = np.where(mu_hat < 0, nll(b), nll(np.maximum(n, 1e-300)))
     q = 2 * (nll(nu_mu) - ref)
     return np.where(mu_hat > mu, 0.0, np.maximum(q, 0.0))
+
+
+def exact_counting_cls_limit(n_observed: int, signal: float, background: float, *, cl: float = 0.95) -> float:
+    """The CLs upper limit on mu of one bin, n ~ Poisson(mu s + b) with a known background, that
+    pseudo-experiments tend to (:func:`toy_cls_upper_limit` with infinitely many): q~_mu orders the
+    counts below mu s + b as the count does, so CLs(mu) = P(n' <= n | mu s + b) / P(n' <= n | b)
+    (A. L. Read, J. Phys. G 28 (2002) 2693, for a counting experiment); the mu where it is 1 - cl.
+
+    Examples
+    --------
+    >>> round(exact_counting_cls_limit(0, 1.0, 3.0), 3)  # n = 0: CLs = exp(-mu)
+    2.996
+    """
+    from scipy.optimize import brentq
+    from scipy.special import pdtr
+
+    _check_cl(cl)
+    alpha = 1 - cl
+    norm = pdtr(n_observed, background)
+    hi = n_observed + 10 * np.sqrt(n_observed + background + 1) + 10
+    return float(brentq(lambda x: pdtr(n_observed, x + background) / norm - alpha, 0.0, hi, xtol=1e-10)) / signal
 
 
 def toy_cls(n_observed, mu, signal, background, *, n_toys=10_000, seed=0):

@@ -15,14 +15,22 @@ different numbers of bins are padded with empty bins, which contribute nothing.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import log_ndtr, ndtr, ndtri
 
 from ..core.errors import ParameterError
 from .likelihood import BinnedModel
-from .limits import BANDS, MIN_ASYMPTOTIC_BACKGROUND, LimitResult, _is_known_counting, _toy_limit
+from .limits import (
+    AUTO_TOYS,
+    BANDS,
+    LimitResult,
+    _is_known_counting,
+    _toy_limit,
+    asymptotic_threshold,
+    small_background_note,
+)
 
 __all__ = ["fast_discovery_significances", "fast_upper_limit", "fast_upper_limits"]
 
@@ -138,26 +146,47 @@ def _profile(rows, mu, counts, aux, theta):
 
 
 def _global_fit(rows, counts, aux, theta, mu):
-    """mu-hat >= 0 and theta-hat of every row, by joint Newton steps in (mu, log theta)."""
+    """mu-hat >= 0 and theta-hat of every row, by joint Newton steps in (mu, log theta), each iteration
+    on the rows that have not converged; a step that raises the nll (far from the minimum, e.g. a
+    background near zero under a single count) is halved until it does not."""
     theta, mu = np.array(theta, dtype=float), np.maximum(np.array(mu, dtype=float), 0.0)
+    active = np.arange(mu.size)
     for _ in range(_NEWTON_STEPS):
-        gamma = _gamma(rows, mu, theta, counts, aux)
-        g_mu, g_theta, h_mm, h_mt, h_tt = _derivatives(rows, mu, theta, gamma, counts, aux)
+        if active.size == 0:
+            break
+        sub, c_, a_ = rows.take(active), counts[active], aux[active]
+        m_, t_ = mu[active], theta[active]
+        gamma = _gamma(sub, m_, t_, c_, a_)
+        g_mu, g_theta, h_mm, h_mt, h_tt = _derivatives(sub, m_, t_, gamma, c_, a_)
         h_mm = np.maximum(h_mm, 1e-12)
-        g_t = np.where(rows.floating, theta * g_theta, 0.0)
-        h_mt = np.where(rows.floating, theta * h_mt, 0.0)
-        h_tt = np.where(rows.floating, np.maximum(theta**2 * h_tt + g_t, 1e-12), 1.0)
+        g_t = np.where(sub.floating, t_ * g_theta, 0.0)
+        h_mt = np.where(sub.floating, t_ * h_mt, 0.0)
+        h_tt = np.where(sub.floating, np.maximum(t_**2 * h_tt + g_t, 1e-12), 1.0)
         det = h_mm * h_tt - h_mt**2
         det = np.where(det > 0, det, h_mm * h_tt)
         d_mu = -(h_tt * g_mu - h_mt * g_t) / det
         d_t = -(h_mm * g_t - h_mt * g_mu) / det
-        boundary = mu + d_mu < 0  # mu = 0 and a theta-only step
-        d_mu = np.where(boundary, -mu, d_mu)
+        boundary = m_ + d_mu < 0  # mu = 0 and a theta-only step
+        d_mu = np.where(boundary, -m_, d_mu)
         d_t = np.clip(np.where(boundary, -g_t / h_tt, d_t), -2.0, 2.0)
-        d_t = np.where(rows.floating, d_t, 0.0)
-        mu, theta = mu + d_mu, theta * np.exp(d_t)
-        if np.all(np.abs(d_mu) < _TOLERANCE * (1 + np.abs(mu))) and np.all(np.abs(d_t) < _TOLERANCE):
-            break
+        d_t = np.where(sub.floating, d_t, 0.0)
+        nll_now = _nll(sub, m_, t_, gamma, c_, a_)
+        scale = np.ones_like(m_)
+        check = np.arange(active.size)
+        for _ in range(40):
+            s_ = sub.take(check)
+            trial_mu, trial_theta = m_[check] + scale[check] * d_mu[check], t_[check] * np.exp(scale[check] * d_t[check])
+            trial = _nll(s_, trial_mu, trial_theta, _gamma(s_, trial_mu, trial_theta, c_[check], a_[check]),
+                         c_[check], a_[check])
+            worse = ~(trial <= nll_now[check] + 1e-9 * (1 + np.abs(nll_now[check])))
+            check = check[worse]
+            if check.size == 0:
+                break
+            scale[check] *= 0.5
+        d_mu, d_t = scale * d_mu, scale * d_t
+        mu[active], theta[active] = m_ + d_mu, t_ * np.exp(d_t)
+        converged = (np.abs(d_mu) < _TOLERANCE * (1 + np.abs(mu[active]))) & (np.abs(d_t) < _TOLERANCE)
+        active = active[~converged]
     nll, theta, _ = _profile(rows, mu, counts, aux, theta)
     return mu, nll, theta
 
@@ -183,7 +212,7 @@ def _bisect(function, index, lo, hi, target, *, iterations=_BISECTIONS):
     return 0.5 * (lo + hi)
 
 
-def fast_upper_limits(models, counts, *, cl=0.95, aux=None, n_grid=10):
+def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_grid=10):
     """Observed and expected CLs limits (asymptotic, q~_mu) of many hypotheses at once, with the
     notes of the readable path (:func:`analysis_lib.stats.limits.upper_limit`, ``method="auto"``).
 
@@ -196,6 +225,11 @@ def fast_upper_limits(models, counts, *, cl=0.95, aux=None, n_grid=10):
         Confidence level, 0.95 by default.
     aux : sequence of arrays, optional
         Auxiliary data of each model (None entries, or None for all, the default: the nominal values).
+    method : str
+        "auto" (the default): as the readable path, pseudo-experiments where the background under
+        the signal is below :func:`~analysis_lib.stats.limits.asymptotic_threshold`
+        (:func:`~analysis_lib.stats.toys.fast_toy_upper_limits`, every such hypothesis at once);
+        "asymptotic": the formulae everywhere (with the note).
     n_grid : int
         Points of the coarse grid in mu (10 by default).
 
@@ -203,6 +237,8 @@ def fast_upper_limits(models, counts, *, cl=0.95, aux=None, n_grid=10):
     -------
     list of LimitResult
     """
+    if method not in ("auto", "asymptotic"):
+        raise ParameterError(f"method={method!r} is not known; use 'auto' or 'asymptotic'")
     models = list(models)
     for m in models:
         if m.float_background and m.signal.size == 1:
@@ -294,20 +330,30 @@ def fast_upper_limits(models, counts, *, cl=0.95, aux=None, n_grid=10):
     limits = np.column_stack([observed, expected])
     # the background under the signal (background-only fit), as the readable path judges it
     b_core = _core_background(rows, theta_zero[:, None] * gamma_zero * rows.b)
-    out = []
+    out, toys = [], []
     for i, (lim, mh) in enumerate(zip(limits, mu_hat)):
-        note = ""
-        if b_core[i] < MIN_ASYMPTOTIC_BACKGROUND:
-            if _is_known_counting(models[i]):  # as the readable path: pseudo-experiments
-                note = (f"expected background {b_core[i]:.3g} < {MIN_ASYMPTOTIC_BACKGROUND}: asymptotic formulae "
-                        "unreliable, CLs from pseudo-experiments")
-                out.append(_toy_limit(models[i], np.asarray(counts[i], dtype=float), cl, note))
-                continue
-            note = (f"expected background {b_core[i]:.3g} < {MIN_ASYMPTOTIC_BACKGROUND} under the signal: the "
-                    "asymptotic limit may be too strong (under-coverage)")
-            log.warning(note)
-        out.append(LimitResult(observed=float(lim[0]), expected=tuple(float(x) for x in lim[1:]), cl=cl,
-                               method="CLs, asymptotic (vectorised)", mu_hat=float(mh), note=note))
+        result = LimitResult(observed=float(lim[0]), expected=tuple(float(x) for x in lim[1:]), cl=cl,
+                             method="CLs, asymptotic (vectorised)", mu_hat=float(mh))
+        threshold = asymptotic_threshold(models[i])
+        if b_core[i] < threshold:
+            note = small_background_note(b_core[i], threshold, True)
+            if method == "auto" and _is_known_counting(models[i]):  # as the readable path: closed-form toys
+                result = _toy_limit(models[i], np.asarray(counts[i], dtype=float), cl, note)
+            elif method == "auto":
+                toys.append(i)
+            else:
+                log.warning(note)
+            result = replace(result, note=note)
+        out.append(result)
+    if toys:  # as the readable path: pseudo-experiments, all these hypotheses at once
+        from .toys import fast_toy_upper_limits
+
+        given = [None] * h if aux_given is None else list(aux_given)
+        limits = fast_toy_upper_limits([models[i] for i in toys], [counts[i] for i in toys], cl=cl,
+                                       aux=[given[i] for i in toys], references=[out[i] for i in toys],
+                                       n_toys=AUTO_TOYS)
+        for i, result in zip(toys, limits, strict=True):
+            out[i] = replace(result, note=out[i].note)
     return out
 
 
@@ -351,14 +397,14 @@ def fast_discovery_significances(models, counts) -> np.ndarray:
     return np.where(mu_hat > 0, np.sqrt(np.maximum(2 * (nll_zero - nll_hat), 0.0)), 0.0)
 
 
-def fast_upper_limit(model: BinnedModel, counts, *, cl=0.95, aux=None, n_grid=10) -> LimitResult:
+def fast_upper_limit(model: BinnedModel, counts, *, cl=0.95, aux=None, method="auto", n_grid=10) -> LimitResult:
     """Observed and expected CLs limits of one model (``aux``: its auxiliary data, nominal by
     default); see :func:`fast_upper_limits`.
 
     Examples
     --------
     >>> m = BinnedModel([1.0], [10.0], float_background=False)
-    >>> round(fast_upper_limit(m, [10.0]).observed, 2)
+    >>> round(fast_upper_limit(m, [10.0], method="asymptotic").observed, 2)
     7.54
     """
-    return fast_upper_limits([model], [counts], cl=cl, aux=[aux], n_grid=n_grid)[0]
+    return fast_upper_limits([model], [counts], cl=cl, aux=[aux], method=method, n_grid=n_grid)[0]

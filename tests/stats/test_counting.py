@@ -90,14 +90,20 @@ def test_toy_cls_matches_exact_cases():
 
 def test_small_background_switches_to_toys():
     r = upper_limit(BinnedModel([1.0], [0.5], float_background=False), [0.0], cl=0.95)
-    assert r.method == "CLs, pseudo-experiments" and "unreliable" in r.note
+    assert r.method.startswith("CLs, pseudo-experiments") and "under-cover" in r.note
     assert r.observed == pytest.approx(-np.log(0.05), rel=0.01)  # n = 0: CLs = exp(-mu)
     assert r.expected[0] <= r.expected[2] <= r.expected[4]
-    # a shape fit with little background keeps the asymptotic method but says so
+    # a shape fit with little background: pseudo-experiments too, with the reason in the note
     x = np.linspace(-1, 1, 10)
     shape = BinnedModel(np.exp(-(x**2) / 0.05), np.full(10, 0.1), float_background=True)
     r = upper_limit(shape, np.zeros(10), cl=0.95)
-    assert r.method == "CLs, asymptotic" and "under-coverage" in r.note
+    assert r.method.startswith("CLs, pseudo-experiments") and "under-cover" in r.note
+    # the formulae on request keep the note
+    r = upper_limit(shape, np.zeros(10), cl=0.95, method="asymptotic")
+    assert r.method == "CLs, asymptotic" and "under-cover" in r.note
+    # and above the thresholds: the formulae, no note
+    r = upper_limit(BinnedModel(np.exp(-(x**2) / 0.05), np.full(10, 2.0), float_background=True), np.full(10, 2.0))
+    assert r.method == "CLs, asymptotic" and r.note == ""
 
 
 @pytest.mark.parametrize(("n", "s", "b", "db", "ds"), [(0, 1.0, 3.0, 0.0, 0.0), (12, 2.0, 10.0, 3.0, 0.05),

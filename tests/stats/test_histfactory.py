@@ -50,7 +50,7 @@ def test_smooth_codes_are_continuous_to_second_order(kind, code):
     for edge in (-1.0, 1.0):
         inward = -np.sign(edge)  # towards alpha = 0
 
-        def one_sided(direction):
+        def one_sided(direction, edge=edge):
             # value, slope and curvature at the edge from the piece on one side (differences that
             # start at the edge and stay on that side)
             v = [value(edge + direction * i * h) for i in range(3)]

@@ -43,7 +43,7 @@ def test_limits_agree_with_pyhf(case):
     s, b = peak(n_bins, height, level, slope)
     u = None if rel is None else rel * b
     n = np.random.default_rng(seed).poisson(b).astype(float)
-    ours = upper_limit(BinnedModel(s, b, u, float_background=float_bkg), n, cl=0.95)
+    ours = upper_limit(BinnedModel(s, b, u, float_background=float_bkg), n, cl=0.95, method="asymptotic")
     pyhf.set_backend("numpy", "scipy")
     model = pyhf_model(s, b, u, float_bkg)
     bounds = model.config.suggested_bounds()
@@ -67,7 +67,7 @@ def test_counting_limit_closed_form(b):
 
     target = norm.ppf(0.975) ** 2
     closed = brentq(lambda mu: 2 * (mu - b * np.log1p(mu / b)) - target, 1e-6, 10 * b + 50)
-    r = upper_limit(BinnedModel([1.0], [b], float_background=False), [b], cl=0.95)
+    r = upper_limit(BinnedModel([1.0], [b], float_background=False), [b], cl=0.95, method="asymptotic")
     assert r.observed == pytest.approx(closed, rel=1e-3)
     assert r.expected[2] == pytest.approx(closed, rel=1e-3)
     assert r.cl == 0.95 and r.test_statistic == "q~_mu"
