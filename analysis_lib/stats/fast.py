@@ -168,8 +168,11 @@ def _global_fit(rows, counts, aux, theta, mu):
         d_t = -(h_mm * g_t - h_mt * g_mu) / det
         boundary = m_ + d_mu < 0  # mu = 0 and a theta-only step
         d_mu = np.where(boundary, -m_, d_mu)
-        d_t = np.clip(np.where(boundary, -g_t / h_tt, d_t), -2.0, 2.0)
-        d_t = np.where(sub.floating, d_t, 0.0)
+        d_t = np.where(sub.floating, np.where(boundary, -g_t / h_tt, d_t), 0.0)
+        # at most a factor e^2 in theta per step: the whole step shortened, so that it stays a
+        # Newton direction (clipping log theta alone can point uphill, and the halving then stalls)
+        shorten = np.minimum(1.0, 2.0 / np.maximum(np.abs(d_t), 1e-300))
+        d_mu, d_t = np.where(boundary, d_mu, d_mu * shorten), d_t * shorten
         nll_now = _nll(sub, m_, t_, gamma, c_, a_)
         scale = np.ones_like(m_)
         check = np.arange(active.size)
@@ -336,7 +339,7 @@ def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_gri
                              method="CLs, asymptotic (vectorised)", mu_hat=float(mh))
         threshold = asymptotic_threshold(models[i])
         if b_core[i] < threshold:
-            note = small_background_note(b_core[i], threshold, True)
+            note = small_background_note(b_core[i], threshold, method == "auto", True)
             if method == "auto" and _is_known_counting(models[i]):  # as the readable path: closed-form toys
                 result = _toy_limit(models[i], np.asarray(counts[i], dtype=float), cl, note)
             elif method == "auto":

@@ -219,13 +219,15 @@ def has_toys(model) -> bool:
     return isinstance(model, BinnedModel | HistFactoryModel)
 
 
-def small_background_note(b_core: float, threshold: float, toys: bool) -> str:
-    """The note a limit carries where the background under the signal is below the threshold."""
-    if toys:
-        return (f"expected background {b_core:.3g} < {threshold:g} under the signal: the asymptotic formulae "
-                f"under-cover there (coverage map), CLs from pseudo-experiments")
-    return (f"expected background {b_core:.3g} < {threshold:g} under the signal: the asymptotic limit may be "
-            "too strong (under-coverage), and this model has no pseudo-experiments")
+def small_background_note(b_core: float, threshold: float, used: bool, available: bool) -> str:
+    """The note a limit carries where the background under the signal is below the threshold:
+    pseudo-experiments ``used``, or the formulae, with or without pseudo-experiments ``available``."""
+    start = f"expected background {b_core:.3g} < {threshold:g} under the signal: "
+    if used:
+        return start + "the asymptotic formulae under-cover there (coverage map), CLs from pseudo-experiments"
+    if available:
+        return start + "the asymptotic limit may be too strong (under-coverage); method='auto' uses pseudo-experiments"
+    return start + "the asymptotic limit may be too strong (under-coverage), and this model has no pseudo-experiments"
 
 
 def signal_region_background(model, counts, aux=None) -> float:
@@ -286,7 +288,7 @@ def upper_limit(model, counts, *, cl=0.95, aux=None, method="auto", bands=True) 
     threshold = asymptotic_threshold(model)
     if b_core < threshold:
         toys = method == "auto" and has_toys(model)
-        note = small_background_note(b_core, threshold, toys)
+        note = small_background_note(b_core, threshold, toys, has_toys(model))
         if toys and _is_known_counting(model):  # one bin, known background: closed-form toys
             log.info(note)
             return _toy_limit(model, counts, cl, note)
@@ -312,8 +314,11 @@ def upper_limit(model, counts, *, cl=0.95, aux=None, method="auto", bands=True) 
 
 
 def _is_known_counting(model) -> bool:
-    """One bin with a fixed background (no nuisance parameter free): toys are closed form."""
-    return len(model.signal) == 1 and all(model.fixed()) and np.all(~np.isfinite(getattr(model, "tau", [np.inf])))
+    """A one-bin template model with a fixed background (no nuisance parameter free): toys are closed form."""
+    from .likelihood import BinnedModel
+
+    return (isinstance(model, BinnedModel) and len(model.signal) == 1 and all(model.fixed())
+            and np.all(~np.isfinite(model.tau)))
 
 
 def _toy_limit(model, counts, cl, note):

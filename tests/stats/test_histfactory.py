@@ -127,6 +127,9 @@ def test_known_background_counting_limit_in_closed_form():
     exact = brentq(lambda mu: 2 * (mu - 10 * np.log(1 + mu / 10)) - norm.isf(0.025) ** 2, 1, 30)
     result = upper_limit(model, [10.0], method="asymptotic")
     assert exact == pytest.approx(7.539, abs=1e-3)
+    # auto on this one-bin model: pseudo-experiments (Newton fits with no free parameter), near it
+    auto = upper_limit(model, [10.0])
+    assert "pseudo-experiments" in auto.method and auto.observed == pytest.approx(exact, rel=0.1)
     assert result.observed == pytest.approx(exact, rel=1e-5)
     assert result.expected[2] == pytest.approx(exact, rel=1e-5)
 
