@@ -145,6 +145,14 @@ def _profile(rows, mu, counts, aux, theta):
     return _nll(rows, mu, theta, gamma, counts, aux), theta, gamma
 
 
+def _start(rows, counts):
+    """Starting point (theta, mu) of the global fit of every row: the background normalisation that
+    gives the observed total (1 where it is fixed), and the signal strength of the excess over it."""
+    b_total = np.maximum(rows.b.sum(axis=1), 1e-300)
+    theta = np.where(rows.floating, np.maximum(counts.sum(axis=1), 1.0) / b_total, 1.0)
+    return theta, np.maximum((counts.sum(axis=1) - theta * b_total) / np.maximum(rows.s.sum(axis=1), 1e-300), 0.0)
+
+
 def _global_fit(rows, counts, aux, theta, mu):
     """mu-hat >= 0 and theta-hat of every row, by joint Newton steps in (mu, log theta), each iteration
     on the rows that have not converged; a step that raises the nll (far from the minimum, e.g. a
@@ -266,9 +274,7 @@ def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_gri
     s_total = np.maximum(rows.s.sum(axis=1), 1e-300)
     b_total = np.maximum(rows.b.sum(axis=1), 1e-300)
     scale = np.maximum(3 * np.sqrt(np.maximum(b_total, 1.0)) / s_total, 1e-12)
-    theta0 = np.where(rows.floating, np.maximum(data.sum(axis=1), 1.0) / b_total, 1.0)
-    mu0 = np.maximum((data.sum(axis=1) - theta0 * b_total) / s_total, 0.0)
-    mu_hat, nll_hat, theta_hat = _global_fit(rows, data, aux, theta0, mu0)
+    mu_hat, nll_hat, theta_hat = _global_fit(rows, data, aux, *_start(rows, data))
     _, theta_zero, gamma_zero = _profile(rows, np.zeros(h), data, aux, theta_hat)
     asimov = theta_zero[:, None] * gamma_zero * rows.b
     asimov_aux = np.where(np.isfinite(rows.tau), np.where(np.isfinite(rows.tau), rows.tau, 0.0) * gamma_zero, 0.0)
@@ -391,11 +397,7 @@ def fast_discovery_significances(models, counts) -> np.ndarray:
     for i, (m, c) in enumerate(zip(models, counts)):
         data[i, : m.signal.size] = np.asarray(c, dtype=float)
         aux[i, : m.signal.size] = m.nominal_aux()
-    b_total = np.maximum(rows.b.sum(axis=1), 1e-300)
-    s_total = np.maximum(rows.s.sum(axis=1), 1e-300)
-    theta0 = np.where(rows.floating, np.maximum(data.sum(axis=1), 1.0) / b_total, 1.0)
-    mu0 = np.maximum((data.sum(axis=1) - theta0 * b_total) / s_total, 0.0)
-    mu_hat, nll_hat, theta_hat = _global_fit(rows, data, aux, theta0, mu0)
+    mu_hat, nll_hat, theta_hat = _global_fit(rows, data, aux, *_start(rows, data))
     nll_zero, _, _ = _profile(rows, np.zeros(h), data, aux, theta_hat)
     return np.where(mu_hat > 0, np.sqrt(np.maximum(2 * (nll_zero - nll_hat), 0.0)), 0.0)
 

@@ -95,9 +95,7 @@ class _BinnedFits:
         return self.rows.take(np.zeros(k, dtype=int))
 
     def start(self, counts):
-        b_total = max(self.rows.b.sum(), 1e-300)
-        theta = np.where(self.rows.floating[0], np.maximum(counts.sum(axis=1), 1.0) / b_total, 1.0)
-        mu = np.maximum((counts.sum(axis=1) - theta * b_total) / max(self.signal_total, 1e-12), 0.0)
+        theta, mu = self.fast._start(self._rows(counts.shape[0]), counts)
         return np.column_stack([mu, theta, np.ones((counts.shape[0], self.n_bins))])
 
     def _rows_out(self, rows, mu, theta, counts, aux):
@@ -348,18 +346,7 @@ def fast_toy_upper_limits(models, counts, *, cl: float = 0.95, aux=None, referen
     uniforms = _uniforms(seed, n_toys, width, 0)  # the same for every model: its toys depend only on it
     aux_uniforms = _uniforms(seed, n_toys, width, 1)
 
-    def start(counts_rows, sub):
-        b_total = np.maximum(sub.b.sum(axis=1), 1e-300)
-        theta = np.where(sub.floating, np.maximum(counts_rows.sum(axis=1), 1.0) / b_total, 1.0)
-        mu = np.maximum((counts_rows.sum(axis=1) - theta * b_total) / np.maximum(sub.s.sum(axis=1), 1e-300), 0.0)
-        return theta, mu
-
-    def conditional(sub, mu, counts_rows, aux_data, theta):
-        nll, theta, gamma = fast._profile(sub, mu, counts_rows, aux_data, theta)
-        return nll, theta, gamma
-
-    theta0, mu0 = start(data, rows)
-    mu_hat, nll_hat, theta_hat = fast._global_fit(rows, data, aux_rows, theta0, mu0)
+    mu_hat, nll_hat, theta_hat = fast._global_fit(rows, data, aux_rows, *fast._start(rows, data))
 
     def draw(which, index, mu, theta, gamma):
         """Pseudo-experiments of the models ``index`` at (mu, theta, gamma): (len(index) * n_toys, width)."""
@@ -373,21 +360,19 @@ def fast_toy_upper_limits(models, counts, *, cl: float = 0.95, aux=None, referen
     toy_rows = np.repeat(every, n_toys)
     sub = rows.take(toy_rows)
     # background only: drawn at the mu = 0 fit to the data, fitted once
-    _, theta_zero, gamma_zero = conditional(rows, np.zeros(h), data, aux_rows, theta_hat)
+    _, theta_zero, gamma_zero = fast._profile(rows, np.zeros(h), data, aux_rows, theta_hat)
     b_toys, b_aux = draw(1, every, np.zeros(h), theta_zero, gamma_zero)
-    t0, m0 = start(b_toys, sub)
-    b_mu_hat, b_nll_hat, b_theta_hat = fast._global_fit(sub, b_toys, b_aux, t0, m0)
+    b_mu_hat, b_nll_hat, b_theta_hat = fast._global_fit(sub, b_toys, b_aux, *fast._start(sub, b_toys))
 
     def q_values(mu):
         """q~ of the data, the signal-plus-background and the background-only toys at mu (h,)."""
-        nll_mu, theta_mu, gamma_mu = conditional(rows, mu, data, aux_rows, theta_hat)
+        nll_mu, theta_mu, gamma_mu = fast._profile(rows, mu, data, aux_rows, theta_hat)
         q_obs = np.where(mu_hat > mu, 0.0, np.maximum(2 * (nll_mu - nll_hat), 0.0))
         sb_toys, sb_aux = draw(0, every, mu, theta_mu, gamma_mu)
-        ts, ms = start(sb_toys, sub)
-        sb_mu_hat, sb_nll_hat, sb_theta = fast._global_fit(sub, sb_toys, sb_aux, ts, ms)
+        sb_mu_hat, sb_nll_hat, sb_theta = fast._global_fit(sub, sb_toys, sb_aux, *fast._start(sub, sb_toys))
         mus = np.repeat(mu, n_toys)
-        sb_nll, _, _ = conditional(sub, mus, sb_toys, sb_aux, sb_theta)
-        b_nll, _, _ = conditional(sub, mus, b_toys, b_aux, b_theta_hat)
+        sb_nll, _, _ = fast._profile(sub, mus, sb_toys, sb_aux, sb_theta)
+        b_nll, _, _ = fast._profile(sub, mus, b_toys, b_aux, b_theta_hat)
         q_sb = np.where(sb_mu_hat > mus, 0.0, np.maximum(2 * (sb_nll - sb_nll_hat), 0.0)).reshape(h, n_toys)
         q_b = np.where(b_mu_hat > mus, 0.0, np.maximum(2 * (b_nll - b_nll_hat), 0.0)).reshape(h, n_toys)
         return q_obs, q_sb, q_b
