@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from ..core.errors import AnalysisError, ParameterError
 from ..stats import discovery_significance, upper_limit
 from ..stats.fast import fast_upper_limits
+from ..stats.limits import summarise_notes
 from .results import LimitScan
 
 __all__ = ["CLs", "FastCLs", "connect", "scan_limits", "scan_workers"]
@@ -143,7 +144,7 @@ def scan_limits(points, calculator, *, quantity: str, unit: str, cl: float, mass
     bar.close()
     computed = [item for piece in pieces for item in piece]
     limits = [c[0] for c in computed]
-    notes = sorted({limit.note for limit in limits if limit.note})
+    notes = summarise_notes(limits)
     for note in notes:
         log.warning("scan: %s", note)
     methods = list(dict.fromkeys(limit.method for limit in limits))

@@ -342,12 +342,13 @@ def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_gri
     out, toys = [], []
     for i, (lim, mh) in enumerate(zip(limits, mu_hat)):
         result = LimitResult(observed=float(lim[0]), expected=tuple(float(x) for x in lim[1:]), cl=cl,
-                             method="CLs, asymptotic (vectorised)", mu_hat=float(mh))
+                             method="CLs, asymptotic (vectorised)", mu_hat=float(mh), background_core=float(b_core[i]))
         threshold = asymptotic_threshold(models[i])
         if b_core[i] < threshold:
             note = small_background_note(b_core[i], threshold, method == "auto", True)
             if method == "auto" and _is_known_counting(models[i]):  # as the readable path: closed-form toys
-                result = _toy_limit(models[i], np.asarray(counts[i], dtype=float), cl, note)
+                result = replace(_toy_limit(models[i], np.asarray(counts[i], dtype=float), cl, note),
+                                 background_core=float(b_core[i]))
             elif method == "auto":
                 toys.append(i)
             else:
@@ -362,7 +363,7 @@ def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_gri
                                        aux=[given[i] for i in toys], references=[out[i] for i in toys],
                                        n_toys=AUTO_TOYS)
         for i, result in zip(toys, limits, strict=True):
-            out[i] = replace(result, note=out[i].note)
+            out[i] = replace(result, note=out[i].note, background_core=out[i].background_core)
     return out
 
 

@@ -29,7 +29,8 @@ from .likelihood import fit
 
 __all__ = [
     "AUTO_TOYS", "BANDS", "MIN_ASYMPTOTIC_BACKGROUND", "MIN_ASYMPTOTIC_BACKGROUND_ONE_BIN", "LimitResult",
-    "asymptotic_threshold", "discovery_significance", "has_toys", "signal_region_background", "upper_limit",
+    "asymptotic_threshold", "discovery_significance", "has_toys", "signal_region_background", "summarise_notes",
+    "upper_limit",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ class LimitResult:
         Best-fit strength on the data.
     note : str
         Why the method was changed or why the result may be unreliable ("" when neither).
+    background_core : float
+        Expected background in the bins holding the central 68% of the signal (background-only fit
+        to the data), which ``method="auto"`` judges; NaN where not computed.
     """
 
     observed: float
@@ -68,6 +72,7 @@ class LimitResult:
     test_statistic: str = "q~_mu"
     mu_hat: float = float("nan")
     note: str = ""
+    background_core: float = float("nan")
 
 
 class _Tester:
@@ -211,23 +216,50 @@ def asymptotic_threshold(model) -> float:
 
 
 def has_toys(model) -> bool:
-    """Whether pseudo-experiments exist for the model (binned templates and HistFactory models; a
-    parametric background, :class:`~analysis_lib.stats.smooth.SmoothBackgroundModel`, has none)."""
+    """Whether pseudo-experiments exist for the model (:mod:`analysis_lib.stats.toys`: binned
+    templates, HistFactory models, a peak on a smooth background)."""
     from .histfactory import HistFactoryModel
     from .likelihood import BinnedModel
+    from .smooth import SmoothBackgroundModel
 
-    return isinstance(model, BinnedModel | HistFactoryModel)
+    return isinstance(model, BinnedModel | HistFactoryModel | SmoothBackgroundModel)
 
 
 def small_background_note(b_core: float, threshold: float, used: bool, available: bool) -> str:
     """The note a limit carries where the background under the signal is below the threshold:
     pseudo-experiments ``used``, or the formulae, with or without pseudo-experiments ``available``."""
-    start = f"expected background {b_core:.3g} < {threshold:g} under the signal: "
+    return _background_prefix(b_core) + _small_background_reason(threshold, used, available)
+
+
+def _background_prefix(b_core):
+    return f"expected background {b_core:.3g} "
+
+
+def _small_background_reason(threshold, used, available):
+    start = f"< {threshold:g} under the signal: "
     if used:
         return start + "the asymptotic formulae under-cover there (coverage map), CLs from pseudo-experiments"
     if available:
         return start + "the asymptotic limit may be too strong (under-coverage); method='auto' uses pseudo-experiments"
     return start + "the asymptotic limit may be too strong (under-coverage), and this model has no pseudo-experiments"
+
+
+def summarise_notes(results) -> tuple:
+    """The notes of many limits (a scan's hypotheses) once each: the small-background notes of
+    :func:`small_background_note` counted per reason, with the range of their backgrounds (``"12 of 136
+    hypotheses: expected background 0.04-0.9 < 1 under the signal: ..."``), any other note as it is."""
+    results = list(results)
+    groups, others = {}, []
+    for r in results:
+        prefix = _background_prefix(r.background_core)
+        if r.note.startswith(prefix) and np.isfinite(r.background_core):
+            groups.setdefault(r.note.removeprefix(prefix), []).append(r.background_core)
+        elif r.note:
+            others.append(r.note)
+    summary = [f"{len(b)} of {len(results)} hypotheses: expected background "
+               f"{min(b):.2g}-{max(b):.2g} {reason}" if len(b) > 1 else _background_prefix(b[0]) + reason
+               for reason, b in groups.items()]
+    return tuple(summary + list(dict.fromkeys(others)))
 
 
 def signal_region_background(model, counts, aux=None) -> float:
@@ -291,7 +323,7 @@ def upper_limit(model, counts, *, cl=0.95, aux=None, method="auto", bands=True) 
         note = small_background_note(b_core, threshold, toys, has_toys(model))
         if toys and _is_known_counting(model):  # one bin, known background: closed-form toys
             log.info(note)
-            return _toy_limit(model, counts, cl, note)
+            return replace(_toy_limit(model, counts, cl, note), background_core=b_core)
         if toys:
             from .toys import toy_upper_limit
 
@@ -299,7 +331,7 @@ def upper_limit(model, counts, *, cl=0.95, aux=None, method="auto", bands=True) 
             reference = upper_limit(model, counts, cl=cl, aux=aux, method="asymptotic", bands=True)
             result = toy_upper_limit(model, counts, aux=aux, cl=cl, n_toys=AUTO_TOYS, references=reference,
                                      bands=bands)
-            return replace(result, note=note)
+            return replace(result, note=note, background_core=b_core)
         if method == "auto":
             log.warning(note)
     tester = _Tester(model, counts, aux)
@@ -310,7 +342,8 @@ def upper_limit(model, counts, *, cl=0.95, aux=None, method="auto", bands=True) 
     observed = float(_solve(tester.cls_observed, alpha, scale))
     expected = (tuple(float(v) for v in tester.expected_limits(alpha, scale)) if bands
                 else (float("nan"),) * len(BANDS))
-    return LimitResult(observed=observed, expected=expected, cl=cl, mu_hat=float(tester.best.mu), note=note)
+    return LimitResult(observed=observed, expected=expected, cl=cl, mu_hat=float(tester.best.mu), note=note,
+                       background_core=b_core)
 
 
 def _is_known_counting(model) -> bool:

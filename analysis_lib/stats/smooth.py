@@ -18,11 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.polynomial import legendre
+from scipy.special import xlogy
 
 from ..core.errors import ParameterError
-from .likelihood import poisson_nll
 
 __all__ = ["SmoothBackgroundModel"]
+
+#: Bounds of the log-continuum's coefficients (see :meth:`SmoothBackgroundModel.limits`).
+_MIN_LEVEL = -40.0
+_MAX_SHAPE = 20.0
 
 
 @dataclass(frozen=True)
@@ -82,38 +86,111 @@ class SmoothBackgroundModel:
         return tuple(f"c{d}" for d in range(self.degree + 1)) + tuple(f"theta{j}" for j in range(len(self.templates)))
 
     def continuum(self, coefficients):
-        """The smooth background per bin."""
+        """The smooth background per bin at one set of coefficients (n,), or at rows of them (K, n)."""
         log_shape = np.asarray(coefficients, dtype=float) @ self._p
         return self._w * np.exp(np.minimum(np.maximum(log_shape, -700.0), 700.0))
 
+    # -- vectorised evaluation: rows x of full parameter vectors (mu, c_0..c_d, theta_1..theta_k), the
+    # interface of Newton's method (:mod:`analysis_lib.stats.newton`) and of the pseudo-experiments
+
+    @property
+    def n_bins(self) -> int:
+        return self.signal.size
+
+    @property
+    def _init(self):
+        return np.zeros(self.degree + 2 + len(self.templates))
+
+    @property
+    def _fixed(self):
+        return np.zeros(self.degree + 2 + len(self.templates), dtype=bool)
+
+    @property
+    def _bounds(self):
+        low, high = self.mu_bounds
+        return [(low if np.isfinite(low) else None, high if np.isfinite(high) else None), *self.limits()]
+
+    @property
+    def _is_poisson(self):
+        return np.zeros(len(self.templates), dtype=bool)
+
+    @property
+    def _width(self):
+        return self._delta
+
+    def expected(self, x) -> np.ndarray:
+        """Expected counts (K, n) at rows ``x`` (K, n_parameters)."""
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        d = self.degree + 2
+        return x[:, :1] * self.signal + self.continuum(x[:, 1:d]) + x[:, d:] @ self.templates
+
+    def full_nll(self, x, counts, aux, *, gradient=False):
+        """Negative log likelihood (K,) at rows ``x``: half the Poisson deviance of the counts
+        (:func:`~analysis_lib.stats.likelihood.poisson_nll`) plus the Gaussian constraints, inf where
+        an expected count is negative; with ``gradient``, also its gradient (K, n_parameters): with
+        g_i = 1 - n_i / nu_i, dNLL/dmu = sum g_i s_i, dNLL/dc_d = sum g_i C_i P_d(u_i) (C_i the
+        continuum), dNLL/dtheta_j = sum g_i t_ji + (theta_j - a_j) / delta_j^2 (derived here; the
+        tests compare it with finite differences)."""
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        counts = np.atleast_2d(np.asarray(counts, dtype=float))
+        aux = np.atleast_2d(np.asarray(aux, dtype=float))
+        d = self.degree + 2
+        continuum = self.continuum(x[:, 1:d])
+        theta = x[:, d:]
+        nu = x[:, :1] * self.signal + continuum + theta @ self.templates
+        negative = np.any(nu < 0, axis=1)
+        nu = np.maximum(nu, 1e-300)
+        nll = np.sum(nu - counts + xlogy(counts, np.maximum(counts, 1e-300) / nu), axis=1)
+        nll = nll + 0.5 * np.sum(np.square((theta - aux) / self._delta), axis=1)
+        nll = np.where(negative, np.inf, nll)
+        if not gradient:
+            return nll
+        g = 1.0 - counts / nu
+        d_theta = g @ self.templates.T + (theta - aux) / self._delta**2
+        return nll, np.column_stack([g @ self.signal, (g * continuum) @ self._p.T, d_theta])
+
+    def full_hessian(self, x, counts, aux) -> np.ndarray:
+        """The Hessian (K, p, p) of :meth:`full_nll` at rows ``x``, in closed form: with J_ai the
+        derivative of nu_i in parameter a (s_i; C_i P_d(u_i); t_ji), H_ab = sum_i n_i / nu_i^2 J_ai J_bi
+        + sum_i g_i d^2 nu_i / da db (only the continuum's coefficients have second derivatives,
+        C_i P_d P_e) + 1 / delta_j^2 on the template normalisations (derived here; the tests compare
+        it with differences of the gradient)."""
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        counts = np.atleast_2d(np.asarray(counts, dtype=float))
+        d = self.degree + 2
+        continuum = self.continuum(x[:, 1:d])
+        nu = np.maximum(x[:, :1] * self.signal + continuum + x[:, d:] @ self.templates, 1e-300)
+        k = x.shape[0]
+        jacobian = np.concatenate([np.broadcast_to(self.signal, (k, 1, self.n_bins)),
+                                   continuum[:, None, :] * self._p[None],
+                                   np.broadcast_to(self.templates, (k, *self.templates.shape))], axis=1)
+        hessian = np.einsum("kan,kn,kbn->kab", jacobian, counts / nu**2, jacobian)
+        g = 1.0 - counts / nu
+        hessian[:, 1:d, 1:d] += np.einsum("kn,dn,en->kde", g * continuum, self._p, self._p)
+        index = np.arange(d, x.shape[1])
+        hessian[:, index, index] += 1.0 / self._delta**2
+        return hessian
+
+    def aux_at(self, x) -> np.ndarray:
+        """Auxiliary data equal to the template normalisations of rows ``x``."""
+        return np.atleast_2d(np.asarray(x, dtype=float))[:, self.degree + 2 :]
+
+    # -- the interface of fit() and upper_limit() ------------------------------------------------
+
+    def _row(self, mu, params):
+        return np.concatenate([[float(mu)], np.asarray(params, dtype=float)])[None, :]
+
     def expected_counts(self, mu, params, counts=None, aux=None):
         """Expected counts at (mu, params)."""
-        params = np.asarray(params, dtype=float)
-        c, theta = params[: self.degree + 1], params[self.degree + 1 :]
-        nu = mu * self.signal + self.continuum(c)
-        return nu + theta @ self.templates if theta.size else nu
+        return self.expected(self._row(mu, params))[0]
 
     def nll(self, mu, params, counts, aux):
         """Negative log likelihood (up to a constant): Poisson terms plus Gaussian constraints."""
-        params = np.asarray(params, dtype=float)
-        theta = params[self.degree + 1 :]
-        nll = poisson_nll(self.expected_counts(mu, params), counts)
-        if theta.size:
-            nll += 0.5 * float(np.square((theta - aux) / self._delta).sum())
-        return nll
+        return float(self.full_nll(self._row(mu, params), counts, aux)[0])
 
     def nll_gradient(self, mu, params, counts, aux):
-        """The gradient of :meth:`nll` in (mu, c_0..c_d, theta_1..theta_k): with g_i = 1 - n_i / nu_i,
-        dNLL/dmu = sum g_i s_i, dNLL/dc_d = sum g_i C_i P_d(u_i) (C_i the continuum),
-        dNLL/dtheta_j = sum g_i t_ji + (theta_j - a_j) / delta_j^2 (derived here; the tests compare
-        it with finite differences)."""
-        params = np.asarray(params, dtype=float)
-        c, theta = params[: self.degree + 1], params[self.degree + 1 :]
-        continuum = self.continuum(c)
-        nu = np.maximum(mu * self.signal + continuum + theta @ self.templates, 1e-300)
-        g = 1.0 - np.asarray(counts, dtype=float) / nu
-        d_theta = self.templates @ g + ((theta - aux) / self._delta**2 if theta.size else 0.0)
-        return np.concatenate([[g @ self.signal], self._p @ (g * continuum), np.atleast_1d(d_theta)])
+        """The gradient of :meth:`nll` in (mu, c_0..c_d, theta_1..theta_k) (see :meth:`full_nll`)."""
+        return self.full_nll(self._row(mu, params), counts, aux, gradient=True)[1][0]
 
     def start(self, counts, aux):
         """Flat continuum at the mean count outside the templates; templates at their aux values."""
@@ -122,7 +199,13 @@ class SmoothBackgroundModel:
         return (np.log(level), *([0.0] * self.degree), *np.asarray(aux, float))
 
     def limits(self):
-        return tuple([(None, None)] * (self.degree + 1) + [(0.0, None)] * len(self.templates))
+        """Bounds of the nuisance parameters: the continuum's level c_0 >= -40 (e^-40 events per bin,
+        nothing), its shape |c_d| <= 20 (a factor e^40 across the window, beyond any continuum) and the
+        templates' normalisations >= 0. Without them the fit of a window with a few events runs to
+        infinite slopes (all events at one edge) or to a zero level (no event), where the likelihood
+        flattens out and iterations never end."""
+        shape = [(-_MAX_SHAPE, _MAX_SHAPE)] * self.degree
+        return tuple([(_MIN_LEVEL, None), *shape] + [(0.0, None)] * len(self.templates))
 
     def fixed(self):
         return (False,) * (self.degree + 1 + len(self.templates))

@@ -36,10 +36,12 @@ from .newton import minimize
 __all__ = ["fast_toy_upper_limits", "poisson_quantile", "toy_upper_limit"]
 
 
-class _HistFactoryFits:
-    """Vectorised fits of a HistFactory model (Newton's method); rows of full parameter vectors."""
+class _NewtonFits:
+    """Vectorised fits by Newton's method (:mod:`analysis_lib.stats.newton`) of a model with the
+    row interface it needs (``full_nll``, ``expected``, ``aux_at``, bounds and fixed parameters: a
+    HistFactory model, or a peak on a smooth background); rows of full parameter vectors."""
 
-    def __init__(self, model: HistFactoryModel):
+    def __init__(self, model):
         self.model = model
         self.n_bins = model.n_bins
         self.signal_total = float(model.signal.sum())
@@ -51,9 +53,10 @@ class _HistFactoryFits:
     def nominal_aux(self):
         return self.model.nominal_aux()
 
-    def start(self, counts):
-        x = np.repeat(self.model._init[None], counts.shape[0], axis=0)
-        background = self.model.expected(np.concatenate([[0.0], self.model._init[1:]])[None])[0].sum()
+    def start(self, counts, aux):
+        """The model's starting nuisance parameters, with mu from the excess over their background."""
+        x = np.array([[0.0, *self.model.start(c, a)] for c, a in zip(counts, aux)])
+        background = self.model.expected(x).sum(axis=1)
         x[:, 0] = np.maximum((counts.sum(axis=1) - background) / max(self.signal_total, 1e-12), 0.0)
         return x
 
@@ -94,7 +97,7 @@ class _BinnedFits:
     def _rows(self, k):
         return self.rows.take(np.zeros(k, dtype=int))
 
-    def start(self, counts):
+    def start(self, counts, aux):
         theta, mu = self.fast._start(self._rows(counts.shape[0]), counts)
         return np.column_stack([mu, theta, np.ones((counts.shape[0], self.n_bins))])
 
@@ -135,13 +138,19 @@ def _normals(seed, n_toys, width, stream):
 
 
 def _fits(model):
-    if isinstance(model, HistFactoryModel):
-        return _HistFactoryFits(model)
     from .likelihood import BinnedModel
+    from .smooth import SmoothBackgroundModel
 
+    if isinstance(model, HistFactoryModel | SmoothBackgroundModel):
+        return _NewtonFits(model)
     if isinstance(model, BinnedModel):
         return _BinnedFits(model)
-    raise ParameterError(f"pseudo-experiments need a HistFactoryModel or BinnedModel, not {type(model).__name__}")
+    raise ParameterError(f"pseudo-experiments need a HistFactoryModel, SmoothBackgroundModel or BinnedModel, not "
+                         f"{type(model).__name__}")
+
+
+#: Pseudo-experiments fitted in one batch by Newton's method (a few tens of MB of arrays).
+_BATCH_ROWS = 16_000
 
 
 class _Toys:
@@ -156,8 +165,9 @@ class _Toys:
         self.uniforms = _uniforms(seed, n_toys, fits.n_bins, 0)
         self.aux_uniforms = _uniforms(seed, n_toys, size, 1)
         self.aux_normals = _normals(seed, n_toys, size, 2)
-        self.best, self.best_nll = fits.global_fit(self.counts, self.aux, fits.start(self.counts))
+        self.best, self.best_nll = fits.global_fit(self.counts, self.aux, fits.start(self.counts, self.aux))
         self._cache = {}
+        self._background_only = None
 
     def q_tilde(self, mu, counts, aux, best, best_nll):
         """q~_mu of rows of data, given each row's global fit (mu-hat >= 0, so the reference nll is
@@ -174,22 +184,44 @@ class _Toys:
         poisson_aux = poisson_quantile(self.aux_uniforms[which], np.where(fits.is_poisson, centre, 0.0))
         return counts, np.where(fits.is_poisson, poisson_aux, gauss)
 
+    def _fitted(self, which, x):
+        """Pseudo-experiments drawn at ``x`` with their global fits: (counts, aux, best, best_nll)."""
+        counts, aux = self._sample(which, x)
+        best, best_nll = self.fits.global_fit(counts, aux, np.repeat(x, counts.shape[0], axis=0))
+        return counts, aux, best, best_nll
+
     def evaluate(self, mu):
-        """(q_obs, q under mu, q under 0) at ``mu``, cached."""
-        if mu in self._cache:
-            return self._cache[mu]
-        fits = self.fits
-        fitted_mu, nll_mu = fits.conditional(mu, self.counts, self.aux, self.best)
-        fitted_zero, _ = fits.conditional(0.0, self.counts, self.aux, self.best)
-        q_obs = float(np.where(self.best[0, 0] > mu, 0.0, max(2 * (nll_mu[0] - self.best_nll[0]), 0.0)))
-        out = [q_obs]
-        for which, x in enumerate((fitted_mu, fitted_zero)):
-            counts, aux = self._sample(which, x)
-            start = np.repeat(x, counts.shape[0], axis=0)
-            best, best_nll = fits.global_fit(counts, aux, start)
-            out.append(self.q_tilde(mu, counts, aux, best, best_nll))
-        self._cache[mu] = tuple(out)
+        """(q_obs, q under mu, q under 0) at ``mu``, cached (see :meth:`evaluate_many`)."""
+        if mu not in self._cache:
+            self.evaluate_many([mu])
         return self._cache[mu]
+
+    def evaluate_many(self, mus):
+        """Fill the cache of :meth:`evaluate` at several signal strengths, their fits batched
+        (``_BATCH_ROWS`` pseudo-experiments at a time; each row's fit is independent of the others,
+        so the numbers do not depend on the batching). The background-only pseudo-experiments, drawn
+        at the mu = 0 fit to the data, do not depend on mu: drawn and fitted once."""
+        fits = self.fits
+        if self._background_only is None:
+            fitted_zero, _ = fits.conditional(0.0, self.counts, self.aux, self.best)
+            self._background_only = self._fitted(1, fitted_zero)
+        todo = np.array([mu for mu in dict.fromkeys(float(m) for m in np.ravel(mus)) if mu not in self._cache])
+        n = self.uniforms.shape[1]
+        per_batch = max(_BATCH_ROWS // n, 1)
+        for first in range(0, todo.size, per_batch):
+            mus_now = todo[first : first + per_batch]
+            m = mus_now.size
+            fitted, nll = fits.conditional(mus_now, np.repeat(self.counts, m, axis=0), np.repeat(self.aux, m, axis=0),
+                                           np.repeat(self.best, m, axis=0))
+            q_obs = np.where(self.best[0, 0] > mus_now, 0.0, np.maximum(2 * (nll - self.best_nll[0]), 0.0))
+            drawn = [self._sample(0, fitted[i : i + 1]) for i in range(m)]
+            counts, aux = np.concatenate([d[0] for d in drawn]), np.concatenate([d[1] for d in drawn])
+            best, best_nll = fits.global_fit(counts, aux, np.repeat(fitted, n, axis=0))
+            rows_mu = np.repeat(mus_now, n)
+            q_sb = self.q_tilde(rows_mu, counts, aux, best, best_nll).reshape(m, n)
+            q_b = self.q_tilde(rows_mu, *(np.concatenate([part] * m) for part in self._background_only)).reshape(m, n)
+            for i, mu in enumerate(mus_now):
+                self._cache[float(mu)] = (float(q_obs[i]), q_sb[i], q_b[i])
 
     def cls(self, mu):
         """Observed CLs and the five expected CLs (quantiles Phi(k) of CLs over the background-only
@@ -299,7 +331,7 @@ def toy_upper_limit(model, counts, *, aux=None, cl: float = 0.95, n_toys: int = 
         observed, expected = toys.cls(float(mu[0]))
         return np.concatenate([[observed], expected])[None, :]
 
-    grid, values = _on_grid(curves, [span], alpha, n_grid)
+    grid, values = _on_grid(curves, [span], alpha, n_grid, prefetch=lambda grid: toys.evaluate_many(grid[0]))
     limits = [_crossing(grid[0], values[0, :, k], alpha) for k in range(values.shape[2])]
     expected = tuple(limits[1:]) if bands else (float("nan"),) * len(BANDS)
     return LimitResult(observed=limits[0], expected=expected, cl=cl,
@@ -399,13 +431,16 @@ def fast_toy_upper_limits(models, counts, *, cl: float = 0.95, aux=None, referen
     return out
 
 
-def _on_grid(curves, spans, alpha, n_grid):
+def _on_grid(curves, spans, alpha, n_grid, prefetch=None):
     """CLs curves ``curves(mu (h,)) -> (h, c)`` of h hypotheses on geometric grids of ``n_grid`` signal
     strengths from 0.2 times the smallest to 2.5 times the largest of each row of ``spans`` (h, 2)
-    (asymptotic limits), extended upwards until every curve has fallen to ``alpha``."""
+    (asymptotic limits), extended upwards until every curve has fallen to ``alpha``; ``prefetch(grid
+    (h, n_grid))``, when given, is called first with the whole grid (to compute it in one batch)."""
     spans = np.asarray(spans, dtype=float)
     factors = np.geomspace(0.2, 2.5 * np.maximum(spans[:, 1] / np.maximum(spans[:, 0], 1e-300), 1.0), n_grid).T
     grid = factors * np.maximum(spans[:, :1], 1e-12)  # (h, n_grid)
+    if prefetch is not None:
+        prefetch(grid)
     values = np.stack([curves(grid[:, j]) for j in range(n_grid)], axis=1)  # (h, n_grid, c)
     for _ in range(40):
         if not np.any(values[:, -1, :] > alpha):

@@ -51,8 +51,11 @@ def test_fast_and_readable_paths_give_the_same_limits_notes_and_significances():
     np.testing.assert_allclose(fast.expected, readable.expected, rtol=1e-3)
     assert fast.notes == readable.notes and len(readable.notes) >= 1  # the small backgrounds say so
     assert all("under-cover" in note for note in readable.notes)
+    # once for the scan, counted, with the range of backgrounds
+    assert readable.notes == ("2 of 8 hypotheses: expected background 0.33-0.9 < 1 under the signal: the "
+                              "asymptotic formulae under-cover there (coverage map), CLs from pseudo-experiments",)
     # hypothesis by hypothesis, the same note and method: pseudo-experiments below 1 expected event
-    # under the signal (0.35 and 0.84 here), the formulae above (1.4 and more)
+    # under the signal (0.33 and 0.90 here), the formulae above (1.4 and more)
     per_point = [[(r.note, r.method.split(" (")[0]) for r, _ in calc.batch(POINTS)]
                  for calc in (CLs(build, 0.9), FastCLs(build, 0.9))]
     assert [n for n, _ in per_point[0]] == [n for n, _ in per_point[1]]

@@ -1,0 +1,113 @@
+"""CLs from pseudo-experiments for models of several bins: HistFactory models and a peak on a smooth
+background, checked against an independent construction, closed forms and the batching."""
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize_scalar
+from scipy.special import xlogy
+from scipy.stats import poisson
+
+from analysis_lib.stats import HistFactoryModel, Modifier, Region, Sample, SmoothBackgroundModel, upper_limit
+from analysis_lib.stats.toys import _fits, _Toys, toy_upper_limit
+
+
+def _known_background_model():
+    signal, background = np.array([0.5, 2.0, 0.5]), np.array([1.0, 0.6, 1.2])
+    region = Region("sr", [Sample("signal", signal, [Modifier("mu", "normfactor")]), Sample("bkg", background)])
+    return HistFactoryModel([region]), signal, background
+
+
+def _exact_p_values(mu, observed, signal, background, max_count=14):
+    """P(q~_mu >= q_obs) under mu and under 0, summed over every count pattern (an independent
+    construction: scipy's bounded minimiser for mu-hat, Poisson probabilities, no pseudo-experiment)."""
+    def nll(m, n):
+        nu = m * signal + background
+        return float(np.sum(nu - xlogy(n, nu)))
+
+    def q_tilde(n):
+        best = minimize_scalar(lambda m: nll(m, n), bounds=(0.0, 50.0), method="bounded",
+                               options={"xatol": 1e-10}).x
+        return 0.0 if best > mu else max(2 * (nll(mu, n) - nll(best, n)), 0.0)
+
+    patterns = np.array(list(itertools.product(range(max_count), repeat=signal.size)), dtype=float)
+    above = np.array([q_tilde(n) for n in patterns]) >= q_tilde(observed) - 1e-6
+    return tuple(float(poisson.pmf(patterns, mean).prod(axis=1)[above].sum())
+                 for mean in (mu * signal + background, background))
+
+
+def test_histfactory_toys_agree_with_exact_p_values():
+    model, signal, background = _known_background_model()
+    observed = np.array([1.0, 1.0, 0.0])
+    n_toys = 4000
+    q_obs, q_sb, q_b = _Toys(_fits(model), observed, None, n_toys, seed=0).evaluate(1.5)
+    for toys, exact in zip((q_sb, q_b), _exact_p_values(1.5, observed, signal, background)):
+        # binomial errors of 4000 pseudo-experiments, four standard deviations
+        assert np.mean(toys >= q_obs - 1e-9) == pytest.approx(exact, abs=4 * np.sqrt(exact * (1 - exact) / n_toys))
+
+
+def test_batched_and_single_evaluations_are_identical():
+    # each row's Newton fit is independent of the others: the signal strengths' batch changes nothing
+    model, _, _ = _known_background_model()
+    observed = np.array([2.0, 1.0, 0.0])
+    batched = _Toys(_fits(model), observed, None, 500, seed=3)
+    batched.evaluate_many([0.5, 1.0, 2.0])
+    single = _Toys(_fits(model), observed, None, 500, seed=3)
+    for mu in (2.0, 0.5, 1.0):
+        for a, b in zip(batched.evaluate(mu), single.evaluate(mu)):
+            np.testing.assert_array_equal(a, b)
+
+
+def _peak(level, seed=1):
+    edges = np.linspace(0.0, 1.0, 21)
+    x = 0.5 * (edges[1:] + edges[:-1])
+    signal = np.exp(-0.5 * ((x - 0.5) / 0.08) ** 2)
+    background = level * np.exp(-x)
+    model = SmoothBackgroundModel(signal / signal.sum(), edges, degree=1, templates=[0.3 * background],
+                                  template_uncertainties=(0.2,))
+    counts = np.random.default_rng(seed).poisson(1.3 * background).astype(float)
+    return model, counts
+
+
+def test_smooth_model_rows_and_hessian():
+    model, counts = _peak(5.0)
+    aux = model.nominal_aux()
+    rows = np.array([[2.0, 0.3, -0.5, 1.1], [0.5, -1.0, 0.8, 0.7]])
+    nll, gradient = model.full_nll(rows, counts, aux, gradient=True)
+    for row, value, g in zip(rows, nll, gradient):
+        assert value == pytest.approx(model.nll(row[0], row[1:], counts, aux), rel=1e-12)
+        np.testing.assert_allclose(g, model.nll_gradient(row[0], row[1:], counts, aux), rtol=1e-12)
+    hessian = model.full_hessian(rows, counts, aux)
+    step = 1e-6
+    for i in range(rows.shape[1]):
+        shifted = rows.copy()
+        shifted[:, i] += step
+        difference = (model.full_nll(shifted, counts, aux, gradient=True)[1] - gradient) / step
+        np.testing.assert_allclose(hessian[:, :, i], difference, rtol=1e-4, atol=1e-5)
+
+
+def test_smooth_model_toys_at_a_vanishing_background():
+    # about 0.06 expected events under the peak: the asymptotic limit is too strong; the toys' limit is
+    # near the background-free one, -ln(0.05) = 3.0 for a signal of one event, and not below it by more
+    # than the pseudo-experiments' precision
+    model, counts = _peak(0.05)
+    asymptotic = upper_limit(model, counts, method="asymptotic")
+    auto = upper_limit(model, counts)
+    assert "pseudo-experiments" in auto.method and "under-cover" in auto.note
+    assert asymptotic.observed < 2.5 < 2.9 < auto.observed < 3.5
+    assert 2.9 < auto.expected[2] < 3.5
+    # the same seed gives the same limit
+    again = toy_upper_limit(model, counts, n_toys=2000, references=asymptotic)
+    assert again.observed == auto.observed and again.expected == auto.expected
+
+
+def test_smooth_model_toys_agree_with_the_formulae_at_large_counts():
+    # 30-60 events per bin: the asymptotic regime, where toys and formulae agree to their precision
+    model, counts = _peak(400.0, seed=2)
+    model = SmoothBackgroundModel(20 * model.signal, model.edges, degree=1, templates=model.templates,
+                                  template_uncertainties=(0.2,))
+    asymptotic = upper_limit(model, counts, method="asymptotic")
+    toys = toy_upper_limit(model, counts, n_toys=1000, references=asymptotic)
+    assert toys.observed == pytest.approx(asymptotic.observed, rel=0.1)
+    assert toys.expected[2] == pytest.approx(asymptotic.expected[2], rel=0.1)
