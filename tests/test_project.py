@@ -10,7 +10,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from analysis_lib.channels import channel, channels
+from analysis_lib.channels import channel, channels, notebook_declaration, studies
 from analysis_lib.core.errors import ParameterError
 from analysis_lib.core.parameters import EXECUTION_PARAMETERS
 from analysis_lib.io.published import PUBLISHED_DIR, load_curve
@@ -27,7 +27,10 @@ def write_runs(tmp_path, parameters):
 
 
 def test_book_runs_file_is_valid():
-    runs = load_runs(ROOT / "book" / "runs.yaml")
+    every = load_runs(ROOT / "book" / "runs.yaml")
+    # the coverage map, a study, beside the searches
+    assert [r.id for r in every if r.notebook == "coverage.ipynb"] == ["coverage"]
+    runs = [r for r in every if r.notebook != "coverage.ipynb"]
     assert {r.parameters["dataset"] for r in runs} == {"belle2_2018", "belle2_50ab", "babar_4s", "belle_4s",
                                                        "belle2_2019_2020", "belle2_2019"}
     higgsstrahlung = {r.parameters["dataset"] for r in runs if r.notebook == "belle2_dark_higgsstrahlung.ipynb"}
@@ -80,10 +83,11 @@ def test_ints_are_accepted_for_floats_and_defaults_filled():
     assert values["dataset"] == "belle2_2018"
 
 
-@pytest.mark.parametrize("name", sorted(channels()))
-def test_notebook_parameters_cell_matches_declaration(name):
-    ch = channel(name)
-    nb = nbformat.read(ROOT / "notebooks" / ch.notebook, as_version=4)
+@pytest.mark.parametrize("notebook", sorted([c.notebook for c in channels().values()]
+                                             + [s.notebook for s in studies().values()]))
+def test_notebook_parameters_cell_matches_declaration(notebook):
+    ch = notebook_declaration(notebook)  # a channel's or a study's
+    nb = nbformat.read(ROOT / "notebooks" / notebook, as_version=4)
     cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(cells) == 1
     defaults = {}

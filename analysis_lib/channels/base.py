@@ -12,6 +12,12 @@ register themselves with :func:`register`; the runner and the notebooks find the
 
 A notebook starts with :func:`analysis_lib.runner.notebook.setup`, which validates its parameters
 against the channel's declaration and gives the run's context.
+
+A :class:`Study` is a page of the book that the runner executes like a search but that is about the
+method, not a search (the coverage of the limits): a name, title, notebook and run parameters, no
+dataset and no simulated samples; its notebook starts with
+:func:`analysis_lib.runner.notebook.setup_study`. The runner finds what declares a notebook, channel
+or study, with :func:`notebook_declaration`.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from ..detector.datasets import Dataset, dataset
 from ..io.published import load_curve
 from ..simulation.production import requests
 
-__all__ = ["Channel", "PeakSearchChannel", "channel", "channel_for_notebook", "channels", "register"]
+__all__ = ["Channel", "PeakSearchChannel", "Study", "channel", "channel_for_notebook", "channels", "notebook_declaration",
+           "register", "register_study", "studies", "study"]
 
 class Channel(abc.ABC):
     """What a search declares. Subclasses set the class attributes and implement the abstract methods.
@@ -180,9 +187,13 @@ def channel(name: str) -> Channel:
     return _REGISTRY[name]
 
 
+def _file_name(notebook) -> str:
+    return str(notebook).replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def channel_for_notebook(notebook: str) -> Channel:
     """The channel whose notebook file is ``notebook`` (a file name or path)."""
-    stem = str(notebook).replace("\\", "/").rsplit("/", 1)[-1]
+    stem = _file_name(notebook)
     for ch in _REGISTRY.values():
         if ch.notebook == stem:
             return ch
@@ -190,3 +201,67 @@ def channel_for_notebook(notebook: str) -> Channel:
         f"no channel declares the notebook {notebook!r}; notebooks of channels: "
         f"{sorted(ch.notebook for ch in _REGISTRY.values())}"
     )
+
+
+class Study:
+    """A page of the book about the method that the runner executes like a search (see the module
+    docstring). Subclasses set ``name``, ``title``, ``notebook`` and ``parameters``."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    notebook: ClassVar[str]
+    parameters: ClassVar[tuple[Parameter, ...]]
+
+    def validate(self, values: Mapping, *, context: str = "") -> dict:
+        """All declared parameters, ``values`` checked and defaults filled in."""
+        return validate(self.parameters, dict(values), context=context)
+
+    def sample_requests(self, params: Mapping) -> list:
+        """A study reads no simulated sample."""
+        return []
+
+    def __repr__(self):
+        return f"<study {self.name}: {self.title}>"
+
+
+_STUDIES: dict[str, Study] = {}
+
+
+def register_study(cls: type[Study]) -> type[Study]:
+    """Class decorator: register one instance of a study under its name."""
+    if not (isinstance(cls, type) and issubclass(cls, Study)):
+        raise TypeError(f"{cls!r} is not a Study subclass")
+    instance = cls()
+    if instance.name in _STUDIES and type(_STUDIES[instance.name]) is not cls:
+        raise ParameterError(f"two studies are named {instance.name!r}")
+    _STUDIES[instance.name] = instance
+    return cls
+
+
+def studies() -> dict[str, Study]:
+    """The registered studies by name."""
+    return dict(_STUDIES)
+
+
+def study(name: str) -> Study:
+    """The study registered under ``name``."""
+    if name not in _STUDIES:
+        raise ParameterError(f"unknown study {name!r}; known studies: {sorted(_STUDIES)}")
+    return _STUDIES[name]
+
+
+def notebook_declaration(notebook: str) -> Channel | Study:
+    """The channel or study whose notebook file is ``notebook`` (a file name or path): what the
+    runner validates a run's parameters with and asks for its samples."""
+    stem = _file_name(notebook)
+    for st in _STUDIES.values():
+        if st.notebook == stem:
+            return st
+    try:
+        return channel_for_notebook(notebook)
+    except ParameterError:
+        raise ParameterError(
+            f"no channel or study declares the notebook {notebook!r}; notebooks of channels: "
+            f"{sorted(ch.notebook for ch in _REGISTRY.values())}; of studies: "
+            f"{sorted(st.notebook for st in _STUDIES.values())}"
+        ) from None

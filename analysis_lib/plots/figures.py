@@ -12,7 +12,7 @@ from scipy.stats import norm
 
 from ..core.units import luminosity_label
 
-__all__ = ["label", "result_labels", "plot_counts_2d", "plot_curves", "plot_limit_map", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_shapes",
+__all__ = ["label", "result_labels", "plot_counts_2d", "plot_coverage", "plot_curves", "plot_limit_map", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_shapes",
            "plot_significance", "plot_stack", "use_style"]
 
 _LLABEL = "Simulation re-creation"
@@ -26,12 +26,14 @@ def use_style():
     plt.rcParams.update({"figure.figsize": (8, 6), "font.size": 16, "legend.fontsize": 12})
 
 
-def label(ax, *, experiment: str, lumi: str, sqrt_s_gev: float | None = None, simulated: bool = True):
+def label(ax, *, experiment: str, lumi: str, sqrt_s_gev: float | None = None, simulated: bool = True,
+          llabel: str | None = None):
     """Experiment, "Simulation re-creation" (``simulated``, the default) or "Re-analysis" (real
-    ntuples), and the luminosity (and sqrt(s)) on ``ax``."""
+    ntuples), or ``llabel`` when given, and the luminosity (and sqrt(s)) on ``ax``."""
     rlabel = lumi if sqrt_s_gev is None else f"{lumi} ({sqrt_s_gev:.2f} GeV)"
-    hep.label.exp_label(exp=experiment, llabel=_LLABEL if simulated else _LLABEL_REAL, rlabel=rlabel, ax=ax,
-                        data=not simulated)
+    if llabel is None:
+        llabel = _LLABEL if simulated else _LLABEL_REAL
+    hep.label.exp_label(exp=experiment, llabel=llabel, rlabel=rlabel, ax=ax, data=not simulated)
 
 
 def result_labels(result, experiment=None, lumi=None) -> dict:
@@ -233,9 +235,9 @@ def plot_shapes(samples, *, bins, xlabel, experiment, lumi, ax=None, logy=False)
     return fig
 
 
-def plot_curves(curves, *, xlabel, ylabel, experiment, lumi, ax=None, logy=False):
+def plot_curves(curves, *, xlabel, ylabel, experiment, lumi, ax=None, logy=False, llabel=None):
     """Curves versus a common variable: ``curves`` maps a legend label to (x, y) or (x, y, yerr);
-    curves with errors are drawn as points."""
+    curves with errors are drawn as points. ``llabel`` replaces "Simulation re-creation"."""
     fig, ax, _ = _axes(ax)
     for name, curve in curves.items():
         x, y = np.asarray(curve[0], dtype=float), np.asarray(curve[1], dtype=float)
@@ -248,7 +250,23 @@ def plot_curves(curves, *, xlabel, ylabel, experiment, lumi, ax=None, logy=False
     if logy:
         ax.set_yscale("log")
     ax.legend(frameon=False, fontsize=11)
-    label(ax, experiment=experiment, lumi=lumi)
+    label(ax, experiment=experiment, lumi=lumi, llabel=llabel)
+    return fig
+
+
+def plot_coverage(curves, *, cl, xlabel, ylabel="coverage", thresholds=(), ax=None, logx=True):
+    """Coverage of upper limits: ``curves`` as :func:`plot_curves` takes them (label -> (x, y) or
+    (x, y, error)), the nominal ``cl`` as a line, and vertical grey lines at ``thresholds`` (label ->
+    x: where a method changes). Labelled "Simulation" and "pseudo-experiments" (no experiment)."""
+    fig = plot_curves(curves, xlabel=xlabel, ylabel=ylabel, experiment="", lumi="pseudo-experiments", ax=ax,
+                      llabel="Simulation")
+    ax = fig.axes[0] if ax is None else ax
+    ax.axhline(cl, color="black", lw=1, ls=":", label=f"nominal ({cl:.0%})")
+    for (name, x), style in zip(dict(thresholds).items(), ("--", "-.", ":")):
+        ax.axvline(x, color="grey", ls=style, lw=1.2, label=name)
+    if logx:
+        ax.set_xscale("log")
+    ax.legend(frameon=False, fontsize=11, loc="lower right")
     return fig
 
 

@@ -60,7 +60,7 @@ import nbformat
 import yaml
 
 from ..analysis.scan import connect
-from ..channels import channel_for_notebook
+from ..channels import notebook_declaration
 from ..core.errors import AnalysisError, ParameterError
 from ..core.parameters import EXECUTION_PARAMETERS
 from .notebook import PROFILE
@@ -129,7 +129,7 @@ def load_runs(path: Path = BOOK / "runs.yaml", *, book_dir: Path | None = None) 
         notebook = entry.get("notebook", "")
         if not (NOTEBOOKS / notebook).exists():
             raise ParameterError(f"run {run_id!r}: notebook {notebook!r} not found in notebooks/")
-        search = channel_for_notebook(notebook)
+        search = notebook_declaration(notebook)
         for p in EXECUTION_PARAMETERS:
             if p.name in (entry.get("parameters") or {}):
                 raise ParameterError(f"run {run_id!r}: parameter {p.name!r} is set by the runner for each execution "
@@ -222,9 +222,10 @@ def _leave_thread_pool():
 
 
 def _requests_of(run: Run):
-    """The samples one run reads (its channel's declaration), or the error of declaring them."""
+    """The samples one run reads (its channel's declaration; none for a study), or the error of
+    declaring them."""
     try:
-        return channel_for_notebook(run.notebook).sample_requests(run.parameters)
+        return notebook_declaration(run.notebook).sample_requests(run.parameters)
     except Exception as exc:  # this run fails, the others go on
         return f"declaring its samples: {type(exc).__name__}: {exc}"
 

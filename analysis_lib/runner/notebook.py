@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from ..analysis.results import LimitScan
 from ..analysis.scan import connect, scan_workers
-from ..channels import Channel, channel
+from ..channels import Channel, Study, channel, study
 from ..core import timing
 from ..core.errors import ParameterError
 from ..core.parameters import EXECUTION_PARAMETERS, validate
@@ -26,7 +26,7 @@ from ..detector.datasets import Dataset
 from ..io.results import write_limits, write_meta
 from ..plots import use_style
 
-__all__ = ["DETECTOR_ROWS", "PROFILE", "NotebookRun", "setup"]
+__all__ = ["DETECTOR_ROWS", "PROFILE", "NotebookRun", "StudyRun", "setup", "setup_study"]
 
 #: The file of a run's seconds per stage (:mod:`analysis_lib.core.timing`), next to its results.
 PROFILE = "profile.json"
@@ -65,8 +65,23 @@ DETECTOR_ROWS = {
 }
 
 
+class _Outputs:
+    """What every executed notebook writes into its ``output`` folder: figures and the profile."""
+
+    def write_profile(self):
+        """Write the seconds per stage so far into ``profile.json`` (the runner's profile reads it)."""
+        (self.output / PROFILE).write_text(json.dumps(timing.totals(), indent=1, sort_keys=True))
+
+    def savefig(self, fig, name: str):
+        """Save a figure into the run's folder as ``name`` (PNG, 100 dpi); timed as the stage
+        ``plots``."""
+        with timing.stage("plots"):
+            fig.savefig(self.output / name, dpi=100, bbox_inches="tight")
+        self.write_profile()
+
+
 @dataclass
-class NotebookRun:
+class NotebookRun(_Outputs):
     """One execution of a channel's notebook: what :func:`setup` made of its parameters.
 
     Attributes
@@ -131,10 +146,6 @@ class NotebookRun:
         self.write_profile()
         return results
 
-    def write_profile(self):
-        """Write the seconds per stage so far into ``profile.json`` (the runner's profile reads it)."""
-        (self.output / PROFILE).write_text(json.dumps(timing.totals(), indent=1, sort_keys=True))
-
     def write(self, results) -> Any:
         """Write ``limits.csv`` (the results in the order given) and ``meta.json``; returns the table."""
         results = list(results.values() if isinstance(results, Mapping) else results)
@@ -142,13 +153,6 @@ class NotebookRun:
         write_meta(self.output / "meta.json", results, self.params, channel=self.channel.name,
                    scan_workers=scan_workers(self.client))
         return frame
-
-    def savefig(self, fig, name: str):
-        """Save a figure into the run's folder as ``name`` (PNG, 100 dpi); timed as the stage
-        ``plots``."""
-        with timing.stage("plots"):
-            fig.savefig(self.output / name, dpi=100, bbox_inches="tight")
-        self.write_profile()
 
     def close(self):
         """Close the dask client, if any."""
@@ -164,7 +168,32 @@ def setup(name: str, namespace: Mapping, *, style: bool = True) -> NotebookRun:
     ``style`` is False), logging at WARNING, creates the output folder and connects to the scan's
     cluster."""
     ch = channel(name)
-    params = ch.validate({p.name: namespace[p.name] for p in ch.parameters if p.name in namespace})
+    params, execution, output = _start(ch, namespace, style)
+    return NotebookRun(channel=ch, params=params, dataset=ch.dataset(params), output=output,
+                       client=connect(execution["scheduler"]))
+
+
+@dataclass
+class StudyRun(_Outputs):
+    """One execution of a study's notebook: the study, its validated parameters, its output folder."""
+
+    study: Study
+    params: dict
+    output: Path
+
+
+def setup_study(name: str, namespace: Mapping, *, style: bool = True) -> StudyRun:
+    """The run of study ``name`` with the parameters found in ``namespace``, as :func:`setup` makes a
+    channel's (a study computes in its kernel: the ``scheduler`` it is given is not used)."""
+    st = study(name)
+    params, _, output = _start(st, namespace, style)
+    return StudyRun(study=st, params=params, output=output)
+
+
+def _start(declaration, namespace, style):
+    """The declared and execution parameters of ``namespace``, validated; logging, timing and the
+    figure style set up; the output folder created."""
+    params = declaration.validate({p.name: namespace[p.name] for p in declaration.parameters if p.name in namespace})
     execution = validate(EXECUTION_PARAMETERS, {p.name: namespace[p.name] for p in EXECUTION_PARAMETERS
                                                 if p.name in namespace})
     logging.basicConfig(level=logging.WARNING)
@@ -173,5 +202,4 @@ def setup(name: str, namespace: Mapping, *, style: bool = True) -> NotebookRun:
         use_style()
     output = Path(execution["output_dir"])
     output.mkdir(parents=True, exist_ok=True)
-    return NotebookRun(channel=ch, params=params, dataset=ch.dataset(params), output=output,
-                       client=connect(execution["scheduler"]))
+    return params, execution, output

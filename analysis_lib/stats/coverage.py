@@ -71,8 +71,9 @@ def counting_coverage(background: float, signals, *, cl: float = 0.95, method: s
     return Coverage(background, method, signals, coverage, np.zeros_like(coverage))
 
 
-def _asymptotic(models, counts, cl):
-    return fast_upper_limits(models, counts, cl=cl, method="asymptotic")
+def _asymptotic(models, counts, cl, bands=False):
+    """Asymptotic limits of many pseudo-data sets (their observed limits: no bands unless asked)."""
+    return fast_upper_limits(models, counts, cl=cl, method="asymptotic", bands=bands)
 
 
 def shape_model(background: float) -> BinnedModel:
@@ -88,8 +89,10 @@ def shape_coverage(background: float, signals, *, cl: float = 0.95, n_toys: int 
                    method: str = "asymptotic", toys_per_limit: int = 1000) -> Coverage:
     """Coverage of the limit of :func:`shape_model` at the true ``signals`` from ``n_toys`` pseudo-
     data sets each (seeded); ``method`` "asymptotic" or "toys" (the limit of every pseudo-data set
-    from ``toys_per_limit`` pseudo-experiments of its own, :func:`analysis_lib.stats.toys.fast_toy_upper_limits`)."""
-    from .toys import fast_toy_upper_limits
+    from ``toys_per_limit`` pseudo-experiments of its own). A limit covers s exactly when CLs at s is
+    above 1 - cl, so with toys only CLs at s is computed
+    (:func:`analysis_lib.stats.toys.fast_toy_cls`), not the limit."""
+    from .toys import fast_toy_cls
 
     model = shape_model(background)
     signals = np.asarray(signals, dtype=float)
@@ -98,13 +101,12 @@ def shape_coverage(background: float, signals, *, cl: float = 0.95, n_toys: int 
     for i, s in enumerate(signals):
         counts = rng.poisson(s * model.signal + model.background, size=(n_toys, SHAPE_BINS)).astype(float)
         if method == "asymptotic":
-            limits = np.array([r.observed for r in _asymptotic([model] * n_toys, list(counts), cl)])
-        elif method == "toys":  # every pseudo-data set's limit from its own pseudo-experiments, in one batch
-            limits = np.array([r.observed for r in fast_toy_upper_limits([model] * n_toys, list(counts), cl=cl,
-                                                                         n_toys=toys_per_limit, seed=seed + 1)])
+            covered = np.array([r.observed for r in _asymptotic([model] * n_toys, list(counts), cl)]) >= s
+        elif method == "toys":  # every pseudo-data set's CLs at s from its own pseudo-experiments, in one batch
+            covered = fast_toy_cls([model] * n_toys, list(counts), s, n_toys=toys_per_limit, seed=seed + 1)[:, 0] > 1 - cl
         else:
             raise ValueError(f"method={method!r}: use 'asymptotic' or 'toys'")
-        coverage[i] = np.mean(limits >= s)
+        coverage[i] = np.mean(covered)
     error = np.sqrt(coverage * (1 - coverage) / n_toys)
     return Coverage(background, method, signals, coverage, error)
 
@@ -115,10 +117,10 @@ def coverage_map(backgrounds, *, cl: float = 0.95, n_signals: int = 12, n_toys: 
     "shape": [...]}, lists of :class:`Coverage`."""
     out = {"counting": [], "shape": []}
     for b in backgrounds:
-        median = _asymptotic([BinnedModel([1.0], [b], float_background=False)], [[b]], cl)[0].expected[2]
+        median = _asymptotic([BinnedModel([1.0], [b], float_background=False)], [[b]], cl, bands=True)[0].expected[2]
         out["counting"].append(counting_coverage(b, np.linspace(0.2, 2.0, n_signals) * median, cl=cl))
         model = shape_model(b)
-        median = _asymptotic([model], [model.background], cl)[0].expected[2]
+        median = _asymptotic([model], [model.background], cl, bands=True)[0].expected[2]
         out["shape"].append(shape_coverage(b, np.linspace(0.2, 2.0, n_signals) * median, cl=cl, n_toys=n_toys,
                                            seed=seed))
     return out

@@ -30,6 +30,7 @@ from .limits import (
     _toy_limit,
     asymptotic_threshold,
     small_background_note,
+    summarise_notes,
 )
 
 __all__ = ["fast_discovery_significances", "fast_upper_limit", "fast_upper_limits"]
@@ -75,6 +76,8 @@ def _stack(models):
 
 def _gamma(rows, mu, theta, counts, aux):
     finite = np.isfinite(rows.tau)
+    if not finite.any():  # no per-bin uncertainty in these rows
+        return np.ones_like(rows.b)
     tau_f = np.where(finite, rows.tau, 0.0)
     big_b = theta[:, None] * rows.b
     ms = mu[:, None] * rows.s
@@ -110,6 +113,9 @@ def _derivatives(rows, mu, theta, gamma, counts, aux):
     nu = np.maximum(mu * s + theta * gamma * b, 1e-300)
     r = 1 - counts / nu
     w = np.where(counts > 0, (counts / nu) / nu, 0.0)  # 0 in empty (padded) bins
+    if not finite.any():  # no per-bin factor to profile: the plain second derivatives
+        return (np.sum(s * r, axis=1), np.sum(b * r, axis=1), np.sum(w * s**2, axis=1), np.sum(w * s * b, axis=1),
+                np.sum(w * b**2, axis=1))
     f_mg = w * s * theta * b
     f_tg = b * r + w * theta * gamma * b**2
     f_gg = w * (theta * b) ** 2 + aux / np.maximum(gamma, 1e-300) ** 2
@@ -223,7 +229,7 @@ def _bisect(function, index, lo, hi, target, *, iterations=_BISECTIONS):
     return 0.5 * (lo + hi)
 
 
-def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_grid=10):
+def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_grid=10, bands=True):
     """Observed and expected CLs limits (asymptotic, q~_mu) of many hypotheses at once, with the
     notes of the readable path (:func:`analysis_lib.stats.limits.upper_limit`, ``method="auto"``).
 
@@ -243,6 +249,9 @@ def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_gri
         "asymptotic": the formulae everywhere (with the note).
     n_grid : int
         Points of the coarse grid in mu (10 by default).
+    bands : bool
+        Compute the expected limits (True by default); without, ``expected`` holds NaN (the observed
+        limits of many pseudo-data sets of one model, for coverage, need none).
 
     Returns
     -------
@@ -331,11 +340,14 @@ def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_gri
     observed = _bisect(lambda index, mu: -np.log(np.maximum(curves(index, mu[:, None])[0][:, 0], 1e-300)),
                        all_rows, *_bracket(grids, -np.log(np.maximum(observed_cls, 1e-300)), -np.log(alpha)),
                        -np.log(alpha))
-    rows_k = np.tile(all_rows, len(BANDS))
-    target_k = np.repeat(targets, h)
-    lo, high = _bracket(grids[rows_k], sqrt_qa[rows_k], target_k)
-    expected = _bisect(lambda index, mu: curves(index, mu[:, None])[6][:, 0], rows_k, lo, high,
-                       target_k).reshape(len(BANDS), h).T
+    if bands:
+        rows_k = np.tile(all_rows, len(BANDS))
+        target_k = np.repeat(targets, h)
+        lo, high = _bracket(grids[rows_k], sqrt_qa[rows_k], target_k)
+        expected = _bisect(lambda index, mu: curves(index, mu[:, None])[6][:, 0], rows_k, lo, high,
+                           target_k).reshape(len(BANDS), h).T
+    else:
+        expected = np.full((h, len(BANDS)), np.nan)
     limits = np.column_stack([observed, expected])
     # the background under the signal (background-only fit), as the readable path judges it
     b_core = _core_background(rows, theta_zero[:, None] * gamma_zero * rows.b)
@@ -351,10 +363,11 @@ def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_gri
                                  background_core=float(b_core[i]))
             elif method == "auto":
                 toys.append(i)
-            else:
-                log.warning(note)
             result = replace(result, note=note)
         out.append(result)
+    if method == "asymptotic":
+        for note in summarise_notes(out):
+            log.warning(note)
     if toys:  # as the readable path: pseudo-experiments, all these hypotheses at once
         from .toys import fast_toy_upper_limits
 

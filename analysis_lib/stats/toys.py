@@ -33,7 +33,7 @@ from .histfactory import HistFactoryModel
 from .limits import BANDS, LimitResult
 from .newton import minimize
 
-__all__ = ["fast_toy_upper_limits", "poisson_quantile", "toy_upper_limit"]
+__all__ = ["fast_toy_cls", "fast_toy_upper_limits", "poisson_quantile", "toy_upper_limit"]
 
 
 class _NewtonFits:
@@ -366,7 +366,36 @@ def fast_toy_upper_limits(models, counts, *, cl: float = 0.95, aux=None, referen
     alpha = 1 - cl
     if references is None:
         references = fast.fast_upper_limits(models, counts, cl=cl, aux=aux, method="asymptotic")
-    spans = np.array([[min(r.observed, *r.expected), max(r.observed, *r.expected)] for r in references])
+    spans = np.array([[np.nanmin([r.observed, *r.expected]), np.nanmax([r.observed, *r.expected])] for r in references])
+    curves, mu_hat = _binned_cls_curves(models, counts, aux, n_toys, seed)
+    grid, values = _on_grid(curves, spans, alpha, n_grid)
+    out = []
+    for i in range(h):
+        limits = [_crossing(grid[i], values[i, :, k], alpha) for k in range(values.shape[2])]
+        out.append(LimitResult(observed=limits[0], expected=tuple(limits[1:]), cl=cl,
+                               method=f"CLs, pseudo-experiments ({n_toys} per hypothesis)", mu_hat=float(mu_hat[i])))
+    return out
+
+
+def fast_toy_cls(models, counts, mu, *, aux=None, n_toys: int = 2000, seed: int = 0) -> np.ndarray:
+    """CLs from pseudo-experiments of many :class:`~analysis_lib.stats.likelihood.BinnedModel` at one
+    signal strength each, ``mu`` (h,): (h, 6), the observed CLs and the five expected ones (the
+    construction of :func:`fast_toy_upper_limits`, whose limits are where these fall to alpha). A
+    limit covers a true signal s exactly when CLs at s is above alpha, so coverage needs only this."""
+    models = list(models)
+    if not isinstance(n_toys, int | np.integer) or n_toys < 100:
+        raise ParameterError(f"n_toys={n_toys!r} must be an integer >= 100 (CLs near alpha needs many)")
+    curves, _ = _binned_cls_curves(models, counts, aux, n_toys, seed)
+    return curves(np.broadcast_to(np.asarray(mu, dtype=float), (len(models),)).copy())
+
+
+def _binned_cls_curves(models, counts, aux, n_toys, seed):
+    """For many BinnedModels and their data, ``curves(mu (h,)) -> (h, 6)``: the observed and the five
+    expected CLs from pseudo-experiments at each model's mu (the construction of the module
+    docstring, with the closed-form fits of :mod:`analysis_lib.stats.fast`); and mu-hat of the data."""
+    from . import fast
+
+    h = len(models)
     rows, width = fast._stack(models)
     data, aux_rows = np.zeros((h, width)), np.zeros((h, width))
     given = [None] * h if aux is None else list(aux)
@@ -422,13 +451,7 @@ def fast_toy_upper_limits(models, counts, *, cl: float = 0.95, aux=None, referen
             out[i, 1:] = np.quantile(cls[1:], ndtr(np.array(BANDS, dtype=float)), method="inverted_cdf")
         return out
 
-    grid, values = _on_grid(curves, spans, alpha, n_grid)
-    out = []
-    for i in range(h):
-        limits = [_crossing(grid[i], values[i, :, k], alpha) for k in range(values.shape[2])]
-        out.append(LimitResult(observed=limits[0], expected=tuple(limits[1:]), cl=cl,
-                               method=f"CLs, pseudo-experiments ({n_toys} per hypothesis)", mu_hat=float(mu_hat[i])))
-    return out
+    return curves, mu_hat
 
 
 def _on_grid(curves, spans, alpha, n_grid, prefetch=None):

@@ -50,6 +50,26 @@ def test_shape_model_coverage_map_coarse():
     assert "pseudo-experiments" in upper_limit(model, np.zeros(10)).method
 
 
+def test_pseudo_experiment_limits_cover_where_auto_uses_them():
+    # the shape model at 0.3 events in all bins (about 0.1 under the peak): each pseudo-data set's own
+    # pseudo-experiments; CLs at the true signal above alpha exactly when the limit covers it
+    model = shape_model(0.3)
+    median = upper_limit(model, model.background, method="asymptotic").expected[2]
+    toys = shape_coverage(0.3, [median], n_toys=150, method="toys", toys_per_limit=300, seed=2)
+    assert toys.minimum >= 0.95 - 3 * np.sqrt(0.95 * 0.05 / 150)
+
+
+def test_cls_at_the_limit_is_alpha():
+    # fast_toy_cls (what coverage needs) and fast_toy_upper_limits are one construction
+    from analysis_lib.stats.toys import fast_toy_cls, fast_toy_upper_limits
+
+    model = shape_model(0.5)
+    counts = [np.array([0, 0, 1, 0, 0, 1, 0, 0, 0, 0], dtype=float)]
+    limit = fast_toy_upper_limits([model], counts, n_toys=1000, seed=4)[0].observed
+    below, above = fast_toy_cls([model, model], counts * 2, [0.9 * limit, 1.1 * limit], n_toys=1000, seed=4)[:, 0]
+    assert below > 0.05 > above
+
+
 def test_peak_on_background_covers():
     # 20 bins, about 30 events per bin: the asymptotic regime, 1000 pseudo-data sets at the median limit
     x = np.linspace(-1, 1, 20)
