@@ -257,6 +257,20 @@ class BayesianCounting:
     def batch(self, points):
         return [(self.limit(self.window(point)), float("nan")) for point in points]
 
+    def workspace(self, point):
+        """The window's likelihood as a pyhf workspace (:func:`analysis_lib.stats.workspace.from_counting`:
+        Gaussian uncertainties entering linearly, those the Bayesian limit marginalises) and its metadata."""
+        from ..stats.workspace import from_counting, to_workspace
+
+        w = self.window(point)
+        model = from_counting(float(np.sum(w.signal_per_unit)), float(np.sum(w.background)),
+                              float(np.sqrt(np.sum(np.square(w.background_uncertainty)))),
+                              signal_uncertainty=self.signal_uncertainty)
+        return to_workspace(model, [float(np.sum(w.counts))]), {
+            "converted_from": "a one-bin counting window whose limits the chapter computes as Bayesian (uniform "
+                              "prior in the signal, uncertainties marginalised): the same likelihood, for other "
+                              "constructions", "window": {k: list(map(float, v)) for k, v in w.ranges.items()}}
+
 
 #: Largest count plus background for which :func:`compare_methods` builds the Feldman-Cousins interval
 #: (its acceptance regions grow with the count; far above, the interval is Gaussian and the memory of

@@ -291,16 +291,19 @@ def _build(mass_gev, *, search, inputs, half_width_sigma, degree):
 
 
 def scan(search: PeakSearch, inputs: SearchInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma,
-         fit_half_width_sigma, background_degree=2, progress=True, client=None, masses_gev=None) -> LimitScan:
+         fit_half_width_sigma, background_degree=2, progress=True, client=None, masses_gev=None,
+         workspaces=True) -> LimitScan:
     """Limits on the signal strength (in units of the reference cross section) versus mass, at the
-    masses of :func:`scan_masses` (or at ``masses_gev``); with a dask ``client`` the masses are spread
-    over its workers."""
+    masses of :func:`scan_masses` (or at ``masses_gev``), with the pyhf workspace of every window
+    (``workspaces``, True by default: its fitted continuum as templates,
+    :func:`analysis_lib.stats.workspace.from_smooth_model`); with a dask ``client`` the masses are
+    spread over its workers."""
     masses = scan_masses(search, inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev,
                          step_sigma=mass_step_sigma) if masses_gev is None else np.asarray(masses_gev, dtype=float)
     build = partial(_build, search=search, inputs=inputs, half_width_sigma=fit_half_width_sigma,
                     degree=background_degree)
     return scan_limits(masses, CLs(build, search.cl), quantity="mu", unit="", cl=search.cl, progress=progress,
-                       client=client)
+                       client=client, workspaces=workspaces)
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,10 @@ class LimitScan:
         dataset), False for a dataset of real ntuples.
     notes : tuple of str
         Warnings and choices of the computation, once each.
+    workspaces : tuple of (dict, dict)
+        The pyhf workspace of each hypothesis's likelihood with its metadata, in the order of the
+        masses (:func:`analysis_lib.stats.workspace.export`; the parameter of interest is the signal
+        strength of the hypothesis, whatever the result's quantity); empty when not made.
     """
 
     quantity: str
@@ -97,6 +101,7 @@ class LimitScan:
     data_source: str = ""
     pseudo_data: bool = True
     notes: tuple = ()
+    workspaces: tuple = field(default=(), repr=False, compare=False)
 
     def __post_init__(self):
         n = np.shape(self.masses_gev)[0] if np.ndim(self.masses_gev) else 0
@@ -109,6 +114,8 @@ class LimitScan:
             value = getattr(self, name)
             if value is not None and np.shape(value) != (n,):
                 raise ParameterError(f"{name} has shape {np.shape(value)}, but ({n},) is required")
+        if self.workspaces and len(self.workspaces) != n:
+            raise ParameterError(f"{len(self.workspaces)} workspaces for {n} masses; give one per mass, or none")
 
     def __len__(self):
         return len(self.masses_gev)
@@ -147,6 +154,7 @@ class LimitScan:
             expected=np.asarray(self.expected)[mask],
             significance=None if self.significance is None else np.asarray(self.significance)[mask],
             masses2_gev=None if self.masses2_gev is None else np.asarray(self.masses2_gev)[mask],
+            workspaces=tuple(self.workspaces[i] for i in np.arange(len(self))[mask]) if self.workspaces else (),
         )
 
     def at_mass2(self, mass2_gev: float) -> LimitScan:

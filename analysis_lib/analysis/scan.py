@@ -24,6 +24,7 @@ from ..core.errors import AnalysisError, ParameterError
 from ..stats import discovery_significance, upper_limit
 from ..stats.fast import fast_upper_limits
 from ..stats.limits import summarise_notes
+from ..stats.workspace import export
 from .results import LimitScan
 
 __all__ = ["CLs", "FastCLs", "connect", "scan_limits", "scan_workers"]
@@ -73,6 +74,10 @@ class CLs:
             out.append((upper_limit(model, counts, cl=self.cl), discovery_significance(model, counts)))
         return out
 
+    def workspace(self, point):
+        """The pyhf workspace of the hypothesis and its metadata (:func:`analysis_lib.stats.workspace.export`)."""
+        return export(*self.build(point))
+
 
 @dataclass(frozen=True)
 class FastCLs:
@@ -92,13 +97,17 @@ class FastCLs:
         limits = fast_upper_limits(models, counts, cl=self.cl)
         return list(zip(limits, fast_discovery_significances(models, counts)))
 
+    def workspace(self, point):
+        """The pyhf workspace of the hypothesis and its metadata (:func:`analysis_lib.stats.workspace.export`)."""
+        return export(*self.build(point))
+
 
 def _chunks(n, size):
     return [slice(start, min(start + size, n)) for start in range(0, n, max(int(size), 1))]
 
 
 def scan_limits(points, calculator, *, quantity: str, unit: str, cl: float, mass_name: str = "m",
-                mass2_name: str = "", progress: bool = True, client=None) -> LimitScan:
+                mass2_name: str = "", progress: bool = True, client=None, workspaces: bool = False) -> LimitScan:
     """Upper limits and local significances at every hypothesis.
 
     Parameters
@@ -118,6 +127,9 @@ def scan_limits(points, calculator, *, quantity: str, unit: str, cl: float, mass
     client : dask.distributed.Client, optional
         Spread the chunks over this cluster; None (the default) computes in this process. Chunks
         have the calculator's fixed size, so the result does not depend on the number of workers.
+    workspaces : bool
+        Also make every hypothesis's pyhf workspace (the calculator's ``workspace(point) -> (spec,
+        metadata)``), kept in the result's ``workspaces`` (False by default).
     """
     points = np.asarray(points, dtype=float)
     if points.ndim not in (1, 2) or (points.ndim == 2 and points.shape[1] != 2) or not len(points):
@@ -125,24 +137,27 @@ def scan_limits(points, calculator, *, quantity: str, unit: str, cl: float, mass
                              f"{points.shape}")
     if getattr(calculator, "cl", cl) != cl:
         raise ParameterError(f"the calculator computes at cl={calculator.cl}, but the scan is declared at cl={cl}")
+    if workspaces and not hasattr(calculator, "workspace"):
+        raise ParameterError(f"{type(calculator).__name__} makes no workspaces (it has no workspace(point) method)")
     chunks = _chunks(len(points), calculator.chunk)
     bar = tqdm(total=len(points), desc="mass hypotheses", disable=not progress, mininterval=2)
     if client is None:
         pieces = []
         for piece in chunks:
-            pieces.append(calculator.batch(points[piece]))
+            pieces.append(_batch(calculator, points[piece], workspaces))
             bar.update(piece.stop - piece.start)
     else:
         from dask.distributed import as_completed
 
         remote = client.scatter(calculator, broadcast=True)
-        futures = [client.submit(_batch, remote, points[piece], pure=False) for piece in chunks]
+        futures = [client.submit(_batch, remote, points[piece], workspaces, pure=False) for piece in chunks]
         sizes = {f.key: piece.stop - piece.start for f, piece in zip(futures, chunks)}
         for future in as_completed(futures):
             bar.update(sizes[future.key])
         pieces = client.gather(futures)
     bar.close()
-    computed = [item for piece in pieces for item in piece]
+    computed = [item for piece, _ in pieces for item in piece]
+    made = tuple(w for _, piece in pieces for w in piece) if workspaces else ()
     limits = [c[0] for c in computed]
     notes = summarise_notes(limits)
     for note in notes:
@@ -157,8 +172,10 @@ def scan_limits(points, calculator, *, quantity: str, unit: str, cl: float, mass
         expected=np.array([limit.expected for limit in limits], dtype=float),
         significance=np.array([c[1] for c in computed], dtype=float),
         cl=cl, method=" / ".join(methods), test_statistic=limits[0].test_statistic, notes=tuple(notes),
+        workspaces=made,
     )
 
 
-def _batch(calculator, points):
-    return calculator.batch(points)
+def _batch(calculator, points, workspaces=False):
+    """A chunk's limits, and its workspaces when asked (an empty list when not)."""
+    return calculator.batch(points), [calculator.workspace(p) for p in points] if workspaces else []

@@ -310,7 +310,7 @@ def analyse(inputs: HiggsstrahlungInputs, *, mass_a_min_gev, mass_a_max_gev, mas
                          mass_step_sigma=mass_step_sigma, mass_h_step_gev=mass_h_step_gev)
     calculator = BayesianCounting(partial(window, inputs), CL, signal_uncertainty=SIGNAL_SYSTEMATIC)
     eps2 = scan_limits(points, calculator, quantity="eps2_alpha_d", unit="", cl=CL, mass_name="M_A'",
-                       mass2_name="M_h'", progress=progress, client=client)
+                       mass2_name="M_h'", progress=progress, client=client, workspaces=True)
     sqrt_s = inputs.dataset.experiment.sqrt_s_gev
     sigma = eps2.transform(lambda a, h, v: 1e3 * v * sigma_dark_higgsstrahlung_pb(a, h, sqrt_s)
                            * branching_fraction_mumu(a), quantity="sigma_ahprime_x_br_mumu", unit="fb")

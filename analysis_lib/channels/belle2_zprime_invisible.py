@@ -361,7 +361,7 @@ def analyse(inputs: ZprimeInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma
     masses = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
     windows = partial(window, inputs, window_sigma=window_sigma)
     mu = scan_limits(masses, FastCLs(partial(window_model, window=windows), CL), quantity="mu", unit="", cl=CL,
-                     mass_name="M_Z'", progress=progress, client=client)
+                     mass_name="M_Z'", progress=progress, client=client, workspaces=True)
     sigma = mu.transform(lambda m, v: v * inputs.sigma_pb(m) * 1e3, quantity="sigma_mumu_zprime_x_br", unit="fb")
     out = {"sigma": sigma}
     for decay in DECAY_MODES:

@@ -1,4 +1,5 @@
-"""The files every run writes: ``limits.csv`` (long form) and ``meta.json``, written atomically.
+"""The files every run writes: ``limits.csv`` (long form) and ``meta.json``, written atomically; and
+``workspaces.zip``, the pyhf workspaces of its hypotheses, where its scans made them.
 
 Both are made from the run's results (:class:`analysis_lib.analysis.results.LimitScan`, read here
 through their fields) and its validated parameters alone, with the same fields for every channel.
@@ -11,11 +12,12 @@ import importlib.metadata
 import json
 import os
 import platform
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["LIMIT_COLUMNS", "package_versions", "run_meta", "write_limits", "write_meta"]
+__all__ = ["LIMIT_COLUMNS", "package_versions", "run_meta", "write_limits", "write_meta", "write_workspaces"]
 
 LIMIT_COLUMNS = [
     "quantity", "unit", "mass_gev", "observed",
@@ -97,3 +99,44 @@ def write_meta(path, results, parameters: dict, *, channel: str, scan_workers: i
     payload = run_meta(results, parameters, channel=channel, scan_workers=scan_workers)
     _atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str))
     return payload
+
+
+def write_workspaces(results, path) -> Path | None:
+    """Write the pyhf workspaces of the results' hypotheses (:attr:`LimitScan.workspaces`) into one zip
+    file, atomically: ``<quantity>/<masses>.json`` for each (once, where several results are
+    conversions of one scan), and ``index.json`` naming for every file its masses, the results that
+    come from it (quantity, unit, CL, method), the dataset and luminosity, what the workspace was
+    converted from (its metadata) and the re-creation caveat. None (and nothing written) when no
+    result has workspaces."""
+    results = [r for r in results if r.workspaces]
+    if not results:
+        return None
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    entries = {}  # id of the workspace -> its index entry
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for r in results:
+            masses2 = r.masses2_gev if r.masses2_gev is not None else [None] * len(r)
+            for m, m2, (spec, metadata) in zip(r.masses_gev, masses2, r.workspaces):
+                use = {"quantity": r.quantity, "unit": r.unit, "confidence_level": r.cl, "method": r.method}
+                if id(spec) in entries:
+                    entries[id(spec)]["results"].append(use)
+                    continue
+                label = f"{r.mass_name}_{m:.4f}" + ("" if m2 is None else f"_{r.mass2_name}_{m2:.4f}")
+                name = f"{r.quantity}/{label}.json".replace("'", "p")
+                archive.writestr(name, json.dumps(spec, indent=1))
+                entries[id(spec)] = {
+                    "file": name, "mass_gev": float(m), **({} if m2 is None else {"mass2_gev": float(m2)}),
+                    "results": [use], "dataset": r.dataset, "experiment": r.experiment,
+                    "luminosity_fb": r.luminosity_fb, "pseudo_data": r.pseudo_data, "metadata": metadata,
+                }
+        archive.writestr("index.json", json.dumps({
+            "format": "pyhf JSON workspaces, schema 1.0.0",
+            "poi": "mu, the signal strength of the hypothesis in units of its reference signal; each result's limit "
+                   "is the limit on mu through the chapter's conversion to its quantity",
+            "caveat": "a simulation re-creation: the observations are seeded pseudo-data where pseudo_data is true, "
+                      "and every template comes from this project's simulation, not from the experiment",
+            "workspaces": list(entries.values())}, indent=1))
+    os.replace(tmp, path)
+    return path

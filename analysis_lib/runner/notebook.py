@@ -23,7 +23,7 @@ from ..core import timing
 from ..core.errors import ParameterError
 from ..core.parameters import EXECUTION_PARAMETERS, validate
 from ..detector.datasets import Dataset
-from ..io.results import write_limits, write_meta
+from ..io.results import write_limits, write_meta, write_workspaces
 from ..plots import use_style
 
 __all__ = ["DETECTOR_ROWS", "PROFILE", "NotebookRun", "StudyRun", "setup", "setup_study"]
@@ -147,9 +147,11 @@ class NotebookRun(_Outputs):
         return results
 
     def write(self, results) -> Any:
-        """Write ``limits.csv`` (the results in the order given) and ``meta.json``; returns the table."""
+        """Write ``limits.csv`` (the results in the order given), ``meta.json`` and, where the scans made
+        them, ``workspaces.zip``; returns the table."""
         results = list(results.values() if isinstance(results, Mapping) else results)
         frame = write_limits(results, self.output / "limits.csv")
+        write_workspaces(results, self.output / "workspaces.zip")
         write_meta(self.output / "meta.json", results, self.params, channel=self.channel.name,
                    scan_workers=scan_workers(self.client))
         return frame

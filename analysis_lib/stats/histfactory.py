@@ -298,7 +298,11 @@ class HistFactoryModel:
             p.width = self._sized(p, "factors", config["factors"])
             if "auxdata" not in config:
                 p.aux = p.width.copy()
-        if "sigmas" in config and p.constraint == "gauss" and p.type != "lumi":
+        if "sigmas" in config and p.type not in ("staterror", "lumi"):
+            raise ParameterError(f"setting 'sigmas' of {p.type} parameter {p.name!r}: pyhf uses sigmas only for "
+                                 "staterror and lumi parameters (a normsys or histosys constraint is a unit Gaussian; "
+                                 "scale its variations instead)")
+        if "sigmas" in config and p.type == "staterror":
             p.width = self._sized(p, "sigmas", config["sigmas"])
         if p.name == self.poi:
             p.bounds = [self.mu_bounds]

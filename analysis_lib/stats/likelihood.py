@@ -246,17 +246,26 @@ def fit(model, counts, *, aux=None, mu=None, start=None, errors=False) -> FitRes
     for name, limit, is_fixed in zip(names, model.limits(), fixed):
         m.limits[name] = (-np.inf if limit[0] is None else limit[0], np.inf if limit[1] is None else limit[1])
         m.fixed[name] = is_fixed
+    if mu is None:  # every parameter's bounds, mu's included, for the Newton polish
+        bounds = (np.array([lo] + [-np.inf if b[0] is None else b[0] for b in model.limits()]),
+                  np.array([hi] + [np.inf if b[1] is None else b[1] for b in model.limits()]))
     m.errordef = Minuit.LIKELIHOOD
     m.strategy = 0
     m.migrad(iterate=1)
+    if mu is None and hasattr(model, "polish"):
+        # Newton's method with the bounds (the model's ``polish``) from Migrad's point, clipped to them,
+        # and from the start: Migrad with mu unbounded can wander off along a flat direction (a
+        # background normalisation with a wide range trading against mu), which Newton does not
+        values, nll = min((model.polish(None, np.clip(x, *bounds), counts, aux)
+                           for x in (np.array(m.values), np.concatenate([[mu0], params0]))),
+                          key=lambda candidate: candidate[1])
+        return FitResult(mu=float(values[0]), params=tuple(float(v) for v in values[1:]), nll=float(nll),
+                         valid=bool(m.valid), mu_error=_hesse_mu(m) if errors else float("nan"))
     if mu is None and not lo <= m.values["mu"] <= hi:
         bound = lo if m.values["mu"] < lo else hi
         start_params = np.array(m.values)[1:]
         return replace(fit(model, counts, aux=aux, mu=bound, start=start_params), mu_error=float("nan"))
-    mu_error = float("nan")
-    if errors and mu is None:
-        m.hesse()
-        mu_error = float(m.errors["mu"])
+    mu_error = _hesse_mu(m) if errors and mu is None else float("nan")
     values, nll = np.array(m.values), float(m.fval)
     if hasattr(model, "polish"):  # models with many parameters: Newton steps from Migrad's minimum
         values, nll = model.polish(mu, values, counts, aux)
@@ -267,3 +276,9 @@ def fit(model, counts, *, aux=None, mu=None, start=None, errors=False) -> FitRes
         valid=bool(m.valid),
         mu_error=mu_error,
     )
+
+
+def _hesse_mu(m) -> float:
+    """The Hesse uncertainty of mu of a Minuit fit."""
+    m.hesse()
+    return float(m.errors["mu"])

@@ -162,3 +162,32 @@ def test_scan_on_a_dask_cluster_equals_in_process():
         assert local[name].notes == remote[name].notes
     g = local["readable"].global_significance()
     assert g.global_p >= g.local_p and g.global_z <= g.local_z + 1e-12
+
+
+def test_workspaces_of_a_scan_are_written_once_and_give_its_limits(tmp_path):
+    # every hypothesis's likelihood as a pyhf workspace, kept with the result and its conversions,
+    # written once per hypothesis; read back, a window's workspace gives the scan's limit
+    import json
+    import zipfile
+
+    from analysis_lib.io.results import write_workspaces
+    from analysis_lib.stats.workspace import from_workspace
+
+    points = POINTS[4:7]  # 12-90 events: the asymptotic limits of both
+    mu = scan_limits(points, FastCLs(zprime_like, 0.9), quantity="mu", unit="", cl=0.9, progress=False,
+                     workspaces=True).stamped(dataset="toy", experiment="Belle II", luminosity_fb=1.0)
+    sigma = mu.transform(lambda m, v: 3 * v, quantity="sigma", unit="fb")
+    assert len(mu.workspaces) == 3 and sigma.workspaces is mu.workspaces
+    assert len(mu.select(np.array([True, False, True])).workspaces) == 2
+    path = write_workspaces([sigma, mu], tmp_path / "workspaces.zip")
+    with zipfile.ZipFile(path) as archive:
+        index = json.loads(archive.read("index.json"))
+        assert len(index["workspaces"]) == 3 and "re-creation" in index["caveat"]
+        entry = index["workspaces"][1]
+        assert [r["quantity"] for r in entry["results"]] == ["sigma", "mu"] and entry["dataset"] == "toy"
+        spec = json.loads(archive.read(entry["file"]))
+    limit = upper_limit(*from_workspace(spec, mu_bounds=(0.0, np.inf)), cl=0.9)
+    assert limit.observed == pytest.approx(mu.observed[1], rel=2e-3)
+    assert write_workspaces([sigma.select(np.zeros(3, dtype=bool))], tmp_path / "none.zip") is None
+    with pytest.raises(ParameterError, match="makes no workspaces"):
+        scan_limits(points, object(), quantity="mu", unit="", cl=0.9, workspaces=True)

@@ -160,6 +160,9 @@ def _one_region(*samples, **options):
     (lambda: _one_region(Sample("b", [1.0, 2.0], [Modifier("u", "shapesys", [0.1, 0.2])]),
                          Sample("c", [1.0, 2.0], [Modifier("u", "shapesys", [0.1, 0.2])])), "shapesys 'u' is on two samples"),
     (lambda: _one_region(Sample("b", [1.0, 2.0], [Modifier("mu", "normsys", {"hi": 1.1, "lo": 0.9})])), "is a normfactor and a normsys"),
+    (lambda: HistFactoryModel([Region("sr", [Sample("s", [1.0], [Modifier("mu", "normfactor")]), Sample("b", [1.0], [
+        Modifier("shape", "histosys", {"hi_data": [1.2], "lo_data": [0.8]})])])], settings={"shape": {"sigmas": [2.0]}}),
+     "pyhf uses sigmas only for staterror and lumi"),
     (lambda: _one_region(Sample("b", [1.0, 2.0], [Modifier("lumi", "lumi")])), "needs its auxdata and sigmas"),
     (lambda: _one_region(Sample("b", [1.0, 2.0], [Modifier("n", "normsys", {"hi": 1.1})])), "keys ('hi', 'lo')"),
     (lambda: _one_region(Sample("b", [1.0, 2.0], [Modifier("n", "normsys", {"hi": -1.0, "lo": 0.9})])), "positive factor"),

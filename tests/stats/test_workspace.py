@@ -111,3 +111,58 @@ def test_unknown_measurement_and_unreadable_files(tmp_path):
     broken.write_text('{"channels": [')
     with pytest.raises(ParameterError, match="not valid JSON"):
         read_workspace(broken)
+
+
+# -- the chapters' models as workspaces --------------------------------------------------------------
+
+
+def _peak_window(level, seed=3):
+    from analysis_lib.stats import SmoothBackgroundModel
+
+    edges = np.linspace(0.0, 1.0, 21)
+    x = 0.5 * (edges[1:] + edges[:-1])
+    signal = np.exp(-0.5 * ((x - 0.5) / 0.05) ** 2)
+    template = 0.1 * level * np.exp(-0.5 * ((x - 0.3) / 0.05) ** 2)
+    counts = np.random.default_rng(seed).poisson(level * np.exp(-2 * x) + template).astype(float)
+    model = SmoothBackgroundModel(10 * signal / signal.sum(), edges, degree=2, templates=[template],
+                                  template_uncertainties=(0.25,))
+    return model, counts
+
+
+@pytest.mark.parametrize("level", [200.0, 2000.0])
+def test_a_fitted_continuum_as_templates_gives_the_chapters_limits(level):
+    # a peak on a smooth background: the workspace holds the continuum's fit and its coefficients'
+    # uncertainty as histosys templates at 10 standard deviations (left nearly free, as the original)
+    from analysis_lib.stats.workspace import export
+
+    model, counts = _peak_window(level)
+    spec, metadata = export(model, counts)
+    validate(spec)
+    assert "background-only fit" in metadata["continuum"] and "approximate" in metadata["caveat"]
+    names = [s["name"] for s in spec["channels"][0]["samples"]]
+    assert names == ["signal", "continuum", "peaking_0"]
+    modifiers = [m["type"] for s in spec["channels"][0]["samples"] for m in s["modifiers"]]
+    assert modifiers == ["normfactor", "histosys", "histosys", "histosys", "histosys"]
+    original = upper_limit(model, counts, method="asymptotic")
+    converted = upper_limit(*from_workspace(spec), method="asymptotic")
+    assert converted.observed == pytest.approx(original.observed, rel=0.02)
+    np.testing.assert_allclose(converted.expected, original.expected, rtol=0.02)
+
+
+def test_every_chapter_model_exports_and_others_are_refused():
+    from analysis_lib.stats.workspace import export, from_counting
+
+    binned = BinnedModel([1.0, 3.0, 1.0], [5.0, 6.0, 5.0], background_uncertainty=[0.5, 0.6, 0.5])
+    spec, metadata = export(binned, [5.0, 8.0, 4.0])
+    assert "same likelihood" in metadata["converted_from"]
+    assert upper_limit(*from_workspace(spec), method="asymptotic").observed == pytest.approx(
+        upper_limit(binned, [5.0, 8.0, 4.0], method="asymptotic").observed, rel=1e-3)
+    # pyhf's default bounds of a normfactor, (0, 10), would cut the chapters' signal strengths
+    assert spec["measurements"][0]["config"]["parameters"][0]["bounds"][0][1] > 10
+    # a counting window without uncertainties: the known-background counting limit
+    counting = to_workspace(from_counting(2.0, 3.0, 0.0), [4.0])
+    known = BinnedModel([2.0], [3.0], float_background=False)
+    assert upper_limit(*from_workspace(counting), method="asymptotic").observed == pytest.approx(
+        upper_limit(known, [4.0], method="asymptotic").observed, rel=1e-4)
+    with pytest.raises(ParameterError, match="no pyhf workspace for a dict"):
+        export({}, [1.0])
