@@ -83,23 +83,87 @@ def minimize(model, counts, aux, start, *, free=None, max_iterations: int = _MAX
 
 def _hessian(model, x, gradient, counts, aux, moving):
     """The model's Hessian (``full_hessian``) where it has one, else forward differences of the
-    gradient in the moving parameters, symmetrised; the identity for the parameters that do not move."""
+    gradient (:func:`_difference_hessian`), symmetrised; the identity for the parameters that do not
+    move."""
     k, p = x.shape
     if hasattr(model, "full_hessian"):
         hessian = model.full_hessian(x, counts, aux)
     else:
-        h = _STEP * np.maximum(np.abs(x), 1.0)
-        row, column = np.nonzero(moving)
-        hessian = np.zeros((k, p, p))
-        if row.size:
-            shifted = x[row].copy()
-            shifted[np.arange(row.size), column] += h[row, column]
-            _, g_shift = model.full_nll(shifted, counts[row], aux[row], gradient=True)
-            hessian[row, column] = (g_shift - gradient[row]) / h[row, column][:, None]
-        hessian = 0.5 * (hessian + np.swapaxes(hessian, 1, 2))
+        hessian = _difference_hessian(model, x, gradient, counts, aux, moving)
     hessian = np.where(moving[:, :, None] & moving[:, None, :], hessian, 0.0)
     hessian[:, np.arange(p), np.arange(p)] += ~moving
     return hessian
+
+
+def _difference_hessian(model, x, gradient, counts, aux, moving):
+    """Forward differences of the gradient, with the sparsity of per-bin parameters (A. R. Curtis,
+    M. J. D. Powell, J. K. Reid, J. Inst. Maths Applics 13 (1974) 117): a parameter that acts on
+    one bin (a staterror or shapesys factor) has second derivatives only with the parameters acting
+    on that bin, so such parameters of different bins are shifted together, one evaluation of the
+    gradient for all (its row in the bin tells its column); the others are shifted one at a time, and
+    their rows are their columns (the Hessian is symmetric). For the 85 parameters of a 50-bin model
+    with two per-bin factors per bin: 7 evaluations instead of 85."""
+    k, p = x.shape
+    h = _STEP * np.maximum(np.abs(x), 1.0)
+    wide, groups, partner = _sparsity(model)
+    hessian = np.zeros((k, p, p))
+    for column in wide:  # one at a time: the whole column, then the row by symmetry
+        rows = np.flatnonzero(moving[:, column])
+        if rows.size:
+            shifted = x[rows].copy()
+            shifted[:, column] += h[rows, column]
+            _, g_shift = model.full_nll(shifted, counts[rows], aux[rows], gradient=True)
+            hessian[rows, :, column] = (g_shift - gradient[rows]) / h[rows, column][:, None]
+    for g, members in enumerate(groups):  # per-bin parameters of different bins together
+        shifted = x.copy()
+        shifted[:, members] += np.where(moving[:, members], h[:, members], 0.0)
+        _, g_shift = model.full_nll(shifted, counts, aux, gradient=True)
+        change = g_shift - gradient
+        rows = np.flatnonzero(partner[g] >= 0)  # per-bin rows with a member of the group in their bin
+        columns = partner[g][rows]
+        hessian[:, rows, columns] = np.where(moving[:, columns], change[:, rows] / h[:, columns], 0.0)
+    narrow = np.setdiff1d(np.arange(p), wide)
+    hessian[:, wide[:, None], narrow[None, :]] = np.swapaxes(hessian[:, narrow[:, None], wide[None, :]], 1, 2)
+    return 0.5 * (hessian + np.swapaxes(hessian, 1, 2))
+
+
+def _sparsity(model):
+    """(wide parameters, groups of per-bin parameters, partner): a parameter is per-bin when changing
+    it changes the expected counts of at most one bin (at the initial values, each parameter shifted
+    by 0.1; a parameter that changes none is treated as wide); groups hold per-bin parameters of
+    different bins (greedy colouring); ``partner[g][j]`` is the member of group g acting on the bin of
+    per-bin parameter j (-1 for none, and for wide j). Computed once per model, kept on it."""
+    cached = getattr(model, "_hessian_sparsity", None)
+    if cached is not None:
+        return cached
+    p = model._init.size
+    base = model.expected(model._init[None])[0]
+    shifted = np.repeat(model._init[None], p, axis=0)
+    shifted[np.arange(p), np.arange(p)] += 0.1
+    changed = np.abs(model.expected(shifted) - base) > 1e-12 * (1 + np.abs(base))
+    touched = changed.sum(axis=1)
+    per_bin = np.flatnonzero(touched == 1)
+    bins = np.argmax(changed[per_bin], axis=1)
+    wide = np.flatnonzero(touched != 1)
+    groups, used = [], []
+    for parameter, b in zip(per_bin, bins):
+        for g, taken in enumerate(used):
+            if b not in taken:
+                groups[g].append(parameter)
+                taken.add(b)
+                break
+        else:
+            groups.append([parameter])
+            used.append({b})
+    bin_of = dict(zip(per_bin, bins))
+    partner = np.full((len(groups), p), -1)
+    for g, members in enumerate(groups):
+        by_bin = {bin_of[m]: m for m in members}
+        for j, b in bin_of.items():
+            partner[g, j] = by_bin.get(b, -1)
+    structure = (wide, [np.array(m) for m in groups], partner)
+    object.__setattr__(model, "_hessian_sparsity", structure)
+    return structure
 
 
 def _newton_step(hessian, gradient, moving):
@@ -113,9 +177,13 @@ def _newton_step(hessian, gradient, moving):
         if todo.size == 0:
             break
         matrix = hessian[todo] + (damping[todo] * scale[todo])[:, None, None] * np.eye(p)
-        # positive definite where the smallest eigenvalue is positive (one batched call; a Cholesky
-        # factorisation of the whole batch fails as a whole)
-        ok = np.linalg.eigvalsh(matrix)[:, 0] > 1e-14 * scale[todo]
+        # positive definite: a Cholesky factorisation of the whole batch, and where it fails (it fails
+        # as a whole) the smallest eigenvalue of each, in one batched call
+        try:
+            np.linalg.cholesky(matrix)
+            ok = np.ones(todo.size, dtype=bool)
+        except np.linalg.LinAlgError:
+            ok = np.linalg.eigvalsh(matrix)[:, 0] > 1e-14 * scale[todo]
         good = todo[ok]
         if good.size:
             step[good] = -np.linalg.solve(matrix[ok], gradient[good][..., None])[..., 0]

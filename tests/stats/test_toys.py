@@ -111,3 +111,33 @@ def test_smooth_model_toys_agree_with_the_formulae_at_large_counts():
     toys = toy_upper_limit(model, counts, n_toys=1000, references=asymptotic)
     assert toys.observed == pytest.approx(asymptotic.observed, rel=0.1)
     assert toys.expected[2] == pytest.approx(asymptotic.expected[2], rel=0.1)
+
+
+def test_sparse_differences_give_the_dense_hessian():
+    # per-bin factors (staterror, shapesys) of different bins shifted together: the Hessian of forward
+    # differences one parameter at a time, with a fraction of the evaluations
+    from analysis_lib.stats import newton
+
+    x_bins = np.linspace(-1, 1, 6)
+    background = 20 * np.exp(-0.5 * x_bins)
+    region = Region("sr", [
+        Sample("signal", 5 * np.exp(-x_bins**2 / 0.1), [Modifier("mu", "normfactor")]),
+        Sample("continuum", background, [Modifier("norm", "normfactor"),
+                                         Modifier("stat", "staterror", list(0.05 * background))]),
+        Sample("peaking", 3 + 0 * x_bins, [Modifier("xsec", "normsys", {"hi": 1.1, "lo": 0.9}),
+                                           Modifier("mc", "shapesys", [0.6] * 6)])])
+    model = HistFactoryModel([region])
+    counts = np.random.default_rng(5).poisson(background + 3).astype(float)
+    rows = model._init[None] + 0.05 * np.random.default_rng(6).normal(size=(2, model._init.size))
+    data, aux = np.repeat(counts[None], 2, axis=0), np.repeat(model.nominal_aux()[None], 2, axis=0)
+    _, gradient = model.full_nll(rows, data, aux, gradient=True)
+    sparse = newton._difference_hessian(model, rows, gradient, data, aux, np.ones_like(rows, dtype=bool))
+    wide, groups, _ = model._hessian_sparsity
+    assert [model.full_names[i] for i in wide] == ["mu", "norm", "xsec"]  # stat and mc act on one bin each
+    assert [len(g) for g in groups] == [6, 6]
+    dense = np.zeros_like(sparse)
+    for j in range(rows.shape[1]):
+        shifted = rows.copy()
+        shifted[:, j] += 1e-6 * max(1.0, np.abs(rows[:, j]).max())
+        dense[:, :, j] = (model.full_nll(shifted, data, aux, gradient=True)[1] - gradient) / (shifted - rows)[:, j, None]
+    np.testing.assert_allclose(sparse, 0.5 * (dense + np.swapaxes(dense, 1, 2)), atol=1e-4 * np.abs(dense).max())
