@@ -161,18 +161,34 @@ class PeakSearchChannel(Channel):
         return peak_search.agreement(result, published, factor=self.agreement_factor)
 
 
-_REGISTRY: dict[str, Channel] = {}
+class _Registry(dict):
+    """Name -> the one instance of each registered subclass of ``base`` (channels, studies)."""
+
+    def __init__(self, kind: str, base: type):
+        super().__init__()
+        self.kind, self.base = kind, base
+
+    def add(self, cls):
+        if not (isinstance(cls, type) and issubclass(cls, self.base)):
+            raise TypeError(f"{cls!r} is not a {self.base.__name__} subclass")
+        instance = cls()
+        if instance.name in self and type(self[instance.name]) is not cls:
+            raise ParameterError(f"two {self.kind}s are named {instance.name!r}")
+        self[instance.name] = instance
+        return cls
+
+    def named(self, name: str):
+        if name not in self:
+            raise ParameterError(f"unknown {self.kind} {name!r}; known {self.kind}s: {sorted(self)}")
+        return self[name]
+
+
+_REGISTRY = _Registry("channel", Channel)
 
 
 def register(cls: type[Channel]) -> type[Channel]:
     """Class decorator: register one instance of a channel under its name."""
-    if not (isinstance(cls, type) and issubclass(cls, Channel)):
-        raise TypeError(f"{cls!r} is not a Channel subclass")
-    instance = cls()
-    if instance.name in _REGISTRY and type(_REGISTRY[instance.name]) is not cls:
-        raise ParameterError(f"two channels are named {instance.name!r}")
-    _REGISTRY[instance.name] = instance
-    return cls
+    return _REGISTRY.add(cls)
 
 
 def channels() -> dict[str, Channel]:
@@ -182,9 +198,7 @@ def channels() -> dict[str, Channel]:
 
 def channel(name: str) -> Channel:
     """The channel registered under ``name``."""
-    if name not in _REGISTRY:
-        raise ParameterError(f"unknown channel {name!r}; known channels: {sorted(_REGISTRY)}")
-    return _REGISTRY[name]
+    return _REGISTRY.named(name)
 
 
 def _file_name(notebook) -> str:
@@ -224,18 +238,12 @@ class Study:
         return f"<study {self.name}: {self.title}>"
 
 
-_STUDIES: dict[str, Study] = {}
+_STUDIES = _Registry("study", Study)
 
 
 def register_study(cls: type[Study]) -> type[Study]:
     """Class decorator: register one instance of a study under its name."""
-    if not (isinstance(cls, type) and issubclass(cls, Study)):
-        raise TypeError(f"{cls!r} is not a Study subclass")
-    instance = cls()
-    if instance.name in _STUDIES and type(_STUDIES[instance.name]) is not cls:
-        raise ParameterError(f"two studies are named {instance.name!r}")
-    _STUDIES[instance.name] = instance
-    return cls
+    return _STUDIES.add(cls)
 
 
 def studies() -> dict[str, Study]:
@@ -245,9 +253,7 @@ def studies() -> dict[str, Study]:
 
 def study(name: str) -> Study:
     """The study registered under ``name``."""
-    if name not in _STUDIES:
-        raise ParameterError(f"unknown study {name!r}; known studies: {sorted(_STUDIES)}")
-    return _STUDIES[name]
+    return _STUDIES.named(name)
 
 
 def notebook_declaration(notebook: str) -> Channel | Study:
