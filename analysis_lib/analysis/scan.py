@@ -6,8 +6,9 @@ computes the CLs limit with the readable (iminuit) path, :class:`FastCLs` the sa
 vectorised evaluator (:mod:`analysis_lib.stats.fast`) on batches of hypotheses, and a channel may
 give its own (e.g. Bayesian limits of a counting window, :class:`analysis_lib.analysis.counting.BayesianCounting`).
 A calculator is a picklable object with ``batch(points) -> list of (LimitResult, significance)`` and a
-``chunk`` size: :func:`scan_limits` cuts the hypotheses into chunks of that fixed size (so the result
-does not depend on the number of workers), computes them in this process or on a dask cluster, and
+``chunk`` size, and optionally ``workspace(point) -> (pyhf workspace, metadata)``: :func:`scan_limits`
+cuts the hypotheses into chunks of that fixed size (so the result does not depend on the number of
+workers), computes them (and the workspaces, when asked) in this process or on a dask cluster, and
 returns one :class:`~analysis_lib.analysis.results.LimitScan`.
 """
 
@@ -59,9 +60,9 @@ def scan_workers(client) -> int:
 
 @dataclass(frozen=True)
 class CLs:
-    """CLs upper limit (q~_mu, :func:`analysis_lib.stats.upper_limit`: asymptotic, pseudo-experiments
-    for a one-bin model with a small known background) and local significance of the binned model
-    ``build(point) -> (model, counts)`` of each hypothesis."""
+    """CLs upper limit (q~_mu, :func:`analysis_lib.stats.upper_limit`, ``method="auto"``: asymptotic,
+    pseudo-experiments where the background under the signal is small) and local significance of the
+    binned model ``build(point) -> (model, counts)`` of each hypothesis."""
 
     build: Callable
     cl: float
@@ -75,8 +76,7 @@ class CLs:
         return out
 
     def workspace(self, point):
-        """The pyhf workspace of the hypothesis and its metadata (:func:`analysis_lib.stats.workspace.export`)."""
-        return export(*self.build(point))
+        return _workspace(self.build, point)
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,13 @@ class FastCLs:
         return list(zip(limits, fast_discovery_significances(models, counts)))
 
     def workspace(self, point):
-        """The pyhf workspace of the hypothesis and its metadata (:func:`analysis_lib.stats.workspace.export`)."""
-        return export(*self.build(point))
+        return _workspace(self.build, point)
+
+
+def _workspace(build, point):
+    """The pyhf workspace of the hypothesis ``build(point) -> (model, counts)`` and its metadata
+    (:func:`analysis_lib.stats.workspace.export`)."""
+    return export(*build(point))
 
 
 def _chunks(n, size):

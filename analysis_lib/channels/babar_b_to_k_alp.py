@@ -642,7 +642,7 @@ def coupling_limits(inputs: BabarInputs, masses_gev, *, fit_half_width_sigma, ba
             limits = peak_search.scan(run.search, run, mass_min_gev=None, mass_max_gev=None, mass_step_sigma=None,
                                       fit_half_width_sigma=fit_half_width_sigma, background_degree=background_degree,
                                       progress=progress, client=client, masses_gev=masses[inside],
-                                      workspaces=False)  # the rate scans' workspaces are those of the br result
+                                      workspaces=False)  # hypotheses of a coupling: no workspace of their own
             rates[inside] = np.column_stack([limits.observed, limits.expected]) * BR_REF
             method, statistic = limits.method, limits.test_statistic
         by_ctau.append(rates)

@@ -91,7 +91,10 @@ def shape_coverage(background: float, signals, *, cl: float = 0.95, n_toys: int 
     data sets each (seeded); ``method`` "asymptotic" or "toys" (the limit of every pseudo-data set
     from ``toys_per_limit`` pseudo-experiments of its own). A limit covers s exactly when CLs at s is
     above 1 - cl, so with toys only CLs at s is computed
-    (:func:`analysis_lib.stats.toys.fast_toy_cls`), not the limit."""
+    (:func:`analysis_lib.stats.toys.fast_toy_cls`), not the limit. Every pseudo-data set's
+    pseudo-experiments use the same random numbers (the batch evaluator's design), so their
+    Monte-Carlo error is common to the sets and not in the binomial error returned; it shrinks as
+    ``toys_per_limit`` grows (``method="auto"`` uses :data:`~analysis_lib.stats.limits.AUTO_TOYS`)."""
     from .toys import fast_toy_cls
 
     model = shape_model(background)

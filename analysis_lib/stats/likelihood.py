@@ -25,6 +25,7 @@ from iminuit import Minuit
 from scipy.special import xlogy
 
 from ..core.errors import ParameterError
+from .newton import bound_arrays
 
 __all__ = ["BinnedModel", "FitResult", "fit", "poisson_nll"]
 
@@ -243,12 +244,12 @@ def fit(model, counts, *, aux=None, mu=None, start=None, errors=False) -> FitRes
                 return model.nll_gradient(mu, x, counts, aux)[1:]
 
         m = Minuit(cost, params0, grad=grad, name=names)
-    for name, limit, is_fixed in zip(names, model.limits(), fixed):
-        m.limits[name] = (-np.inf if limit[0] is None else limit[0], np.inf if limit[1] is None else limit[1])
+    lower, upper = bound_arrays(model.limits())
+    for name, low, high, is_fixed in zip(names, lower, upper, fixed):
+        m.limits[name] = (low, high)
         m.fixed[name] = is_fixed
     if mu is None:  # every parameter's bounds, mu's included, for the Newton polish
-        bounds = (np.array([lo] + [-np.inf if b[0] is None else b[0] for b in model.limits()]),
-                  np.array([hi] + [np.inf if b[1] is None else b[1] for b in model.limits()]))
+        bounds = (np.concatenate([[lo], lower]), np.concatenate([[hi], upper]))
     m.errordef = Minuit.LIKELIHOOD
     m.strategy = 0
     m.migrad(iterate=1)
@@ -259,8 +260,14 @@ def fit(model, counts, *, aux=None, mu=None, start=None, errors=False) -> FitRes
         values, nll = min((model.polish(None, np.clip(x, *bounds), counts, aux)
                            for x in (np.array(m.values), np.concatenate([[mu0], params0]))),
                           key=lambda candidate: candidate[1])
+        mu_error = float("nan")
+        if errors:  # Hesse at the polished minimum, not at Migrad's point
+            m.values = values
+            mu_error = _hesse_mu(m)
+        # valid: Newton's minimum has a finite nll and lies within the bounds
+        valid = bool(np.isfinite(nll) and np.all((values >= bounds[0]) & (values <= bounds[1])))
         return FitResult(mu=float(values[0]), params=tuple(float(v) for v in values[1:]), nll=float(nll),
-                         valid=bool(m.valid), mu_error=_hesse_mu(m) if errors else float("nan"))
+                         valid=valid, mu_error=mu_error)
     if mu is None and not lo <= m.values["mu"] <= hi:
         bound = lo if m.values["mu"] < lo else hi
         start_params = np.array(m.values)[1:]

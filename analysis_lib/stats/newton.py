@@ -20,11 +20,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["minimize"]
+__all__ = ["bound_arrays", "minimize"]
 
 #: Relative step of the finite differences of the gradient.
 _STEP = 1e-6
 _MAX_ITERATIONS = 60
+
+
+def bound_arrays(bounds) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) arrays of a list of (low, high) bounds, None meaning unbounded."""
+    return (np.array([-np.inf if b[0] is None else b[0] for b in bounds], dtype=float),
+            np.array([np.inf if b[1] is None else b[1] for b in bounds], dtype=float))
 
 
 def minimize(model, counts, aux, start, *, free=None, max_iterations: int = _MAX_ITERATIONS):
@@ -32,7 +38,7 @@ def minimize(model, counts, aux, start, *, free=None, max_iterations: int = _MAX
 
     Parameters
     ----------
-    model : HistFactoryModel
+    model : HistFactoryModel or SmoothBackgroundModel (any model with the row interface)
     counts, aux : arrays (K, n_bins), (K, n_aux)
         Main and auxiliary data of each row.
     start : array (K, n_parameters)
@@ -48,8 +54,7 @@ def minimize(model, counts, aux, start, *, free=None, max_iterations: int = _MAX
     x = np.array(np.atleast_2d(start), dtype=float)
     counts, aux = np.atleast_2d(counts), np.atleast_2d(aux)
     k, p = x.shape
-    lower = np.array([-np.inf if b[0] is None else b[0] for b in model._bounds])
-    upper = np.array([np.inf if b[1] is None else b[1] for b in model._bounds])
+    lower, upper = bound_arrays(model._bounds)
     free = np.broadcast_to(~model._fixed if free is None else np.asarray(free, dtype=bool), (k, p)).copy()
     x = np.clip(x, lower, upper)
     nll, gradient = model.full_nll(x, counts, aux, gradient=True)
@@ -129,18 +134,24 @@ def _difference_hessian(model, x, gradient, counts, aux, moving):
 
 def _sparsity(model):
     """(wide parameters, groups of per-bin parameters, partner): a parameter is per-bin when changing
-    it changes the expected counts of at most one bin (at the initial values, each parameter shifted
-    by 0.1; a parameter that changes none is treated as wide); groups hold per-bin parameters of
+    it changes the expected counts of at most one bin (each parameter shifted by 0.1 at the initial
+    values and at three points around them; a parameter that changes none is treated as wide); groups hold per-bin parameters of
     different bins (greedy colouring); ``partner[g][j]`` is the member of group g acting on the bin of
     per-bin parameter j (-1 for none, and for wide j). Computed once per model, kept on it."""
     cached = getattr(model, "_hessian_sparsity", None)
     if cached is not None:
         return cached
     p = model._init.size
-    base = model.expected(model._init[None])[0]
-    shifted = np.repeat(model._init[None], p, axis=0)
-    shifted[np.arange(p), np.arange(p)] += 0.1
-    changed = np.abs(model.expected(shifted) - base) > 1e-12 * (1 + np.abs(base))
+    lower, upper = bound_arrays(model._bounds)
+    rng = np.random.default_rng(0)
+    changed = np.zeros((p, model.n_bins), dtype=bool)
+    # at the initial values and at points around them (a parameter's reach can depend on the others':
+    # a normalisation of a sample that a histosys makes non-zero in more bins)
+    for point in [model._init] + [np.clip(model._init + 0.3 * rng.standard_normal(p), lower, upper) for _ in range(3)]:
+        base = model.expected(point[None])[0]
+        shifted = np.repeat(point[None], p, axis=0)
+        shifted[np.arange(p), np.arange(p)] += 0.1
+        changed |= np.abs(model.expected(shifted) - base) > 1e-12 * (1 + np.abs(base))
     touched = changed.sum(axis=1)
     per_bin = np.flatnonzero(touched == 1)
     bins = np.argmax(changed[per_bin], axis=1)
@@ -178,18 +189,26 @@ def _newton_step(hessian, gradient, moving):
             break
         matrix = hessian[todo] + (damping[todo] * scale[todo])[:, None, None] * np.eye(p)
         # positive definite: a Cholesky factorisation of the whole batch, and where it fails (it fails
-        # as a whole) the smallest eigenvalue of each, in one batched call
+        # as a whole) of each row
         try:
             np.linalg.cholesky(matrix)
             ok = np.ones(todo.size, dtype=bool)
-        except np.linalg.LinAlgError:
-            ok = np.linalg.eigvalsh(matrix)[:, 0] > 1e-14 * scale[todo]
+        except np.linalg.LinAlgError:  # the same test row by row: a row's step does not depend on its batch
+            ok = np.array([_factorises(m) for m in matrix])
         good = todo[ok]
         if good.size:
             step[good] = -np.linalg.solve(matrix[ok], gradient[good][..., None])[..., 0]
         damping[todo[~ok]] = np.where(damping[todo[~ok]] == 0, 1e-8, damping[todo[~ok]] * 10)
         todo = todo[~ok]
     return np.where(moving, step, 0.0)
+
+
+def _factorises(matrix) -> bool:
+    try:
+        np.linalg.cholesky(matrix)
+        return True
+    except np.linalg.LinAlgError:
+        return False
 
 
 def _line_search(model, x, nll, gradient, step, counts, aux, lower, upper):

@@ -86,7 +86,8 @@ class SmoothBackgroundModel:
         return tuple(f"c{d}" for d in range(self.degree + 1)) + tuple(f"theta{j}" for j in range(len(self.templates)))
 
     def continuum(self, coefficients):
-        """The smooth background per bin at one set of coefficients (n,), or at rows of them (K, n)."""
+        """The smooth background per bin (n,) at one set of coefficients (degree + 1,), or (K, n) at rows
+        of them (K, degree + 1)."""
         log_shape = np.asarray(coefficients, dtype=float) @ self._p
         return self._w * np.exp(np.minimum(np.maximum(log_shape, -700.0), 700.0))
 

@@ -1,4 +1,5 @@
-"""CLs upper limits from pseudo-experiments for any binned model: shapes, several samples and regions.
+"""CLs upper limits from pseudo-experiments for every model: templates, shapes on a fitted smooth
+background, several samples and regions.
 
 The construction of pyhf's toy calculator (``pyhf.infer.calculators.ToyCalculator``) and of
 Read, J. Phys. G 28 (2002) 2693, with the test statistic q~_mu (Eq. (16) of Cowan, Cranmer, Gross,
@@ -20,7 +21,8 @@ smooth function of mu between the steps the discreteness of counts makes; the se
 limit is the same whatever runs it.
 
 A :class:`~analysis_lib.stats.likelihood.BinnedModel` is fitted with the closed-form per-bin
-profile of :mod:`analysis_lib.stats.fast`, a HistFactory model by Newton's method.
+profile of :mod:`analysis_lib.stats.fast`, a HistFactory model and a peak on a smooth background
+(:class:`~analysis_lib.stats.smooth.SmoothBackgroundModel`) by Newton's method.
 """
 
 from __future__ import annotations
@@ -75,54 +77,6 @@ class _NewtonFits:
         return self.model.aux_at(x)
 
 
-class _BinnedFits:
-    """Vectorised fits of a BinnedModel with the closed-form per-bin profile of
-    :mod:`analysis_lib.stats.fast`; a row is (mu, theta, gamma_1..gamma_n)."""
-
-    def __init__(self, model):
-        from . import fast
-
-        self.fast = fast
-        self.rows, _ = fast._stack([model])
-        self.n_bins = model.signal.size
-        self.signal_total = float(model.signal.sum())
-        finite = np.isfinite(self.rows.tau[0])
-        self.is_poisson = np.ones(self.n_bins, dtype=bool)
-        self.width = np.where(finite, self.rows.tau[0], 0.0)
-        self.model = model
-
-    def nominal_aux(self):
-        return self.model.nominal_aux()
-
-    def _rows(self, k):
-        return self.rows.take(np.zeros(k, dtype=int))
-
-    def start(self, counts, aux):
-        theta, mu = self.fast._start(self._rows(counts.shape[0]), counts)
-        return np.column_stack([mu, theta, np.ones((counts.shape[0], self.n_bins))])
-
-    def _rows_out(self, rows, mu, theta, counts, aux):
-        gamma = self.fast._gamma(rows, mu, theta, counts, aux)
-        return np.column_stack([mu, theta, gamma])
-
-    def global_fit(self, counts, aux, start):
-        rows = self._rows(counts.shape[0])
-        mu, nll, theta = self.fast._global_fit(rows, counts, aux, start[:, 1], start[:, 0])
-        return self._rows_out(rows, mu, theta, counts, aux), nll
-
-    def conditional(self, mu, counts, aux, start):
-        rows = self._rows(counts.shape[0])
-        mus = np.full(counts.shape[0], float(mu))
-        nll, theta, _ = self.fast._profile(rows, mus, counts, aux, start[:, 1])
-        return self._rows_out(rows, mus, theta, counts, aux), nll
-
-    def expected(self, x):
-        return x[:, :1] * self.rows.s + x[:, 1:2] * x[:, 2:] * self.rows.b
-
-    def aux_centre(self, x):
-        return self.width * x[:, 2:]
-
-
 def _uniforms(seed, n_toys, width, stream):
     """Uniform random numbers (2, n_toys, width) for the two hypotheses, each bin's column from its own
     stream (``SeedSequence(seed, spawn_key=(stream, bin))``): a model's pseudo-experiments do not
@@ -138,19 +92,20 @@ def _normals(seed, n_toys, width, stream):
 
 
 def _fits(model):
-    from .likelihood import BinnedModel
+    """The vectorised fits of a model's pseudo-experiments by Newton's method (a template model's are
+    in closed form: :func:`fast_toy_upper_limits`)."""
     from .smooth import SmoothBackgroundModel
 
     if isinstance(model, HistFactoryModel | SmoothBackgroundModel):
         return _NewtonFits(model)
-    if isinstance(model, BinnedModel):
-        return _BinnedFits(model)
-    raise ParameterError(f"pseudo-experiments need a HistFactoryModel, SmoothBackgroundModel or BinnedModel, not "
-                         f"{type(model).__name__}")
+    raise ParameterError(f"pseudo-experiments by Newton's method need a HistFactoryModel or SmoothBackgroundModel, "
+                         f"not {type(model).__name__}")
 
 
-#: Pseudo-experiments fitted in one batch by Newton's method (a few tens of MB of arrays).
+#: Pseudo-experiments fitted in one batch by Newton's method: at most 16 000, and fewer for models of
+#: many parameters, whose Hessians (rows x p x p) are kept to about 100 MB.
 _BATCH_ROWS = 16_000
+_BATCH_BYTES = 1e8
 
 
 class _Toys:
@@ -198,8 +153,8 @@ class _Toys:
 
     def evaluate_many(self, mus):
         """Fill the cache of :meth:`evaluate` at several signal strengths, their fits batched
-        (``_BATCH_ROWS`` pseudo-experiments at a time; each row's fit is independent of the others,
-        so the numbers do not depend on the batching). The background-only pseudo-experiments, drawn
+        (:data:`_BATCH_ROWS` pseudo-experiments at a time, fewer for many parameters; each row's fit is
+        independent of the others, so the numbers do not depend on the batching). The background-only pseudo-experiments, drawn
         at the mu = 0 fit to the data, do not depend on mu: drawn and fitted once."""
         fits = self.fits
         if self._background_only is None:
@@ -207,7 +162,8 @@ class _Toys:
             self._background_only = self._fitted(1, fitted_zero)
         todo = np.array([mu for mu in dict.fromkeys(float(m) for m in np.ravel(mus)) if mu not in self._cache])
         n = self.uniforms.shape[1]
-        per_batch = max(_BATCH_ROWS // n, 1)
+        p = self.best.shape[1]
+        per_batch = max(min(_BATCH_ROWS, int(_BATCH_BYTES / (8 * p * p))) // n, 1)
         for first in range(0, todo.size, per_batch):
             mus_now = todo[first : first + per_batch]
             m = mus_now.size
@@ -240,6 +196,11 @@ class _Toys:
         cls_toys = np.where(p_b_toys > 0, p_sb_toys / np.maximum(p_b_toys, 1e-300), 1.0)
         expected = np.quantile(cls_toys, ndtr(np.array(BANDS, dtype=float)), method="inverted_cdf")
         return observed, expected
+
+
+def _check_toys(n_toys):
+    if not isinstance(n_toys, int | np.integer) or n_toys < 100:
+        raise ParameterError(f"n_toys={n_toys!r} must be an integer >= 100 (CLs near alpha needs many)")
 
 
 def poisson_quantile(uniforms, means):
@@ -280,7 +241,7 @@ def toy_upper_limit(model, counts, *, aux=None, cl: float = 0.95, n_toys: int = 
 
     Parameters
     ----------
-    model : HistFactoryModel or BinnedModel
+    model : HistFactoryModel, SmoothBackgroundModel or BinnedModel
     counts : array
         Observed counts (all regions' bins).
     aux : array, optional
@@ -310,13 +271,14 @@ def toy_upper_limit(model, counts, *, aux=None, cl: float = 0.95, n_toys: int = 
     """
     if not 0 < cl < 1:
         raise ParameterError(f"cl={cl!r} must be between 0 and 1, e.g. 0.95")
-    if not isinstance(n_toys, int | np.integer) or n_toys < 100:
-        raise ParameterError(f"n_toys={n_toys!r} must be an integer >= 100 (CLs near alpha needs many)")
-    fits = _fits(model)
+    _check_toys(n_toys)
+    from .likelihood import BinnedModel
+
     counts = np.asarray(counts, dtype=float)
-    if isinstance(fits, _BinnedFits):  # the batch evaluator on one model: the same numbers as in a scan
+    if isinstance(model, BinnedModel):  # the batch evaluator on one model: the same numbers as in a scan
         return fast_toy_upper_limits([model], [counts], cl=cl, aux=[aux], n_toys=n_toys, seed=seed, n_grid=n_grid,
                                      references=None if references is None else [references])[0]
+    fits = _fits(model)
     if counts.shape != (fits.n_bins,):
         raise ParameterError(f"counts have shape {counts.shape}, but ({fits.n_bins},) is required")
     alpha = 1 - cl
@@ -325,7 +287,7 @@ def toy_upper_limit(model, counts, *, aux=None, cl: float = 0.95, n_toys: int = 
         from .limits import upper_limit
 
         references = upper_limit(model, counts, cl=cl, aux=aux, method="asymptotic")
-    span = [min(references.observed, *references.expected), max(references.observed, *references.expected)]
+    span = [np.nanmin([references.observed, *references.expected]), np.nanmax([references.observed, *references.expected])]
 
     def curves(mu):
         observed, expected = toys.cls(float(mu[0]))
@@ -361,8 +323,7 @@ def fast_toy_upper_limits(models, counts, *, cl: float = 0.95, aux=None, referen
     h = len(models)
     if h == 0:
         return []
-    if not isinstance(n_toys, int | np.integer) or n_toys < 100:
-        raise ParameterError(f"n_toys={n_toys!r} must be an integer >= 100 (CLs near alpha needs many)")
+    _check_toys(n_toys)
     alpha = 1 - cl
     if references is None:
         references = fast.fast_upper_limits(models, counts, cl=cl, aux=aux, method="asymptotic")
@@ -383,8 +344,7 @@ def fast_toy_cls(models, counts, mu, *, aux=None, n_toys: int = 2000, seed: int 
     construction of :func:`fast_toy_upper_limits`, whose limits are where these fall to alpha). A
     limit covers a true signal s exactly when CLs at s is above alpha, so coverage needs only this."""
     models = list(models)
-    if not isinstance(n_toys, int | np.integer) or n_toys < 100:
-        raise ParameterError(f"n_toys={n_toys!r} must be an integer >= 100 (CLs near alpha needs many)")
+    _check_toys(n_toys)
     curves, _ = _binned_cls_curves(models, counts, aux, n_toys, seed)
     return curves(np.broadcast_to(np.asarray(mu, dtype=float), (len(models),)).copy())
 

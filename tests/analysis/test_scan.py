@@ -127,6 +127,21 @@ def test_bayesian_counting_scan_of_two_masses():
                                                signal_uncertainty=0.05, cl=0.9)[0]
         assert observed == pytest.approx(direct, rel=1e-12)
     assert np.all(np.diff(scan.expected, axis=1) >= 0)
+    # each window's likelihood as a workspace: the signal and background, their uncertainties as
+    # histosys at plus and minus one standard deviation, the count; the metadata says what the limits are
+    from analysis_lib.stats.workspace import from_workspace, validate
+
+    spec, metadata = calculator.workspace(points[3])
+    validate(spec)
+    w = counting_window(points[3])
+    assert "Bayesian" in metadata["converted_from"] and spec["observations"][0]["data"] == [float(w.counts.sum())]
+    samples = {s["name"]: s for s in spec["channels"][0]["samples"]}
+    b, sigma = float(w.background[0]), float(w.background_uncertainty[0])
+    assert samples["background"]["modifiers"][0]["data"] == {"hi_data": [b + sigma], "lo_data": [max(b - sigma, 0.0)]}
+    s = float(w.signal_per_unit[0])
+    assert samples["signal"]["modifiers"][1]["data"]["hi_data"] == pytest.approx([1.05 * s])
+    model, counts = from_workspace(spec)
+    assert model.expected(model._init[None])[0] == pytest.approx([s + b])
 
 
 def _peak_window(mass, seed):

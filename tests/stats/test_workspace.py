@@ -129,7 +129,7 @@ def _peak_window(level, seed=3):
     return model, counts
 
 
-@pytest.mark.parametrize("level", [200.0, 2000.0])
+@pytest.mark.parametrize("level", [0.0, 1.5, 200.0, 2000.0])
 def test_a_fitted_continuum_as_templates_gives_the_chapters_limits(level):
     # a peak on a smooth background: the workspace holds the continuum's fit and its coefficients'
     # uncertainty as histosys templates at 10 standard deviations (left nearly free, as the original)
@@ -139,6 +139,9 @@ def test_a_fitted_continuum_as_templates_gives_the_chapters_limits(level):
     spec, metadata = export(model, counts)
     validate(spec)
     assert "background-only fit" in metadata["continuum"] and "approximate" in metadata["caveat"]
+    assert metadata["few_events"] == (level < 10)  # nearly free coefficients: templates capped, finite
+    histosys = [m["data"] for s in spec["channels"][0]["samples"] for m in s["modifiers"] if m["type"] == "histosys"]
+    assert np.isfinite([v for h in histosys for v in h["hi_data"] + h["lo_data"]]).all()
     names = [s["name"] for s in spec["channels"][0]["samples"]]
     assert names == ["signal", "continuum", "peaking_0"]
     modifiers = [m["type"] for s in spec["channels"][0]["samples"] for m in s["modifiers"]]
