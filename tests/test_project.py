@@ -54,6 +54,7 @@ def test_book_runs_file_is_valid():
         ({"n_signal_events": 1.5}, "int is required"),
         ({"scheduler": "tcp://127.0.0.1:8786"}, "set by the runner for each execution"),
         ({"output_dir": "x"}, "set by the runner for each execution"),
+        ({"mass_min_gev": 5.0, "mass_max_gev": 2.0}, "'mass_min_gev' = 5.0 is not below 'mass_max_gev' = 2.0"),
     ],
 )
 def test_bad_run_parameters_are_refused_before_execution(tmp_path, parameters, message, capsys):
@@ -65,6 +66,16 @@ def test_bad_run_parameters_are_refused_before_execution(tmp_path, parameters, m
     err = capsys.readouterr().err
     assert "run 'r1'" in err and message.split("'")[0] in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_non_finite_values_are_refused(tmp_path):
+    # YAML's .nan and .inf, as a runs file gives them
+    runs = tmp_path / "runs.yaml"
+    runs.write_text(f"runs:\n  - id: r1\n    notebook: {ALP.notebook}\n    parameters: {{mass_step_sigma: .nan}}\n")
+    with pytest.raises(ParameterError, match="'mass_step_sigma' = nan is not a finite number"):
+        load_runs(runs)
+    with pytest.raises(ParameterError, match="'fit_half_width_sigma' = inf is not a finite number"):
+        ALP.validate({"fit_half_width_sigma": float("inf")})
 
 
 def test_duplicate_and_unknown_notebook_are_refused(tmp_path):

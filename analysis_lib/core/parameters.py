@@ -17,6 +17,8 @@ analysis_lib.core.errors.ParameterError: unknown parameter 'sed'; known paramete
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -87,6 +89,10 @@ class Parameter:
         where = f"parameter {self.name!r}"
         if self.type is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if self.type in (float, list):
+            items = value if self.type is list and isinstance(value, list | tuple) else [value]
+            if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+                raise ParameterError(f"{where} = {value!r} is not a finite number; give a finite value ({self.doc})")
         if self.type is list:
             if not isinstance(value, list | tuple) or not all(
                 isinstance(v, int | float) and not isinstance(v, bool) for v in value
@@ -133,6 +139,10 @@ def validate(declaration, values: dict, *, context: str = "") -> dict:
             out[p.name] = p.check(merged[p.name], {**merged, **out})
         except ParameterError as exc:
             raise ParameterError(f"{prefix}{exc}") from None
+    for name in out:  # every range given as <prefix>_min_... and <prefix>_max_... must be increasing
+        if "_min_" in name and (upper := name.replace("_min_", "_max_", 1)) in out and out[name] >= out[upper]:
+            raise ParameterError(f"{prefix}parameter {name!r} = {out[name]!r} is not below {upper!r} = "
+                                 f"{out[upper]!r}; give a range whose lower end is below its upper end")
     return {p.name: out[p.name] for p in declaration}
 
 
