@@ -182,20 +182,27 @@ class _Toys:
     def cls(self, mu):
         """Observed CLs and the five expected CLs (quantiles Phi(k) of CLs over the background-only
         pseudo-experiments) at ``mu``."""
-        q_obs, q_sb, q_b = self.evaluate(mu)
-        sb, b = np.sort(q_sb), np.sort(q_b)
+        values = _cls_values(*self.evaluate(mu))
+        return float(values[0]), values[1:]
 
-        def p_values(q):
-            q = np.atleast_1d(q) - 1e-9
-            return ((sb.size - np.searchsorted(sb, q, side="left")) / sb.size,
-                    (b.size - np.searchsorted(b, q, side="left")) / b.size)
 
-        p_sb, p_b = p_values(q_obs)
-        observed = float(p_sb[0] / p_b[0]) if p_b[0] > 0 else 1.0
-        p_sb_toys, p_b_toys = p_values(q_b)
-        cls_toys = np.where(p_b_toys > 0, p_sb_toys / np.maximum(p_b_toys, 1e-300), 1.0)
-        expected = np.quantile(cls_toys, ndtr(np.array(BANDS, dtype=float)), method="inverted_cdf")
-        return observed, expected
+def _cls_values(q_obs, q_sb, q_b):
+    """CLs of the data and the five expected CLs from the test statistics of the data, of the signal-
+    plus-background and of the background-only pseudo-experiments: CLs+b = P(q >= q_obs | mu),
+    CLb = P(q >= q_obs | 0) (ties within 1e-9 counted), the expected ones the Phi(k) quantiles of CLs
+    over the background-only pseudo-experiments, each at its own q. Returns an array of 6."""
+    sb, b = np.sort(q_sb), np.sort(q_b)
+    q = np.append(q_obs, q_b) - 1e-9
+    p_sb = (sb.size - np.searchsorted(sb, q, side="left")) / sb.size
+    p_b = (b.size - np.searchsorted(b, q, side="left")) / b.size
+    cls = np.where(p_b > 0, p_sb / np.maximum(p_b, 1e-300), 1.0)
+    return np.concatenate([cls[:1], np.quantile(cls[1:], ndtr(np.array(BANDS, dtype=float)), method="inverted_cdf")])
+
+
+def _span(reference):
+    """The smallest and largest of an asymptotic LimitResult's observed and expected limits."""
+    values = [reference.observed, *reference.expected]
+    return [np.nanmin(values), np.nanmax(values)]
 
 
 def _check_toys(n_toys):
@@ -287,7 +294,7 @@ def toy_upper_limit(model, counts, *, aux=None, cl: float = 0.95, n_toys: int = 
         from .limits import upper_limit
 
         references = upper_limit(model, counts, cl=cl, aux=aux, method="asymptotic")
-    span = [np.nanmin([references.observed, *references.expected]), np.nanmax([references.observed, *references.expected])]
+    span = _span(references)
 
     def curves(mu):
         observed, expected = toys.cls(float(mu[0]))
@@ -327,7 +334,7 @@ def fast_toy_upper_limits(models, counts, *, cl: float = 0.95, aux=None, referen
     alpha = 1 - cl
     if references is None:
         references = fast.fast_upper_limits(models, counts, cl=cl, aux=aux, method="asymptotic")
-    spans = np.array([[np.nanmin([r.observed, *r.expected]), np.nanmax([r.observed, *r.expected])] for r in references])
+    spans = np.array([_span(r) for r in references])
     curves, mu_hat = _binned_cls_curves(models, counts, aux, n_toys, seed)
     grid, values = _on_grid(curves, spans, alpha, n_grid)
     out = []
@@ -401,15 +408,7 @@ def _binned_cls_curves(models, counts, aux, n_toys, seed):
     def curves(mu):
         """Observed and five expected CLs of every model at its mu (h,) -> (h, 6)."""
         q_obs, q_sb, q_b = q_values(mu)
-        sb, b = np.sort(q_sb, axis=1), np.sort(q_b, axis=1)
-        out = np.empty((h, 1 + len(BANDS)))
-        for i in range(h):
-            p_sb = (n_toys - np.searchsorted(sb[i], np.append(q_obs[i], q_b[i]) - 1e-9, side="left")) / n_toys
-            p_b = (n_toys - np.searchsorted(b[i], np.append(q_obs[i], q_b[i]) - 1e-9, side="left")) / n_toys
-            cls = np.where(p_b > 0, p_sb / np.maximum(p_b, 1e-300), 1.0)
-            out[i, 0] = cls[0]
-            out[i, 1:] = np.quantile(cls[1:], ndtr(np.array(BANDS, dtype=float)), method="inverted_cdf")
-        return out
+        return np.array([_cls_values(q_obs[i], q_sb[i], q_b[i]) for i in range(h)])
 
     return curves, mu_hat
 
