@@ -4,11 +4,18 @@ Shared by the searches that count events in a window around each mass hypothesis
 Z', dark Higgsstrahlung): their inputs hold the simulated background on a grid of cells (expected
 events per sample, the summed squared weights, the number of simulated events) and the data on
 the same cells (:class:`CountingInputs`); a channel sums them over the cells of its window into a
-:class:`CountingWindow`, whose background prediction and uncertainty come from
-:func:`background_estimate`. Selection thresholds are chosen by Punzi's figure of merit
+:class:`CountingWindow`. Selection thresholds are chosen by Punzi's figure of merit
 (:func:`punzi_figure_of_merit`, :func:`best_threshold`) among those the simulation can measure.
 A window becomes a limit through :func:`counting_model` (CLs, with
 :class:`~analysis_lib.analysis.scan.FastCLs`) or :class:`BayesianCounting`.
+
+Where the simulation stands for far more events than it holds, the background is a smooth density
+fitted to it (:func:`smooth_backgrounds`, P-splines of :mod:`analysis_lib.stats.pspline`) with the
+fit's uncertainty, and a window carries a *sideband*: the same selection beside the window, whose
+counts measure the background normalisation together with its prior from simulation
+(:data:`NORMALISATION_PRIOR`, written as an auxiliary count). The normalisation's uncertainty then
+shrinks with the luminosity as a real analysis's does; what remains is the uncertainty of the
+window-to-sideband ratio (the shape), set by the simulation's statistics.
 """
 
 from __future__ import annotations
@@ -24,11 +31,13 @@ from ..core.errors import KinematicError
 from ..stats import BinnedModel
 from ..stats.counting import CountingModel, bayesian_upper_limit, bayesian_upper_limits_one_bin, feldman_cousins_interval
 from ..stats.limits import BANDS, LimitResult, upper_limit
+from ..stats.pspline import Basis, SmoothCounts, effective_counts, fit_counts
 from .inputs import Inputs
 
 __all__ = [
-    "MIN_SIMULATED_BACKGROUND", "PUNZI_A", "BayesianCounting", "CountingInputs", "CountingWindow",
-    "background_cells", "background_estimate", "best_threshold", "compare_methods", "counting_model", "punzi_figure_of_merit", "summed_area",
+    "MIN_SIMULATED_BACKGROUND", "NORMALISATION_PRIOR", "PUNZI_A", "BayesianCounting", "Sideband", "band_counts",
+    "ScaledWindows", "scaled_window", "window_background", "sideband_normalisation", "smooth_backgrounds", "smooth_thresholds", "CountingInputs", "CountingWindow",
+    "best_threshold", "compare_methods", "counting_model", "punzi_figure_of_merit", "summed_area",
     "window_model",
 ]
 
@@ -38,6 +47,113 @@ PUNZI_A = 1.28
 #: Fewest simulated background events a selection must keep where its background is predicted: a
 #: prediction that rests on fewer is noise of the simulation.
 MIN_SIMULATED_BACKGROUND = 10
+#: Relative prior uncertainty of a background normalisation taken from simulation, before the
+#: sideband measures it (a model of the cross-section and efficiency uncertainties of a
+#: simulated background; the searches' own values are not public in this form).
+NORMALISATION_PRIOR = 0.10
+
+
+def smooth_backgrounds(samples: dict, x: Basis, y: Basis, *, exposure=None, join=(1, 1)) -> dict[str, SmoothCounts]:
+    """Smooth densities of simulated backgrounds on a grid of (nx, ny) cells.
+
+    ``samples`` maps a sample name to (sum of weights, sum of squared weights) per cell; each is
+    fitted by :func:`analysis_lib.stats.pspline.fit_counts` on its effective counts
+    (:func:`~analysis_lib.stats.pspline.effective_counts`: a sample of equal weights is fitted on its
+    simulated events), so the prediction in a window rests on the whole sample's shape, not on the
+    events that fall inside it. ``exposure`` (0 outside the physical region) is passed to the fit.
+    With ``join`` = (jx, jy) the fit is made on cells that join jx x jy cells (as fast as the grid
+    is smaller; the splines are far wider than a cell) and evaluated back on the cells. Samples
+    without events are left out."""
+    jx, jy = (int(v) for v in join)
+    e = np.ones(np.shape(next(iter(samples.values()))[0])) if exposure is None else np.asarray(exposure, float)
+
+    def joined(values):
+        values = np.add.reduceat(values, np.arange(0, values.shape[0], jx), axis=0)
+        return np.add.reduceat(values, np.arange(0, values.shape[1], jy), axis=1)
+
+    cx, cy = (x.coarse(jx), y.coarse(jy)) if (jx, jy) != (1, 1) else (x, y)
+    # the joined cells' exposure: the mean of their cells'
+    ce = joined(e) / joined(np.ones_like(e))
+    out = {}
+    for name, (sum_w, sum_w2) in samples.items():
+        counts, unit = effective_counts(joined(np.asarray(sum_w, float)), joined(np.asarray(sum_w2, float)))
+        if unit > 0:
+            fitted = fit_counts(counts, cx, cy, unit=unit, exposure=ce)
+            out[name] = fitted if (jx, jy) == (1, 1) else fitted.on(x, y, exposure=e, cell_fraction=1.0 / (jx * jy))
+    return out
+
+
+def smooth_thresholds(indices, *, width: int = 9):
+    """Selection thresholds (indices into a list of thresholds) that vary smoothly along a scan:
+    the running median of the best threshold of each point over ``width`` neighbours (fewer at the
+    ends), so that a threshold does not flip between neighbouring masses where two figures of merit
+    are nearly equal.
+
+    Examples
+    --------
+    >>> smooth_thresholds([3, 3, 9, 3, 3, 5, 5, 5], width=3).tolist()
+    [3, 3, 3, 3, 3, 5, 5, 5]
+    """
+    indices = np.asarray(indices, dtype=int)
+    half = max(int(width) // 2, 0)
+    out = np.empty_like(indices)
+    for k in range(indices.size):
+        lo, hi = max(k - half, 0), min(k + half + 1, indices.size)
+        out[k] = int(np.round(np.median(indices[lo:hi])))
+    return out
+
+
+def sideband_normalisation(counts, background, *, prior: float = NORMALISATION_PRIOR):
+    """The background normalisation theta measured by a sideband and its prior from simulation.
+
+    The prior, theta = 1 with a relative uncertainty ``prior``, is an auxiliary count n_aux =
+    1 / prior^2 with expectation theta n_aux (the Poisson form of a relative uncertainty, e.g.
+    R. D. Cousins, J. T. Linnemann, J. Tucker, NIM A 595 (2008) 480); with the sideband's ``counts``
+    of expectation theta ``background`` and a uniform prior in theta, the posterior is a Gamma
+    distribution of shape n + n_aux + 1 and rate b + n_aux (derived here). Returns its mean and
+    standard deviation.
+
+    Examples
+    --------
+    >>> [round(float(v), 4) for v in sideband_normalisation(0.0, 0.0)]
+    [1.01, 0.1005]
+    >>> [round(float(v), 4) for v in sideband_normalisation(2e4, 1e4)]
+    [1.9902, 0.014]
+    """
+    n_aux = 1.0 / prior**2
+    shape = np.asarray(counts, dtype=float) + n_aux + 1.0
+    rate = np.asarray(background, dtype=float) + n_aux
+    return shape / rate, np.sqrt(shape) / rate
+
+
+@dataclass(frozen=True)
+class Sideband:
+    """The region beside a window with the same selection: what the background normalisation is
+    measured in.
+
+    Attributes
+    ----------
+    ranges : dict
+        Observable -> list of (low, high) intervals of the sideband.
+    background : float
+        Predicted background events (normalisation 1).
+    signal_per_unit : float
+        Signal events for a unit of the limited rate (the tails of the signal's peak).
+    counts : float
+        Observed events.
+    shape_uncertainty : array (k,)
+        Relative uncertainty of the ratio of each window bin's background to the sideband's (the
+        smooth fit's, from the simulation's statistics): what the sideband cannot measure.
+    prior : float
+        Relative prior uncertainty of the normalisation (:data:`NORMALISATION_PRIOR`).
+    """
+
+    ranges: dict
+    background: float
+    signal_per_unit: float
+    counts: float
+    shape_uncertainty: np.ndarray
+    prior: float = NORMALISATION_PRIOR
 
 
 def punzi_figure_of_merit(efficiency, background, *, a: float = PUNZI_A):
@@ -78,51 +194,6 @@ def best_threshold(efficiency, background, simulated, *, min_simulated: float = 
     merit = np.where(measurable, merit, -np.inf)
     i = int(np.argmax(merit)) if np.isfinite(merit).any() else 0
     return i, float(merit[i])
-
-
-def background_estimate(expected, sum_w2, n_simulated, *, unit_weight: float, systematic: float):
-    """A background prediction from simulation and its uncertainty, per counting bin.
-
-    The (smoothed) simulated expectation with the statistical uncertainty of the simulation (sqrt of
-    the summed squared weights) and a relative ``systematic`` in quadrature. In a bin where no
-    simulated event remains, both are set to at least the weight of one simulated event
-    (``unit_weight``): the simulation cannot tell a background below that from none, and claiming
-    none would make the limit as strong as the simulation is small. Returns (background,
-    uncertainty).
-
-    Examples
-    --------
-    >>> b, u = background_estimate([4.0, 0.0], [1.0, 0.0], [16, 0], unit_weight=0.25, systematic=0.1)
-    >>> b.tolist(), [round(float(x), 4) for x in u]
-    ([4.0, 0.25], [1.077, 0.25])
-    """
-    # sums over windows come from differences of cumulative sums: clip their rounding errors
-    expected = np.clip(np.asarray(expected, dtype=float), 0.0, None)
-    uncertainty = np.sqrt(np.clip(np.asarray(sum_w2, dtype=float), 0.0, None) + (systematic * expected) ** 2)
-    empty = np.asarray(n_simulated) < 0.5
-    return (np.where(empty, np.maximum(expected, unit_weight), expected),
-            np.where(empty, np.maximum(uncertainty, unit_weight), uncertainty))
-
-
-def background_cells(samples: dict, digitise, *, smooth=None, smooth_statistics: bool = False):
-    """The simulated background on a counting search's cells.
-
-    ``samples`` maps a sample name to (table, weights): its events and the weight each stands for (0
-    for events left out, e.g. a classifier's training half); ``digitise(table, weights)`` bins them on
-    the cells. Returns the expected events per sample (smoothed by ``smooth``, a function of an array
-    of cells, where given), the summed squared weights and the number of simulated events per cell
-    (all samples; smoothed alike with ``smooth_statistics``), and the largest weight of one event.
-    """
-    identity = lambda cells: cells  # noqa: E731
-    smooth = smooth or identity
-    statistics = smooth if smooth_statistics else identity
-    maps, w2, raw, unit = {}, 0.0, 0.0, 0.0
-    for name, (table, weights) in samples.items():
-        maps[name] = smooth(digitise(table, weights))
-        raw = raw + statistics(digitise(table, (weights > 0).astype(float)))
-        w2 = w2 + statistics(digitise(table, weights**2))
-        unit = max(unit, float(weights.max(initial=0.0)))
-    return maps, w2, raw, unit
 
 
 def summed_area(values):
@@ -184,6 +255,9 @@ class CountingWindow:
         Observed counts.
     threshold, figure_of_merit : float
         The chosen selection threshold and its figure of merit (NaN where none is chosen).
+    sideband : Sideband, optional
+        Where the background normalisation is measured; None: the background is the prediction with
+        its uncertainty.
     """
 
     mass_gev: float
@@ -197,12 +271,18 @@ class CountingWindow:
     mass2_gev: float = float("nan")
     threshold: float = float("nan")
     figure_of_merit: float = float("nan")
+    sideband: Sideband | None = None
 
 
 def counting_model(window: CountingWindow):
     """The CLs model of a window: mu in units of the limited rate, the signal per bin
-    ``signal_per_unit``, the background fixed to its prediction with its uncertainty as a per-bin
-    constraint; bins without signal are left out. Returns (model, counts).
+    ``signal_per_unit``; bins without signal are left out. Returns (model, counts).
+
+    Without a sideband the background is fixed to its prediction with its uncertainty as a per-bin
+    constraint. With a :class:`Sideband` the background normalisation floats, measured by two more
+    bins: the sideband (its signal tails included) and the auxiliary count of the normalisation's
+    prior (1 / prior^2 events, see :func:`sideband_normalisation`); the window bins keep only the
+    uncertainty of their ratio to the sideband.
 
     The signal's own uncertainty (luminosity, efficiencies: a few percent) is not in this model;
     beside the background's it changes the limits little.
@@ -211,15 +291,103 @@ def counting_model(window: CountingWindow):
     keep = signal > 0
     if not keep.any():
         raise KinematicError(f"no simulated signal passes the selection at {window.mass_gev} GeV")
+    side = window.sideband
+    if side is not None:
+        n_aux = 1.0 / side.prior**2
+        background = np.maximum(np.asarray(window.background, dtype=float)[keep], 1e-6)
+        model = BinnedModel(
+            signal=np.concatenate([signal[keep], [side.signal_per_unit, 0.0]]),
+            background=np.concatenate([background, [max(side.background, 1e-6), n_aux]]),
+            background_uncertainty=np.concatenate([background * np.asarray(side.shape_uncertainty)[keep], [0.0, 0.0]]),
+            float_background=True)
+        return model, np.concatenate([np.asarray(window.counts, dtype=float)[keep], [side.counts, n_aux]])
     model = BinnedModel(signal=signal[keep], background=np.maximum(window.background[keep], 1e-3),
                         background_uncertainty=np.maximum(window.background_uncertainty[keep], 1e-6),
                         float_background=False)
     return model, np.asarray(window.counts, dtype=float)[keep]
 
 
+def scaled_window(window: CountingWindow, scale: float, systematics: bool = True) -> CountingWindow:
+    """The window at ``scale`` times the luminosity (for :mod:`analysis_lib.analysis.sensitivity`):
+    signal, background, counts and the sideband's scaled, relative uncertainties kept (the prior of
+    a normalisation and the simulation behind a shape do not grow with the data). Without
+    ``systematics``: the background the sideband measures (:func:`window_background`), known (no
+    uncertainty, no sideband): the same background, statistics only."""
+    from dataclasses import replace
+
+    k = float(scale)
+    side = window.sideband
+    background = k * np.asarray(window.background, float)
+    if side is not None:
+        side = replace(side, background=k * side.background, signal_per_unit=k * side.signal_per_unit,
+                       counts=k * side.counts)
+    scaled = replace(window, signal_per_unit=k * np.asarray(window.signal_per_unit, float), background=background,
+                     background_uncertainty=k * np.asarray(window.background_uncertainty, float), counts=background,
+                     sideband=side)
+    if systematics:
+        return scaled
+    # the background as the sideband would measure it at this luminosity, known exactly
+    known = window_background(scaled)[0] / max(float(background.sum()), 1e-300) * background
+    return replace(scaled, background=known, background_uncertainty=np.zeros(np.shape(known)), counts=known,
+                   sideband=None)
+
+
+@dataclass(frozen=True)
+class ScaledWindows:
+    """``window(point)`` at a luminosity ``scale`` (:func:`scaled_window`; picklable)."""
+
+    window: Callable
+    scale: float = 1.0
+    systematics: bool = True
+
+    def __call__(self, point):
+        return scaled_window(self.window(point), self.scale, self.systematics)
+
+
 def window_model(point, *, window: Callable):
     """:func:`counting_model` of the window ``window(point)`` (a ``build`` for the scan calculators)."""
     return counting_model(window(point))
+
+
+def window_background(w: CountingWindow) -> tuple[float, float]:
+    """The background of a window counted as one bin and its uncertainty: the prediction with its
+    uncertainties in quadrature; with a sideband, the prediction times the normalisation the
+    sideband and its prior measure (:func:`sideband_normalisation`), with the uncertainties of that
+    normalisation and of the window-to-sideband ratio in quadrature."""
+    background = float(np.sum(w.background))
+    uncertainty = float(np.sqrt(np.sum(np.square(w.background_uncertainty))))
+    if w.sideband is None:
+        return background, uncertainty
+    shape = float(np.sqrt(np.sum(np.square(np.asarray(w.sideband.shape_uncertainty) * w.background)))) / max(
+        background, 1e-300)
+    theta, sigma = sideband_normalisation(w.sideband.counts, w.sideband.background, prior=w.sideband.prior)
+    background = float(theta) * background
+    return background, background * float(np.hypot(sigma / theta, shape))
+
+
+def band_counts(background: float, uncertainty: float = 0.0) -> np.ndarray:
+    """The counts at the quantiles of the expected band (-2 to +2 standard deviations) when the
+    background is ``background`` with a Gaussian ``uncertainty``: the quantiles of the prior
+    predictive distribution of the count, Poisson counts whose mean is itself uncertain, a negative
+    binomial of mean b and variance b + sigma^2 (the Gamma-Poisson mixture; derived here), Poisson
+    without an uncertainty. A band of Poisson counts alone is too narrow where the background's
+    uncertainty exceeds its square root.
+
+    Examples
+    --------
+    >>> band_counts(100.0).tolist()
+    [81.0, 90.0, 100.0, 110.0, 120.0]
+    >>> band_counts(1e4, 500.0).tolist()
+    [9006.0, 9490.0, 9992.0, 10510.0, 11045.0]
+    """
+    from scipy.stats import nbinom
+
+    q = norm.cdf(BANDS)
+    b, u = float(background), float(uncertainty)
+    if u <= 0 or b <= 0:
+        return poisson.ppf(q, b)
+    r = b * b / (u * u)
+    return nbinom.ppf(q, r, r / (r + b)).astype(float)
 
 
 @dataclass(frozen=True)
@@ -242,14 +410,20 @@ class BayesianCounting:
     test_statistic = "posterior of the signal rate"
 
     def limit(self, w: CountingWindow) -> LimitResult:
-        """Observed and expected limits of one window."""
-        background = float(np.sum(w.background))
-        expected_counts = [poisson.ppf(norm.cdf(z), background) for z in BANDS]
-        counts = np.array([float(np.sum(w.counts))] + expected_counts)
+        """Observed and expected limits of one window.
+
+        With a sideband, the background is the prediction times the normalisation the observed
+        sideband measures (:func:`sideband_normalisation`), its uncertainty that of the normalisation
+        and of the window-to-sideband ratio in quadrature, for the observed limit and for the
+        expected band alike (the band of the background as the sideband measured it, as a CLs band
+        is that of the background-only fit to the data); the signal's tails in the sideband are
+        neglected (they would only raise the background estimate: conservative). The band's counts
+        are those of :func:`band_counts`: Poisson counts of a background that is itself uncertain."""
+        background, uncertainty = window_background(w)
+        counts = np.array([float(np.sum(w.counts))] + list(band_counts(background, uncertainty)))
         unique, back = np.unique(counts, return_inverse=True)
         limits = bayesian_upper_limits_one_bin(
-            unique, float(np.sum(w.signal_per_unit)), background,
-            background_uncertainty=float(np.sqrt(np.sum(np.square(w.background_uncertainty)))),
+            unique, float(np.sum(w.signal_per_unit)), background, background_uncertainty=uncertainty,
             signal_uncertainty=self.signal_uncertainty, cl=self.cl)[back]
         return LimitResult(observed=float(limits[0]), expected=tuple(float(x) for x in limits[1:]), cl=self.cl,
                            method=self.method, test_statistic=self.test_statistic)
@@ -286,14 +460,14 @@ def compare_methods(window: CountingWindow, *, cl: float, signal_uncertainty: fl
     the background uncertainty as a constraint, pseudo-experiments below three background events)
     and the upper end of the Feldman-Cousins interval for the predicted background taken as known
     (:func:`analysis_lib.stats.counting.feldman_cousins_interval`; its uncertainty is ignored; NaN
-    above :data:`FELDMAN_COUSINS_MAX_EVENTS` observed plus expected events).
+    above :data:`FELDMAN_COUSINS_MAX_EVENTS` observed plus expected events). The background and its
+    uncertainty are those of :func:`window_background` (with a sideband: as the sideband measures it).
 
     The Bayesian and CLs limits differ by construction (credibility versus frequentist coverage,
     CLs conservative for a downward fluctuation); Feldman-Cousins is the unified frequentist interval.
     """
     s = float(np.sum(window.signal_per_unit))
-    b = float(np.sum(window.background))
-    u = float(np.sqrt(np.sum(np.square(window.background_uncertainty))))
+    b, u = window_background(window)
     n = int(round(float(np.sum(window.counts))))
     bayes = BayesianCounting(lambda point: window, cl, signal_uncertainty=signal_uncertainty).limit(window).observed
     monte_carlo = bayesian_upper_limit([n], CountingModel(signal=[s], background=[b], background_uncertainty=u,

@@ -32,6 +32,8 @@ from .inputs import Inputs
 from .results import LimitScan
 from .samples import ntuple_paths, pseudo_data_rng
 from .scan import CLs, scan_limits
+from .sensitivity import Sensitivity, scaled_model
+from .sensitivity import sensitivity as luminosity_scan
 from .signal_shape import PeakTemplates
 
 __all__ = ["FIT_PARAMETERS", "FitDisplay", "PeakSearch", "SearchInputs", "agreement", "example_fit", "fit_inputs", "prepare",
@@ -285,9 +287,24 @@ def fit_inputs(search: PeakSearch, inputs: SearchInputs, mass_gev: float, *, hal
     return model, counts, win
 
 
-def _build(mass_gev, *, search, inputs, half_width_sigma, degree):
+def _build(mass_gev, *, search, inputs, half_width_sigma, degree, scale=None, systematics=True):
     model, counts, _ = fit_inputs(search, inputs, mass_gev, half_width_sigma=half_width_sigma, degree=degree)
-    return model, counts
+    return scaled_model(model, counts, scale, systematics)
+
+
+def sensitivity(search: PeakSearch, inputs: SearchInputs, masses_gev, *, half_width_sigma: float, degree: int = 2,
+                client=None) -> Sensitivity:
+    """The expected limits on the signal strength at ``masses_gev`` from 0.1 fb^-1 to 50 ab^-1
+    (:func:`analysis_lib.analysis.sensitivity.sensitivity`): each window's likelihood at the scaled
+    luminosity, the continuum still fitted (its shape and level measured by the data), and without
+    systematics the fitted continuum known."""
+    def calculator_at(scale, systematics):
+        return CLs(partial(_build, search=search, inputs=inputs, half_width_sigma=half_width_sigma, degree=degree,
+                           scale=scale, systematics=systematics), search.cl)
+
+    return luminosity_scan(calculator_at, np.asarray(masses_gev, dtype=float),
+                           reference_fb=inputs.luminosity_fraction * inputs.dataset.luminosity_fb, quantity="mu",
+                           unit="", cl=search.cl, client=client)
 
 
 def scan(search: PeakSearch, inputs: SearchInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma,
@@ -320,10 +337,17 @@ class FitDisplay:
 def example_fit(search: PeakSearch, inputs: SearchInputs, mass_gev: float, *, half_width_sigma: float,
                 degree: int = 2) -> FitDisplay:
     """The signal-plus-background fit at one mass, signal allowed negative (for a figure)."""
-    model, counts, win = fit_inputs(search, inputs, mass_gev, half_width_sigma=half_width_sigma, degree=degree)
+    model, counts, _ = fit_inputs(search, inputs, mass_gev, half_width_sigma=half_width_sigma, degree=degree)
+    return fit_display(model, counts)
+
+
+def fit_display(model: SmoothBackgroundModel, counts) -> FitDisplay:
+    """The signal-plus-background fit of a window's model to its counts, the signal strength free
+    (negative allowed), for a figure."""
     result = fit(replace(model, mu_bounds=(-np.inf, np.inf)), counts)
     background = model.expected_counts(0.0, result.params)
-    return FitDisplay(win.edges, counts, background, background + result.mu * model.signal, result.mu)
+    return FitDisplay(model.edges, np.asarray(counts, dtype=float), background, background + result.mu * model.signal,
+                      result.mu)
 
 
 def agreement(result: LimitScan, published, *, factor=1.5):

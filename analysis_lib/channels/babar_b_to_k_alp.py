@@ -539,7 +539,7 @@ def analyse(inputs: BabarInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma,
                           progress=progress, client=client)
     thresholds = (f"classifier thresholds {inputs.thresholds[0]:g} (continuum) and {inputs.thresholds[1]:g} (B Bbar), "
                   f"chosen on the optimisation sample ({inputs.optimisation_fraction:.0%} of the data)")
-    br = mu.transform(lambda m, v: v * BR_REF, quantity="br_b_to_k_a_x_br_gg", unit="").stamped(notes=(thresholds,))
+    br = rate_limits(mu).stamped(notes=(thresholds,))
     masses = coupling_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev,
                              step_sigma=COUPLING_STEP * mass_step_sigma)
     # the coupling limit does not depend on the run's lifetime (it follows from the coupling): the
@@ -551,6 +551,11 @@ def analyse(inputs: BabarInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma,
         coupling_limits, inputs, masses, fit_half_width_sigma=fit_half_width_sigma,
         background_degree=background_degree, progress=progress, client=client))
     return {"br": br, "g_aw": coupling.stamped(notes=(thresholds,), model={"ctau_mm": "from the coupling"})}
+
+
+def rate_limits(mu: LimitScan) -> LimitScan:
+    """Limits on the signal strength (units of :data:`BR_REF`) as limits on B(B+ -> K+ a) x B(a -> gamma gamma)."""
+    return mu.transform(lambda m, v: v * BR_REF, quantity="br_b_to_k_a_x_br_gg", unit="")
 
 
 #: The coupling limit is computed every this many steps of the rate limit's scan.
@@ -748,6 +753,11 @@ class BToKAlp(PeakSearchChannel):
                        n_signal_events=params["n_signal_events"], max_mc_events=params["max_mc_events"],
                        optimisation_fraction=params["optimisation_fraction"], progress=progress,
                        specs=self.samples(params))
+
+    sensitivity_points = (0.5, 2.0, 4.0)
+
+    def headline(self, inputs, mu):
+        return rate_limits(mu)
 
     def analyse(self, inputs, params, *, progress=True, client=None):
         return analyse(inputs, **peak_search.scan_settings(params), progress=progress, client=client)

@@ -23,6 +23,8 @@ or study, with :func:`notebook_declaration`.
 from __future__ import annotations
 
 import abc
+
+import numpy as np
 from typing import Any, ClassVar, Mapping
 
 from ..analysis import peak_search
@@ -33,8 +35,18 @@ from ..detector.datasets import Dataset, dataset
 from ..io.published import load_curve
 from ..simulation.production import requests
 
-__all__ = ["Channel", "PeakSearchChannel", "Study", "channel", "channel_for_notebook", "channels", "notebook_declaration",
+__all__ = ["Channel", "PeakSearchChannel", "Study", "points_in_range", "channel", "channel_for_notebook", "channels", "notebook_declaration",
            "register", "register_study", "studies", "study"]
+
+def points_in_range(points, low: float, high: float) -> list:
+    """The masses of ``points`` (or pairs, by their first mass) from ``low`` to ``high``; the middle
+    of the range where none is (a run over a narrow range still gets its sensitivity figure)."""
+    inside = [p for p in points if low <= (p[0] if np.ndim(p) else p) <= high]
+    if inside:
+        return inside
+    middle = 0.5 * (low + high)
+    return [middle] if not points or not np.ndim(points[0]) else [(middle, *points[0][1:])]
+
 
 class Channel(abc.ABC):
     """What a search declares. Subclasses set the class attributes and implement the abstract methods.
@@ -60,6 +72,8 @@ class Channel(abc.ABC):
     sample_specs : callable
         ``sample_specs(dataset, n_signal_events=...)``: the channel's samples (used by the default
         :meth:`samples`; a channel whose samples depend on more parameters overrides :meth:`samples`).
+    sensitivity_points : tuple
+        The masses (or pairs of masses) of the chapter's sensitivity-versus-luminosity figure.
     """
 
     name: ClassVar[str]
@@ -69,6 +83,7 @@ class Channel(abc.ABC):
     parameters: ClassVar[tuple[Parameter, ...]]
     published: ClassVar[Mapping[str, str]] = {}
     published_ranges: ClassVar[Mapping[str, Any]] = {}
+    sensitivity_points: ClassVar[tuple] = ()
 
     def validate(self, values: Mapping, *, context: str = "") -> dict:
         """All declared parameters, ``values`` checked and defaults filled in
@@ -130,6 +145,20 @@ class Channel(abc.ABC):
                                model=self.model_parameters(params))
                 for key, r in results.items()}
 
+    def luminosity_scan(self, inputs, params: Mapping, *, client=None):
+        """The expected limits of the headline quantity at :attr:`sensitivity_points` from 0.1 fb^-1
+        to 50 ab^-1 (a :class:`~analysis_lib.analysis.sensitivity.Sensitivity`); channels implement it
+        with the shared :func:`analysis_lib.analysis.sensitivity.sensitivity`."""
+        raise NotImplementedError(f"{self.name} declares no sensitivity versus luminosity")
+
+    def sensitivity(self, inputs, params: Mapping, *, client=None):
+        """:meth:`luminosity_scan`, every scan stamped with the run's dataset and model parameters."""
+        ds = inputs.dataset
+        result = self.luminosity_scan(inputs, params, client=client)
+        return result.map(lambda scan: scan.stamped(dataset=ds.name, experiment=ds.experiment.label,
+                                                    data_source=inputs.data_source, pseudo_data=ds.simulated,
+                                                    model=self.model_parameters(params)))
+
     def __repr__(self):
         return f"<channel {self.name}: {self.title}>"
 
@@ -141,6 +170,18 @@ class PeakSearchChannel(Channel):
     within which the expected limit is said to agree with the published curve."""
 
     agreement_factor: ClassVar[float] = 1.5
+
+    def headline(self, inputs, mu: LimitScan) -> LimitScan:
+        """The limits on the signal strength turned into the chapter's headline quantity."""
+        raise NotImplementedError(f"{self.name} declares no headline quantity")
+
+    def luminosity_scan(self, inputs, params: Mapping, *, client=None):
+        """The shared peak search's sensitivity (:func:`analysis_lib.analysis.peak_search.sensitivity`)
+        at the :attr:`sensitivity_points` inside the run's mass range, in the headline quantity."""
+        masses = points_in_range(self.sensitivity_points, params["mass_min_gev"], params["mass_max_gev"])
+        mu = peak_search.sensitivity(inputs.search, inputs, masses, half_width_sigma=params["fit_half_width_sigma"],
+                                     degree=params["background_degree"], client=client)
+        return mu.map(lambda scan: self.headline(inputs, scan))
 
     def resolution_gev(self, inputs, mass_gev: float) -> float:
         """Mass resolution of the fitted observable at ``mass_gev``."""

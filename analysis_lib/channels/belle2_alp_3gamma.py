@@ -334,6 +334,12 @@ def analyse(inputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, fit_half_wid
     mu = peak_search.scan(SEARCH, inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev,
                           mass_step_sigma=mass_step_sigma, fit_half_width_sigma=fit_half_width_sigma,
                           background_degree=background_degree, progress=progress, client=client)
+    return quantities(inputs, mu)
+
+
+def quantities(inputs, mu):
+    """The limits on the signal strength as limits on sigma(e+e- -> gamma a) B(a -> gamma gamma) (pb)
+    and on g_agg (GeV^-1)."""
     sqrt_s = inputs.dataset.experiment.sqrt_s_gev
     sigma = mu.transform(lambda m, v: v * sigma_ee_to_gamma_alp_pb(m, G_REF_PER_GEV, sqrt_s),
                          quantity="sigma_x_br", unit="pb")
@@ -380,6 +386,10 @@ class AlpThreeGamma(PeakSearchChannel):
 
     physics_table = staticmethod(physics_table)
     observable_for = staticmethod(observable_for)
+    sensitivity_points = (0.5, 2.0, 6.0)
+
+    def headline(self, inputs, mu):
+        return quantities(inputs, mu)["g_agg"]
 
     def production(self, params):
         return peak_search.production_config(SEARCH, self.dataset(params), params["max_mc_events"])

@@ -12,10 +12,16 @@ The flow (modelled on the paper, whose selection details are not all public):
 2. at every mass hypothesis (M_A', M_h'), a window of +-2 resolutions in the dimuon mass and in
    the recoil mass M_recoil = sign(M^2) sqrt(|M^2|), the resolutions and the signal efficiency
    interpolated between the simulated grid points;
-3. the background in the window from the simulation (smoothed, with its statistical and a
-   systematic uncertainty), the pseudo-data one Poisson draw of it;
+3. the background in the window from a smooth density fitted to the simulation (P-splines,
+   :func:`analysis_lib.analysis.counting.smooth_backgrounds`, with the fit's uncertainty), its
+   normalisation measured in a sideband of the dimuon mass beside the window (2 to 6 resolutions on
+   either side) together with its prior from simulation;
 4. a 90% credibility upper limit with a uniform prior in the signal and the nuisance parameters
    marginalised (as the paper), on sigma(e+e- -> A' h') x B(A' -> mu mu) and on eps^2 alpha_D.
+
+Pseudo-data: the simulated backgrounds are split in two halves; one makes the prediction, the other
+the model of the truth (the same smooth fit), from which the data are one Poisson draw on the cells
+of (dimuon mass, recoil mass). Real data are read from ``data.root``.
 """
 
 from __future__ import annotations
@@ -27,18 +33,19 @@ from functools import cached_property, partial
 import numpy as np
 import pandas as pd
 from scipy.interpolate import RegularGridInterpolator
-from scipy.ndimage import gaussian_filter
 
 from ..analysis.counting import (
     BayesianCounting,
     CountingInputs,
     CountingWindow,
-    background_cells,
-    background_estimate,
+    ScaledWindows,
+    Sideband,
+    smooth_backgrounds,
     summed_area,
 )
 from ..analysis.samples import draw_pseudo_data, ntuple_paths, work_dir
 from ..analysis.scan import scan_limits
+from ..analysis.sensitivity import sensitivity
 from ..analysis.signal_shape import peak_summary
 from ..core.errors import EmptySelectionError, KinematicError, ParameterError
 from ..core.parameters import SEED, Parameter, mass_range
@@ -50,7 +57,8 @@ from ..reco.dimuon import TRIGGER_EFFICIENCY, preselect, skim
 from ..reco.selection import cut_flow_table, require_events
 from ..simulation.dimuon import background_specs, generate_dark_higgsstrahlung
 from ..simulation.production import ProductionConfig, SampleSpec
-from .base import Channel, register
+from ..stats.pspline import Basis
+from .base import Channel, points_in_range, register
 
 __all__ = [
     "CL", "PARAMETERS", "PUBLISHED_RANGES", "DarkHiggsstrahlung", "HiggsstrahlungInputs", "analyse",
@@ -81,16 +89,20 @@ SIGNAL_FRACTIONS_H = (0.02, 0.25, 0.5, 0.75, 0.95)
 #: The h' mass stays this far below the kinematic limit sqrt(s) - M_A' (GeV): at the limit the
 #: muons carry all the energy and the recoil system is at rest.
 H_MARGIN_GEV = 0.25
-#: Relative uncertainties: the simulated background (a model, see the Z' chapter) and the signal
-#: (luminosity, tracking, muon identification, trigger).
-BACKGROUND_SYSTEMATIC = 0.10
+#: Relative uncertainty of the signal (luminosity, tracking, muon identification, trigger).
 SIGNAL_SYSTEMATIC = 0.05
 #: Binning of the background maps: dimuon mass and recoil mass (GeV).
 MASS_EDGES = np.linspace(2.0, 10.6, 1721)
 RECOIL_EDGES = np.linspace(-2.0, 10.6, 631)
-#: Gaussian kernel (bins of each axis: 15 MeV in the dimuon mass, 60 MeV in the recoil mass) that
-#: smooths the simulated background maps, narrower than the resolutions.
-KERNEL_BINS = (3.0, 3.0)
+#: The smooth background densities: cubic B-splines on segments of 0.36 GeV in the dimuon mass and
+#: 0.63 GeV in the recoil mass (the backgrounds are continua, with no structure as narrow as the
+#: resolutions).
+SEGMENTS = (24, 20)
+#: The fits are made on cells that join 5 x 3 cells of the maps (25 by 60 MeV).
+JOIN = (5, 3)
+#: The sideband of a window: 2 to 6 dimuon-mass resolutions on either side of M_A', the same recoil
+#: window.
+SIDEBAND_SIGMA = (2.0, 6.0)
 
 
 def max_mass_h(mass_a_gev, sqrt_s_gev):
@@ -164,6 +176,7 @@ class HiggsstrahlungInputs(CountingInputs):
     fractions): the efficiency in its own 2D window and the two resolutions.
     """
 
+    fits: dict  # background name -> SmoothCounts of the prediction half on (dimuon mass, recoil mass)
     grid_a: np.ndarray
     grid_f: np.ndarray
     efficiency: np.ndarray  # (A', fraction)
@@ -175,8 +188,8 @@ class HiggsstrahlungInputs(CountingInputs):
     def cumulative(self) -> dict:
         """Summed-area tables (:func:`~analysis_lib.analysis.counting.summed_area`) of the total
         expected background, the summed squared weights, the simulated events and the data."""
-        return {"background": summed_area(self.background_total), "w2": summed_area(self.background_w2),
-                "raw": summed_area(self.background_raw), "data": summed_area(self.data)}
+        return {"background": summed_area(self.background_total), "raw": summed_area(self.background_raw),
+                "data": summed_area(self.data)}
 
     def interpolate(self, values, mass_a_gev, mass_h_gev):
         """A per-grid-point quantity at (M_A', M_h'), bilinear in (M_A', M_h' / max M_h')."""
@@ -190,6 +203,23 @@ def _map(candidates, weights):
     h, _, _ = np.histogram2d(candidates.mass, _recoil_mass(candidates.recoil_mass2), bins=(MASS_EDGES, RECOIL_EDGES),
                              weights=weights)
     return h
+
+
+def _bases():
+    """The spline bases of the smooth background densities at the cell centres of the two axes."""
+    x = 0.5 * (MASS_EDGES[1:] + MASS_EDGES[:-1])
+    y = 0.5 * (RECOIL_EDGES[1:] + RECOIL_EDGES[:-1])
+    return (Basis.at(x, MASS_EDGES[0], MASS_EDGES[-1], SEGMENTS[0]),
+            Basis.at(y, RECOIL_EDGES[0], RECOIL_EDGES[-1], SEGMENTS[1]))
+
+
+def _physical(sqrt_s_gev):
+    """1 for the cells of (dimuon mass, recoil mass) inside the kinematic limit, recoil mass <=
+    sqrt(s) - dimuon mass (the recoil system's energy is what the muons leave), 0 beyond: the
+    backgrounds pile up against the limit and stop there, an edge no smooth density crosses."""
+    x = 0.5 * (MASS_EDGES[1:] + MASS_EDGES[:-1])
+    y = 0.5 * (RECOIL_EDGES[1:] + RECOIL_EDGES[:-1])
+    return (y[None, :] <= sqrt_s_gev - x[:, None]).astype(float)
 
 
 def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int, window_sigma: float = 2.0,
@@ -224,12 +254,25 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
             efficiency[i, j] = TRIGGER_EFFICIENCY * inside.sum() / n_generated
             continue
         background[spec.name] = (c, c.weight)
-    # the expectation, its squared weights and the simulated events, smoothed alike
-    maps, w2, raw, unit = background_cells(background, _map, smooth=partial(gaussian_filter, sigma=KERNEL_BINS,
-                                                                             mode="constant"), smooth_statistics=True)
-    total = sum(maps.values())
+    # the simulated backgrounds in two halves, each standing for the whole sample: the prediction
+    # (smooth fits) and the model of the truth the pseudo-data are drawn from (the same fits)
+    x, y = _bases()
+    halves = []
+    for which in (0, 1):
+        sums = {}
+        for name, (c, weights) in background.items():
+            w = np.where(np.arange(len(weights)) % 2 == which, 2.0 * weights, 0.0)
+            sums[name] = (_map(c, w), _map(c, w**2))
+        halves.append(sums)
+    physical = _physical(sqrt_s)
+    fits = smooth_backgrounds(halves[0], x, y, exposure=physical, join=JOIN)
+    maps = {name: fit.expected for name, fit in fits.items()}
+    raw = sum(_map(c, (np.arange(len(w)) % 2 == 0).astype(float)) for c, w in background.values())
+    w2 = sum(sums[1] for sums in halves[0].values())
+    unit = max(float(2.0 * w.max(initial=0.0)) for _, w in background.values())
     if "data" not in paths:
-        data = draw_pseudo_data(total, ds, seed)
+        truth = smooth_backgrounds(halves[1], x, y, exposure=physical, join=JOIN)
+        data = draw_pseudo_data(sum(fit.expected for fit in truth.values()), ds, seed)
         source = "pseudo-data"
     else:
         c, flows["data"] = preselect(paths["data"], ds, simulated=False)
@@ -239,7 +282,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     return HiggsstrahlungInputs(
         dataset=ds, seed=seed, grid_a=grid_a, grid_f=grid_f, efficiency=efficiency, sigma_mass=sigma_mass,
         sigma_recoil=sigma_recoil, backgrounds={s.name: s.label for s in specs if s.kind == "background"},
-        background_maps=maps, background_w2=w2, background_raw=raw, data=data, background_unit=unit,
+        background_maps=maps, background_w2=w2, background_raw=raw, data=data, background_unit=unit, fits=fits,
         data_source=source, cut_flow=cut_flow_table(flows), window_sigma=window_sigma,
     )
 
@@ -253,7 +296,10 @@ def _box(cumulative, i0, i1, j0, j1):
 
 
 def window(inputs: HiggsstrahlungInputs, point) -> CountingWindow:
-    """The window at ``point`` = (M_A', M_h'): +-``window_sigma`` interpolated resolutions in both masses."""
+    """The window at ``point`` = (M_A', M_h'): +-``window_sigma`` interpolated resolutions in both
+    masses, the smooth background prediction in it, and the :class:`Sideband` in the dimuon mass
+    (:data:`SIDEBAND_SIGMA` resolutions, the same recoil window) that measures its normalisation,
+    with the uncertainty of the window-to-sideband ratio from the fits' covariances."""
     mass_a_gev, mass_h_gev = (float(x) for x in point)
     sqrt_s = inputs.dataset.experiment.sqrt_s_gev
     if not (inputs.grid_a[0] <= mass_a_gev <= inputs.grid_a[-1]) or not 0 <= mass_h_gev <= max_mass_h(mass_a_gev, sqrt_s):
@@ -262,24 +308,49 @@ def window(inputs: HiggsstrahlungInputs, point) -> CountingWindow:
             f"{inputs.grid_a[0]} <= M_A' <= {inputs.grid_a[-1]} GeV and 0 <= M_h' <= {float(max_mass_h(mass_a_gev, sqrt_s)):.3f} GeV"
         )
     k = inputs.window_sigma
-    dm = k * inputs.interpolate(inputs.sigma_mass, mass_a_gev, mass_h_gev)
+    sigma_m = inputs.interpolate(inputs.sigma_mass, mass_a_gev, mass_h_gev)
     dr = k * inputs.interpolate(inputs.sigma_recoil, mass_a_gev, mass_h_gev)
-    i0, i1 = np.searchsorted(MASS_EDGES, [mass_a_gev - dm, mass_a_gev + dm])
-    j0, j1 = np.searchsorted(RECOIL_EDGES, [mass_h_gev - dr, mass_h_gev + dr])
-    i1, j1 = max(i1, i0 + 1), max(j1, j0 + 1)
-    b, uncertainty = background_estimate(
-        _box(inputs.cumulative["background"], i0, i1, j0, j1), _box(inputs.cumulative["w2"], i0, i1, j0, j1),
-        _box(inputs.cumulative["raw"], i0, i1, j0, j1), unit_weight=inputs.background_unit,
-        systematic=BACKGROUND_SYSTEMATIC)
+    inner, outer = max(SIDEBAND_SIGMA[0], k), max(SIDEBAND_SIGMA[1], k + 2 * SIDEBAND_SIGMA[0])
+    last = len(MASS_EDGES) - 1
+    i0, i1, b0, b1, a0, a1 = (int(np.clip(v, 0, last)) for v in np.searchsorted(MASS_EDGES, [
+        mass_a_gev - k * sigma_m, mass_a_gev + k * sigma_m, mass_a_gev - outer * sigma_m,
+        mass_a_gev - inner * sigma_m, mass_a_gev + inner * sigma_m, mass_a_gev + outer * sigma_m]))
+    j0, j1 = (int(v) for v in np.searchsorted(RECOIL_EDGES, [mass_h_gev - dr, mass_h_gev + dr]))
+    i1, j1 = max(i1, i0 + 1), min(max(j1, j0 + 1), len(RECOIL_EDGES) - 1)
+    boxes = [(i0, i1), (b0, b1), (a0, a1)]
+    background = side = 0.0
+    pieces = []
+    for fit in inputs.fits.values():
+        g = fit.gradients([b[0] for b in boxes], [b[1] for b in boxes], [j0] * 3, [j1] * 3)
+        sums = [fit.expected[lo:hi, j0:j1].sum() for lo, hi in boxes]
+        background += sums[0]
+        side += sums[1] + sums[2]
+        pieces.append((fit, g[0], g[1] + g[2]))
+    variance = 0.0
+    for fit, g_window, g_side in pieces:
+        g = g_window / max(background, 1e-300) - g_side / max(side, 1e-300)
+        variance += float(g @ fit.covariance @ g)
+    shape = np.sqrt(variance)
     eff = inputs.interpolate(inputs.efficiency, mass_a_gev, mass_h_gev)
     sigma = float(sigma_dark_higgsstrahlung_pb(mass_a_gev, mass_h_gev, sqrt_s) * branching_fraction_mumu(mass_a_gev))
+    signal = inputs.dataset.luminosity_pb * sigma * eff
+    data = inputs.cumulative["data"]
+    # the signal's tails in the sideband: its Gaussian share between the sideband's edges
+    from scipy.stats import norm
+
+    tails = 2 * (norm.cdf(outer) - norm.cdf(inner)) / (2 * norm.cdf(k) - 1)
+    sideband = Sideband(
+        ranges={"mass": [(MASS_EDGES[b0], MASS_EDGES[b1]), (MASS_EDGES[a0], MASS_EDGES[a1])],
+                "recoil_mass": [(RECOIL_EDGES[j0], RECOIL_EDGES[j1])]},
+        background=float(side), signal_per_unit=float(signal * tails),
+        counts=float(sum(_box(data, lo, hi, j0, j1) for lo, hi in boxes[1:])), shape_uncertainty=np.atleast_1d(shape))
     return CountingWindow(
         mass_gev=mass_a_gev, mass2_gev=mass_h_gev,
         ranges={"mass": (MASS_EDGES[i0], MASS_EDGES[i1]), "recoil_mass": (RECOIL_EDGES[j0], RECOIL_EDGES[j1])},
-        efficiency=np.atleast_1d(eff), signal_per_unit=np.atleast_1d(inputs.dataset.luminosity_pb * sigma * eff),
-        background=np.atleast_1d(b), background_uncertainty=np.atleast_1d(uncertainty),
+        efficiency=np.atleast_1d(eff), signal_per_unit=np.atleast_1d(signal),
+        background=np.atleast_1d(background), background_uncertainty=np.atleast_1d(background * shape),
         simulated_background=float(_box(inputs.cumulative["raw"], i0, i1, j0, j1)),
-        counts=np.atleast_1d(float(_box(inputs.cumulative["data"], i0, i1, j0, j1))),
+        counts=np.atleast_1d(float(_box(data, i0, i1, j0, j1))), sideband=sideband,
     )
 
 
@@ -315,6 +386,17 @@ def analyse(inputs: HiggsstrahlungInputs, *, mass_a_min_gev, mass_a_max_gev, mas
     sigma = eps2.transform(lambda a, h, v: 1e3 * v * sigma_dark_higgsstrahlung_pb(a, h, sqrt_s)
                            * branching_fraction_mumu(a), quantity="sigma_ahprime_x_br_mumu", unit="fb")
     return {"eps2_alpha_d": eps2, "sigma_x_br": sigma}
+
+
+def luminosity_scan(inputs: HiggsstrahlungInputs, points, *, client=None):
+    """Expected limits on eps^2 alpha_D at ``points`` (M_A', M_h') from 0.1 fb^-1 to 50 ab^-1: the
+    run's windows (:func:`window`) at scaled luminosities (:class:`~analysis_lib.analysis.counting.ScaledWindows`)."""
+    def calculator_at(scale, systematics):
+        return BayesianCounting(ScaledWindows(partial(window, inputs), scale, systematics), CL,
+                                signal_uncertainty=SIGNAL_SYSTEMATIC)
+
+    return sensitivity(calculator_at, np.asarray(points, dtype=float), reference_fb=inputs.dataset.luminosity_fb,
+                       quantity="eps2_alpha_d", unit="", cl=CL, mass_name="M_A'", mass2_name="M_h'", client=client)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -366,6 +448,13 @@ class DarkHiggsstrahlung(Channel):
     mass_edges = MASS_EDGES
     recoil_edges = RECOIL_EDGES
     signal_uncertainty = SIGNAL_SYSTEMATIC
+    sensitivity_points = ((5.0, 1.0), (7.0, 2.0), (9.0, 0.5))
+
+    def luminosity_scan(self, inputs, params, *, client=None):
+        points = points_in_range(self.sensitivity_points, params["mass_a_min_gev"], params["mass_a_max_gev"])
+        sqrt_s = inputs.dataset.experiment.sqrt_s_gev
+        points = [(a, min(h, 0.5 * float(max_mass_h(a, sqrt_s)))) for a, h in points]
+        return luminosity_scan(inputs, points, client=client)
 
     def production(self, params):
         return production_config(params["max_mc_events"])

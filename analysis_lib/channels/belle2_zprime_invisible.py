@@ -12,17 +12,27 @@ whose details are not all public):
    two-track trigger, two muons of opposite charge, no extra photon, the recoil pointing into the
    barrel calorimeter and a dimuon transverse momentum well above the momentum resolution;
 2. a boosted-decision-tree classifier (:mod:`analysis_lib.analysis.classifier`) trained on half of the
-   simulation, the recoil mass squared among its features, so that one classifier serves every
-   mass (signal masses pooled with equal weights);
+   simulation, one for every mass (signal masses pooled with equal weights), blind to the recoil
+   mass so that it cannot learn the grid of simulated masses (see :data:`FEATURES`);
 3. at every mass hypothesis, a window of +-2 sigma in the recoil mass squared and the classifier
    threshold that maximises Punzi's figure of merit on the other half of the simulation;
 4. in the window, counts in three bins of the recoil polar angle (c.m. frame), the background
-   predicted by the simulation with its statistical and a systematic uncertainty, and a CLs upper
-   limit (90% CL) on the cross section, turned into limits on g' for the two decay hypotheses.
+   from a smooth density fitted to the simulation, its normalisation measured in a sideband of the
+   same selection beside the window (with its prior from simulation), and a CLs upper limit (90% CL)
+   on the cross section, turned into limits on g' for the two decay hypotheses.
 
-Pseudo-data: the simulated samples stand for far more events than are simulated, so the data are
-one Poisson draw of the expected background binned on (classifier score, recoil mass squared,
-recoil polar angle); real data would be read from ``data.root`` and binned the same way.
+The background prediction: the simulation (2 x 10^6 events per background) stands for up to 10^5
+times more events than it holds at 50 ab^-1, so the simulated events in a window at a tight
+threshold are a handful. Each background is instead fitted, per recoil-angle bin, by a smooth
+density on (classifier score, recoil mass squared) (:func:`analysis_lib.analysis.counting.smooth_backgrounds`),
+with the fit's uncertainty; the threshold per mass is the running median of the Punzi-best ones
+of neighbouring masses.
+
+Pseudo-data: the evaluation half of the simulation is split in two: one quarter of the events makes
+the prediction, the other quarter the model of the truth (the same smooth fit) from which the data
+are one Poisson draw on (classifier score, recoil mass squared, recoil polar angle). The data thus
+fluctuate about a truth that the prediction knows only through the simulation's statistics, as
+real data would. Real data would be read from ``data.root`` and binned the same way.
 """
 
 from __future__ import annotations
@@ -33,21 +43,22 @@ from functools import partial
 
 import numpy as np
 from scipy.interpolate import CubicSpline
-from scipy.ndimage import gaussian_filter1d
 
 from ..analysis import classifier as bdt
 from ..analysis.classifier import merge_tables
 from ..analysis.counting import (
     MIN_SIMULATED_BACKGROUND,
+    NORMALISATION_PRIOR,
     CountingInputs,
     CountingWindow,
-    background_cells,
-    background_estimate,
     best_threshold,
-    window_model,
+    smooth_backgrounds,
+    smooth_thresholds,
 )
 from ..analysis.samples import draw_pseudo_data, ntuple_paths, work_dir
-from ..analysis.scan import FastCLs, scan_limits
+from ..analysis.scan import CLs, scan_limits
+from ..analysis.results import LimitScan
+from ..analysis.sensitivity import scaled_model, sensitivity
 from ..analysis.signal_shape import peak_summary
 from ..core.errors import EmptySelectionError, KinematicError, ParameterError
 from ..core.parameters import SEED, Parameter, mass_range
@@ -59,7 +70,8 @@ from ..reco.dimuon import TRIGGER_EFFICIENCY, preselect, skim
 from ..reco.selection import cut_flow_table, require_events
 from ..simulation.dimuon import background_specs, generate_mumu_vector, mumu_vector_sigma_pb
 from ..simulation.production import ProductionConfig, SampleSpec
-from .base import Channel, register
+from ..stats.pspline import Basis
+from .base import Channel, points_in_range, register
 
 __all__ = [
     "CL", "PARAMETERS", "PUBLISHED_RANGE", "ZprimeInputs", "ZprimeInvisible", "analyse", "window",
@@ -87,8 +99,14 @@ CL = 0.90
 SIGNAL_MASSES_GEV = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 7.5,
                      8.0, 8.5)
 
-#: Classifier features (see :meth:`analysis_lib.reco.dimuon.RecoilCandidates.table`).
-FEATURES = ("recoil_mass2", "recoil_cos_cm", "pt_cm", "p_max_cm", "p_min_cm", "cos_mumu_cm", "acoplanarity")
+#: Classifier features (see :meth:`analysis_lib.reco.dimuon.RecoilCandidates.table`). The recoil
+#: mass squared is not among them: the signal is simulated at 20 masses, 10-20 resolutions apart
+#: above 2 GeV, and a classifier that sees the recoil mass learns that comb. It then keeps
+#: background only at the simulated masses and signal efficiencies interpolated between them are
+#: wrong (found: at thresholds of 0.92 the tau tau background passed only within a few
+#: resolutions of a simulated mass). Without it, the selection varies smoothly with mass and the
+#: window does the mass selection.
+FEATURES = ("recoil_cos_cm", "pt_cm", "p_max_cm", "p_min_cm", "cos_mumu_cm", "acoplanarity")
 
 # counting
 #: Bins of the recoil polar angle, cos(theta*) in the c.m. frame.
@@ -98,15 +116,26 @@ SCORE_EDGES = np.concatenate([1 - 10 ** (-np.arange(41) / 10), [1.0 + 1e-9]])
 SCORE_EDGES[0] = 0.0
 #: Recoil mass squared binning of the count cubes (GeV^2).
 M2_EDGES = np.linspace(-4.0, 112.0, 5801)
-#: Gaussian kernel (GeV^2) that smooths the simulated background along the recoil mass squared.
-BACKGROUND_KERNEL_GEV2 = 0.1
-#: Fewest simulated (evaluation-half) background events a threshold must keep in each recoil-angle
-#: bin of the window (a bin the simulation leaves empty has no background prediction), beside the
-#: shared :data:`~analysis_lib.analysis.counting.MIN_SIMULATED_BACKGROUND` in the whole window.
-MIN_SIMULATED_PER_BIN = 3
-#: Relative systematic uncertainty of the simulated background (a model: the paper's background
-#: uncertainties are not public in this form).
-BACKGROUND_SYSTEMATIC = 0.10
+#: The background that peaks in the recoil mass squared: mu mu (gamma) with its photon lost recoils
+#: against a massless system, M^2 = 0 within the resolution. Its shape comes from the simulation (a
+#: template of the fit, :func:`fit_model`); the other backgrounds are continua that the fit measures.
+PEAKING = ("bkg_mumu",)
+#: The smooth background densities (:func:`_bases`): cubic B-splines in log(1 + k) of the score bin k
+#: (the classifier's background falls steeply over the first bins, slowly in the tail) and, along the
+#: recoil mass squared, segments of 3 GeV^2 for the continua (they vary on that scale or slower, so
+#: that a log-polynomial continuum describes them across a fit window) and segments of 0.42 GeV in the
+#: signed recoil mass sign(M^2) sqrt(|M^2|) for the peaking background (0.18 GeV^2 near M^2 = 0,
+#: where it peaks as narrowly as the resolution).
+SCORE_SEGMENTS = 8
+M2_CONTINUUM = (-4.0, 80.0, 28)
+RECOIL_PEAKING = (-2.0, 10.6, 30)
+#: Relative uncertainty of the peaking background's normalisation beside the simulation's statistics
+#: (a model, as :data:`~analysis_lib.analysis.counting.NORMALISATION_PRIOR`).
+PEAKING_PRIOR = NORMALISATION_PRIOR
+#: The sideband of a window: from 2 to 6 resolutions on either side of the mass hypothesis.
+SIDEBAND_SIGMA = (2.0, 6.0)
+#: Scan points over which the running median of the best thresholds is taken.
+THRESHOLD_MEDIAN_WIDTH = 9
 
 
 PARAMETERS = (
@@ -120,6 +149,10 @@ PARAMETERS = (
               maximum=100_000_000),
     Parameter("window_sigma", float, 2.0, "half width of the recoil-mass-squared window in resolutions",
               minimum=0.5, maximum=5),
+    Parameter("fit_half_width_sigma", float, 6.0, "half width of the background fit window in resolutions",
+              minimum=3, maximum=15),
+    Parameter("background_degree", int, 3, "degree of the log-polynomial continuum in each fit window",
+              minimum=0, maximum=6),
 )
 
 
@@ -176,6 +209,8 @@ class ZprimeInputs(CountingInputs):
     resolution_gev2: np.ndarray  # sigma(M_recoil^2) per simulated mass
     signal_cubes: np.ndarray  # (mass, score, M^2, cos): efficiency per generated event (evaluation half)
     tables: dict  # sample name -> preselected feature table with score, weight and evaluation flag
+    fits: dict  # (sample name, cos bin) -> SmoothCounts of the prediction quarter on (score, M^2)
+    truth: np.ndarray  # (score, M^2, cos): the model of the truth the pseudo-data are drawn from
 
     def sigma_pb(self, mass_gev):
         """sigma(e+e- -> mu+ mu- Z') at g' = 1 (pb), a cubic spline of log sigma in the simulated
@@ -186,6 +221,36 @@ class ZprimeInputs(CountingInputs):
     def resolution(self, mass_gev):
         """sigma(M_recoil^2) in GeV^2 at ``mass_gev`` (linear between simulated masses)."""
         return np.interp(mass_gev, self.signal_masses_gev, self.resolution_gev2)
+
+
+def _bases(name: str):
+    """The spline bases of the smooth density of background ``name`` at the cell centres (score, M^2)."""
+    k = np.arange(len(SCORE_EDGES) - 1)
+    centres = 0.5 * (M2_EDGES[1:] + M2_EDGES[:-1])
+    if name in PEAKING:
+        low, high, segments = RECOIL_PEAKING
+        y = Basis.at(np.sign(centres) * np.sqrt(np.abs(centres)), low, high, segments)
+    else:
+        y = Basis.at(centres, *M2_CONTINUUM)
+    return Basis.at(np.log1p(k), 0.0, np.log1p(k[-1]), SCORE_SEGMENTS), y
+
+
+def _smooth(samples: dict):
+    """Per background and recoil-angle bin, the smooth density fitted to (weights, squared weights)
+    on (score, M^2); returns the fits {(name, cos bin): SmoothCounts} and the cubes of their expected
+    events {name: (score, M^2, cos)}."""
+    fits, cubes = {}, {}
+    for name, (table, weights) in samples.items():
+        x, y = _bases(name)
+        w, w2 = _digitise(table, weights), _digitise(table, weights**2)
+        cube = np.zeros_like(w)
+        for c in range(w.shape[2]):
+            fitted = smooth_backgrounds({name: (w[:, :, c], w2[:, :, c])}, x, y, join=(1, 5))
+            if name in fitted:
+                fits[name, c] = fitted[name]
+                cube[:, :, c] = fitted[name].expected
+        cubes[name] = cube
+    return fits, cubes
 
 
 def _digitise(table, weights):
@@ -251,14 +316,22 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         weights = np.where(evaluate, TRIGGER_EFFICIENCY * 2.0 / n_generated, 0.0)
         signal_cubes[i] = _digitise(t, weights)
         resolution[i] = _resolution_gev2(t["recoil_mass2"], masses[i])
-    # backgrounds: evaluation half standing for the whole sample, smoothed along M^2
-    step = M2_EDGES[1] - M2_EDGES[0]
-    cubes, w2, raw, unit = background_cells(
-        {name: (tables[name], np.where(tables[name]["evaluate"], 2.0 * tables[name]["weight"], 0.0))
-         for name in background_names},
-        _digitise, smooth=partial(gaussian_filter1d, sigma=BACKGROUND_KERNEL_GEV2 / step, axis=1, mode="constant"))
+    # backgrounds: the evaluation half in two quarters, one for the prediction, one for the truth,
+    # each standing for the whole sample
+    def quarter(name, which):
+        t = tables[name]
+        index = np.arange(len(t["weight"]))
+        return t, np.where(t["evaluate"] & ((index // 2) % 2 == which), 4.0 * t["weight"], 0.0)
+
+    prediction = {name: quarter(name, 0) for name in background_names}
+    fits, cubes = _smooth(prediction)
+    _, truth_cubes = _smooth({name: quarter(name, 1) for name in background_names})
+    truth = sum(truth_cubes.values())
+    raw = sum(_digitise(t, (w > 0).astype(float)) for t, w in prediction.values())
+    w2 = sum(_digitise(t, w**2) for t, w in prediction.values())
+    unit = max(float(w.max(initial=0.0)) for _, w in prediction.values())
     if "data" not in paths:
-        data = draw_pseudo_data(sum(cubes.values()), ds, seed)
+        data = draw_pseudo_data(truth, ds, seed)
         source = "pseudo-data"
     else:
         c, flows["data"] = preselect(paths["data"], ds, simulated=False)
@@ -272,7 +345,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         resolution_gev2=resolution, signal_cubes=signal_cubes,
         backgrounds={s.name: s.label for s in specs if s.kind == "background"}, background_maps=cubes,
         background_raw=raw, background_w2=w2, background_unit=unit, data=data, data_source=source, cut_flow=cut_flow_table(flows),
-        tables=tables,
+        tables=tables, fits=fits, truth=truth,
     )
 
 
@@ -280,16 +353,10 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
 # windows, thresholds and the counting model
 
 
-def _window_bins(centre_gev2, half_width_gev2):
-    lo = int(np.searchsorted(M2_EDGES, centre_gev2 - half_width_gev2))
-    hi = int(np.searchsorted(M2_EDGES, centre_gev2 + half_width_gev2))
-    return max(lo, 0), min(max(hi, lo + 1), len(M2_EDGES) - 1)
-
-
-def _signal_cube(inputs: ZprimeInputs, mass_gev, lo, hi):
-    """Signal efficiency on (score, cos) in the window [lo, hi) of M^2 bins at ``mass_gev``: the two
-    nearest simulated masses' efficiencies in their own windows (same width in resolutions),
-    interpolated linearly in mass."""
+def _signal_cube(inputs: ZprimeInputs, mass_gev, low_sigma, high_sigma):
+    """Signal efficiency on (score, cos) in M^2 from ``low_sigma`` to ``high_sigma`` resolutions about
+    ``mass_gev``^2: the two nearest simulated masses' efficiencies in the same interval of their own
+    resolutions, interpolated linearly in mass."""
     masses = inputs.signal_masses_gev
     if not masses[0] <= mass_gev <= masses[-1]:
         raise KinematicError(
@@ -297,47 +364,159 @@ def _signal_cube(inputs: ZprimeInputs, mass_gev, lo, hi):
         )
     j = int(np.clip(np.searchsorted(masses, mass_gev) - 1, 0, len(masses) - 2))
     frac = (mass_gev - masses[j]) / (masses[j + 1] - masses[j])
-    width = (M2_EDGES[hi] - M2_EDGES[lo]) / (2 * inputs.resolution(mass_gev))
     out = 0.0
     for k, share in ((j, 1 - frac), (j + 1, frac)):
-        klo, khi = _window_bins(masses[k] ** 2, width * inputs.resolution_gev2[k])
+        klo, khi = _bins(masses[k] ** 2 + low_sigma * inputs.resolution_gev2[k],
+                         masses[k] ** 2 + high_sigma * inputs.resolution_gev2[k])
         out = out + share * inputs.signal_cubes[k][:, klo:khi].sum(axis=1)
     return out  # (score, cos)
 
 
-def window(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float) -> CountingWindow:
-    """The window at ``mass_gev``: +-``window_sigma`` resolutions in M_recoil^2 and the classifier
-    threshold with the best Punzi figure of merit among those that keep at least
-    :data:`~analysis_lib.analysis.counting.MIN_SIMULATED_BACKGROUND` simulated background events, and
-    :data:`MIN_SIMULATED_PER_BIN` in every recoil-angle bin (none if no threshold does).
+def _bins(low_gev2, high_gev2):
+    """The M^2 cells [lo, hi) of an interval (at least one)."""
+    lo = int(np.clip(np.searchsorted(M2_EDGES, low_gev2), 0, len(M2_EDGES) - 2))
+    hi = int(np.clip(np.searchsorted(M2_EDGES, high_gev2), lo + 1, len(M2_EDGES) - 1))
+    return lo, hi
 
-    The background per recoil-angle bin: :func:`analysis_lib.analysis.counting.background_estimate` with
-    :data:`BACKGROUND_SYSTEMATIC`."""
-    half = window_sigma * inputs.resolution(mass_gev)
-    lo, hi = _window_bins(mass_gev**2, half)
-    signal = _signal_cube(inputs, mass_gev, lo, hi)  # (score, cos)
-    # cumulative from the top score bin down: index i = passing threshold SCORE_EDGES[i]
-    def passing(cube):
-        return np.cumsum(cube[::-1], axis=0)[::-1]
 
-    s_pass = passing(signal)
-    b_pass = passing(sum(c[:, lo:hi].sum(axis=1) for c in inputs.background_maps.values()))
-    raw_bins = passing(inputs.background_raw[:, lo:hi].sum(axis=1))
-    raw_pass = raw_bins.sum(axis=1)
-    w2_pass = passing(inputs.background_w2[:, lo:hi].sum(axis=1))
-    data_pass = passing(inputs.data[:, lo:hi].sum(axis=1))
-    # where no threshold keeps enough simulated background, the loosest (no classifier cut)
-    i, fom = best_threshold(s_pass.sum(axis=1), b_pass.sum(axis=1), raw_pass, min_simulated=MIN_SIMULATED_BACKGROUND,
-                            simulated_per_bin=raw_bins, min_per_bin=MIN_SIMULATED_PER_BIN)
-    b, uncertainty = background_estimate(b_pass[i], w2_pass[i], raw_bins[i], unit_weight=inputs.background_unit,
-                                         systematic=BACKGROUND_SYSTEMATIC)
+def _passing(cube):
+    """Cumulative from the top score bin down: index i = passing threshold SCORE_EDGES[i]."""
+    return np.cumsum(cube[::-1], axis=0)[::-1]
+
+
+def _regions(inputs: ZprimeInputs, mass_gev, window_sigma):
+    """M^2 cells of the window and of the two sideband intervals (:data:`SIDEBAND_SIGMA`, the inner
+    edge at the window's), and their edges in resolutions."""
+    m2, sigma = mass_gev**2, float(inputs.resolution(mass_gev))
+    inner, outer = max(SIDEBAND_SIGMA[0], window_sigma), max(SIDEBAND_SIGMA[1], window_sigma + 2 * SIDEBAND_SIGMA[0])
+    edges = {"window": (-window_sigma, window_sigma), "below": (-outer, -inner), "above": (inner, outer)}
+    return {name: (_bins(m2 + a * sigma, m2 + b * sigma), (a, b)) for name, (a, b) in edges.items()}
+
+
+def best_threshold_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float) -> int:
+    """The Punzi-best classifier threshold at ``mass_gev`` (an index into :data:`SCORE_EDGES`) on the
+    smooth background prediction, among thresholds that keep at least
+    :data:`~analysis_lib.analysis.counting.MIN_SIMULATED_BACKGROUND` simulated events (of the
+    prediction quarter) in the window and its sidebands: where the fit has events to rest on."""
+    regions = _regions(inputs, mass_gev, window_sigma)
+    (lo, hi), (a, b) = regions["window"]
+    (slo, _), _ = regions["below"]
+    (_, shi), _ = regions["above"]
+    s_pass = _passing(_signal_cube(inputs, mass_gev, a, b)).sum(axis=1)
+    b_pass = _passing(inputs.background_total[:, lo:hi].sum(axis=(1, 2)))
+    raw = _passing(inputs.background_raw[:, slo:shi].sum(axis=(1, 2)))
+    return best_threshold(s_pass, b_pass, raw, min_simulated=MIN_SIMULATED_BACKGROUND)[0]
+
+
+def window(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float, threshold_index: int | None = None
+           ) -> CountingWindow:
+    """The signal window at ``mass_gev`` (+-``window_sigma`` resolutions in M_recoil^2) at the classifier
+    threshold ``threshold_index`` (by default :func:`best_threshold_index`): per recoil-angle bin the
+    signal, the smooth background prediction of the simulation and the counts (for tables and for the
+    choice of thresholds; the limits come from :func:`fit_model`)."""
+    regions = _regions(inputs, mass_gev, window_sigma)
+    (lo, hi), (a, b) = regions["window"]
+    i = best_threshold_index(inputs, mass_gev, window_sigma=window_sigma) if threshold_index is None else int(
+        threshold_index)
+    signal = _passing(_signal_cube(inputs, mass_gev, a, b))[i]
+    background = inputs.background_total[i:, lo:hi].sum(axis=(0, 1))
+    lum = inputs.dataset.luminosity_pb * float(inputs.sigma_pb(mass_gev))
     return CountingWindow(
         mass_gev=float(mass_gev), ranges={"recoil_mass2": (float(M2_EDGES[lo]), float(M2_EDGES[hi]))},
-        threshold=float(SCORE_EDGES[i]), efficiency=s_pass[i],
-        signal_per_unit=inputs.dataset.luminosity_pb * float(inputs.sigma_pb(mass_gev)) * s_pass[i], background=b,
-        background_uncertainty=uncertainty, simulated_background=float(raw_pass[i]), counts=data_pass[i],
-        figure_of_merit=fom,
+        threshold=float(SCORE_EDGES[i]), efficiency=signal, signal_per_unit=lum * signal, background=background,
+        background_uncertainty=np.zeros_like(background),
+        simulated_background=float(inputs.background_raw[i:, lo:hi].sum()),
+        counts=inputs.data[i:, lo:hi].sum(axis=(0, 1)), figure_of_merit=float(signal.sum() / (0.64 + np.sqrt(background.sum()))),
     )
+
+
+def fit_window(inputs: ZprimeInputs, mass_gev: float, *, half_width_sigma: float):
+    """Edges (GeV^2, on the M^2 cells) of the fit window: +-``half_width_sigma`` resolutions in bins of
+    half a resolution, and the cell index of each edge."""
+    sigma = float(inputs.resolution(mass_gev))
+    targets = mass_gev**2 + sigma * np.arange(-half_width_sigma, half_width_sigma + 0.25, 0.5)
+    cells = np.unique(np.clip(np.searchsorted(M2_EDGES, targets), 0, len(M2_EDGES) - 1))
+    return M2_EDGES[cells], cells
+
+
+def fit_model(inputs: ZprimeInputs, mass_gev: float, *, threshold_index: int, half_width_sigma: float,
+              degree: int = 2, scale: float | None = None, systematics: bool = True):
+    """The likelihood of one mass hypothesis: the recoil mass squared of the events above the
+    classifier threshold in a fit window of +-``half_width_sigma`` resolutions (all recoil angles),
+    the signal's shape from the simulated masses (interpolated) and the background a smooth
+    log-polynomial continuum of ``degree`` fitted to the data
+    (:class:`~analysis_lib.stats.SmoothBackgroundModel`): its level and shape are measured by the
+    data beside the peak, so its uncertainty shrinks with the luminosity.
+
+    ``scale`` (not None) gives the model at ``scale`` times the luminosity with the background-only fit of
+    the data, scaled, as counts (for :mod:`analysis_lib.analysis.sensitivity`); without
+    ``systematics`` the background is that fit, known (a template model with no free parameter).
+    Returns (model, counts)."""
+    from ..stats import SmoothBackgroundModel
+
+    edges, cells = fit_window(inputs, mass_gev, half_width_sigma=half_width_sigma)
+    sigma = float(inputs.resolution(mass_gev))
+    offsets = (edges - mass_gev**2) / sigma
+    signal = np.array([float(_passing(_signal_cube(inputs, mass_gev, a, b))[threshold_index].sum())
+                       for a, b in zip(offsets[:-1], offsets[1:])])
+    signal *= inputs.dataset.luminosity_pb * float(inputs.sigma_pb(mass_gev))
+    counts = np.add.reduceat(inputs.data[threshold_index:].sum(axis=(0, 2)), cells)[:-1]
+    templates, uncertainties = _peaking_templates(inputs, threshold_index, cells, counts)
+
+    model = SmoothBackgroundModel(signal, edges, degree=degree, templates=templates if len(templates) else None,
+                                  template_uncertainties=uncertainties)
+    return scaled_model(model, counts, scale, systematics)
+
+
+def _peaking_templates(inputs: ZprimeInputs, threshold_index: int, cells, counts):
+    """The peaking backgrounds (:data:`PEAKING`) in the fit bins ``cells`` above the threshold, where
+    the fit window holds their peak at M^2 = 0 and they reach a tenth of the data's statistical
+    uncertainty in a bin (elsewhere their tail is part of the continuum), with the relative uncertainty
+    of each normalisation: the smooth fits' (the simulation's statistics) and :data:`PEAKING_PRIOR` in
+    quadrature. Returns (templates (k, bins), uncertainties (k,))."""
+    templates, uncertainties = [], []
+    for name in PEAKING:
+        if name not in inputs.background_maps:
+            continue
+        t = np.add.reduceat(inputs.background_maps[name][threshold_index:].sum(axis=(0, 2)), cells)[:-1]
+        if t.sum() <= 0 or np.max(t / np.sqrt(np.maximum(counts, 1.0))) <= 0.1 or not (
+                M2_EDGES[cells[0]] < 0.0 < M2_EDGES[cells[-1]]):
+            continue  # negligible, or its tail far from the peak: part of the continuum
+        variance = 0.0
+        for (sample, _), fit_ in inputs.fits.items():
+            if sample == name:
+                variance += float(fit_.box_sums(threshold_index, len(SCORE_EDGES) - 1, cells[0], cells[-1])[1][0] ** 2)
+        templates.append(t)
+        uncertainties.append(float(np.hypot(np.sqrt(variance) / t.sum(), PEAKING_PRIOR)))
+    return np.array(templates), tuple(uncertainties)
+
+
+def thresholds(inputs: ZprimeInputs, masses_gev, *, window_sigma: float) -> np.ndarray:
+    """The classifier threshold index at each scanned mass: the running median
+    (:func:`~analysis_lib.analysis.counting.smooth_thresholds`, :data:`THRESHOLD_MEDIAN_WIDTH`
+    points) of the Punzi-best ones, so that it varies smoothly with mass."""
+    best = [best_threshold_index(inputs, m, window_sigma=window_sigma) for m in masses_gev]
+    return smooth_thresholds(best, width=THRESHOLD_MEDIAN_WIDTH)
+
+
+@dataclass(frozen=True)
+class ScanModels:
+    """The likelihoods of a scan (:func:`fit_model`) with the thresholds fixed in advance, at a
+    luminosity ``scale`` (picklable, for the cluster)."""
+
+    inputs: ZprimeInputs
+    masses_gev: np.ndarray
+    indices: np.ndarray
+    half_width_sigma: float
+    degree: int
+    scale: float | None = None
+    systematics: bool = True
+
+    def __call__(self, mass_gev):
+        k = int(np.argmin(np.abs(self.masses_gev - mass_gev)))
+        return fit_model(self.inputs, float(mass_gev), threshold_index=int(self.indices[k]),
+                         half_width_sigma=self.half_width_sigma, degree=self.degree, scale=self.scale,
+                         systematics=self.systematics)
 
 
 def scan_masses(inputs: ZprimeInputs, *, mass_min_gev: float, mass_max_gev: float, step_sigma: float):
@@ -354,20 +533,44 @@ def scan_masses(inputs: ZprimeInputs, *, mass_min_gev: float, mass_max_gev: floa
     return np.array(masses)
 
 
-def analyse(inputs: ZprimeInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, window_sigma, progress=True,
-            client=None):
+def analyse(inputs: ZprimeInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, window_sigma,
+            fit_half_width_sigma=6.0, background_degree=3, progress=True, client=None):
     """Limits on sigma(e+e- -> mu+ mu- Z') x B(Z' -> invisible) (fb) and on g' for both decay
     hypotheses, versus the Z' mass; with a dask ``client`` the masses are spread over its workers."""
     masses = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
-    windows = partial(window, inputs, window_sigma=window_sigma)
-    mu = scan_limits(masses, FastCLs(partial(window_model, window=windows), CL), quantity="mu", unit="", cl=CL,
+    models = ScanModels(inputs, masses, thresholds(inputs, masses, window_sigma=window_sigma), fit_half_width_sigma,
+                        background_degree)
+    mu = scan_limits(masses, CLs(models, CL), quantity="mu", unit="", cl=CL,
                      mass_name="M_Z'", progress=progress, client=client, workspaces=True)
     sigma = mu.transform(lambda m, v: v * inputs.sigma_pb(m) * 1e3, quantity="sigma_mumu_zprime_x_br", unit="fb")
     out = {"sigma": sigma}
     for decay in DECAY_MODES:
-        out[f"g_{decay}"] = mu.transform(lambda m, v, d=decay: np.sqrt(v / invisible_branching_fraction(m, d)),
-                                         quantity=f"g_prime_{decay}", unit="").stamped(model={"decay": decay})
+        out[f"g_{decay}"] = coupling(mu, decay)
     return out
+
+
+def coupling(mu: LimitScan, decay: str = "neutrinos") -> LimitScan:
+    """Limits on sigma x B(invisible) in units of the g' = 1 cross section as limits on g' (the rate
+    goes as g'^2) for the decay hypothesis ``decay``."""
+    return mu.transform(lambda m, v: np.sqrt(v / invisible_branching_fraction(m, decay)),
+                        quantity=f"g_prime_{decay}", unit="").stamped(model={"decay": decay})
+
+
+def luminosity_scan(inputs: ZprimeInputs, points, *, mass_min_gev, mass_max_gev, mass_step_sigma, window_sigma,
+                    fit_half_width_sigma=6.0, background_degree=3, client=None):
+    """Expected limits on g' (L_mu - L_tau) at ``points`` from 0.1 fb^-1 to 50 ab^-1: the run's
+    likelihoods (:func:`fit_model`, the thresholds of the run's scan) at scaled luminosities."""
+    scan = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
+    indices = thresholds(inputs, scan, window_sigma=window_sigma)
+    masses = np.array(points_in_range(points, mass_min_gev, mass_max_gev), dtype=float)
+
+    def calculator_at(scale, systematics):
+        return CLs(ScanModels(inputs, scan, indices, fit_half_width_sigma, background_degree, scale=scale,
+                              systematics=systematics), CL)
+
+    mu = sensitivity(calculator_at, masses, reference_fb=inputs.dataset.luminosity_fb, quantity="mu", unit="", cl=CL,
+                     mass_name="M_Z'", client=client)
+    return mu.map(coupling)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -506,6 +709,8 @@ class ZprimeInvisible(Channel):
     g_minus_2_region = staticmethod(g_minus_2_region)
     features = FEATURES
     signal_masses_gev = SIGNAL_MASSES_GEV
+    sensitivity_points = (0.5, 2.0, 5.0)
+    fit_model = staticmethod(fit_model)
 
     def production(self, params):
         return production_config(params["max_mc_events"])
@@ -514,7 +719,25 @@ class ZprimeInvisible(Channel):
         return prepare(params["dataset"], seed=params["seed"], n_signal_events=params["n_signal_events"],
                        max_mc_events=params["max_mc_events"], progress=progress, specs=self.samples(params))
 
+    def example_fit(self, inputs, mass_gev, params):
+        """The fit of the window at ``mass_gev`` (the threshold of the run's scan), for a figure."""
+        from ..analysis.peak_search import fit_display
+
+        scan = scan_masses(inputs, mass_min_gev=params["mass_min_gev"], mass_max_gev=params["mass_max_gev"],
+                           step_sigma=params["mass_step_sigma"])
+        indices = thresholds(inputs, scan, window_sigma=params["window_sigma"])
+        model, counts = fit_model(inputs, mass_gev, threshold_index=int(indices[np.argmin(np.abs(scan - mass_gev))]),
+                                  half_width_sigma=params["fit_half_width_sigma"], degree=params["background_degree"])
+        return fit_display(model, counts)
+
+    def luminosity_scan(self, inputs, params, *, client=None):
+        return luminosity_scan(inputs, self.sensitivity_points, mass_min_gev=params["mass_min_gev"],
+                               mass_max_gev=params["mass_max_gev"], mass_step_sigma=params["mass_step_sigma"],
+                               window_sigma=params["window_sigma"], fit_half_width_sigma=params["fit_half_width_sigma"],
+                               background_degree=params["background_degree"], client=client)
+
     def analyse(self, inputs, params, *, progress=True, client=None):
         return analyse(inputs, mass_min_gev=params["mass_min_gev"], mass_max_gev=params["mass_max_gev"],
                        mass_step_sigma=params["mass_step_sigma"], window_sigma=params["window_sigma"],
-                       progress=progress, client=client)
+                       fit_half_width_sigma=params["fit_half_width_sigma"],
+                       background_degree=params["background_degree"], progress=progress, client=client)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["LIMIT_COLUMNS", "package_versions", "run_meta", "write_limits", "write_meta", "write_workspaces"]
+__all__ = ["LIMIT_COLUMNS", "package_versions", "run_meta", "write_limits", "write_meta", "write_sensitivity",
+           "write_workspaces"]
 
 LIMIT_COLUMNS = [
     "quantity", "unit", "mass_gev", "observed",
@@ -42,6 +43,14 @@ def write_limits(results, path):
     frame = pd.concat([r.to_frame() for r in results], ignore_index=True)
     extra = [c for c in frame.columns if c not in LIMIT_COLUMNS]
     _atomic_write_text(path, frame[LIMIT_COLUMNS[:3] + extra + LIMIT_COLUMNS[3:]].to_csv(index=False))
+    return frame
+
+
+def write_sensitivity(sensitivity, path) -> pd.DataFrame:
+    """``sensitivity.csv``: the expected limits versus luminosity of a run
+    (:meth:`analysis_lib.analysis.sensitivity.Sensitivity.to_frame`), written atomically."""
+    frame = sensitivity.to_frame()
+    _atomic_write_text(Path(path), frame.to_csv(index=False))
     return frame
 
 

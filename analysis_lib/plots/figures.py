@@ -312,3 +312,50 @@ def plot_counts_2d(values, x_edges, y_edges, *, rebin=(1, 1), xlabel, ylabel, zl
     ax.set_ylabel(ylabel)
     label(ax, experiment=experiment, lumi=lumi)
     return fig
+
+
+def plot_sensitivity(sensitivity, *, coupling: bool, ax=None, experiment=None):
+    """Expected limits versus luminosity (a :class:`~analysis_lib.analysis.sensitivity.Sensitivity`):
+    per mass the median with its +-1 sigma band, the statistics-only median (dashed), and the
+    background-free and background-dominated scalings through the run's own point (L^-1 and L^-1/2
+    for a rate; L^-1/2 and L^-1/4 for a ``coupling`` whose rate goes as its square), with a marker
+    where a systematic uncertainty takes over (:meth:`~analysis_lib.analysis.sensitivity.Sensitivity.takeover`)."""
+    fig, ax, _ = _axes(ax)
+    lums = np.asarray(sensitivity.luminosities_fb, dtype=float)
+    expected = sensitivity.expected()
+    statistical = sensitivity.median_statistical()
+    takeover = sensitivity.takeover()
+    first = sensitivity.scans[0]
+    power = 0.5 if coupling else 1.0
+    masses2 = first.masses2_gev
+    for k, mass in enumerate(sensitivity.masses_gev):
+        name = f"{first.mass_name} = {mass:g} GeV" + (f", {first.mass2_name} = {masses2[k]:g} GeV"
+                                                       if masses2 is not None else "")
+        line, = ax.plot(lums, expected[k, :, 2], "-", lw=2, label=name)
+        colour = line.get_color()
+        ax.fill_between(lums, expected[k, :, 1], expected[k, :, 3], color=colour, alpha=0.2, lw=0)
+        ax.plot(lums, statistical[k], "--", color=colour, lw=1)
+        own = int(np.argmin(np.abs(lums - sensitivity.reference_fb)))
+        for p, style in ((power, ":"), (power / 2, "-.")):
+            ax.plot(lums, expected[k, own, 2] * (lums / lums[own]) ** (-p), style, color="grey", lw=0.8)
+        if np.isfinite(takeover[k]):
+            j = int(np.argmin(np.abs(lums - takeover[k])))
+            ax.plot(lums[j], expected[k, j, 2], "v", color=colour, ms=9)
+    # legend entries of the line styles
+    ax.plot([], [], "--", color="black", lw=1, label="statistics only (background known)")
+    ax.plot([], [], ":", color="grey", label=f"background-free scaling $L^{{-{power:g}}}$")
+    ax.plot([], [], "-.", color="grey", label=f"background-dominated $L^{{-{power / 2:g}}}$")
+    ax.plot([], [], "v", color="black", label="a systematic takes over")
+    ax.axvline(sensitivity.reference_fb, color="grey", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"integrated luminosity [fb$^{-1}$]")
+    unit = f" [{_unit_label(first.unit)}]" if first.unit else ""
+    ax.set_ylabel(f"expected {first.cl:.0%} CL limit on {_quantity_label(first.quantity)}{unit}")
+    ax.legend(frameon=False, fontsize=10, loc="upper right")
+    label(ax, experiment=experiment if experiment is not None else first.experiment,
+          lumi=f"projection from {luminosity_label(sensitivity.reference_fb)}", simulated=first.pseudo_data)
+    return fig
+
+
+__all__.append("plot_sensitivity")

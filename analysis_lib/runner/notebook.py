@@ -23,7 +23,7 @@ from ..core import timing
 from ..core.errors import ParameterError
 from ..core.parameters import EXECUTION_PARAMETERS, validate
 from ..detector.datasets import Dataset
-from ..io.results import write_limits, write_meta, write_workspaces
+from ..io.results import write_limits, write_meta, write_sensitivity, write_workspaces
 from ..plots import use_style
 
 __all__ = ["DETECTOR_ROWS", "PROFILE", "NotebookRun", "StudyRun", "setup", "setup_study"]
@@ -145,6 +145,15 @@ class NotebookRun(_Outputs):
             results = self.channel.run(inputs, self.params, progress=progress, client=self.client)
         self.write_profile()
         return results
+
+    def sensitivity(self, inputs):
+        """The channel's expected limits versus luminosity for this run (timed as the stage
+        ``sensitivity``), written to ``sensitivity.csv``."""
+        with timing.stage("sensitivity"):
+            result = self.channel.sensitivity(inputs, self.params, client=self.client)
+            write_sensitivity(result, self.output / "sensitivity.csv")
+        self.write_profile()
+        return result
 
     def write(self, results) -> Any:
         """Write ``limits.csv`` (the results in the order given), ``meta.json`` and, where the scans made

@@ -6,7 +6,8 @@ pyhf's modifiers), ``interpolation`` (its interpolation codes), ``newton`` (its 
 method, vectorised), ``workspace`` (pyhf JSON workspaces both ways), ``smooth`` (peak on a
 data-driven smooth background with constrained templates), ``limits`` (CLs, asymptotic), ``fast``
 (the same limits vectorised over mu), ``counting`` (Feldman-Cousins, Bayesian, toy CLs),
-``significance`` (look-elsewhere effect).
+``significance`` (look-elsewhere effect), ``pspline`` (smooth densities of simulated counts, with
+their uncertainty).
 
 Conventions follow G. Cowan, K. Cranmer, E. Gross, O. Vitells, "Asymptotic formulae for
 likelihood-based tests of new physics", Eur. Phys. J. C 71 (2011) 1554, arXiv:1007.1727, and the

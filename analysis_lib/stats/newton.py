@@ -197,10 +197,25 @@ def _newton_step(hessian, gradient, moving):
             ok = np.array([_factorises(m) for m in matrix])
         good = todo[ok]
         if good.size:
-            step[good] = -np.linalg.solve(matrix[ok], gradient[good][..., None])[..., 0]
+            try:
+                step[good] = -np.linalg.solve(matrix[ok], gradient[good][..., None])[..., 0]
+            except np.linalg.LinAlgError:  # a factorisable matrix singular to working precision: damped
+                solved = np.array([_solves(m, g) for m, g in zip(matrix[ok], gradient[good])], dtype=object)
+                singular = np.array([x is None for x in solved])
+                for row, x in zip(good[~singular], solved[~singular]):
+                    step[row] = -x
+                ok[np.flatnonzero(ok)[singular]] = False
         damping[todo[~ok]] = np.where(damping[todo[~ok]] == 0, 1e-8, damping[todo[~ok]] * 10)
         todo = todo[~ok]
     return np.where(moving, step, 0.0)
+
+
+def _solves(matrix, gradient):
+    """The solution of matrix x = gradient, or None where the matrix is singular."""
+    try:
+        return np.linalg.solve(matrix, gradient)
+    except np.linalg.LinAlgError:
+        return None
 
 
 def _factorises(matrix) -> bool:

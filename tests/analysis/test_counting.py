@@ -13,14 +13,15 @@ from analysis_lib.analysis.counting import (
     BayesianCounting,
     CountingInputs,
     CountingWindow,
-    background_estimate,
     best_threshold,
     counting_model,
     punzi_figure_of_merit,
     summed_area,
     window_model,
 )
+from analysis_lib.analysis import counting
 from analysis_lib.core.errors import KinematicError
+from analysis_lib.stats import upper_limit
 from analysis_lib.detector.datasets import dataset
 from analysis_lib.stats.counting import bayesian_upper_limits_one_bin
 
@@ -38,19 +39,6 @@ def test_punzi_figure_of_merit():
     assert PUNZI_A == pytest.approx(norm.ppf(0.9), abs=0.005)
     assert punzi_figure_of_merit(0.5, 4.0) == pytest.approx(0.5 / 2.64)
     np.testing.assert_allclose(punzi_figure_of_merit([0.2, 0.4], [0.0, 9.0], a=2.0), [0.2, 0.1])
-
-
-def test_background_estimate_by_hand():
-    # bin 0: 4 +- sqrt(1 + 0.4^2); bin 1: no simulated event: one event's weight, as prediction and
-    # uncertainty; bin 2: 9 +- sqrt(2.25 + 0.9^2); bin 3: a rounding error below 0 and no event;
-    # bin 4: one simulated event of small weight is a measurement, kept as it is
-    b, u = background_estimate([4.0, 0.0, 9.0, -1e-12, 0.1], [1.0, 0.0, 2.25, 0.0, 0.01], [16, 0, 36, 0, 1],
-                               unit_weight=0.25, systematic=0.1)
-    np.testing.assert_allclose(b, [4.0, 0.25, 9.0, 0.25, 0.1])
-    np.testing.assert_allclose(u, [np.sqrt(1.16), 0.25, np.sqrt(3.06), 0.25, np.sqrt(0.01 + 0.0001)])
-    # an empty bin whose smoothed expectation exceeds one event's weight keeps it
-    b, u = background_estimate([0.6], [0.09], [0], unit_weight=0.25, systematic=0.0)
-    assert b[0] == pytest.approx(0.6) and u[0] == pytest.approx(0.3)
 
 
 def test_best_threshold_among_those_the_simulation_measures():
@@ -109,9 +97,11 @@ def test_bayesian_counting_against_the_one_bin_limits(signal_uncertainty):
                                              signal_uncertainty=signal_uncertainty, cl=0.9)[0]
 
     assert limit.observed == pytest.approx(direct(9.0), rel=1e-12)
-    # expected: the background-only counts at the Poisson quantiles of the bands
-    for z, value in zip((-2, -1, 0, 1, 2), limit.expected):
-        assert value == pytest.approx(direct(poisson.ppf(norm.cdf(z), 6.0)), rel=1e-12)
+    # expected: the background-only counts at the band's quantiles of the count, Poisson with the
+    # uncertain mean (counting.band_counts), wider than the Poisson quantiles alone
+    for n, value in zip(counting.band_counts(6.0, 1.3), limit.expected):
+        assert value == pytest.approx(direct(n), rel=1e-12)
+    assert counting.band_counts(6.0, 1.3)[4] >= poisson.ppf(norm.cdf(2), 6.0)
     assert limit.cl == 0.9 and limit.method == BayesianCounting.method
     (batch_limit, z), = calculator.batch([(2.0, 0.5)])
     assert batch_limit == limit and np.isnan(z)
@@ -131,31 +121,6 @@ def test_counting_inputs_total_background():
                             backgrounds={"a": "A", "b": "B"}, background_maps=maps, background_w2=np.zeros((2, 2)),
                             background_raw=np.ones((2, 2)), background_unit=0.1, data=np.zeros((2, 2)))
     np.testing.assert_array_equal(inputs.background_total, [[1.5, 2.0], [3.0, 1.0]])
-
-
-def test_background_cells_of_weighted_samples():
-    from analysis_lib.analysis.counting import background_cells
-
-    edges = np.array([0.0, 1.0, 2.0, 3.0])
-
-    def digitise(table, weights):
-        return np.histogram(table["x"], bins=edges, weights=weights)[0]
-
-    samples = {"a": ({"x": np.array([0.5, 0.6, 1.5, 2.5])}, np.array([2.0, 0.0, 2.0, 1.0])),  # 0: training half
-               "b": ({"x": np.array([0.5, 2.2])}, np.array([0.5, 0.5]))}
-    maps, w2, raw, unit = background_cells(samples, digitise)
-    np.testing.assert_array_equal(maps["a"], [2.0, 2.0, 1.0])
-    np.testing.assert_array_equal(maps["b"], [0.5, 0.0, 0.5])
-    np.testing.assert_array_equal(w2, [4.25, 4.0, 1.25])
-    np.testing.assert_array_equal(raw, [2.0, 1.0, 2.0])  # simulated events that count
-    assert unit == 2.0
-    double = lambda cells: 2 * cells  # noqa: E731
-    maps, w2_s, raw_s, _ = background_cells(samples, digitise, smooth=double)
-    np.testing.assert_array_equal(maps["a"], [4.0, 4.0, 2.0])
-    np.testing.assert_array_equal(raw_s, raw)  # the statistics unsmoothed by default
-    _, w2_s, raw_s, _ = background_cells(samples, digitise, smooth=double, smooth_statistics=True)
-    np.testing.assert_array_equal(raw_s, 2 * raw)
-    np.testing.assert_array_equal(w2_s, 2 * w2)
 
 
 def test_compare_methods_on_a_row_of_the_feldman_cousins_table():
@@ -180,3 +145,68 @@ def test_compare_methods_on_a_row_of_the_feldman_cousins_table():
     assert out["Bayesian (Monte Carlo)"] == pytest.approx(bayes, rel=2e-3)
     model = BinnedModel([10.0], [3.0], [1e-6], float_background=False)
     assert out["CLs"] == pytest.approx(upper_limit(model, [5.0], cl=0.9).observed, rel=1e-9)
+
+
+def test_sideband_normalisation_is_the_posterior_of_sideband_and_prior():
+    """The Gamma posterior's mean and width against a numerical integral of Poisson(n | theta b) x
+    Poisson(n_aux | theta n_aux) over a uniform prior in theta."""
+    from scipy.integrate import trapezoid
+    from scipy.stats import poisson as poisson_dist
+
+    for n, b, prior in ((0, 0.0, 0.1), (3, 5.0, 0.1), (150, 100.0, 0.3)):
+        theta = np.linspace(1e-6, 4.0, 200_001)
+        n_aux = 1 / prior**2
+        density = poisson_dist.pmf(n, theta * b) * np.exp(n_aux * np.log(theta) - theta * n_aux) if b > 0 else \
+            np.exp(n_aux * np.log(theta) - theta * n_aux)
+        norm_ = trapezoid(density, theta)
+        mean = trapezoid(theta * density, theta) / norm_
+        sd = np.sqrt(trapezoid((theta - mean) ** 2 * density, theta) / norm_)
+        got_mean, got_sd = counting.sideband_normalisation(n, b, prior=prior)
+        assert got_mean == pytest.approx(mean, rel=1e-5) and got_sd == pytest.approx(sd, rel=1e-4)
+
+
+def test_band_counts_are_quantiles_of_an_uncertain_poisson_mean():
+    """The negative-binomial band against the quantiles of 4 x 10^5 Poisson draws whose mean is
+    Gamma-distributed with the same mean and variance."""
+    rng = np.random.default_rng(2)
+    for b, u in ((30.0, 0.0), (30.0, 10.0), (2000.0, 300.0)):
+        means = rng.gamma((b / u) ** 2, u**2 / b, 400_000) if u > 0 else np.full(400_000, b)
+        draws = rng.poisson(means)
+        reference = np.quantile(draws, norm.cdf([-2, -1, 0, 1, 2]), method="inverted_cdf")
+        np.testing.assert_allclose(counting.band_counts(b, u), reference, rtol=0.01, atol=1.0)
+
+
+def test_sideband_counting_model_and_scaling():
+    """A window with a sideband: the CLs model floats the normalisation, measured by the sideband
+    and the prior's auxiliary count; with an exact prior (tiny) it is the counting model of a known
+    background, and scaling the luminosity scales every count but the prior's."""
+    side = counting.Sideband(ranges={}, background=40.0, signal_per_unit=0.5, counts=40.0,
+                             shape_uncertainty=np.array([0.05]), prior=0.1)
+    w = CountingWindow(mass_gev=1.0, ranges={}, efficiency=np.array([0.3]), signal_per_unit=np.array([10.0]),
+                       background=np.array([20.0]), background_uncertainty=np.array([1.0]),
+                       simulated_background=100.0, counts=np.array([20.0]), sideband=side)
+    model, counts = counting_model(w)
+    assert model.float_background
+    np.testing.assert_allclose(model.signal, [10.0, 0.5, 0.0])
+    np.testing.assert_allclose(model.background, [20.0, 40.0, 100.0])
+    np.testing.assert_allclose(model.background_uncertainty, [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(counts, [20.0, 40.0, 100.0])
+    scaled = counting.scaled_window(w, 10.0)
+    np.testing.assert_allclose(counting_model(scaled)[1], [200.0, 400.0, 100.0])
+    assert scaled.sideband.prior == 0.1 and scaled.sideband.shape_uncertainty[0] == 0.05
+    known = counting.scaled_window(w, 10.0, systematics=False)
+    assert known.sideband is None and known.background_uncertainty[0] == 0.0
+    # the limit with the sideband lies between the known background and no knowledge of it
+    from analysis_lib.stats import BinnedModel
+
+    with_side = upper_limit(model, counts, cl=0.9, method="asymptotic").expected[2]
+    exact = upper_limit(BinnedModel(signal=[10.0], background=[20.0], float_background=False), [20.0], cl=0.9,
+                        method="asymptotic").expected[2]
+    assert exact < with_side < 1.5 * exact
+
+
+def test_smooth_thresholds_remove_isolated_flips():
+    best = np.array([5, 5, 5, 12, 5, 5, 6, 6, 6, 6, 1, 6, 6])
+    out = counting.smooth_thresholds(best, width=3)
+    assert out[3] == 5 and out[10] == 6
+    np.testing.assert_array_equal(counting.smooth_thresholds(best, width=1), best)

@@ -1,17 +1,14 @@
 """The Belle II invisible Z' channel on small samples: the recoil-mass resolution against the
-search's own simulation, the interpolations, the windows and their counting model, the vectorised
-limits against the readable (iminuit) path, bad input, and the notebook."""
+search's own simulation, the interpolations, the windows and the fit model of the limits, the
+thresholds, the pseudo-data, the sensitivity versus luminosity, bad input, and the notebook."""
 
 import json
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib.analysis.counting import counting_model, window_model
-from analysis_lib.analysis.scan import CLs, FastCLs, scan_limits
 from analysis_lib.channels import belle2_zprime_invisible as channel
 from analysis_lib.channels import channel as registered
 from analysis_lib.core.errors import KinematicError, ParameterError
@@ -51,7 +48,7 @@ def test_cross_section_interpolation_between_simulated_masses(zprime_inputs):
         assert float(zprime_inputs.sigma_pb(mass)) == pytest.approx(direct, rel=0.01)
 
 
-def test_windows_and_the_counting_model(zprime_inputs):
+def test_windows_and_the_fit_model(zprime_inputs):
     w = channel.window(zprime_inputs, 2.0, window_sigma=2.0)
     width = zprime_inputs.resolution(2.0)
     low, high = w.ranges["recoil_mass2"]
@@ -59,64 +56,106 @@ def test_windows_and_the_counting_model(zprime_inputs):
     assert high == pytest.approx(4.0 + 2 * width, abs=0.02)
     assert w.mass_gev == 2.0 and np.isnan(w.mass2_gev)
     assert w.efficiency.shape == (3,) and 0 < w.efficiency.sum() < 1
-    assert np.all(w.background > 0) and np.all(w.background_uncertainty > 0)
-    assert w.threshold in channel.SCORE_EDGES and w.simulated_background > 0
+    assert np.all(w.background > 0) and w.threshold in channel.SCORE_EDGES
     # the signal per bin for g' = 1 and B(invisible) = 1: luminosity x sigma x efficiency, the cross
     # section of a simulated mass its vegas integral
     sigma, _ = dimuon.mumu_vector_sigma_pb(2.0, zprime_inputs.dataset.experiment.sqrt_s_gev)
     np.testing.assert_allclose(w.signal_per_unit, zprime_inputs.dataset.luminosity_pb * sigma * w.efficiency,
                                rtol=1e-6)
-    # the counting model: the signal per bin, the background fixed to its prediction with its
-    # uncertainty as a per-bin constraint, the counts of the same bins
-    model, counts = counting_model(w)
-    keep = w.signal_per_unit > 0
-    np.testing.assert_array_equal(model.signal, w.signal_per_unit[keep])
-    np.testing.assert_array_equal(model.background, np.maximum(w.background[keep], 1e-3))
-    np.testing.assert_array_equal(model.background_uncertainty, w.background_uncertainty[keep])
-    assert not model.float_background and counts.shape == model.signal.shape
-    np.testing.assert_array_equal(counts, w.counts[keep])
-    assert np.all(counts == np.round(counts))
+    # the likelihood of the limits: a peak on a fitted continuum in +-6 resolutions, bins of half a
+    # resolution, the counts of the data above the threshold; its signal in the window is the window's
+    i = int(np.searchsorted(channel.SCORE_EDGES, w.threshold))
+    model, counts = channel.fit_model(zprime_inputs, 2.0, threshold_index=i, half_width_sigma=6.0, degree=3)
+    edges = model.edges
+    assert edges[0] == pytest.approx(4.0 - 6 * width, abs=0.03) and edges[-1] == pytest.approx(4.0 + 6 * width, abs=0.03)
+    assert len(counts) == len(edges) - 1 == 24 and np.all(counts == np.round(counts))
+    inside = (edges[:-1] >= low - 1e-9) & (edges[1:] <= high + 1e-9)
+    assert model.signal[inside].sum() == pytest.approx(w.signal_per_unit.sum(), rel=0.05)
+    assert model.signal.sum() > model.signal[inside].sum()  # the tails beyond the window
+    assert counts.sum() == pytest.approx(zprime_inputs.data[i:, np.searchsorted(channel.M2_EDGES, edges[0]):
+                                                            np.searchsorted(channel.M2_EDGES, edges[-1])].sum())
+    # the mu mu (gamma) template only where the window holds M^2 = 0
+    low_mass, _ = channel.fit_model(zprime_inputs, 0.25, threshold_index=0, half_width_sigma=6.0, degree=3)
+    assert model.templates.shape[0] == 0 and low_mass.templates.shape[0] == 1
     with pytest.raises(KinematicError, match="outside the simulated range"):
         channel.window(zprime_inputs, 9.5, window_sigma=2.0)
 
 
+def test_thresholds_vary_smoothly_and_the_classifier_is_blind_to_the_mass(zprime_inputs):
+    assert "recoil_mass2" not in channel.FEATURES and "recoil_mass2" not in zprime_inputs.classifier.features
+    masses = channel.scan_masses(zprime_inputs, mass_min_gev=0.5, mass_max_gev=6.0, step_sigma=1.0)
+    indices = channel.thresholds(zprime_inputs, masses, window_sigma=2.0)
+    best = [channel.best_threshold_index(zprime_inputs, m, window_sigma=2.0) for m in masses]
+    # the running median changes the threshold less often than the best ones change, and never by
+    # more than they do
+    assert np.count_nonzero(np.diff(indices)) <= np.count_nonzero(np.diff(best))
+    assert np.abs(np.diff(indices)).max(initial=0) <= np.abs(np.diff(best)).max(initial=0)
+
+
+def test_pseudo_data_come_from_an_independent_quarter(zprime_inputs):
+    """The prediction's fits and the truth's are made of different simulated events: equal in total
+    within the simulation's statistics, not identical; the data are a Poisson draw of the truth."""
+    prediction, truth = zprime_inputs.background_total, zprime_inputs.truth
+    assert prediction.shape == truth.shape == zprime_inputs.data.shape
+    assert not np.allclose(prediction, truth)
+    assert truth.sum() == pytest.approx(prediction.sum(), rel=0.2)
+    assert zprime_inputs.data.sum() == pytest.approx(truth.sum(), rel=5 / np.sqrt(truth.sum()) + 1e-3)
+
+
 def test_signal_injection_raises_the_limit(zprime_inputs):
-    """Signal added to the pseudo-data at one mass, five times the background's uncertainty (of the
-    small simulation here), gives a significant excess and a weaker observed limit than without it."""
-    model, counts = counting_model(channel.window(zprime_inputs, 3.0, window_sigma=2.0))
-    size = 5 * np.sqrt(np.sum(model.background_uncertainty**2) + model.background.sum())
-    injected = counts + np.round(size * model.signal / model.signal.sum())
+    """Signal added to the pseudo-data at one mass, five times the square root of the fitted background
+    under it, gives a significant excess and a weaker observed limit than without it."""
+    model, counts = channel.fit_model(zprime_inputs, 3.0, threshold_index=5, half_width_sigma=6.0, degree=3)
+    peak = model.signal > 0.2 * model.signal.max()
+    size = 5 * np.sqrt(max(counts[peak].sum(), 1.0))
+    injected = counts + np.round(size * model.signal / model.signal[peak].sum())
     assert discovery_significance(model, injected) > 2.0
     assert upper_limit(model, injected, cl=0.9).observed > upper_limit(model, counts, cl=0.9).observed
 
 
-def test_vectorised_limits_against_the_readable_path(zprime_inputs):
-    """The chapter's scan (the vectorised evaluator) against the readable iminuit path kept as its
-    cross-check, on the chapter's own windows: the same limits to 1e-3, the same notes and
-    significances; and the g' limits from the cross-section limits for both decay hypotheses."""
-    masses = np.array([0.5, 1.0, 2.0, 3.5, 6.0])
-    build = partial(window_model, window=partial(channel.window, zprime_inputs, window_sigma=2.0))
-    readable = scan_limits(masses, CLs(build, 0.9), quantity="mu", unit="", cl=0.9, progress=False)
-    fast = scan_limits(masses, FastCLs(build, 0.9), quantity="mu", unit="", cl=0.9, progress=False)
-    np.testing.assert_allclose(fast.observed, readable.observed, rtol=1e-3)
-    np.testing.assert_allclose(fast.expected, readable.expected, rtol=1e-3)
-    np.testing.assert_allclose(fast.significance, readable.significance, rtol=1e-3, atol=1e-6)
-    assert fast.notes == readable.notes
-    # the channel's analysis is the vectorised scan at its masses
+def test_limits_and_couplings(zprime_inputs):
+    """The chapter's scan is the CLs limit of :func:`fit_model` at each mass with the smoothed
+    thresholds, and the g' limits follow from the cross-section limits for both decay hypotheses."""
     results = channel.analyse(zprime_inputs, mass_min_gev=0.5, mass_max_gev=6.0, mass_step_sigma=40.0,
                               window_sigma=2.0, progress=False)
     scanned = results["sigma"].masses_gev
     assert len(scanned) >= 3
-    mu = scan_limits(scanned, FastCLs(build, 0.9), quantity="mu", unit="", cl=0.9, progress=False)
-    np.testing.assert_allclose(results["sigma"].expected, mu.expected * zprime_inputs.sigma_pb(scanned)[:, None] * 1e3,
-                               rtol=1e-12)
+    masses = channel.scan_masses(zprime_inputs, mass_min_gev=0.5, mass_max_gev=6.0, step_sigma=40.0)
+    indices = channel.thresholds(zprime_inputs, masses, window_sigma=2.0)
+    k = 1
+    model, counts = channel.fit_model(zprime_inputs, scanned[k], threshold_index=int(indices[k]), half_width_sigma=6.0,
+                                      degree=3)
+    mu = upper_limit(model, counts, cl=0.9)
+    sigma_fb = zprime_inputs.sigma_pb(scanned[k]) * 1e3
+    assert results["sigma"].observed[k] == pytest.approx(mu.observed * sigma_fb, rel=1e-6)
+    np.testing.assert_allclose(results["sigma"].expected[k], np.array(mu.expected) * sigma_fb, rtol=1e-6)
     for decay in ("neutrinos", "dark_matter"):
         g = results[f"g_{decay}"]
         assert g.quantity == f"g_prime_{decay}" and g.model == {"decay": decay}
-        np.testing.assert_allclose(g.observed**2 * invisible_branching_fraction(scanned, decay), mu.observed,
-                                   rtol=1e-9)
+        np.testing.assert_allclose(g.observed**2 * invisible_branching_fraction(scanned, decay),
+                                   results["sigma"].observed / (zprime_inputs.sigma_pb(scanned) * 1e3), rtol=1e-9)
     assert results["sigma"].unit == "fb" and results["sigma"].cl == 0.9
     assert ZPRIME.reference("g_neutrinos").quantity == results["g_neutrinos"].quantity
+
+
+def test_sensitivity_scales_with_the_luminosity(zprime_inputs):
+    """Expected limits versus luminosity from the run's own likelihoods: at the run's luminosity the
+    scan's expected limit; with the background known, the rate limit falls as 1/L where no background
+    is left and as 1/sqrt(L) where it dominates, so g' between L^-1/2 and L^-1/4 over decades."""
+    params = ZPRIME.validate({"dataset": "belle2_2019_2020", "seed": 5, "mass_step_sigma": 10.0, **SMALL_Z})
+    result = ZPRIME.luminosity_scan(zprime_inputs, params)
+    assert result.quantity == "g_prime_neutrinos" and list(result.masses_gev) == [0.5, 2.0, 5.0]
+    lums = result.luminosities_fb
+    assert lums[0] == 0.1 and lums[-1] == 50000.0 and 79.7 in lums
+    median = result.expected()[:, :, 2]
+    assert np.all(np.diff(median, axis=1) < 0)  # more data, stronger limits
+    statistical = result.median_statistical()
+    assert np.all(median >= statistical * (1 - 1e-6))
+    slope = np.log(statistical[:, -1] / statistical[:, -3]) / np.log(lums[-1] / lums[-3])
+    assert np.all((slope > -0.5 - 0.05) & (slope < -0.25 + 0.05)), slope
+    frame = result.to_frame()
+    assert {"luminosity_fb", "expected", "expected_statistics_only"} <= set(frame.columns)
+    assert len(frame) == len(lums) * 3
 
 
 def test_parameters_are_checked():

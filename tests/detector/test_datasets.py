@@ -18,7 +18,8 @@ def test_dataset_registry():
 
 def test_datasets_by_experiment():
     assert dataset_names("babar") == ["babar_4s"]
-    assert set(dataset_names("belle2")) == {"belle2_2018", "belle2_2019", "belle2_2019_2020", "belle2_50ab"}
+    assert set(dataset_names("belle2")) == {"belle2_2018", "belle2_2019", "belle2_2019_2020", "belle2_1ab",
+                                            "belle2_50ab"}
     assert all(dataset(name).experiment.name == "belle2" for name in dataset_names("belle2"))
 
 
