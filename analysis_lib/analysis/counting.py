@@ -167,8 +167,7 @@ def punzi_figure_of_merit(efficiency, background, *, a: float = PUNZI_A):
     return np.asarray(efficiency) / (a / 2 + np.sqrt(np.asarray(background)))
 
 
-def best_threshold(efficiency, background, simulated, *, min_simulated: float = MIN_SIMULATED_BACKGROUND,
-                   simulated_per_bin=None, min_per_bin: float = 0.0):
+def best_threshold(efficiency, background, simulated, *, min_simulated: float = MIN_SIMULATED_BACKGROUND):
     """The threshold with the largest Punzi figure of merit among those whose background the
     simulation measures.
 
@@ -179,9 +178,6 @@ def best_threshold(efficiency, background, simulated, *, min_simulated: float = 
         threshold.
     min_simulated : float
         Fewest simulated events a threshold must keep (:data:`MIN_SIMULATED_BACKGROUND` by default).
-    simulated_per_bin : array (n_thresholds, n_bins), optional
-        Simulated events per counting bin; with ``min_per_bin`` (0 by default) every bin must keep
-        that many.
 
     Returns
     -------
@@ -189,8 +185,6 @@ def best_threshold(efficiency, background, simulated, *, min_simulated: float = 
     """
     merit = punzi_figure_of_merit(efficiency, background)
     measurable = np.asarray(simulated) >= min_simulated
-    if simulated_per_bin is not None:
-        measurable &= np.asarray(simulated_per_bin).min(axis=1) >= min_per_bin
     merit = np.where(measurable, merit, -np.inf)
     i = int(np.argmax(merit)) if np.isfinite(merit).any() else 0
     return i, float(merit[i])
@@ -211,20 +205,14 @@ class CountingInputs(Inputs):
     ----------
     background_maps : dict
         Background sample name -> expected events per cell (smoothed where the channel says so).
-    background_w2 : array
-        Summed squared weights per cell, all backgrounds.
     background_raw : array
-        Simulated events per cell, all backgrounds.
-    background_unit : float
-        The largest weight of one simulated background event.
+        Simulated events per cell, all backgrounds (of the sample the prediction is made from).
     data : array
         Counts per cell.
     """
 
     background_maps: dict
-    background_w2: np.ndarray
     background_raw: np.ndarray
-    background_unit: float
     data: np.ndarray
 
     @cached_property
@@ -248,7 +236,7 @@ class CountingWindow:
     signal_per_unit : array (k,)
         Expected signal events per bin for a unit of the limited rate.
     background, background_uncertainty : array (k,)
-        The prediction (:func:`background_estimate`).
+        The predicted background (normalisation 1) and its uncertainty (the smooth fit's).
     simulated_background : float
         Simulated background events in the window.
     counts : array (k,)
@@ -309,27 +297,34 @@ def counting_model(window: CountingWindow):
 
 def scaled_window(window: CountingWindow, scale: float, systematics: bool = True) -> CountingWindow:
     """The window at ``scale`` times the luminosity (for :mod:`analysis_lib.analysis.sensitivity`):
-    signal, background, counts and the sideband's scaled, relative uncertainties kept (the prior of
-    a normalisation and the simulation behind a shape do not grow with the data). Without
-    ``systematics``: the background the sideband measures (:func:`window_background`), known (no
-    uncertainty, no sideband): the same background, statistics only."""
+    the Asimov data of the background the run measured. With a sideband, the normalisation theta_hat
+    that its counts and the prior give (the maximum of their likelihood, (n + n_aux) / (b + n_aux))
+    becomes part of the prediction, in the window and in the sideband, and the counts are that
+    prediction: the background-only fit to these data returns theta = 1, the prior's auxiliary count
+    as it is (the Asimov data set of Cowan, Cranmer, Gross, Vitells, arXiv:1007.1727, Sec. 3.2, with
+    the nuisance parameter at its fitted value). Signal and predictions scale with ``scale``,
+    relative uncertainties stay (the prior of a normalisation and the simulation behind a shape do
+    not grow with the data); the run's own luminosity is ``scale`` 1, the same construction.
+    Without ``systematics``: that background, known (no uncertainty, no sideband)."""
     from dataclasses import replace
 
     k = float(scale)
     side = window.sideband
-    background = k * np.asarray(window.background, float)
+    theta = 1.0
     if side is not None:
-        side = replace(side, background=k * side.background, signal_per_unit=k * side.signal_per_unit,
-                       counts=k * side.counts)
-    scaled = replace(window, signal_per_unit=k * np.asarray(window.signal_per_unit, float), background=background,
-                     background_uncertainty=k * np.asarray(window.background_uncertainty, float), counts=background,
-                     sideband=side)
-    if systematics:
-        return scaled
-    # the background as the sideband would measure it at this luminosity, known exactly
-    known = window_background(scaled)[0] / max(float(background.sum()), 1e-300) * background
-    return replace(scaled, background=known, background_uncertainty=np.zeros(np.shape(known)), counts=known,
-                   sideband=None)
+        n_aux = 1.0 / side.prior**2
+        theta = (float(side.counts) + n_aux) / (float(side.background) + n_aux)
+    background = k * theta * np.asarray(window.background, float)
+    signal = k * np.asarray(window.signal_per_unit, float)
+    if not systematics:
+        return replace(window, signal_per_unit=signal, background=background,
+                       background_uncertainty=np.zeros(np.shape(background)), counts=background, sideband=None)
+    if side is not None:
+        side = replace(side, background=k * theta * side.background, signal_per_unit=k * side.signal_per_unit,
+                       counts=k * theta * side.background)
+    return replace(window, signal_per_unit=signal, background=background,
+                   background_uncertainty=k * theta * np.asarray(window.background_uncertainty, float),
+                   counts=background, sideband=side)
 
 
 @dataclass(frozen=True)

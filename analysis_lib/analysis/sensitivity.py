@@ -12,9 +12,9 @@ calculator (so the method, and pseudo-experiments where counts are small, are th
 How a limit should scale (derived here, for a rate; a coupling whose rate goes as its square scales
 as the square root): background-free, the limit on the rate falls as 1/L; background-dominated,
 as 1/sqrt(L); a relative systematic uncertainty delta of the background stops it where delta B
-exceeds sqrt(B). :meth:`Sensitivity.takeover` finds, per mass, the luminosity where the limit with
-systematics first exceeds the statistics-only one by a factor (1.25 by default): where a systematic
-takes over.
+exceeds sqrt(B). :meth:`Sensitivity.takeover` finds, per mass, the luminosity where the ratio of
+the limit with systematics to the statistics-only one has grown by a factor (1.25 by default) from
+its value at the lowest luminosity: where a systematic takes over.
 """
 
 from __future__ import annotations
@@ -99,12 +99,15 @@ class Sensitivity:
                        statistical=tuple(s.transform(function, quantity=quantity, unit=unit) for s in self.statistical))
 
     def takeover(self, factor: float = TAKEOVER_FACTOR) -> np.ndarray:
-        """Per mass, the smallest luminosity (fb^-1) at which the median limit with systematics
-        exceeds the statistics-only one by ``factor`` (NaN where it never does)."""
+        """Per mass, the smallest luminosity (fb^-1) at which the ratio of the median limit with
+        systematics to the statistics-only one exceeds ``factor`` times its value at the lowest
+        luminosity (NaN where it never does). Relative to the lowest luminosity because there the
+        ratio holds what does not grow with the data either way (a sideband's statistics, the
+        construction's discreteness at small counts), and a systematic taking over is its growth."""
         ratio = self.expected()[:, :, 2] / self.median_statistical()
         out = np.full(len(self.masses_gev), np.nan)
         for k, row in enumerate(ratio):
-            above = np.flatnonzero(row > factor)
+            above = np.flatnonzero(row > factor * row[0])
             if above.size:
                 out[k] = self.luminosities_fb[above[0]]
         return out

@@ -4,7 +4,8 @@ A search with two classifiers (e.g. one against the continuum, one against B Bba
 of thresholds on a grid. Everything it needs is binned on that grid: the signal efficiency and
 the background *at or above* each pair (:meth:`ThresholdGrid.at_or_above`), the expected
 background of a simulated sample on (classifier bin, classifier bin, mass bin) with the two outputs
-treated as independent where the simulation is sparse (:meth:`ThresholdGrid.expected_cube`), and
+treated as independent and the mass spectrum a smooth density fitted to the simulated events where
+the simulation is sparse (:meth:`ThresholdGrid.expected_cube`, :func:`smooth_spectrum`), and
 pseudo-data split into an optimisation sample and the rest (:func:`split_pseudo_data`).
 """
 
@@ -14,18 +15,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ThresholdGrid", "smoothed_density", "split_pseudo_data"]
+__all__ = ["ThresholdGrid", "smooth_spectrum", "split_pseudo_data"]
 
 
-def smoothed_density(x, weights, centres, sigma: float, *, chunk: int = 2000):
-    """The weighted values ``x`` smoothed by a Gaussian kernel of width ``sigma`` and evaluated at
-    ``centres``, normalised to a sum of 1 (all zeros without events)."""
-    density = np.zeros(len(centres))
-    for start in range(0, len(x), chunk):
-        xs, ws = x[start:start + chunk], weights[start:start + chunk]
-        density += np.exp(-0.5 * ((centres[:, None] - xs[None, :]) / sigma) ** 2) @ ws
-    total = density.sum()
-    return density / total if total > 0 else density
+def smooth_spectrum(x, weights, axis, *, knot_spacing: float, join: int = 10):
+    """The spectrum of the weighted values ``x`` on the bins of ``axis`` as a smooth density, normalised
+    to a sum of 1 (all zeros without events).
+
+    A P-spline log-density (:func:`analysis_lib.stats.pspline.fit_counts`, knots every
+    ``knot_spacing`` in x, its smoothness estimated from the events) fitted to the effective counts
+    of the weighted events (:func:`~analysis_lib.stats.pspline.effective_counts`) on cells that
+    join ``join`` bins of ``axis``, evaluated back on its bins: a spectrum that rests on every
+    simulated event, with no structure finer than the events support (a kernel of fixed width keeps
+    the bumps of a sparse sample at its own scale)."""
+    from ..stats.pspline import Basis, effective_counts, fit_counts
+
+    x, weights = np.asarray(x, dtype=float), np.asarray(weights, dtype=float)
+    edges = np.asarray(axis.edges, dtype=float)
+    sum_w, _ = np.histogram(x, bins=edges, weights=weights)
+    sum_w2, _ = np.histogram(x, bins=edges, weights=weights**2)
+    if sum_w.sum() <= 0:
+        return np.zeros(len(edges) - 1)
+    starts = np.arange(0, len(sum_w), int(join))
+    counts, _ = effective_counts(np.add.reduceat(sum_w, starts), np.add.reduceat(sum_w2, starts))
+    centres = np.asarray(axis.centers, dtype=float)
+    segments = max(int(round((edges[-1] - edges[0]) / knot_spacing)), 1)
+    fine = Basis.at(centres, edges[0], edges[-1], segments)
+    constant = Basis.at([0.0], 0.0, 1.0, 0)
+    fit = fit_counts(counts[:, None], fine.coarse(int(join)), constant)
+    density = fit.on(fine, constant).expected[:, 0]
+    return density / density.sum()
 
 
 def split_pseudo_data(expected, rng, fraction: float):
@@ -75,13 +94,14 @@ class ThresholdGrid:
         i, j = self.bin(np.asarray(thresholds, dtype=float))
         return cube[i:, j:].sum(axis=(0, 1))
 
-    def expected_cube(self, score_1, score_2, x, weights, axis, *, factorised: bool, smoothing: float):
+    def expected_cube(self, score_1, score_2, x, weights, axis, *, factorised: bool, knot_spacing: float = 0.05):
         """Expected events of one simulated sample on (bin 1, bin 2, bin of ``axis``).
 
         Without ``factorised``: as simulated. With it: the two outputs treated as independent (the
-        classifiers look at different things) and the spectrum of ``x`` smoothed by a Gaussian of
-        ``smoothing``: the product of the marginals uses every simulated event, where the joint
-        distribution at tight thresholds would rest on a handful of heavily weighted ones.
+        classifiers look at different things) and the spectrum of ``x`` a smooth density fitted to
+        the events (:func:`smooth_spectrum`, knots every ``knot_spacing``): the product of the
+        marginals uses every simulated event, where the joint distribution at tight thresholds would
+        rest on a handful of heavily weighted ones.
         """
         cube = np.zeros((self.size, self.size, len(axis.centers)))
         if not weights.size:
@@ -94,4 +114,4 @@ class ThresholdGrid:
         p_1 = np.bincount(i, weights=weights, minlength=self.size) / weights.sum()
         p_2 = np.bincount(j, weights=weights, minlength=self.size) / weights.sum()
         return (weights.sum() * p_1[:, None, None] * p_2[None, :, None]
-                * smoothed_density(x, weights, axis.centers, smoothing))
+                * smooth_spectrum(x, weights, axis, knot_spacing=knot_spacing))

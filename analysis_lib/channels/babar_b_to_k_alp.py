@@ -259,8 +259,10 @@ VETOES = ((0.4536, 0.6446), (0.9072, 1.0265))
 #: Peaking backgrounds fitted as constrained templates, with the relative uncertainty of their
 #: normalisation (PDG branching fractions, 3-17%, and the efficiency model, 10%).
 PEAKING = {"bkg_kpi0": 0.12, "bkg_keta": 0.2, "bkg_ketaprime": 0.12, "bkg_ketac": 0.2}
-#: Width of the kernel that smooths the simulated continuum and generic B Bbar mass spectra (GeV).
-BACKGROUND_SMOOTHING_GEV = 0.1
+#: Knot spacing of the smooth densities fitted to the simulated continuum and generic B Bbar mass
+#: spectra (GeV): finer than their real structure (thresholds, the resolution-wide peaks are
+#: vetoed or templates); the fit's penalty sets how much of it the events support.
+BACKGROUND_KNOT_SPACING_GEV = 0.05
 #: Fit observable: the energy-constrained diphoton mass, 1 MeV bins.
 AXES = {"m_gg_fit": lambda: hist.axis.Regular(5000, 0.0, 5.0, name="m_gg_fit", label="m_γγ [GeV]")}
 
@@ -399,16 +401,16 @@ def _region(tab):
 def _expected_cubes(tables, specs, axis):
     """Expected background of every background sample in the signal region on (continuum-classifier
     bin, B Bbar-classifier bin, m_gg bin), computed once per run: peaking samples (simulated in
-    full) as simulated; the continuum and generic B Bbar factorised with a smoothed mass shape
-    (:meth:`~analysis_lib.analysis.thresholds.ThresholdGrid.expected_cube`: these samples are 10^3
-    times smaller than the data they stand for)."""
+    full) as simulated; the continuum and generic B Bbar factorised with a smooth mass shape fitted
+    to their events (:meth:`~analysis_lib.analysis.thresholds.ThresholdGrid.expected_cube`: these
+    samples are 10^3 times smaller than the data they stand for)."""
     cubes = {}
     for name, spec in specs.items():
         if spec.kind == "background":
             keep, w = _region(tables[name])
             cubes[name] = GRID.expected_cube(tables[name]["bdt_continuum"][keep], tables[name]["bdt_bbbar"][keep],
                                              tables[name]["m_gg_fit"][keep], w, axis, factorised=name not in PEAKING,
-                                             smoothing=BACKGROUND_SMOOTHING_GEV)
+                                             knot_spacing=BACKGROUND_KNOT_SPACING_GEV)
     return cubes
 
 

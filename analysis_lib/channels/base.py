@@ -145,11 +145,11 @@ class Channel(abc.ABC):
                                model=self.model_parameters(params))
                 for key, r in results.items()}
 
+    @abc.abstractmethod
     def luminosity_scan(self, inputs, params: Mapping, *, client=None):
         """The expected limits of the headline quantity at :attr:`sensitivity_points` from 0.1 fb^-1
         to 50 ab^-1 (a :class:`~analysis_lib.analysis.sensitivity.Sensitivity`); channels implement it
         with the shared :func:`analysis_lib.analysis.sensitivity.sensitivity`."""
-        raise NotImplementedError(f"{self.name} declares no sensitivity versus luminosity")
 
     def sensitivity(self, inputs, params: Mapping, *, client=None):
         """:meth:`luminosity_scan`, every scan stamped with the run's dataset and model parameters."""
@@ -171,9 +171,9 @@ class PeakSearchChannel(Channel):
 
     agreement_factor: ClassVar[float] = 1.5
 
+    @abc.abstractmethod
     def headline(self, inputs, mu: LimitScan) -> LimitScan:
         """The limits on the signal strength turned into the chapter's headline quantity."""
-        raise NotImplementedError(f"{self.name} declares no headline quantity")
 
     def luminosity_scan(self, inputs, params: Mapping, *, client=None):
         """The shared peak search's sensitivity (:func:`analysis_lib.analysis.peak_search.sensitivity`)

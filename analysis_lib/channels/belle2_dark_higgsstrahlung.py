@@ -186,10 +186,9 @@ class HiggsstrahlungInputs(CountingInputs):
 
     @cached_property
     def cumulative(self) -> dict:
-        """Summed-area tables (:func:`~analysis_lib.analysis.counting.summed_area`) of the total
-        expected background, the summed squared weights, the simulated events and the data."""
-        return {"background": summed_area(self.background_total), "raw": summed_area(self.background_raw),
-                "data": summed_area(self.data)}
+        """Summed-area tables (:func:`~analysis_lib.analysis.counting.summed_area`) of the simulated
+        background events and of the data (the prediction's sums come from its smooth fits)."""
+        return {"raw": summed_area(self.background_raw), "data": summed_area(self.data)}
 
     def interpolate(self, values, mass_a_gev, mass_h_gev):
         """A per-grid-point quantity at (M_A', M_h'), bilinear in (M_A', M_h' / max M_h')."""
@@ -268,8 +267,6 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     fits = smooth_backgrounds(halves[0], x, y, exposure=physical, join=JOIN)
     maps = {name: fit.expected for name, fit in fits.items()}
     raw = sum(_map(c, (np.arange(len(w)) % 2 == 0).astype(float)) for c, w in background.values())
-    w2 = sum(sums[1] for sums in halves[0].values())
-    unit = max(float(2.0 * w.max(initial=0.0)) for _, w in background.values())
     if "data" not in paths:
         truth = smooth_backgrounds(halves[1], x, y, exposure=physical, join=JOIN)
         data = draw_pseudo_data(sum(fit.expected for fit in truth.values()), ds, seed)
@@ -282,7 +279,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     return HiggsstrahlungInputs(
         dataset=ds, seed=seed, grid_a=grid_a, grid_f=grid_f, efficiency=efficiency, sigma_mass=sigma_mass,
         sigma_recoil=sigma_recoil, backgrounds={s.name: s.label for s in specs if s.kind == "background"},
-        background_maps=maps, background_w2=w2, background_raw=raw, data=data, background_unit=unit, fits=fits,
+        background_maps=maps, background_raw=raw, data=data, fits=fits,
         data_source=source, cut_flow=cut_flow_table(flows), window_sigma=window_sigma,
     )
 

@@ -38,7 +38,7 @@ real data would. Real data would be read from ``data.root`` and binned the same 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -210,7 +210,7 @@ class ZprimeInputs(CountingInputs):
     signal_cubes: np.ndarray  # (mass, score, M^2, cos): efficiency per generated event (evaluation half)
     tables: dict  # sample name -> preselected feature table with score, weight and evaluation flag
     fits: dict  # (sample name, cos bin) -> SmoothCounts of the prediction quarter on (score, M^2)
-    truth: np.ndarray  # (score, M^2, cos): the model of the truth the pseudo-data are drawn from
+    truth: np.ndarray | None  # (score, M^2, cos): the truth pseudo-data are drawn from (None: real data)
 
     def sigma_pb(self, mass_gev):
         """sigma(e+e- -> mu+ mu- Z') at g' = 1 (pb), a cubic spline of log sigma in the simulated
@@ -325,12 +325,11 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
 
     prediction = {name: quarter(name, 0) for name in background_names}
     fits, cubes = _smooth(prediction)
-    _, truth_cubes = _smooth({name: quarter(name, 1) for name in background_names})
-    truth = sum(truth_cubes.values())
     raw = sum(_digitise(t, (w > 0).astype(float)) for t, w in prediction.values())
-    w2 = sum(_digitise(t, w**2) for t, w in prediction.values())
-    unit = max(float(w.max(initial=0.0)) for _, w in prediction.values())
+    truth = None
     if "data" not in paths:
+        _, truth_cubes = _smooth({name: quarter(name, 1) for name in background_names})
+        truth = sum(truth_cubes.values())
         data = draw_pseudo_data(truth, ds, seed)
         source = "pseudo-data"
     else:
@@ -344,7 +343,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         dataset=ds, seed=seed, classifier=classifier, signal_masses_gev=masses, signal_sigma_pb=sigmas,
         resolution_gev2=resolution, signal_cubes=signal_cubes,
         backgrounds={s.name: s.label for s in specs if s.kind == "background"}, background_maps=cubes,
-        background_raw=raw, background_w2=w2, background_unit=unit, data=data, data_source=source, cut_flow=cut_flow_table(flows),
+        background_raw=raw, data=data, data_source=source, cut_flow=cut_flow_table(flows),
         tables=tables, fits=fits, truth=truth,
     )
 
@@ -533,14 +532,26 @@ def scan_masses(inputs: ZprimeInputs, *, mass_min_gev: float, mass_max_gev: floa
     return np.array(masses)
 
 
-def analyse(inputs: ZprimeInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, window_sigma,
-            fit_half_width_sigma=6.0, background_degree=3, progress=True, client=None):
-    """Limits on sigma(e+e- -> mu+ mu- Z') x B(Z' -> invisible) (fb) and on g' for both decay
-    hypotheses, versus the Z' mass; with a dask ``client`` the masses are spread over its workers."""
+#: The run parameters that define a scan's hypotheses and likelihoods.
+SCAN_SETTINGS = ("mass_min_gev", "mass_max_gev", "mass_step_sigma", "window_sigma", "fit_half_width_sigma",
+                 "background_degree")
+
+
+def scan_models(inputs: ZprimeInputs, *, mass_min_gev, mass_max_gev, mass_step_sigma, window_sigma,
+                fit_half_width_sigma=6.0, background_degree=3) -> ScanModels:
+    """The scan's mass hypotheses (:func:`scan_masses`), their thresholds (:func:`thresholds`) and
+    likelihoods (:func:`fit_model`) at the run's luminosity; ``.masses_gev`` are the hypotheses."""
     masses = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
-    models = ScanModels(inputs, masses, thresholds(inputs, masses, window_sigma=window_sigma), fit_half_width_sigma,
-                        background_degree)
-    mu = scan_limits(masses, CLs(models, CL), quantity="mu", unit="", cl=CL,
+    return ScanModels(inputs, masses, thresholds(inputs, masses, window_sigma=window_sigma), fit_half_width_sigma,
+                      background_degree)
+
+
+def analyse(inputs: ZprimeInputs, *, progress=True, client=None, **settings):
+    """Limits on sigma(e+e- -> mu+ mu- Z') x B(Z' -> invisible) (fb) and on g' for both decay
+    hypotheses, versus the Z' mass (``settings``: :data:`SCAN_SETTINGS`, see :func:`scan_models`);
+    with a dask ``client`` the masses are spread over its workers."""
+    models = scan_models(inputs, **settings)
+    mu = scan_limits(models.masses_gev, CLs(models, CL), quantity="mu", unit="", cl=CL,
                      mass_name="M_Z'", progress=progress, client=client, workspaces=True)
     sigma = mu.transform(lambda m, v: v * inputs.sigma_pb(m) * 1e3, quantity="sigma_mumu_zprime_x_br", unit="fb")
     out = {"sigma": sigma}
@@ -556,17 +567,15 @@ def coupling(mu: LimitScan, decay: str = "neutrinos") -> LimitScan:
                         quantity=f"g_prime_{decay}", unit="").stamped(model={"decay": decay})
 
 
-def luminosity_scan(inputs: ZprimeInputs, points, *, mass_min_gev, mass_max_gev, mass_step_sigma, window_sigma,
-                    fit_half_width_sigma=6.0, background_degree=3, client=None):
-    """Expected limits on g' (L_mu - L_tau) at ``points`` from 0.1 fb^-1 to 50 ab^-1: the run's
-    likelihoods (:func:`fit_model`, the thresholds of the run's scan) at scaled luminosities."""
-    scan = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
-    indices = thresholds(inputs, scan, window_sigma=window_sigma)
-    masses = np.array(points_in_range(points, mass_min_gev, mass_max_gev), dtype=float)
+def luminosity_scan(inputs: ZprimeInputs, points, *, client=None, **settings):
+    """Expected limits on g' (L_mu - L_tau) at ``points`` (inside the scanned range) from 0.1 fb^-1
+    to 50 ab^-1: the run's likelihoods (:func:`scan_models`, the thresholds of the run's scan) at
+    scaled luminosities."""
+    models = scan_models(inputs, **settings)
+    masses = np.array(points_in_range(points, settings["mass_min_gev"], settings["mass_max_gev"]), dtype=float)
 
     def calculator_at(scale, systematics):
-        return CLs(ScanModels(inputs, scan, indices, fit_half_width_sigma, background_degree, scale=scale,
-                              systematics=systematics), CL)
+        return CLs(replace(models, scale=scale, systematics=systematics), CL)
 
     mu = sensitivity(calculator_at, masses, reference_fb=inputs.dataset.luminosity_fb, quantity="mu", unit="", cl=CL,
                      mass_name="M_Z'", client=client)
@@ -577,18 +586,25 @@ def luminosity_scan(inputs: ZprimeInputs, points, *, mass_min_gev, mass_max_gev,
 # tables for the chapter
 
 
-def window_table(inputs: ZprimeInputs, masses_gev, *, window_sigma: float):
-    """Threshold, window, signal efficiency and expected background at a few masses."""
+def window_table(inputs: ZprimeInputs, masses_gev, params):
+    """At a few masses (inside the scanned range), with the thresholds of the run's scan: threshold,
+    window, signal efficiency, the predicted background and its uncertainty (the smooth fit's), the
+    simulated events behind it and the observed count."""
     import pandas as pd
 
+    models = scan_models(inputs, **_scan_settings(params))
     rows = []
-    for m in masses_gev:
-        w = window(inputs, m, window_sigma=window_sigma)
+    for m in points_in_range(masses_gev, params["mass_min_gev"], params["mass_max_gev"]):
+        i = int(models.indices[np.argmin(np.abs(models.masses_gev - m))])
+        w = window(inputs, m, window_sigma=params["window_sigma"], threshold_index=i)
+        (lo, hi), _ = _regions(inputs, m, params["window_sigma"])["window"]
+        uncertainty = np.hypot.reduce([fit_.box_sums(i, len(SCORE_EDGES) - 1, lo, hi)[1][0]
+                                       for fit_ in inputs.fits.values()]) if inputs.fits else 0.0
         rows.append({
             "M_Z' [GeV]": m,
             "M2 window [GeV2]": f"{w.ranges['recoil_mass2'][0]:.2f} to {w.ranges['recoil_mass2'][1]:.2f}",
             "threshold": w.threshold, "efficiency": w.efficiency.sum(), "background": w.background.sum(),
-            "uncertainty": np.sqrt(np.sum(w.background_uncertainty**2)), "simulated bkg events": w.simulated_background,
+            "fit uncertainty": float(uncertainty), "simulated bkg events": w.simulated_background,
             "observed": w.counts.sum(),
         })
     return pd.DataFrame(rows)
@@ -723,21 +739,16 @@ class ZprimeInvisible(Channel):
         """The fit of the window at ``mass_gev`` (the threshold of the run's scan), for a figure."""
         from ..analysis.peak_search import fit_display
 
-        scan = scan_masses(inputs, mass_min_gev=params["mass_min_gev"], mass_max_gev=params["mass_max_gev"],
-                           step_sigma=params["mass_step_sigma"])
-        indices = thresholds(inputs, scan, window_sigma=params["window_sigma"])
-        model, counts = fit_model(inputs, mass_gev, threshold_index=int(indices[np.argmin(np.abs(scan - mass_gev))]),
-                                  half_width_sigma=params["fit_half_width_sigma"], degree=params["background_degree"])
-        return fit_display(model, counts)
+        models = scan_models(inputs, **_scan_settings(params))
+        return fit_display(*models(mass_gev))
 
     def luminosity_scan(self, inputs, params, *, client=None):
-        return luminosity_scan(inputs, self.sensitivity_points, mass_min_gev=params["mass_min_gev"],
-                               mass_max_gev=params["mass_max_gev"], mass_step_sigma=params["mass_step_sigma"],
-                               window_sigma=params["window_sigma"], fit_half_width_sigma=params["fit_half_width_sigma"],
-                               background_degree=params["background_degree"], client=client)
+        return luminosity_scan(inputs, self.sensitivity_points, client=client, **_scan_settings(params))
 
     def analyse(self, inputs, params, *, progress=True, client=None):
-        return analyse(inputs, mass_min_gev=params["mass_min_gev"], mass_max_gev=params["mass_max_gev"],
-                       mass_step_sigma=params["mass_step_sigma"], window_sigma=params["window_sigma"],
-                       fit_half_width_sigma=params["fit_half_width_sigma"],
-                       background_degree=params["background_degree"], progress=progress, client=client)
+        return analyse(inputs, progress=progress, client=client, **_scan_settings(params))
+
+
+def _scan_settings(params) -> dict:
+    """The run parameters of :data:`SCAN_SETTINGS`."""
+    return {name: params[name] for name in SCAN_SETTINGS}

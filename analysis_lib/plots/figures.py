@@ -316,7 +316,7 @@ def plot_counts_2d(values, x_edges, y_edges, *, rebin=(1, 1), xlabel, ylabel, zl
 
 def plot_sensitivity(sensitivity, *, coupling: bool, ax=None, experiment=None):
     """Expected limits versus luminosity (a :class:`~analysis_lib.analysis.sensitivity.Sensitivity`):
-    per mass the median with its +-1 sigma band, the statistics-only median (dashed), and the
+    per mass the median with its +-1 and +-2 sigma bands, the statistics-only median (dashed), and the
     background-free and background-dominated scalings through the run's own point (L^-1 and L^-1/2
     for a rate; L^-1/2 and L^-1/4 for a ``coupling`` whose rate goes as its square), with a marker
     where a systematic uncertainty takes over (:meth:`~analysis_lib.analysis.sensitivity.Sensitivity.takeover`)."""
@@ -333,7 +333,8 @@ def plot_sensitivity(sensitivity, *, coupling: bool, ax=None, experiment=None):
                                                        if masses2 is not None else "")
         line, = ax.plot(lums, expected[k, :, 2], "-", lw=2, label=name)
         colour = line.get_color()
-        ax.fill_between(lums, expected[k, :, 1], expected[k, :, 3], color=colour, alpha=0.2, lw=0)
+        ax.fill_between(lums, expected[k, :, 0], expected[k, :, 4], color=colour, alpha=0.1, lw=0)
+        ax.fill_between(lums, expected[k, :, 1], expected[k, :, 3], color=colour, alpha=0.25, lw=0)
         ax.plot(lums, statistical[k], "--", color=colour, lw=1)
         own = int(np.argmin(np.abs(lums - sensitivity.reference_fb)))
         for p, style in ((power, ":"), (power / 2, "-.")):

@@ -192,8 +192,16 @@ def bayesian_upper_limits_one_bin(counts, signal: float, background: float, *, b
                                   signal_uncertainty: float = 0.0, cl: float = 0.9, n_grid: int = 801):
     """Credible upper limits on mu for one counting bin, n ~ Poisson(mu s eps + b), with a uniform
     prior mu >= 0 and the same priors as :func:`bayesian_upper_limit` (b and eps Gaussian, truncated
-    at 0), marginalised by Gauss-Hermite quadrature (32 nodes for b, 8 for eps) instead of Monte
-    Carlo: one limit per entry of ``counts``.
+    at 0), marginalised by quadrature instead of Monte Carlo: one limit per entry of ``counts``.
+
+    The marginalisation integrates over the narrower of the two factors of the integrand: where the
+    background's uncertainty is below the count's Poisson width sqrt(n + 1), over b at 32
+    Gauss-Hermite nodes of its prior; where it is wider (a systematic that dominates), over the
+    expected count nu = mu s eps + b on a uniform grid across its Poisson likelihood, the prior of
+    b = nu - mu s eps evaluated at each node (derived here: the same integral in other variables;
+    Gauss-Hermite nodes of a wide prior would be spaced wider than the likelihood and miss it). The
+    signal efficiency eps takes 8 Gauss-Hermite nodes. The grid in mu spans where the posterior has
+    its mass, from (n - max b) to (n - min b) with ten Poisson widths on either side.
 
     Examples
     --------
@@ -204,16 +212,34 @@ def bayesian_upper_limits_one_bin(counts, signal: float, background: float, *, b
     if signal <= 0 or background < 0:
         raise ParameterError(f"signal={signal!r} must be > 0 and background={background!r} >= 0")
     counts = np.atleast_1d(np.asarray(counts, dtype=float))
-    b, wb = _truncated_gauss_nodes(background, background_uncertainty, 32, floor=0.0)
     eps, we = _truncated_gauss_nodes(1.0, signal_uncertainty, 8, floor=0.0)
-    weights = wb[:, None] * we[None, :]
     out = []
     for n in counts:
-        mu_hi = (n + 10 * np.sqrt(n + 1) + 20) / (signal * eps.min())
-        grid = np.linspace(0.0, mu_hi, n_grid)
-        nu = grid[:, None, None] * signal * eps[None, None, :] + b[None, :, None]
-        log_like = np.where(n > 0, n * np.log(np.maximum(nu, 1e-300)), 0.0) - nu
-        posterior = np.sum(np.exp(log_like - log_like.max()) * weights, axis=(1, 2))
+        width = 10 * np.sqrt(n + 1) + 20
+        wide = background_uncertainty > np.sqrt(n + 1)
+        if wide:
+            # nodes in nu across its likelihood; the background's range for the grid in mu
+            nu = np.linspace(max(n - width, 0.0), n + width, 257)
+            b_lo, b_hi = max(background - 8 * background_uncertainty, 0.0), background + 8 * background_uncertainty
+            mu_lo = max(nu[0] - b_hi, 0.0) / (signal * eps.max())
+            mu_hi = max(nu[-1] - b_lo, 0.0) / (signal * eps.min())
+        else:
+            b, wb = _truncated_gauss_nodes(background, background_uncertainty, 32, floor=0.0)
+            mu_lo = max(n - width - b.max(), 0.0) / (signal * eps.max())
+            mu_hi = max(n + width - b.min(), 0.0) / (signal * eps.min())
+        grid = np.linspace(mu_lo, mu_hi, n_grid)
+        expected_signal = grid[:, None, None] * signal * eps[None, None, :]
+        if wide:
+            log_like = np.where(n > 0, n * np.log(np.maximum(nu, 1e-300)), 0.0) - nu
+            bg = nu[None, :, None] - expected_signal  # (mu, nu, eps)
+            log_prior = np.where(bg >= 0, -0.5 * ((bg - background) / background_uncertainty) ** 2, -np.inf)
+            log_terms = log_like[None, :, None] + log_prior
+            weights = np.broadcast_to(we[None, None, :], log_terms.shape)
+        else:
+            rate = expected_signal + b[None, :, None]
+            log_terms = np.where(n > 0, n * np.log(np.maximum(rate, 1e-300)), 0.0) - rate
+            weights = wb[None, :, None] * we[None, None, :]
+        posterior = np.sum(np.exp(log_terms - log_terms.max()) * weights, axis=(1, 2))
         cdf = np.concatenate([[0.0], np.cumsum(0.5 * (posterior[1:] + posterior[:-1]) * np.diff(grid))])
         out.append(float(np.interp(cl, cdf / cdf[-1], grid)))
     return np.array(out)

@@ -28,6 +28,7 @@ the statistical uncertainty of the raw simulated counts.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -123,7 +124,8 @@ def effective_counts(sum_w, sum_w2):
 
     A sample whose events carry unequal weights w has per cell sum(w) with variance sum(w^2); in
     units of w_bar = sum(w^2) / sum(w) over the whole sample, n = sum(w) / w_bar fluctuates as a
-    Poisson count of the sample's effective size (sum w)^2 / sum(w^2). Returns (n per cell, w_bar).
+    Poisson count of the sample's effective size (sum w)^2 / sum(w^2) (Kish's effective sample size:
+    L. Kish, Survey Sampling, Wiley, 1965). Returns (n per cell, w_bar).
 
     Examples
     --------
@@ -266,20 +268,32 @@ def fit_counts(counts, x: Basis, y: Basis, *, unit: float = 1.0, exposure=None, 
     """
     n = np.asarray(counts, dtype=float)
     if n.shape != (x.first.size, y.first.size):
-        raise ParameterError(f"counts of shape {n.shape} on a basis of {x.first.size} x {y.first.size} points")
-    if not np.all(np.isfinite(n)) or np.any(n < 0):
-        raise ParameterError("counts must be finite and non-negative")
+        raise ParameterError(f"counts of shape {n.shape} given on bases of {x.first.size} x {y.first.size} points; "
+                             "evaluate the bases at the grid's cell centres of each axis")
+    bad = ~np.isfinite(n) | (n < 0)
+    if bad.any():
+        raise ParameterError(f"{int(bad.sum())} of the {n.size} counts to fit are negative or not finite (the first "
+                             f"at cell {tuple(int(v) for v in np.argwhere(bad)[0])}: {n[bad][0]}); counts must be "
+                             "finite and non-negative")
     e = np.ones_like(n) if exposure is None else np.asarray(exposure, dtype=float)
+    if e.shape != n.shape or not np.all(np.isfinite(e)) or np.any(e < 0):
+        raise ParameterError(f"the exposure (shape {e.shape}) must be finite, non-negative and of the counts' shape "
+                             f"{n.shape}")
     total = float((n * (e > 0)).sum())
     if total <= 0:
-        raise ParameterError("no counts to fit: the sample has no event in the cells")
+        raise ParameterError("no counts to fit: the sample has no event in the cells where the exposure is positive")
     bx, by = x.dense, y.dense
     # the penalties along x and y, the matrices on theta and the eigenvalues of the difference
     # matrices (S = sum_j lambda_j P_j is diagonal in their common eigenbasis: tr(S^- P_j) in closed form)
     axes = []
     for basis, big in ((x, lambda p: np.kron(p, np.eye(y.size))), (y, lambda p: np.kron(np.eye(x.size), p))):
         p = basis.penalty()
-        axes.append((big(p), np.clip(eigh(p, eigvals_only=True), 0, None)) if p.any() else None)
+        if not p.any():
+            axes.append(None)
+            continue
+        eig = np.clip(eigh(p, eigvals_only=True), 0, None)  # ascending
+        eig[:PENALTY_ORDER] = 0.0  # the null space (polynomials of degree < PENALTY_ORDER), exactly
+        axes.append((big(p), eig))
     eig_x = axes[0][1][:, None] if axes[0] else np.zeros((x.size, 1))
     eig_y = axes[1][1][None, :] if axes[1] else np.zeros((1, y.size))
     lambdas = np.array([1.0 if a else 0.0 for a in axes])
@@ -324,6 +338,24 @@ def fit_counts(counts, x: Basis, y: Basis, *, unit: float = 1.0, exposure=None, 
         lambdas = new
         if settled and decrement < tolerance:
             break
-    mu, _ = predict(theta)
+    else:
+        warnings.warn(f"the P-spline fit of {total:.6g} counts on {n.shape} cells did not settle in {max_iterations} "
+                      f"iterations (last Newton decrement {decrement:.3g}, smoothing parameters {lambdas.tolist()}); "
+                      "its prediction may be rougher or smoother than the counts support", RuntimeWarning, stacklevel=2)
+    # a last Newton step at the final smoothing parameters, and the covariance there
+    big_s = sum((lam * a[0] for lam, a in zip(lambdas, axes) if a), np.zeros((theta.size, theta.size)))
+    for polish in range(2):
+        mu, _ = predict(theta)
+        hessian = _hessian(mu, x, y) + big_s
+        factor = cho_factor(hessian + 1e-10 * np.trace(hessian) / theta.size * np.eye(theta.size))
+        if polish:
+            break
+        gradient = (bx.T @ np.where(inside, n - mu, 0.0) @ by).ravel() - big_s @ theta
+        step = cho_solve(factor, gradient)
+        # near the maximum (a small Newton decrement) the step is taken as it is: the objective's
+        # change is then below the rounding of its penalty term at large smoothing parameters
+        if float(gradient @ step) < 1e-3 or objective(theta + step, big_s) >= objective(theta, big_s):
+            theta = theta + step
+    covariance = cho_solve(factor, np.eye(theta.size))
     return SmoothCounts(x=x, y=y, theta=theta, covariance=covariance, lambdas=tuple(float(v) for v in lambdas),
                         unit=float(unit), expected=mu * unit, observed=total, iterations=iteration)

@@ -51,10 +51,6 @@ def test_best_threshold_among_those_the_simulation_measures():
     i, fom = best_threshold(efficiency, background, simulated)
     assert i == 2 and fom == pytest.approx(merit[2])
     assert best_threshold(efficiency, background, simulated, min_simulated=1) == (3, pytest.approx(merit[3]))
-    # every counting bin must keep min_per_bin simulated events: threshold 2 leaves one bin with 1
-    per_bin = np.array([[100, 150, 150], [30, 40, 30], [1, 8, 7], [0, 1, 1]])
-    i, fom = best_threshold(efficiency, background, simulated, simulated_per_bin=per_bin, min_per_bin=3)
-    assert i == 1 and fom == pytest.approx(merit[1])
     # none qualifies: the loosest, with -inf
     assert best_threshold(efficiency, background, simulated, min_simulated=1000) == (0, -np.inf)
 
@@ -118,8 +114,8 @@ def test_bayesian_counting_limit_without_events_is_the_closed_form():
 def test_counting_inputs_total_background():
     maps = {"a": np.array([[1.0, 2.0], [0.0, 1.0]]), "b": np.array([[0.5, 0.0], [3.0, 0.0]])}
     inputs = CountingInputs(dataset=dataset("belle2_2019"), seed=1, data_source="pseudo-data", cut_flow=None,
-                            backgrounds={"a": "A", "b": "B"}, background_maps=maps, background_w2=np.zeros((2, 2)),
-                            background_raw=np.ones((2, 2)), background_unit=0.1, data=np.zeros((2, 2)))
+                            backgrounds={"a": "A", "b": "B"}, background_maps=maps,
+                            background_raw=np.ones((2, 2)), data=np.zeros((2, 2)))
     np.testing.assert_array_equal(inputs.background_total, [[1.5, 2.0], [3.0, 1.0]])
 
 
@@ -196,6 +192,20 @@ def test_sideband_counting_model_and_scaling():
     assert scaled.sideband.prior == 0.1 and scaled.sideband.shape_uncertainty[0] == 0.05
     known = counting.scaled_window(w, 10.0, systematics=False)
     assert known.sideband is None and known.background_uncertainty[0] == 0.0
+    # a sideband that saw 60 of 40 predicted events: theta_hat = (60 + 100) / (40 + 100) joins the
+    # prediction at every luminosity, the counts are that prediction (the prior's auxiliary count
+    # stays), and the background-only fit to them returns theta = 1
+    from dataclasses import replace
+
+    from analysis_lib.stats import fit
+
+    high = replace(w, sideband=replace(side, counts=60.0))
+    theta = 160.0 / 140.0
+    model10, counts10 = counting_model(counting.scaled_window(high, 10.0))
+    np.testing.assert_allclose(counts10, [200.0 * theta, 400.0 * theta, 100.0])
+    assert fit(model10, counts10, mu=0.0).params[0] == pytest.approx(1.0, rel=1e-3)
+    np.testing.assert_allclose(counting.scaled_window(high, 1.0).counts, [20.0 * theta])
+    np.testing.assert_allclose(counting.scaled_window(high, 10.0, systematics=False).background, [200.0 * theta])
     # the limit with the sideband lies between the known background and no knowledge of it
     from analysis_lib.stats import BinnedModel
 

@@ -9,6 +9,7 @@ import pytest
 
 from analysis_lib.analysis.inputs import DATA_SOURCES, Inputs
 from analysis_lib.analysis.results import LimitScan
+from analysis_lib.analysis.sensitivity import Sensitivity
 from analysis_lib.channels import (
     Channel,
     babar_b_to_k_alp,
@@ -163,6 +164,11 @@ class Toy(Channel):
         own = hand_made("g_aw", 3, model={"ctau_mm": "from the coupling"}, notes=("lifetime from the coupling",))
         return {"rate": hand_made("br", 4), "coupling": own}
 
+    def luminosity_scan(self, inputs, params, *, client=None):
+        lums = np.array([1.0, 10.0])
+        return Sensitivity(luminosities_fb=lums, scans=tuple(hand_made("br", 2) for _ in lums),
+                           statistical=tuple(hand_made("br", 2) for _ in lums), reference_fb=1.0)
+
 
 def hand_made(quantity, n, *, two=False, cl=0.9, **fields):
     masses = np.linspace(4.0, 6.0, n)
@@ -193,3 +199,15 @@ def test_run_stamps_the_results_with_the_dataset_and_keeps_their_own_model_value
     results = ch.run(Inputs(dataset=real, seed=1, data_source="ntuple", cut_flow=None, backgrounds={}), params,
                      progress=False)
     assert all(not r.pseudo_data and r.data_source == "ntuple" for r in results.values())
+    # the sensitivity's scans are stamped as the results are, each keeping its own luminosity
+    curve = ch.sensitivity(inputs, params)
+    assert all(scan.dataset == "belle2_50ab" and scan.model == {"ctau_mm": 10.0, "alpha_d": 0.5}
+               for scan in curve.scans + curve.statistical)
+
+
+def test_a_channel_must_declare_its_sensitivity():
+    class Silent(Toy):
+        luminosity_scan = Channel.luminosity_scan
+
+    with pytest.raises(TypeError, match="luminosity_scan"):
+        Silent()

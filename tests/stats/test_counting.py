@@ -107,10 +107,23 @@ def test_small_background_switches_to_toys():
 
 
 @pytest.mark.parametrize(("n", "s", "b", "db", "ds"), [(0, 1.0, 3.0, 0.0, 0.0), (12, 2.0, 10.0, 3.0, 0.05),
-                                                       (40, 0.5, 35.0, 10.0, 0.1), (1000, 3.0, 950.0, 100.0, 0.05)])
+                                                       (40, 0.5, 35.0, 10.0, 0.1), (1000, 3.0, 950.0, 100.0, 0.05),
+                                                       (100, 1.0, 90.0, 30.0, 0.05), (5, 1.0, 3.0, 4.0, 0.0)])
 def test_quadrature_bayesian_limit_against_the_monte_carlo_one(n, s, b, db, ds):
     """Gauss-Hermite marginalisation against Monte Carlo marginalisation (20000 draws, whose own
     noise is about 0.5%): within 1.5%."""
     fast = bayesian_upper_limits_one_bin([n], s, b, background_uncertainty=db, signal_uncertainty=ds, cl=0.9)[0]
     monte_carlo = bayesian_upper_limit([n], CountingModel([s], [b], db, ds), cl=0.9)
     assert fast == pytest.approx(monte_carlo, rel=0.015)
+
+
+@pytest.mark.parametrize("b", [1e4, 1e6, 1e8])
+def test_bayesian_limit_at_large_counts(b):
+    """n = b large, known background: the posterior of the signal is a normal of width sqrt(b)
+    truncated at 0, whose 90% quantile is z_0.95 sqrt(b) = 1.645 sqrt(b) (a grid that spanned 0 to n
+    missed it: 2126 instead of 1645 at b = 1e6); with a background uncertainty d the width is
+    sqrt(b + d^2)."""
+    assert bayesian_upper_limits_one_bin([b], 1.0, b, cl=0.9)[0] == pytest.approx(1.6449 * np.sqrt(b), rel=0.01)
+    d = 0.01 * b
+    limit = bayesian_upper_limits_one_bin([b], 1.0, b, background_uncertainty=d, cl=0.9)[0]
+    assert limit == pytest.approx(1.6449 * np.sqrt(b + d * d), rel=0.02)

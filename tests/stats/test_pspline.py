@@ -90,3 +90,15 @@ def test_weighted_counts_and_bad_input():
         fit_counts(np.zeros((10, 1)), x, y)
     with pytest.raises(ParameterError, match="low < high"):
         Basis.at([0.5], 1, 0, 3)
+
+
+def test_bad_counts_and_an_unsettled_fit_are_reported():
+    x, y = Basis.at(_grid(20, 0, 1), 0, 1, 4), Basis.at(_grid(10, 0, 1), 0, 1, 3)
+    counts = np.full((20, 10), 3.0)
+    counts[4, 2] = np.nan
+    with pytest.raises(ParameterError, match=r"1 of the 200 counts .* cell \(4, 2\)"):
+        fit_counts(counts, x, y)
+    with pytest.raises(ParameterError, match="exposure"):
+        fit_counts(np.ones((20, 10)), x, y, exposure=np.ones((20, 9)))
+    with pytest.warns(RuntimeWarning, match="did not settle in 1 iterations"):
+        fit_counts(np.random.default_rng(1).poisson(5.0, (20, 10)).astype(float), x, y, max_iterations=1)
