@@ -209,7 +209,10 @@ def test_coupling_limit_is_where_the_rate_meets_the_limit_at_its_own_lifetime(ba
     for m, g in zip(masses, coupling.expected[:, 2]):
         ctau = float(ctau_from_g_aw_mm(m, g))
         k = int(np.searchsorted(grid, ctau))
-        assert 1 < k < len(grid)  # inside the grid, above its first non-zero lifetime
+        assert 1 <= k < len(grid)  # inside the grid
         direct = [rate_limit(channel.with_lifetime(babar_inputs, grid[i]), m) for i in (k - 1, k)]
-        interpolated = np.exp(np.interp(np.log(ctau), np.log(grid[k - 1:k + 1]), np.log(direct)))
+        if k == 1:  # between prompt and the first non-zero lifetime: log L linear in c tau
+            interpolated = np.exp(np.interp(ctau, grid[:2], np.log(direct)))
+        else:
+            interpolated = np.exp(np.interp(np.log(ctau), np.log(grid[k - 1:k + 1]), np.log(direct)))
         assert b_to_k_alp_branching(m, g) == pytest.approx(interpolated, rel=1e-3)

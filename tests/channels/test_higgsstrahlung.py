@@ -128,7 +128,9 @@ def test_sensitivity_versus_luminosity(higgsstrahlung_inputs):
         np.testing.assert_allclose(result.expected()[k, own], calculator.limit(w).expected, rtol=0.1)
     median, statistical = result.expected()[:, :, 2], result.median_statistical()
     assert np.all(np.diff(median, axis=1) <= 1e-12 * median[:, 1:])
-    assert np.all(median >= statistical * (1 - 1e-6))
+    # (to 0.1%: where counts are small the median count is an integer, and the background with the
+    # normalisation's posterior mean is a little larger than the known one, which can lower the limit)
+    assert np.all(median >= statistical * (1 - 1e-3))
     slope = np.log(statistical[:, -1] / statistical[:, -2]) / np.log(lums[-1] / lums[-2])
     assert np.all(slope <= -0.45), slope
     # where a systematic takes over, it is one of the curve's luminosities
