@@ -210,6 +210,7 @@ class ZprimeInputs(CountingInputs):
     signal_cubes: np.ndarray  # (mass, score, M^2, cos): efficiency per generated event (evaluation half)
     tables: dict  # sample name -> preselected feature table with score, weight and evaluation flag
     fits: dict  # (sample name, cos bin) -> SmoothCounts of the prediction quarter on (score, M^2)
+    peaking_raw: dict  # peaking sample -> simulated events of the prediction quarter on (score, M^2, cos)
     truth: np.ndarray | None  # (score, M^2, cos): the truth pseudo-data are drawn from (None: real data)
 
     def sigma_pb(self, mass_gev):
@@ -326,6 +327,8 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     prediction = {name: quarter(name, 0) for name in background_names}
     fits, cubes = _smooth(prediction)
     raw = sum(_digitise(t, (w > 0).astype(float)) for t, w in prediction.values())
+    peaking_raw = {name: _digitise(table, (w > 0).astype(float)) for name, (table, w) in prediction.items()
+                   if name in PEAKING}
     truth = None
     if "data" not in paths:
         _, truth_cubes = _smooth({name: quarter(name, 1) for name in background_names})
@@ -343,7 +346,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         dataset=ds, seed=seed, classifier=classifier, signal_masses_gev=masses, signal_sigma_pb=sigmas,
         resolution_gev2=resolution, signal_cubes=signal_cubes,
         backgrounds={s.name: s.label for s in specs if s.kind == "background"}, background_maps=cubes,
-        background_raw=raw, data=data, data_source=source, cut_flow=cut_flow_table(flows),
+        background_raw=raw, peaking_raw=peaking_raw, data=data, data_source=source, cut_flow=cut_flow_table(flows),
         tables=tables, fits=fits, truth=truth,
     )
 
@@ -392,11 +395,15 @@ def _regions(inputs: ZprimeInputs, mass_gev, window_sigma):
     return {name: (_bins(m2 + a * sigma, m2 + b * sigma), (a, b)) for name, (a, b) in edges.items()}
 
 
-def best_threshold_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float) -> int:
+def best_threshold_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float,
+                         fit_half_width_sigma: float = 6.0) -> int:
     """The Punzi-best classifier threshold at ``mass_gev`` (an index into :data:`SCORE_EDGES`) on the
-    smooth background prediction, among thresholds that keep at least
-    :data:`~analysis_lib.analysis.counting.MIN_SIMULATED_BACKGROUND` simulated events (of the
-    prediction quarter) in the window and its sidebands: where the fit has events to rest on."""
+    smooth background prediction, among thresholds whose prediction rests on simulated events (of
+    the prediction quarter): at least :data:`~analysis_lib.analysis.counting.MIN_SIMULATED_BACKGROUND`
+    of all backgrounds in the window and its sidebands, and as many of each peaking background
+    (:data:`PEAKING`) in the fit window (of ``fit_half_width_sigma`` resolutions) where that holds its
+    peak at M^2 = 0 and the fit uses it as a template (:func:`fit_model`): a template's shape must not
+    be the extrapolation of a smooth fit beyond the last few simulated events."""
     regions = _regions(inputs, mass_gev, window_sigma)
     (lo, hi), (a, b) = regions["window"]
     (slo, _), _ = regions["below"]
@@ -404,6 +411,10 @@ def best_threshold_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma:
     s_pass = _passing(_signal_cube(inputs, mass_gev, a, b)).sum(axis=1)
     b_pass = _passing(inputs.background_total[:, lo:hi].sum(axis=(1, 2)))
     raw = _passing(inputs.background_raw[:, slo:shi].sum(axis=(1, 2)))
+    edges, cells = fit_window(inputs, mass_gev, half_width_sigma=fit_half_width_sigma)
+    if edges[0] < 0.0 < edges[-1]:
+        for cube in inputs.peaking_raw.values():
+            raw = np.minimum(raw, _passing(cube[:, cells[0]:cells[-1]].sum(axis=(1, 2))))
     return best_threshold(s_pass, b_pass, raw, min_simulated=MIN_SIMULATED_BACKGROUND)[0]
 
 
@@ -490,11 +501,13 @@ def _peaking_templates(inputs: ZprimeInputs, threshold_index: int, cells, counts
     return np.array(templates), tuple(uncertainties)
 
 
-def thresholds(inputs: ZprimeInputs, masses_gev, *, window_sigma: float) -> np.ndarray:
+def thresholds(inputs: ZprimeInputs, masses_gev, *, window_sigma: float, fit_half_width_sigma: float = 6.0
+               ) -> np.ndarray:
     """The classifier threshold index at each scanned mass: the running median
     (:func:`~analysis_lib.analysis.counting.smooth_thresholds`, :data:`THRESHOLD_MEDIAN_WIDTH`
     points) of the Punzi-best ones, so that it varies smoothly with mass."""
-    best = [best_threshold_index(inputs, m, window_sigma=window_sigma) for m in masses_gev]
+    best = [best_threshold_index(inputs, m, window_sigma=window_sigma, fit_half_width_sigma=fit_half_width_sigma)
+            for m in masses_gev]
     return smooth_thresholds(best, width=THRESHOLD_MEDIAN_WIDTH)
 
 
@@ -542,7 +555,8 @@ def scan_models(inputs: ZprimeInputs, *, mass_min_gev, mass_max_gev, mass_step_s
     """The scan's mass hypotheses (:func:`scan_masses`), their thresholds (:func:`thresholds`) and
     likelihoods (:func:`fit_model`) at the run's luminosity; ``.masses_gev`` are the hypotheses."""
     masses = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
-    return ScanModels(inputs, masses, thresholds(inputs, masses, window_sigma=window_sigma), fit_half_width_sigma,
+    indices = thresholds(inputs, masses, window_sigma=window_sigma, fit_half_width_sigma=fit_half_width_sigma)
+    return ScanModels(inputs, masses, indices, fit_half_width_sigma,
                       background_degree)
 
 

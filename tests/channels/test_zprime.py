@@ -92,6 +92,21 @@ def test_thresholds_vary_smoothly_and_the_classifier_is_blind_to_the_mass(zprime
     assert np.abs(np.diff(indices)).max(initial=0) <= np.abs(np.diff(best)).max(initial=0)
 
 
+def test_a_peaking_template_rests_on_simulated_events(zprime_inputs):
+    """Where the fit window holds the mu mu (gamma) peak at M^2 = 0, the chosen threshold keeps at
+    least MIN_SIMULATED_BACKGROUND simulated mu mu (gamma) events of the prediction in it (or is the
+    loosest threshold where none does)."""
+    from analysis_lib.analysis.counting import MIN_SIMULATED_BACKGROUND
+
+    cube = zprime_inputs.peaking_raw["bkg_mumu"]
+    for m in (0.2, 0.5, 1.0):
+        i = channel.best_threshold_index(zprime_inputs, m, window_sigma=2.0, fit_half_width_sigma=6.0)
+        edges, cells = channel.fit_window(zprime_inputs, m, half_width_sigma=6.0)
+        assert edges[0] < 0.0 < edges[-1]
+        kept = cube[i:, cells[0]:cells[-1]].sum()
+        assert kept >= MIN_SIMULATED_BACKGROUND or i == 0, (m, i, kept)
+
+
 def test_pseudo_data_come_from_an_independent_quarter(zprime_inputs):
     """The prediction's fits and the truth's are made of different simulated events: equal in total
     within the simulation's statistics, not identical; the data are a Poisson draw of the truth."""
