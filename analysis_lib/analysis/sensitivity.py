@@ -33,8 +33,8 @@ __all__ = ["LUMINOSITIES_FB", "Sensitivity", "sensitivity"]
 
 #: The luminosities of a sensitivity curve (fb^-1): 0.1 fb^-1 to 50 ab^-1, the run's own added.
 LUMINOSITIES_FB = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0, 50000.0)
-#: The factor by which the limit with systematics exceeds the statistics-only one where a systematic
-#: is said to take over.
+#: The factor by which the ratio of the limit with systematics to the statistics-only one has grown
+#: from its value at the lowest luminosity where a systematic is said to take over.
 TAKEOVER_FACTOR = 1.25
 
 
@@ -59,6 +59,9 @@ class Sensitivity:
     reference_fb: float
 
     def __post_init__(self):
+        lums = np.asarray(self.luminosities_fb, dtype=float)
+        if lums.ndim != 1 or not np.all(np.isfinite(lums)) or np.any(lums <= 0) or np.any(np.diff(lums) <= 0):
+            raise ParameterError(f"luminosities {lums.tolist()} fb^-1 must be positive, finite and increasing")
         if len(self.scans) != len(self.luminosities_fb) or len(self.statistical) != len(self.luminosities_fb):
             raise ParameterError(f"{len(self.scans)} and {len(self.statistical)} scans for "
                                  f"{len(self.luminosities_fb)} luminosities; give one of each per luminosity")
@@ -107,7 +110,10 @@ class Sensitivity:
         ratio = self.expected()[:, :, 2] / self.median_statistical()
         out = np.full(len(self.masses_gev), np.nan)
         for k, row in enumerate(ratio):
-            above = np.flatnonzero(row > factor * row[0])
+            finite = np.flatnonzero(np.isfinite(row))
+            if not finite.size:
+                continue
+            above = finite[row[finite] > factor * row[finite[0]]]
             if above.size:
                 out[k] = self.luminosities_fb[above[0]]
         return out

@@ -395,15 +395,11 @@ def _regions(inputs: ZprimeInputs, mass_gev, window_sigma):
     return {name: (_bins(m2 + a * sigma, m2 + b * sigma), (a, b)) for name, (a, b) in edges.items()}
 
 
-def best_threshold_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float,
-                         fit_half_width_sigma: float = 6.0) -> int:
-    """The Punzi-best classifier threshold at ``mass_gev`` (an index into :data:`SCORE_EDGES`) on the
-    smooth background prediction, among thresholds whose prediction rests on simulated events (of
-    the prediction quarter): at least :data:`~analysis_lib.analysis.counting.MIN_SIMULATED_BACKGROUND`
-    of all backgrounds in the window and its sidebands, and as many of each peaking background
-    (:data:`PEAKING`) in the fit window (of ``fit_half_width_sigma`` resolutions) where that holds its
-    peak at M^2 = 0 and the fit uses it as a template (:func:`fit_model`): a template's shape must not
-    be the extrapolation of a smooth fit beyond the last few simulated events."""
+def _threshold_merits(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float, fit_half_width_sigma: float):
+    """Per classifier threshold at ``mass_gev``: signal efficiency and smooth background in the window,
+    and the fewest simulated events (of the prediction quarter) the prediction rests on: of all
+    backgrounds in the window and its sidebands, and of each peaking background (:data:`PEAKING`) in
+    the fit window where that holds its peak at M^2 = 0."""
     regions = _regions(inputs, mass_gev, window_sigma)
     (lo, hi), (a, b) = regions["window"]
     (slo, _), _ = regions["below"]
@@ -415,7 +411,31 @@ def best_threshold_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma:
     if edges[0] < 0.0 < edges[-1]:
         for cube in inputs.peaking_raw.values():
             raw = np.minimum(raw, _passing(cube[:, cells[0]:cells[-1]].sum(axis=(1, 2))))
+    return s_pass, b_pass, raw
+
+
+def best_threshold_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float,
+                         fit_half_width_sigma: float = 6.0) -> int:
+    """The Punzi-best classifier threshold at ``mass_gev`` (an index into :data:`SCORE_EDGES`) on the
+    smooth background prediction, among thresholds whose prediction rests on simulated events (of
+    the prediction quarter): at least :data:`~analysis_lib.analysis.counting.MIN_SIMULATED_BACKGROUND`
+    of all backgrounds in the window and its sidebands, and as many of each peaking background
+    (:data:`PEAKING`) in the fit window (of ``fit_half_width_sigma`` resolutions) where that holds its
+    peak at M^2 = 0 (where :func:`fit_model` may use it as a template): a template's shape must not be
+    the extrapolation of a smooth fit beyond the last few simulated events."""
+    s_pass, b_pass, raw = _threshold_merits(inputs, mass_gev, window_sigma=window_sigma,
+                                            fit_half_width_sigma=fit_half_width_sigma)
     return best_threshold(s_pass, b_pass, raw, min_simulated=MIN_SIMULATED_BACKGROUND)[0]
+
+
+def tightest_measurable_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float,
+                              fit_half_width_sigma: float = 6.0) -> int:
+    """The tightest threshold at ``mass_gev`` whose prediction still rests on enough simulated events
+    (the rule of :func:`best_threshold_index`); 0 (the loosest) where none does."""
+    _, _, raw = _threshold_merits(inputs, mass_gev, window_sigma=window_sigma,
+                                  fit_half_width_sigma=fit_half_width_sigma)
+    ok = np.flatnonzero(raw >= MIN_SIMULATED_BACKGROUND)
+    return int(ok.max()) if ok.size else 0
 
 
 def window(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float, threshold_index: int | None = None
@@ -505,10 +525,13 @@ def thresholds(inputs: ZprimeInputs, masses_gev, *, window_sigma: float, fit_hal
                ) -> np.ndarray:
     """The classifier threshold index at each scanned mass: the running median
     (:func:`~analysis_lib.analysis.counting.smooth_thresholds`, :data:`THRESHOLD_MEDIAN_WIDTH`
-    points) of the Punzi-best ones, so that it varies smoothly with mass."""
-    best = [best_threshold_index(inputs, m, window_sigma=window_sigma, fit_half_width_sigma=fit_half_width_sigma)
-            for m in masses_gev]
-    return smooth_thresholds(best, width=THRESHOLD_MEDIAN_WIDTH)
+    points) of the Punzi-best ones, so that it varies smoothly with mass, and never tighter than the
+    mass's own rule allows (:func:`tightest_measurable_index`: a neighbour without a template in its
+    fit window may prefer a tighter threshold)."""
+    settings = {"window_sigma": window_sigma, "fit_half_width_sigma": fit_half_width_sigma}
+    best = [best_threshold_index(inputs, m, **settings) for m in masses_gev]
+    tightest = [tightest_measurable_index(inputs, m, **settings) for m in masses_gev]
+    return np.minimum(smooth_thresholds(best, width=THRESHOLD_MEDIAN_WIDTH), tightest)
 
 
 @dataclass(frozen=True)

@@ -188,20 +188,40 @@ def _truncated_gauss_nodes(mean, sigma, n_nodes, *, floor):
     return nodes[keep], w[keep] / w[keep].sum()
 
 
+#: Largest relative signal-efficiency uncertainty :func:`bayesian_upper_limits_one_bin` accepts: with a
+#: uniform prior in mu, a Gaussian efficiency prior truncated at 0 leaves a posterior whose tail falls
+#: only as fast as the prior's density near eps = 0, so wide priors make the limit depend on that tail.
+MAX_SIGNAL_UNCERTAINTY = 0.2
+
+
+def _truncated_gauss_grid(mean, sigma, spacing):
+    """Nodes and weights of a Gaussian prior (mean, sigma) truncated below 0: midpoints of a uniform grid
+    over [max(0, mean - 8 sigma), mean + 8 sigma] with nodes at most ``spacing`` apart (64 to 4096 of
+    them), weighted by the density (exact truncation, unlike Gauss-Hermite nodes with those below 0
+    dropped)."""
+    if sigma <= 0:
+        return np.array([max(mean, 0.0)]), np.array([1.0])
+    low, high = max(mean - 8 * sigma, 0.0), mean + 8 * sigma
+    n_nodes = int(np.clip(np.ceil((high - low) / spacing), 64, 4096))
+    step = (high - low) / n_nodes
+    nodes = low + step * (np.arange(n_nodes) + 0.5)
+    weights = np.exp(-0.5 * ((nodes - mean) / sigma) ** 2)
+    return nodes, weights / weights.sum()
+
+
 def bayesian_upper_limits_one_bin(counts, signal: float, background: float, *, background_uncertainty: float = 0.0,
                                   signal_uncertainty: float = 0.0, cl: float = 0.9, n_grid: int = 801):
     """Credible upper limits on mu for one counting bin, n ~ Poisson(mu s eps + b), with a uniform
     prior mu >= 0 and the same priors as :func:`bayesian_upper_limit` (b and eps Gaussian, truncated
     at 0), marginalised by quadrature instead of Monte Carlo: one limit per entry of ``counts``.
 
-    The marginalisation integrates over the narrower of the two factors of the integrand: where the
-    background's uncertainty is below the count's Poisson width sqrt(n + 1), over b at 32
-    Gauss-Hermite nodes of its prior; where it is wider (a systematic that dominates), over the
-    expected count nu = mu s eps + b on a uniform grid across its Poisson likelihood, the prior of
-    b = nu - mu s eps evaluated at each node (derived here: the same integral in other variables;
-    Gauss-Hermite nodes of a wide prior would be spaced wider than the likelihood and miss it). The
-    signal efficiency eps takes 8 Gauss-Hermite nodes. The grid in mu spans where the posterior has
-    its mass, from (n - max b) to (n - min b) with ten Poisson widths on either side.
+    The background is integrated on a uniform grid across its truncated prior with nodes a quarter of
+    the count's Poisson width sqrt(n + 1) apart at most (so that a prior far wider than the likelihood,
+    a dominating systematic, is still resolved where the likelihood is; Gauss-Hermite nodes of such a
+    prior are spaced wider than the likelihood and miss it), the signal efficiency eps at 8
+    Gauss-Hermite nodes (its uncertainty at most :data:`MAX_SIGNAL_UNCERTAINTY`). The grid in mu spans
+    where the posterior has its mass: from (n - max b) to (n - min b) with ten Poisson widths on
+    either side, and at least ten widths above 0.
 
     Examples
     --------
@@ -211,35 +231,27 @@ def bayesian_upper_limits_one_bin(counts, signal: float, background: float, *, b
     _check_cl(cl)
     if signal <= 0 or background < 0:
         raise ParameterError(f"signal={signal!r} must be > 0 and background={background!r} >= 0")
+    if not 0 <= signal_uncertainty <= MAX_SIGNAL_UNCERTAINTY:
+        raise ParameterError(f"signal_uncertainty={signal_uncertainty!r} must be between 0 and "
+                             f"{MAX_SIGNAL_UNCERTAINTY}: a wider Gaussian efficiency prior with a uniform prior in the "
+                             "signal leaves a posterior set by its tail near zero efficiency; use bayesian_upper_limit "
+                             "with a narrower prior")
     counts = np.atleast_1d(np.asarray(counts, dtype=float))
     eps, we = _truncated_gauss_nodes(1.0, signal_uncertainty, 8, floor=0.0)
     out = []
     for n in counts:
         width = 10 * np.sqrt(n + 1) + 20
-        wide = background_uncertainty > np.sqrt(n + 1)
-        if wide:
-            # nodes in nu across its likelihood; the background's range for the grid in mu
-            nu = np.linspace(max(n - width, 0.0), n + width, 257)
-            b_lo, b_hi = max(background - 8 * background_uncertainty, 0.0), background + 8 * background_uncertainty
-            mu_lo = max(nu[0] - b_hi, 0.0) / (signal * eps.max())
-            mu_hi = max(nu[-1] - b_lo, 0.0) / (signal * eps.min())
-        else:
-            b, wb = _truncated_gauss_nodes(background, background_uncertainty, 32, floor=0.0)
-            mu_lo = max(n - width - b.max(), 0.0) / (signal * eps.max())
-            mu_hi = max(n + width - b.min(), 0.0) / (signal * eps.min())
+        b, wb = _truncated_gauss_grid(background, background_uncertainty, 0.25 * np.sqrt(n + 1))
+        mu_lo = max(n - width - b.max(), 0.0) / (signal * eps.max())
+        mu_hi = max(n + width - b.min(), width) / (signal * eps.min())
         grid = np.linspace(mu_lo, mu_hi, n_grid)
-        expected_signal = grid[:, None, None] * signal * eps[None, None, :]
-        if wide:
-            log_like = np.where(n > 0, n * np.log(np.maximum(nu, 1e-300)), 0.0) - nu
-            bg = nu[None, :, None] - expected_signal  # (mu, nu, eps)
-            log_prior = np.where(bg >= 0, -0.5 * ((bg - background) / background_uncertainty) ** 2, -np.inf)
-            log_terms = log_like[None, :, None] + log_prior
-            weights = np.broadcast_to(we[None, None, :], log_terms.shape)
-        else:
-            rate = expected_signal + b[None, :, None]
+        log_post = np.empty((n_grid, eps.size))
+        for j, e in enumerate(eps):  # one efficiency node at a time: (mu, b) arrays
+            rate = grid[:, None] * signal * e + b[None, :]
             log_terms = np.where(n > 0, n * np.log(np.maximum(rate, 1e-300)), 0.0) - rate
-            weights = wb[None, :, None] * we[None, None, :]
-        posterior = np.sum(np.exp(log_terms - log_terms.max()) * weights, axis=(1, 2))
+            peak = log_terms.max()
+            log_post[:, j] = peak + np.log(np.maximum(np.exp(log_terms - peak) @ wb, 1e-300))
+        posterior = np.exp(log_post - log_post.max()) @ we
         cdf = np.concatenate([[0.0], np.cumsum(0.5 * (posterior[1:] + posterior[:-1]) * np.diff(grid))])
         out.append(float(np.interp(cl, cdf / cdf[-1], grid)))
     return np.array(out)

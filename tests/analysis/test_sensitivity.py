@@ -66,3 +66,5 @@ def test_reference_lines_and_bad_luminosities():
     np.testing.assert_allclose(reference_scaling([1.0, 100.0], 1.0, 2.0, 0.5), [2.0, 0.2])
     with pytest.raises(ParameterError, match="luminosity"):
         sensitivity(lambda s, syst: None, [1.0], reference_fb=float("nan"), quantity="rate", unit="fb", cl=0.9)
+    with pytest.raises(ParameterError, match="increasing"):
+        _curve(10.0, 0.0, np.array([10.0, 1.0]))

@@ -4,6 +4,7 @@ asymptotic formulae to toys at small backgrounds."""
 import numpy as np
 import pytest
 
+from analysis_lib.core.errors import ParameterError
 from analysis_lib.stats import BinnedModel, upper_limit
 from analysis_lib.stats.counting import (
     CountingModel,
@@ -127,3 +128,27 @@ def test_bayesian_limit_at_large_counts(b):
     d = 0.01 * b
     limit = bayesian_upper_limits_one_bin([b], 1.0, b, background_uncertainty=d, cl=0.9)[0]
     assert limit == pytest.approx(1.6449 * np.sqrt(b + d * d), rel=0.02)
+
+
+def test_bayesian_limit_far_below_the_background_and_near_zero():
+    """n = 0 gives exp(-mu s) whatever the background and its prior (the posterior factorises):
+    2.303 at 90%, also with b = 100 +- 5, a prior far wider than the likelihood; n = 10 on b = 100 +- 1
+    against the Monte Carlo marginalisation; a background near 0 whose prior is truncated at 0 against
+    a direct integration of the truncated prior."""
+    for db in (0.0, 0.5, 5.0):
+        assert bayesian_upper_limits_one_bin([0], 1.0, 100.0, background_uncertainty=db, cl=0.9)[0] == pytest.approx(
+            2.3026, rel=2e-3)
+    fast = bayesian_upper_limits_one_bin([10], 1.0, 100.0, background_uncertainty=1.0, cl=0.9)[0]
+    assert fast == pytest.approx(bayesian_upper_limit([10], CountingModel([1.0], [100.0], 1.0, 0.0), cl=0.9), rel=0.02)
+    # n = 5, b = 0.5 +- 2 truncated at 0: the posterior of mu by direct integration on fine grids
+    from scipy.stats import poisson as pois
+
+    mu, b = np.linspace(0, 40, 4001), np.linspace(0, 16.5, 3301)
+    prior = np.exp(-0.5 * ((b - 0.5) / 2.0) ** 2)
+    posterior = pois.pmf(5, mu[:, None] + b[None, :]) @ prior
+    cdf = np.cumsum(posterior) / posterior.sum()
+    reference = float(np.interp(0.9, cdf, mu))
+    assert bayesian_upper_limits_one_bin([5], 1.0, 0.5, background_uncertainty=2.0, cl=0.9)[0] == pytest.approx(
+        reference, rel=5e-3)
+    with pytest.raises(ParameterError, match="signal_uncertainty"):
+        bayesian_upper_limits_one_bin([3], 1.0, 3.0, signal_uncertainty=0.35)
