@@ -630,7 +630,8 @@ def coupling_limits(inputs: BabarInputs, masses_gev, *, fit_half_width_sigma, ba
     B(B+ -> K+ a; g) > L(c tau(g)); B grows as g^2 and c tau(g) falls as g^-2 (so the efficiency
     rises), hence the limit is the single root of log B(g) = log L(c tau(g)), with log L interpolated
     linearly in log c tau (in c tau between prompt and the grid's first non-zero value, extrapolated
-    in log-log above its last: :func:`~analysis_lib.analysis.lifetime.rate_limit_at`). Observed and expected (each band quantile) limits are solved alike.
+    in log-log above its last: :func:`~analysis_lib.analysis.lifetime.rate_limit_at`). Observed and
+    expected (each band quantile) limits are solved alike.
     """
     masses = np.asarray(masses_gev, dtype=float)
     by_ctau = []

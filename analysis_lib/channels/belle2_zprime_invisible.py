@@ -428,16 +428,6 @@ def best_threshold_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma:
     return best_threshold(s_pass, b_pass, raw, min_simulated=MIN_SIMULATED_BACKGROUND)[0]
 
 
-def tightest_measurable_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float,
-                              fit_half_width_sigma: float = 6.0) -> int:
-    """The tightest threshold at ``mass_gev`` whose prediction still rests on enough simulated events
-    (the rule of :func:`best_threshold_index`); 0 (the loosest) where none does."""
-    _, _, raw = _threshold_merits(inputs, mass_gev, window_sigma=window_sigma,
-                                  fit_half_width_sigma=fit_half_width_sigma)
-    ok = np.flatnonzero(raw >= MIN_SIMULATED_BACKGROUND)
-    return int(ok.max()) if ok.size else 0
-
-
 def window(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float, threshold_index: int | None = None
            ) -> CountingWindow:
     """The signal window at ``mass_gev`` (+-``window_sigma`` resolutions in M_recoil^2) at the classifier
@@ -525,12 +515,17 @@ def thresholds(inputs: ZprimeInputs, masses_gev, *, window_sigma: float, fit_hal
                ) -> np.ndarray:
     """The classifier threshold index at each scanned mass: the running median
     (:func:`~analysis_lib.analysis.counting.smooth_thresholds`, :data:`THRESHOLD_MEDIAN_WIDTH`
-    points) of the Punzi-best ones, so that it varies smoothly with mass, and never tighter than the
-    mass's own rule allows (:func:`tightest_measurable_index`: a neighbour without a template in its
-    fit window may prefer a tighter threshold)."""
-    settings = {"window_sigma": window_sigma, "fit_half_width_sigma": fit_half_width_sigma}
-    best = [best_threshold_index(inputs, m, **settings) for m in masses_gev]
-    tightest = [tightest_measurable_index(inputs, m, **settings) for m in masses_gev]
+    points) of the Punzi-best ones (:func:`best_threshold_index`), so that it varies smoothly with
+    mass, and never tighter than the tightest threshold whose prediction at that mass still rests on
+    enough simulated events (a neighbour without a template in its fit window may prefer a tighter
+    one; the loosest threshold where none does)."""
+    best, tightest = [], []
+    for m in masses_gev:
+        s_pass, b_pass, raw = _threshold_merits(inputs, m, window_sigma=window_sigma,
+                                                fit_half_width_sigma=fit_half_width_sigma)
+        best.append(best_threshold(s_pass, b_pass, raw, min_simulated=MIN_SIMULATED_BACKGROUND)[0])
+        measurable = np.flatnonzero(raw >= MIN_SIMULATED_BACKGROUND)
+        tightest.append(int(measurable.max()) if measurable.size else 0)
     return np.minimum(smooth_thresholds(best, width=THRESHOLD_MEDIAN_WIDTH), tightest)
 
 
@@ -579,8 +574,7 @@ def scan_models(inputs: ZprimeInputs, *, mass_min_gev, mass_max_gev, mass_step_s
     likelihoods (:func:`fit_model`) at the run's luminosity; ``.masses_gev`` are the hypotheses."""
     masses = scan_masses(inputs, mass_min_gev=mass_min_gev, mass_max_gev=mass_max_gev, step_sigma=mass_step_sigma)
     indices = thresholds(inputs, masses, window_sigma=window_sigma, fit_half_width_sigma=fit_half_width_sigma)
-    return ScanModels(inputs, masses, indices, fit_half_width_sigma,
-                      background_degree)
+    return ScanModels(inputs, masses, indices, fit_half_width_sigma, background_degree)
 
 
 def analyse(inputs: ZprimeInputs, *, progress=True, client=None, **settings):

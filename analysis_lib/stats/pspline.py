@@ -309,13 +309,20 @@ def fit_counts(counts, x: Basis, y: Basis, *, unit: float = 1.0, exposure=None, 
         mu, eta = predict(th)
         return float(np.sum(np.where(inside, n * eta, 0.0) - mu)) - 0.5 * th @ penalty @ th
 
-    for iteration in range(1, max_iterations + 1):
-        big_s = sum((lam * a[0] for lam, a in zip(lambdas, axes) if a), np.zeros((theta.size, theta.size)))
-        mu, _ = predict(theta)
-        gradient = (bx.T @ np.where(inside, n - mu, 0.0) @ by).ravel() - big_s @ theta
+    def penalty(lams):
+        return sum((lam * a[0] for lam, a in zip(lams, axes) if a), np.zeros((theta.size, theta.size)))
+
+    def newton(th, big_s):
+        """The gradient, the Cholesky factor of the penalised Hessian and the Newton step at ``th``."""
+        mu, _ = predict(th)
+        gradient = (bx.T @ np.where(inside, n - mu, 0.0) @ by).ravel() - big_s @ th
         hessian = _hessian(mu, x, y) + big_s
-        factor = cho_factor(hessian + 1e-10 * np.trace(hessian) / theta.size * np.eye(theta.size))
-        step = cho_solve(factor, gradient)
+        factor = cho_factor(hessian + 1e-10 * np.trace(hessian) / th.size * np.eye(th.size))
+        return gradient, factor, cho_solve(factor, gradient)
+
+    for iteration in range(1, max_iterations + 1):
+        big_s = penalty(lambdas)
+        gradient, factor, step = newton(theta, big_s)
         before = objective(theta, big_s)
         scale = 1.0
         while scale > 1e-6 and objective(theta + scale * step, big_s) < before - 1e-12 * abs(before):
@@ -342,20 +349,15 @@ def fit_counts(counts, x: Basis, y: Basis, *, unit: float = 1.0, exposure=None, 
         warnings.warn(f"the P-spline fit of {total:.6g} counts on {n.shape} cells did not settle in {max_iterations} "
                       f"iterations (last Newton decrement {decrement:.3g}, smoothing parameters {lambdas.tolist()}); "
                       "its prediction may be rougher or smoother than the counts support", RuntimeWarning, stacklevel=2)
-    # a last Newton step at the final smoothing parameters, and the covariance there
-    big_s = sum((lam * a[0] for lam, a in zip(lambdas, axes) if a), np.zeros((theta.size, theta.size)))
-    for polish in range(2):
-        mu, _ = predict(theta)
-        hessian = _hessian(mu, x, y) + big_s
-        factor = cho_factor(hessian + 1e-10 * np.trace(hessian) / theta.size * np.eye(theta.size))
-        if polish:
-            break
-        gradient = (bx.T @ np.where(inside, n - mu, 0.0) @ by).ravel() - big_s @ theta
-        step = cho_solve(factor, gradient)
-        # near the maximum (a small Newton decrement) the step is taken as it is: the objective's
-        # change is then below the rounding of its penalty term at large smoothing parameters
-        if float(gradient @ step) < 1e-3 or objective(theta + step, big_s) >= objective(theta, big_s):
-            theta = theta + step
+    # a last Newton step at the final smoothing parameters, and the covariance there; near the maximum
+    # (a small Newton decrement) the step is taken as it is: the objective's change is then below the
+    # rounding of its penalty term at large smoothing parameters
+    big_s = penalty(lambdas)
+    gradient, _, step = newton(theta, big_s)
+    if float(gradient @ step) < 1e-3 or objective(theta + step, big_s) >= objective(theta, big_s):
+        theta = theta + step
+    _, factor, _ = newton(theta, big_s)
     covariance = cho_solve(factor, np.eye(theta.size))
+    mu, _ = predict(theta)
     return SmoothCounts(x=x, y=y, theta=theta, covariance=covariance, lambdas=tuple(float(v) for v in lambdas),
                         unit=float(unit), expected=mu * unit, observed=total, iterations=iteration)
