@@ -75,8 +75,8 @@ from .base import Channel, points_in_range, register
 
 __all__ = [
     "CL", "PARAMETERS", "PUBLISHED_RANGE", "ZprimeInputs", "ZprimeInvisible", "analyse", "window",
-    "feature_shapes", "g_minus_2_region", "physics_table", "prepare", "recoil_histograms", "resolution_table",
-    "sample_specs", "scan_masses", "window_table",
+    "feature_shapes", "g_minus_2_region", "peaking_events", "physics_table", "prepare", "recoil_histograms",
+    "resolution_table", "sample_specs", "scan_masses", "window_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -116,10 +116,12 @@ SCORE_EDGES = np.concatenate([1 - 10 ** (-np.arange(41) / 10), [1.0 + 1e-9]])
 SCORE_EDGES[0] = 0.0
 #: Recoil mass squared binning of the count cubes (GeV^2).
 M2_EDGES = np.linspace(-4.0, 112.0, 5801)
-#: The background that peaks in the recoil mass squared: mu mu (gamma) with its photon lost recoils
-#: against a massless system, M^2 = 0 within the resolution. Its shape comes from the simulation (a
-#: template of the fit, :func:`fit_model`); the other backgrounds are continua that the fit measures.
-PEAKING = ("bkg_mumu",)
+#: The backgrounds that peak in the recoil mass squared: mu mu (gamma) with its photon lost recoils
+#: against a massless system, M^2 = 0 within the resolution; the photon went where no crystal is, or
+#: the calorimeter missed it (two samples, :data:`analysis_lib.simulation.dimuon.MUMU_PHOTON_SPLIT_GEV`).
+#: Their shapes come from the simulation (templates of the fit, :func:`fit_model`); the other
+#: backgrounds are continua that the fit measures.
+PEAKING = ("bkg_mumu", "bkg_mumu_missed")
 #: The smooth background densities (:func:`_bases`): cubic B-splines in log(1 + k) of the score bin k
 #: (the classifier's background falls steeply over the first bins, slowly in the tail) and, along the
 #: recoil mass squared, segments of 3 GeV^2 for the continua (they vary on that scale or slower, so
@@ -210,7 +212,7 @@ class ZprimeInputs(CountingInputs):
     signal_cubes: np.ndarray  # (mass, score, M^2, cos): efficiency per generated event (evaluation half)
     tables: dict  # sample name -> preselected feature table with score, weight and evaluation flag
     fits: dict  # (sample name, cos bin) -> SmoothCounts of the prediction quarter on (score, M^2)
-    peaking_raw: dict  # peaking sample -> simulated events of the prediction quarter on (score, M^2, cos)
+    peaking_sums: tuple  # (sum w, sum w^2) of the peaking samples' prediction quarter on (score, M^2)
     truth: np.ndarray | None  # (score, M^2, cos): the truth pseudo-data are drawn from (None: real data)
 
     def sigma_pb(self, mass_gev):
@@ -327,8 +329,9 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     prediction = {name: quarter(name, 0) for name in background_names}
     fits, cubes = _smooth(prediction)
     raw = sum(_digitise(t, (w > 0).astype(float)) for t, w in prediction.values())
-    peaking_raw = {name: _digitise(table, (w > 0).astype(float)) for name, (table, w) in prediction.items()
-                   if name in PEAKING}
+    peaking = [prediction[name] for name in PEAKING if name in prediction]
+    peaking_sums = tuple(sum(_digitise(table, w**p).sum(axis=2) for table, w in peaking) if peaking
+                         else np.zeros((len(SCORE_EDGES) - 1, len(M2_EDGES) - 1)) for p in (1, 2))
     truth = None
     if "data" not in paths:
         _, truth_cubes = _smooth({name: quarter(name, 1) for name in background_names})
@@ -346,7 +349,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         dataset=ds, seed=seed, classifier=classifier, signal_masses_gev=masses, signal_sigma_pb=sigmas,
         resolution_gev2=resolution, signal_cubes=signal_cubes,
         backgrounds={s.name: s.label for s in specs if s.kind == "background"}, background_maps=cubes,
-        background_raw=raw, peaking_raw=peaking_raw, data=data, data_source=source, cut_flow=cut_flow_table(flows),
+        background_raw=raw, peaking_sums=peaking_sums, data=data, data_source=source, cut_flow=cut_flow_table(flows),
         tables=tables, fits=fits, truth=truth,
     )
 
@@ -398,8 +401,8 @@ def _regions(inputs: ZprimeInputs, mass_gev, window_sigma):
 def _threshold_merits(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float, fit_half_width_sigma: float):
     """Per classifier threshold at ``mass_gev``: signal efficiency and smooth background in the window,
     and the fewest simulated events (of the prediction quarter) the prediction rests on: of all
-    backgrounds in the window and its sidebands, and of each peaking background (:data:`PEAKING`) in
-    the fit window where that holds its peak at M^2 = 0."""
+    backgrounds in the window and its sidebands, and the effective events of the peaking backgrounds
+    (:data:`PEAKING`, :func:`peaking_events`) in the fit window where that holds their peak at M^2 = 0."""
     regions = _regions(inputs, mass_gev, window_sigma)
     (lo, hi), (a, b) = regions["window"]
     (slo, _), _ = regions["below"]
@@ -409,9 +412,17 @@ def _threshold_merits(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: fl
     raw = _passing(inputs.background_raw[:, slo:shi].sum(axis=(1, 2)))
     edges, cells = fit_window(inputs, mass_gev, half_width_sigma=fit_half_width_sigma)
     if edges[0] < 0.0 < edges[-1]:
-        for cube in inputs.peaking_raw.values():
-            raw = np.minimum(raw, _passing(cube[:, cells[0]:cells[-1]].sum(axis=(1, 2))))
+        raw = np.minimum(raw, peaking_events(inputs, cells[0], cells[-1]))
     return s_pass, b_pass, raw
+
+
+def peaking_events(inputs: ZprimeInputs, lo: int, hi: int) -> np.ndarray:
+    """Per classifier threshold (index into :data:`SCORE_EDGES`), the effective number of simulated
+    events (sum w)^2 / sum w^2 (Kish's effective sample size: L. Kish, Survey Sampling, Wiley, 1965)
+    of the peaking backgrounds' prediction quarter in the M^2 cells [lo, hi): their samples weigh
+    differently (the missed-photon one 1 / (1 - efficiency) times less per event)."""
+    sum_w, sum_w2 = (_passing(cube[:, lo:hi].sum(axis=1)) for cube in inputs.peaking_sums)
+    return np.divide(sum_w**2, sum_w2, out=np.zeros_like(sum_w), where=sum_w2 > 0)
 
 
 def best_threshold_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float,
@@ -419,9 +430,9 @@ def best_threshold_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma:
     """The Punzi-best classifier threshold at ``mass_gev`` (an index into :data:`SCORE_EDGES`) on the
     smooth background prediction, among thresholds whose prediction rests on simulated events (of
     the prediction quarter): at least :data:`~analysis_lib.analysis.counting.MIN_SIMULATED_BACKGROUND`
-    of all backgrounds in the window and its sidebands, and as many of each peaking background
-    (:data:`PEAKING`) in the fit window (of ``fit_half_width_sigma`` resolutions) where that holds its
-    peak at M^2 = 0 (where :func:`fit_model` may use it as a template): a template's shape must not be
+    of all backgrounds in the window and its sidebands, and as many effective events of the peaking
+    backgrounds (:data:`PEAKING`, :func:`peaking_events`) in the fit window (of ``fit_half_width_sigma``
+    resolutions) where that holds their peak at M^2 = 0 (where :func:`fit_model` may use it as a template): a template's shape must not be
     the extrapolation of a smooth fit beyond the last few simulated events."""
     s_pass, b_pass, raw = _threshold_merits(inputs, mass_gev, window_sigma=window_sigma,
                                             fit_half_width_sigma=fit_half_width_sigma)

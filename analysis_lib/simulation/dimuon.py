@@ -13,7 +13,7 @@ frame; the backgrounds' cross sections are stated with their generator cuts.
   initial- and final-state photon radiation (:func:`analysis_lib.simulation.pythia.lepton_pairs`);
 * :func:`generate_two_photon_mumu`: e+e- -> e+e- mu+ mu- through two quasi-real photons
   (equivalent-photon approximation), the scattered electrons at small angles.
-* :func:`background_specs`: the three backgrounds as samples of a dataset.
+* :func:`background_specs`: the backgrounds as samples of a dataset.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from .production import SampleSpec
 
 __all__ = [
     "BACKGROUND_SIGMA_PB",
+    "MUMU_PHOTON_SPLIT_GEV",
     "TAU_BRANCHING",
     "TwoPhotonCuts",
     "background_specs",
@@ -74,6 +75,15 @@ BACKGROUND_SIGMA_PB = {13: 1148.0, 15: 919.0}
 #: decay and the single-pion decay (a pion the muon identification takes for a muon). The other
 #: decays bring extra tracks or photons (pi0) that the selections veto; they are not simulated.
 TAU_BRANCHING = {"mu nu nu": 0.1739, "pi nu": 0.1082}
+
+#: Photon energy (GeV, lab; the dimuon chapters' extra-photon threshold) from which the mu mu (gamma)
+#: background is simulated as two samples, one in each outcome of the calorimeter's efficiency for
+#: its photons on crystals (:func:`analysis_lib.simulation.response.reconstruct`): "seen", at least
+#: one such photon a candidate (or none there), and "missed", all of them lost, weighted by the
+#: probability of that, (1 - efficiency)^k. The missed events are those a photon veto keeps with a
+#: photon in the calorimeter: they make the background that peaks at recoil mass 0, and the own
+#: sample holds 1 / (1 - efficiency) = 50 times more of them (Belle II model) for the same generation.
+MUMU_PHOTON_SPLIT_GEV = 0.1
 
 # Pythia's decay channel of tau- for each kept mode (daughter ids)
 _TAU_CHANNELS = {"mu nu nu": "13 -14 16", "pi nu": "-211 16"}
@@ -385,14 +395,17 @@ def generate_two_photon_mumu(rng, n, *, beams: Beams, cuts: TwoPhotonCuts = TwoP
 
 
 def background_specs(beams: Beams, *, two_photon_cuts: TwoPhotonCuts = TwoPhotonCuts()):
-    """The backgrounds of the mu+ mu- + missing-energy final state as samples: mu+ mu- (gamma),
+    """The backgrounds of the mu+ mu- + missing-energy final state as samples: mu+ mu- (gamma) in two
+    (photons seen and photons missed by the calorimeter, :data:`MUMU_PHOTON_SPLIT_GEV`),
     tau+ tau- (gamma) with both taus in :data:`TAU_BRANCHING`, and two-photon mu+ mu-."""
     tau_modes = tuple(TAU_BRANCHING)
     tau_fraction = sum(TAU_BRANCHING.values()) ** 2
     specs = [
-        SampleSpec(name="bkg_mumu", label="μμ(γ)", kind="background", sigma_pb=BACKGROUND_SIGMA_PB[13],
-                   generate=partial(generate_lepton_pairs, beams=beams, flavour=13, sigma_pb=BACKGROUND_SIGMA_PB[13]),
-                   config={"process": "mu mu (gamma)", "generator": "pythia"}, tracks=True, chunk=100_000),
+        *(SampleSpec(name=name, label=label, kind="background", sigma_pb=BACKGROUND_SIGMA_PB[13],
+                     generate=partial(generate_lepton_pairs, beams=beams, flavour=13, sigma_pb=BACKGROUND_SIGMA_PB[13]),
+                     config={"process": "mu mu (gamma)", "generator": "pythia"}, tracks=True, chunk=100_000,
+                     photon_branch=(branch, MUMU_PHOTON_SPLIT_GEV))
+          for name, label, branch in (("bkg_mumu", "μμ(γ)", "seen"), ("bkg_mumu_missed", "μμ(γ), γ missed", "missed"))),
         SampleSpec(name="bkg_tautau", label="ττ(γ)", kind="background",
                    sigma_pb=BACKGROUND_SIGMA_PB[15] * tau_fraction,
                    generate=partial(generate_lepton_pairs, beams=beams, flavour=15,

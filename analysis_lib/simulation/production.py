@@ -11,8 +11,9 @@ and the source code of the simulation. Neither the dataset's name nor its lumino
 it: every dataset of an experiment reads the same files, and a dataset at a new luminosity
 simulates nothing.
 
-Weights: the file stores per event ``f_i / N`` (``f_i`` the probability of a forced condition, 1
-without one; ``N`` the simulated events), the weight per unit of sigma x L. A dataset reads a
+Weights: the file stores per event ``f_i / N`` (``f_i`` the probability of a forced condition, or
+of the sample's branch of a photon efficiency, 1 without either; ``N`` the simulated events), the
+weight per unit of sigma x L. A dataset reads a
 sample through :class:`~analysis_lib.io.ntuple.Ntuple` with ``weight_scale = sigma L``
 (:func:`ntuples`), so the same events serve every luminosity.
 
@@ -103,6 +104,12 @@ class SampleSpec:
     force_track_loss : bool
         Simulate only events whose tracks are all lost, weighted by the probability of that (for
         samples that pass the skim only then).
+    photon_branch : (str, float), optional
+        One outcome of the calorimeter's efficiency for the sample's photons (``("missed", e)`` or
+        ``("seen", e)``, :func:`~analysis_lib.simulation.response.reconstruct`), weighted by its
+        probability; events outside the branch weigh 0 and are not written. A process split into
+        a sample of each branch is simulated with the events a photon veto keeps as often as the
+        others. Not for pseudo-data pools (their events weigh 1).
     n_events : int, optional
         Fixed number of simulated events (signal); None (the default): sized for the reference
         luminosity (see the module docstring).
@@ -124,6 +131,7 @@ class SampleSpec:
     config: dict
     force_beam_background: bool = False
     force_track_loss: bool = False
+    photon_branch: tuple[str, float] | None = None
     n_events: int | None = None
     tracks: bool = False
     chunk: int = 250_000
@@ -196,6 +204,7 @@ class SampleRequest:
             "experiment": repr(self.experiment), "name": spec.name, "generator": spec.config, "kind": spec.kind,
             "force": [spec.force_beam_background, spec.force_track_loss], "tracks": spec.tracks,
             "weighted": spec.weighted and not self.pool, "pool": self.pool,
+            "photon_branch": None if spec.photon_branch is None else list(spec.photon_branch),
         }, sort_keys=True)
 
     @cached_property
@@ -253,6 +262,12 @@ def requests(specs, dataset: Dataset, *, seed: int, config: ProductionConfig) ->
     experiment = dataset.experiment
     out = [SampleRequest(spec, experiment, int(seed), config) for spec in specs]
     if 0 < dataset.luminosity_fb <= config.pool_luminosity_fb:
+        branched = [spec.name for spec in specs if spec.kind == "background" and spec.photon_branch is not None]
+        if branched:
+            raise ParameterError(
+                f"the samples {branched} are simulated in one branch of a photon efficiency, with weights; pseudo-data "
+                "pools need unit weights: set pool_luminosity_fb = 0 (pseudo-data from expected counts) for this channel"
+            )
         out += [SampleRequest(spec, experiment, int(seed), config, pool=True) for spec in specs
                 if spec.kind == "background"]
     return out
@@ -291,7 +306,7 @@ def _make(request: SampleRequest):
             "experiment": request.experiment.name, "sigma_pb": spec.cross_section_pb(), "n_generated": n, "seed": request.seed,
             "generator": spec.config, "cache_key": request.key, "weights": WEIGHTS_PER_SIGMA_L,
             "force_beam_background": spec.force_beam_background, "force_track_loss": spec.force_track_loss,
-            "seconds": round(time.perf_counter() - start, 2),
+            "photon_branch": None if spec.photon_branch is None else list(spec.photon_branch), "seconds": round(time.perf_counter() - start, 2),
         })
 
 
@@ -371,9 +386,10 @@ def _simulate(spec, experiment, rng, n, weight, config):
         events = reconstruct(
             generated, experiment, rng, weight=weight,
             force_beam_background=spec.force_beam_background, force_track_loss=spec.force_track_loss,
-            tracks=spec.tracks,
+            photon_branch=spec.photon_branch, tracks=spec.tracks,
         )
-        parts.append(events[config.skim(events)])
+        # events outside the sample's branch of a photon efficiency weigh 0: not written
+        parts.append(events[config.skim(events) & (ak.to_numpy(events["weight"]) > 0)])
         n_done += size
     return ak.concatenate(parts) if len(parts) > 1 else parts[0]
 

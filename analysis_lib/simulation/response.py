@@ -6,7 +6,9 @@ The steps, in order, for every generated event:
 2. photons and electrons are propagated in a straight line from their production vertex to the
    calorimeter (barrel cylinder or endcap plane) and deposit their energy there if the impact point
    lies on crystals; the shower can be a photon candidate with the calorimeter's efficiency; particles produced beyond the calorimeter's
-   inner surface (a long-lived particle that decayed there) leave nothing;
+   inner surface (a long-lived particle that decayed there) leave nothing; on request, a sample
+   is simulated in one outcome of that efficiency for its photons, weighted by its probability
+   (``photon_branch``: the photons a veto misses, simulated apart as often as the others);
 3. beam-background clusters are overlaid;
 4. showers closer than the calorimeter's separation merge into one cluster (energies add, the
    position is the energy-weighted mean);
@@ -30,12 +32,13 @@ import numpy as np
 from scipy.stats import poisson
 
 from ..core.constants import mass_gev
+from ..core.errors import ParameterError
 from ..core.kinematics import direction_from_angles
 from ..detector.experiments import Experiment
 from ..io.ntuple import ORIGIN
 from .generators import GeneratedEvents
 
-__all__ = ["calorimeter_impact", "reconstruct"]
+__all__ = ["calorimeter_impact", "condition_photon_efficiency", "reconstruct"]
 
 
 def calorimeter_impact(vertex_mm, direction, experiment: Experiment):
@@ -181,8 +184,46 @@ def _inside_calorimeter(vertex_mm, experiment: Experiment):
     return (rho < cal.barrel_radius_mm) & (z < cal.forward_z_mm) & (z > cal.backward_z_mm)
 
 
+def _showers_on_crystals(events: GeneratedEvents, experiment: Experiment, pdgid, direction):
+    """Which particles shower on crystals (photons and electrons made inside the calorimeter, their
+    straight line ending on a crystal-covered polar angle), and every particle's impact point."""
+    showering = ((np.abs(pdgid) == 22) | (np.abs(pdgid) == 11)) & _inside_calorimeter(events.vertex_mm, experiment)
+    points = calorimeter_impact(events.vertex_mm, direction, experiment)
+    _, theta_hit, _ = _polar(points)
+    return showering & experiment.calorimeter.in_acceptance(theta_hit), points
+
+
+def condition_photon_efficiency(candidate, deposit, pdgid, energy, branch, rng, efficiency):
+    """Condition the photon candidates (n, k; changed in place) on a branch of the calorimeter's
+    efficiency (see :func:`reconstruct`'s ``photon_branch``) and return each event's probability of
+    its branch. ``deposit`` marks the showers on crystals, ``energy`` the particles' (lab) energies.
+
+    In the "missed" branch every photon of at least the branch's energy on crystals fails the
+    efficiency, probability (1 - efficiency)^k, 0 for events without one. In the "seen" branch the
+    flags of those photons are drawn again in the events where all failed, until one passes: the
+    draw conditioned on at least one candidate, probability 1 - (1 - efficiency)^k (1 without one).
+    """
+    name, threshold_gev = branch
+    if name not in ("missed", "seen") or not (np.isfinite(threshold_gev) and threshold_gev > 0):
+        raise ParameterError(
+            f"photon_branch={branch!r} must be ('missed', energy) or ('seen', energy) with a positive energy in GeV"
+        )
+    eligible = deposit & (np.abs(pdgid) == 22) & (energy >= threshold_gev)
+    has = eligible.any(axis=1)
+    all_missed = (1 - efficiency) ** eligible.sum(axis=1)
+    if name == "missed":
+        candidate &= ~eligible
+        return np.where(has, all_missed, 0.0)
+    redo = np.flatnonzero(has & ~np.any(candidate & eligible, axis=1))
+    while redo.size:
+        draw = rng.random((redo.size, candidate.shape[1])) < efficiency
+        candidate[redo] = np.where(eligible[redo], draw, candidate[redo])
+        redo = redo[~np.any(candidate[redo] & eligible[redo], axis=1)]
+    return np.where(has, 1 - all_missed, 1.0)
+
+
 def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=1.0, force_beam_background=False,
-                force_track_loss=False, tracks=False):
+                force_track_loss=False, photon_branch: tuple[str, float] | None = None, tracks=False):
     """Apply the detector model to generated events.
 
     Parameters
@@ -201,6 +242,14 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         to the power of the number of such particles. With either option the sample stands only
         for the events in which the forced condition holds: the caller's skim must reject every
         event in which it would not.
+    photon_branch : (str, float), optional
+        ``("missed", e)`` or ``("seen", e)``: one of the two exclusive outcomes of the calorimeter's
+        efficiency for the photons of at least ``e`` GeV (lab) showering on crystals. "missed": all
+        of them are lost, the event weighted by the probability of that, (1 - efficiency)^k, and
+        events without such photons weigh 0 (the caller drops them); "seen": at least one of them is
+        a photon candidate, weight 1 - (1 - efficiency)^k, events without such photons unchanged.
+        Two samples of the same process, one in each branch, stand together for every event, and
+        the rare outcome that a photon veto keeps is simulated as often as the common one.
     tracks : bool
         Also return the tracks (False by default).
 
@@ -239,14 +288,13 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         weights *= 1 - np.exp(-experiment.beam_background.mean_clusters)
 
     # 2. showers of photons and electrons
-    showering = ((np.abs(pdgid) == 22) | (np.abs(pdgid) == 11)) & _inside_calorimeter(events.vertex_mm, experiment)
-    points = calorimeter_impact(events.vertex_mm, direction, experiment)
-    _, theta_hit, _ = _polar(points)
-    deposit = showering & cal.in_acceptance(theta_hit)
+    deposit, points = _showers_on_crystals(events, experiment, pdgid, direction)
     # a shower on crystals always deposits its energy; it becomes a photon candidate with the
     # calorimeter's efficiency (cluster reconstruction and quality), which vetoes on deposited energy
     # do not need
     candidate = deposit & (rng.random((n, k)) < cal.efficiency)
+    if photon_branch is not None:
+        weights *= condition_photon_efficiency(candidate, deposit, pdgid, p4[..., 0], photon_branch, rng, cal.efficiency)
     energy = np.where(deposit, p4[..., 0], 0.0)
     origin = np.broadcast_to(events.origin, (n, k)).copy()
     # columns without a shower in any event play no part below

@@ -126,3 +126,16 @@ def test_bad_seeds_are_refused():
     for seed in (-1, 1.5, True):
         with pytest.raises(ParameterError, match="seed"):
             requests(_specs(ds), ds, seed=seed, config=CONFIG)
+
+
+def test_photon_branches_are_samples_of_their_own_and_never_pools():
+    """The two branches of a photon efficiency are two samples (keys and random streams of their
+    own); a channel with event-level pseudo-data cannot use them (pool events weigh 1)."""
+    ds = dataset("belle2_2018")
+    eta = _specs(ds, ("bkg_gamma_eta",))[0]
+    seen, missed = (replace(eta, name=f"bkg_gamma_eta_{b}", photon_branch=(b, 0.1)) for b in ("seen", "missed"))
+    plain, first, second = (requests([s], ds, seed=1, config=CONFIG)[0] for s in (eta, seen, missed))
+    assert len({plain.key, first.key, second.key}) == 3
+    assert first.rng().random() != second.rng().random()
+    with pytest.raises(ParameterError, match="pool"):
+        requests([seen], ds, seed=1, config=replace(CONFIG, pool_luminosity_fb=1.0))

@@ -66,3 +66,79 @@ def test_shower_merging_follows_the_rule_event_by_event():
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     merged = np.sum(energy > 0, axis=1) < n_before
     assert 0.2 < merged.mean() < 1
+
+
+def _photons(n, energies_gev, phis_deg, theta_deg=90.0):
+    """``n`` events, each with photons of the given energies at ``theta_deg`` (lab) and azimuths."""
+    theta, phi = np.radians(theta_deg), np.radians(phis_deg)
+    e = np.asarray(energies_gev, dtype=float)
+    p4 = np.stack([e, e * np.sin(theta) * np.cos(phi), e * np.sin(theta) * np.sin(phi), e * np.cos(theta)], axis=-1)
+    from analysis_lib.io.ntuple import ORIGIN
+    from analysis_lib.simulation.generators import GeneratedEvents
+
+    k = len(e)
+    return GeneratedEvents(p4=np.broadcast_to(p4, (n, k, 4)).copy(), vertex_mm=np.zeros((n, k, 3)),
+                           pdgid=np.full(k, 22), origin=np.full(k, ORIGIN["hard_photon"]), sigma_pb=1.0)
+
+
+def _hard_candidates(rec, above_gev=0.2):
+    return np.asarray([np.sum(np.asarray(e) > above_gev) for e in rec["photon"]["E"]])
+
+
+def test_a_photon_missed_by_the_calorimeter_as_often_as_its_inefficiency():
+    """Unconditioned, a 0.4 GeV photon in the barrel leaves no candidate with probability about
+    1 - efficiency (a binomial count); in the two branches it is a candidate never, with weight
+    (1 - efficiency), or always, with weight efficiency. A beam-background cluster merging with the
+    missed shower still makes a candidate of it (as without the branches): the weighted share of
+    events without a candidate in the missed branch is the binomial share of the natural sample."""
+    n, eff = 40_000, BELLE2.calorimeter.efficiency
+    events = _photons(n, [0.4], [0.0])
+    natural = _hard_candidates(reconstruct(events, BELLE2, np.random.default_rng(1)))
+    missed = reconstruct(events, BELLE2, np.random.default_rng(2), photon_branch=("missed", 0.1))
+    seen = reconstruct(events, BELLE2, np.random.default_rng(3), photon_branch=("seen", 0.1))
+    assert np.all(_hard_candidates(seen) >= 1) and np.mean(_hard_candidates(missed) == 0) > 0.98
+    assert np.allclose(missed["weight"], 1 - eff) and np.allclose(seen["weight"], eff)
+    p = float(np.sum(np.asarray(missed["weight"])[_hard_candidates(missed) == 0])) / n
+    assert p == pytest.approx(1 - eff, rel=0.02)
+    assert np.mean(natural == 0) == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / n))
+
+
+def test_photon_branches_partition_every_event():
+    """For the same events the two branches' weights add up to 1 per event: events without a photon
+    above the branch's energy on crystals are all "seen" (weight 1) and never "missed" (weight 0);
+    with two such photons "missed" weighs (1 - efficiency)^2."""
+    eff = BELLE2.calorimeter.efficiency
+    cases = {  # energies, azimuths (far apart: no merging), theta (90: barrel; 5: down the beam pipe)
+        "one": ([0.4], [0.0], 90.0), "two": ([0.4, 0.3], [0.0, 180.0], 90.0),
+        "soft": ([0.05], [0.0], 90.0), "beam pipe": ([2.0], [0.0], 5.0),
+    }
+    expected_missed = {"one": 1 - eff, "two": (1 - eff) ** 2, "soft": 0.0, "beam pipe": 0.0}
+    for name, (energies, phis, theta) in cases.items():
+        events = _photons(200, energies, phis, theta)
+        missed = reconstruct(events, BELLE2, np.random.default_rng(4), photon_branch=("missed", 0.1))
+        seen = reconstruct(events, BELLE2, np.random.default_rng(5), photon_branch=("seen", 0.1))
+        w_missed, w_seen = np.asarray(missed["weight"]), np.asarray(seen["weight"])
+        assert np.allclose(w_missed, expected_missed[name]), name
+        assert np.allclose(w_missed + w_seen, 1.0), name
+
+
+def test_the_seen_branch_is_the_efficiency_conditioned_on_one_candidate():
+    """With two photons and an efficiency of 0.5, P(both candidates | at least one) = 1/3."""
+    from dataclasses import replace
+
+    half = replace(BELLE2, calorimeter=replace(BELLE2.calorimeter, efficiency=0.5))
+    n = 30_000
+    seen = reconstruct(_photons(n, [0.4, 0.3], [0.0, 180.0]), half, np.random.default_rng(6),
+                       photon_branch=("seen", 0.1))
+    counts = _hard_candidates(seen, above_gev=0.2)
+    assert np.all(counts >= 1)
+    assert np.mean(counts == 2) == pytest.approx(1 / 3, abs=4 * np.sqrt(2 / 9 / n))
+    assert np.allclose(seen["weight"], 0.75)
+
+
+@pytest.mark.parametrize("branch", [("lost", 0.1), ("missed", -1.0), ("seen", float("nan"))])
+def test_bad_photon_branches_are_refused(branch):
+    from analysis_lib.core.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="photon_branch"):
+        reconstruct(_photons(10, [0.4], [0.0]), BELLE2, np.random.default_rng(7), photon_branch=branch)
