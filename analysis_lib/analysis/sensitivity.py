@@ -186,4 +186,5 @@ def scaled_model(model, counts, scale: float | None, systematics: bool = True):
         return (BinnedModel(signal=scale * model.signal, background=np.maximum(scale * background, 1e-9),
                             float_background=False), scale * background)
     templates = model.templates * scale if model.templates is not None and len(model.templates) else None
-    return replace(model, signal=scale * model.signal, templates=templates), scale * background
+    modes = tuple(scale * m for m in model.template_modes)  # the simulation's relative precision is kept
+    return replace(model, signal=scale * model.signal, templates=templates, template_modes=modes), scale * background

@@ -76,7 +76,7 @@ from .base import Channel, points_in_range, register
 __all__ = [
     "CL", "PARAMETERS", "PUBLISHED_RANGE", "ZprimeInputs", "ZprimeInvisible", "analyse", "window",
     "feature_shapes", "g_minus_2_region", "peaking_events", "physics_table", "prepare", "recoil_histograms",
-    "resolution_table", "sample_specs", "scan_masses", "window_table",
+    "resolution_table", "sample_specs", "scan_masses", "template_modes", "window_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -492,20 +492,21 @@ def fit_model(inputs: ZprimeInputs, mass_gev: float, *, threshold_index: int, ha
                        for a, b in zip(offsets[:-1], offsets[1:])])
     signal *= inputs.dataset.luminosity_pb * float(inputs.sigma_pb(mass_gev))
     counts = np.add.reduceat(inputs.data[threshold_index:].sum(axis=(0, 2)), cells)[:-1]
-    templates, uncertainties = _peaking_templates(inputs, threshold_index, cells, counts)
+    templates, uncertainties, modes = _peaking_templates(inputs, threshold_index, cells, counts)
 
     model = SmoothBackgroundModel(signal, edges, degree=degree, templates=templates if len(templates) else None,
-                                  template_uncertainties=uncertainties)
+                                  template_uncertainties=uncertainties, template_modes=modes)
     return scaled_model(model, counts, scale, systematics)
 
 
 def _peaking_templates(inputs: ZprimeInputs, threshold_index: int, cells, counts):
     """The peaking backgrounds (:data:`PEAKING`) in the fit bins ``cells`` above the threshold, where
     the fit window holds their peak at M^2 = 0 and they reach a tenth of the data's statistical
-    uncertainty in a bin (elsewhere their tail is part of the continuum), with the relative uncertainty
-    of each normalisation: the smooth fits' (the simulation's statistics) and :data:`PEAKING_PRIOR` in
-    quadrature. Returns (templates (k, bins), uncertainties (k,))."""
-    templates, uncertainties = [], []
+    uncertainty in a bin (elsewhere their tail is part of the continuum); the relative uncertainty of
+    each normalisation beside the simulation's statistics (:data:`PEAKING_PRIOR`); and each
+    template's shape modes: the simulation's statistics as the covariance of its bins from the smooth
+    fits (:func:`template_modes`). Returns (templates (k, bins), uncertainties (k,), modes (k arrays))."""
+    templates, uncertainties, modes = [], [], []
     for name in PEAKING:
         if name not in inputs.background_maps:
             continue
@@ -513,13 +514,38 @@ def _peaking_templates(inputs: ZprimeInputs, threshold_index: int, cells, counts
         if t.sum() <= 0 or np.max(t / np.sqrt(np.maximum(counts, 1.0))) <= 0.1 or not (
                 M2_EDGES[cells[0]] < 0.0 < M2_EDGES[cells[-1]]):
             continue  # negligible, or its tail far from the peak: part of the continuum
-        variance = 0.0
+        covariance = 0.0
         for (sample, _), fit_ in inputs.fits.items():
             if sample == name:
-                variance += float(fit_.box_sums(threshold_index, len(SCORE_EDGES) - 1, cells[0], cells[-1])[1][0] ** 2)
+                g = fit_.gradients([threshold_index] * (len(cells) - 1), [len(SCORE_EDGES) - 1] * (len(cells) - 1),
+                                   cells[:-1], cells[1:])
+                covariance = covariance + g @ fit_.covariance @ g.T
         templates.append(t)
-        uncertainties.append(float(np.hypot(np.sqrt(variance) / t.sum(), PEAKING_PRIOR)))
-    return np.array(templates), tuple(uncertainties)
+        uncertainties.append(PEAKING_PRIOR)
+        modes.append(template_modes(covariance))
+    return np.array(templates), tuple(uncertainties), tuple(modes)
+
+
+#: Share of the variance of a template's bins its shape modes keep (:func:`template_modes`), and at
+#: most how many modes.
+MODE_VARIANCE_SHARE = 0.999
+MAX_MODES = 8
+
+
+def template_modes(covariance) -> np.ndarray:
+    """Shape modes (m, bins) of a template whose bins have ``covariance``: sqrt(lambda) v for the
+    largest eigenvalues lambda and eigenvectors v, as many as keep :data:`MODE_VARIANCE_SHARE` of
+    the total variance (at most :data:`MAX_MODES`); together they reproduce the covariance in those
+    directions (sum_m M_m M_m^T)."""
+    covariance = np.atleast_2d(np.asarray(covariance, dtype=float))
+    values, vectors = np.linalg.eigh(0.5 * (covariance + covariance.T))
+    order = np.argsort(values)[::-1]
+    values, vectors = np.clip(values[order], 0.0, None), vectors[:, order]
+    if values.sum() <= 0:
+        return np.zeros((0, covariance.shape[0]))
+    keep = min(int(np.searchsorted(np.cumsum(values) / values.sum(), MODE_VARIANCE_SHARE)) + 1, MAX_MODES,
+               len(values))
+    return (vectors[:, :keep] * np.sqrt(values[:keep])).T
 
 
 def thresholds(inputs: ZprimeInputs, masses_gev, *, window_sigma: float, fit_half_width_sigma: float = 6.0

@@ -10,6 +10,13 @@ the data in each window, as in a sideband fit), and templates t_j of peaking bac
 simulation whose normalisations theta_j carry Gaussian constraints of relative width delta_j
 (auxiliary measurements a_j, nominally 1). The exponential keeps the continuum positive; degree 1
 is a falling or rising exponential, degree 2 adds curvature.
+
+A template known only to the precision of a finite simulation may also vary in shape: optional
+modes M_jm (one standard deviation each, e.g. sqrt(lambda_m) v_m for the eigenvalues and vectors of
+the covariance of the template's bins) add sum_m eta_m M_jm to nu_i, each eta_m with a unit
+Gaussian constraint (auxiliary measurement nominally 0): the likelihood of a template whose bins
+are uncertain as that covariance says (the Barlow-Beeston idea, R. Barlow and C. Beeston, Comput.
+Phys. Commun. 77 (1993) 219, with the correlations of a smooth fit kept).
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ class SmoothBackgroundModel:
         Peaking backgrounds at their nominal normalisation; None (the default) for none.
     template_uncertainties : sequence of k floats, optional
         Relative uncertainty of each template's normalisation (Gaussian constraint).
+    template_modes : sequence of k arrays (m_j, n), optional
+        Shape variations of each template at one standard deviation (none by default).
     mu_bounds : (float, float)
         Allowed range of mu, (0, inf) by default.
     """
@@ -54,6 +63,7 @@ class SmoothBackgroundModel:
     degree: int = 1
     templates: np.ndarray | None = None
     template_uncertainties: tuple = ()
+    template_modes: tuple = ()
     mu_bounds: tuple = (0.0, np.inf)
 
     def __post_init__(self):
@@ -80,10 +90,31 @@ class SmoothBackgroundModel:
         widths = np.diff(edges)
         object.__setattr__(self, "_w", widths / widths.mean())
         object.__setattr__(self, "_delta", np.asarray(self.template_uncertainties, dtype=float))
+        modes = tuple(np.zeros((0, s.size)) if m is None else np.atleast_2d(np.asarray(m, dtype=float))
+                      for m in self.template_modes)
+        if modes and (len(modes) != t.shape[0] or any(m.shape[1] != s.size for m in modes)):
+            raise ParameterError(
+                f"template_modes must give one (m, {s.size}) array of shape variations per template "
+                f"({t.shape[0]}), not shapes {[m.shape for m in modes]}"
+            )
+        object.__setattr__(self, "template_modes", modes)
+        # the constrained parameters: template normalisations (nominal 1, widths delta, >= 0), then
+        # the shape modes' (nominal 0, width 1, unbounded); their columns of d nu / d parameter
+        stacked = np.vstack([t, *modes]) if modes else t
+        n_modes = stacked.shape[0] - t.shape[0]
+        object.__setattr__(self, "_columns", stacked)
+        object.__setattr__(self, "_widths", np.concatenate([self._delta, np.ones(n_modes)]))
+        object.__setattr__(self, "_nominal", np.concatenate([np.ones(t.shape[0]), np.zeros(n_modes)]))
 
     @property
     def parameter_names(self):
-        return tuple(f"c{d}" for d in range(self.degree + 1)) + tuple(f"theta{j}" for j in range(len(self.templates)))
+        modes = [f"eta{j}_{m}" for j, block in enumerate(self.template_modes) for m in range(len(block))]
+        return (tuple(f"c{d}" for d in range(self.degree + 1)) + tuple(f"theta{j}" for j in range(len(self.templates)))
+                + tuple(modes))
+
+    @property
+    def _n_constrained(self) -> int:
+        return len(self._widths)
 
     def continuum(self, coefficients):
         """The smooth background per bin (n,) at one set of coefficients (degree + 1,), or (K, n) at rows
@@ -100,11 +131,11 @@ class SmoothBackgroundModel:
 
     @property
     def _init(self):
-        return np.zeros(self.degree + 2 + len(self.templates))
+        return np.zeros(self.degree + 2 + self._n_constrained)
 
     @property
     def _fixed(self):
-        return np.zeros(self.degree + 2 + len(self.templates), dtype=bool)
+        return np.zeros(self.degree + 2 + self._n_constrained, dtype=bool)
 
     @property
     def _bounds(self):
@@ -113,41 +144,41 @@ class SmoothBackgroundModel:
 
     @property
     def _is_poisson(self):
-        return np.zeros(len(self.templates), dtype=bool)
+        return np.zeros(self._n_constrained, dtype=bool)
 
     @property
     def _width(self):
-        return self._delta
+        return self._widths
 
     def expected(self, x) -> np.ndarray:
         """Expected counts (K, n) at rows ``x`` (K, n_parameters)."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
         d = self.degree + 2
-        return x[:, :1] * self.signal + self.continuum(x[:, 1:d]) + x[:, d:] @ self.templates
+        return x[:, :1] * self.signal + self.continuum(x[:, 1:d]) + x[:, d:] @ self._columns
 
     def full_nll(self, x, counts, aux, *, gradient=False):
         """Negative log likelihood (K,) at rows ``x``: half the Poisson deviance of the counts
         (:func:`~analysis_lib.stats.likelihood.poisson_nll`) plus the Gaussian constraints, inf where
         an expected count is negative; with ``gradient``, also its gradient (K, n_parameters): with
         g_i = 1 - n_i / nu_i, dNLL/dmu = sum g_i s_i, dNLL/dc_d = sum g_i C_i P_d(u_i) (C_i the
-        continuum), dNLL/dtheta_j = sum g_i t_ji + (theta_j - a_j) / delta_j^2 (derived here; the
-        tests compare it with finite differences)."""
+        continuum), dNLL/dtheta_j = sum g_i t_ji + (theta_j - a_j) / delta_j^2, and alike for a
+        shape mode with M_jm and width 1 (derived here; the tests compare it with finite differences)."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
         counts = np.atleast_2d(np.asarray(counts, dtype=float))
         aux = np.atleast_2d(np.asarray(aux, dtype=float))
         d = self.degree + 2
         continuum = self.continuum(x[:, 1:d])
         theta = x[:, d:]
-        nu = x[:, :1] * self.signal + continuum + theta @ self.templates
+        nu = x[:, :1] * self.signal + continuum + theta @ self._columns
         negative = np.any(nu < 0, axis=1)
         nu = np.maximum(nu, 1e-300)
         nll = np.sum(nu - counts + xlogy(counts, np.maximum(counts, 1e-300) / nu), axis=1)
-        nll = nll + 0.5 * np.sum(np.square((theta - aux) / self._delta), axis=1)
+        nll = nll + 0.5 * np.sum(np.square((theta - aux) / self._widths), axis=1)
         nll = np.where(negative, np.inf, nll)
         if not gradient:
             return nll
         g = 1.0 - counts / nu
-        d_theta = g @ self.templates.T + (theta - aux) / self._delta**2
+        d_theta = g @ self._columns.T + (theta - aux) / self._widths**2
         return nll, np.column_stack([g @ self.signal, (g * continuum) @ self._p.T, d_theta])
 
     def full_hessian(self, x, counts, aux) -> np.ndarray:
@@ -160,20 +191,21 @@ class SmoothBackgroundModel:
         counts = np.atleast_2d(np.asarray(counts, dtype=float))
         d = self.degree + 2
         continuum = self.continuum(x[:, 1:d])
-        nu = np.maximum(x[:, :1] * self.signal + continuum + x[:, d:] @ self.templates, 1e-300)
+        nu = np.maximum(x[:, :1] * self.signal + continuum + x[:, d:] @ self._columns, 1e-300)
         k = x.shape[0]
         jacobian = np.concatenate([np.broadcast_to(self.signal, (k, 1, self.n_bins)),
                                    continuum[:, None, :] * self._p[None],
-                                   np.broadcast_to(self.templates, (k, *self.templates.shape))], axis=1)
+                                   np.broadcast_to(self._columns, (k, *self._columns.shape))], axis=1)
         hessian = np.einsum("kan,kn,kbn->kab", jacobian, counts / nu**2, jacobian)
         g = 1.0 - counts / nu
         hessian[:, 1:d, 1:d] += np.einsum("kn,dn,en->kde", g * continuum, self._p, self._p)
         index = np.arange(d, x.shape[1])
-        hessian[:, index, index] += 1.0 / self._delta**2
+        hessian[:, index, index] += 1.0 / self._widths**2
         return hessian
 
     def aux_at(self, x) -> np.ndarray:
-        """Auxiliary data equal to the template normalisations of rows ``x``."""
+        """Auxiliary data equal to the constrained parameters (template normalisations and shape modes)
+        of rows ``x``."""
         return np.atleast_2d(np.asarray(x, dtype=float))[:, self.degree + 2 :]
 
     # -- the interface of fit() and upper_limit() ------------------------------------------------
@@ -194,22 +226,24 @@ class SmoothBackgroundModel:
         return self.full_nll(self._row(mu, params), counts, aux, gradient=True)[1][0]
 
     def start(self, counts, aux):
-        """Flat continuum at the mean count outside the templates; templates at their aux values."""
-        rest = np.asarray(counts, float) - np.asarray(aux, float) @ self.templates if len(self.templates) else counts
+        """Flat continuum at the mean count outside the templates; templates and modes at their aux values."""
+        aux = np.asarray(aux, float)
+        rest = np.asarray(counts, float) - aux @ self._columns if len(self._columns) else counts
         level = max(float(np.mean(np.clip(rest, 0, None))), 0.5)
-        return (np.log(level), *([0.0] * self.degree), *np.asarray(aux, float))
+        return (np.log(level), *([0.0] * self.degree), *aux)
 
     def limits(self):
         """Bounds of the nuisance parameters: the continuum's level c_0 >= -40 (e^-40 events per bin,
         nothing), its shape |c_d| <= 20 (a factor e^40 across the window, beyond any continuum) and the
-        templates' normalisations >= 0. Without them the fit of a window with a few events runs to
-        infinite slopes (all events at one edge) or to a zero level (no event), where the likelihood
-        flattens out and iterations never end."""
+        templates' normalisations >= 0 (their shape modes unbounded). Without them the fit of a window
+        with a few events runs to infinite slopes (all events at one edge) or to a zero level (no
+        event), where the likelihood flattens out and iterations never end."""
         shape = [(-_MAX_SHAPE, _MAX_SHAPE)] * self.degree
-        return tuple([(_MIN_LEVEL, None), *shape] + [(0.0, None)] * len(self.templates))
+        n_modes = self._n_constrained - len(self.templates)
+        return tuple([(_MIN_LEVEL, None), *shape] + [(0.0, None)] * len(self.templates) + [(None, None)] * n_modes)
 
     def fixed(self):
-        return (False,) * (self.degree + 1 + len(self.templates))
+        return (False,) * (self.degree + 1 + self._n_constrained)
 
     def asimov(self, params, counts, aux):
         """Background-only Asimov data at ``params``, auxiliary data set to the fitted theta."""
@@ -217,5 +251,5 @@ class SmoothBackgroundModel:
         return self.expected_counts(0.0, params), params[self.degree + 1 :].copy()
 
     def nominal_aux(self):
-        """The auxiliary measurements of the template normalisations, nominally 1."""
-        return np.ones(len(self.templates))
+        """The auxiliary measurements: of the template normalisations nominally 1, of the shape modes 0."""
+        return self._nominal.copy()

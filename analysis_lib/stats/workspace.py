@@ -174,7 +174,8 @@ def from_smooth_model(model, counts, aux=None, *, region: str = "window") -> tup
     unit-Gaussian parameter is ten times looser than the data, a penalty of 0.005 at one standard
     deviation of the fit, and the counts constrain the shape once, as in the original. Each peaking
     template keeps its Gaussian normalisation constraint as a ``histosys`` to (1 +- delta) times it
-    (code4p is linear there: the same likelihood). The signal carries the normfactor ``mu``.
+    (code4p is linear there: the same likelihood), and each of its shape modes a ``histosys`` to the
+    template plus and minus the mode. The signal carries the normfactor ``mu``.
     """
     from .newton import minimize
 
@@ -203,9 +204,14 @@ def from_smooth_model(model, counts, aux=None, *, region: str = "window") -> tup
             "lo_data": model.continuum(coefficients - shift).tolist()}))
     samples = [Sample("signal", model.signal, [Modifier("mu", "normfactor")]),
                Sample("continuum", model.continuum(coefficients), continuum_modifiers)]
-    for j, (template, delta) in enumerate(zip(model.templates, model._delta)):
-        samples.append(Sample(f"peaking_{j}", template, [Modifier(f"peaking_{j}_norm", "histosys", {
-            "hi_data": ((1 + delta) * template).tolist(), "lo_data": ((1 - delta) * template).tolist()})]))
+    modes = model.template_modes or tuple(np.zeros((0, model.n_bins)) for _ in model.templates)
+    for j, (template, delta, shapes) in enumerate(zip(model.templates, model._delta, modes)):
+        modifiers = [Modifier(f"peaking_{j}_norm", "histosys", {
+            "hi_data": ((1 + delta) * template).tolist(), "lo_data": ((1 - delta) * template).tolist()})]
+        modifiers += [Modifier(f"peaking_{j}_shape_{m}", "histosys", {
+            "hi_data": (template + shape).tolist(), "lo_data": (template - shape).tolist()})
+            for m, shape in enumerate(shapes)]
+        samples.append(Sample(f"peaking_{j}", template, modifiers))
     converted = HistFactoryModel([Region(region, samples)], settings=_poi_settings(model.signal, counts),
                                  mu_bounds=model.mu_bounds)
     metadata = {

@@ -244,3 +244,19 @@ def test_preselection_is_shared_between_luminosities(zprime_inputs, tmp_path):
         np.testing.assert_allclose(flow["events"], flow_direct["events"], rtol=1e-12)
         np.testing.assert_allclose(flow["efficiency"], flow_direct["efficiency"], rtol=1e-12)
         pd.testing.assert_frame_equal(flow, flow_again)
+
+
+def test_template_modes_reproduce_the_covariance_of_the_bins():
+    """The shape modes of a template: sum_m M_m M_m^T is its bins' covariance (all of it for a
+    covariance of a few directions; the kept share of the variance otherwise)."""
+    rng = np.random.default_rng(3)
+    low_rank = rng.normal(size=(12, 3))
+    covariance = low_rank @ low_rank.T
+    modes = channel.template_modes(covariance)
+    assert modes.shape == (3, 12)
+    np.testing.assert_allclose(modes.T @ modes, covariance, atol=1e-9)
+    full = np.cov(rng.normal(size=(12, 40)))
+    kept = channel.template_modes(full)
+    assert len(kept) == channel.MAX_MODES
+    assert np.trace(kept.T @ kept) <= np.trace(full) + 1e-12
+    assert channel.template_modes(np.zeros((4, 4))).shape == (0, 4)
