@@ -75,8 +75,8 @@ from .base import Channel, points_in_range, register
 
 __all__ = [
     "CL", "PARAMETERS", "PUBLISHED_RANGE", "ZprimeInputs", "ZprimeInvisible", "analyse", "window",
-    "feature_shapes", "g_minus_2_region", "peaking_events", "physics_table", "prepare", "recoil_histograms",
-    "resolution_table", "sample_specs", "scan_masses", "template_modes", "window_table",
+    "feature_shapes", "g_minus_2_region", "peaking_events", "peaking_matters", "physics_table", "prepare",
+    "recoil_histograms", "resolution_table", "sample_specs", "scan_masses", "template_modes", "window_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -402,7 +402,8 @@ def _threshold_merits(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: fl
     """Per classifier threshold at ``mass_gev``: signal efficiency and smooth background in the window,
     and the fewest simulated events (of the prediction quarter) the prediction rests on: of all
     backgrounds in the window and its sidebands, and the effective events of the peaking backgrounds
-    (:data:`PEAKING`, :func:`peaking_events`) in the fit window where that holds their peak at M^2 = 0."""
+    (:data:`PEAKING`, :func:`peaking_events`) in the fit window where they are templates of the fit
+    (:func:`peaking_matters`)."""
     regions = _regions(inputs, mass_gev, window_sigma)
     (lo, hi), (a, b) = regions["window"]
     (slo, _), _ = regions["below"]
@@ -410,10 +411,40 @@ def _threshold_merits(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: fl
     s_pass = _passing(_signal_cube(inputs, mass_gev, a, b)).sum(axis=1)
     b_pass = _passing(inputs.background_total[:, lo:hi].sum(axis=(1, 2)))
     raw = _passing(inputs.background_raw[:, slo:shi].sum(axis=(1, 2)))
-    edges, cells = fit_window(inputs, mass_gev, half_width_sigma=fit_half_width_sigma)
-    if edges[0] < 0.0 < edges[-1]:
-        raw = np.minimum(raw, peaking_events(inputs, cells[0], cells[-1]))
+    _, cells = fit_window(inputs, mass_gev, half_width_sigma=fit_half_width_sigma)
+    matters = peaking_matters(inputs, cells).any(axis=0)
+    raw = np.where(matters, np.minimum(raw, peaking_events(inputs, cells[0], cells[-1])), raw)
     return s_pass, b_pass, raw
+
+
+#: A peaking background is a template of the fit (:func:`fit_model`) where the fit window reaches
+#: into its peak, below this many resolutions of the recoil mass squared (at the lowest simulated
+#: mass) above M^2 = 0 (the resolution's tails: beyond, the continuum follows its shape), and where its
+#: prediction reaches :data:`PEAKING_RELEVANCE` times the statistical uncertainty of the whole
+#: predicted background in a bin of the fit window.
+PEAK_REACH_SIGMA = 5.0
+PEAKING_RELEVANCE = 0.1
+
+
+def _fit_bins(cube, cells):
+    """Per classifier threshold, the events of a (score, M^2, cos) cube above it in the fit bins
+    between ``cells``: (thresholds, bins)."""
+    return np.add.reduceat(_passing(cube.sum(axis=2)), cells, axis=1)[:, :-1]
+
+
+def peaking_matters(inputs: ZprimeInputs, cells) -> np.ndarray:
+    """(peaking backgrounds, thresholds): True where the fit window (bin edges at ``cells``) reaches
+    below :data:`PEAK_REACH_SIGMA` resolutions above M^2 = 0 and the peaking background's predicted
+    events reach :data:`PEAKING_RELEVANCE` times the square root of all predicted background in a
+    fit bin, at the run's luminosity. The prediction alone decides (never the data), so that the
+    thresholds, chosen before the data are looked at, and the fit agree on where the templates are."""
+    names = [name for name in PEAKING if name in inputs.background_maps]
+    reach = PEAK_REACH_SIGMA * float(inputs.resolution(inputs.signal_masses_gev[0]))
+    if M2_EDGES[cells[0]] >= reach:
+        return np.zeros((len(names), len(SCORE_EDGES) - 1), dtype=bool)
+    total = np.sqrt(np.maximum(_fit_bins(inputs.background_total, cells), 1.0))
+    return np.array([np.any(_fit_bins(inputs.background_maps[name], cells) > PEAKING_RELEVANCE * total, axis=1)
+                     for name in names]).reshape(-1, len(SCORE_EDGES) - 1)
 
 
 def peaking_events(inputs: ZprimeInputs, lo: int, hi: int) -> np.ndarray:
@@ -432,8 +463,8 @@ def best_threshold_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma:
     the prediction quarter): at least :data:`~analysis_lib.analysis.counting.MIN_SIMULATED_BACKGROUND`
     of all backgrounds in the window and its sidebands, and as many effective events of the peaking
     backgrounds (:data:`PEAKING`, :func:`peaking_events`) in the fit window (of ``fit_half_width_sigma``
-    resolutions) where that holds their peak at M^2 = 0 (where :func:`fit_model` may use it as a template): a template's shape must not be
-    the extrapolation of a smooth fit beyond the last few simulated events."""
+    resolutions) where they are templates of the fit (:func:`peaking_matters`): a template's shape
+    must not be the extrapolation of a smooth fit beyond the last few simulated events."""
     s_pass, b_pass, raw = _threshold_merits(inputs, mass_gev, window_sigma=window_sigma,
                                             fit_half_width_sigma=fit_half_width_sigma)
     return best_threshold(s_pass, b_pass, raw, min_simulated=MIN_SIMULATED_BACKGROUND)[0]
@@ -492,28 +523,26 @@ def fit_model(inputs: ZprimeInputs, mass_gev: float, *, threshold_index: int, ha
                        for a, b in zip(offsets[:-1], offsets[1:])])
     signal *= inputs.dataset.luminosity_pb * float(inputs.sigma_pb(mass_gev))
     counts = np.add.reduceat(inputs.data[threshold_index:].sum(axis=(0, 2)), cells)[:-1]
-    templates, uncertainties, modes = _peaking_templates(inputs, threshold_index, cells, counts)
+    templates, uncertainties, modes = _peaking_templates(inputs, threshold_index, cells)
 
     model = SmoothBackgroundModel(signal, edges, degree=degree, templates=templates if len(templates) else None,
                                   template_uncertainties=uncertainties, template_modes=modes)
     return scaled_model(model, counts, scale, systematics)
 
 
-def _peaking_templates(inputs: ZprimeInputs, threshold_index: int, cells, counts):
+def _peaking_templates(inputs: ZprimeInputs, threshold_index: int, cells):
     """The peaking backgrounds (:data:`PEAKING`) in the fit bins ``cells`` above the threshold, where
-    the fit window holds their peak at M^2 = 0 and they reach a tenth of the data's statistical
-    uncertainty in a bin (elsewhere their tail is part of the continuum); the relative uncertainty of
-    each normalisation beside the simulation's statistics (:data:`PEAKING_PRIOR`); and each
-    template's shape modes: the simulation's statistics as the covariance of its bins from the smooth
-    fits (:func:`template_modes`). Returns (templates (k, bins), uncertainties (k,), modes (k arrays))."""
+    they matter (:func:`peaking_matters`; elsewhere their tail is part of the continuum); the relative
+    uncertainty of each normalisation beside the simulation's statistics (:data:`PEAKING_PRIOR`); and
+    each template's shape modes: the simulation's statistics as the covariance of its bins from the
+    smooth fits (:func:`template_modes`). Returns (templates (k, bins), uncertainties (k,), modes (k
+    arrays))."""
     templates, uncertainties, modes = [], [], []
-    for name in PEAKING:
-        if name not in inputs.background_maps:
+    names = [name for name in PEAKING if name in inputs.background_maps]
+    for name, matters in zip(names, peaking_matters(inputs, cells)[:, threshold_index]):
+        if not matters:
             continue
-        t = np.add.reduceat(inputs.background_maps[name][threshold_index:].sum(axis=(0, 2)), cells)[:-1]
-        if t.sum() <= 0 or np.max(t / np.sqrt(np.maximum(counts, 1.0))) <= 0.1 or not (
-                M2_EDGES[cells[0]] < 0.0 < M2_EDGES[cells[-1]]):
-            continue  # negligible, or its tail far from the peak: part of the continuum
+        t = _fit_bins(inputs.background_maps[name], cells)[threshold_index]
         covariance = 0.0
         for (sample, _), fit_ in inputs.fits.items():
             if sample == name:

@@ -87,13 +87,20 @@ def test_smooth_model_rows_and_hessian():
     for row, value in zip(rows, nll):
         nu = row[0] * model.signal + np.exp(legendre.legval(u, row[1:3])) + row[3] * model.templates[0]
         assert value == pytest.approx(poisson_nll(nu, counts) + 0.5 * ((row[3] - 1) / 0.2) ** 2, rel=1e-12)
+    _check_derivatives(model, rows, counts, aux)
+
+
+def _check_derivatives(model, rows, counts, aux, step=1e-6):
+    """The gradient and Hessian of ``model.full_nll`` at ``rows`` against forward differences of the
+    likelihood and of the gradient."""
+    nll, gradient = model.full_nll(rows, counts, aux, gradient=True)
     hessian = model.full_hessian(rows, counts, aux)
-    step = 1e-6
     for i in range(rows.shape[1]):
         shifted = rows.copy()
         shifted[:, i] += step
-        difference = (model.full_nll(shifted, counts, aux, gradient=True)[1] - gradient) / step
-        np.testing.assert_allclose(hessian[:, :, i], difference, rtol=1e-4, atol=1e-5)
+        shifted_nll, shifted_gradient = model.full_nll(shifted, counts, aux, gradient=True)
+        np.testing.assert_allclose(hessian[:, :, i], (shifted_gradient - gradient) / step, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(gradient[:, i], (shifted_nll - nll) / step, rtol=1e-4, atol=1e-4)
 
 
 def test_smooth_model_toys_at_a_vanishing_background():
@@ -207,15 +214,7 @@ def test_template_shape_modes_rows_and_hessian():
               + row[4] * modes[0] + row[5] * modes[1])
         constraint = 0.5 * ((row[3] - 1) / 0.2) ** 2 + 0.5 * (row[4] ** 2 + row[5] ** 2)
         assert value == pytest.approx(poisson_nll(nu, counts) + constraint, rel=1e-12)
-    hessian = model.full_hessian(rows, counts, aux)
-    step = 1e-6
-    for i in range(rows.shape[1]):
-        shifted = rows.copy()
-        shifted[:, i] += step
-        difference = (model.full_nll(shifted, counts, aux, gradient=True)[1] - gradient) / step
-        np.testing.assert_allclose(hessian[:, :, i], difference, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(gradient[:, i], (model.full_nll(shifted, counts, aux) - nll) / step,
-                                   rtol=1e-4, atol=1e-4)
+    _check_derivatives(model, rows, counts, aux)
     # the modes are unbounded (a shape can move either way); the normalisation is not negative
     assert model.limits()[-2:] == ((None, None), (None, None)) and model.limits()[2] == (0.0, None)
 
