@@ -212,7 +212,7 @@ class ZprimeInputs(CountingInputs):
     signal_cubes: np.ndarray  # (mass, score, M^2, cos): efficiency per generated event (evaluation half)
     tables: dict  # sample name -> preselected feature table with score, weight and evaluation flag
     fits: dict  # (sample name, cos bin) -> SmoothCounts of the prediction quarter on (score, M^2)
-    peaking_sums: tuple  # (sum w, sum w^2) of the peaking samples' prediction quarter on (score, M^2)
+    peaking_sums: dict  # peaking sample -> (sum w, sum w^2) of its prediction quarter on (score, M^2)
     truth: np.ndarray | None  # (score, M^2, cos): the truth pseudo-data are drawn from (None: real data)
 
     def sigma_pb(self, mass_gev):
@@ -329,9 +329,8 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     prediction = {name: quarter(name, 0) for name in background_names}
     fits, cubes = _smooth(prediction)
     raw = sum(_digitise(t, (w > 0).astype(float)) for t, w in prediction.values())
-    peaking = [prediction[name] for name in PEAKING if name in prediction]
-    peaking_sums = tuple(sum(_digitise(table, w**p).sum(axis=2) for table, w in peaking) if peaking
-                         else np.zeros((len(SCORE_EDGES) - 1, len(M2_EDGES) - 1)) for p in (1, 2))
+    peaking_sums = {name: tuple(_digitise(table, w**p).sum(axis=2) for p in (1, 2))
+                    for name, (table, w) in prediction.items() if name in PEAKING}
     truth = None
     if "data" not in paths:
         _, truth_cubes = _smooth({name: quarter(name, 1) for name in background_names})
@@ -401,9 +400,9 @@ def _regions(inputs: ZprimeInputs, mass_gev, window_sigma):
 def _threshold_merits(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float, fit_half_width_sigma: float):
     """Per classifier threshold at ``mass_gev``: signal efficiency and smooth background in the window,
     and the fewest simulated events (of the prediction quarter) the prediction rests on: of all
-    backgrounds in the window and its sidebands, and the effective events of the peaking backgrounds
-    (:data:`PEAKING`, :func:`peaking_events`) in the fit window where they are templates of the fit
-    (:func:`peaking_matters`)."""
+    backgrounds in the window and its sidebands, and the effective events of each peaking background's
+    sample (:data:`PEAKING`, :func:`peaking_events`) in the fit window where it is a template of the
+    fit (:func:`peaking_matters`)."""
     regions = _regions(inputs, mass_gev, window_sigma)
     (lo, hi), (a, b) = regions["window"]
     (slo, _), _ = regions["below"]
@@ -412,8 +411,9 @@ def _threshold_merits(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: fl
     b_pass = _passing(inputs.background_total[:, lo:hi].sum(axis=(1, 2)))
     raw = _passing(inputs.background_raw[:, slo:shi].sum(axis=(1, 2)))
     _, cells = fit_window(inputs, mass_gev, half_width_sigma=fit_half_width_sigma)
-    matters = peaking_matters(inputs, cells).any(axis=0)
-    raw = np.where(matters, np.minimum(raw, peaking_events(inputs, cells[0], cells[-1])), raw)
+    # each template of the fit rests on enough effective events of its own sample
+    events = np.where(peaking_matters(inputs, cells), peaking_events(inputs, cells[0], cells[-1]), np.inf)
+    raw = np.minimum(raw, events.min(axis=0, initial=np.inf))
     return s_pass, b_pass, raw
 
 
@@ -448,12 +448,15 @@ def peaking_matters(inputs: ZprimeInputs, cells) -> np.ndarray:
 
 
 def peaking_events(inputs: ZprimeInputs, lo: int, hi: int) -> np.ndarray:
-    """Per classifier threshold (index into :data:`SCORE_EDGES`), the effective number of simulated
-    events (sum w)^2 / sum w^2 (Kish's effective sample size: L. Kish, Survey Sampling, Wiley, 1965)
-    of the peaking backgrounds' prediction quarter in the M^2 cells [lo, hi): their samples weigh
-    differently (the missed-photon one 1 / (1 - efficiency) times less per event)."""
-    sum_w, sum_w2 = (_passing(cube[:, lo:hi].sum(axis=1)) for cube in inputs.peaking_sums)
-    return np.divide(sum_w**2, sum_w2, out=np.zeros_like(sum_w), where=sum_w2 > 0)
+    """(peaking backgrounds, thresholds): the effective number of simulated events (sum w)^2 / sum w^2
+    (Kish's effective sample size: L. Kish, Survey Sampling, Wiley, 1965) of each peaking sample's
+    prediction quarter in the M^2 cells [lo, hi) above each classifier threshold (in the order of
+    :func:`peaking_matters`; a sample's events weigh alike up to its photons' branch probabilities)."""
+    out = []
+    for name in [name for name in PEAKING if name in inputs.background_maps]:
+        sum_w, sum_w2 = (_passing(cube[:, lo:hi].sum(axis=1)) for cube in inputs.peaking_sums[name])
+        out.append(np.divide(sum_w**2, sum_w2, out=np.zeros_like(sum_w), where=sum_w2 > 0))
+    return np.array(out).reshape(-1, len(SCORE_EDGES) - 1)
 
 
 def best_threshold_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma: float,
@@ -461,10 +464,11 @@ def best_threshold_index(inputs: ZprimeInputs, mass_gev: float, *, window_sigma:
     """The Punzi-best classifier threshold at ``mass_gev`` (an index into :data:`SCORE_EDGES`) on the
     smooth background prediction, among thresholds whose prediction rests on simulated events (of
     the prediction quarter): at least :data:`~analysis_lib.analysis.counting.MIN_SIMULATED_BACKGROUND`
-    of all backgrounds in the window and its sidebands, and as many effective events of the peaking
-    backgrounds (:data:`PEAKING`, :func:`peaking_events`) in the fit window (of ``fit_half_width_sigma``
-    resolutions) where they are templates of the fit (:func:`peaking_matters`): a template's shape
-    must not be the extrapolation of a smooth fit beyond the last few simulated events."""
+    of all backgrounds in the window and its sidebands, and as many effective events of each peaking
+    background's own sample (:data:`PEAKING`, :func:`peaking_events`) in the fit window (of
+    ``fit_half_width_sigma`` resolutions) where it is a template of the fit (:func:`peaking_matters`):
+    a template's shape must not be the extrapolation of a smooth fit beyond the last few simulated
+    events."""
     s_pass, b_pass, raw = _threshold_merits(inputs, mass_gev, window_sigma=window_sigma,
                                             fit_half_width_sigma=fit_half_width_sigma)
     return best_threshold(s_pass, b_pass, raw, min_simulated=MIN_SIMULATED_BACKGROUND)[0]
@@ -543,7 +547,7 @@ def _peaking_templates(inputs: ZprimeInputs, threshold_index: int, cells):
         if not matters:
             continue
         t = _fit_bins(inputs.background_maps[name], cells)[threshold_index]
-        covariance = 0.0
+        covariance = np.zeros((len(cells) - 1, len(cells) - 1))
         for (sample, _), fit_ in inputs.fits.items():
             if sample == name:
                 g = fit_.gradients([threshold_index] * (len(cells) - 1), [len(SCORE_EDGES) - 1] * (len(cells) - 1),

@@ -204,6 +204,8 @@ def condition_photon_efficiency(candidate, deposit, pdgid, energy, branch, rng, 
     draw conditioned on at least one candidate, probability 1 - (1 - efficiency)^k (1 without one).
     """
     name, threshold_gev = branch
+    if not 0 < efficiency <= 1:
+        raise ParameterError(f"a photon branch needs a calorimeter efficiency in (0, 1], not {efficiency!r}")
     if name not in ("missed", "seen") or not (np.isfinite(threshold_gev) and threshold_gev > 0):
         raise ParameterError(
             f"photon_branch={branch!r} must be ('missed', energy) or ('seen', energy) with a positive energy in GeV"

@@ -122,7 +122,8 @@ class SmoothBackgroundModel:
         log_shape = np.asarray(coefficients, dtype=float) @ self._p
         return self._w * np.exp(np.minimum(np.maximum(log_shape, -700.0), 700.0))
 
-    # -- vectorised evaluation: rows x of full parameter vectors (mu, c_0..c_d, theta_1..theta_k), the
+    # -- vectorised evaluation: rows x of full parameter vectors (mu, c_0..c_d, theta_1..theta_k, then
+    # each template's shape-mode parameters eta), the
     # interface of Newton's method (:mod:`analysis_lib.stats.newton`) and of the pseudo-experiments
 
     @property
@@ -185,8 +186,8 @@ class SmoothBackgroundModel:
         """The Hessian (K, p, p) of :meth:`full_nll` at rows ``x``, in closed form: with J_ai the
         derivative of nu_i in parameter a (s_i; C_i P_d(u_i); t_ji), H_ab = sum_i n_i / nu_i^2 J_ai J_bi
         + sum_i g_i d^2 nu_i / da db (only the continuum's coefficients have second derivatives,
-        C_i P_d P_e) + 1 / delta_j^2 on the template normalisations (derived here; the tests compare
-        it with differences of the gradient)."""
+        C_i P_d P_e) + 1 / delta_j^2 on the template normalisations and 1 on the shape modes (derived
+        here; the tests compare it with differences of the gradient)."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
         counts = np.atleast_2d(np.asarray(counts, dtype=float))
         d = self.degree + 2
@@ -222,7 +223,7 @@ class SmoothBackgroundModel:
         return float(self.full_nll(self._row(mu, params), counts, aux)[0])
 
     def nll_gradient(self, mu, params, counts, aux):
-        """The gradient of :meth:`nll` in (mu, c_0..c_d, theta_1..theta_k) (see :meth:`full_nll`)."""
+        """The gradient of :meth:`nll` in (mu, c_0..c_d, theta_1..theta_k, eta...) (see :meth:`full_nll`)."""
         return self.full_nll(self._row(mu, params), counts, aux, gradient=True)[1][0]
 
     def start(self, counts, aux):
