@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cached_property, partial
 
 import numpy as np
 from scipy.interpolate import CubicSpline
@@ -224,6 +224,19 @@ class ZprimeInputs(CountingInputs):
     def resolution(self, mass_gev):
         """sigma(M_recoil^2) in GeV^2 at ``mass_gev`` (linear between simulated masses)."""
         return np.interp(mass_gev, self.signal_masses_gev, self.resolution_gev2)
+
+    @cached_property
+    def peaking_names(self) -> tuple:
+        """The peaking backgrounds (:data:`PEAKING`) this run has."""
+        return tuple(name for name in PEAKING if name in self.background_maps)
+
+    @cached_property
+    def passing_m2(self) -> dict:
+        """Events above each classifier threshold on (threshold, M^2), all recoil angles: of the whole
+        predicted background (``"total"``) and of each peaking background; made once per run, since
+        every scanned mass reads them (:func:`_fit_bins`)."""
+        cubes = {"total": self.background_total, **{name: self.background_maps[name] for name in self.peaking_names}}
+        return {name: _passing(cube.sum(axis=2)) for name, cube in cubes.items()}
 
 
 def _bases(name: str):
@@ -426,10 +439,10 @@ PEAK_REACH_SIGMA = 5.0
 PEAKING_RELEVANCE = 0.1
 
 
-def _fit_bins(cube, cells):
-    """Per classifier threshold, the events of a (score, M^2, cos) cube above it in the fit bins
-    between ``cells``: (thresholds, bins)."""
-    return np.add.reduceat(_passing(cube.sum(axis=2)), cells, axis=1)[:, :-1]
+def _fit_bins(inputs: ZprimeInputs, name: str, cells):
+    """Per classifier threshold, the events of ``name`` (``"total"`` or a peaking background,
+    :attr:`ZprimeInputs.passing_m2`) above it in the fit bins between ``cells``: (thresholds, bins)."""
+    return np.add.reduceat(inputs.passing_m2[name], cells, axis=1)[:, :-1]
 
 
 def peaking_matters(inputs: ZprimeInputs, cells) -> np.ndarray:
@@ -438,12 +451,12 @@ def peaking_matters(inputs: ZprimeInputs, cells) -> np.ndarray:
     events reach :data:`PEAKING_RELEVANCE` times the square root of all predicted background in a
     fit bin, at the run's luminosity. The prediction alone decides (never the data), so that the
     thresholds, chosen before the data are looked at, and the fit agree on where the templates are."""
-    names = [name for name in PEAKING if name in inputs.background_maps]
+    names = inputs.peaking_names
     reach = PEAK_REACH_SIGMA * float(inputs.resolution(inputs.signal_masses_gev[0]))
     if M2_EDGES[cells[0]] >= reach:
         return np.zeros((len(names), len(SCORE_EDGES) - 1), dtype=bool)
-    total = np.sqrt(np.maximum(_fit_bins(inputs.background_total, cells), 1.0))
-    return np.array([np.any(_fit_bins(inputs.background_maps[name], cells) > PEAKING_RELEVANCE * total, axis=1)
+    total = np.sqrt(np.maximum(_fit_bins(inputs, "total", cells), 1.0))
+    return np.array([np.any(_fit_bins(inputs, name, cells) > PEAKING_RELEVANCE * total, axis=1)
                      for name in names]).reshape(-1, len(SCORE_EDGES) - 1)
 
 
@@ -453,7 +466,7 @@ def peaking_events(inputs: ZprimeInputs, lo: int, hi: int) -> np.ndarray:
     prediction quarter in the M^2 cells [lo, hi) above each classifier threshold (in the order of
     :func:`peaking_matters`; a sample's events weigh alike up to its photons' branch probabilities)."""
     out = []
-    for name in [name for name in PEAKING if name in inputs.background_maps]:
+    for name in inputs.peaking_names:
         sum_w, sum_w2 = (_passing(cube[:, lo:hi].sum(axis=1)) for cube in inputs.peaking_sums[name])
         out.append(np.divide(sum_w**2, sum_w2, out=np.zeros_like(sum_w), where=sum_w2 > 0))
     return np.array(out).reshape(-1, len(SCORE_EDGES) - 1)
@@ -542,11 +555,10 @@ def _peaking_templates(inputs: ZprimeInputs, threshold_index: int, cells):
     smooth fits (:func:`template_modes`). Returns (templates (k, bins), uncertainties (k,), modes (k
     arrays))."""
     templates, uncertainties, modes = [], [], []
-    names = [name for name in PEAKING if name in inputs.background_maps]
-    for name, matters in zip(names, peaking_matters(inputs, cells)[:, threshold_index]):
+    for name, matters in zip(inputs.peaking_names, peaking_matters(inputs, cells)[:, threshold_index]):
         if not matters:
             continue
-        t = _fit_bins(inputs.background_maps[name], cells)[threshold_index]
+        t = _fit_bins(inputs, name, cells)[threshold_index]
         covariance = np.zeros((len(cells) - 1, len(cells) - 1))
         for (sample, _), fit_ in inputs.fits.items():
             if sample == name:
