@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.interpolate import CubicSpline
 from scipy.special import logsumexp, xlogy
 from scipy.stats import poisson
 
@@ -209,6 +210,15 @@ def _truncated_gauss_grid(mean, sigma, spacing):
     return nodes, weights / weights.sum()
 
 
+def _log_marginal(n, t, b, wb):
+    """log sum_b w_b (t + b)^n e^-(t + b): the log likelihood of a count n at signal counts ``t``
+    (increasing), marginalised over background nodes ``b`` with weights ``wb`` (up to a constant)."""
+    rate = t[:, None] + b[None, :]
+    log_terms = np.where(n > 0, n * np.log(np.maximum(rate, 1e-300)), 0.0) - rate
+    peak = log_terms.max()
+    return peak + np.log(np.maximum(np.exp(log_terms - peak) @ wb, 1e-300))
+
+
 def bayesian_upper_limits_one_bin(counts, signal: float, background: float, *, background_uncertainty: float = 0.0,
                                   signal_uncertainty: float = 0.0, cl: float = 0.9, n_grid: int = 801):
     """Credible upper limits on mu for one counting bin, n ~ Poisson(mu s eps + b), with a uniform
@@ -245,12 +255,18 @@ def bayesian_upper_limits_one_bin(counts, signal: float, background: float, *, b
         mu_lo = max(n - width - b.max(), 0.0) / (signal * eps.max())
         mu_hi = max(n + width - b.min(), width) / (signal * eps.min())
         grid = np.linspace(mu_lo, mu_hi, n_grid)
-        log_post = np.empty((n_grid, eps.size))
-        for j, e in enumerate(eps):  # one efficiency node at a time: (mu, b) arrays
-            rate = grid[:, None] * signal * e + b[None, :]
-            log_terms = np.where(n > 0, n * np.log(np.maximum(rate, 1e-300)), 0.0) - rate
-            peak = log_terms.max()
-            log_post[:, j] = peak + np.log(np.maximum(np.exp(log_terms - peak) @ wb, 1e-300))
+        # the marginal likelihood depends on mu and eps only through the signal count t = mu s eps:
+        # computed once on a grid of t as fine as the finest node's and read at every node through a
+        # cubic spline (the nodes' grids differ only in scale), unless that grid is no smaller
+        step = (grid[1] - grid[0]) * signal * eps.min()
+        t_lo, t_hi = grid[0] * signal * eps.min(), grid[-1] * signal * eps.max()
+        n_t = int(np.ceil((t_hi - t_lo) / step)) + 1
+        if eps.size > 1 and n_t < eps.size * n_grid // 2:
+            t = np.linspace(t_lo, t_hi, n_t)
+            spline = CubicSpline(t, _log_marginal(n, t, b, wb))
+            log_post = np.stack([spline(grid * signal * e) for e in eps], axis=1)
+        else:
+            log_post = np.stack([_log_marginal(n, grid * signal * e, b, wb) for e in eps], axis=1)
         posterior = np.exp(log_post - log_post.max()) @ we
         cdf = np.concatenate([[0.0], np.cumsum(0.5 * (posterior[1:] + posterior[:-1]) * np.diff(grid))])
         out.append(float(np.interp(cl, cdf / cdf[-1], grid)))

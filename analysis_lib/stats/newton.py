@@ -188,13 +188,9 @@ def _newton_step(hessian, gradient, moving):
         if todo.size == 0:
             break
         matrix = hessian[todo] + (damping[todo] * scale[todo])[:, None, None] * np.eye(p)
-        # positive definite: a Cholesky factorisation of the whole batch, and where it fails (it fails
-        # as a whole) of each row
-        try:
-            np.linalg.cholesky(matrix)
-            ok = np.ones(todo.size, dtype=bool)
-        except np.linalg.LinAlgError:  # the same test row by row: a row's step does not depend on its batch
-            ok = np.array([_factorises(m) for m in matrix])
+        # positive definite: the smallest eigenvalue above the rounding of the largest, row by row in
+        # one batched call (a row's step does not depend on its batch)
+        ok = _positive_definite(matrix)
         good = todo[ok]
         if good.size:
             try:
@@ -218,12 +214,25 @@ def _solves(matrix, gradient):
         return None
 
 
-def _factorises(matrix) -> bool:
-    try:
-        np.linalg.cholesky(matrix)
-        return True
-    except np.linalg.LinAlgError:
-        return False
+def _positive_definite(matrices) -> np.ndarray:
+    """Per matrix of a stack (K, p, p) of symmetric ones: whether it is positive definite to working
+    precision, i.e. whether its Cholesky factorisation (Cholesky-Banachiewicz, column by column for
+    all matrices at once) finds every pivot positive and finite. The same test as LAPACK's
+    factorisation row by row, vectorised over the stack, so a row's answer does not depend on its
+    batch."""
+    matrices = np.asarray(matrices, dtype=float)
+    k, p, _ = matrices.shape
+    factor = np.zeros_like(matrices)
+    ok = np.all(np.isfinite(matrices), axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for j in range(p):
+            pivot = matrices[:, j, j] - np.sum(factor[:, j, :j] ** 2, axis=1)
+            ok &= pivot > 0
+            root = np.sqrt(np.where(ok, pivot, 1.0))
+            factor[:, j, j] = root
+            below = matrices[:, j + 1 :, j] - (factor[:, j + 1 :, :j] @ factor[:, j, :j, None])[..., 0]
+            factor[:, j + 1 :, j] = below / root[:, None]
+    return ok
 
 
 def _line_search(model, x, nll, gradient, step, counts, aux, lower, upper):

@@ -87,6 +87,8 @@ class SmoothBackgroundModel:
         object.__setattr__(self, "_u", 2 * (centres - edges[0]) / span - 1)
         # Legendre polynomials P_d(u_i), (degree + 1, n): the derivatives of the log continuum
         object.__setattr__(self, "_p", legendre.legvander(self._u, self.degree).T)
+        # products P_d(u_i) P_e(u_i) as (n, (degree+1)^2): the continuum's second derivatives
+        object.__setattr__(self, "_pp", np.einsum("di,ei->ide", self._p, self._p).reshape(self._u.size, -1))
         widths = np.diff(edges)
         object.__setattr__(self, "_w", widths / widths.mean())
         object.__setattr__(self, "_delta", np.asarray(self.template_uncertainties, dtype=float))
@@ -197,9 +199,9 @@ class SmoothBackgroundModel:
         jacobian = np.concatenate([np.broadcast_to(self.signal, (k, 1, self.n_bins)),
                                    continuum[:, None, :] * self._p[None],
                                    np.broadcast_to(self._columns, (k, *self._columns.shape))], axis=1)
-        hessian = np.einsum("kan,kn,kbn->kab", jacobian, counts / nu**2, jacobian)
+        hessian = (jacobian * (counts / nu**2)[:, None, :]) @ np.swapaxes(jacobian, 1, 2)
         g = 1.0 - counts / nu
-        hessian[:, 1:d, 1:d] += np.einsum("kn,dn,en->kde", g * continuum, self._p, self._p)
+        hessian[:, 1:d, 1:d] += ((g * continuum) @ self._pp).reshape(k, d - 1, d - 1)
         index = np.arange(d, x.shape[1])
         hessian[:, index, index] += 1.0 / self._widths**2
         return hessian

@@ -152,3 +152,25 @@ def test_bayesian_limit_far_below_the_background_and_near_zero():
         reference, rel=5e-3)
     with pytest.raises(ParameterError, match="signal_uncertainty"):
         bayesian_upper_limits_one_bin([3], 1.0, 3.0, signal_uncertainty=0.35)
+
+
+@pytest.mark.parametrize("n, b, db, ds", [(3, 2.0, 0.5, 0.05), (130, 120.0, 15.0, 0.1), (1000, 1000.0, 300.0, 0.05)])
+def test_bayesian_limit_with_an_efficiency_prior_against_direct_integration(n, b, db, ds):
+    """The marginal likelihood read at each efficiency node from one grid of the signal count (a
+    spline): against a direct three-dimensional integration, mu x b x eps on fine grids, with both
+    priors Gaussian and truncated at 0."""
+    from scipy.stats import poisson as pois
+
+    width = 12 * np.sqrt(n + 1 + db**2) + 20
+    mu = np.linspace(0, (n + width) / (1 - 5 * ds), 2001)
+    bs = np.linspace(max(b - 8 * db, 0), b + 8 * db, 401)
+    eps = np.linspace(1 - 6 * ds, 1 + 6 * ds, 61)
+    prior_b = np.exp(-0.5 * ((bs - b) / db) ** 2)
+    prior_eps = np.exp(-0.5 * ((eps - 1) / ds) ** 2)
+    posterior = np.zeros(mu.size)
+    for e, w in zip(eps, prior_eps):
+        posterior += w * (pois.pmf(n, mu[:, None] * e + bs[None, :]) @ prior_b)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (posterior[1:] + posterior[:-1]))])
+    reference = float(np.interp(0.95, cdf / cdf[-1], mu))
+    limit = bayesian_upper_limits_one_bin([n], 1.0, b, background_uncertainty=db, signal_uncertainty=ds, cl=0.95)[0]
+    assert limit == pytest.approx(reference, rel=2e-3)

@@ -184,6 +184,31 @@ def test_a_parameter_whose_reach_depends_on_others_is_not_taken_for_per_bin():
     np.testing.assert_allclose(sparse, 0.5 * (dense + np.swapaxes(dense, 1, 2)), atol=1e-4)
 
 
+def test_positive_definiteness_of_a_stack_is_lapack_cholesky_row_by_row():
+    # the Newton step's test of a stack: the same answer as numpy's (LAPACK's) factorisation of each
+    # matrix alone, including near-singular, indefinite and non-finite ones, whatever the batch
+    from analysis_lib.stats import newton
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(400, 6, 6))
+    stack = a @ np.swapaxes(a, 1, 2) - 0.5 * rng.random((400, 1, 1)) * np.eye(6)
+    stack[0] = np.diag([1.0, 1.0, 0.0, 1.0, 1.0, 1.0])  # singular
+    stack[1, 2, 3] = stack[1, 3, 2] = np.nan
+    stack[2] = np.eye(6) * 1e-300  # tiny but positive
+
+    def lapack(m):
+        try:
+            np.linalg.cholesky(m)
+        except np.linalg.LinAlgError:
+            return False
+        return bool(np.all(np.isfinite(m)))
+
+    expected = np.array([lapack(m) for m in stack])
+    assert 0.1 < expected.mean() < 0.9
+    np.testing.assert_array_equal(newton._positive_definite(stack), expected)
+    np.testing.assert_array_equal(newton._positive_definite(stack[::7]), expected[::7])
+
+
 def _with_modes(level=5.0):
     """The peak of :func:`_peak` whose template is uncertain in shape: two modes, a shift and a
     broadening of 10% of the template."""
