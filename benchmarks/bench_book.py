@@ -32,10 +32,11 @@ from analysis_lib.runner import cli as runner
 from analysis_lib.runner.notebook import PROFILE
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The dataset the new-luminosity case adds to a copy of the registry.
-NEW_DATASET = {"belle2_1ab": {
-    "experiment": "belle2", "luminosity_fb": 1000.0, "luminosity_uncertainty_fb": 10.0,
-    "description": "Belle II at 1 ab^-1 (benchmark: a dataset at a new luminosity)", "projection": True,
+#: The dataset the new-luminosity case adds to a copy of the registry: a luminosity no run of the
+#: book uses.
+NEW_DATASET = {"belle2_2ab": {
+    "experiment": "belle2", "luminosity_fb": 2000.0, "luminosity_uncertainty_fb": 20.0,
+    "description": "Belle II at 2 ab^-1 (benchmark: a dataset at a new luminosity)", "projection": True,
     "reference": None, "ntuples": "simulate"}}
 
 
@@ -135,14 +136,14 @@ def main():
             rows.append(("whole book from clean (simulation included)", *timed_main(["build", "--book", str(book), *workers])))
         full = json.loads((book / "runs" / PROFILE).read_text())
         rows.append(("rebuild, nothing changed", *timed_main(["build", "--book", str(book), *workers])))
-        # a new luminosity of an existing experiment: the first Belle II run of the book at 1 ab^-1
+        # a new luminosity of an existing experiment: the first Belle II run of the book at 2 ab^-1
         first = next((e for e in entries if "belle2" in json.dumps(e.get("parameters", {}))), None)
         new_simulated = None
         if first is not None:
             new = make_book(tmp / "book-new", [{
                 "id": "new_luminosity", "notebook": first["notebook"], "title": "a new luminosity",
-                "parameters": {**first.get("parameters", {}), "dataset": "belle2_1ab"}}])
-            rows.append(("new run at 1 ab^-1 (a dataset added to the registry)",
+                "parameters": {**first.get("parameters", {}), "dataset": next(iter(NEW_DATASET))}}])
+            rows.append(("new run at 2 ab^-1 (a dataset added to the registry)",
                          *timed_main(["run", "--book", str(new), *workers])))
             new_profile = json.loads((new / "runs" / PROFILE).read_text())
             new_simulated = sum(m["seconds"] for m in new_profile["samples"].values() if m["simulated"])
