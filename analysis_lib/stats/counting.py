@@ -257,11 +257,15 @@ def bayesian_upper_limits_one_bin(counts, signal: float, background: float, *, b
         grid = np.linspace(mu_lo, mu_hi, n_grid)
         # the marginal likelihood depends on mu and eps only through the signal count t = mu s eps:
         # computed once on a grid of t as fine as the finest node's and read at every node through a
-        # cubic spline (the nodes' grids differ only in scale), unless that grid is no smaller
+        # cubic spline (the nodes' grids differ only in scale), where that grid has fewer than half
+        # the points of the nodes' grids together and n log(t + b) is smooth on it (t + b at least ten
+        # steps everywhere; near t + b = 0 with a count, the log's singularity would make the spline
+        # ring); elsewhere at every node's grid directly
         step = (grid[1] - grid[0]) * signal * eps.min()
         t_lo, t_hi = grid[0] * signal * eps.min(), grid[-1] * signal * eps.max()
         n_t = int(np.ceil((t_hi - t_lo) / step)) + 1
-        if eps.size > 1 and n_t < eps.size * n_grid // 2:
+        smooth = n == 0 or t_lo + b.min() >= 10 * step
+        if eps.size > 1 and n_t < eps.size * n_grid // 2 and smooth:
             t = np.linspace(t_lo, t_hi, n_t)
             spline = CubicSpline(t, _log_marginal(n, t, b, wb))
             log_post = np.stack([spline(grid * signal * e) for e in eps], axis=1)

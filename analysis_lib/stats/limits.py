@@ -336,7 +336,8 @@ def upper_limit(model, counts, *, cl=0.95, aux=None, method="auto", bands=True) 
             log.warning(note)
     from .smooth import SmoothBackgroundModel
 
-    if isinstance(model, SmoothBackgroundModel):  # the same construction, fits vectorised over mu
+    # the same construction with the fits vectorised over mu, for the strengths' default bounds (mu-hat >= 0)
+    if isinstance(model, SmoothBackgroundModel) and tuple(model.mu_bounds) == (0.0, np.inf):
         from .rows import asymptotic_limits
 
         observed, expected, mu_hat = asymptotic_limits(model, counts, model.nominal_aux() if aux is None else aux,

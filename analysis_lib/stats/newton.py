@@ -188,8 +188,8 @@ def _newton_step(hessian, gradient, moving):
         if todo.size == 0:
             break
         matrix = hessian[todo] + (damping[todo] * scale[todo])[:, None, None] * np.eye(p)
-        # positive definite: the smallest eigenvalue above the rounding of the largest, row by row in
-        # one batched call (a row's step does not depend on its batch)
+        # positive definite: a Cholesky factorisation vectorised over the rows (a row's step does not
+        # depend on its batch)
         ok = _positive_definite(matrix)
         good = todo[ok]
         if good.size:
@@ -216,10 +216,11 @@ def _solves(matrix, gradient):
 
 def _positive_definite(matrices) -> np.ndarray:
     """Per matrix of a stack (K, p, p) of symmetric ones: whether it is positive definite to working
-    precision, i.e. whether its Cholesky factorisation (Cholesky-Banachiewicz, column by column for
-    all matrices at once) finds every pivot positive and finite. The same test as LAPACK's
-    factorisation row by row, vectorised over the stack, so a row's answer does not depend on its
-    batch."""
+    precision, i.e. whether every entry is finite and its Cholesky factorisation (Cholesky-
+    Banachiewicz, column by column for all matrices at once) finds every pivot positive. LAPACK's
+    pivot test (dpotrf fails on a pivot <= 0 or NaN), equal to it up to the order of rounding, and
+    stricter on infinite entries (which dpotrf lets through to a solve that returns NaN); vectorised
+    over the stack, so a row's answer does not depend on its batch."""
     matrices = np.asarray(matrices, dtype=float)
     k, p, _ = matrices.shape
     factor = np.zeros_like(matrices)

@@ -25,11 +25,12 @@ from dataclasses import replace
 import numpy as np
 from scipy.special import log_ndtr, ndtr, ndtri
 
+from ..core.errors import ParameterError
 from .toys import _NewtonFits
 
 __all__ = ["asymptotic_limits"]
 
-#: Strengths of the first grid: the scale times 2^-12 ... 2^12 (moved by 2^24 when a root lies outside).
+#: Strengths of the first grid: the scale times 2^-12 ... 2^12 (extended by 2^24 where a root lies outside).
 _GRID = 2.0 ** np.arange(-12, 13)
 #: Points per bracket and rounds of the refinement.
 _POINTS, _ROUNDS = 12, 3
@@ -42,7 +43,7 @@ class _Evaluator:
     conditional fits of both in one vectorised minimisation per call."""
 
     def __init__(self, model, counts, aux, zero):
-        self.model, self.fits = model, _NewtonFits(model)
+        self.fits = _NewtonFits(model)
         c, a = np.asarray(counts, float)[None], np.asarray(aux, float)[None]
         self.counts, self.aux, self.zero = c, a, zero  # zero: the fit at mu = 0 (any signal normalisation)
         self.best, best_nll = self.fits.global_fit(c, a, self.fits.start(c, a))
@@ -90,11 +91,14 @@ def asymptotic_limits(model, counts, aux, *, alpha: float, bands: bool = True):
     :mod:`analysis_lib.stats.newton`) at ``1 - alpha``. The grid is centred on the signal that equals
     three standard deviations of the background-only fit's background (the readable path's first
     bracket). Raises RuntimeError where CLs never falls to alpha."""
+    if not float(np.sum(model.signal)) > 0:
+        raise ParameterError(f"the signal of the model sums to {float(np.sum(model.signal))!r}: a limit on its "
+                             "strength needs a positive expected signal")
     fits = _NewtonFits(model)
     c, a = np.asarray(counts, float)[None], np.asarray(aux, float)[None]
     zero, _ = fits.conditional(0.0, c, a, fits.start(c, a))
     background = float(model.expected(zero)[0].sum())
-    scale = max(3 * np.sqrt(max(background, 1.0)) / max(float(np.sum(model.signal)), 1e-300), 1e-12)
+    scale = max(3 * np.sqrt(max(background, 1.0)) / float(np.sum(model.signal)), 1e-12)
     # strengths in units of the scale: every parameter of the fits of order one (the fits' convergence
     # test is relative to the largest parameter of a row)
     ev = _Evaluator(replace(model, signal=model.signal * scale), counts, aux, zero)
@@ -104,22 +108,32 @@ def asymptotic_limits(model, counts, aux, *, alpha: float, bands: bool = True):
 
 def _limits(ev, alpha, bands):
     """The roots of :func:`asymptotic_limits` for strengths whose scale is 1."""
-    scale = 1.0
-    # targets: log alpha for log CLs (decreasing), k + Phi^-1(1 - alpha Phi(k)) for sqrt(q_A) (increasing)
-    targets = np.array([k + ndtri(1 - alpha * ndtr(k)) for k in _BANDS]) if bands else np.zeros(0)
+    # targets: log alpha for log CLs (decreasing), k - Phi^-1(alpha Phi(k)) = k + Phi^-1(1 - alpha
+    # Phi(k)) for sqrt(q_A) (increasing; the first form keeps its precision at small alpha)
+    targets = np.array([k - ndtri(alpha * ndtr(k)) for k in _BANDS]) if bands else np.zeros(0)
     log_alpha = np.log(alpha)
 
-    grid = scale * _GRID
-    for _ in range(6):  # widen the grid until every root lies inside it
-        _, sqa, log_cls = ev.evaluate(np.zeros(0), grid)
-        low_ok = log_cls[0] >= log_alpha and (targets.size == 0 or sqa[0] <= targets.min())
+    grid = _GRID.copy()
+    _, sqa, log_cls = ev.evaluate(np.zeros(0), grid)
+    for _ in range(3):  # extend the grid, 2^24 at a time at the failing end(s), until every root is inside
+        low_ok = log_cls[0] >= log_alpha and (targets.size == 0 or sqa[0] < targets.min())
         high_ok = log_cls[-1] < log_alpha and (targets.size == 0 or sqa[-1] >= targets.max())
         if low_ok and high_ok:
             break
-        grid = grid * (2.0 ** 24 if not high_ok else 2.0 ** -24)  # next to the last grid
+        below = grid[0] * _GRID[:-1] / _GRID[-1] if not low_ok else np.zeros(0)
+        above = grid[-1] * _GRID[1:] / _GRID[0] if not high_ok else np.zeros(0)
+        _, sqa_below, cls_below = ev.evaluate(np.zeros(0), below)
+        _, sqa_above, cls_above = ev.evaluate(np.zeros(0), above)
+        grid = np.concatenate([below, grid, above])
+        sqa = np.concatenate([sqa_below, sqa, sqa_above])
+        log_cls = np.concatenate([cls_below, log_cls, cls_above])
     else:
-        raise RuntimeError("no upper limit found: CLs does not fall below alpha on strengths "
-                           f"{grid[0]:.3g}-{grid[-1]:.3g}")
+        what = "CLs does not fall below alpha" if log_cls[-1] >= log_alpha else "the expected limits are not bracketed"
+        raise RuntimeError(f"no upper limit found: {what} on strengths {grid[0]:.3g}-{grid[-1]:.3g} "
+                           "(in units of three standard deviations of the background)")
+    if not (np.all(np.isfinite(sqa)) and np.all(np.isfinite(log_cls))):
+        raise RuntimeError("the fits of the asymptotic limit failed (non-finite test statistics); the readable "
+                           "path (analysis_lib.stats.limits._readable_asymptotic) may say why")
 
     def bracket(values, target, increasing):
         above = values >= target if increasing else values < target

@@ -154,18 +154,20 @@ def test_bayesian_limit_far_below_the_background_and_near_zero():
         bayesian_upper_limits_one_bin([3], 1.0, 3.0, signal_uncertainty=0.35)
 
 
-@pytest.mark.parametrize("n, b, db, ds", [(3, 2.0, 0.5, 0.05), (130, 120.0, 15.0, 0.1), (1000, 1000.0, 300.0, 0.05)])
+@pytest.mark.parametrize("n, b, db, ds", [(3, 2.0, 0.5, 0.05), (130, 120.0, 15.0, 0.1), (1000, 1000.0, 300.0, 0.05),
+                                          (1, 0.0, 0.0, 0.1), (3, 1e-3, 0.0, 0.02), (2, 0.01, 0.005, 0.1)])
 def test_bayesian_limit_with_an_efficiency_prior_against_direct_integration(n, b, db, ds):
     """The marginal likelihood read at each efficiency node from one grid of the signal count (a
-    spline): against a direct three-dimensional integration, mu x b x eps on fine grids, with both
-    priors Gaussian and truncated at 0."""
+    spline) where it is smooth, directly near a vanishing background with events seen: against a
+    direct three-dimensional integration, mu x b x eps on fine grids, with both priors Gaussian and
+    truncated at 0."""
     from scipy.stats import poisson as pois
 
     width = 12 * np.sqrt(n + 1 + db**2) + 20
     mu = np.linspace(0, (n + width) / (1 - 5 * ds), 2001)
-    bs = np.linspace(max(b - 8 * db, 0), b + 8 * db, 401)
+    bs = np.linspace(max(b - 8 * db, 0), b + 8 * db, 401) if db > 0 else np.array([b])
     eps = np.linspace(1 - 6 * ds, 1 + 6 * ds, 61)
-    prior_b = np.exp(-0.5 * ((bs - b) / db) ** 2)
+    prior_b = np.exp(-0.5 * ((bs - b) / db) ** 2) if db > 0 else np.ones(1)
     prior_eps = np.exp(-0.5 * ((eps - 1) / ds) ** 2)
     posterior = np.zeros(mu.size)
     for e, w in zip(eps, prior_eps):

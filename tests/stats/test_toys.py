@@ -186,7 +186,8 @@ def test_a_parameter_whose_reach_depends_on_others_is_not_taken_for_per_bin():
 
 def test_positive_definiteness_of_a_stack_is_lapack_cholesky_row_by_row():
     # the Newton step's test of a stack: the same answer as numpy's (LAPACK's) factorisation of each
-    # matrix alone, including near-singular, indefinite and non-finite ones, whatever the batch
+    # matrix alone for finite ones (near-singular and indefinite included), whatever the batch; a
+    # matrix with a non-finite entry fails (LAPACK would factorise an infinite diagonal)
     from analysis_lib.stats import newton
 
     rng = np.random.default_rng(3)
@@ -204,6 +205,9 @@ def test_positive_definiteness_of_a_stack_is_lapack_cholesky_row_by_row():
         return bool(np.all(np.isfinite(m)))
 
     expected = np.array([lapack(m) for m in stack])
+    infinite = np.eye(6)
+    infinite[0, 0] = np.inf
+    assert newton._positive_definite(infinite[None]).tolist() == [False]
     assert 0.1 < expected.mean() < 0.9
     np.testing.assert_array_equal(newton._positive_definite(stack), expected)
     np.testing.assert_array_equal(newton._positive_definite(stack[::7]), expected[::7])

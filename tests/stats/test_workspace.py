@@ -193,3 +193,17 @@ def test_a_template_with_shape_modes_exports_them_as_histosys():
     assert converted.observed == pytest.approx(original.observed, rel=0.02)
     # the modes widen the limit beside the template's normalisation alone
     assert original.expected[2] > upper_limit(model, counts, method="asymptotic").expected[2]
+
+
+def test_validation_takes_numpy_arrays_as_arrays_and_names_the_problem():
+    # as pyhf's own validation: arrays may be numpy arrays; a wrong entry is named with its place
+    from analysis_lib.stats.workspace import from_counting, to_workspace, validate
+
+    spec = to_workspace(from_counting(10.0, 100.0, 5.0, signal_uncertainty=0.1), [100.0])
+    with_array = copy.deepcopy(spec)
+    with_array["channels"][0]["samples"][0]["data"] = np.asarray(with_array["channels"][0]["samples"][0]["data"])
+    validate(with_array)
+    broken = copy.deepcopy(spec)
+    broken["channels"][0]["samples"][0]["data"] = [1.0, "a"]
+    with pytest.raises(ParameterError, match=r"'a' is not of type 'number' \(at channels/0/samples/0/data/1\)"):
+        validate(broken)
