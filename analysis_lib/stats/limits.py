@@ -334,23 +334,6 @@ def upper_limit(model, counts, *, cl=0.95, aux=None, method="auto", bands=True) 
             return replace(result, note=note, background_core=b_core)
         if method == "auto":
             log.warning(note)
-    from .smooth import SmoothBackgroundModel
-
-    # the same construction with the fits vectorised over mu, for the strengths' default bounds (mu-hat >= 0)
-    if isinstance(model, SmoothBackgroundModel) and tuple(model.mu_bounds) == (0.0, np.inf):
-        from .rows import asymptotic_limits
-
-        observed, expected, mu_hat = asymptotic_limits(model, counts, model.nominal_aux() if aux is None else aux,
-                                                       alpha=alpha, bands=bands)
-        return LimitResult(observed=observed, expected=expected, cl=cl, mu_hat=mu_hat, note=note,
-                           background_core=b_core)
-    return _readable_asymptotic(model, counts, aux, cl=cl, bands=bands, note=note, b_core=b_core)
-
-
-def _readable_asymptotic(model, counts, aux, *, cl, bands, note="", b_core=float("nan")) -> LimitResult:
-    """The asymptotic limits by one Migrad fit per signal strength inside root finders (every model;
-    the reference the vectorised path of :mod:`analysis_lib.stats.rows` is tested against)."""
-    alpha = 1 - cl
     tester = _Tester(model, counts, aux)
     # a scale: the signal that equals 3 standard deviations of the background
     s_total = max(model.signal.sum(), 1e-300)

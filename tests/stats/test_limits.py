@@ -177,12 +177,11 @@ def test_expected_limits_solve_the_band_equations():
     # the secant solution of sqrt(q_mu,A) = k + Phi^-1(1 - alpha Phi(k)) against brentq on CLs_exp
     from scipy.optimize import brentq
 
-    from analysis_lib.stats.limits import _readable_asymptotic, _Tester
+    from analysis_lib.stats.limits import _Tester
 
     model, counts = _smooth_case(5)
     tester = _Tester(model, counts)
-    # the readable path (the vectorised one of a smooth model is compared with it in test_rows.py)
-    expected = _readable_asymptotic(model, counts, None, cl=0.95, bands=True).expected
+    expected = upper_limit(model, counts, cl=0.95).expected
     for k, mu in zip((-2, -1, 0, 1, 2), expected):
         assert tester.cls_expected(mu, k) == pytest.approx(0.05, rel=1e-6)
         root = brentq(lambda m, k=k: tester.cls_expected(m, k) - 0.05, 0.5 * mu, 2 * mu, xtol=1e-10)
