@@ -26,6 +26,13 @@ __all__ = ["bound_arrays", "minimize"]
 _STEP = 1e-6
 _MAX_ITERATIONS = 60
 
+try:  # numpy's stacked Cholesky kernel (np.linalg.cholesky calls it and raises when any matrix fails)
+    from numpy.linalg import _umath_linalg
+
+    _CHOLESKY = _umath_linalg.cholesky_lo
+except (ImportError, AttributeError):  # pragma: no cover - other numpy versions
+    _CHOLESKY = None
+
 
 def bound_arrays(bounds) -> tuple[np.ndarray, np.ndarray]:
     """(lower, upper) arrays of a list of (low, high) bounds, None meaning unbounded."""
@@ -216,11 +223,23 @@ def _solves(matrix, gradient):
 
 def _positive_definite(matrices) -> np.ndarray:
     """Per matrix of a stack (K, p, p) of symmetric ones: whether it is positive definite to working
-    precision, i.e. whether every entry is finite and its Cholesky factorisation (Cholesky-
-    Banachiewicz, column by column for all matrices at once) finds every pivot positive. LAPACK's
-    pivot test (dpotrf fails on a pivot <= 0 or NaN), equal to it up to the order of rounding, and
-    stricter on infinite entries (which dpotrf lets through to a solve that returns NaN); vectorised
-    over the stack, so a row's answer does not depend on its batch."""
+    precision, i.e. whether every entry is finite and LAPACK's Cholesky factorisation (dpotrf) finds
+    every pivot positive. The factorisation runs over the stack in one call of numpy's linear-algebra
+    kernel with the "invalid" error ignored, so that a matrix it cannot factorise comes back as NaN
+    instead of raising for the whole stack: each matrix is tested on its own, so a row's answer does
+    not depend on its batch. Where numpy has no such kernel, :func:`_positive_definite_columns`."""
+    matrices = np.asarray(matrices, dtype=float)
+    finite = np.all(np.isfinite(matrices), axis=(1, 2))
+    if _CHOLESKY is None:
+        return finite & _positive_definite_columns(matrices)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
+        factor = _CHOLESKY(np.where(finite[:, None, None], matrices, 0.0))
+    return finite & np.all(np.isfinite(factor), axis=(1, 2))
+
+
+def _positive_definite_columns(matrices) -> np.ndarray:
+    """:func:`_positive_definite` by a Cholesky-Banachiewicz factorisation written out column by
+    column for all matrices at once (LAPACK's pivot test up to the order of rounding)."""
     matrices = np.asarray(matrices, dtype=float)
     k, p, _ = matrices.shape
     factor = np.zeros_like(matrices)
@@ -239,13 +258,18 @@ def _positive_definite(matrices) -> np.ndarray:
 def _line_search(model, x, nll, gradient, step, counts, aux, lower, upper):
     """Halve the step until the clipped point decreases the nll (Armijo, c = 1e-4), or double a full
     step while that decreases it further; rows that find no decrease keep their point and report it
-    (they are at the minimum to the precision of the nll)."""
+    (they are at the minimum to the precision of the nll). A row stops halving once the decrease its
+    step could give (t |g.d|, the slope's bound on it) is below the rounding of its nll (a sum of
+    terms of the size of the counts: 1e-15 of |nll| plus the total count, plus 1e-15): there the
+    comparison is noise, and without this a row at its minimum halved forty times."""
     k = x.shape[0]
     t = np.ones(k)
     best_x, best_nll = x.copy(), nll.copy()
     done = np.zeros(k, dtype=bool)
+    noise = np.where(np.isfinite(nll), 1e-15 * (np.abs(nll) + np.sum(np.abs(counts), axis=1) + 1.0), 0.0)
+    slope_full = np.abs(np.sum(gradient * step, axis=1))
     for _ in range(40):
-        todo = np.flatnonzero(~done)
+        todo = np.flatnonzero(~done & (t * slope_full > noise))
         if todo.size == 0:
             break
         trial = np.clip(x[todo] + t[todo, None] * step[todo], lower, upper)

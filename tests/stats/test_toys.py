@@ -211,6 +211,9 @@ def test_positive_definiteness_of_a_stack_is_lapack_cholesky_row_by_row():
     assert 0.1 < expected.mean() < 0.9
     np.testing.assert_array_equal(newton._positive_definite(stack), expected)
     np.testing.assert_array_equal(newton._positive_definite(stack[::7]), expected[::7])
+    # the column-by-column factorisation numpy versions without the stacked kernel use
+    assert newton._positive_definite_columns(infinite[None]).tolist() == [False]
+    np.testing.assert_array_equal(newton._positive_definite_columns(stack), expected)
 
 
 def _with_modes(level=5.0):
