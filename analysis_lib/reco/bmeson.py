@@ -69,8 +69,12 @@ def _cm_table(frame, v):
     return frame.to_cm(p4.reshape(-1, 4)), np.cumsum(counts) - counts
 
 
-def k_gamma_gamma_candidates(events, beams: Beams, *, photon_e_min_gev: float = 0.0):
-    """Every K gamma gamma candidate of each event (kaon-identified track x photon pair).
+def k_gamma_gamma_candidates(events, beams: Beams, *, photon_e_min_gev: float = 0.0, m_es_min_gev: float | None = None,
+                             delta_e_max_gev: float | None = None):
+    """Every K gamma gamma candidate of each event (kaon-identified track x photon pair), or those
+    with m_ES above ``m_es_min_gev`` and |Delta E| below ``delta_e_max_gev`` (the same candidates as
+    cutting the returned ones, with the other variables computed only for these: most of the
+    combinatorics of a busy event fails the loose cuts).
 
     Parameters
     ----------
@@ -81,6 +85,8 @@ def k_gamma_gamma_candidates(events, beams: Beams, *, photon_e_min_gev: float = 
         The collider, for the centre-of-mass frame and E*_beam.
     photon_e_min_gev : float
         Lab energy below which photons are not used (0 by default).
+    m_es_min_gev, delta_e_max_gev : float, optional
+        Loose cuts applied before the other variables are computed (None: no cut).
 
     Returns
     -------
@@ -99,15 +105,25 @@ def k_gamma_gamma_candidates(events, beams: Beams, *, photon_e_min_gev: float = 
     kaon_index = ak.local_index(events.track.p)[events.track.kaon_id]
     pairs = ak.combinations(photon_index, 2, fields=["g1", "g2"])
     combos = ak.cartesian({"k": kaon_index, "pair": pairs})
-    k_idx, g1_idx, g2_idx = combos.k, combos.pair.g1, combos.pair.g2
-    counts = ak.num(k_idx)
+    counts = ak.to_numpy(ak.num(combos.k))
     # every photon and kaon to the centre-of-mass frame once; candidates index into those tables
     photons_cm, photon_start = _cm_table(frame, photon_vectors(events.photon))
     kaons_cm, kaon_start = _cm_table(frame, track_vectors(events.track, K_MASS))
-    cm = {"k": kaons_cm[ak.to_numpy(ak.flatten(k_idx + kaon_start))],
-          "g1": photons_cm[ak.to_numpy(ak.flatten(g1_idx + photon_start))],
-          "g2": photons_cm[ak.to_numpy(ak.flatten(g2_idx + photon_start))]}
+    index = {"k": ak.to_numpy(ak.flatten(combos.k)), "g1": ak.to_numpy(ak.flatten(combos.pair.g1)),
+             "g2": ak.to_numpy(ak.flatten(combos.pair.g2))}
+    event = np.repeat(np.arange(len(counts)), counts)
+    cm = {"k": kaons_cm[index["k"] + kaon_start[event]], "g1": photons_cm[index["g1"] + photon_start[event]],
+          "g2": photons_cm[index["g2"] + photon_start[event]]}
     b_cm = cm["k"] + cm["g1"] + cm["g2"]
+    if m_es_min_gev is not None or delta_e_max_gev is not None:
+        keep = np.ones(len(event), dtype=bool)
+        if m_es_min_gev is not None:
+            keep &= m_es(b_cm[:, 1:], e_beam) > m_es_min_gev
+        if delta_e_max_gev is not None:
+            keep &= np.abs(delta_e(b_cm[:, 0], e_beam)) < delta_e_max_gev
+        index, cm, b_cm, event = ({k: v[keep] for k, v in index.items()}, {k: v[keep] for k, v in cm.items()},
+                                  b_cm[keep], event[keep])
+        counts = np.bincount(event, minlength=len(counts))
     gg_cm = cm["g1"] + cm["g2"]
     m_gg = np.sqrt(np.clip(gg_cm[:, 0] ** 2 - np.sum(gg_cm[:, 1:] ** 2, axis=1), 0, None))
     scale = (e_beam - cm["k"][:, 0]) / np.maximum(gg_cm[:, 0], 1e-9)
@@ -127,10 +143,10 @@ def k_gamma_gamma_candidates(events, beams: Beams, *, photon_e_min_gev: float = 
         "e_g1_cm": np.where(harder_first, cm["g1"][:, 0], cm["g2"][:, 0]),
         "e_g2_cm": np.where(harder_first, cm["g2"][:, 0], cm["g1"][:, 0]),
         "cos_helicity": cos_helicity,
-        "k": ak.to_numpy(ak.flatten(k_idx)),
-        "g1": ak.to_numpy(ak.flatten(g1_idx)),
-        "g2": ak.to_numpy(ak.flatten(g2_idx)),
-        "charge": ak.to_numpy(ak.flatten(events.track.charge[k_idx])),
+        "k": index["k"],
+        "g1": index["g1"],
+        "g2": index["g2"],
+        "charge": ak.to_numpy(ak.flatten(events.track.charge))[index["k"] + kaon_start[event]],
     }
     return ak.unflatten(ak.zip(flat), counts)
 

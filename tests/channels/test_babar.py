@@ -57,6 +57,19 @@ def test_signal_candidates_peak_where_they_should(babar_inputs):
     assert babar_inputs.classifiers["continuum"].roc_auc > 0.8
 
 
+def test_candidate_tables_made_in_slices_equal_the_whole(babar_inputs, monkeypatch):
+    # a sample's candidates are made a slice of events at a time (memory): the same table as at once
+    ds = dataset("babar_4s")
+    path = ntuple_paths(channel.sample_specs(ds, **SMALL_B), ds, seed=3,
+                        config=channel.production_config(ds), progress=False)["bkg_continuum_uu"]
+    whole = channel._candidate_table(path, ds, simulated=True)
+    monkeypatch.setattr(channel, "CANDIDATE_CHUNK", 7)
+    sliced = channel._candidate_table(path, ds, simulated=True)
+    assert len(whole["weight"]) > 20 and set(sliced) == set(whole)
+    for name in whole:
+        np.testing.assert_allclose(sliced[name], whole[name], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
 def test_efficiency_falls_with_lifetime_at_low_mass(babar_inputs):
     effs = [channel.signal_peaks(babar_inputs, ctau).efficiency(0.3) for ctau in (0.0, 100.0, 1000.0)]
     assert effs[0] > 0.15 and effs[1] < 0.8 * effs[0] and effs[2] < 0.5 * effs[1]

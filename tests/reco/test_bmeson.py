@@ -53,3 +53,15 @@ def test_displaced_decays_lose_efficiency_as_ctau_grows(signal_babar):
     assert efficiency[0] > 0.2
     assert all(a > b for a, b in zip(efficiency, efficiency[1:])), efficiency
     assert efficiency[-1] < 0.3 * efficiency[0]
+
+
+def test_loose_cuts_inside_give_the_cut_candidates(signal_babar):
+    # cutting m_ES and Delta E while the candidates are made keeps exactly the candidates that cutting
+    # the full list keeps, with the same variables
+    events, candidates = signal_babar
+    cut = k_gamma_gamma_candidates(events, BABAR.beams, photon_e_min_gev=0.05, m_es_min_gev=5.2, delta_e_max_gev=0.3)
+    expected = candidates[(candidates.m_es > 5.2) & (np.abs(candidates.delta_e) < 0.3)]
+    assert ak.num(cut).tolist() == ak.num(expected).tolist()
+    assert 0 < ak.sum(ak.num(cut)) < ak.sum(ak.num(candidates))
+    for field in candidates.fields:
+        np.testing.assert_array_equal(ak.to_numpy(ak.flatten(cut[field])), ak.to_numpy(ak.flatten(expected[field])))

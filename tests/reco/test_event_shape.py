@@ -54,3 +54,22 @@ def test_fox_wolfram_ratio_equals_the_sum_over_pairs():
     h2 = (weights * 0.5 * (3 * cos**2 - 1)).sum(axis=(1, 2))
     expected = np.where(h0 > 0, h2 / np.where(h0 > 0, h0, 1.0), 0.0)
     np.testing.assert_allclose(fox_wolfram_ratio(p), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_thrust_axes_do_not_depend_on_the_other_events_of_the_batch():
+    # events are grouped by multiplicity and padded to their group's largest: each axis equals the one
+    # found with the whole batch's padding (the iteration from the same starts), and a quiet event's
+    # axis does not change when a busy event joins its batch
+    from analysis_lib.reco.event_shape import _iterated_thrust_axis
+
+    rng = np.random.default_rng(5)
+    counts = rng.integers(1, 60, size=300)
+    k = int(counts.max())
+    p = np.zeros((len(counts), k, 3))
+    for i, c in enumerate(counts):
+        p[i, :c] = rng.normal(size=(c, 3)) * rng.exponential(1.0, size=(c, 1))
+    axes = thrust_axis(p)
+    padded = _iterated_thrust_axis(p, 8, 8)
+    np.testing.assert_allclose(np.abs(np.sum(axes * padded, axis=1)), 1.0, atol=1e-12)
+    quiet = np.flatnonzero((counts > EXACT_THRUST_MAX) & (counts < 20))
+    np.testing.assert_allclose(thrust_axis(p[quiet, :20]), axes[quiet], atol=1e-12)
