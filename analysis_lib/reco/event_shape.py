@@ -57,31 +57,37 @@ def _exact_thrust_axis(p):
 def thrust_axis(p, *, iterations: int = 8, starts: int = 8):
     """Thrust axes (n, 3) of padded momenta ``p`` (n, k, 3); events without momenta get (0, 0, 1).
 
-    Exact up to :data:`EXACT_THRUST_MAX` particles. Above, from each of the ``starts`` largest momenta
-    (and their sums with the largest) iterate n <- sum_i sign(p_i . n) p_i / |...|, which increases T
-    at every step and ends on a local maximum, and keep the best (the tests measure how close this
-    comes to the exact axis).
+    Exact for an event of up to :data:`EXACT_THRUST_MAX` particles. Above, from each of the ``starts``
+    largest momenta (and their sums with the largest) iterate n <- sum_i sign(p_i . n) p_i / |...|,
+    which increases T at every step and ends on a local maximum, and keep the best (the tests measure
+    how close this comes to the exact axis). Each event takes the method of its own multiplicity (the
+    last non-zero row), in a group of events of similar multiplicity padded only to the group's
+    largest (and, when iterated, to at least ``starts`` rows: an absent particle's start, a zero
+    axis, iterates to the sum of all momenta): padding rows add exact zeros, so an event's axis does
+    not depend on the other events of its batch (to rounding), and a few busy events do not set the
+    work of all.
     """
     p = np.asarray(p, dtype=float)
     n_events, k, _ = p.shape
-    if k <= EXACT_THRUST_MAX:
-        return _exact_thrust_axis(p)
-    # events grouped by their own multiplicity (the last non-zero row), each group padded only to
-    # its largest and to at least ``starts`` rows (an absent particle's start, a zero axis, iterates
-    # to the sum of all momenta: the same starts as on the full padding): the padding rows add exact
-    # zeros, so an event's axis is the same to rounding, and a few busy events no longer set the
-    # work of all
-    width = np.max(np.where(np.linalg.norm(p, axis=-1) > 0, np.arange(1, k + 1), 0), axis=1)
+    width = np.max(np.where(np.linalg.norm(p, axis=-1) > 0, np.arange(1, k + 1), 0), axis=1, initial=0)
     out = np.empty((n_events, 3))
     group = np.searchsorted(_WIDTHS, width)
     for g in np.unique(group):
         rows = np.flatnonzero(group == g)
-        out[rows] = _iterated_thrust_axis(p[rows, : min(k, max(int(_WIDTHS[g]), starts))], iterations, starts)
+        if _WIDTHS[g] <= EXACT_THRUST_MAX:
+            padding = max(min(k, int(_WIDTHS[g])), 1)
+            for first in range(0, rows.size, _EXACT_ROWS):  # (rows, 2^(k-1), 3) at a time
+                some = rows[first:first + _EXACT_ROWS]
+                out[some] = _exact_thrust_axis(p[some, :padding])
+        else:
+            out[rows] = _iterated_thrust_axis(p[rows, : min(k, max(int(_WIDTHS[g]), starts))], iterations, starts)
     return out
 
 
-#: Paddings of the groups of :func:`thrust_axis` (the last bounds every multiplicity).
-_WIDTHS = np.array([8, 12, 16, 24, 32, 48, 64, 96, 128, np.iinfo(np.int64).max])
+#: Paddings of the groups of :func:`thrust_axis` (those up to :data:`EXACT_THRUST_MAX` exact; the
+#: last bounds every multiplicity), and the events of an exact group computed at once.
+_WIDTHS = np.array([4, 7, EXACT_THRUST_MAX, 12, 16, 24, 32, 48, 64, 96, 128, np.iinfo(np.int64).max])
+_EXACT_ROWS = 8192
 
 
 def _iterated_thrust_axis(p, iterations, starts):

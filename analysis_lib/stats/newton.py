@@ -258,10 +258,11 @@ def _positive_definite_columns(matrices) -> np.ndarray:
 def _line_search(model, x, nll, gradient, step, counts, aux, lower, upper):
     """Halve the step until the clipped point decreases the nll (Armijo, c = 1e-4), or double a full
     step while that decreases it further; rows that find no decrease keep their point and report it
-    (they are at the minimum to the precision of the nll). A row stops halving once the decrease its
-    step could give (t |g.d|, the slope's bound on it) is below the rounding of its nll (a sum of
-    terms of the size of the counts: 1e-15 of |nll| plus the total count, plus 1e-15): there the
-    comparison is noise, and without this a row at its minimum halved forty times."""
+    (they are at the minimum to the precision of the nll). Every row tries the full step; a row stops
+    halving once the decrease its step could give (t |g.d|, the slope's bound on it) is below the
+    rounding of its nll (a sum of terms of the size of the counts: 1e-15 of |nll| plus the total
+    count, plus 1e-15): there the comparison is noise, and without this a row at its minimum halved
+    forty times."""
     k = x.shape[0]
     t = np.ones(k)
     best_x, best_nll = x.copy(), nll.copy()
@@ -269,7 +270,7 @@ def _line_search(model, x, nll, gradient, step, counts, aux, lower, upper):
     noise = np.where(np.isfinite(nll), 1e-15 * (np.abs(nll) + np.sum(np.abs(counts), axis=1) + 1.0), 0.0)
     slope_full = np.abs(np.sum(gradient * step, axis=1))
     for _ in range(40):
-        todo = np.flatnonzero(~done & (t * slope_full > noise))
+        todo = np.flatnonzero(~done & ((t == 1.0) | (t * slope_full > noise)))
         if todo.size == 0:
             break
         trial = np.clip(x[todo] + t[todo, None] * step[todo], lower, upper)

@@ -57,19 +57,30 @@ def test_fox_wolfram_ratio_equals_the_sum_over_pairs():
 
 
 def test_thrust_axes_do_not_depend_on_the_other_events_of_the_batch():
-    # events are grouped by multiplicity and padded to their group's largest: each axis equals the one
-    # found with the whole batch's padding (the iteration from the same starts), and a quiet event's
-    # axis does not change when a busy event joins its batch
+    # each event takes the method of its own multiplicity in a group padded to the group's largest:
+    # its axis in a batch of 1 to 59 particles is its axis alone (exact up to EXACT_THRUST_MAX
+    # particles), and above that the iteration over the whole batch's padding (the same starts)
     from analysis_lib.reco.event_shape import _iterated_thrust_axis
 
     rng = np.random.default_rng(5)
     counts = rng.integers(1, 60, size=300)
+    counts[:40] = rng.integers(1, EXACT_THRUST_MAX + 1, size=40)
     k = int(counts.max())
     p = np.zeros((len(counts), k, 3))
     for i, c in enumerate(counts):
         p[i, :c] = rng.normal(size=(c, 3)) * rng.exponential(1.0, size=(c, 1))
     axes = thrust_axis(p)
-    padded = _iterated_thrust_axis(p, 8, 8)
-    np.testing.assert_allclose(np.abs(np.sum(axes * padded, axis=1)), 1.0, atol=1e-12)
-    quiet = np.flatnonzero((counts > EXACT_THRUST_MAX) & (counts < 20))
-    np.testing.assert_allclose(thrust_axis(p[quiet, :20]), axes[quiet], atol=1e-12)
+    alone = np.concatenate([thrust_axis(p[i : i + 1, :c]) for i, c in enumerate(counts)])
+    np.testing.assert_allclose(np.abs(np.sum(axes * alone, axis=1)), 1.0, atol=1e-12)
+    busy = counts > EXACT_THRUST_MAX
+    padded = _iterated_thrust_axis(p[busy], 8, 8)
+    np.testing.assert_allclose(np.abs(np.sum(axes[busy] * padded, axis=1)), 1.0, atol=1e-12)
+    # the quiet events' axes are the exact ones: the largest thrust over every sign pattern
+    quiet = np.flatnonzero(~busy)[:10]
+    for i in quiet:
+        c = counts[i]
+        signs = np.array(np.meshgrid(*([[1.0, -1.0]] * c), indexing="ij")).reshape(c, -1).T
+        best = np.linalg.norm(signs @ p[i, :c], axis=1).max()
+        assert thrust(p[i : i + 1, :c])[0] == pytest.approx(best / np.linalg.norm(p[i, :c], axis=1).sum(), rel=1e-12)
+        assert thrust(p[i : i + 1])[0] == pytest.approx(np.abs(p[i, :c] @ axes[i]).sum()
+                                                        / np.linalg.norm(p[i, :c], axis=1).sum(), rel=1e-12)
