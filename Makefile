@@ -34,8 +34,13 @@ book: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/dsbook validate
 
+# the tests' two workers, and the kernels they start: one BLAS thread each, glibc's malloc keeping
+# freed blocks (the runner sets the same for a build: analysis_lib/runner/cli.py, worker_environment)
+TEST_ENVIRONMENT := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_TOP_PAD_=268435456
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(TEST_ENVIRONMENT) $(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks

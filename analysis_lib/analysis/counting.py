@@ -21,7 +21,7 @@ window-to-sideband ratio (the shape), set by the simulation's statistics.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Callable
 
 import numpy as np
@@ -36,7 +36,7 @@ from .inputs import Inputs
 
 __all__ = [
     "MIN_SIMULATED_BACKGROUND", "NORMALISATION_PRIOR", "PUNZI_A", "BayesianCounting", "Sideband", "band_counts",
-    "ScaledWindows", "scaled_window", "window_background", "sideband_normalisation", "smooth_backgrounds", "smooth_thresholds", "CountingInputs", "CountingWindow",
+    "ScaledWindows", "scaled_window", "window_background", "sideband_normalisation", "smooth_backgrounds", "smoothed_once", "smooth_thresholds", "CountingInputs", "CountingWindow",
     "best_threshold", "compare_methods", "counting_model", "punzi_figure_of_merit", "summed_area",
     "window_model",
 ]
@@ -81,6 +81,37 @@ def smooth_backgrounds(samples: dict, x: Basis, y: Basis, *, exposure=None, join
             fitted = fit_counts(counts, cx, cy, unit=unit, exposure=ce)
             out[name] = fitted if (jx, jy) == (1, 1) else fitted.on(x, y, exposure=e, cell_fraction=1.0 / (jx * jy))
     return out
+
+
+def smoothed_once(fit: Callable, samples: dict, *, luminosity_pb: float, folder, name: str, key=()):
+    """``fit(samples)`` for simulated backgrounds ``samples`` ({sample: (sum of weights, sum of squared
+    weights) per cell}) weighted for a dataset of ``luminosity_pb``, computed once for every
+    luminosity: at unit luminosity (the sums over L and L^2, rounded to single precision, so that
+    every dataset of an experiment asks with the same numbers) and kept in ``folder`` under ``name``
+    and a key of the sums, ``key`` (what else the fit depends on) and the code
+    (:func:`analysis_lib.core.cache.shared_result`); then scaled to L: every
+    :class:`~analysis_lib.stats.pspline.SmoothCounts` of the result by L, every array by L (dicts and
+    tuples of them). A fit of effective counts does not depend on the weights' scale: the result is the
+    direct fit's to its convergence (1e-5 relative; the inputs differ by the single-precision rounding)."""
+    from ..core.cache import content_key, shared_result
+
+    lum = float(luminosity_pb)
+    unit = {sample: (np.asarray(w, float) / lum, np.asarray(w2, float) / lum**2) for sample, (w, w2) in samples.items()}
+    unit = {sample: tuple(v.astype(np.float32).astype(float) for v in pair) for sample, pair in unit.items()}
+    result = shared_result(folder, name, content_key(name, unit, key), partial(fit, unit))
+
+    def scale(obj):
+        if isinstance(obj, SmoothCounts):
+            return obj.scaled(lum)
+        if isinstance(obj, np.ndarray):
+            return obj * lum
+        if isinstance(obj, dict):
+            return {k: scale(v) for k, v in obj.items()}
+        if isinstance(obj, tuple):
+            return tuple(scale(v) for v in obj)
+        raise TypeError(f"smoothed_once scales SmoothCounts, arrays, and dicts or tuples of them, not {type(obj).__name__}")
+
+    return scale(result)
 
 
 def smooth_thresholds(indices, *, width: int = 9):

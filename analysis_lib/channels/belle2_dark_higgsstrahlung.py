@@ -41,6 +41,7 @@ from ..analysis.counting import (
     ScaledWindows,
     Sideband,
     smooth_backgrounds,
+    smoothed_once,
     summed_area,
 )
 from ..analysis.samples import draw_pseudo_data, ntuple_paths, work_dir
@@ -264,11 +265,15 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
             sums[name] = (_map(c, w), _map(c, w**2))
         halves.append(sums)
     physical = _physical(sqrt_s)
-    fits = smooth_backgrounds(halves[0], x, y, exposure=physical, join=JOIN)
+    # fitted once for every luminosity of the experiment (the fits scale with it)
+    smooth = partial(smooth_backgrounds, x=x, y=y, exposure=physical, join=JOIN)
+    shared = {"luminosity_pb": ds.luminosity_pb, "folder": work_dir(ds, seed),
+              "key": (x.dense, y.dense, physical, list(JOIN))}
+    fits = smoothed_once(smooth, halves[0], name="higgsstrahlung_smooth_prediction", **shared)
     maps = {name: fit.expected for name, fit in fits.items()}
     raw = sum(_map(c, (np.arange(len(w)) % 2 == 0).astype(float)) for c, w in background.values())
     if "data" not in paths:
-        truth = smooth_backgrounds(halves[1], x, y, exposure=physical, join=JOIN)
+        truth = smoothed_once(smooth, halves[1], name="higgsstrahlung_smooth_truth", **shared)
         data = draw_pseudo_data(sum(fit.expected for fit in truth.values()), ds, seed)
         source = "pseudo-data"
     else:

@@ -53,6 +53,7 @@ from ..analysis.counting import (
     CountingWindow,
     best_threshold,
     smooth_backgrounds,
+    smoothed_once,
     smooth_thresholds,
 )
 from ..analysis.samples import draw_pseudo_data, ntuple_paths, work_dir
@@ -251,14 +252,21 @@ def _bases(name: str):
     return Basis.at(np.log1p(k), 0.0, np.log1p(k[-1]), SCORE_SEGMENTS), y
 
 
-def _smooth(samples: dict):
+def _smooth(samples: dict, ds: Dataset, folder, role: str):
     """Per background and recoil-angle bin, the smooth density fitted to (weights, squared weights)
-    on (score, M^2); returns the fits {(name, cos bin): SmoothCounts} and the cubes of their expected
-    events {name: (score, M^2, cos)}."""
+    on (score, M^2) of ``samples`` ({name: (feature table, weights for dataset ``ds``)}); returns the
+    fits {(name, cos bin): SmoothCounts} and the cubes of their expected events {name: (score, M^2,
+    cos)}. Fitted once for every luminosity of the experiment and kept in ``folder`` under ``role``
+    (:func:`~analysis_lib.analysis.counting.smoothed_once`)."""
+    sums = {name: (_digitise(table, weights), _digitise(table, weights**2)) for name, (table, weights) in samples.items()}
+    return smoothed_once(_fit_cubes, sums, luminosity_pb=ds.luminosity_pb, folder=folder, name=f"zprime_smooth_{role}")
+
+
+def _fit_cubes(sums: dict):
+    """:func:`_smooth` of the cubes ``sums`` ({name: (sum of weights, sum of squared weights)})."""
     fits, cubes = {}, {}
-    for name, (table, weights) in samples.items():
+    for name, (w, w2) in sums.items():
         x, y = _bases(name)
-        w, w2 = _digitise(table, weights), _digitise(table, weights**2)
         cube = np.zeros_like(w)
         for c in range(w.shape[2]):
             fitted = smooth_backgrounds({name: (w[:, :, c], w2[:, :, c])}, x, y, join=(1, 5))
@@ -340,13 +348,13 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         return t, np.where(t["evaluate"] & ((index // 2) % 2 == which), 4.0 * t["weight"], 0.0)
 
     prediction = {name: quarter(name, 0) for name in background_names}
-    fits, cubes = _smooth(prediction)
+    fits, cubes = _smooth(prediction, ds, folder, "prediction")
     raw = sum(_digitise(t, (w > 0).astype(float)) for t, w in prediction.values())
     peaking_sums = {name: tuple(_digitise(table, w**p).sum(axis=2) for p in (1, 2))
                     for name, (table, w) in prediction.items() if name in PEAKING}
     truth = None
     if "data" not in paths:
-        _, truth_cubes = _smooth({name: quarter(name, 1) for name in background_names})
+        _, truth_cubes = _smooth({name: quarter(name, 1) for name in background_names}, ds, folder, "truth")
         truth = sum(truth_cubes.values())
         data = draw_pseudo_data(truth, ds, seed)
         source = "pseudo-data"

@@ -220,6 +220,12 @@ class SmoothCounts:
         expected = np.where(e > 0, np.exp(np.clip(eta, -700, 700)) * cell_fraction * e, 0.0) * self.unit
         return replace(self, x=x, y=y, expected=expected)
 
+    def scaled(self, factor: float) -> SmoothCounts:
+        """The same fit for weights ``factor`` times larger: a fit of effective counts does not depend
+        on the weights' scale, only what a count stands for (``unit``, and the ``expected`` counts
+        with it) does."""
+        return replace(self, unit=self.unit * float(factor), expected=self.expected * float(factor))
+
     def box_sums(self, x0, x1, y0, y1):
         """Expected counts in the boxes of cells [x0, x1) x [y0, y1) (arrays of indices) and their
         standard deviations from the fit's covariance. Returns (sums, uncertainties)."""

@@ -220,3 +220,33 @@ def test_smooth_thresholds_remove_isolated_flips():
     out = counting.smooth_thresholds(best, width=3)
     assert out[3] == 5 and out[10] == 6
     np.testing.assert_array_equal(counting.smooth_thresholds(best, width=1), best)
+
+
+def test_smooth_backgrounds_fitted_once_for_every_luminosity(tmp_path, monkeypatch):
+    # the fit of a weighted simulated background at one luminosity, scaled, is the fit at another:
+    # smoothed_once fits the sums at unit luminosity once and every luminosity reads that fit
+    from analysis_lib.analysis.counting import smooth_backgrounds, smoothed_once
+    from analysis_lib.stats.pspline import Basis
+
+    rng = np.random.default_rng(2)
+    centres_x, centres_y = np.linspace(0.05, 0.95, 10), np.linspace(0.025, 0.975, 20)
+    x, y = Basis.at(centres_x, 0.0, 1.0, 4), Basis.at(centres_y, 0.0, 1.0, 6)
+    truth = 40 * np.exp(-3 * centres_x)[:, None] * np.exp(-((centres_y - 0.4) / 0.3) ** 2)[None, :]
+    events = rng.poisson(truth)
+    calls = []
+
+    def fit(samples):
+        calls.append(1)
+        return smooth_backgrounds(samples, x, y)
+
+    for luminosity_pb in (8.34e3, 5e7, 8.34e3):
+        weight = 3e-4 * luminosity_pb  # per simulated event
+        samples = {"bkg": (events * weight, events * weight**2)}
+        shared = smoothed_once(fit, samples, luminosity_pb=luminosity_pb, folder=tmp_path, name="test_smooth")
+        direct = smooth_backgrounds(samples, x, y)
+        # the same to the fit's convergence (its inputs differ by the single-precision rounding)
+        np.testing.assert_allclose(shared["bkg"].expected, direct["bkg"].expected, rtol=1e-4)
+        assert shared["bkg"].unit == pytest.approx(weight, rel=1e-7)
+        np.testing.assert_allclose(shared["bkg"].box_sums([0], [5], [0], [10])[1],
+                                   direct["bkg"].box_sums([0], [5], [0], [10])[1], rtol=1e-4)
+    assert len(calls) == 1

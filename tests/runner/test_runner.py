@@ -246,3 +246,17 @@ def test_kernel_start_failures_are_told_from_run_failures():
     assert runner._kernel_did_not_start(RuntimeError("Kernel didn't respond in 60 seconds"))
     assert runner._kernel_did_not_start(RuntimeError("Kernel died before replying to kernel_info"))
     assert not runner._kernel_did_not_start(RuntimeError("division by zero"))
+
+
+def test_worker_environment_shares_the_cores_and_keeps_the_users_values(monkeypatch):
+    from analysis_lib.runner.cli import MALLOC_ENVIRONMENT, THREAD_VARIABLES, worker_environment
+
+    for name in (*THREAD_VARIABLES, *MALLOC_ENVIRONMENT):
+        monkeypatch.delenv(name, raising=False)
+    two = worker_environment(2, cores=2)
+    assert {two[name] for name in THREAD_VARIABLES} == {"1"}
+    assert {name: two[name] for name in MALLOC_ENVIRONMENT} == MALLOC_ENVIRONMENT
+    assert worker_environment(1, cores=4)["OPENBLAS_NUM_THREADS"] == "4"
+    assert worker_environment(8, cores=2)["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert worker_environment(2, cores=2)["OMP_NUM_THREADS"] == "3"
