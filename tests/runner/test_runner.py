@@ -260,3 +260,22 @@ def test_worker_environment_shares_the_cores_and_keeps_the_users_values(monkeypa
     assert worker_environment(8, cores=2)["OMP_NUM_THREADS"] == "1"
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert worker_environment(2, cores=2)["OMP_NUM_THREADS"] == "3"
+
+
+def test_release_memory_hands_freed_blocks_back():
+    # with malloc keeping freed blocks (the workers' environment), a process that freed 400 MB still
+    # holds them until release_memory returns them to the system
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, psutil\n"
+            "from analysis_lib.runner.cli import release_memory\n"
+            "a = [np.ones(5_000_000) for _ in range(10)]\n"
+            "del a\n"
+            "held = psutil.Process().memory_info().rss\n"
+            "assert release_memory()\n"
+            "print(held - psutil.Process().memory_info().rss)\n")
+    env = {**__import__("os").environ, "MALLOC_MMAP_THRESHOLD_": str(2**30), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
+    freed = int(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                               check=True).stdout)
+    assert freed > 300e6
