@@ -13,7 +13,7 @@ all: book
 
 help:
 	@echo "make book       simulate, execute every run of book/runs.yaml and build book/_build/html"
-	@echo "make test       run the test suite (about ten minutes on two cores)"
+	@echo "make test       run the test suite (about seven minutes on two cores)"
 	@echo "make lab        JupyterLab on the notebooks, on 127.0.0.1"
 	@echo "make validate   check book/runs.yaml without executing anything"
 	@echo "make benchmark  limits against pyhf; make benchmark-book: build times and 2-worker speed-up"
