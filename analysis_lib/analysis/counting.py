@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 from scipy.stats import norm, poisson
 
+from ..core.cache import content_key, shared_result
 from ..core.errors import KinematicError
 from ..stats import BinnedModel
 from ..stats.counting import CountingModel, bayesian_upper_limit, bayesian_upper_limits_one_bin, feldman_cousins_interval
@@ -93,8 +94,6 @@ def smoothed_once(fit: Callable, samples: dict, *, luminosity_pb: float, folder,
     :class:`~analysis_lib.stats.pspline.SmoothCounts` of the result by L, every array by L (dicts and
     tuples of them). A fit of effective counts does not depend on the weights' scale: the result is the
     direct fit's to its convergence (1e-5 relative; the inputs differ by the single-precision rounding)."""
-    from ..core.cache import content_key, shared_result
-
     lum = float(luminosity_pb)
     unit = {sample: (np.asarray(w, float) / lum, np.asarray(w2, float) / lum**2) for sample, (w, w2) in samples.items()}
     unit = {sample: tuple(v.astype(np.float32).astype(float) for v in pair) for sample, pair in unit.items()}
