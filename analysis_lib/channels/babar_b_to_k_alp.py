@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import awkward as ak
@@ -29,7 +29,7 @@ from ..analysis import peak_search
 from ..analysis.classifier import merge_tables, train, training_half
 from ..analysis.counting import MIN_SIMULATED_BACKGROUND, punzi_figure_of_merit
 from ..analysis.histograms import fill, from_values
-from ..analysis.lifetime import coupling_limit
+from ..analysis.lifetime import coupling_limits as lifetime_couplings
 from ..analysis.peak_search import PeakSearch, SearchInputs
 from ..analysis.results import LimitScan
 from ..analysis.samples import ntuple_paths, pseudo_data_rng, work_dir
@@ -38,7 +38,7 @@ from ..analysis.signal_shape import PeakTemplates
 from ..core.cache import content_key, shared_result
 from ..core.constants import mass_gev, width_gev
 from ..core.errors import EmptySelectionError, ParameterError
-from ..core.parameters import SEED, Parameter, mass_range
+from ..core.parameters import LUMINOSITY_SCAN, SEED, Parameter, mass_range
 from ..detector.datasets import Dataset, dataset, datasets
 from ..detector.frames import Frame
 from ..io.ntuple import ORIGIN, Ntuple, read_events, read_meta
@@ -110,6 +110,7 @@ def _mass_range(values):
 PARAMETERS = (
     Parameter("dataset", str, "babar_4s", "registered Upsilon(4S) dataset", choices=_upsilon_datasets),
     SEED,
+    LUMINOSITY_SCAN,
     Parameter("ctau_mm", float, 0.0, "proper decay length of the ALP in mm (0: prompt)", minimum=0.0, maximum=1e4),
     *mass_range("ALP", (0.175, 4.78), depends=_mass_range),
     Parameter("n_signal_events", int, 20_000, "simulated events per signal mass", minimum=500, maximum=5_000_000),
@@ -640,33 +641,41 @@ def coupling_limits(inputs: BabarInputs, masses_gev, *, fit_half_width_sigma, ba
     rises), hence the limit is the single root of log B(g) = log L(c tau(g)), with log L interpolated
     linearly in log c tau (in c tau between prompt and the grid's first non-zero value, extrapolated
     in log-log above its last: :func:`~analysis_lib.analysis.lifetime.rate_limit_at`). Observed and
-    expected (each band quantile) limits are solved alike.
+    expected (each band quantile) limits are solved alike. The rate limits are computed where the
+    roots' searches read them (:func:`~analysis_lib.analysis.lifetime.coupling_limits`: about half
+    of the grid's lifetimes per mass), which gives the limits of the whole grid.
     """
     masses = np.asarray(masses_gev, dtype=float)
-    by_ctau = []
-    method, statistic = "CLs, asymptotic", "q~_mu"
-    for ctau in ctau_grid_mm:
-        try:
-            run = with_lifetime(inputs, ctau)
-        except EmptySelectionError:  # nearly every ALP escapes: no sensitivity at this lifetime
-            by_ctau.append(np.full((len(masses), 6), _NO_LIMIT))
-            continue
+    found = {"method": "CLs, asymptotic", "statistic": "q~_mu"}
 
+    @cache
+    def lifetime_run(k):
+        try:
+            return with_lifetime(inputs, ctau_grid_mm[k])
+        except EmptySelectionError:  # nearly every ALP escapes: no sensitivity at this lifetime
+            return None
+
+    def rate_limits_at(k, js):
+        rates = np.full((len(js), 6), _NO_LIMIT)
+        run = lifetime_run(k)
+        if run is None:
+            return rates
         simulated = run.peaks["m_gg_fit"].masses_gev
-        inside = (masses >= simulated[0]) & (masses <= simulated[-1])
-        rates = np.full((len(masses), 6), _NO_LIMIT)
+        wanted = masses[js]
+        inside = (wanted >= simulated[0]) & (wanted <= simulated[-1])
         if inside.any():
             limits = peak_search.scan(run.search, run, mass_min_gev=None, mass_max_gev=None, mass_step_sigma=None,
                                       fit_half_width_sigma=fit_half_width_sigma, background_degree=background_degree,
-                                      progress=progress, client=client, masses_gev=masses[inside],
+                                      progress=progress, client=client, masses_gev=wanted[inside],
                                       workspaces=False)  # hypotheses of a coupling: no workspace of their own
             rates[inside] = np.column_stack([limits.observed, limits.expected]) * BR_REF
-            method, statistic = limits.method, limits.test_statistic
-        by_ctau.append(rates)
-    table = np.stack(by_ctau)  # (ctau, mass, 6)
-    out = np.array([[coupling_limit(ctau_grid_mm, table[:, j, column], rate=partial(b_to_k_alp_branching, m),
-                                    ctau_mm=partial(ctau_from_g_aw_mm, m)) for column in range(6)]
-                    for j, m in enumerate(masses)]).reshape(len(masses), 6)
+            found.update(method=limits.method, statistic=limits.test_statistic)
+        return rates
+
+    out = lifetime_couplings(ctau_grid_mm, rate_limits_at, columns=6,
+                             rates=[partial(b_to_k_alp_branching, m) for m in masses],
+                             ctaus=[partial(ctau_from_g_aw_mm, m) for m in masses])
+    method, statistic = found["method"], found["statistic"]
     return LimitScan(quantity="g_aw", unit="GeV^-1", masses_gev=masses, observed=out[:, 0], expected=out[:, 1:],
                      cl=CL, method=f"{method}; the coupling where B(B+ -> K+ a; g) equals the rate limit at c tau(g)",
                      test_statistic=statistic, mass_name="m_a", notes=("lifetime from the coupling",))

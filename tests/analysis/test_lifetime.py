@@ -4,7 +4,7 @@ coupling where the rate meets the limit, against closed forms."""
 import numpy as np
 import pytest
 
-from analysis_lib.analysis.lifetime import coupling_limit, rate_limit_at
+from analysis_lib.analysis.lifetime import MissingLimits, PartialLimits, coupling_limit, coupling_limits, rate_limit_at
 
 GRID = [0.0, 1.0, 10.0, 1000.0]
 
@@ -32,3 +32,31 @@ def test_coupling_limit_of_a_power_law():
     assert np.isnan(coupling_limit(GRID, [1e-6, np.inf, 1e-5, 1e-3], rate=lambda g: g**2, ctau_mm=lambda g: 1.0))
     assert np.isnan(coupling_limit(GRID, [4e-6] * 4, rate=lambda g: g**2, ctau_mm=lambda g: 1.0,
                                    g_range=(1e-9, 1e-3)))
+
+
+def test_couplings_computed_where_the_searches_read_them_equal_the_whole_grid():
+    # rate limits on an 11-point grid at 30 masses: rising with c tau as the efficiency falls, with
+    # fluctuations; rate g^2 m and c tau = 1e-4 / (g^2 m^3) mm
+    rng = np.random.default_rng(3)
+    grid = [0.0, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0]
+    masses = np.linspace(0.2, 4.5, 30)
+    table = 1e-7 * (1 + np.asarray(grid)[:, None, None] / 20.0) * rng.uniform(0.7, 1.4, (len(grid), len(masses), 3))
+    rates = [lambda g, m=m: g**2 * m for m in masses]
+    ctaus = [lambda g, m=m: 1e-4 / (g**2 * m**3) for m in masses]
+    asked = np.zeros((len(grid), len(masses)), dtype=int)
+
+    def compute(k, js):
+        asked[k, js] += 1
+        return table[k, js]
+
+    lazy = coupling_limits(grid, compute, rates=rates, ctaus=ctaus, columns=3)
+    whole = np.array([[coupling_limit(grid, table[:, j, c], rate=rates[j], ctau_mm=ctaus[j]) for c in range(3)]
+                      for j in range(len(masses))])
+    assert np.isfinite(whole).all()
+    assert np.array_equal(lazy, whole)
+    assert asked.max() == 1  # each rate limit computed at most once
+    assert asked.sum() < 0.8 * asked.size
+    # an unknown limit that a search reads is named
+    partial_limits = PartialLimits(table[:, 0, 0], np.arange(len(grid)) < 2)
+    with pytest.raises(MissingLimits, match=r"\[9, 10\]"):
+        coupling_limit(grid, partial_limits, rate=rates[0], ctau_mm=ctaus[0])
