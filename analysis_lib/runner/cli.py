@@ -62,6 +62,7 @@ import yaml
 from ..analysis.scan import connect
 from ..channels import notebook_declaration
 from ..core.errors import AnalysisError, ParameterError
+from ..core.memory import release_memory
 from ..core.parameters import EXECUTION_PARAMETERS
 from .notebook import PROFILE
 
@@ -286,19 +287,6 @@ def make_sample(request) -> dict:
     finally:
         release_memory()
     return {"sample": request.label, "seconds": round(time.perf_counter() - start, 1), "simulated": not done}
-
-
-def release_memory() -> bool:
-    """Return the freed memory of this process's heap to the system (glibc's ``malloc_trim``; False
-    where the C library has none)."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
 
 
 def execute(run: Run, *, scheduler: str = "", invocation: str = "", after=()) -> dict:

@@ -269,7 +269,7 @@ def test_release_memory_hands_freed_blocks_back():
     import sys
 
     code = ("import numpy as np, psutil\n"
-            "from analysis_lib.runner.cli import release_memory\n"
+            "from analysis_lib.core.memory import release_memory\n"
             "a = [np.ones(5_000_000) for _ in range(10)]\n"
             "del a\n"
             "held = psutil.Process().memory_info().rss\n"
