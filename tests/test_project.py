@@ -14,6 +14,7 @@ from analysis_lib.channels import channel, channels, notebook_declaration, studi
 from analysis_lib.core.errors import ParameterError
 from analysis_lib.core.parameters import EXECUTION_PARAMETERS
 from analysis_lib.io.published import PUBLISHED_DIR, load_curve
+from analysis_lib.detector.datasets import dataset
 from analysis_lib.runner.cli import load_runs, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,18 @@ def test_book_runs_file_is_valid():
     # the paper's four lifetimes, each its own run
     lifetimes = sorted(r.parameters["ctau_mm"] for r in runs if r.parameters["dataset"] == "babar_4s")
     assert lifetimes == [0.0, 1.0, 10.0, 100.0]
+    # a run without the curve versus luminosity is a projection whose chapter draws it for the same
+    # experiment, seed and model in a run that is not a projection
+    for r in runs:
+        if r.parameters.get("luminosity_scan", True):
+            continue
+        ds = dataset(r.parameters["dataset"])
+        same = {k: v for k, v in r.parameters.items() if k not in ("dataset", "luminosity_scan", "background_degree")}
+        drawn = [o for o in runs if o.notebook == r.notebook and o.parameters.get("luminosity_scan", True)
+                 and not dataset(o.parameters["dataset"]).projection
+                 and dataset(o.parameters["dataset"]).experiment.name == ds.experiment.name
+                 and all(o.parameters.get(k) == v for k, v in same.items())]
+        assert ds.projection and drawn, r.id
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from ..analysis.peak_search import PeakSearch
 from ..core.cache import content_key, shared_result
 from ..core.constants import mass_gev
 from ..core.kinematics import direction_from_angles, invariant_mass2
-from ..core.parameters import SEED, Parameter, mass_range
+from ..core.parameters import LUMINOSITY_SCAN, SEED, Parameter, mass_range
 from ..detector.datasets import Dataset, dataset, dataset_parameter, generated_dir
 from ..detector.frames import Frame
 from ..physics.alp import coupling_from_cross_section, sigma_ee_to_gamma_alp_pb
@@ -103,6 +103,7 @@ def _mass_range(values):
 PARAMETERS = (
     dataset_parameter("belle2_2018", "belle2"),
     SEED,
+    LUMINOSITY_SCAN,
     *mass_range("ALP", (0.2, 9.7), depends=_mass_range),
     Parameter("n_signal_events", int, 20_000, "simulated events per signal mass", minimum=500, maximum=10_000_000),
     Parameter("max_mc_events", int, 2_000_000, "largest simulated background sample", minimum=10_000,

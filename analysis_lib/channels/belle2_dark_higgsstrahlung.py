@@ -49,7 +49,7 @@ from ..analysis.scan import scan_limits
 from ..analysis.sensitivity import sensitivity
 from ..analysis.signal_shape import peak_summary
 from ..core.errors import EmptySelectionError, KinematicError, ParameterError
-from ..core.parameters import SEED, Parameter, mass_range
+from ..core.parameters import LUMINOSITY_SCAN, SEED, Parameter, mass_range
 from ..detector.datasets import Dataset, dataset, dataset_parameter
 from ..io.ntuple import read_meta
 from ..io.published import PublishedInterval
@@ -116,6 +116,7 @@ def max_mass_h(mass_a_gev, sqrt_s_gev):
 PARAMETERS = (
     dataset_parameter("belle2_2019", "belle2"),
     SEED,
+    LUMINOSITY_SCAN,
     *mass_range("A'", (4.0, 9.7), prefix="mass_a", bounds=(SIGNAL_MASSES_A_GEV[0], SIGNAL_MASSES_A_GEV[-1])),
     Parameter("mass_step_sigma", float, 2.0, "A' mass step in units of the dimuon-mass resolution", minimum=0.5,
               maximum=20),

@@ -62,7 +62,7 @@ from ..analysis.results import LimitScan
 from ..analysis.sensitivity import scaled_model, sensitivity
 from ..analysis.signal_shape import peak_summary
 from ..core.errors import EmptySelectionError, KinematicError, ParameterError
-from ..core.parameters import SEED, Parameter, mass_range
+from ..core.parameters import LUMINOSITY_SCAN, SEED, Parameter, mass_range
 from ..detector.datasets import Dataset, dataset, dataset_parameter
 from ..io.ntuple import read_meta
 from ..io.published import PublishedRange
@@ -144,6 +144,7 @@ THRESHOLD_MEDIAN_WIDTH = 9
 PARAMETERS = (
     dataset_parameter("belle2_2019_2020", "belle2"),
     SEED,
+    LUMINOSITY_SCAN,
     *mass_range("Z'", (0.1, 8.0), bounds=(SIGNAL_MASSES_GEV[0], SIGNAL_MASSES_GEV[-1])),
     Parameter("mass_step_sigma", float, 1.0, "scan step in units of the recoil-mass-squared resolution",
               minimum=0.1, maximum=10),

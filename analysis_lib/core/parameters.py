@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from .errors import ParameterError
 
-__all__ = ["EXECUTION_PARAMETERS", "SEED", "Parameter", "mass_range", "validate"]
+__all__ = ["EXECUTION_PARAMETERS", "LUMINOSITY_SCAN", "SEED", "Parameter", "mass_range", "validate"]
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,13 @@ def mass_range(particle: str, defaults: tuple, *, prefix: str = "mass", bounds: 
 
 #: The seed of a run's simulation and pseudo-data, a parameter of every channel.
 SEED = Parameter("seed", int, 1, "random seed of the simulation and pseudo-data", minimum=0)
+
+#: Whether a run computes its expected limits versus luminosity (0.1 fb^-1 to 50 ab^-1), a parameter
+#: of every channel. The curve follows from the detector model, the simulation and the selection
+#: method, not from the run's own luminosity: a projection run of a chapter whose run on data
+#: shows it for the same experiment can leave it out.
+LUMINOSITY_SCAN = Parameter("luminosity_scan", bool, True, "compute the expected limits versus luminosity, "
+                            "0.1 fb^-1 to 50 ab^-1 (False: a projection run whose chapter shows them in its run on data)")
 
 #: Parameters of every notebook that the runner sets for each execution. They say where and how a
 #: run executes, not what it computes: they are not part of a run's identity or cache key, and a

@@ -155,6 +155,34 @@ class NotebookRun(_Outputs):
         self.write_profile()
         return result
 
+    def show_sensitivity(self, inputs, *, coupling: bool):
+        """The chapter's sensitivity cell: the expected limits versus luminosity (:meth:`sensitivity`)
+        drawn (``sensitivity.png``, ``coupling``: reference scalings of a coupling whose rate goes
+        as its square) and tabulated (the median per luminosity and mass). A run whose
+        ``luminosity_scan`` is off computes nothing and says where the curve is. Returns the
+        :class:`~analysis_lib.analysis.sensitivity.Sensitivity`, or None."""
+        import matplotlib.pyplot as plt
+        from IPython.display import Markdown, display
+
+        from ..plots import plot_sensitivity
+
+        if not self.params.get("luminosity_scan", True):
+            display(Markdown(
+                "This run leaves the expected limits versus luminosity out (`luminosity_scan = False`): they "
+                "follow from the detector model, the simulation and the method, not from the luminosity of a run, "
+                f"and the chapter's run on {self.experiment}'s published data set draws them from 0.1 fb$^{{-1}}$ to "
+                f"50 ab$^{{-1}}$. This run's limits above are the projection at {self.lumi}, with the selection "
+                "chosen at that luminosity."))
+            return None
+        result = self.sensitivity(inputs)
+        fig = plot_sensitivity(result, coupling=coupling)
+        self.savefig(fig, "sensitivity.png")
+        plt.show()
+        frame = result.to_frame()
+        columns = ["mass_gev", "mass2_gev"] if "mass2_gev" in frame else "mass_gev"
+        display(frame.pivot_table(index="luminosity_fb", columns=columns, values="expected").style.format("{:.3g}"))
+        return result
+
     def write(self, results) -> Any:
         """Write ``limits.csv`` (the results in the order given), ``meta.json`` and, where the scans made
         them, ``workspaces.zip``; returns the table."""
