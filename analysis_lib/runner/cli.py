@@ -273,11 +273,12 @@ def sample_requests(runs, client=None) -> tuple[dict, dict]:
     return samples, needs
 
 
-def make_sample(request) -> dict:
+def make_sample(request, after=()) -> dict:
     """Make (or find) one sample of the simulation stage; returns {"sample", "seconds",
     "simulated"} for the profile. The worker then hands its freed memory back to the system
     (:func:`release_memory`): it keeps freed blocks while it simulates (:data:`MALLOC_ENVIRONMENT`),
-    not while a kernel it started runs a notebook."""
+    not while a kernel it started runs a notebook. ``after`` holds the results of the tasks it waited
+    for (the sample that made its shared generation), unused."""
     from ..simulation.production import make
 
     done = request.done()
@@ -413,12 +414,20 @@ def run_order(runs) -> dict[str, int]:
     return order
 
 
+def _follows(item, leaders) -> bool:
+    """Whether the sample ``(key, request)`` shares a generation made by another sample's task."""
+    key, request = item
+    group = getattr(request, "group", None)
+    return group is not None and leaders[group] != key
+
+
 def execute_all(runs, *, workers=1, scheduler=None, scans="auto") -> dict:
     """Make the samples the runs read, then execute ``runs`` (in turn, or on a dask cluster: a local
     one of ``workers`` worker processes, or the one at ``scheduler``), with a progress bar per stage;
     returns ({run id: status record}, {sample: record of :func:`make_sample`}).
 
-    The simulation stage: every sample is one task, made once however many runs read it; a run
+    The simulation stage: every sample is one task, made once however many runs read it (the
+    samples of a shared generation are made by the first one's task; the others follow it); a run
     starts when its samples exist. Sample tasks and runs hold the worker resource ``notebook``,
     so that a worker does one of them at a time. The workers are processes, not threads:
     papermill changes the working directory of its process while it executes a notebook. A failing
@@ -471,9 +480,18 @@ def execute_all(runs, *, workers=1, scheduler=None, scans="auto") -> dict:
                 n_workers = len(client.scheduler_info()["workers"])
                 on_cluster = scans == "cluster" or (scans == "auto" and len(runs) < n_workers)
                 address = client.scheduler.address if on_cluster else ""
-                sample_futures = {key: client.submit(make_sample, request, key=f"sample-{key}-{invocation[:8]}",
-                                                     pure=False, resources={RESOURCE: 1}, priority=10)
-                                  for key, request in samples.items()}
+                # the samples of a shared generation: the first makes them all, the others wait for it
+                # (and find their files) rather than hold a worker on its lock
+                leaders = {}
+                for key, request in samples.items():
+                    if getattr(request, "group", None) is not None:
+                        leaders.setdefault(request.group, key)
+                sample_futures = {}
+                for key, request in sorted(samples.items(), key=lambda item: _follows(item, leaders)):
+                    after = [sample_futures[leaders[request.group]]] if _follows((key, request), leaders) else []
+                    sample_futures[key] = client.submit(make_sample, request, after=after,
+                                                        key=f"sample-{key}-{invocation[:8]}", pure=False,
+                                                        resources={RESOURCE: 1}, priority=10)
                 by_key = {}
                 for run in runs:
                     if isinstance(needs[run.id], str):  # its samples could not be declared

@@ -396,7 +396,8 @@ def generate_two_photon_mumu(rng, n, *, beams: Beams, cuts: TwoPhotonCuts = TwoP
 
 def background_specs(beams: Beams, *, two_photon_cuts: TwoPhotonCuts = TwoPhotonCuts()):
     """The backgrounds of the mu+ mu- + missing-energy final state as samples: mu+ mu- (gamma) in two
-    (photons seen and photons missed by the calorimeter, :data:`MUMU_PHOTON_SPLIT_GEV`),
+    (photons seen and photons missed by the calorimeter, :data:`MUMU_PHOTON_SPLIT_GEV`; the same
+    generated events, Pythia's time spent once),
     tau+ tau- (gamma) with both taus in :data:`TAU_BRANCHING`, and two-photon mu+ mu-."""
     tau_modes = tuple(TAU_BRANCHING)
     tau_fraction = sum(TAU_BRANCHING.values()) ** 2
@@ -404,7 +405,7 @@ def background_specs(beams: Beams, *, two_photon_cuts: TwoPhotonCuts = TwoPhoton
         *(SampleSpec(name=name, label=label, kind="background", sigma_pb=BACKGROUND_SIGMA_PB[13],
                      generate=partial(generate_lepton_pairs, beams=beams, flavour=13, sigma_pb=BACKGROUND_SIGMA_PB[13]),
                      config={"process": "mu mu (gamma)", "generator": "pythia"}, tracks=True, chunk=100_000,
-                     photon_branch=(branch, MUMU_PHOTON_SPLIT_GEV))
+                     photon_branch=(branch, MUMU_PHOTON_SPLIT_GEV), generation="mumu")
           for name, label, branch in (("bkg_mumu", "μμ(γ)", "seen"), ("bkg_mumu_missed", "μμ(γ), γ missed", "missed"))),
         SampleSpec(name="bkg_tautau", label="ττ(γ)", kind="background",
                    sigma_pb=BACKGROUND_SIGMA_PB[15] * tau_fraction,

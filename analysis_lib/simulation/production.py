@@ -26,6 +26,12 @@ Random numbers: every sample draws from its own stream, ``SeedSequence(seed, spa
 its identity, stream))``: a sample does not change when other samples are added, removed or
 produced on another worker, nor when the code changes elsewhere.
 
+Shared generation: samples of one process that differ only in how the detector sees the events
+(the two branches of a photon efficiency) may name one ``generation``. Their events are then
+generated once, from the generation's own stream, and each sample reconstructs them with its own
+stream for the detector; the first of them that is asked for makes them all (under one lock), so
+the generator's time is spent once.
+
 Pseudo-data: where a channel asks for event-level pseudo-data (``pool_luminosity_fb > 0``), every
 background also has a *pool*: an independent sample (its own stream, never part of a background
 prediction) of the events of ``pool_luminosity_fb``. A dataset's pseudo-data are a random subset
@@ -121,6 +127,10 @@ class SampleSpec:
         The generator can make weighted events (``generate`` takes ``weighted=``; partial
         unweighting: fewer trials for the same statistical precision): production calls it with
         ``weighted=True``, and pseudo-data pools with ``weighted=False`` (pseudo-data events weigh 1).
+    generation : str, optional
+        Name of the generated events this sample shares with the channel's other samples of that
+        name (the same ``generate``, ``config``, ``n_events`` and ``chunk``): generated once, each
+        sample reconstructing them its own way (e.g. its ``photon_branch``). Not for pseudo-data pools.
     """
 
     name: str
@@ -136,6 +146,7 @@ class SampleSpec:
     tracks: bool = False
     chunk: int = 250_000
     weighted: bool = False
+    generation: str | None = None
 
     def cross_section_pb(self) -> float:
         """The cross section in pb (:attr:`sigma_pb`, evaluated if it is a callable)."""
@@ -195,17 +206,39 @@ class SampleRequest:
     seed: int
     config: ProductionConfig
     pool: bool = False
+    #: The specs of the samples that share this one's generation (itself included, by name); empty
+    #: without one (set by :func:`requests`).
+    siblings: tuple = ()
 
     @cached_property
     def identity(self) -> str:
-        """What the events are, as JSON: experiment, sample, generator settings, flags and role."""
+        """What the events are, as JSON: experiment, sample, generator settings, flags and role (and
+        the generation it shares, with the samples that share it)."""
         spec = self.spec
-        return json.dumps({
+        fields = {
             "experiment": repr(self.experiment), "name": spec.name, "generator": spec.config, "kind": spec.kind,
             "force": [spec.force_beam_background, spec.force_track_loss], "tracks": spec.tracks,
             "weighted": spec.weighted and not self.pool, "pool": self.pool,
             "photon_branch": None if spec.photon_branch is None else list(spec.photon_branch),
-        }, sort_keys=True)
+        }
+        if self.siblings:
+            fields["generation"] = [spec.generation, [s.name for s in self.siblings]]
+        return json.dumps(fields, sort_keys=True)
+
+    @cached_property
+    def generation_identity(self) -> str | None:
+        """What the shared generated events are, as JSON (None without a generation): experiment,
+        generation, generator settings, number of events and chunk."""
+        if not self.siblings:
+            return None
+        spec = self.spec
+        return json.dumps({"experiment": repr(self.experiment), "generation": spec.generation,
+                           "generator": spec.config, "n": self.n_events, "chunk": spec.chunk,
+                           "weighted": spec.weighted}, sort_keys=True)
+
+    def sibling_requests(self) -> list[SampleRequest]:
+        """The requests of the samples that share this one's generation (itself included)."""
+        return [self if s.name == self.spec.name else replace(self, spec=s) for s in self.siblings]
 
     @cached_property
     def n_events(self) -> int:
@@ -226,6 +259,15 @@ class SampleRequest:
         blob = json.dumps({"identity": self.identity, "seed": self.seed, "n": self.n_events, "chunk": self.spec.chunk,
                            "code": _code_version(), "skim": _skim_identity(self.config.skim),
                            "extra": self.config.extra_key}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @cached_property
+    def group(self) -> str | None:
+        """Hash of the shared generation (None without one): the same for the samples that share it."""
+        if not self.siblings:
+            return None
+        blob = json.dumps({"generation": self.generation_identity, "seed": self.seed, "code": _code_version(),
+                           "samples": [s.name for s in self.siblings]}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property
@@ -260,7 +302,20 @@ def requests(specs, dataset: Dataset, *, seed: int, config: ProductionConfig) ->
     if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
         raise ParameterError(f"seed={seed!r} must be a non-negative integer")
     experiment = dataset.experiment
-    out = [SampleRequest(spec, experiment, int(seed), config) for spec in specs]
+    groups = {}
+    for spec in specs:
+        if spec.generation is not None:
+            groups.setdefault(spec.generation, []).append(spec)
+    for name, members in groups.items():
+        first = members[0]
+        if any((_generator(m.generate), m.config, m.n_events, m.chunk, m.weighted)
+               != (_generator(first.generate), first.config, first.n_events, first.chunk, first.weighted) for m in members):
+            raise ParameterError(f"the samples {[m.name for m in members]} share the generation {name!r} but not "
+                                 "its generator, settings, size or chunk; give them the same or separate generations")
+    siblings = {name: tuple(sorted(members, key=lambda m: m.name)) if len(members) > 1 else ()
+                for name, members in groups.items()}
+    out = [SampleRequest(spec, experiment, int(seed), config, siblings=siblings.get(spec.generation, ()))
+           for spec in specs]
     if 0 < dataset.luminosity_fb <= config.pool_luminosity_fb:
         branched = [spec.name for spec in specs if spec.kind == "background" and spec.photon_branch is not None]
         if branched:
@@ -273,6 +328,13 @@ def requests(specs, dataset: Dataset, *, seed: int, config: ProductionConfig) ->
     return out
 
 
+def _generator(generate):
+    """What a ``generate`` callable is, comparable: a partial's function, arguments and keywords."""
+    if isinstance(generate, partial):
+        return (_generator(generate.func), generate.args, tuple(sorted(generate.keywords.items())))
+    return generate
+
+
 def make(request: SampleRequest) -> Path:
     """Produce the sample of ``request`` unless its file exists with the same key; returns the path.
     Two processes asking for the same sample at once (two notebooks, two invocations): one makes
@@ -282,7 +344,10 @@ def make(request: SampleRequest) -> Path:
     if request.done():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+    lock_name = f".{path.name}.lock"
+    if request.siblings:  # one lock for the samples of a generation: the first asked makes them all
+        lock_name = f".generation_{request.spec.generation}.{request.group}.lock"
+    with open(path.with_name(lock_name), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if not request.done():
@@ -293,21 +358,34 @@ def make(request: SampleRequest) -> Path:
 
 
 def _make(request: SampleRequest):
-    path = request.path
-    spec, n = request.spec, request.n_events
+    """Simulate and write the sample of ``request``; with a shared generation, every sample of it
+    not yet made (their events generated once, from the generation's stream)."""
     start = time.perf_counter()
+    if request.siblings:
+        todo = [r for r in request.sibling_requests() if r is request or not r.done()]
+        generation_rng = sample_rng(request.seed, request.generation_identity, 0)
+        detector_rngs = [sample_rng(r.seed, r.identity, 1) for r in todo]
+    else:
+        todo, generation_rng, detector_rngs = [request], None, [request.rng()]
+    spec, n = request.spec, request.n_events
     with timing.stage("simulation"):
-        log.info("simulating %s: %d events", request.label, n)
+        log.info("simulating %s: %d events", ", ".join(r.label for r in todo), n)
         generate = partial(spec.generate, weighted=not request.pool) if spec.weighted else spec.generate
-        events = _simulate(replace(spec, generate=generate), request.experiment, request.rng(), n, 1.0 / n,
-                           request.config)
-        write_events(path, events, {
-            "sample": spec.name, "label": spec.label, "kind": "pool" if request.pool else spec.kind,
-            "experiment": request.experiment.name, "sigma_pb": spec.cross_section_pb(), "n_generated": n, "seed": request.seed,
-            "generator": spec.config, "cache_key": request.key, "weights": WEIGHTS_PER_SIGMA_L,
-            "force_beam_background": spec.force_beam_background, "force_track_loss": spec.force_track_loss,
-            "photon_branch": None if spec.photon_branch is None else list(spec.photon_branch), "seconds": round(time.perf_counter() - start, 2),
-        })
+        made = _simulate([r.spec for r in todo], request.experiment, detector_rngs, n, 1.0 / n, request.config,
+                         generate=generate, generation_rng=generation_rng)
+        seconds = round(time.perf_counter() - start, 2)
+        for r, events in zip(todo, made):
+            s = r.spec
+            meta = {
+                "sample": s.name, "label": s.label, "kind": "pool" if r.pool else s.kind,
+                "experiment": r.experiment.name, "sigma_pb": s.cross_section_pb(), "n_generated": n, "seed": r.seed,
+                "generator": s.config, "cache_key": r.key, "weights": WEIGHTS_PER_SIGMA_L,
+                "force_beam_background": s.force_beam_background, "force_track_loss": s.force_track_loss,
+                "photon_branch": None if s.photon_branch is None else list(s.photon_branch), "seconds": seconds,
+            }
+            if r.siblings:
+                meta["generation"] = {"name": s.generation, "samples": [x.name for x in r.siblings]}
+            write_events(r.path, events, meta)
 
 
 def ntuples(specs, dataset: Dataset, *, seed: int, config: ProductionConfig, progress=None) -> dict[str, Ntuple]:
@@ -377,21 +455,24 @@ def _code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def _simulate(spec, experiment, rng, n, weight, config):
-    """Generate, reconstruct and skim ``n`` events in fixed-size chunks (deterministic)."""
-    parts, n_done = [], 0
+def _simulate(specs, experiment, rngs, n, weight, config, *, generate, generation_rng=None):
+    """Generate ``n`` events in fixed-size chunks (deterministic) and reconstruct and skim them for
+    each of ``specs`` (one detector stream each, ``rngs``); returns their events. Without a
+    ``generation_rng`` the one sample's generator draws from its own stream, as its detector does."""
+    parts, n_done = [[] for _ in specs], 0
     while n_done < n:
-        size = min(spec.chunk, n - n_done)
-        generated = spec.generate(rng, size)
-        events = reconstruct(
-            generated, experiment, rng, weight=weight,
-            force_beam_background=spec.force_beam_background, force_track_loss=spec.force_track_loss,
-            photon_branch=spec.photon_branch, tracks=spec.tracks,
-        )
-        # events outside the sample's branch of a photon efficiency weigh 0: not written
-        parts.append(events[config.skim(events) & (ak.to_numpy(events["weight"]) > 0)])
+        size = min(specs[0].chunk, n - n_done)
+        generated = generate(generation_rng if generation_rng is not None else rngs[0], size)
+        for spec, rng, part in zip(specs, rngs, parts):
+            events = reconstruct(
+                generated, experiment, rng, weight=weight,
+                force_beam_background=spec.force_beam_background, force_track_loss=spec.force_track_loss,
+                photon_branch=spec.photon_branch, tracks=spec.tracks,
+            )
+            # events outside the sample's branch of a photon efficiency weigh 0: not written
+            part.append(events[config.skim(events) & (ak.to_numpy(events["weight"]) > 0)])
         n_done += size
-    return ak.concatenate(parts) if len(parts) > 1 else parts[0]
+    return [ak.concatenate(part) if len(part) > 1 else part[0] for part in parts]
 
 
 def _skim_identity(skim) -> str:

@@ -279,3 +279,28 @@ def test_release_memory_hands_freed_blocks_back():
     freed = int(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                check=True).stdout)
     assert freed > 300e6
+
+
+def test_the_samples_of_a_shared_generation_follow_the_first(tmp_path, monkeypatch):
+    """The simulation stage gives the second sample of a generation the first's task to wait for: it
+    finds its file made, simulating nothing."""
+    from dataclasses import replace
+
+    from analysis_lib.channels import belle2_alp_3gamma as alp
+    from analysis_lib.detector.datasets import dataset
+    from analysis_lib.simulation.production import ProductionConfig, requests
+
+    monkeypatch.setenv("DSBOOK_GENERATED_DIR", str(tmp_path))
+    ds = dataset("belle2_2018")
+    eta = replace(next(s for s in alp.sample_specs(ds, n_signal_events=1000) if s.name == "bkg_gamma_eta"),
+                  n_events=3000, chunk=1500)
+    pair = [replace(eta, name=f"eta_{b}", photon_branch=(b, 0.1), generation="eta") for b in ("seen", "missed")]
+    samples = {r.key: r for r in requests(pair, ds, seed=4, config=ProductionConfig(skim=alp.skim))}
+    leaders = {}
+    for key, request in samples.items():
+        leaders.setdefault(request.group, key)
+    followers = [item for item in samples.items() if runner._follows(item, leaders)]
+    assert len(followers) == 1 and len(leaders) == 1
+    first = runner.make_sample(samples[next(iter(leaders.values()))])
+    second = runner.make_sample(followers[0][1], after=[first])
+    assert first["simulated"] and not second["simulated"]

@@ -139,3 +139,41 @@ def test_photon_branches_are_samples_of_their_own_and_never_pools():
     assert first.rng().random() != second.rng().random()
     with pytest.raises(ParameterError, match="pool"):
         requests([seen], ds, seed=1, config=replace(CONFIG, pool_luminosity_fb=1.0))
+
+
+def _branch_pair(ds, generation="eta"):
+    eta = replace(_specs(ds, ("bkg_gamma_eta",))[0], n_events=4000, chunk=1500)
+    return [replace(eta, name=f"bkg_gamma_eta_{b}", photon_branch=(b, 0.1), generation=generation)
+            for b in ("seen", "missed")]
+
+
+def test_a_shared_generation_is_made_once_for_its_samples(tmp_path, monkeypatch):
+    """The two branches of one generation: the first asked makes both files, once; each file is the
+    same whichever is asked first (its own detector stream); a generation shared by samples of
+    different sizes (or generators) is refused."""
+    ds = dataset("belle2_2018")
+    pair = _branch_pair(ds)
+    monkeypatch.setenv("DSBOOK_GENERATED_DIR", str(tmp_path / "a"))
+    seen, missed = requests(pair, ds, seed=3, config=CONFIG)
+    assert seen.group == missed.group is not None and seen.key != missed.key
+    assert [s.name for s in seen.siblings] == ["bkg_gamma_eta_missed", "bkg_gamma_eta_seen"]
+    timing.reset()
+    make(seen)
+    assert missed.done()  # made with it
+    spent = timing.totals()["simulation"]
+    make(missed)
+    assert timing.totals()["simulation"] == spent  # nothing simulated again
+    first = {r.spec.name: read_events(Ntuple(r.path, weight_scale=1.0)) for r in (seen, missed)}
+    assert read_meta(missed.path)["generation"] == {"name": "eta", "samples": [s.name for s in seen.siblings]}
+    # the other order, another folder: the same contents
+    monkeypatch.setenv("DSBOOK_GENERATED_DIR", str(tmp_path / "b"))
+    seen, missed = requests(pair, ds, seed=3, config=CONFIG)
+    make(missed)
+    for r in (seen, missed):
+        assert ak.array_equal(read_events(Ntuple(r.path, weight_scale=1.0)), first[r.spec.name])
+    # a sample alone (no generation) is another sample, with its own events
+    alone = requests([replace(pair[0], generation=None)], ds, seed=3, config=CONFIG)[0]
+    assert alone.key != seen.key and alone.group is None and not alone.siblings
+    with pytest.raises(ParameterError, match="share the generation"):
+        requests([pair[0], replace(pair[1], n_events=5000)], ds, seed=3, config=CONFIG)
+
