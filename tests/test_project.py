@@ -13,8 +13,8 @@ import pytest
 from analysis_lib.channels import channel, channels, notebook_declaration, studies
 from analysis_lib.core.errors import ParameterError
 from analysis_lib.core.parameters import EXECUTION_PARAMETERS
-from analysis_lib.io.published import PUBLISHED_DIR, load_curve
 from analysis_lib.detector.datasets import dataset
+from analysis_lib.io.published import PUBLISHED_DIR, load_curve
 from analysis_lib.runner.cli import load_runs, main
 
 ROOT = Path(__file__).resolve().parent.parent

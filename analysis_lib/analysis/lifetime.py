@@ -79,7 +79,8 @@ def rate_limit_at(ctau_grid_mm, limits, ctau_mm: float) -> float:
     """The rate limit at ``ctau_mm`` from its values ``limits`` on ``ctau_grid_mm`` (which starts at
     0, prompt, followed by increasing lifetimes): the logarithm linear in c tau between prompt and
     the first lifetime, linear in log c tau inside the grid, extrapolated from the last two above it.
-    ``limits`` may be a :class:`PartialLimits` (only the two values used are read).
+    ``limits`` may be a :class:`PartialLimits` (only the two values used are read); NaN where one of
+    them is not finite.
 
     Examples
     --------
@@ -90,7 +91,10 @@ def rate_limit_at(ctau_grid_mm, limits, ctau_mm: float) -> float:
     i, j = _neighbours(grid, ctau_mm)
     if isinstance(limits, PartialLimits):
         limits.need((i, j))
-    low, high = np.log(_read(limits, (i, j)))
+    values = _read(limits, (i, j))
+    if not np.all(np.isfinite(values)):
+        return float("nan")
+    low, high = np.log(values)
     if i == 0:
         # between prompt and the first lifetime: linear in c tau
         return float(np.exp(np.interp(ctau_mm, [0.0, grid[j]], [low, high])))

@@ -160,12 +160,13 @@ def mass_range(particle: str, defaults: tuple, *, prefix: str = "mass", bounds: 
 #: The seed of a run's simulation and pseudo-data, a parameter of every channel.
 SEED = Parameter("seed", int, 1, "random seed of the simulation and pseudo-data", minimum=0)
 
-#: Whether a run computes its expected limits versus luminosity (0.1 fb^-1 to 50 ab^-1), a parameter
-#: of every channel. The curve follows from the detector model, the simulation and the selection
-#: method, not from the run's own luminosity: a projection run of a chapter whose run on data
-#: shows it for the same experiment can leave it out.
+#: Whether a run computes its expected limits versus luminosity (0.1 fb^-1 to 50 ab^-1: the run's
+#: likelihoods, with its selection, scaled to each luminosity), a parameter of every channel. A
+#: projection run whose chapter draws the curve in its run at the published luminosity may leave it
+#: out: its own limits are the projection, with the selection chosen at its luminosity.
 LUMINOSITY_SCAN = Parameter("luminosity_scan", bool, True, "compute the expected limits versus luminosity, "
-                            "0.1 fb^-1 to 50 ab^-1 (False: a projection run whose chapter shows them in its run on data)")
+                            "0.1 fb^-1 to 50 ab^-1, from this run's likelihoods (False: a projection run whose "
+                            "chapter draws them in its run at the published luminosity)")
 
 #: Parameters of every notebook that the runner sets for each execution. They say where and how a
 #: run executes, not what it computes: they are not part of a run's identity or cache key, and a

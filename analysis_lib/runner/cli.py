@@ -414,11 +414,19 @@ def run_order(runs) -> dict[str, int]:
     return order
 
 
-def _follows(item, leaders) -> bool:
-    """Whether the sample ``(key, request)`` shares a generation made by another sample's task."""
-    key, request = item
-    group = getattr(request, "group", None)
-    return group is not None and leaders[group] != key
+def sample_plan(samples: dict) -> list:
+    """The simulation stage's tasks in the order they are submitted: (key, request, the key of the
+    sample whose task it waits for, or None). The samples of a shared generation follow the first of
+    them (by key), whose task makes them all: they find their files rather than hold a worker on
+    the generation's lock."""
+    leaders = {}
+    for key in sorted(samples):
+        group = getattr(samples[key], "group", None)
+        if group is not None:
+            leaders.setdefault(group, key)
+    plan = [(key, request, None if leaders.get(getattr(request, "group", None), key) == key
+             else leaders[request.group]) for key, request in samples.items()]
+    return sorted(plan, key=lambda item: item[2] is not None)
 
 
 def execute_all(runs, *, workers=1, scheduler=None, scans="auto") -> dict:
@@ -480,16 +488,10 @@ def execute_all(runs, *, workers=1, scheduler=None, scans="auto") -> dict:
                 n_workers = len(client.scheduler_info()["workers"])
                 on_cluster = scans == "cluster" or (scans == "auto" and len(runs) < n_workers)
                 address = client.scheduler.address if on_cluster else ""
-                # the samples of a shared generation: the first makes them all, the others wait for it
-                # (and find their files) rather than hold a worker on its lock
-                leaders = {}
-                for key, request in samples.items():
-                    if getattr(request, "group", None) is not None:
-                        leaders.setdefault(request.group, key)
                 sample_futures = {}
-                for key, request in sorted(samples.items(), key=lambda item: _follows(item, leaders)):
-                    after = [sample_futures[leaders[request.group]]] if _follows((key, request), leaders) else []
-                    sample_futures[key] = client.submit(make_sample, request, after=after,
+                for key, request, leader in sample_plan(samples):
+                    sample_futures[key] = client.submit(make_sample, request,
+                                                        after=[sample_futures[leader]] if leader else [],
                                                         key=f"sample-{key}-{invocation[:8]}", pure=False,
                                                         resources={RESOURCE: 1}, priority=10)
                 by_key = {}

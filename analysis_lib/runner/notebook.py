@@ -168,11 +168,11 @@ class NotebookRun(_Outputs):
 
         if not self.params.get("luminosity_scan", True):
             display(Markdown(
-                "This run leaves the expected limits versus luminosity out (`luminosity_scan = False`): they "
-                "follow from the detector model, the simulation and the method, not from the luminosity of a run, "
-                f"and the chapter's run on {self.experiment}'s published data set draws them from 0.1 fb$^{{-1}}$ to "
-                f"50 ab$^{{-1}}$. This run's limits above are the projection at {self.lumi}, with the selection "
-                "chosen at that luminosity."))
+                "This run leaves the expected limits versus luminosity out (`luminosity_scan = False`). The "
+                f"paragraph above describes them as the chapter's run on {self.experiment}'s published data set "
+                "draws them: that run's likelihoods and selection, scaled from 0.1 fb$^{-1}$ to 50 ab$^{-1}$. "
+                f"This run's limits above are the projection to {self.lumi} with the selection chosen at that "
+                "luminosity, so they may differ from that curve's point here."))
             return None
         result = self.sensitivity(inputs)
         fig = plot_sensitivity(result, coupling=coupling)

@@ -49,6 +49,7 @@ import hashlib
 import inspect
 import json
 import logging
+import re
 import time
 import zlib
 from dataclasses import dataclass, field, replace
@@ -263,12 +264,12 @@ class SampleRequest:
 
     @cached_property
     def group(self) -> str | None:
-        """Hash of the shared generation (None without one): the same for the samples that share it."""
+        """Hash of the shared generation (None without one): of its samples' keys, the same for each of
+        them (and another for another skim, size or seed)."""
         if not self.siblings:
             return None
-        blob = json.dumps({"generation": self.generation_identity, "seed": self.seed, "code": _code_version(),
-                           "samples": [s.name for s in self.siblings]}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        keys = sorted(r.key for r in self.sibling_requests())
+        return hashlib.sha256(json.dumps(keys).encode()).hexdigest()[:16]
 
     @property
     def path(self) -> Path:
@@ -305,17 +306,21 @@ def requests(specs, dataset: Dataset, *, seed: int, config: ProductionConfig) ->
     groups = {}
     for spec in specs:
         if spec.generation is not None:
+            if not re.fullmatch(r"[A-Za-z0-9_]+", spec.generation):
+                raise ParameterError(f"generation {spec.generation!r} of sample {spec.name!r}: use letters, digits and _")
             groups.setdefault(spec.generation, []).append(spec)
-    for name, members in groups.items():
-        first = members[0]
-        if any((_generator(m.generate), m.config, m.n_events, m.chunk, m.weighted)
-               != (_generator(first.generate), first.config, first.n_events, first.chunk, first.weighted) for m in members):
-            raise ParameterError(f"the samples {[m.name for m in members]} share the generation {name!r} but not "
-                                 "its generator, settings, size or chunk; give them the same or separate generations")
     siblings = {name: tuple(sorted(members, key=lambda m: m.name)) if len(members) > 1 else ()
                 for name, members in groups.items()}
     out = [SampleRequest(spec, experiment, int(seed), config, siblings=siblings.get(spec.generation, ()))
            for spec in specs]
+    for name, members in groups.items():
+        shared = [r for r in out if r.spec.generation == name]
+        made = {(repr(_generator(r.spec.generate)), json.dumps(r.spec.config, sort_keys=True), r.n_events, r.spec.chunk,
+                 r.spec.weighted, r.spec.force_beam_background, r.spec.force_track_loss) for r in shared}
+        if len(made) > 1:
+            raise ParameterError(f"the samples {[m.name for m in members]} share the generation {name!r} but not its "
+                                 "generator, settings, number of events (cross section), chunk or forced conditions; "
+                                 "give them the same, or separate generations")
     if 0 < dataset.luminosity_fb <= config.pool_luminosity_fb:
         branched = [spec.name for spec in specs if spec.kind == "background" and spec.photon_branch is not None]
         if branched:
@@ -363,6 +368,8 @@ def _make(request: SampleRequest):
     start = time.perf_counter()
     if request.siblings:
         todo = [r for r in request.sibling_requests() if r is request or not r.done()]
+        if any(r.n_events != request.n_events for r in todo):  # requests() refuses them; never write such files
+            raise ParameterError(f"the samples of generation {request.spec.generation!r} differ in size")
         generation_rng = sample_rng(request.seed, request.generation_identity, 0)
         detector_rngs = [sample_rng(r.seed, r.identity, 1) for r in todo]
     else:

@@ -60,3 +60,29 @@ def test_couplings_computed_where_the_searches_read_them_equal_the_whole_grid():
     partial_limits = PartialLimits(table[:, 0, 0], np.arange(len(grid)) < 2)
     with pytest.raises(MissingLimits, match=r"\[9, 10\]"):
         coupling_limit(grid, partial_limits, rate=rates[0], ctau_mm=ctaus[0])
+
+
+def _whole_grid_rate_limit(grid, limits, ctau):
+    """The interpolation as it was written over the whole grid (np.interp of every point)."""
+    grid, values = np.asarray(grid, dtype=float), np.log(np.asarray(limits, dtype=float))
+    positive = grid > 0
+    log_ctau = np.log(grid[positive])
+    if ctau <= grid[positive][0]:
+        return float(np.exp(np.interp(ctau, [0.0, grid[positive][0]], [values[0], values[positive][0]])))
+    x = np.log(ctau)
+    if x <= log_ctau[-1]:
+        return float(np.exp(np.interp(x, log_ctau, values[positive])))
+    slope = (values[positive][-1] - values[positive][-2]) / (log_ctau[-1] - log_ctau[-2])
+    return float(np.exp(values[positive][-1] + slope * (x - log_ctau[-1])))
+
+
+def test_two_point_interpolation_equals_the_whole_grid_bit_for_bit():
+    rng = np.random.default_rng(5)
+    grid = [0.0, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0]
+    limits = 1e-7 * rng.uniform(0.5, 50.0, len(grid))
+    points = np.concatenate([grid, 10 ** rng.uniform(-4, 6, 2000)])
+    assert all(rate_limit_at(grid, limits, c) == _whole_grid_rate_limit(grid, limits, c) for c in points)
+    # a limit that is not finite gives NaN where it is read, not elsewhere
+    broken = limits.copy()
+    broken[5] = np.nan
+    assert np.isnan(rate_limit_at(grid, broken, 20.0)) and rate_limit_at(grid, broken, 0.5) == rate_limit_at(grid, limits, 0.5)

@@ -296,11 +296,11 @@ def test_the_samples_of_a_shared_generation_follow_the_first(tmp_path, monkeypat
                   n_events=3000, chunk=1500)
     pair = [replace(eta, name=f"eta_{b}", photon_branch=(b, 0.1), generation="eta") for b in ("seen", "missed")]
     samples = {r.key: r for r in requests(pair, ds, seed=4, config=ProductionConfig(skim=alp.skim))}
-    leaders = {}
-    for key, request in samples.items():
-        leaders.setdefault(request.group, key)
-    followers = [item for item in samples.items() if runner._follows(item, leaders)]
-    assert len(followers) == 1 and len(leaders) == 1
-    first = runner.make_sample(samples[next(iter(leaders.values()))])
-    second = runner.make_sample(followers[0][1], after=[first])
-    assert first["simulated"] and not second["simulated"]
+    samples["other"] = type("Plain", (), {"group": None})()  # a sample of no generation
+    plan = runner.sample_plan(samples)
+    assert [leader is None for _, _, leader in plan] == [True, True, False]  # the follower last
+    (first_key, first, _), (follower_key, follower, leader) = [p for p in plan if p[0] != "other"]
+    assert leader == first_key == min(k for k in samples if k != "other")
+    made = runner.make_sample(first)
+    followed = runner.make_sample(follower, after=[made])
+    assert made["simulated"] and not followed["simulated"]

@@ -165,15 +165,24 @@ def test_a_shared_generation_is_made_once_for_its_samples(tmp_path, monkeypatch)
     assert timing.totals()["simulation"] == spent  # nothing simulated again
     first = {r.spec.name: read_events(Ntuple(r.path, weight_scale=1.0)) for r in (seen, missed)}
     assert read_meta(missed.path)["generation"] == {"name": "eta", "samples": [s.name for s in seen.siblings]}
+    # one file lost: made again alone (the other's file kept), the same contents
+    missed.path.unlink()
+    make(missed)
+    assert ak.array_equal(read_events(Ntuple(missed.path, weight_scale=1.0)), first[missed.spec.name])
     # the other order, another folder: the same contents
     monkeypatch.setenv("DSBOOK_GENERATED_DIR", str(tmp_path / "b"))
     seen, missed = requests(pair, ds, seed=3, config=CONFIG)
     make(missed)
     for r in (seen, missed):
         assert ak.array_equal(read_events(Ntuple(r.path, weight_scale=1.0)), first[r.spec.name])
+    # another skim: another group (its own lock and task)
+    other = requests(pair, ds, seed=3, config=replace(CONFIG, skim=lambda e: None))[0]
+    assert other.group != seen.group
     # a sample alone (no generation) is another sample, with its own events
     alone = requests([replace(pair[0], generation=None)], ds, seed=3, config=CONFIG)[0]
     assert alone.key != seen.key and alone.group is None and not alone.siblings
-    with pytest.raises(ParameterError, match="share the generation"):
-        requests([pair[0], replace(pair[1], n_events=5000)], ds, seed=3, config=CONFIG)
+    for changed in ({"n_events": 5000}, {"sigma_pb": 2 * pair[1].sigma_pb, "n_events": None},
+                    {"force_beam_background": True}):
+        with pytest.raises(ParameterError, match="share the generation"):
+            requests([pair[0], replace(pair[1], **changed)], ds, seed=3, config=CONFIG)
 
