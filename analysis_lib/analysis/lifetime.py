@@ -47,21 +47,12 @@ def _neighbours(grid, ctau_mm) -> tuple[int, int]:
     return int(positive[above - 1]), int(positive[above])
 
 
-def _read(limits, indices):
-    """``limits[i]`` for ``indices`` (``limits`` a sequence, or a :class:`PartialLimits` that raises
-    :class:`MissingLimits`)."""
-    return [float(limits[i]) for i in indices]
-
-
 class PartialLimits:
     """Rate limits on a lifetime grid of which only some are computed (``known``): reading another
     raises :class:`MissingLimits`, naming every unknown index the interpolation needs."""
 
     def __init__(self, values, known):
         self.values, self.known = np.asarray(values, dtype=float), np.asarray(known, dtype=bool)
-
-    def __len__(self):
-        return len(self.values)
 
     def __getitem__(self, index):
         if not self.known[index]:
@@ -91,7 +82,7 @@ def rate_limit_at(ctau_grid_mm, limits, ctau_mm: float) -> float:
     i, j = _neighbours(grid, ctau_mm)
     if isinstance(limits, PartialLimits):
         limits.need((i, j))
-    values = _read(limits, (i, j))
+    values = [float(limits[i]), float(limits[j])]
     if not np.all(np.isfinite(values)):
         return float("nan")
     low, high = np.log(values)

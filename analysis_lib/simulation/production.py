@@ -315,8 +315,8 @@ def requests(specs, dataset: Dataset, *, seed: int, config: ProductionConfig) ->
            for spec in specs]
     for name, members in groups.items():
         shared = [r for r in out if r.spec.generation == name]
-        made = {(repr(_generator(r.spec.generate)), json.dumps(r.spec.config, sort_keys=True), r.n_events, r.spec.chunk,
-                 r.spec.weighted, r.spec.force_beam_background, r.spec.force_track_loss) for r in shared}
+        made = {(r.generation_identity, repr(_generator(r.spec.generate)), r.spec.force_beam_background,
+                 r.spec.force_track_loss) for r in shared}
         if len(made) > 1:
             raise ParameterError(f"the samples {[m.name for m in members]} share the generation {name!r} but not its "
                                  "generator, settings, number of events (cross section), chunk or forced conditions; "
