@@ -91,7 +91,7 @@ def test_a_photon_missed_by_the_calorimeter_as_often_as_its_inefficiency():
     (1 - efficiency), or always, with weight efficiency. A beam-background cluster merging with the
     missed shower still makes a candidate of it (as without the branches): the weighted share of
     events without a candidate in the missed branch is the binomial share of the natural sample."""
-    n, eff = 40_000, BELLE2.calorimeter.efficiency
+    n, eff = 20_000, BELLE2.calorimeter.efficiency
     events = _photons(n, [0.4], [0.0])
     natural = _hard_candidates(reconstruct(events, BELLE2, np.random.default_rng(1)))
     missed = reconstruct(events, BELLE2, np.random.default_rng(2), photon_branch=("missed", 0.1))
