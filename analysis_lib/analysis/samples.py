@@ -46,7 +46,7 @@ def work_dir(ds: Dataset, seed: int) -> Path:
     dataset of real ntuples one of its own below the generated-data folder, never inside the folder
     of its ntuples."""
     if ds.simulated:
-        return generated_dir() / ds.experiment.name / f"seed{seed}"
+        return ds.ntuple_dir(seed)
     return generated_dir() / "datasets" / ds.name / f"seed{seed}"
 
 

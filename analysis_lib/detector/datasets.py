@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from ..core.constants import mass_gev
 from ..core.errors import ParameterError
 from ..core.parameters import Parameter
 from ..core.paths import DATA_DIR
@@ -61,6 +62,8 @@ class Dataset:
     ntuples: str
     branches: dict = field(default_factory=dict)
     bb_pairs: float | None = None
+    #: the registry's ``off_resonance``: the dataset taken below the Upsilon(4S) with this one
+    off_resonance: str | None = None
 
     @property
     def luminosity_pb(self) -> float:
@@ -68,12 +71,36 @@ class Dataset:
         return self.luminosity_fb * 1e3
 
     @property
+    def sqrt_s_gev(self) -> float:
+        """Centre-of-mass energy of the dataset (its experiment's beams, scaled for data taken off
+        the Upsilon(4S): the registry's ``sqrt_s_gev``)."""
+        return self.experiment.sqrt_s_gev
+
+    @property
+    def below_bb_threshold(self) -> bool:
+        """True when sqrt(s) is below 2 m_B0: no B Bbar pairs (off-resonance data)."""
+        return self.sqrt_s_gev < 2 * mass_gev(511)
+
+    @property
     def n_bb_pairs(self) -> float:
         """Number of B Bbar pairs: the published count where the registry gives one, else
-        sigma(e+e- -> B Bbar) x luminosity with :data:`SIGMA_BB_NB`."""
+        sigma(e+e- -> B Bbar) x luminosity with :data:`SIGMA_BB_NB`; none below the threshold."""
+        if self.below_bb_threshold:
+            return 0.0
         if self.bb_pairs is not None:
             return float(self.bb_pairs)
         return SIGMA_BB_NB * 1e3 * self.luminosity_pb
+
+    def off_resonance_dataset(self) -> Dataset:
+        """The dataset taken below the Upsilon(4S) with this one (the registry's ``off_resonance``),
+        for channels that measure the continuum there; a clear error when none is registered."""
+        if self.off_resonance is None:
+            with_one = sorted(name for name, d in _load().items() if d.off_resonance)
+            raise ParameterError(
+                f"dataset {self.name!r} names no off-resonance dataset (key off_resonance in the registry); "
+                f"datasets that do: {with_one}"
+            )
+        return dataset(self.off_resonance)
 
     @property
     def simulated(self) -> bool:
@@ -82,9 +109,9 @@ class Dataset:
 
     def ntuple_dir(self, seed: int) -> Path:
         """Folder of the dataset's ntuples: for a simulated dataset, the folder of its experiment's
-        samples for ``seed`` (shared by every dataset of the experiment)."""
+        samples for ``seed`` (shared by every dataset of the experiment at its energy)."""
         if self.simulated:
-            return generated_dir() / self.experiment.name / f"seed{seed}"
+            return generated_dir() / self.experiment.tag / f"seed{seed}"
         path = Path(self.ntuples)
         return path if path.is_absolute() else (registry_path().parent / path)
 
@@ -106,8 +133,22 @@ def _load_file(path):
     for name, entry in raw.items():
         entry = dict(entry)
         entry["experiment"] = experiment(entry["experiment"])
+        sqrt_s = entry.pop("sqrt_s_gev", None)
+        if sqrt_s is not None:
+            if isinstance(sqrt_s, bool) or not isinstance(sqrt_s, int | float):
+                raise ParameterError(f"{path}: dataset {name!r}: sqrt_s_gev = {sqrt_s!r} must be a number of GeV")
+            entry["experiment"] = entry["experiment"].at_sqrt_s(float(sqrt_s))
         entry.setdefault("branches", {})
         out[name] = Dataset(name=name, **entry)
+    for name, ds in out.items():
+        if ds.off_resonance is None:
+            continue
+        partner = out.get(ds.off_resonance)
+        if partner is None or partner.experiment.name != ds.experiment.name or not partner.below_bb_threshold:
+            raise ParameterError(
+                f"{path}: dataset {name!r}: off_resonance = {ds.off_resonance!r} must name a registered dataset of the "
+                f"same experiment below the B Bbar threshold (sqrt_s_gev < {2 * mass_gev(511):.3f})"
+            )
     return out
 
 

@@ -57,6 +57,14 @@ class Beams:
         b = np.linalg.norm(self.beta)
         return float(b / np.sqrt(1 - b**2))
 
+    def at_sqrt_s(self, sqrt_s_gev: float) -> Beams:
+        """These beams with both energies scaled by one factor to give ``sqrt_s_gev``: the same boost
+        and crossing angle (how the B factories ran below the Upsilon(4S), a few tens of MeV lower)."""
+        if not (np.isfinite(sqrt_s_gev) and sqrt_s_gev > 0):
+            raise ParameterError(f"sqrt(s) = {sqrt_s_gev!r} GeV must be a positive number")
+        k = float(sqrt_s_gev) / self.sqrt_s_gev
+        return replace(self, e_minus_gev=self.e_minus_gev * k, e_plus_gev=self.e_plus_gev * k)
+
 
 @dataclass(frozen=True)
 class Calorimeter:
@@ -199,6 +207,24 @@ class Experiment:
     @property
     def sqrt_s_gev(self) -> float:
         return self.beams.sqrt_s_gev
+
+    def at_sqrt_s(self, sqrt_s_gev: float) -> Experiment:
+        """The same detector with beams of centre-of-mass energy ``sqrt_s_gev``
+        (:meth:`Beams.at_sqrt_s`): an off-resonance dataset's experiment. Its samples differ from
+        the nominal beams' (the beams are part of a sample's key)."""
+        return replace(self, beams=self.beams.at_sqrt_s(sqrt_s_gev))
+
+    @property
+    def nominal(self) -> bool:
+        """True for the registered experiment's beams (the Upsilon(4S)), False at another energy."""
+        registered = _EXPERIMENTS.get(self.name)
+        return registered is None or self.beams == registered.beams
+
+    @property
+    def tag(self) -> str:
+        """The experiment's name, with the centre-of-mass energy when it is not the nominal one
+        (``"belle@10.520"``): for labels of samples and profiles."""
+        return self.name if self.nominal else f"{self.name}@{self.sqrt_s_gev:.3f}"
 
 
 #: Belle II at SuperKEKB. Beams 7.007 x 4.000 GeV (sqrt(s) = 10.58 GeV) with an 83 mrad crossing angle (Belle II Technical

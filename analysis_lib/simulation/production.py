@@ -275,12 +275,12 @@ class SampleRequest:
     def path(self) -> Path:
         """The sample's file."""
         role = "pool_" if self.pool else ""
-        return generated_dir() / self.experiment.name / f"seed{self.seed}" / f"{role}{self.spec.name}.{self.key}.root"
+        return generated_dir() / self.experiment.tag / f"seed{self.seed}" / f"{role}{self.spec.name}.{self.key}.root"
 
     @property
     def label(self) -> str:
         """``<experiment>/<sample>`` (``pool`` added for a pool), for progress bars and profiles."""
-        return f"{self.experiment.name}/{self.spec.name}{' (pool)' if self.pool else ''}"
+        return f"{self.experiment.tag}/{self.spec.name}{' (pool)' if self.pool else ''}"
 
     def rng(self) -> np.random.Generator:
         """The sample's random stream."""
@@ -385,7 +385,8 @@ def _make(request: SampleRequest):
             s = r.spec
             meta = {
                 "sample": s.name, "label": s.label, "kind": "pool" if r.pool else s.kind,
-                "experiment": r.experiment.name, "sigma_pb": s.cross_section_pb(), "n_generated": n, "seed": r.seed,
+                "experiment": r.experiment.name, "sqrt_s_gev": r.experiment.sqrt_s_gev, "sigma_pb": s.cross_section_pb(),
+                "n_generated": n, "seed": r.seed,
                 "generator": s.config, "cache_key": r.key, "weights": WEIGHTS_PER_SIGMA_L,
                 "force_beam_background": s.force_beam_background, "force_track_loss": s.force_track_loss,
                 "photon_branch": None if s.photon_branch is None else list(s.photon_branch), "seconds": seconds,

@@ -17,9 +17,9 @@ def test_dataset_registry():
 
 
 def test_datasets_by_experiment():
-    assert dataset_names("babar") == ["babar_4s"]
+    assert dataset_names("babar") == ["babar_4s", "babar_off"]
     assert set(dataset_names("belle2")) == {"belle2_2018", "belle2_2019", "belle2_2019_2020", "belle2_1ab",
-                                            "belle2_50ab"}
+                                            "belle2_50ab", "belle2_50ab_off"}
     assert all(dataset(name).experiment.name == "belle2" for name in dataset_names("belle2"))
 
 
@@ -29,3 +29,59 @@ def test_b_pairs_published_or_from_the_cross_section():
     ds = dataset("belle2_50ab")
     assert ds.bb_pairs is None
     assert ds.n_bb_pairs == pytest.approx(SIGMA_BB_NB * 1e6 * ds.luminosity_fb)  # nb x fb^-1 = 1e6 events
+
+
+def test_off_resonance_datasets_have_their_energy_and_no_b_pairs():
+    on, off = dataset("belle_4s"), dataset("belle_4s").off_resonance_dataset()
+    assert off.name == "belle_off" and off.luminosity_fb == 89.0
+    assert off.sqrt_s_gev == pytest.approx(10.52, abs=1e-9) and on.sqrt_s_gev == pytest.approx(10.58, abs=0.005)
+    # both beams scaled by one factor: the boost is the same
+    assert off.experiment.beams.beta_gamma == pytest.approx(on.experiment.beams.beta_gamma, rel=1e-12)
+    assert off.experiment.beams.e_minus_gev / off.experiment.beams.e_plus_gev == pytest.approx(
+        on.experiment.beams.e_minus_gev / on.experiment.beams.e_plus_gev, rel=1e-12)
+    assert off.below_bb_threshold and off.n_bb_pairs == 0 and on.n_bb_pairs == pytest.approx(772e6)
+    assert on.experiment.nominal and not off.experiment.nominal
+    assert on.experiment.tag == "belle" and off.experiment.tag == "belle@10.520"
+    assert dataset("babar_off").sqrt_s_gev == pytest.approx(10.54) and dataset("belle2_50ab_off").projection
+    with pytest.raises(ParameterError, match="names no off-resonance dataset.*belle_4s"):
+        dataset("belle2_2018").off_resonance_dataset()
+
+
+def test_an_off_resonance_dataset_simulates_its_own_samples(tmp_path, monkeypatch):
+    from analysis_lib.simulation.production import ProductionConfig, SampleSpec, requests
+
+    monkeypatch.setenv("DSBOOK_GENERATED_DIR", str(tmp_path))
+    spec = SampleSpec(name="bkg", label="bkg", kind="background", sigma_pb=1.0, generate=None, config={})
+    config = ProductionConfig(skim=None)
+    on, off = (requests([spec], dataset(name), seed=1, config=config)[0] for name in ("belle_4s", "belle_off"))
+    assert on.key != off.key and on.path.parent != off.path.parent
+    assert off.label == "belle@10.520/bkg" and dataset("belle_off").ntuple_dir(1) == off.path.parent
+
+
+@pytest.mark.parametrize("partner", ["nope", "belle2_2018", "belle_4s"])
+def test_a_registry_naming_a_wrong_off_resonance_partner_is_refused(tmp_path, monkeypatch, partner):
+    import yaml
+
+    from analysis_lib.detector import datasets as registry
+
+    entries = yaml.safe_load(registry.REGISTRY.read_text())
+    entries["belle_4s"]["off_resonance"] = partner
+    path = tmp_path / "datasets.yaml"
+    path.write_text(yaml.safe_dump(entries))
+    monkeypatch.setenv("DSBOOK_REGISTRY", str(path))
+    with pytest.raises(ParameterError, match=f"belle_4s.*off_resonance = '{partner}'.*below the B Bbar threshold"):
+        dataset("belle_4s")
+
+
+def test_a_registry_with_a_textual_energy_is_refused(tmp_path, monkeypatch):
+    import yaml
+
+    from analysis_lib.detector import datasets as registry
+
+    entries = yaml.safe_load(registry.REGISTRY.read_text())
+    entries["belle_off"]["sqrt_s_gev"] = "low"
+    path = tmp_path / "datasets.yaml"
+    path.write_text(yaml.safe_dump(entries))
+    monkeypatch.setenv("DSBOOK_REGISTRY", str(path))
+    with pytest.raises(ParameterError, match="belle_off.*sqrt_s_gev = 'low'"):
+        dataset("belle_off")
