@@ -116,8 +116,19 @@ class Calorimeter:
 
 @dataclass(frozen=True)
 class Tracker:
-    """Tracking acceptance: a charged particle inside the polar range and above the p_T threshold
-    leaves a track with the given efficiency; sigma_pT / pT = a pT (+) b / beta."""
+    """Tracking acceptance: a charged particle inside the polar range and above the p_T threshold,
+    made inside ``max_production_radius_mm`` of the beam (a particle made farther out crosses too few
+    drift-chamber layers), leaves a track with the given efficiency; sigma_pT / pT = a pT (+) b / beta.
+
+    Impact parameters: a track is a straight line from its production point along its momentum
+    (the curvature in the solenoid is neglected in generation and reconstruction alike: over the
+    few centimetres a Lambda flies it moves a 0.3 GeV track by millimetres). Its signed transverse
+    distance of closest approach to the beam line, d0, and the z of that point, z0, are smeared by
+    sigma = a (+) b / (p beta sin^(3/2) theta) (``impact_terms_mm``, the usual form of a silicon
+    vertex detector with multiple scattering) for particles made inside the vertex detector
+    (``vertex_detector_radius_mm``), and by ``outer_impact_resolution_mm`` for the others, which the
+    drift chamber alone measures.
+    """
 
     theta_min_deg: float
     theta_max_deg: float
@@ -125,6 +136,19 @@ class Tracker:
     efficiency: float
     resolution_pt_term: float
     resolution_beta_term: float
+    max_production_radius_mm: float = 500.0
+    impact_terms_mm: tuple[float, float] = (0.02, 0.035)
+    vertex_detector_radius_mm: float = 88.0
+    outer_impact_resolution_mm: float = 0.5
+
+    def impact_resolution_mm(self, momentum_gev, beta, theta_rad, production_radius_mm):
+        """sigma(d0) = sigma(z0) in mm of tracks (see the class docstring)."""
+        a, b = self.impact_terms_mm
+        p_beta = np.maximum(np.asarray(momentum_gev, dtype=float) * np.asarray(beta, dtype=float), 1e-3)
+        sin_theta = np.maximum(np.sin(theta_rad), 1e-3)
+        inner = np.hypot(a, b / (p_beta * sin_theta**1.5))
+        return np.where(np.asarray(production_radius_mm) < self.vertex_detector_radius_mm, inner,
+                        np.hypot(inner, self.outer_impact_resolution_mm))
 
 
     def momentum_resolution(self, pt_gev, beta):
@@ -136,10 +160,10 @@ class Tracker:
 
 @dataclass(frozen=True)
 class ParticleIdentification:
-    """Charged-kaon and muon identification: the probability that a track passes the kaon (muon)
-    selection, for a true kaon (muon) (flat efficiency inside the acceptance of the selection) and
-    for each other species (mis-ID rate), keyed by |PDG id|. Species not listed are never taken for
-    kaons (muons)."""
+    """Charged-kaon, muon and proton identification: the probability that a track passes the kaon
+    (muon, proton) selection, for a true kaon (muon, proton) (flat efficiency inside the acceptance
+    of the selection) and for each other species (mis-ID rate), keyed by |PDG id|. Species not
+    listed are never taken for kaons (muons, protons)."""
 
     kaon_efficiency: float
     misid_as_kaon: tuple[tuple[int, float], ...]
@@ -151,6 +175,21 @@ class ParticleIdentification:
     muon_momentum_min_gev: float
     #: lab polar-angle range (degrees) of the muon detector
     muon_theta_range_deg: tuple[float, float]
+    #: proton identification: efficiency for protons and mis-ID rates of other species, inside the
+    #: momentum range (GeV, lab) where the hadron identification works
+    proton_efficiency: float = 0.90
+    misid_as_proton: tuple[tuple[int, float], ...] = ((211, 0.02), (321, 0.05), (11, 0.005), (13, 0.005))
+    proton_momentum_range_gev: tuple[float, float] = (0.1, 4.5)
+
+    def proton_probability(self, abs_pdgid, momentum_gev):
+        """Probability that tracks of the given species and lab momenta are identified as protons."""
+        abs_pdgid = np.asarray(abs_pdgid)
+        prob = np.where(abs_pdgid == 2212, self.proton_efficiency, 0.0)
+        for pdgid, rate in self.misid_as_proton:
+            prob = np.where(abs_pdgid == pdgid, rate, prob)
+        lo, hi = self.proton_momentum_range_gev
+        p = np.asarray(momentum_gev, dtype=float)
+        return np.where((p >= lo) & (p <= hi), prob, 0.0)
 
     def muon_probability(self, abs_pdgid, momentum_gev, theta_rad):
         """Probability that tracks of the given species, lab momenta and polar angles are
@@ -234,7 +273,10 @@ class Experiment:
 #: terms set so that sigma_E/E = 4% at 0.1 GeV and 1.6% at 8 GeV as quoted for Belle II (TDR);
 #: position resolution of Belle (Ikeda et al.). Two showers are resolved when their centres are at
 #: least two crystal faces (2 x 5.5 cm) apart, a model of the local-maximum splitting of the
-#: clustering. CDC acceptance 17-150 degrees (TDR).
+#: clustering. CDC acceptance 17-150 degrees (TDR). Impact parameters, the largest production radius of
+#: a track and proton identification (90% efficiency at 2% pion and 5% kaon mis-ID): models, in the
+#: forms of :class:`Tracker` and :class:`ParticleIdentification`, of the size the detector papers
+#: describe (tens of microns from the vertex detector, half a millimetre from the drift chamber).
 BELLE2 = Experiment(
     name="belle2",
     label="Belle II",
@@ -259,6 +301,10 @@ BELLE2 = Experiment(
         efficiency=0.99,
         resolution_pt_term=0.0011,
         resolution_beta_term=0.0025,
+        # the CDC reaches r = 1.13 m; its vertex detector (PXD and SVD) ends at r = 135 mm (TDR)
+        max_production_radius_mm=700.0,
+        impact_terms_mm=(0.015, 0.025),
+        vertex_detector_radius_mm=135.0,
     ),
     beam_background=BeamBackground(mean_clusters=0.05, threshold_gev=0.1, mean_energy_gev=0.08),
     # TOP and ARICH: a model (about 90% kaon efficiency at a few percent pion mis-ID, the range quoted
@@ -282,7 +328,8 @@ BELLE2 = Experiment(
 #: closer than two faces merge (a model). Tracking (SVT + DCH): 17.2-152.6 degrees (DCH),
 #: sigma_pT/pT = 0.13% pT (+) 0.45%. DIRC kaon identification: a model of about 85% efficiency at
 #: 2% pion mis-ID over 0.25-4.5 GeV; IFR muon identification: a model of 85% efficiency at 3% pion
-#: mis-ID above 0.8 GeV. Beam background: a model.
+#: mis-ID above 0.8 GeV. Beam background: a model. Impact parameters, the largest production radius
+#: of a track and proton identification: models (see BELLE2).
 BABAR = Experiment(
     name="babar",
     label="BaBar",
@@ -307,6 +354,10 @@ BABAR = Experiment(
         efficiency=0.98,
         resolution_pt_term=0.0013,
         resolution_beta_term=0.0045,
+        # the DCH spans r = 236-809 mm; the SVT ends at r = 144 mm (detector paper)
+        max_production_radius_mm=500.0,
+        impact_terms_mm=(0.025, 0.04),
+        vertex_detector_radius_mm=144.0,
     ),
     beam_background=BeamBackground(mean_clusters=0.3, threshold_gev=0.03, mean_energy_gev=0.03),
     pid=ParticleIdentification(kaon_efficiency=0.85, misid_as_kaon=((211, 0.02), (2212, 0.03), (11, 0.005), (13, 0.01)),
@@ -324,7 +375,8 @@ BABAR = Experiment(
 #: 17-150 degrees, sigma_pT/pT = 0.19% pT (+) 0.30%/beta. Kaon identification (ACC, TOF, dE/dx):
 #: a model of about 88% efficiency at 8.5% pion mis-ID (the working point quoted in the detector
 #: paper), 0.2-3.5 GeV; KLM muon identification: a model of 90% efficiency at 1.5% pion mis-ID above
-#: 0.7 GeV (the detector paper's working point). Beam background: a model.
+#: 0.7 GeV (the detector paper's working point). Beam background: a model. Impact parameters, the
+#: largest production radius of a track and proton identification: models (see BELLE2).
 BELLE = Experiment(
     name="belle",
     label="Belle",
@@ -338,6 +390,10 @@ BELLE = Experiment(
         efficiency=0.98,
         resolution_pt_term=0.0019,
         resolution_beta_term=0.0030,
+        # the CDC reaches r = 880 mm; the SVD (its second version) ends at r = 88 mm
+        max_production_radius_mm=500.0,
+        impact_terms_mm=(0.02, 0.035),
+        vertex_detector_radius_mm=88.0,
     ),
     beam_background=BeamBackground(mean_clusters=0.3, threshold_gev=0.03, mean_energy_gev=0.03),
     pid=ParticleIdentification(kaon_efficiency=0.88, misid_as_kaon=((211, 0.085), (2212, 0.05), (11, 0.005), (13, 0.01)),

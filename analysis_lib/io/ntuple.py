@@ -23,9 +23,12 @@ Logical names:
 ``track_p``, ``track_theta``, ``track_phi``, ``track_charge``, ``track_kaon_id``
     jagged per-event lists of tracks: momentum in GeV, angles in radians (lab), charge, and whether
     the track passes the kaon identification (required when tracks are asked for);
-``track_muon_id``
-    whether the track passes the muon identification (optional for the reader; the channels that
-    need it say so);
+``track_muon_id``, ``track_proton_id``
+    whether the track passes the muon (proton) identification (optional for the reader; the
+    channels that need them say so);
+``track_d0``, ``track_z0``
+    the track's signed transverse impact parameter and the z of its point of closest approach to
+    the beam line, in mm (optional for the reader; needed to vertex Lambda and K_S candidates);
 ``track_mc_pdgid``, ``track_mc_origin``
     truth per track (optional, simulation only).
 
@@ -69,14 +72,19 @@ DEFAULT_BRANCHES = {
     "track_charge": "track_charge",
     "track_kaon_id": "track_kaon_id",
     "track_muon_id": "track_muon_id",
+    "track_proton_id": "track_proton_id",
+    "track_d0": "track_d0",
+    "track_z0": "track_z0",
     "track_mc_pdgid": "track_mc_pdgid",
     "track_mc_origin": "track_mc_origin",
 }
-_OPTIONAL = {"weight", "ecl_energy", "photon_mc_origin", "track_muon_id", "track_mc_pdgid", "track_mc_origin"}
+_OPTIONAL = {"weight", "ecl_energy", "photon_mc_origin", "track_muon_id", "track_proton_id", "track_d0", "track_z0",
+             "track_mc_pdgid", "track_mc_origin"}
 _COLLECTIONS = {
     "photon": {"photon_energy": "E", "photon_theta": "theta", "photon_phi": "phi", "photon_mc_origin": "mc_origin"},
     "track": {"track_p": "p", "track_theta": "theta", "track_phi": "phi", "track_charge": "charge",
-              "track_kaon_id": "kaon_id", "track_muon_id": "muon_id", "track_mc_pdgid": "mc_pdgid", "track_mc_origin": "mc_origin"},
+              "track_kaon_id": "kaon_id", "track_muon_id": "muon_id", "track_proton_id": "proton_id", "track_d0": "d0",
+              "track_z0": "z0", "track_mc_pdgid": "mc_pdgid", "track_mc_origin": "mc_origin"},
 }
 #: Branch-name prefix of each collection in the book's own files.
 _PREFIX = {"photon": "gamma", "track": "track"}

@@ -26,7 +26,7 @@ from ..detector.experiments import Beams
 from ..detector.frames import Frame
 from ..io.ntuple import ORIGIN
 from . import pythia
-from .generators import GeneratedEvents
+from .generators import GeneratedEvents, particles_to_lab
 
 __all__ = ["DecayLengths", "b_pairs", "continuum", "generic_b_pairs", "b_to_k_resonance", "two_body_decay"]
 
@@ -206,17 +206,8 @@ def generic_b_pairs(rng, n, *, beams: Beams, sigma_pb: float, charged=True):
 
 
 def continuum(rng, n, *, beams: Beams, sigma_pb: float, flavour: int):
-    """e+e- -> q qbar (one flavour) hadronised by Pythia, taken to the lab frame. Vertices of
-    decays in flight (K_S, Lambda) stay as Pythia gives them in the centre-of-mass frame: a shift
-    of a few mm that the response model does not use."""
-    frame = Frame(beams)
+    """e+e- -> q qbar (one flavour) hadronised by Pythia, taken to the lab frame (momenta and the
+    production points of decays in flight, K_S and Lambda, as four-vectors)."""
     particles = pythia.continuum(rng, n, sqrt_s_gev=beams.sqrt_s_gev, flavour=flavour)
-    p4_cm = np.stack([ak.to_numpy(ak.flatten(particles[f])) for f in ("E", "px", "py", "pz")], axis=-1)
-    p4_lab = frame.to_lab(p4_cm)
-    counts = ak.num(particles)
-    fields = {f: ak.unflatten(p4_lab[:, i], counts) for i, f in enumerate(("E", "px", "py", "pz"))}
-    particles = ak.zip({
-        "id": particles.id, **fields, "vx": particles.vx, "vy": particles.vy, "vz": particles.vz,
-        "origin": ak.values_astype(ak.zeros_like(particles.E), np.int32) + ORIGIN["continuum"],
-    })
+    particles = particles_to_lab(particles, beams, ORIGIN["continuum"])
     return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb, cuts={"flavour": flavour})

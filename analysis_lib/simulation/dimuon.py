@@ -39,7 +39,7 @@ from ..detector.frames import Frame
 from ..io.ntuple import ORIGIN
 from ..physics.radiated_vector import PhaseSpace, train
 from . import pythia
-from .generators import GeneratedEvents
+from .generators import GeneratedEvents, particles_to_lab
 from .phase_space import sample_events, unweight
 from .production import SampleSpec
 
@@ -212,17 +212,10 @@ def generate_dark_higgsstrahlung(rng, n, *, beams: Beams, mass_a_gev: float, mas
 def generate_lepton_pairs(rng, n, *, beams: Beams, flavour: int, sigma_pb: float, tau_decays=()):
     """e+e- -> l+ l- (gamma) from Pythia (see :func:`analysis_lib.simulation.pythia.lepton_pairs`),
     in the lab frame; ``sigma_pb`` is recorded with the events (the caller's normalisation)."""
-    frame = Frame(beams)
     channels = [_TAU_CHANNELS[mode] for mode in tau_decays]
     particles = pythia.lepton_pairs(rng, n, sqrt_s_gev=beams.sqrt_s_gev, flavour=flavour, tau_channels=channels)
-    counts = ak.num(particles)
-    p4_cm = np.stack([ak.to_numpy(ak.flatten(particles[f])) for f in ("E", "px", "py", "pz")], axis=-1)
-    p4_lab = frame.to_lab(p4_cm)
-    fields = {f: ak.unflatten(p4_lab[:, i], counts) for i, f in enumerate(("E", "px", "py", "pz"))}
     ids = np.abs(ak.to_numpy(ak.flatten(particles.id)))
-    origin = np.where(ids == 22, ORIGIN["hard_photon"], ORIGIN["lepton"]).astype(np.int32)
-    particles = ak.zip({"id": particles.id, **fields, "vx": particles.vx, "vy": particles.vy, "vz": particles.vz,
-                       "origin": ak.unflatten(origin, counts)})
+    particles = particles_to_lab(particles, beams, np.where(ids == 22, ORIGIN["hard_photon"], ORIGIN["lepton"]))
     return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb,
                                           cuts={"flavour": flavour, "tau_decays": list(tau_decays)})
 

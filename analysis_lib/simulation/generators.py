@@ -41,6 +41,7 @@ __all__ = [
     "generate_radiative_bhabha",
     "generate_three_photons",
     "lab_polar_range",
+    "particles_to_lab",
     "radiative_bhabha_sampler",
     "three_photon_sampler",
 ]
@@ -113,6 +114,27 @@ class GeneratedEvents:
         vertex = np.stack([pad("vx", 0.0), pad("vy", 0.0), pad("vz", 0.0)], axis=-1)
         return cls(p4=p4, vertex_mm=vertex, pdgid=pad("id", 0).astype(np.int32),
                    origin=pad("origin", -1).astype(np.int32), sigma_pb=sigma_pb, cuts=cuts or {}, truth=truth or {})
+
+
+def particles_to_lab(particles, beams: Beams, origin):
+    """Particle lists generated in the centre-of-mass frame (fields ``id``, ``E``, ``px``, ``py``,
+    ``pz`` and the production point ``vt``, ``vx``, ``vy``, ``vz`` in mm, as Pythia gives them) in
+    the lab frame of ``beams``: momenta and production points transformed as four-vectors (a Lambda
+    or K_S decaying centimetres from the collision has its daughters made there in the lab), with
+    the truth code ``origin`` (one per event's particles, flat, or a scalar)."""
+    import awkward as ak
+
+    frame = Frame(beams)
+    counts = ak.num(particles)
+    flat = {f: ak.to_numpy(ak.flatten(particles[f])) for f in ("E", "px", "py", "pz", "vt", "vx", "vy", "vz")}
+    p4 = frame.to_lab(np.stack([flat["E"], flat["px"], flat["py"], flat["pz"]], axis=-1))
+    x4 = frame.to_lab(np.stack([flat["vt"], flat["vx"], flat["vy"], flat["vz"]], axis=-1))
+    origin = np.broadcast_to(np.asarray(origin, dtype=np.int32), (len(p4),))
+    fields = {"id": particles.id}
+    fields.update({f: ak.unflatten(p4[:, i], counts) for i, f in enumerate(("E", "px", "py", "pz"))})
+    fields.update({f: ak.unflatten(x4[:, i + 1], counts) for i, f in enumerate(("vx", "vy", "vz"))})
+    fields["origin"] = ak.unflatten(origin, counts)
+    return ak.zip(fields)
 
 
 def _massless(direction, energy):

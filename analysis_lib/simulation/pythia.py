@@ -2,7 +2,8 @@
 
 Three uses, all returning the final-state particles as an awkward array (one list per event, fields
 ``id``, ``E``, ``px``, ``py``, ``pz`` in GeV and ``vx``, ``vy``, ``vz`` in mm, centre-of-mass frame
-with the electron along +z):
+with the electron along +z; for the two processes also the production time ``vt`` in mm / c, so
+that the vertices can be taken to the lab as four-vectors):
 
 * :func:`continuum`: e+e- -> gamma*/Z -> q qbar with parton shower and string hadronisation, one quark
   flavour per call (the B factories' "continuum" background);
@@ -48,18 +49,23 @@ def _pythia(settings, rng):
 
 
 def _final_state(prt):
-    """Final-state particles of a batch (status > 0), with the fields of :data:`FIELDS`."""
-    return _record(prt[prt.status > 0])
+    """Final-state particles of a batch (status > 0), with the fields of :data:`FIELDS` and the
+    production time ``vt`` (mm / c): the vertex is a four-vector the caller takes to the lab."""
+    return _record(prt[prt.status > 0], time=True)
 
 
-def _record(prt):
+def _record(prt, *, time=False):
     """The fields of :data:`FIELDS` from Pythia's particle arrays (its vertex ``vProd`` is stored as
-    a four-vector whose spatial components are named like a momentum's)."""
+    a four-vector whose spatial components are named like a momentum's), and with ``time`` its time
+    component ``vt``."""
     p, v = prt["p"], prt["vProd"]
-    return ak.zip({
+    fields = {
         "id": prt["id"], "E": p["e"], "px": p["px"], "py": p["py"], "pz": p["pz"],
         "vx": ak.fill_none(v["px"], 0.0), "vy": ak.fill_none(v["py"], 0.0), "vz": ak.fill_none(v["pz"], 0.0),
-    }, with_name=None)
+    }
+    if time:
+        fields["vt"] = ak.fill_none(v["e"], 0.0)
+    return ak.zip(fields, with_name=None)
 
 
 def continuum(rng, n: int, *, sqrt_s_gev: float, flavour: int, batch: int = 20_000) -> ak.Array:

@@ -17,8 +17,11 @@ The steps, in order, for every generated event:
 6. clusters of particles that left a track are matched to it; the others count in the unmatched
    calorimeter energy ``ecl_energy``, and those that passed the efficiency are photon candidates;
 7. on request, the tracks themselves: transverse momentum smeared with the tracker resolution
-   (directions are kept: their resolution, a few mrad, is negligible next to the calorimeter's) and
-   identified as kaons or not, and as muons or not, with the particle-identification model.
+   (directions are kept: their resolution, a few mrad, is negligible next to the calorimeter's),
+   identified as kaons or not, muons or not and protons or not with the particle-identification
+   model, and their impact parameters d0 and z0 (straight lines from the production point, smeared
+   with the tracker's impact-parameter resolution). Charged particles made beyond the tracker's
+   largest production radius (a Lambda or K_S decaying in the outer drift chamber) leave no track.
 
 The output is an awkward array, one record per event, with photon candidates sorted by energy.
 Events may list different particles (``GeneratedEvents.pdgid`` of shape (n, k), padded with 0):
@@ -38,7 +41,7 @@ from ..detector.experiments import Experiment
 from ..io.ntuple import ORIGIN
 from .generators import GeneratedEvents
 
-__all__ = ["calorimeter_impact", "condition_photon_efficiency", "reconstruct"]
+__all__ = ["calorimeter_impact", "condition_photon_efficiency", "impact_parameters", "reconstruct"]
 
 
 def calorimeter_impact(vertex_mm, direction, experiment: Experiment):
@@ -262,7 +265,8 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         ``phi`` in radians, lab frame, and ``mc_origin``), ``n_tracks``, ``ecl_energy`` (GeV, the summed
         energy of the clusters not matched to a track, candidates or not) and ``weight``; with
         ``tracks``, also ``track`` (fields ``p`` in GeV, ``theta``, ``phi``, ``charge``,
-        ``kaon_id`` and ``muon_id`` (bool), ``mc_pdgid`` and ``mc_origin``).
+        ``kaon_id``, ``muon_id`` and ``proton_id`` (bool), ``d0`` and ``z0`` in mm, ``mc_pdgid`` and
+        ``mc_origin``).
     """
     n, k = events.p4.shape[:2]
     cal, trk = experiment.calorimeter, experiment.tracker
@@ -275,11 +279,13 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     # 1. tracks
     theta_true = np.arccos(np.clip(direction[..., 2], -1, 1))
     pt = momentum * np.sin(theta_true)
+    production_radius = np.hypot(events.vertex_mm[..., 0], events.vertex_mm[..., 1])
     in_tracker = (
         charged
         & (np.degrees(theta_true) > trk.theta_min_deg)
         & (np.degrees(theta_true) < trk.theta_max_deg)
         & (pt > trk.pt_min_gev)
+        & (production_radius < trk.max_production_radius_mm)
     )
     has_track = in_tracker & (rng.random((n, k)) < trk.efficiency)
     weights = np.full(n, float(weight)) if events.weight is None else float(weight) * np.asarray(events.weight)
@@ -346,11 +352,25 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
            "weight": weights}
     out.update({f"mc_{name}": np.asarray(values) for name, values in events.truth.items()})
     if tracks:
-        out["track"] = _tracks(rng, experiment, has_track, momentum, theta_true, direction, pdgid, events.origin)
+        out["track"] = _tracks(rng, experiment, has_track, momentum, theta_true, direction, pdgid, events.origin,
+                               events.vertex_mm)
     return ak.zip(out, depth_limit=1)
 
 
-def _tracks(rng, experiment, has_track, momentum, theta, direction, pdgid, origin):
+def impact_parameters(vertex_mm, direction):
+    """Signed transverse impact parameter d0 and z0 (mm) of straight tracks from ``vertex_mm`` along
+    unit ``direction`` (..., 3): the point of closest approach to the beam line in the transverse
+    plane is (d0 sin phi, -d0 cos phi, z0), phi the track's azimuth (the sign convention of the
+    helix parameters of Belle II's tracking), so d0 = x sin phi - y cos phi."""
+    x, y, z = np.moveaxis(np.asarray(vertex_mm, dtype=float), -1, 0)
+    ux, uy, uz = np.moveaxis(np.asarray(direction, dtype=float), -1, 0)
+    transverse = np.maximum(np.hypot(ux, uy), 1e-12)
+    d0 = (x * uy - y * ux) / transverse
+    t = -(x * ux + y * uy) / transverse**2
+    return d0, z + t * uz
+
+
+def _tracks(rng, experiment, has_track, momentum, theta, direction, pdgid, origin, vertex_mm):
     """The reconstructed tracks (step 7 of the module docstring), ordered as the particles."""
     n, k = has_track.shape
     sin_theta = np.sin(theta)
@@ -362,7 +382,12 @@ def _tracks(rng, experiment, has_track, momentum, theta, direction, pdgid, origi
     p_measured = np.abs(pt_measured) / np.maximum(sin_theta, 1e-6)
     kaon = rng.random((n, k)) < experiment.pid.kaon_probability(np.abs(pdgid), p_measured)
     muon = rng.random((n, k)) < experiment.pid.muon_probability(np.abs(pdgid), p_measured, theta)
+    proton = rng.random((n, k)) < experiment.pid.proton_probability(np.abs(pdgid), p_measured)
     charge = (np.select(species, list(_CHARGE.values()), 0) * np.sign(pdgid)).astype(np.int8)
+    d0, z0 = impact_parameters(vertex_mm, direction)
+    sigma = experiment.tracker.impact_resolution_mm(momentum, beta, theta, np.hypot(vertex_mm[..., 0], vertex_mm[..., 1]))
+    d0 = d0 + rng.normal(size=(n, k)) * sigma
+    z0 = z0 + rng.normal(size=(n, k)) * sigma
     counts = has_track.sum(axis=1)
     def jagged(a):
         return ak.unflatten(np.broadcast_to(a, (n, k))[has_track], counts)
@@ -373,6 +398,9 @@ def _tracks(rng, experiment, has_track, momentum, theta, direction, pdgid, origi
         "charge": jagged(charge),
         "kaon_id": jagged(kaon),
         "muon_id": jagged(muon),
+        "proton_id": jagged(proton),
+        "d0": jagged(d0),
+        "z0": jagged(z0),
         "mc_pdgid": jagged(pdgid.astype(np.int32)),
         "mc_origin": jagged(np.asarray(origin).astype(np.int32)),
     })

@@ -146,3 +146,21 @@ def test_partial_unweighting_keeps_the_distribution_and_the_cross_section():
     filled = plain > 100
     pull = (part[filled] - plain[filled]) / np.sqrt(plain[filled] + part2[filled])
     assert np.all(np.abs(pull) < 4)
+
+
+def test_particles_generated_in_the_centre_of_mass_frame_reach_the_lab_with_their_vertices():
+    import awkward as ak
+
+    from analysis_lib.detector.experiments import BELLE
+    from analysis_lib.simulation.generators import particles_to_lab
+
+    # a particle made 10 mm/c after the collision at rest in the centre-of-mass frame is made in the
+    # lab at gamma beta x 10 mm along the boost, gamma x 10 mm/c later
+    particles = ak.Array([[{"id": 2212, "E": 1.0, "px": 0.0, "py": 0.0, "pz": 0.0, "vt": 10.0, "vx": 0.0, "vy": 0.0,
+                            "vz": 0.0}]])
+    lab = particles_to_lab(particles, BELLE.beams, 6)
+    beta = BELLE.beams.beta
+    gamma = 1 / np.sqrt(1 - beta @ beta)
+    vertex = np.array([lab.vx[0, 0], lab.vy[0, 0], lab.vz[0, 0]])
+    np.testing.assert_allclose(vertex, 10 * gamma * beta, atol=1e-9)
+    assert float(lab.E[0, 0]) == pytest.approx(gamma) and int(lab.origin[0, 0]) == 6

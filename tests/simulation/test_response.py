@@ -1,5 +1,6 @@
 """Detector response: calorimeter impact points and shower merging."""
 
+import awkward as ak
 import numpy as np
 import pytest
 
@@ -142,3 +143,57 @@ def test_bad_photon_branches_are_refused(branch):
 
     with pytest.raises(ParameterError, match="photon_branch"):
         reconstruct(_photons(10, [0.4], [0.0]), BELLE2, np.random.default_rng(7), photon_branch=branch)
+
+
+def test_impact_parameters_of_straight_tracks():
+    from analysis_lib.simulation.response import impact_parameters
+
+    # made at x = 10 mm flying along +y: it passes the beam line at 10 mm, on the -x side of the
+    # direction's normal (sin phi, -cos phi) = (1, 0): d0 = +10; a track along +x from there: d0 = 0
+    d0, z0 = impact_parameters(np.array([[10.0, 0.0, 5.0], [10.0, 0.0, 5.0]]),
+                               np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(d0, [10.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(z0, [5.0, 5.0], atol=1e-12)
+    # along (1, 1, 1)/sqrt(3) from (0, -10, 0): closest approach 10/sqrt(2) from the axis, reached
+    # after 5 mm in x and y, so 5 mm in z
+    d0, z0 = impact_parameters(np.array([0.0, -10.0, 0.0]), np.ones(3) / np.sqrt(3))
+    assert float(d0) == pytest.approx(10 / np.sqrt(2)) and float(z0) == pytest.approx(5.0)
+
+
+def _pions(n, radius_mm, momentum_gev=1.0):
+    """n events of one pi+ at 90 degrees made at ``radius_mm`` from the beam and flying outwards."""
+    from analysis_lib.simulation.generators import GeneratedEvents
+
+    p4 = np.zeros((n, 1, 4))
+    p4[:, 0] = [np.hypot(momentum_gev, 0.1396), momentum_gev, 0.0, 0.0]
+    vertex = np.zeros((n, 1, 3))
+    vertex[:, 0, 0] = radius_mm
+    return GeneratedEvents(p4=p4, vertex_mm=vertex, pdgid=np.array([211]), origin=np.array([1]), sigma_pb=1.0)
+
+
+def test_tracks_have_impact_parameters_with_the_resolution_of_where_they_were_made():
+    trk = BELLE2.tracker
+    inner = reconstruct(_pions(20_000, 0.0), BELLE2, np.random.default_rng(8), tracks=True)
+    d0 = np.asarray(inner.track.d0[inner.n_tracks > 0][:, 0])
+    expected = float(trk.impact_resolution_mm(1.0, 1.0 / np.hypot(1.0, 0.1396), np.pi / 2, 0.0))
+    assert np.std(d0) == pytest.approx(expected, rel=0.03) and abs(np.mean(d0)) < 4 * expected / np.sqrt(d0.size)
+    # made outside the vertex detector: the drift chamber's resolution; beyond the largest radius: no track
+    outer = reconstruct(_pions(5_000, trk.vertex_detector_radius_mm + 50), BELLE2, np.random.default_rng(9), tracks=True)
+    assert np.std(np.asarray(outer.track.z0[outer.n_tracks > 0][:, 0])) > trk.outer_impact_resolution_mm * 0.95
+    lost = reconstruct(_pions(1_000, trk.max_production_radius_mm + 1), BELLE2, np.random.default_rng(10), tracks=True)
+    assert np.all(np.asarray(lost.n_tracks) == 0)
+
+
+def test_proton_identification_rates():
+    from dataclasses import replace as dc_replace
+
+    events = _pions(20_000, 0.0)
+    pid = BELLE2.pid
+    pions = reconstruct(events, BELLE2, np.random.default_rng(11), tracks=True)
+    protons = reconstruct(dc_replace(events, pdgid=np.array([2212]),
+                                     p4=np.where(np.arange(4) == 0, np.hypot(1.0, 0.938), events.p4)),
+                          BELLE2, np.random.default_rng(12), tracks=True)
+    rate = lambda ev: np.mean(np.asarray(ak.flatten(ev.track.proton_id)))  # noqa: E731
+    n = 20_000 * BELLE2.tracker.efficiency
+    assert rate(pions) == pytest.approx(dict(pid.misid_as_proton)[211], abs=4 * np.sqrt(0.02 / n))
+    assert rate(protons) == pytest.approx(pid.proton_efficiency, abs=4 * np.sqrt(0.09 / n))
