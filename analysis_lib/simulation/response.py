@@ -382,12 +382,16 @@ def _tracks(rng, experiment, has_track, momentum, theta, direction, pdgid, origi
     p_measured = np.abs(pt_measured) / np.maximum(sin_theta, 1e-6)
     kaon = rng.random((n, k)) < experiment.pid.kaon_probability(np.abs(pdgid), p_measured)
     muon = rng.random((n, k)) < experiment.pid.muon_probability(np.abs(pdgid), p_measured, theta)
-    proton = rng.random((n, k)) < experiment.pid.proton_probability(np.abs(pdgid), p_measured)
     charge = (np.select(species, list(_CHARGE.values()), 0) * np.sign(pdgid)).astype(np.int8)
+    # proton identification and impact parameters draw from a child stream of the detector's
+    # (Generator.spawn leaves the parent's state alone): the tracks' other quantities, and every
+    # later draw of the stream, are those of the model before these were added
+    extra = rng.spawn(1)[0]
+    proton = extra.random((n, k)) < experiment.pid.proton_probability(np.abs(pdgid), p_measured)
     d0, z0 = impact_parameters(vertex_mm, direction)
     sigma = experiment.tracker.impact_resolution_mm(momentum, beta, theta, np.hypot(vertex_mm[..., 0], vertex_mm[..., 1]))
-    d0 = d0 + rng.normal(size=(n, k)) * sigma
-    z0 = z0 + rng.normal(size=(n, k)) * sigma
+    d0 = d0 + extra.normal(size=(n, k)) * sigma
+    z0 = z0 + extra.normal(size=(n, k)) * sigma
     counts = has_track.sum(axis=1)
     def jagged(a):
         return ak.unflatten(np.broadcast_to(a, (n, k))[has_track], counts)
