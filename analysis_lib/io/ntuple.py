@@ -29,6 +29,11 @@ Logical names:
 ``track_d0``, ``track_z0``
     the track's signed transverse impact parameter and the z of its point of closest approach to
     the beam line, in mm (optional for the reader; needed to vertex Lambda and K_S candidates);
+``tag_mbc``, ``tag_delta_e``, ``tag_sigprob``, ``tag_px``, ``tag_py``, ``tag_pz``, ``photon_in_tag``, ``track_in_tag``
+    the hadronically reconstructed B of the event ("tag"): beam-constrained mass and Delta E in GeV,
+    the algorithm's signal probability, its centre-of-mass momentum in GeV, and which photon
+    candidates and tracks it used (optional as a group; read as ``tag`` and ``in_tag`` where the
+    file has them); ``tag_mc_correct`` (simulation only) marks a correct tag;
 ``track_mc_pdgid``, ``track_mc_origin``
     truth per track (optional, simulation only).
 
@@ -77,14 +82,29 @@ DEFAULT_BRANCHES = {
     "track_z0": "track_z0",
     "track_mc_pdgid": "track_mc_pdgid",
     "track_mc_origin": "track_mc_origin",
+    "photon_in_tag": "gamma_in_tag",
+    "track_in_tag": "track_in_tag",
+    "tag_mbc": "tag_mbc",
+    "tag_delta_e": "tag_delta_e",
+    "tag_sigprob": "tag_sigprob",
+    "tag_px": "tag_px",
+    "tag_py": "tag_py",
+    "tag_pz": "tag_pz",
+    "tag_mc_correct": "tag_mc_correct",
 }
+#: The hadronic tag's branches (optional as a group; a channel that needs them says so).
+TAG_BRANCHES = ("photon_in_tag", "track_in_tag", "tag_mbc", "tag_delta_e", "tag_sigprob", "tag_px", "tag_py", "tag_pz",
+                "tag_mc_correct")
 _OPTIONAL = {"weight", "ecl_energy", "photon_mc_origin", "track_muon_id", "track_proton_id", "track_d0", "track_z0",
-             "track_mc_pdgid", "track_mc_origin"}
+             "track_mc_pdgid", "track_mc_origin", *TAG_BRANCHES}
 _COLLECTIONS = {
-    "photon": {"photon_energy": "E", "photon_theta": "theta", "photon_phi": "phi", "photon_mc_origin": "mc_origin"},
+    "photon": {"photon_energy": "E", "photon_theta": "theta", "photon_phi": "phi", "photon_mc_origin": "mc_origin",
+               "photon_in_tag": "in_tag"},
     "track": {"track_p": "p", "track_theta": "theta", "track_phi": "phi", "track_charge": "charge",
               "track_kaon_id": "kaon_id", "track_muon_id": "muon_id", "track_proton_id": "proton_id", "track_d0": "d0",
-              "track_z0": "z0", "track_mc_pdgid": "mc_pdgid", "track_mc_origin": "mc_origin"},
+              "track_z0": "z0", "track_mc_pdgid": "mc_pdgid", "track_mc_origin": "mc_origin", "track_in_tag": "in_tag"},
+    "tag": {"tag_mbc": "mbc", "tag_delta_e": "delta_e", "tag_sigprob": "sigprob", "tag_px": "px", "tag_py": "py",
+            "tag_pz": "pz", "tag_mc_correct": "mc_correct"},
 }
 #: Branch-name prefix of each collection in the book's own files.
 _PREFIX = {"photon": "gamma", "track": "track"}
@@ -234,6 +254,8 @@ def read_events(source, *, branches: dict | None = None, tree: str = TREE, track
         if collection == "track" and not tracks:
             continue
         columns = {field: arrays[wanted[logical]] for logical, field in fields.items() if logical in wanted}
+        if not columns:  # an optional group (the tag) the file does not have
+            continue
         first = next(iter(columns.values()))
         for field in ("mc_origin", "mc_pdgid"):
             if f"{collection}_{field}" in fields and field not in columns:  # real data: no truth

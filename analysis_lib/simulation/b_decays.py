@@ -28,7 +28,8 @@ from ..io.ntuple import ORIGIN
 from . import pythia
 from .generators import GeneratedEvents, particles_to_lab
 
-__all__ = ["DecayLengths", "b_pairs", "continuum", "generic_b_pairs", "b_to_k_resonance", "two_body_decay"]
+__all__ = ["DecayLengths", "b_pairs", "continuum", "generic_b_pairs", "b_to_k_resonance", "b_to_lambda_invisible", "hadronic", "hemispheres",
+           "two_body_decay"]
 
 #: PDG ids of the charged and neutral B mesons and kaons.
 B_PLUS, B_ZERO, K_PLUS = 521, 511, 321
@@ -110,27 +111,42 @@ def b_pairs(rng, n, *, sqrt_s_gev, charged=True):
 
 def _particles(columns):
     """An awkward array of particle lists from per-event blocks [(ids (n, j), p4 (n, j, 4), vertex
-    (n, j, 3), origin (n, j)) or awkward lists with those fields], concatenated per event."""
+    (n, j, 3), origin (n, j), side (n, j)) or awkward lists with those fields], concatenated per
+    event."""
     lists = []
     for block in columns:
         if isinstance(block, ak.Array):
             lists.append(block)
             continue
-        ids, p4, vertex, origin = block
+        ids, p4, vertex, origin, side = block
         n, j = ids.shape
         flat = {
             "id": ids.ravel(), "E": p4[..., 0].ravel(), "px": p4[..., 1].ravel(), "py": p4[..., 2].ravel(),
             "pz": p4[..., 3].ravel(), "vx": vertex[..., 0].ravel(), "vy": vertex[..., 1].ravel(),
-            "vz": vertex[..., 2].ravel(), "origin": origin.ravel(),
+            "vz": vertex[..., 2].ravel(), "origin": origin.ravel(), "side": side.ravel(),
         }
         lists.append(ak.unflatten(ak.zip(flat), np.full(n, j)))
     return ak.concatenate(lists, axis=1)
 
 
-def _generic(rng, ids, p4_lab, origin):
-    """Generic decays of particles given in the lab: Pythia decays them in place."""
+def _generic(rng, ids, p4_lab, origin, side):
+    """Generic decays of particles given in the lab: Pythia decays them in place (the descendants of
+    each carry ``origin`` and ``side``, scalars or one per particle)."""
     products = pythia.decay(rng, ids, p4_lab)
-    return ak.with_field(products, ak.values_astype(ak.zeros_like(products.E), np.int32) + origin, "origin")
+    zeros = ak.values_astype(ak.zeros_like(products.E), np.int32)
+    products = ak.with_field(products, zeros + origin, "origin")
+    side = np.broadcast_to(np.asarray(side, dtype=np.int32), (len(ids),))
+    return ak.with_field(products, zeros + side, "side")
+
+
+def hadronic(products) -> np.ndarray:
+    """Whether each list of B descendants is fully hadronic: no lepton, neutrino, K_L or neutron
+    (what a hadronic tag can reconstruct; :mod:`analysis_lib.simulation.tagging`)."""
+    from .tagging import NOT_HADRONIC
+
+    counts = ak.to_numpy(ak.num(products))
+    excluded = np.isin(np.abs(ak.to_numpy(ak.flatten(products.id))), NOT_HADRONIC)
+    return np.bincount(np.repeat(np.arange(len(counts)), counts), excluded, minlength=len(counts)) == 0
 
 
 def b_to_k_resonance(rng, n, *, beams: Beams, mass_gev_x: float, sigma_pb: float, width_gev_x: float = 0.0,
@@ -185,10 +201,53 @@ def b_to_k_resonance(rng, n, *, beams: Beams, mass_gev_x: float, sigma_pb: float
     p4 = np.stack([kaon, gamma_1, gamma_2], axis=1)
     vertex = np.stack([np.zeros((n, 3)), vertex_x, vertex_x], axis=1)
     origin = np.full((n, 3), ORIGIN["signal_b"])
-    other = _generic(rng, -sign * b_id, other_lab, ORIGIN["other_b"])
-    particles = _particles([(ids, p4, vertex, origin), other])
+    other = _generic(rng, -sign * b_id, other_lab, ORIGIN["other_b"], 1)
+    particles = _particles([(ids, p4, vertex, origin, np.zeros((n, 3), dtype=np.int32)), other])
     return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb, cuts={"x_mass_gev": mass_gev_x},
-                                          truth={"x_mass": mass_x, "x_proper_mm": proper, "x_flight_mm": flight})
+                                          truth={"x_mass": mass_x, "x_proper_mm": proper, "x_flight_mm": flight},
+                                          b_p4_cm=np.stack([signal_cm, other_cm], axis=1),
+                                          b_hadronic=np.column_stack([np.zeros(n, bool), hadronic(other)]))
+
+
+def b_to_lambda_invisible(rng, n, *, beams: Beams, mass_gev_psi: float, sigma_pb: float):
+    """Upsilon(4S) -> B0 B0bar with one B -> Lambda psi_D (psi_D invisible, the B-mesogenesis decay),
+    Lambda -> p pi-, and the other B decaying generically (Pythia).
+
+    The signal B is the B0 or the B0bar with equal probability: a B0 gives a Lambda, a B0bar a
+    Lambda-bar (the charge-conjugate decay; the analysis uses both). The two-body decay is isotropic
+    in the B frame (a spin-0 parent); the Lambda flies an exponential proper decay length of c tau
+    (:func:`analysis_lib.physics.mesogenesis.lambda_ctau_mm`) and decays to p pi- only: ``sigma_pb``
+    includes B(Lambda -> p pi-). Truth per event: ``lambda_flight_mm`` (its transverse flight distance in the lab) and
+    ``lambda_p_b`` (the Lambda's momentum in the signal B's frame).
+    """
+    from ..physics.mesogenesis import LAMBDA, lambda_ctau_mm, psi_mass_range_gev
+
+    high = psi_mass_range_gev()[1]
+    if not 0 <= mass_gev_psi < high:
+        raise KinematicError(f"m_psi = {mass_gev_psi!r} GeV is outside 0 <= m < m_B0 - m_Lambda = {high:.4f} GeV")
+    frame = Frame(beams)
+    b_cm, bbar_cm = b_pairs(rng, n, sqrt_s_gev=beams.sqrt_s_gev, charged=False)
+    signal_is_b = rng.random(n) < 0.5
+    signal_cm = np.where(signal_is_b[:, None], b_cm, bbar_cm)
+    other_cm = np.where(signal_is_b[:, None], bbar_cm, b_cm)
+    sign = np.where(signal_is_b, 1, -1)
+    signal_lab, other_lab = frame.to_lab(signal_cm), frame.to_lab(other_cm)
+    lam, _ = two_body_decay(rng, signal_lab, mass_gev(LAMBDA), mass_gev_psi)
+    p_lambda = np.linalg.norm(lam[:, 1:], axis=1)
+    flight = rng.exponential(lambda_ctau_mm(), n) * p_lambda / mass_gev(LAMBDA)
+    vertex = lam[:, 1:] / p_lambda[:, None] * flight[:, None]
+    proton, pion = two_body_decay(rng, lam, mass_gev(2212), mass_gev(211))
+    ids = np.stack([2212 * sign, -211 * sign], axis=1)
+    block = (ids, np.stack([proton, pion], axis=1), np.stack([vertex, vertex], axis=1),
+             np.full((n, 2), ORIGIN["signal_b"]), np.zeros((n, 2), dtype=np.int32))
+    other = _generic(rng, -sign * B_ZERO, other_lab, ORIGIN["other_b"], 1)
+    particles = _particles([block, other])
+    p_b = two_body_momentum(mass_gev(B_ZERO), mass_gev(LAMBDA), mass_gev_psi)
+    return GeneratedEvents.from_particles(
+        particles, sigma_pb=sigma_pb, cuts={"psi_mass_gev": mass_gev_psi},
+        truth={"lambda_flight_mm": np.hypot(vertex[:, 0], vertex[:, 1]), "lambda_p_b": np.full(n, float(p_b))},
+        b_p4_cm=np.stack([signal_cm, other_cm], axis=1), b_hadronic=np.column_stack([np.zeros(n, bool), hadronic(other)]),
+    )
 
 
 def generic_b_pairs(rng, n, *, beams: Beams, sigma_pb: float, charged=True):
@@ -200,14 +259,29 @@ def generic_b_pairs(rng, n, *, beams: Beams, sigma_pb: float, charged=True):
     ids[0::2], ids[1::2] = b_id, -b_id
     p4 = np.empty((2 * n, 4))
     p4[0::2], p4[1::2] = frame.to_lab(b_cm), frame.to_lab(bbar_cm)
-    products = _generic(rng, ids, p4, ORIGIN["other_b"])
+    products = _generic(rng, ids, p4, ORIGIN["other_b"], np.tile([0, 1], n))
     particles = ak.concatenate([products[0::2], products[1::2]], axis=1)
-    return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb)
+    return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb, b_p4_cm=np.stack([b_cm, bbar_cm], axis=1),
+                                          b_hadronic=np.column_stack([hadronic(products[0::2]),
+                                                                      hadronic(products[1::2])]))
 
 
 def continuum(rng, n, *, beams: Beams, sigma_pb: float, flavour: int):
     """e+e- -> q qbar (one flavour) hadronised by Pythia, taken to the lab frame (momenta and the
-    production points of decays in flight, K_S and Lambda, as four-vectors)."""
+    production points of decays in flight, K_S and Lambda, as four-vectors); each particle's side is
+    its hemisphere (:func:`hemispheres`)."""
     particles = pythia.continuum(rng, n, sqrt_s_gev=beams.sqrt_s_gev, flavour=flavour)
+    particles = ak.with_field(particles, hemispheres(particles), "side")
     particles = particles_to_lab(particles, beams, ORIGIN["continuum"])
     return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb, cuts={"flavour": flavour})
+
+
+def hemispheres(particles) -> ak.Array:
+    """The hemisphere of every particle of centre-of-mass particle lists (fields px, py, pz): 0 on the
+    side of the event's most energetic particle, 1 opposite (a stand-in for the thrust hemispheres
+    of a two-jet event, for the hadronic tag's combinatorial candidates)."""
+    energy = particles.E
+    hardest = ak.argmax(energy, axis=1, keepdims=True)
+    axis = {c: ak.fill_none(ak.firsts(particles[c][hardest]), 0.0) for c in ("px", "py", "pz")}
+    projection = particles.px * axis["px"] + particles.py * axis["py"] + particles.pz * axis["pz"]
+    return ak.values_astype(projection < 0, np.int32)

@@ -83,16 +83,24 @@ class GeneratedEvents:
     #: per-event truth, name -> (n,) array; written as branches ``mc_<name>``
     truth: dict = field(default_factory=dict)
     weight: np.ndarray | None = None
+    #: which side of the event each particle belongs to, (n, k): the B meson it comes from (0 or 1) in
+    #: Upsilon(4S) events, its hemisphere in continuum events, -1 for none (for the hadronic tag)
+    side: np.ndarray | None = None
+    #: centre-of-mass four-momenta of the two B mesons (n, 2, 4), and whether each decays hadronically
+    #: (n, 2): no lepton, neutrino, K_L or neutron among its descendants (for the hadronic tag)
+    b_p4_cm: np.ndarray | None = None
+    b_hadronic: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.p4.shape[0]
 
     @classmethod
-    def from_particles(cls, particles, *, sigma_pb: float, cuts: dict | None = None, truth: dict | None = None):
+    def from_particles(cls, particles, *, sigma_pb: float, cuts: dict | None = None, truth: dict | None = None,
+                       b_p4_cm=None, b_hadronic=None):
         """Events with different particle lists (e.g. from Pythia): ``particles`` is an awkward array,
         one list per event with fields ``id``, ``E``, ``px``, ``py``, ``pz``, ``vx``, ``vy``, ``vz``
-        (lab frame, GeV and mm) and ``origin``. The lists are padded with pdgid 0; particles the
-        detector model cannot see (neutrinos, neutral hadrons) are left out first."""
+        (lab frame, GeV and mm), ``origin`` and optionally ``side``. The lists are padded with pdgid
+        0; particles the detector model cannot see (neutrinos, neutral hadrons) are left out first."""
         import awkward as ak
 
         counts = ak.to_numpy(ak.num(particles))
@@ -112,8 +120,10 @@ class GeneratedEvents:
 
         p4 = np.stack([pad("E", 0.0), pad("px", 0.0), pad("py", 0.0), pad("pz", 0.0)], axis=-1)
         vertex = np.stack([pad("vx", 0.0), pad("vy", 0.0), pad("vz", 0.0)], axis=-1)
+        side = pad("side", -1).astype(np.int8) if "side" in particles.fields else None
         return cls(p4=p4, vertex_mm=vertex, pdgid=pad("id", 0).astype(np.int32),
-                   origin=pad("origin", -1).astype(np.int32), sigma_pb=sigma_pb, cuts=cuts or {}, truth=truth or {})
+                   origin=pad("origin", -1).astype(np.int32), sigma_pb=sigma_pb, cuts=cuts or {}, truth=truth or {},
+                   side=side, b_p4_cm=b_p4_cm, b_hadronic=b_hadronic)
 
 
 def particles_to_lab(particles, beams: Beams, origin):
@@ -134,6 +144,8 @@ def particles_to_lab(particles, beams: Beams, origin):
     fields.update({f: ak.unflatten(p4[:, i], counts) for i, f in enumerate(("E", "px", "py", "pz"))})
     fields.update({f: ak.unflatten(x4[:, i + 1], counts) for i, f in enumerate(("vx", "vy", "vz"))})
     fields["origin"] = ak.unflatten(origin, counts)
+    if "side" in particles.fields:
+        fields["side"] = particles.side
     return ak.zip(fields)
 
 

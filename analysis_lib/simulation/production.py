@@ -66,6 +66,7 @@ from ..detector.datasets import Dataset, generated_dir
 from ..detector.experiments import Experiment
 from ..io.ntuple import Ntuple, read_events, read_meta, write_events
 from .response import reconstruct
+from .tagging import tag_model
 
 __all__ = ["ProductionConfig", "SampleRequest", "SampleSpec", "make", "ntuples",
            "pseudo_data", "requests", "sample_rng"]
@@ -132,6 +133,9 @@ class SampleSpec:
         Name of the generated events this sample shares with the channel's other samples of that
         name (the same ``generate``, ``config``, ``n_events`` and ``chunk``): generated once, each
         sample reconstructing them its own way (e.g. its ``photon_branch``). Not for pseudo-data pools.
+    hadronic_tag : bool
+        Emulate the experiment's hadronic B tag in every event (:mod:`~analysis_lib.simulation.tagging`),
+        each event weighted by the probability of a tag (False by default). Not for pseudo-data pools.
     """
 
     name: str
@@ -148,6 +152,7 @@ class SampleSpec:
     chunk: int = 250_000
     weighted: bool = False
     generation: str | None = None
+    hadronic_tag: bool = False
 
     def cross_section_pb(self) -> float:
         """The cross section in pb (:attr:`sigma_pb`, evaluated if it is a callable)."""
@@ -222,6 +227,8 @@ class SampleRequest:
             "weighted": spec.weighted and not self.pool, "pool": self.pool,
             "photon_branch": None if spec.photon_branch is None else list(spec.photon_branch),
         }
+        if spec.hadronic_tag:
+            fields["hadronic_tag"] = repr(tag_model(self.experiment))
         if self.siblings:
             fields["generation"] = [spec.generation, [s.name for s in self.siblings]]
         return json.dumps(fields, sort_keys=True)
@@ -322,10 +329,11 @@ def requests(specs, dataset: Dataset, *, seed: int, config: ProductionConfig) ->
                                  "generator, settings, number of events (cross section), chunk or forced conditions; "
                                  "give them the same, or separate generations")
     if 0 < dataset.luminosity_fb <= config.pool_luminosity_fb:
-        branched = [spec.name for spec in specs if spec.kind == "background" and spec.photon_branch is not None]
+        branched = [spec.name for spec in specs
+                    if spec.kind == "background" and (spec.photon_branch is not None or spec.hadronic_tag)]
         if branched:
             raise ParameterError(
-                f"the samples {branched} are simulated in one branch of a photon efficiency, with weights; pseudo-data "
+                f"the samples {branched} are simulated in one branch of a photon efficiency or with a tag, with weights; pseudo-data "
                 "pools need unit weights: set pool_luminosity_fb = 0 (pseudo-data from expected counts) for this channel"
             )
         out += [SampleRequest(spec, experiment, int(seed), config, pool=True) for spec in specs
@@ -476,6 +484,7 @@ def _simulate(specs, experiment, rngs, n, weight, config, *, generate, generatio
                 generated, experiment, rng, weight=weight,
                 force_beam_background=spec.force_beam_background, force_track_loss=spec.force_track_loss,
                 photon_branch=spec.photon_branch, tracks=spec.tracks,
+                hadronic_tag=tag_model(experiment) if spec.hadronic_tag else None,
             )
             # events outside the sample's branch of a photon efficiency weigh 0: not written
             part.append(events[config.skim(events) & (ak.to_numpy(events["weight"]) > 0)])

@@ -228,7 +228,8 @@ def condition_photon_efficiency(candidate, deposit, pdgid, energy, branch, rng, 
 
 
 def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=1.0, force_beam_background=False,
-                force_track_loss=False, photon_branch: tuple[str, float] | None = None, tracks=False):
+                force_track_loss=False, photon_branch: tuple[str, float] | None = None, tracks=False,
+                hadronic_tag=None):
     """Apply the detector model to generated events.
 
     Parameters
@@ -257,6 +258,10 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         the rare outcome that a photon veto keeps is simulated as often as the common one.
     tracks : bool
         Also return the tracks (False by default).
+    hadronic_tag : HadronicTag, optional
+        Emulate a hadronic tag (:mod:`analysis_lib.simulation.tagging`) in every event, the event
+        weighted by the probability of one; the events need their particles' ``side`` (and, for
+        B Bbar events, the B mesons' momenta and decays).
 
     Returns
     -------
@@ -266,7 +271,9 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         energy of the clusters not matched to a track, candidates or not) and ``weight``; with
         ``tracks``, also ``track`` (fields ``p`` in GeV, ``theta``, ``phi``, ``charge``,
         ``kaon_id``, ``muon_id`` and ``proton_id`` (bool), ``d0`` and ``z0`` in mm, ``mc_pdgid`` and
-        ``mc_origin``).
+        ``mc_origin``); with ``hadronic_tag``, ``tag`` (``mbc``, ``delta_e`` in GeV, ``sigprob``,
+        ``px``, ``py``, ``pz``: the tag B's centre-of-mass momentum in GeV, and ``mc_correct``) and
+        the flag ``in_tag`` of each photon candidate and track (used by the tag).
     """
     n, k = events.p4.shape[:2]
     cal, trk = experiment.calorimeter, experiment.tracker
@@ -303,8 +310,14 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     candidate = deposit & (rng.random((n, k)) < cal.efficiency)
     if photon_branch is not None:
         weights *= condition_photon_efficiency(candidate, deposit, pdgid, p4[..., 0], photon_branch, rng, cal.efficiency)
+    tag, side = None, None
+    if hadronic_tag is not None:
+        tag, side = _emulate_tag(events, experiment, rng, hadronic_tag, pdgid, has_track, candidate & (p4[..., 0] > cal.threshold_gev))
+        weights *= tag["probability"]
     energy = np.where(deposit, p4[..., 0], 0.0)
     origin = np.broadcast_to(events.origin, (n, k)).copy()
+    if side is not None:  # carried through the merging of showers with the origin (the harder shower's)
+        origin = origin * _SIDES + (side + 1)
     # columns without a shower in any event play no part below
     showers = np.flatnonzero(deposit.any(axis=0))
     candidate = candidate[:, showers]
@@ -329,6 +342,10 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     sigma_x = cal.position_resolution_mm(np.where(present, energy, 1.0))
     points = points + rng.normal(size=points.shape) * sigma_x[..., None]
     _, theta, phi = _polar(points)
+    cluster_side = None
+    if side is not None:
+        origin, cluster_side = np.divmod(origin, _SIDES)
+        cluster_side = cluster_side - 1
     unmatched = present & (energy > cal.threshold_gev) & ~shower_track
     keep = unmatched & candidate
     ecl_energy = np.where(unmatched, energy, 0.0).sum(axis=1)
@@ -346,6 +363,7 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
             "theta": jagged(theta),
             "phi": jagged(phi),
             "mc_origin": jagged(origin.astype(np.int32)),
+            **({"in_tag": jagged(cluster_side == tag["side"][:, None])} if tag is not None else {}),
         }
     )
     out = {"photon": gamma, "n_tracks": has_track.sum(axis=1).astype(np.int32), "ecl_energy": ecl_energy,
@@ -354,7 +372,35 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     if tracks:
         out["track"] = _tracks(rng, experiment, has_track, momentum, theta_true, direction, pdgid, events.origin,
                                events.vertex_mm)
+        if tag is not None:
+            in_tag = np.broadcast_to(side == tag["side"][:, None], (n, k))
+            out["track"] = ak.with_field(out["track"], ak.unflatten(in_tag[has_track], has_track.sum(axis=1)), "in_tag")
+    if tag is not None:
+        out["tag"] = ak.zip({"mbc": tag["mbc"], "delta_e": tag["delta_e"], "sigprob": tag["sigprob"],
+                             "px": tag["p_cm"][:, 0], "py": tag["p_cm"][:, 1], "pz": tag["p_cm"][:, 2],
+                             "mc_correct": tag["correct"]})
     return ak.zip(out, depth_limit=1)
+
+
+#: Codes per origin that carry a particle's side (-1, 0, 1) through the merging of showers.
+_SIDES = 4
+
+
+def _emulate_tag(events, experiment, rng, model, pdgid, has_track, photon_seen):
+    """The tag of every event (:func:`analysis_lib.simulation.tagging.emulate`) and each particle's side."""
+    from .tagging import emulate
+
+    if events.side is None:
+        raise ParameterError("a hadronic tag needs the side of every particle (GeneratedEvents.side); this "
+                             "generator does not give it")
+    n, k = pdgid.shape
+    side = np.broadcast_to(events.side, (n, k)).astype(np.int64)
+    charged = np.isin(np.abs(pdgid), list(_CHARGE))
+    seen = np.where(charged, has_track, photon_seen)
+    # the tag's own draws come from a child stream (the detector's later draws stay those without a tag)
+    tag = emulate(model, rng.spawn(1)[0], seen=seen, pdgid=pdgid, side=side, b_p4_cm=events.b_p4_cm,
+                  b_hadronic=events.b_hadronic, e_beam_gev=experiment.sqrt_s_gev / 2, b_pairs=events.b_p4_cm is not None)
+    return tag, side
 
 
 def impact_parameters(vertex_mm, direction):

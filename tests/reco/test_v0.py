@@ -48,7 +48,7 @@ def test_a_lambda_is_found_at_its_mass_vertex_and_flight():
     cands = cands[~cands.anti]
     found = ak.num(cands) > 0
     assert np.mean(found) > 0.6  # both tracks made inside the tracker, the proton identified
-    best = ak.firsts(cands[found])
+    best = ak.drop_none(ak.firsts(cands[found]))
     mass = ak.to_numpy(best.mass)
     # the peak at the PDG mass; its width from the momentum resolution alone (the model keeps the
     # tracks' directions), a few tenths of a MeV

@@ -71,3 +71,37 @@ def test_pythia_decays_and_continuum_conserve_energy_and_are_reproducible():
     assert ak.to_numpy(ak.sum(events.px, axis=1)) == pytest.approx(np.zeros(500), abs=1e-9)
     with pytest.raises(ParameterError, match="flavour"):
         pythia.continuum(rng, 10, sqrt_s_gev=10.58, flavour=7)
+
+
+def test_b_to_lambda_invisible_two_body_kinematics():
+    """The Lambda of B0 -> Lambda psi_D (m_psi = 2 GeV) has, in the signal B's frame, the two-body
+    momentum; its daughters make the Lambda mass; it flies exp(-L / (beta gamma c tau))."""
+    from analysis_lib.core.kinematics import boost
+    from analysis_lib.detector.experiments import BELLE
+    from analysis_lib.detector.frames import Frame
+    from analysis_lib.physics.mesogenesis import lambda_ctau_mm, lambda_momentum_gev
+
+    rng = np.random.default_rng(3)
+    events = b_decays.b_to_lambda_invisible(rng, 2_000, beams=BELLE.beams, mass_gev_psi=2.0, sigma_pb=1.0)
+    lam_lab = events.p4[:, 0] + events.p4[:, 1]  # the signal block comes first: p, pi
+    assert np.all(np.abs(events.pdgid[:, 0]) == 2212) and np.all(np.abs(events.pdgid[:, 1]) == 211)
+    mass = np.sqrt(lam_lab[:, 0] ** 2 - np.sum(lam_lab[:, 1:] ** 2, axis=1))
+    np.testing.assert_allclose(mass, mass_gev(3122), rtol=1e-9)
+    b = events.b_p4_cm[:, 0]
+    in_b = boost(Frame(BELLE.beams).to_cm(lam_lab), -b[:, 1:] / b[:, :1])
+    np.testing.assert_allclose(np.linalg.norm(in_b[:, 1:], axis=1), float(lambda_momentum_gev(2.0)), rtol=1e-9)
+    # the other B is a generic one: its side is 1, the Lambda's 0; the signal B never hadronic
+    assert np.all(events.side[:, :2] == 0) and not events.b_hadronic[:, 0].any()
+    # proper decay lengths: L_T m / p_T is exponential with mean c tau
+    p_t = np.hypot(lam_lab[:, 1], lam_lab[:, 2])
+    proper = events.truth["lambda_flight_mm"] * mass_gev(3122) / p_t
+    assert np.mean(proper) == pytest.approx(lambda_ctau_mm(), rel=4 / np.sqrt(proper.size))
+
+
+def test_continuum_particles_have_hemispheres():
+    from analysis_lib.detector.experiments import BELLE
+
+    events = b_decays.continuum(np.random.default_rng(4), 500, beams=BELLE.beams, sigma_pb=1.0, flavour=2)
+    real = events.pdgid != 0
+    assert set(np.unique(events.side[real])) == {0, 1} and np.all(events.side[~real] == -1)
+    assert events.b_p4_cm is None and events.b_hadronic is None
