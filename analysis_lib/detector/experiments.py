@@ -183,13 +183,8 @@ class ParticleIdentification:
 
     def proton_probability(self, abs_pdgid, momentum_gev):
         """Probability that tracks of the given species and lab momenta are identified as protons."""
-        abs_pdgid = np.asarray(abs_pdgid)
-        prob = np.where(abs_pdgid == 2212, self.proton_efficiency, 0.0)
-        for pdgid, rate in self.misid_as_proton:
-            prob = np.where(abs_pdgid == pdgid, rate, prob)
-        lo, hi = self.proton_momentum_range_gev
-        p = np.asarray(momentum_gev, dtype=float)
-        return np.where((p >= lo) & (p <= hi), prob, 0.0)
+        return _identification(abs_pdgid, momentum_gev, 2212, self.proton_efficiency, self.misid_as_proton,
+                               self.proton_momentum_range_gev)
 
     def muon_probability(self, abs_pdgid, momentum_gev, theta_rad):
         """Probability that tracks of the given species, lab momenta and polar angles are
@@ -205,13 +200,21 @@ class ParticleIdentification:
 
     def kaon_probability(self, abs_pdgid, momentum_gev):
         """Probability that tracks of the given species and lab momenta are identified as kaons."""
-        abs_pdgid = np.asarray(abs_pdgid)
-        prob = np.where(abs_pdgid == 321, self.kaon_efficiency, 0.0)
-        for pdgid, rate in self.misid_as_kaon:
-            prob = np.where(abs_pdgid == pdgid, rate, prob)
-        lo, hi = self.momentum_range_gev
-        p = np.asarray(momentum_gev, dtype=float)
-        return np.where((p >= lo) & (p <= hi), prob, 0.0)
+        return _identification(abs_pdgid, momentum_gev, 321, self.kaon_efficiency, self.misid_as_kaon,
+                               self.momentum_range_gev)
+
+
+def _identification(abs_pdgid, momentum_gev, species: int, efficiency: float, misid, momentum_range_gev):
+    """Probability that tracks of the given |PDG ids| and lab momenta pass the selection of ``species``:
+    ``efficiency`` for it, the mis-ID ``rate`` of each (pdgid, rate) of ``misid``, 0 for the others
+    and outside ``momentum_range_gev``."""
+    abs_pdgid = np.asarray(abs_pdgid)
+    prob = np.where(abs_pdgid == species, efficiency, 0.0)
+    for pdgid, rate in misid:
+        prob = np.where(abs_pdgid == pdgid, rate, prob)
+    lo, hi = momentum_range_gev
+    p = np.asarray(momentum_gev, dtype=float)
+    return np.where((p >= lo) & (p <= hi), prob, 0.0)
 
 
 @dataclass(frozen=True)
