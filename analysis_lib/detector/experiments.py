@@ -124,10 +124,13 @@ class Tracker:
     (the curvature in the solenoid is neglected in generation and reconstruction alike: over the
     few centimetres a Lambda flies it moves a 0.3 GeV track by millimetres). Its signed transverse
     distance of closest approach to the beam line, d0, and the z of that point, z0, are smeared by
-    sigma = a (+) b / (p beta sin^(3/2) theta) (``impact_terms_mm``, the usual form of a silicon
-    vertex detector with multiple scattering) for particles made inside the vertex detector
-    (``vertex_detector_radius_mm``), and by ``outer_impact_resolution_mm`` for the others, which the
-    drift chamber alone measures.
+    sigma(d0) = a (+) b / (p beta sin^(3/2) theta) and sigma(z0) = a (+) b / (p beta sin^(5/2) theta)
+    (``impact_terms_mm``; the usual forms of a silicon vertex detector, a point resolution and
+    multiple scattering) for particles made inside the vertex detector (``vertex_detector_radius_mm``;
+    one made between its layers is measured as well as one from the beam spot, an optimistic
+    simplification), and in quadrature with ``outer_impact_resolution_mm`` for the others, which the
+    drift chamber alone measures. The values of each experiment are models of the size its detector
+    papers describe (tens of microns, half a millimetre).
     """
 
     theta_min_deg: float
@@ -142,13 +145,16 @@ class Tracker:
     outer_impact_resolution_mm: float = 0.5
 
     def impact_resolution_mm(self, momentum_gev, beta, theta_rad, production_radius_mm):
-        """sigma(d0) = sigma(z0) in mm of tracks (see the class docstring)."""
+        """(sigma(d0), sigma(z0)) in mm of tracks (see the class docstring)."""
         a, b = self.impact_terms_mm
         p_beta = np.maximum(np.asarray(momentum_gev, dtype=float) * np.asarray(beta, dtype=float), 1e-3)
         sin_theta = np.maximum(np.sin(theta_rad), 1e-3)
-        inner = np.hypot(a, b / (p_beta * sin_theta**1.5))
-        return np.where(np.asarray(production_radius_mm) < self.vertex_detector_radius_mm, inner,
-                        np.hypot(inner, self.outer_impact_resolution_mm))
+        inside = np.asarray(production_radius_mm) < self.vertex_detector_radius_mm
+        out = []
+        for power in (1.5, 2.5):
+            sigma = np.hypot(a, b / (p_beta * sin_theta**power))
+            out.append(np.where(inside, sigma, np.hypot(sigma, self.outer_impact_resolution_mm)))
+        return tuple(out)
 
 
     def momentum_resolution(self, pt_gev, beta):

@@ -189,9 +189,12 @@ def read_meta(source) -> dict:
 
 
 def read_events(source, *, branches: dict | None = None, tree: str = TREE, tracks: bool = False) -> ak.Array:
-    """Read an ntuple into an awkward array with fields ``photon`` (E, theta, phi, mc_origin),
-    ``n_tracks``, ``ecl_energy`` where the file has it, and ``weight``; with ``tracks``, also ``track`` (p, theta, phi, charge, kaon_id,
-    muon_id where the file has it, mc_pdgid, mc_origin); and the truth branches ``mc_*`` where the file has them.
+    """Read an ntuple into an awkward array with fields ``photon`` (E, theta, phi, mc_origin, and
+    in_tag where the file has it), ``n_tracks``, ``ecl_energy`` where the file has it, and ``weight``;
+    with ``tracks``, also ``track`` (p, theta, phi, charge, kaon_id, mc_pdgid, mc_origin, and where the
+    file has them muon_id, proton_id, d0, z0, in_tag); ``tag`` (mbc, delta_e, sigprob, px, py, pz and
+    mc_correct) where the file has the hadronic tag's branches; and the truth branches ``mc_*`` where
+    the file has them.
 
     Parameters
     ----------
@@ -256,6 +259,13 @@ def read_events(source, *, branches: dict | None = None, tree: str = TREE, track
         columns = {field: arrays[wanted[logical]] for logical, field in fields.items() if logical in wanted}
         if not columns:  # an optional group (the tag) the file does not have
             continue
+        if collection == "tag":
+            partial = [logical for logical in fields if logical not in wanted and logical != "tag_mc_correct"]
+            if partial:
+                raise NtupleError(
+                    f"ntuple {str(path)!r} has some of the tag's branches but not {partial}; map them with 'branches:' "
+                    "in data/datasets.yaml"
+                )
         first = next(iter(columns.values()))
         for field in ("mc_origin", "mc_pdgid"):
             if f"{collection}_{field}" in fields and field not in columns:  # real data: no truth

@@ -56,7 +56,8 @@ def lambda_momentum_gev(mass_psi_gev):
     m = np.asarray(mass_psi_gev, dtype=float)
     low, high = psi_mass_range_gev()
     if np.any(~np.isfinite(m)) or np.any(m < 0) or np.any(m > high):
-        raise KinematicError(f"m_psi = {mass_psi_gev!r} GeV is outside 0 <= m <= m_B0 - m_Lambda = {high:.4f} GeV")
+        raise KinematicError(f"m_psi = {mass_psi_gev!r} GeV is outside 0 <= m <= m_B0 - m_Lambda = {high:.4f} GeV; "
+                             "choose a mass inside it")
     return two_body_momentum(mass_gev(B_ZERO), mass_gev(LAMBDA), m)
 
 

@@ -24,12 +24,15 @@ pair, the proton identified.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import awkward as ak
 import numpy as np
 
 from ..core.constants import mass_gev
+from ..core.errors import ParameterError
 
-__all__ = ["closest_approach", "lambda_candidates", "track_lines", "v0_candidates"]
+__all__ = ["LambdaSelection", "V0_FIELDS", "closest_approach", "lambda_candidates", "track_lines", "v0_candidates"]
 
 
 def track_lines(track):
@@ -43,8 +46,10 @@ def track_lines(track):
 
 def closest_approach(a, u, b, v):
     """Closest approach of the lines a + s u and b + t v (u, v unit vectors; arrays (..., 3)): the
-    midpoint of the segment joining their closest points, and its length. Parallel lines: the
-    midpoint of a and its projection on the other line."""
+    midpoint of the segment joining their closest points, and its length. Derived here: minimising
+    |a + s u - b - t v|^2 gives s = (uv d2 - d1) / (1 - uv^2), t = (d2 - uv d1) / (1 - uv^2), with
+    uv = u.v, d1 = u.(a - b), d2 = v.(a - b). Parallel lines: the midpoint of a and its projection on
+    the other line."""
     a, u, b, v = (np.asarray(x, dtype=float) for x in (a, u, b, v))
     w = a - b
     uv = np.sum(u * v, axis=-1)
@@ -100,10 +105,25 @@ def v0_candidates(track, *, positive_mass_gev: float, negative_mass_gev: float):
     return ak.unflatten(ak.zip(columns), counts)
 
 
+#: Track fields a V0 needs (branches track_d0, track_z0 of the ntuples) and a Lambda's proton identification.
+V0_FIELDS = ("p", "theta", "phi", "charge", "d0", "z0")
+
+
+def _require(track, fields):
+    missing = [f for f in fields if f not in track.fields]
+    if missing:
+        raise ParameterError(
+            f"the tracks lack {missing} (ntuple branches track_{', track_'.join(missing)}); Lambda and K_S "
+            "candidates need the impact parameters and the proton identification: map them with 'branches:' in "
+            "data/datasets.yaml"
+        )
+
+
 def lambda_candidates(track, *, proton_id: bool = True):
     """Lambda -> p pi- and Lambda-bar -> p-bar pi+ candidates from every oppositely charged pair of
     each event (:func:`v0_candidates`; field ``anti`` True for Lambda-bar); with ``proton_id`` the
     proton track must be identified as a proton (field ``proton_id`` of the tracks)."""
+    _require(track, V0_FIELDS + (("proton_id",) if proton_id else ()))
     m_p, m_pi = mass_gev(2212), mass_gev(211)
     particle = v0_candidates(track, positive_mass_gev=m_p, negative_mass_gev=m_pi)
     anti = v0_candidates(track, positive_mass_gev=m_pi, negative_mass_gev=m_p)
@@ -113,3 +133,33 @@ def lambda_candidates(track, *, proton_id: bool = True):
         particle = particle[track.proton_id[particle.positive]]
         anti = anti[track.proton_id[anti.negative]]
     return ak.concatenate([particle, anti], axis=1)
+
+
+@dataclass(frozen=True)
+class LambdaSelection:
+    """Requirements on Lambda candidates: |m(p pi) - m_Lambda| below ``mass_window_gev``, a
+    transverse flight distance above a minimum that grows with the candidate's momentum
+    (``min_flight_mm`` for p below 0.5 GeV, 0.5-1.5 GeV and above), the daughters' distance of closest
+    approach below ``max_doca_mm`` and the momentum pointing back to the beam line
+    (``min_cos_pointing``). The flight and pointing requirements are those of Belle's Lambda
+    selection (K. F. Chen et al., Belle note 684, as reproduced by the ``goodBelleLambda`` variable of
+    Belle II's software, its selection with proton identification: 1.1, 1.6 and 2.2 mm, an azimuthal
+    pointing within about 0.1 rad); the mass window and the DOCA are this book's (several times the
+    model's mass resolution, and the drift chamber's half millimetre)."""
+
+    mass_window_gev: float = 0.005
+    min_flight_mm: tuple[float, float, float] = (1.1, 1.6, 2.2)
+    max_doca_mm: float = 2.0
+    min_cos_pointing: float = 0.995
+
+    def __post_init__(self):
+        values = (self.mass_window_gev, *self.min_flight_mm, self.max_doca_mm, self.min_cos_pointing)
+        if not all(np.isfinite(v) and v >= 0 for v in values) or self.min_cos_pointing > 1:
+            raise ParameterError(f"{self}: every requirement must be a finite number >= 0 (cos pointing at most 1)")
+
+    def passes(self, candidates):
+        """Which ``candidates`` (of :func:`lambda_candidates`) pass (the same jagged structure)."""
+        low, middle, high = self.min_flight_mm
+        flight_min = ak.where(candidates.p < 0.5, low, ak.where(candidates.p < 1.5, middle, high))
+        return ((abs(candidates.mass - mass_gev(3122)) < self.mass_window_gev) & (candidates.flight_mm > flight_min)
+                & (candidates.doca_mm < self.max_doca_mm) & (candidates.cos_pointing > self.min_cos_pointing))

@@ -26,9 +26,11 @@ from ..detector.experiments import Beams
 from ..detector.frames import Frame
 from ..io.ntuple import ORIGIN
 from . import pythia
-from .generators import GeneratedEvents, particles_to_lab
+from ..physics.mesogenesis import LAMBDA, lambda_ctau_mm, lambda_momentum_gev
+from .generators import GeneratedEvents, hemispheres, particles_to_lab
+from .tagging import NOT_HADRONIC
 
-__all__ = ["DecayLengths", "b_pairs", "continuum", "generic_b_pairs", "b_to_k_resonance", "b_to_lambda_invisible", "hadronic", "hemispheres",
+__all__ = ["DecayLengths", "b_pairs", "continuum", "generic_b_pairs", "b_to_k_resonance", "b_to_lambda_invisible", "hadronic",
            "two_body_decay"]
 
 #: PDG ids of the charged and neutral B mesons and kaons.
@@ -142,8 +144,6 @@ def _generic(rng, ids, p4_lab, origin, side):
 def hadronic(products) -> np.ndarray:
     """Whether each list of B descendants is fully hadronic: no lepton, neutrino, K_L or neutron
     (what a hadronic tag can reconstruct; :mod:`analysis_lib.simulation.tagging`)."""
-    from .tagging import NOT_HADRONIC
-
     counts = ak.to_numpy(ak.num(products))
     excluded = np.isin(np.abs(ak.to_numpy(ak.flatten(products.id))), NOT_HADRONIC)
     return np.bincount(np.repeat(np.arange(len(counts)), counts), excluded, minlength=len(counts)) == 0
@@ -220,11 +220,7 @@ def b_to_lambda_invisible(rng, n, *, beams: Beams, mass_gev_psi: float, sigma_pb
     includes B(Lambda -> p pi-). Truth per event: ``lambda_flight_mm`` (its transverse flight distance in the lab) and
     ``lambda_p_b`` (the Lambda's momentum in the signal B's frame).
     """
-    from ..physics.mesogenesis import LAMBDA, lambda_ctau_mm, psi_mass_range_gev
-
-    high = psi_mass_range_gev()[1]
-    if not 0 <= mass_gev_psi < high:
-        raise KinematicError(f"m_psi = {mass_gev_psi!r} GeV is outside 0 <= m < m_B0 - m_Lambda = {high:.4f} GeV")
+    p_b = float(lambda_momentum_gev(mass_gev_psi))  # refuses masses outside the kinematic range
     frame = Frame(beams)
     b_cm, bbar_cm = b_pairs(rng, n, sqrt_s_gev=beams.sqrt_s_gev, charged=False)
     signal_is_b = rng.random(n) < 0.5
@@ -242,10 +238,9 @@ def b_to_lambda_invisible(rng, n, *, beams: Beams, mass_gev_psi: float, sigma_pb
              np.full((n, 2), ORIGIN["signal_b"]), np.zeros((n, 2), dtype=np.int32))
     other = _generic(rng, -sign * B_ZERO, other_lab, ORIGIN["other_b"], 1)
     particles = _particles([block, other])
-    p_b = two_body_momentum(mass_gev(B_ZERO), mass_gev(LAMBDA), mass_gev_psi)
     return GeneratedEvents.from_particles(
         particles, sigma_pb=sigma_pb, cuts={"psi_mass_gev": mass_gev_psi},
-        truth={"lambda_flight_mm": np.hypot(vertex[:, 0], vertex[:, 1]), "lambda_p_b": np.full(n, float(p_b))},
+        truth={"lambda_flight_mm": np.hypot(vertex[:, 0], vertex[:, 1]), "lambda_p_b": np.full(n, p_b)},
         b_p4_cm=np.stack([signal_cm, other_cm], axis=1), b_hadronic=np.column_stack([np.zeros(n, bool), hadronic(other)]),
     )
 
@@ -269,19 +264,9 @@ def generic_b_pairs(rng, n, *, beams: Beams, sigma_pb: float, charged=True):
 def continuum(rng, n, *, beams: Beams, sigma_pb: float, flavour: int):
     """e+e- -> q qbar (one flavour) hadronised by Pythia, taken to the lab frame (momenta and the
     production points of decays in flight, K_S and Lambda, as four-vectors); each particle's side is
-    its hemisphere (:func:`hemispheres`)."""
+    its hemisphere (:func:`~analysis_lib.simulation.generators.hemispheres`)."""
     particles = pythia.continuum(rng, n, sqrt_s_gev=beams.sqrt_s_gev, flavour=flavour)
     particles = ak.with_field(particles, hemispheres(particles), "side")
     particles = particles_to_lab(particles, beams, ORIGIN["continuum"])
     return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb, cuts={"flavour": flavour})
 
-
-def hemispheres(particles) -> ak.Array:
-    """The hemisphere of every particle of centre-of-mass particle lists (fields px, py, pz): 0 on the
-    side of the event's most energetic particle, 1 opposite (a stand-in for the thrust hemispheres
-    of a two-jet event, for the hadronic tag's combinatorial candidates)."""
-    energy = particles.E
-    hardest = ak.argmax(energy, axis=1, keepdims=True)
-    axis = {c: ak.fill_none(ak.firsts(particles[c][hardest]), 0.0) for c in ("px", "py", "pz")}
-    projection = particles.px * axis["px"] + particles.py * axis["py"] + particles.pz * axis["pz"]
-    return ak.values_astype(projection < 0, np.int32)

@@ -39,7 +39,7 @@ from ..detector.frames import Frame
 from ..io.ntuple import ORIGIN
 from ..physics.radiated_vector import PhaseSpace, train
 from . import pythia
-from .generators import GeneratedEvents, particles_to_lab
+from .generators import GeneratedEvents, hemispheres, particles_to_lab
 from .phase_space import sample_events, unweight
 from .production import SampleSpec
 
@@ -215,6 +215,7 @@ def generate_lepton_pairs(rng, n, *, beams: Beams, flavour: int, sigma_pb: float
     channels = [_TAU_CHANNELS[mode] for mode in tau_decays]
     particles = pythia.lepton_pairs(rng, n, sqrt_s_gev=beams.sqrt_s_gev, flavour=flavour, tau_channels=channels)
     ids = np.abs(ak.to_numpy(ak.flatten(particles.id)))
+    particles = ak.with_field(particles, hemispheres(particles), "side")  # for a hadronic tag's combinatorics
     particles = particles_to_lab(particles, beams, np.where(ids == 22, ORIGIN["hard_photon"], ORIGIN["lepton"]))
     return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb,
                                           cuts={"flavour": flavour, "tau_decays": list(tau_decays)})

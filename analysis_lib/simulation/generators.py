@@ -40,6 +40,7 @@ __all__ = [
     "generate_gamma_resonance",
     "generate_radiative_bhabha",
     "generate_three_photons",
+    "hemispheres",
     "lab_polar_range",
     "particles_to_lab",
     "radiative_bhabha_sampler",
@@ -147,6 +148,19 @@ def particles_to_lab(particles, beams: Beams, origin):
     if "side" in particles.fields:
         fields["side"] = particles.side
     return ak.zip(fields)
+
+
+def hemispheres(particles):
+    """The hemisphere of every particle of centre-of-mass particle lists (fields E, px, py, pz): 0 on
+    the side of the event's most energetic particle, 1 opposite. A stand-in for the thrust hemispheres
+    of a two-jet event (:func:`analysis_lib.reco.event_shape.thrust_axis` works on reconstructed
+    objects, a later stage), for the hadronic tag's combinatorial candidates."""
+    import awkward as ak
+
+    hardest = ak.argmax(particles.E, axis=1, keepdims=True)
+    axis = {c: ak.fill_none(ak.firsts(particles[c][hardest]), 0.0) for c in ("px", "py", "pz")}
+    projection = particles.px * axis["px"] + particles.py * axis["py"] + particles.pz * axis["pz"]
+    return ak.values_astype(projection < 0, np.int32)
 
 
 def _massless(direction, energy):

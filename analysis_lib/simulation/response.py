@@ -40,6 +40,7 @@ from ..core.kinematics import direction_from_angles
 from ..detector.experiments import Experiment
 from ..io.ntuple import ORIGIN
 from .generators import GeneratedEvents
+from .tagging import emulate
 
 __all__ = ["calorimeter_impact", "condition_photon_efficiency", "impact_parameters", "reconstruct"]
 
@@ -310,9 +311,14 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     candidate = deposit & (rng.random((n, k)) < cal.efficiency)
     if photon_branch is not None:
         weights *= condition_photon_efficiency(candidate, deposit, pdgid, p4[..., 0], photon_branch, rng, cal.efficiency)
+    # the tracks' identification and impact parameters, and the tag, draw from child streams of the
+    # detector's (Generator.spawn leaves the parent's state alone): child 0 for the tracks, 1 for the
+    # tag, so that the detector's own draws and the tracks' are the same with and without a tag
+    track_rng = rng.spawn(1)[0]
     tag, side = None, None
     if hadronic_tag is not None:
-        tag, side = _emulate_tag(events, experiment, rng, hadronic_tag, pdgid, has_track, candidate & (p4[..., 0] > cal.threshold_gev))
+        tag, side = _emulate_tag(events, experiment, rng.spawn(1)[0], hadronic_tag, pdgid, has_track,
+                                 candidate & (p4[..., 0] > cal.threshold_gev))
         weights *= tag["probability"]
     energy = np.where(deposit, p4[..., 0], 0.0)
     origin = np.broadcast_to(events.origin, (n, k)).copy()
@@ -328,7 +334,8 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     bkg_energy, bkg_points = _beam_background(rng, n, experiment, at_least_one=force_beam_background)
     energy = np.concatenate([energy, bkg_energy], axis=1)
     points = np.concatenate([points, bkg_points], axis=1)
-    origin = np.concatenate([origin, np.full(bkg_energy.shape, ORIGIN["beam_background"])], axis=1)
+    background_code = ORIGIN["beam_background"] * _SIDES if side is not None else ORIGIN["beam_background"]  # side -1
+    origin = np.concatenate([origin, np.full(bkg_energy.shape, background_code)], axis=1)
     shower_track = np.concatenate([shower_track, np.zeros(bkg_energy.shape, bool)], axis=1)
     candidate = np.concatenate([candidate, np.ones(bkg_energy.shape, bool)], axis=1)
 
@@ -370,8 +377,8 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
            "weight": weights}
     out.update({f"mc_{name}": np.asarray(values) for name, values in events.truth.items()})
     if tracks:
-        out["track"] = _tracks(rng, experiment, has_track, momentum, theta_true, direction, pdgid, events.origin,
-                               events.vertex_mm)
+        out["track"] = _tracks(rng, track_rng, experiment, has_track, momentum, theta_true, direction, pdgid,
+                               events.origin, events.vertex_mm)
         if tag is not None:
             in_tag = np.broadcast_to(side == tag["side"][:, None], (n, k))
             out["track"] = ak.with_field(out["track"], ak.unflatten(in_tag[has_track], has_track.sum(axis=1)), "in_tag")
@@ -387,9 +394,8 @@ _SIDES = 4
 
 
 def _emulate_tag(events, experiment, rng, model, pdgid, has_track, photon_seen):
-    """The tag of every event (:func:`analysis_lib.simulation.tagging.emulate`) and each particle's side."""
-    from .tagging import emulate
-
+    """The tag of every event (:func:`analysis_lib.simulation.tagging.emulate`, drawing from ``rng``) and
+    each particle's side."""
     if events.side is None:
         raise ParameterError("a hadronic tag needs the side of every particle (GeneratedEvents.side); this "
                              "generator does not give it")
@@ -397,8 +403,7 @@ def _emulate_tag(events, experiment, rng, model, pdgid, has_track, photon_seen):
     side = np.broadcast_to(events.side, (n, k)).astype(np.int64)
     charged = np.isin(np.abs(pdgid), list(_CHARGE))
     seen = np.where(charged, has_track, photon_seen)
-    # the tag's own draws come from a child stream (the detector's later draws stay those without a tag)
-    tag = emulate(model, rng.spawn(1)[0], seen=seen, pdgid=pdgid, side=side, b_p4_cm=events.b_p4_cm,
+    tag = emulate(model, rng, seen=seen, pdgid=pdgid, side=side, b_p4_cm=events.b_p4_cm,
                   b_hadronic=events.b_hadronic, e_beam_gev=experiment.sqrt_s_gev / 2, b_pairs=events.b_p4_cm is not None)
     return tag, side
 
@@ -416,8 +421,9 @@ def impact_parameters(vertex_mm, direction):
     return d0, z + t * uz
 
 
-def _tracks(rng, experiment, has_track, momentum, theta, direction, pdgid, origin, vertex_mm):
-    """The reconstructed tracks (step 7 of the module docstring), ordered as the particles."""
+def _tracks(rng, extra, experiment, has_track, momentum, theta, direction, pdgid, origin, vertex_mm):
+    """The reconstructed tracks (step 7 of the module docstring), ordered as the particles; the proton
+    identification and impact parameters draw from ``extra``."""
     n, k = has_track.shape
     sin_theta = np.sin(theta)
     pt = momentum * sin_theta
@@ -429,15 +435,12 @@ def _tracks(rng, experiment, has_track, momentum, theta, direction, pdgid, origi
     kaon = rng.random((n, k)) < experiment.pid.kaon_probability(np.abs(pdgid), p_measured)
     muon = rng.random((n, k)) < experiment.pid.muon_probability(np.abs(pdgid), p_measured, theta)
     charge = (np.select(species, list(_CHARGE.values()), 0) * np.sign(pdgid)).astype(np.int8)
-    # proton identification and impact parameters draw from a child stream of the detector's
-    # (Generator.spawn leaves the parent's state alone): the tracks' other quantities, and every
-    # later draw of the stream, are those of the model before these were added
-    extra = rng.spawn(1)[0]
     proton = extra.random((n, k)) < experiment.pid.proton_probability(np.abs(pdgid), p_measured)
     d0, z0 = impact_parameters(vertex_mm, direction)
-    sigma = experiment.tracker.impact_resolution_mm(momentum, beta, theta, np.hypot(vertex_mm[..., 0], vertex_mm[..., 1]))
-    d0 = d0 + extra.normal(size=(n, k)) * sigma
-    z0 = z0 + extra.normal(size=(n, k)) * sigma
+    sigma_d0, sigma_z0 = experiment.tracker.impact_resolution_mm(momentum, beta, theta,
+                                                                 np.hypot(vertex_mm[..., 0], vertex_mm[..., 1]))
+    d0 = d0 + extra.normal(size=(n, k)) * sigma_d0
+    z0 = z0 + extra.normal(size=(n, k)) * sigma_z0
     counts = has_track.sum(axis=1)
     def jagged(a):
         return ak.unflatten(np.broadcast_to(a, (n, k))[has_track], counts)

@@ -24,7 +24,8 @@ from the generated particles and the detector's response to them, event by event
   particles are those of one B (B Bbar) or of one hemisphere about the hardest particle's direction
   (continuum), chosen at random; the rest are the ROE.
 * **Kinematics.** A correct tag has the true B momentum (smeared per component by
-  ``momentum_resolution_gev``), m_bc = m_B + N(0, ``mbc_resolution_gev``) (the beam-energy spread) and
+  ``momentum_resolution_gev``), m_bc = m_B + N(0, ``mbc_resolution_gev``) (its B's mass; the width
+  from the beam-energy spread) and
   Delta E = N(0, ``delta_e_resolution_gev``); a combinatorial tag has m_bc from an ARGUS distribution
   (H. Albrecht et al. (ARGUS), Phys. Lett. B 241 (1990) 278) with curvature ``argus_curvature`` below the
   beam energy, a flat Delta E and an isotropic direction.
@@ -151,8 +152,12 @@ def emulate(tag: HadronicTag, rng, *, seen, pdgid, side, b_p4_cm, b_hadronic, e_
     first = rng.random(n) * np.maximum(correct_p.sum(axis=1), 1e-300) < correct_p[:, 0]
     random_side = (rng.random(n) < 0.5).astype(int)
     tag_side = np.where(is_correct, np.where(first, 0, 1), random_side)
-    # kinematics
-    m_b = mass_gev(511)
+    # kinematics: a correct tag peaks at its B's mass
+    if b_p4_cm is not None:
+        chosen = np.take_along_axis(np.asarray(b_p4_cm), tag_side[:, None, None], axis=1)[:, 0]
+        m_b = np.sqrt(np.clip(chosen[:, 0] ** 2 - np.sum(chosen[:, 1:] ** 2, axis=1), 0, None))
+    else:
+        m_b = np.full(n, mass_gev(511))
     mbc = np.where(is_correct, m_b + rng.normal(size=n) * tag.mbc_resolution_gev,
                    argus_mbc(rng, n, endpoint_gev=e_beam_gev, curvature=tag.argus_curvature))
     mbc = np.minimum(mbc, e_beam_gev)
@@ -162,8 +167,7 @@ def emulate(tag: HadronicTag, rng, *, seen, pdgid, side, b_p4_cm, b_hadronic, e_
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     p_fake = np.sqrt(np.clip(e_beam_gev**2 - mbc**2, 0, None))[:, None] * direction
     if b_p4_cm is not None:
-        true = np.take_along_axis(np.asarray(b_p4_cm)[:, :, 1:], tag_side[:, None, None], axis=1)[:, 0]
-        p_true = true + rng.normal(size=(n, 3)) * tag.momentum_resolution_gev
+        p_true = chosen[:, 1:] + rng.normal(size=(n, 3)) * tag.momentum_resolution_gev
     else:
         p_true = p_fake
     p_cm = np.where(is_correct[:, None], p_true, p_fake)

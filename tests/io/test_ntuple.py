@@ -92,3 +92,27 @@ def test_tracks_and_truth_round_trip(tmp_path):
     write_events(photons_only, events[["photon", "n_tracks", "weight"]], {})
     with pytest.raises(NtupleError, match="track_p"):
         read_events(photons_only, tracks=True)
+
+
+def test_the_hadronic_tag_round_trips_and_a_partial_tag_is_refused(tmp_path):
+    from analysis_lib.detector.experiments import BELLE
+    from analysis_lib.simulation import b_decays, tagging
+
+    rng = np.random.default_rng(4)
+    generated = b_decays.b_to_lambda_invisible(rng, 300, beams=BELLE.beams, mass_gev_psi=2.0, sigma_pb=1.0)
+    events = reconstruct(generated, BELLE, rng, tracks=True, hadronic_tag=tagging.TAGS["belle"])
+    path = tmp_path / "tagged.root"
+    write_events(path, events, {})
+    back = read_events(path, tracks=True)
+    for field in ("mbc", "delta_e", "sigprob", "px", "py", "pz", "mc_correct"):
+        assert np.all(np.asarray(back.tag[field]) == np.asarray(events.tag[field]))
+    for field in ("in_tag", "d0", "z0", "proton_id"):
+        assert ak.all(back.track[field] == events.track[field])
+    assert ak.all(back.photon.in_tag == events.photon.in_tag)
+    # a file with the tag's mass but not its momentum: refused, naming what is missing
+    partial = tmp_path / "partial.root"
+    with uproot.recreate(partial) as f:
+        f["events"] = {"gamma_E": ak.Array([[1.0]]), "gamma_theta": ak.Array([[1.0]]), "gamma_phi": ak.Array([[0.0]]),
+                       "n_tracks": np.array([0], dtype=np.int32), "tag_mbc": np.array([5.28])}
+    with pytest.raises(NtupleError, match="tag_px"):
+        read_events(partial)

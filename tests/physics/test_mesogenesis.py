@@ -39,4 +39,3 @@ def test_lambda_decay_length():
     assert mesogenesis.lambda_ctau_mm() == pytest.approx(78.456, rel=1e-3)
     # a 2 GeV Lambda: beta gamma c tau = (2 / 1.115683) x 78.456 mm = 140.6 mm
     assert float(mesogenesis.lambda_survival(140.64, 2.0)) == pytest.approx(np.exp(-1), rel=1e-3)
-    assert mesogenesis.LAMBDA_TO_P_PI == pytest.approx(0.641)

@@ -22,7 +22,8 @@ def test_closest_approach_of_two_lines():
     # two lines through the same point meet there
     vertex, doca = closest_approach(np.array([1.0, 1, 1]), np.array([0.6, 0.8, 0]), np.array([1.0, 1, 1]),
                                     np.array([0, 0.6, 0.8]))
-    np.testing.assert_allclose(vertex, [1, 1, 1], atol=1e-12) and doca == pytest.approx(0, abs=1e-12)
+    np.testing.assert_allclose(vertex, [1, 1, 1], atol=1e-12)
+    assert doca == pytest.approx(0, abs=1e-12)
 
 
 def _lambdas(rng, n, *, momentum_gev=1.5):
@@ -80,3 +81,24 @@ def test_lambda_flight_lengths_follow_the_exponential_decay_law():
     slope, _ = np.polyfit(centres, np.log(counts), 1, w=np.sqrt(counts))
     expected = np.log(float(lambda_survival(1.0, 1.5)))  # -1 / (beta gamma c tau) per mm
     assert slope == pytest.approx(expected, rel=0.08)
+
+
+def test_the_lambda_selection_keeps_displaced_lambdas_and_refuses_tracks_without_impact_parameters():
+    from analysis_lib.core.errors import ParameterError
+    from analysis_lib.reco.v0 import LambdaSelection
+
+    rng = np.random.default_rng(3)
+    events, flight = _lambdas(rng, 5_000)
+    reco = reconstruct(events, BELLE, rng, tracks=True)
+    cands = lambda_candidates(reco.track)
+    cands = cands[~cands.anti]
+    found = ak.num(cands) > 0
+    passed = ak.any(LambdaSelection().passes(cands), axis=1)[found]
+    # a 1.5 GeV Lambda needs 1.6 mm: the share of found ones flying farther, exp(-1.6 / 105) = 98.5%
+    true_far = flight[np.asarray(found)] > 1.6
+    assert np.mean(np.asarray(passed)[true_far]) > 0.9
+    assert np.mean(np.asarray(passed)[~true_far]) < 0.5
+    with pytest.raises(ParameterError, match="track_d0"):
+        lambda_candidates(reco.track[["p", "theta", "phi", "charge", "proton_id"]])
+    with pytest.raises(ParameterError, match="finite"):
+        LambdaSelection(mass_window_gev=float("nan"))

@@ -175,7 +175,7 @@ def test_tracks_have_impact_parameters_with_the_resolution_of_where_they_were_ma
     trk = BELLE2.tracker
     inner = reconstruct(_pions(20_000, 0.0), BELLE2, np.random.default_rng(8), tracks=True)
     d0 = np.asarray(inner.track.d0[inner.n_tracks > 0][:, 0])
-    expected = float(trk.impact_resolution_mm(1.0, 1.0 / np.hypot(1.0, 0.1396), np.pi / 2, 0.0))
+    expected = float(trk.impact_resolution_mm(1.0, 1.0 / np.hypot(1.0, 0.1396), np.pi / 2, 0.0)[0])
     assert np.std(d0) == pytest.approx(expected, rel=0.03) and abs(np.mean(d0)) < 4 * expected / np.sqrt(d0.size)
     # made outside the vertex detector: the drift chamber's resolution; beyond the largest radius: no track
     outer = reconstruct(_pions(5_000, trk.vertex_detector_radius_mm + 50), BELLE2, np.random.default_rng(9), tracks=True)
