@@ -72,12 +72,10 @@ SIGNAL_MASSES_GEV = (0.175, 0.2, 0.25, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 1.25, 1.5,
 #: Lifetimes of the book's runs (mm), the paper's.
 CTAU_MM = (0.0, 1.0, 10.0, 100.0)
 
-#: Fraction of B Bbar pairs that are B+ B- (PDG 2024: B(Upsilon(4S) -> B+ B-) = 51.4%).
-F_CHARGED = 0.514
-#: Continuum cross sections at sqrt(s) = 10.58 GeV in pb, by quark flavour (Belle II's cross-section
-#: table, quoted in the book's physics reference): u 1.61, d 0.40, s 0.38, c 1.30 nb.
-CONTINUUM_PB = {"u": 1610.0, "d": 400.0, "s": 380.0, "c": 1300.0}
-_FLAVOUR = {"d": 1, "u": 2, "s": 3, "c": 4}
+#: Fraction of B Bbar pairs that are B+ B- (the shared value, PDG 2024).
+F_CHARGED = b_decays.F_CHARGED
+#: Continuum cross sections at sqrt(s) = 10.58 GeV in pb, by quark flavour (the shared table).
+CONTINUUM_PB = b_decays.CONTINUUM_PB
 #: B+ -> K+ X with X -> gamma gamma: (PDG id of X, B(B+ -> K+ X), B(X -> gamma gamma)), PDG 2024.
 PEAKING_DECAYS = {
     "kpi0": (111, 1.320e-5, 0.98823),
@@ -147,7 +145,7 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, max_mc_events: int, signa
         n = max(int(max_mc_events * CONTINUUM_SHARE * sigma / total_continuum), 1000)
         specs.append(SampleSpec(
             name=f"bkg_continuum_{q}{q}", label=f"{q}{q}̄", kind="background", sigma_pb=sigma,
-            generate=partial(b_decays.continuum, beams=beams, sigma_pb=sigma, flavour=_FLAVOUR[q]),
+            generate=partial(b_decays.continuum, beams=beams, sigma_pb=sigma, flavour=b_decays.QUARK_FLAVOURS[q]),
             config={"process": "e+e- -> q qbar (Pythia 8)", "flavour": q}, n_events=n, tracks=True, chunk=50_000,
         ))
     for charged, label, fraction in ((True, "B⁺B⁻", F_CHARGED), (False, "B⁰B̄⁰", 1 - F_CHARGED)):

@@ -1,5 +1,12 @@
 """Belle: B0 -> Lambda psi_D, the B-mesogenesis dark baryon, with a hadronically tagged B
-(arXiv:2110.14086). The chapter in progress: its candidates.
+(arXiv:2110.14086). The chapter in progress: its samples and candidates.
+
+Samples (:func:`sample_specs`, :func:`off_resonance_specs`): the signal on a grid of psi_D masses,
+generic B0 B0bar and B+ B- (Pythia's decay tables give the B -> Lambda X backgrounds: Lambda_c, Lambda
+p-bar, ...), and the continuum e+e- -> q qbar of four flavours, at the Upsilon(4S) and at the energy of
+the dataset's off-resonance partner (its continuum measured there), every event simulated with the
+experiment's hadronic tag and weighted by its probability. The skim keeps the events whose rest of
+the event holds a loose Lambda candidate and few tracks.
 
 The event: one B reconstructed in a hadronic mode (the tag, :mod:`analysis_lib.simulation.tagging`),
 the other seen only as a Lambda -> p pi- and missing energy. The variables of every event
@@ -13,21 +20,99 @@ E_ECL, the calorimeter energy neither the tag nor a track used.
 
 from __future__ import annotations
 
+from functools import partial
+
 import awkward as ak
 import numpy as np
 
 from ..core.constants import mass_gev
+from ..detector.datasets import Dataset
 from ..detector.experiments import Beams
 from ..io.ntuple import ORIGIN
-from ..physics.mesogenesis import LAMBDA
+from ..physics.mesogenesis import LAMBDA, LAMBDA_TO_P_PI
 from ..reco.tagged import momentum_in_signal_frame, residual_energy, rest_of_event, signal_b_velocity
 from ..reco.v0 import LambdaSelection, lambda_candidates
+from ..simulation import b_decays
+from ..simulation.production import ProductionConfig, SampleSpec
 
-__all__ = ["LAMBDA_SELECTION", "NAME", "candidate_table"]
+__all__ = ["BR_REF", "LAMBDA_SELECTION", "NAME", "SIGNAL_MASSES_GEV", "candidate_table", "off_resonance_specs",
+           "production_config", "sample_specs", "skim"]
 
 NAME = "belle_b_to_lambda_invisible"
 #: The Lambda requirements of the chapter (Belle's flight and pointing requirements, see the class).
 LAMBDA_SELECTION = LambdaSelection()
+#: Reference B(B0 -> Lambda psi_D) of the simulated signal.
+BR_REF = 1e-5
+#: Simulated psi_D masses (GeV): from 1.0 GeV, where the paper's scan starts (the model allows
+#: m_p - m_e = 0.938 GeV), to 4.1 GeV, 64 MeV below the kinematic end (a Lambda at rest in the B frame).
+SIGNAL_MASSES_GEV = (1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0, 3.25, 3.5, 3.75, 4.0, 4.1)
+#: Share of the background simulation given to the continuum (the rest to generic B Bbar).
+CONTINUUM_SHARE = 0.6
+#: The skim: a Lambda candidate in the rest of the event within this window of the Lambda mass and
+#: flying at least this far, and at most this many rest-of-event tracks (looser than any selection).
+SKIM_MASS_WINDOW_GEV = 0.02
+SKIM_MIN_FLIGHT_MM = 0.5
+SKIM_MAX_ROE_TRACKS = 6
+
+
+def sample_specs(ds: Dataset, *, n_signal_events: int, max_mc_events: int, signal_masses_gev=SIGNAL_MASSES_GEV):
+    """The samples of the Upsilon(4S) dataset ``ds``: signal masses, generic B Bbar and continuum, every
+    event with the experiment's hadronic tag. B-decay cross sections are N_BBbar x fractions /
+    luminosity; the signal's includes B(Lambda -> p pi-) (its generator decays the Lambda so)."""
+    beams = ds.experiment.beams
+    n_bb_per_pb = ds.n_bb_pairs / ds.luminosity_pb
+    neutral = 1 - b_decays.F_CHARGED
+    # either B0 of a pair may decay to the signal
+    sigma_signal = n_bb_per_pb * neutral * 2 * BR_REF * LAMBDA_TO_P_PI
+    specs = [SampleSpec(
+        name=f"signal_m{m:.3f}", label=f"ψ_D {m:g} GeV", kind="signal", sigma_pb=sigma_signal,
+        generate=partial(b_decays.b_to_lambda_invisible, beams=beams, mass_gev_psi=m, sigma_pb=sigma_signal),
+        config={"process": "B0 -> Lambda psi_D", "mass_gev": m, "br_ref": BR_REF}, n_events=n_signal_events,
+        tracks=True, chunk=50_000, hadronic_tag=True,
+    ) for m in signal_masses_gev]
+    for charged, label, fraction in ((True, "B⁺B⁻", b_decays.F_CHARGED), (False, "B⁰B̄⁰", neutral)):
+        sigma = n_bb_per_pb * fraction
+        specs.append(SampleSpec(
+            name=f"bkg_bb_{'charged' if charged else 'neutral'}", label=f"{label} generic", kind="background",
+            sigma_pb=sigma, generate=partial(b_decays.generic_b_pairs, beams=beams, sigma_pb=sigma, charged=charged),
+            config={"process": "B Bbar generic (Pythia 8)", "charged": charged},
+            n_events=max(int(max_mc_events * (1 - CONTINUUM_SHARE) * fraction), 1000), tracks=True, chunk=25_000,
+            hadronic_tag=True,
+        ))
+    return specs + _continuum_specs(ds, max_mc_events=max_mc_events)
+
+
+def off_resonance_specs(off: Dataset, *, max_mc_events: int):
+    """The continuum samples of the off-resonance dataset ``off`` (its own energy), with the tag."""
+    return _continuum_specs(off, max_mc_events=max_mc_events)
+
+
+def _continuum_specs(ds: Dataset, *, max_mc_events: int):
+    sqrt_s = ds.experiment.sqrt_s_gev
+    sigmas = {q: b_decays.continuum_sigma_pb(q, sqrt_s) for q in b_decays.CONTINUUM_PB}
+    total = sum(sigmas.values())
+    return [SampleSpec(
+        name=f"bkg_continuum_{q}{q}", label=f"{q}{q}̄", kind="background", sigma_pb=sigma,
+        generate=partial(b_decays.continuum, beams=ds.experiment.beams, sigma_pb=sigma,
+                         flavour=b_decays.QUARK_FLAVOURS[q]),
+        config={"process": "e+e- -> q qbar (Pythia 8)", "flavour": q},
+        n_events=max(int(max_mc_events * CONTINUUM_SHARE * sigma / total), 1000), tracks=True, chunk=50_000,
+        hadronic_tag=True,
+    ) for q, sigma in sigmas.items()]
+
+
+def skim(events) -> np.ndarray:
+    """Events whose rest of the event holds a loose Lambda candidate (:data:`SKIM_MASS_WINDOW_GEV`,
+    :data:`SKIM_MIN_FLIGHT_MM`, the proton identified) and at most :data:`SKIM_MAX_ROE_TRACKS` tracks."""
+    tracks, _ = rest_of_event(events)
+    cands = lambda_candidates(tracks)
+    loose = (abs(cands.mass - mass_gev(LAMBDA)) < SKIM_MASS_WINDOW_GEV) & (cands.flight_mm > SKIM_MIN_FLIGHT_MM)
+    return ak.to_numpy(ak.any(loose, axis=1) & (ak.num(tracks) <= SKIM_MAX_ROE_TRACKS))
+
+
+def production_config() -> ProductionConfig:
+    """Production settings: the skim; event-level pseudo-data never (tagged samples carry weights)."""
+    return ProductionConfig(skim=skim)
 
 
 def candidate_table(events, beams: Beams) -> dict:
