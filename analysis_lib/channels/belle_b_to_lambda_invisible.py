@@ -26,6 +26,7 @@ import awkward as ak
 import numpy as np
 
 from ..core.constants import mass_gev
+from ..core.errors import ParameterError
 from ..detector.datasets import Dataset
 from ..detector.experiments import Beams
 from ..io.ntuple import ORIGIN
@@ -48,8 +49,9 @@ BR_REF = 1e-5
 SIGNAL_MASSES_GEV = (1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0, 3.25, 3.5, 3.75, 4.0, 4.1)
 #: Share of the background simulation given to the continuum (the rest to generic B Bbar).
 CONTINUUM_SHARE = 0.6
-#: The skim: a Lambda candidate in the rest of the event within this window of the Lambda mass and
-#: flying at least this far, and at most this many rest-of-event tracks (looser than any selection).
+#: The skim (:func:`skim`): a Lambda candidate in the rest of the event within this window of the
+#: Lambda mass and flying at least this far, and at most this many rest-of-event tracks (looser than
+#: any selection).
 SKIM_MASS_WINDOW_GEV = 0.02
 SKIM_MIN_FLIGHT_MM = 0.5
 SKIM_MAX_ROE_TRACKS = 6
@@ -59,6 +61,9 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, max_mc_events: int, signa
     """The samples of the Upsilon(4S) dataset ``ds``: signal masses, generic B Bbar and continuum, every
     event with the experiment's hadronic tag. B-decay cross sections are N_BBbar x fractions /
     luminosity; the signal's includes B(Lambda -> p pi-) (its generator decays the Lambda so)."""
+    if ds.below_bb_threshold:
+        raise ParameterError(f"dataset {ds.name!r} is below the B Bbar threshold (sqrt(s) = {ds.sqrt_s_gev:.3f} GeV): "
+                             "give its Upsilon(4S) partner; its own samples are off_resonance_specs(...)")
     beams = ds.experiment.beams
     n_bb_per_pb = ds.n_bb_pairs / ds.luminosity_pb
     neutral = 1 - b_decays.F_CHARGED
@@ -101,18 +106,21 @@ def _continuum_specs(ds: Dataset, *, max_mc_events: int):
     ) for q, sigma in sigmas.items()]
 
 
-def skim(events) -> np.ndarray:
-    """Events whose rest of the event holds a loose Lambda candidate (:data:`SKIM_MASS_WINDOW_GEV`,
-    :data:`SKIM_MIN_FLIGHT_MM`, the proton identified) and at most :data:`SKIM_MAX_ROE_TRACKS` tracks."""
+def skim(events, *, mass_window_gev: float, min_flight_mm: float, max_roe_tracks: int) -> np.ndarray:
+    """Events whose rest of the event holds a loose Lambda candidate (within ``mass_window_gev`` of the
+    Lambda mass, flying at least ``min_flight_mm``, the proton identified) and at most
+    ``max_roe_tracks`` tracks."""
     tracks, _ = rest_of_event(events)
     cands = lambda_candidates(tracks)
-    loose = (abs(cands.mass - mass_gev(LAMBDA)) < SKIM_MASS_WINDOW_GEV) & (cands.flight_mm > SKIM_MIN_FLIGHT_MM)
-    return ak.to_numpy(ak.any(loose, axis=1) & (ak.num(tracks) <= SKIM_MAX_ROE_TRACKS))
+    loose = (abs(cands.mass - mass_gev(LAMBDA)) < mass_window_gev) & (cands.flight_mm > min_flight_mm)
+    return ak.to_numpy(ak.any(loose, axis=1) & (ak.num(tracks) <= max_roe_tracks))
 
 
 def production_config() -> ProductionConfig:
-    """Production settings: the skim; event-level pseudo-data never (tagged samples carry weights)."""
-    return ProductionConfig(skim=skim)
+    """Production settings: the skim with the chapter's loose requirements (its settings part of the
+    samples' key); event-level pseudo-data never (tagged samples carry weights)."""
+    return ProductionConfig(skim=partial(skim, mass_window_gev=SKIM_MASS_WINDOW_GEV, min_flight_mm=SKIM_MIN_FLIGHT_MM,
+                                         max_roe_tracks=SKIM_MAX_ROE_TRACKS))
 
 
 def candidate_table(events, beams: Beams) -> dict:

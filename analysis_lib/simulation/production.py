@@ -78,9 +78,11 @@ WEIGHTS_PER_SIGMA_L = "per unit sigma x luminosity"
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 #: The code a simulated sample depends on (part of its cache key): the simulation, the physics, the
-#: detector models, the ntuple format, the constants and the B-candidate skim.
+#: detector models, the ntuple format, the constants and the shared candidate code the channels' skims
+#: call (B candidates, Lambda candidates, the rest of a tagged event).
 _SOURCES = [_PACKAGE / "simulation", _PACKAGE / "physics", _PACKAGE / "detector", _PACKAGE / "io" / "ntuple.py",
-            _PACKAGE / "core" / "constants.py", _PACKAGE / "core" / "kinematics.py", _PACKAGE / "reco" / "bmeson.py"]
+            _PACKAGE / "core" / "constants.py", _PACKAGE / "core" / "kinematics.py", _PACKAGE / "reco" / "bmeson.py",
+            _PACKAGE / "reco" / "v0.py", _PACKAGE / "reco" / "tagged.py"]
 
 
 @dataclass(frozen=True)

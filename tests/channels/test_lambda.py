@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from analysis_lib.channels import belle_b_to_lambda_invisible as channel
+from analysis_lib.core.errors import ParameterError
 from analysis_lib.detector.experiments import BELLE
 from analysis_lib.physics.mesogenesis import lambda_momentum_gev
 from analysis_lib.simulation import b_decays, tagging
@@ -61,10 +62,20 @@ def test_samples_of_the_upsilon_4s_and_of_its_off_resonance_partner():
     # 772 million pairs in 711 fb^-1, 48.6% neutral, either B0, x B(Lambda -> p pi-)
     signal = next(s for s in specs_on if s.kind == "signal")
     assert signal.sigma_pb == pytest.approx(772e6 / 711e3 * 0.486 * 2 * channel.BR_REF * 0.641, rel=1e-9)
+    with pytest.raises(ParameterError, match="belle_off.*below the B Bbar threshold"):
+        channel.sample_specs(off, n_signal_events=1000, max_mc_events=100_000)
     config = channel.production_config()
     keys_on = {r.key for r in requests(specs_on, on, seed=1, config=config)}
     keys_off = {r.key for r in requests(specs_off, off, seed=1, config=config)}
     assert not keys_on & keys_off  # the same process at another energy: other samples
+    # the skim's settings are part of the samples' key: another window, other samples
+    from functools import partial
+
+    from analysis_lib.simulation.production import ProductionConfig
+
+    wider = ProductionConfig(skim=partial(channel.skim, mass_window_gev=0.03, min_flight_mm=channel.SKIM_MIN_FLIGHT_MM,
+                                          max_roe_tracks=channel.SKIM_MAX_ROE_TRACKS))
+    assert not keys_on & {r.key for r in requests(specs_on, on, seed=1, config=wider)}
 
 
 def test_tagged_samples_are_made_skimmed_and_read_back(tmp_path, monkeypatch):
