@@ -140,22 +140,8 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, max_mc_events: int, signa
             config={"process": "B -> K a", "mass_gev": m, "br_ref": BR_REF, "decay_lengths": repr(b_decays.DecayLengths())},
             n_events=n_signal_events, tracks=True, chunk=50_000,
         ))
-    total_continuum = sum(CONTINUUM_PB.values())
-    for q, sigma in CONTINUUM_PB.items():
-        n = max(int(max_mc_events * CONTINUUM_SHARE * sigma / total_continuum), 1000)
-        specs.append(SampleSpec(
-            name=f"bkg_continuum_{q}{q}", label=f"{q}{q}̄", kind="background", sigma_pb=sigma,
-            generate=partial(b_decays.continuum, beams=beams, sigma_pb=sigma, flavour=b_decays.QUARK_FLAVOURS[q]),
-            config={"process": "e+e- -> q qbar (Pythia 8)", "flavour": q}, n_events=n, tracks=True, chunk=50_000,
-        ))
-    for charged, label, fraction in ((True, "B⁺B⁻", F_CHARGED), (False, "B⁰B̄⁰", 1 - F_CHARGED)):
-        sigma = n_bb_per_pb * fraction
-        n = max(int(max_mc_events * (1 - CONTINUUM_SHARE) * fraction), 1000)
-        specs.append(SampleSpec(
-            name=f"bkg_bb_{'charged' if charged else 'neutral'}", label=f"{label} generic", kind="background",
-            sigma_pb=sigma, generate=partial(b_decays.generic_b_pairs, beams=beams, sigma_pb=sigma, charged=charged),
-            config={"process": "B Bbar generic (Pythia 8)", "charged": charged}, n_events=n, tracks=True, chunk=25_000,
-        ))
+    specs += b_decays.background_specs(beams, continuum_pb=CONTINUUM_PB, n_bb_per_pb=n_bb_per_pb,
+                                       max_mc_events=max_mc_events, continuum_share=CONTINUUM_SHARE)
     for name, (pdgid, br_b, br_gg) in PEAKING_DECAYS.items():
         sigma = n_bb_per_pb * F_CHARGED * 2 * br_b * br_gg
         specs.append(SampleSpec(

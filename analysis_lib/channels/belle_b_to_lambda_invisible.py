@@ -75,35 +75,21 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, max_mc_events: int, signa
         config={"process": "B0 -> Lambda psi_D", "mass_gev": m, "br_ref": BR_REF}, n_events=n_signal_events,
         tracks=True, chunk=50_000, hadronic_tag=True,
     ) for m in signal_masses_gev]
-    for charged, label, fraction in ((True, "B⁺B⁻", b_decays.F_CHARGED), (False, "B⁰B̄⁰", neutral)):
-        sigma = n_bb_per_pb * fraction
-        specs.append(SampleSpec(
-            name=f"bkg_bb_{'charged' if charged else 'neutral'}", label=f"{label} generic", kind="background",
-            sigma_pb=sigma, generate=partial(b_decays.generic_b_pairs, beams=beams, sigma_pb=sigma, charged=charged),
-            config={"process": "B Bbar generic (Pythia 8)", "charged": charged},
-            n_events=max(int(max_mc_events * (1 - CONTINUUM_SHARE) * fraction), 1000), tracks=True, chunk=25_000,
-            hadronic_tag=True,
-        ))
-    return specs + _continuum_specs(ds, max_mc_events=max_mc_events)
+    return specs + _backgrounds(ds, n_bb_per_pb=n_bb_per_pb, max_mc_events=max_mc_events)
 
 
 def off_resonance_specs(off: Dataset, *, max_mc_events: int):
     """The continuum samples of the off-resonance dataset ``off`` (its own energy), with the tag."""
-    return _continuum_specs(off, max_mc_events=max_mc_events)
+    return _backgrounds(off, n_bb_per_pb=0.0, max_mc_events=max_mc_events)
 
 
-def _continuum_specs(ds: Dataset, *, max_mc_events: int):
+def _backgrounds(ds: Dataset, *, n_bb_per_pb: float, max_mc_events: int):
+    """The shared B-factory backgrounds at the dataset's energy (the continuum scaled as 1/s), tagged."""
     sqrt_s = ds.experiment.sqrt_s_gev
-    sigmas = {q: b_decays.continuum_sigma_pb(q, sqrt_s) for q in b_decays.CONTINUUM_PB}
-    total = sum(sigmas.values())
-    return [SampleSpec(
-        name=f"bkg_continuum_{q}{q}", label=f"{q}{q}̄", kind="background", sigma_pb=sigma,
-        generate=partial(b_decays.continuum, beams=ds.experiment.beams, sigma_pb=sigma,
-                         flavour=b_decays.QUARK_FLAVOURS[q]),
-        config={"process": "e+e- -> q qbar (Pythia 8)", "flavour": q},
-        n_events=max(int(max_mc_events * CONTINUUM_SHARE * sigma / total), 1000), tracks=True, chunk=50_000,
-        hadronic_tag=True,
-    ) for q, sigma in sigmas.items()]
+    return b_decays.background_specs(ds.experiment.beams,
+                                     continuum_pb={q: b_decays.continuum_sigma_pb(q, sqrt_s) for q in b_decays.CONTINUUM_PB},
+                                     n_bb_per_pb=n_bb_per_pb, max_mc_events=max_mc_events,
+                                     continuum_share=CONTINUUM_SHARE, hadronic_tag=True)
 
 
 def skim(events, *, mass_window_gev: float, min_flight_mm: float, max_roe_tracks: int) -> np.ndarray:

@@ -15,6 +15,7 @@ fraction of events selected.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import awkward as ak
 import numpy as np
@@ -25,13 +26,15 @@ from ..core.kinematics import boost, direction_from_angles, isotropic_directions
 from ..detector.experiments import Beams
 from ..detector.frames import Frame
 from ..io.ntuple import ORIGIN
-from . import pythia
 from ..physics.mesogenesis import LAMBDA, lambda_ctau_mm, lambda_momentum_gev
+from . import pythia
 from .generators import GeneratedEvents, hemispheres, particles_to_lab
+from .production import SampleSpec
 from .tagging import NOT_HADRONIC
 
-__all__ = ["CONTINUUM_PB", "CONTINUUM_SQRT_S_GEV", "F_CHARGED", "QUARK_FLAVOURS", "DecayLengths", "continuum_sigma_pb", "b_pairs", "continuum", "generic_b_pairs", "b_to_k_resonance", "b_to_lambda_invisible", "hadronic",
-           "two_body_decay"]
+__all__ = ["CONTINUUM_PB", "CONTINUUM_SQRT_S_GEV", "F_CHARGED", "QUARK_FLAVOURS", "DecayLengths", "b_pairs",
+           "b_to_k_resonance", "b_to_lambda_invisible", "background_specs", "continuum", "continuum_sigma_pb",
+           "generic_b_pairs", "hadronic", "two_body_decay"]
 
 #: PDG ids of the charged and neutral B mesons and kaons.
 B_PLUS, B_ZERO, K_PLUS = 521, 511, 321
@@ -168,6 +171,42 @@ def hadronic(products) -> np.ndarray:
     return np.bincount(np.repeat(np.arange(len(counts)), counts), excluded, minlength=len(counts)) == 0
 
 
+@dataclass(frozen=True)
+class _SignalPairs:
+    """B Bbar pairs of which one B (the B or the Bbar, at random) decays to a signal: its sign (+1 for
+    the B), and the centre-of-mass and lab four-momenta of the signal and the other B."""
+
+    sign: np.ndarray
+    signal_cm: np.ndarray
+    other_cm: np.ndarray
+    signal_lab: np.ndarray
+    other_lab: np.ndarray
+
+
+def _signal_pairs(rng, n, beams: Beams, *, charged: bool) -> _SignalPairs:
+    b_cm, bbar_cm = b_pairs(rng, n, sqrt_s_gev=beams.sqrt_s_gev, charged=charged)
+    signal_is_b = rng.random(n) < 0.5
+    signal_cm = np.where(signal_is_b[:, None], b_cm, bbar_cm)
+    other_cm = np.where(signal_is_b[:, None], bbar_cm, b_cm)
+    frame = Frame(beams)
+    return _SignalPairs(np.where(signal_is_b, 1, -1), signal_cm, other_cm, frame.to_lab(signal_cm),
+                        frame.to_lab(other_cm))
+
+
+def _with_generic_partner(rng, pairs: _SignalPairs, signal, *, b_id: int, sigma_pb: float, cuts: dict, truth: dict):
+    """Events of the signal particles ``signal`` (ids, p4, vertex, each (n, j, ...)) with the other B
+    decaying generically (Pythia): origins, sides (0 the signal B, 1 the other), the B mesons'
+    momenta and the other B's hadronic flag for the tag."""
+    ids, p4, vertex = signal
+    n, j = ids.shape
+    other = _generic(rng, -pairs.sign * b_id, pairs.other_lab, ORIGIN["other_b"], 1)
+    particles = _particles([(ids, p4, vertex, np.full((n, j), ORIGIN["signal_b"]), np.zeros((n, j), dtype=np.int32)),
+                            other])
+    return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb, cuts=cuts, truth=truth,
+                                          b_p4_cm=np.stack([pairs.signal_cm, pairs.other_cm], axis=1),
+                                          b_hadronic=np.column_stack([np.zeros(n, bool), hadronic(other)]))
+
+
 def b_to_k_resonance(rng, n, *, beams: Beams, mass_gev_x: float, sigma_pb: float, width_gev_x: float = 0.0,
                      decay_lengths: DecayLengths | None = None, charged=True):
     """Upsilon(4S) -> B Bbar with one B -> K X, X -> gamma gamma and the other B decaying generically.
@@ -194,38 +233,26 @@ def b_to_k_resonance(rng, n, *, beams: Beams, mass_gev_x: float, sigma_pb: float
         raise KinematicError(
             f"mass {mass_gev_x!r} GeV of X is outside 0 < m < m_B - m_K = {m_b - m_k:.3f} GeV; choose a lighter X"
         )
-    frame = Frame(beams)
-    b_cm, bbar_cm = b_pairs(rng, n, sqrt_s_gev=beams.sqrt_s_gev, charged=charged)
-    signal_is_b = rng.random(n) < 0.5
-    signal_cm = np.where(signal_is_b[:, None], b_cm, bbar_cm)
-    other_cm = np.where(signal_is_b[:, None], bbar_cm, b_cm)
-    b_id = B_PLUS if charged else B_ZERO
-    sign = np.where(signal_is_b, 1, -1)
+    pairs = _signal_pairs(rng, n, beams, charged=charged)
     mass_x = np.full(n, float(mass_gev_x))
     if width_gev_x > 0:
         low, high = max(mass_gev_x - 5 * width_gev_x, 1e-3), min(mass_gev_x + 5 * width_gev_x, m_b - m_k - 1e-6)
         u = rng.uniform(np.arctan((low - mass_gev_x) / (width_gev_x / 2)),
                         np.arctan((high - mass_gev_x) / (width_gev_x / 2)), n)
         mass_x = mass_gev_x + width_gev_x / 2 * np.tan(u)
-    signal_lab, other_lab = frame.to_lab(signal_cm), frame.to_lab(other_cm)
-    kaon, x = two_body_decay(rng, signal_lab, m_k, mass_x)
+    kaon, x = two_body_decay(rng, pairs.signal_lab, m_k, mass_x)
     gamma_1, gamma_2 = two_body_decay(rng, x, 0.0, 0.0)
     # flight of X before it decays
     proper = np.zeros(n) if decay_lengths is None else decay_lengths.sample(rng, n)
     p_x = np.linalg.norm(x[:, 1:], axis=1)
     flight = proper * p_x / mass_x
     vertex_x = x[:, 1:] / p_x[:, None] * flight[:, None]
-    k_id = (K_PLUS if charged else 311) * sign
-    ids = np.stack([k_id, np.full(n, 22), np.full(n, 22)], axis=1)
-    p4 = np.stack([kaon, gamma_1, gamma_2], axis=1)
-    vertex = np.stack([np.zeros((n, 3)), vertex_x, vertex_x], axis=1)
-    origin = np.full((n, 3), ORIGIN["signal_b"])
-    other = _generic(rng, -sign * b_id, other_lab, ORIGIN["other_b"], 1)
-    particles = _particles([(ids, p4, vertex, origin, np.zeros((n, 3), dtype=np.int32)), other])
-    return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb, cuts={"x_mass_gev": mass_gev_x},
-                                          truth={"x_mass": mass_x, "x_proper_mm": proper, "x_flight_mm": flight},
-                                          b_p4_cm=np.stack([signal_cm, other_cm], axis=1),
-                                          b_hadronic=np.column_stack([np.zeros(n, bool), hadronic(other)]))
+    k_id = (K_PLUS if charged else 311) * pairs.sign
+    signal = (np.stack([k_id, np.full(n, 22), np.full(n, 22)], axis=1), np.stack([kaon, gamma_1, gamma_2], axis=1),
+              np.stack([np.zeros((n, 3)), vertex_x, vertex_x], axis=1))
+    return _with_generic_partner(rng, pairs, signal, b_id=B_PLUS if charged else B_ZERO, sigma_pb=sigma_pb,
+                                 cuts={"x_mass_gev": mass_gev_x},
+                                 truth={"x_mass": mass_x, "x_proper_mm": proper, "x_flight_mm": flight})
 
 
 def b_to_lambda_invisible(rng, n, *, beams: Beams, mass_gev_psi: float, sigma_pb: float):
@@ -240,28 +267,17 @@ def b_to_lambda_invisible(rng, n, *, beams: Beams, mass_gev_psi: float, sigma_pb
     ``lambda_p_b`` (the Lambda's momentum in the signal B's frame).
     """
     p_b = float(lambda_momentum_gev(mass_gev_psi))  # refuses masses outside the kinematic range
-    frame = Frame(beams)
-    b_cm, bbar_cm = b_pairs(rng, n, sqrt_s_gev=beams.sqrt_s_gev, charged=False)
-    signal_is_b = rng.random(n) < 0.5
-    signal_cm = np.where(signal_is_b[:, None], b_cm, bbar_cm)
-    other_cm = np.where(signal_is_b[:, None], bbar_cm, b_cm)
-    sign = np.where(signal_is_b, 1, -1)
-    signal_lab, other_lab = frame.to_lab(signal_cm), frame.to_lab(other_cm)
-    lam, _ = two_body_decay(rng, signal_lab, mass_gev(LAMBDA), mass_gev_psi)
+    pairs = _signal_pairs(rng, n, beams, charged=False)
+    lam, _ = two_body_decay(rng, pairs.signal_lab, mass_gev(LAMBDA), mass_gev_psi)
     p_lambda = np.linalg.norm(lam[:, 1:], axis=1)
     flight = rng.exponential(lambda_ctau_mm(), n) * p_lambda / mass_gev(LAMBDA)
     vertex = lam[:, 1:] / p_lambda[:, None] * flight[:, None]
     proton, pion = two_body_decay(rng, lam, mass_gev(2212), mass_gev(211))
-    ids = np.stack([2212 * sign, -211 * sign], axis=1)
-    block = (ids, np.stack([proton, pion], axis=1), np.stack([vertex, vertex], axis=1),
-             np.full((n, 2), ORIGIN["signal_b"]), np.zeros((n, 2), dtype=np.int32))
-    other = _generic(rng, -sign * B_ZERO, other_lab, ORIGIN["other_b"], 1)
-    particles = _particles([block, other])
-    return GeneratedEvents.from_particles(
-        particles, sigma_pb=sigma_pb, cuts={"psi_mass_gev": mass_gev_psi},
-        truth={"lambda_flight_mm": np.hypot(vertex[:, 0], vertex[:, 1]), "lambda_p_b": np.full(n, p_b)},
-        b_p4_cm=np.stack([signal_cm, other_cm], axis=1), b_hadronic=np.column_stack([np.zeros(n, bool), hadronic(other)]),
-    )
+    signal = (np.stack([2212 * pairs.sign, -211 * pairs.sign], axis=1), np.stack([proton, pion], axis=1),
+              np.stack([vertex, vertex], axis=1))
+    return _with_generic_partner(rng, pairs, signal, b_id=B_ZERO, sigma_pb=sigma_pb, cuts={"psi_mass_gev": mass_gev_psi},
+                                 truth={"lambda_flight_mm": np.hypot(vertex[:, 0], vertex[:, 1]),
+                                        "lambda_p_b": np.full(n, p_b)})
 
 
 def generic_b_pairs(rng, n, *, beams: Beams, sigma_pb: float, charged=True):
@@ -289,3 +305,31 @@ def continuum(rng, n, *, beams: Beams, sigma_pb: float, flavour: int):
     particles = particles_to_lab(particles, beams, ORIGIN["continuum"])
     return GeneratedEvents.from_particles(particles, sigma_pb=sigma_pb, cuts={"flavour": flavour})
 
+
+def background_specs(beams: Beams, *, continuum_pb: dict, n_bb_per_pb: float, max_mc_events: int,
+                     continuum_share: float, **options) -> list:
+    """The B-factory backgrounds as samples (:class:`~analysis_lib.simulation.production.SampleSpec`): the
+    continuum e+e- -> q qbar of each flavour of ``continuum_pb`` (cross sections in pb; Pythia) and, where
+    ``n_bb_per_pb`` > 0, generic B+ B- and B0 B0bar (Pythia's decay tables), every sample with tracks.
+    Of ``max_mc_events`` simulated events ``continuum_share`` go to the continuum, by cross section,
+    the rest to B Bbar, by pair fraction (at least 1000 each); ``options`` are further SampleSpec
+    fields common to all (e.g. ``hadronic_tag``)."""
+    total = sum(continuum_pb.values())
+    specs = [SampleSpec(
+        name=f"bkg_continuum_{q}{q}", label=f"{q}{q}̄", kind="background", sigma_pb=sigma,
+        generate=partial(continuum, beams=beams, sigma_pb=sigma, flavour=QUARK_FLAVOURS[q]),
+        config={"process": "e+e- -> q qbar (Pythia 8)", "flavour": q},
+        n_events=max(int(max_mc_events * continuum_share * sigma / total), 1000), tracks=True, chunk=50_000, **options,
+    ) for q, sigma in continuum_pb.items()]
+    if n_bb_per_pb <= 0:
+        return specs
+    for charged, label, fraction in ((True, "B⁺B⁻", F_CHARGED), (False, "B⁰B̄⁰", 1 - F_CHARGED)):
+        sigma = n_bb_per_pb * fraction
+        specs.append(SampleSpec(
+            name=f"bkg_bb_{'charged' if charged else 'neutral'}", label=f"{label} generic", kind="background",
+            sigma_pb=sigma, generate=partial(generic_b_pairs, beams=beams, sigma_pb=sigma, charged=charged),
+            config={"process": "B Bbar generic (Pythia 8)", "charged": charged},
+            n_events=max(int(max_mc_events * (1 - continuum_share) * fraction), 1000), tracks=True, chunk=25_000,
+            **options,
+        ))
+    return specs
