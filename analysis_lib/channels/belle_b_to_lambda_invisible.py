@@ -125,8 +125,7 @@ def candidate_table(events, beams: Beams) -> dict:
     def column(values, fill=np.nan):
         return ak.to_numpy(ak.fill_none(values, fill)).astype(float)
 
-    p, theta, phi = column(best.p), column(best.theta), column(best.phi)
-    p_lab = np.stack([p * np.sin(theta) * np.cos(phi), p * np.sin(theta) * np.sin(phi), p * np.cos(theta)], axis=-1)
+    p_lab = np.stack([column(best.px), column(best.py), column(best.pz)], axis=-1)
     p_star = np.full(len(events), np.nan)
     if has.any():
         p_star[has] = momentum_in_signal_frame(p_lab[has], mass_gev(LAMBDA), signal_b_velocity(events[has], beams), beams)
@@ -142,7 +141,7 @@ def candidate_table(events, beams: Beams) -> dict:
         "mbc": ak.to_numpy(tag.mbc).astype(float), "delta_e": ak.to_numpy(tag.delta_e).astype(float),
         "sigprob": ak.to_numpy(tag.sigprob).astype(float),
         "n_roe_tracks": ak.to_numpy(ak.num(tracks)).astype(float), "n_lambda": ak.to_numpy(ak.num(cands)).astype(float),
-        "lambda_mass": column(best.mass), "lambda_flight_mm": column(best.flight_mm), "lambda_p_lab": p,
+        "lambda_mass": column(best.mass), "lambda_flight_mm": column(best.flight_mm), "lambda_p_lab": column(best.p),
         "anti": column(best.anti, False).astype(bool), "p_star": p_star, "e_ecl": residual_energy(events),
         "weight": ak.to_numpy(events.weight).astype(float),
         "tag_correct": (ak.to_numpy(tag.mc_correct).astype(bool) if "mc_correct" in tag.fields

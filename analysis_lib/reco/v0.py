@@ -15,7 +15,7 @@ selections: a displaced vertex, daughters that miss the beam, a momentum that po
 * ``doca_mm``: the distance of closest approach of the two tracks;
 * ``cos_pointing``: the cosine of the transverse angle between the vertex's position and the pair's
   momentum (1 for a particle from the collision point);
-* ``p``, ``theta``, ``phi``: the pair's lab momentum;
+* ``p``, ``theta``, ``phi`` and ``px``, ``py``, ``pz``: the pair's lab momentum;
 * the indices of the two tracks, ``positive`` and ``negative``.
 
 :func:`lambda_candidates` builds Lambda (p pi-) and Lambda-bar (p-bar pi+) candidates from every
@@ -99,6 +99,7 @@ def v0_candidates(track, *, positive_mass_gev: float, negative_mass_gev: float):
         "mass": mass, "flight_mm": flight, "doca_mm": doca, "cos_pointing": cos_pointing, "p": p,
         "theta": np.arccos(np.clip(momentum[:, 2] / np.maximum(p, 1e-300), -1, 1)),
         "phi": np.arctan2(momentum[:, 1], momentum[:, 0]),
+        "px": momentum[:, 0], "py": momentum[:, 1], "pz": momentum[:, 2],
         "vx": vertex[:, 0], "vy": vertex[:, 1], "vz": vertex[:, 2],
         "positive": ak.to_numpy(pos.index), "negative": ak.to_numpy(neg.index),
     }

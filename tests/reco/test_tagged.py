@@ -26,9 +26,7 @@ def test_the_lambda_momentum_in_the_signal_b_frame_peaks_at_the_two_body_value()
     cands = cands[LambdaSelection().passes(cands)]
     one = (ak.num(tracks) == 2) & (ak.num(cands) == 1)
     lam = ak.firsts(cands[one])
-    p_lab = np.stack([ak.to_numpy(lam.p * np.sin(lam.theta) * np.cos(lam.phi)),
-                      ak.to_numpy(lam.p * np.sin(lam.theta) * np.sin(lam.phi)),
-                      ak.to_numpy(lam.p * np.cos(lam.theta))], axis=-1)
+    p_lab = np.stack([ak.to_numpy(lam.px), ak.to_numpy(lam.py), ak.to_numpy(lam.pz)], axis=-1)
     p_b = momentum_in_signal_frame(p_lab, 1.115683, signal_b_velocity(events[one], BELLE.beams), BELLE.beams)
     expected = float(lambda_momentum_gev(2.0))
     assert p_b.size > 200  # hadronic tag B seen whole, both Lambda daughters tracked
