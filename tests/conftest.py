@@ -63,6 +63,8 @@ def _inputs(name, values, doc):
 SMALL_B = {"n_signal_events": 2000, "max_mc_events": 100_000}
 #: Small parameters of the invisible Z' channel (its classifier needs a few thousand background events).
 SMALL_Z = {"n_signal_events": 1000, "max_mc_events": 30_000}
+#: Small parameters of the B0 -> Lambda psi_D channel (its smallest allowed samples).
+SMALL_L = {"n_signal_events": 3000, "max_mc_events": 20_000}
 #: Small parameters of the dark Higgsstrahlung channel.
 SMALL_H = {"n_signal_events": 1000, "max_mc_events": 30_000}
 

@@ -15,7 +15,10 @@ fit's uncertainty, and a window carries a *sideband*: the same selection beside 
 counts measure the background normalisation together with its prior from simulation
 (:data:`NORMALISATION_PRIOR`, written as an auxiliary count). The normalisation's uncertainty then
 shrinks with the luminosity as a real analysis's does; what remains is the uncertainty of the
-window-to-sideband ratio (the shape), set by the simulation's statistics.
+window-to-sideband ratio (the shape), set by the simulation's statistics. A window may instead carry
+*control regions* (:class:`ControlRegion`): other selections or other datasets (a sideband of another
+variable, data taken below a resonance) that measure the same normalisation, each one count of the
+same likelihood with its own prediction and uncertainty.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numpy as np
 from scipy.stats import norm, poisson
 
 from ..core.cache import content_key, shared_result
-from ..core.errors import KinematicError
+from ..core.errors import KinematicError, ParameterError
 from ..stats import BinnedModel
 from ..stats.counting import CountingModel, bayesian_upper_limit, bayesian_upper_limits_one_bin, feldman_cousins_interval
 from ..stats.limits import BANDS, LimitResult, upper_limit
@@ -36,8 +39,8 @@ from ..stats.pspline import Basis, SmoothCounts, effective_counts, fit_counts
 from .inputs import Inputs
 
 __all__ = [
-    "MIN_SIMULATED_BACKGROUND", "NORMALISATION_PRIOR", "PUNZI_A", "BayesianCounting", "Sideband", "band_counts",
-    "ScaledWindows", "scaled_window", "window_background", "sideband_normalisation", "smooth_backgrounds", "smoothed_once", "smooth_thresholds", "CountingInputs", "CountingWindow",
+    "MIN_SIMULATED_BACKGROUND", "NORMALISATION_PRIOR", "PUNZI_A", "BayesianCounting", "ControlRegion", "Sideband", "band_counts",
+    "ScaledWindows", "control_normalisation", "scaled_window", "window_background", "sideband_normalisation", "smooth_backgrounds", "smoothed_once", "smooth_thresholds", "CountingInputs", "CountingWindow",
     "best_threshold", "compare_methods", "counting_model", "punzi_figure_of_merit", "summed_area",
     "window_model",
 ]
@@ -186,6 +189,42 @@ class Sideband:
     prior: float = NORMALISATION_PRIOR
 
 
+@dataclass(frozen=True)
+class ControlRegion:
+    """A region that measures a window's background normalisation with the window: another selection
+    (a sideband in another variable) or another dataset (data below a resonance), one count whose
+    predicted background is tied to the window's by the simulation.
+
+    Attributes
+    ----------
+    name : str
+        What it is, for tables (e.g. ``"E_ECL sideband"``).
+    background : float
+        Predicted background events (the window's normalisation 1).
+    counts : float
+        Observed events.
+    signal_per_unit : float
+        Signal events for a unit of the limited rate (0 where the signal cannot reach it).
+    uncertainty : float
+        Relative uncertainty of its prediction that the window's does not share (its own simulated
+        statistics, a composition that differs from the window's).
+    """
+
+    name: str
+    background: float
+    counts: float
+    signal_per_unit: float = 0.0
+    uncertainty: float = 0.0
+
+
+def control_normalisation(controls, prior: float = NORMALISATION_PRIOR):
+    """The background normalisation theta that control regions and the prior from simulation measure
+    (:func:`sideband_normalisation` of their summed counts and predictions; their own uncertainties
+    neglected): its posterior mean and standard deviation."""
+    return sideband_normalisation(sum(float(c.counts) for c in controls),
+                                  sum(float(c.background) for c in controls), prior=prior)
+
+
 def punzi_figure_of_merit(efficiency, background, *, a: float = PUNZI_A):
     """eps / (a/2 + sqrt(B)) (G. Punzi, arXiv:physics/0308063), ``a`` = 1.28 by default.
 
@@ -276,6 +315,11 @@ class CountingWindow:
     sideband : Sideband, optional
         Where the background normalisation is measured; None: the background is the prediction with
         its uncertainty.
+    controls : tuple of ControlRegion
+        Regions that measure the normalisation instead of a sideband (empty: none); the window's
+        ``background_uncertainty`` is then that of its prediction relative to theirs.
+    normalisation_prior : float
+        Relative prior uncertainty of the normalisation the controls measure.
     """
 
     mass_gev: float
@@ -290,6 +334,13 @@ class CountingWindow:
     threshold: float = float("nan")
     figure_of_merit: float = float("nan")
     sideband: Sideband | None = None
+    controls: tuple = ()
+    normalisation_prior: float = NORMALISATION_PRIOR
+
+    def __post_init__(self):
+        if self.controls and self.sideband is not None:
+            raise ParameterError(f"the window at {self.mass_gev} GeV has a sideband and control regions; the "
+                                 "normalisation is measured by one or the other (put the sideband among the controls)")
 
 
 def counting_model(window: CountingWindow):
@@ -300,7 +351,8 @@ def counting_model(window: CountingWindow):
     constraint. With a :class:`Sideband` the background normalisation floats, measured by two more
     bins: the sideband (its signal tails included) and the auxiliary count of the normalisation's
     prior (1 / prior^2 events, see :func:`sideband_normalisation`); the window bins keep only the
-    uncertainty of their ratio to the sideband.
+    uncertainty of their ratio to the sideband. With :class:`ControlRegion` values the same, one bin per
+    control region with its own uncertainty.
 
     The signal's own uncertainty (luminosity, efficiencies: a few percent) is not in this model;
     beside the background's it changes the limits little.
@@ -310,6 +362,19 @@ def counting_model(window: CountingWindow):
     if not keep.any():
         raise KinematicError(f"no simulated signal passes the selection at {window.mass_gev} GeV")
     side = window.sideband
+    if window.controls:
+        n_aux = 1.0 / window.normalisation_prior**2
+        controls = window.controls
+        model = BinnedModel(
+            signal=np.concatenate([signal[keep], [c.signal_per_unit for c in controls], [0.0]]),
+            background=np.concatenate([np.maximum(np.asarray(window.background, dtype=float)[keep], 1e-6),
+                                       [max(float(c.background), 1e-6) for c in controls], [n_aux]]),
+            background_uncertainty=np.concatenate([np.asarray(window.background_uncertainty, dtype=float)[keep],
+                                                   [c.uncertainty * max(float(c.background), 1e-6) for c in controls],
+                                                   [0.0]]),
+            float_background=True)
+        counts = np.concatenate([np.asarray(window.counts, dtype=float)[keep], [c.counts for c in controls], [n_aux]])
+        return model, counts
     if side is not None:
         n_aux = 1.0 / side.prior**2
         background = np.maximum(np.asarray(window.background, dtype=float)[keep], 1e-6)
@@ -319,8 +384,9 @@ def counting_model(window: CountingWindow):
             background_uncertainty=np.concatenate([background * np.asarray(side.shape_uncertainty)[keep], [0.0, 0.0]]),
             float_background=True)
         return model, np.concatenate([np.asarray(window.counts, dtype=float)[keep], [side.counts, n_aux]])
+    # a bin without uncertainty is known (its factor fixed), not given a tiny constrained one
     model = BinnedModel(signal=signal[keep], background=np.maximum(window.background[keep], 1e-3),
-                        background_uncertainty=np.maximum(window.background_uncertainty[keep], 1e-6),
+                        background_uncertainty=np.maximum(window.background_uncertainty[keep], 0.0),
                         float_background=False)
     return model, np.asarray(window.counts, dtype=float)[keep]
 
@@ -335,12 +401,18 @@ def scaled_window(window: CountingWindow, scale: float, systematics: bool = True
     the nuisance parameter at its fitted value). Signal and predictions scale with ``scale``,
     relative uncertainties stay (the prior of a normalisation and the simulation behind a shape do
     not grow with the data); the run's own luminosity is ``scale`` 1, the same construction.
+    With control regions, theta_hat is that of their summed counts and predictions and the prior
+    (their own uncertainties neglected), and they scale as a sideband does.
     Without ``systematics``: that background, known (no uncertainty, no sideband)."""
     from dataclasses import replace
 
     k = float(scale)
     side = window.sideband
     theta = 1.0
+    if window.controls:
+        n_aux = 1.0 / window.normalisation_prior**2
+        theta = ((sum(float(c.counts) for c in window.controls) + n_aux)
+                 / (sum(float(c.background) for c in window.controls) + n_aux))
     if side is not None:
         n_aux = 1.0 / side.prior**2
         theta = (float(side.counts) + n_aux) / (float(side.background) + n_aux)
@@ -348,13 +420,16 @@ def scaled_window(window: CountingWindow, scale: float, systematics: bool = True
     signal = k * np.asarray(window.signal_per_unit, float)
     if not systematics:
         return replace(window, signal_per_unit=signal, background=background,
-                       background_uncertainty=np.zeros(np.shape(background)), counts=background, sideband=None)
+                       background_uncertainty=np.zeros(np.shape(background)), counts=background, sideband=None,
+                       controls=())
+    controls = tuple(replace(c, background=k * theta * c.background, signal_per_unit=k * c.signal_per_unit,
+                             counts=k * theta * c.background) for c in window.controls)
     if side is not None:
         side = replace(side, background=k * theta * side.background, signal_per_unit=k * side.signal_per_unit,
                        counts=k * theta * side.background)
     return replace(window, signal_per_unit=signal, background=background,
                    background_uncertainty=k * theta * np.asarray(window.background_uncertainty, float),
-                   counts=background, sideband=side)
+                   counts=background, sideband=side, controls=controls)
 
 
 @dataclass(frozen=True)
@@ -378,9 +453,13 @@ def window_background(w: CountingWindow) -> tuple[float, float]:
     """The background of a window counted as one bin and its uncertainty: the prediction with its
     uncertainties in quadrature; with a sideband, the prediction times the normalisation the
     sideband and its prior measure (:func:`sideband_normalisation`), with the uncertainties of that
-    normalisation and of the window-to-sideband ratio in quadrature."""
+    normalisation and of the window-to-sideband ratio in quadrature; with control regions the same,
+    the normalisation :func:`control_normalisation`'s."""
     background = float(np.sum(w.background))
     uncertainty = float(np.sqrt(np.sum(np.square(w.background_uncertainty))))
+    if w.controls:
+        theta, sigma = control_normalisation(w.controls, prior=w.normalisation_prior)
+        return float(theta) * background, float(theta) * float(np.hypot(uncertainty, background * sigma / theta))
     if w.sideband is None:
         return background, uncertainty
     shape = float(np.sqrt(np.sum(np.square(np.asarray(w.sideband.shape_uncertainty) * w.background)))) / max(

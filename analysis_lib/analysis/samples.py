@@ -10,16 +10,19 @@ random stream per dataset, seed and purpose, independent of the streams of the s
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ..detector.datasets import Dataset, generated_dir
-from ..io.ntuple import Ntuple
+from ..core.cache import content_key, shared_result
+from ..io.ntuple import Ntuple, read_meta
 from ..simulation.production import ProductionConfig, ntuples, requests, sample_rng
 
-__all__ = ["draw_pseudo_data", "ntuple_paths", "pseudo_data_rng", "work_dir"]
+__all__ = ["draw_pseudo_data", "ntuple_paths", "pseudo_data_rng", "read_table", "work_dir"]
 
 
 def ntuple_paths(specs, ds: Dataset, *, seed: int, config: ProductionConfig, progress: bool = True) -> dict[str, Ntuple]:
@@ -58,3 +61,19 @@ def pseudo_data_rng(ds: Dataset, seed: int, *, stream: str = "pseudo-data") -> n
 def draw_pseudo_data(expected, ds: Dataset, seed: int, *, stream: str = "pseudo-data") -> np.ndarray:
     """One Poisson draw of the expected counts ``expected`` (any shape), as floats."""
     return pseudo_data_rng(ds, seed, stream=stream).poisson(expected).astype(float)
+
+
+def read_table(path, make: Callable, *, cache_dir=None, key=(), scaled=("weight",)) -> dict:
+    """``make(path)``: the table (dict of per-event arrays) of one ntuple. With ``cache_dir``, a sample
+    of the book's simulation (an :class:`~analysis_lib.io.ntuple.Ntuple` with its ``weight_scale``) is
+    read once at unit weight scale and kept there under a key of the file, ``key`` (what else the
+    table depends on) and the code; every run reading it (other luminosities, other settings of the
+    analysis) multiplies the stored columns ``scaled`` by its own scale. Real ntuples are read as
+    they are."""
+    scale = getattr(path, "weight_scale", None)
+    file_key = read_meta(path).get("cache_key") if cache_dir is not None and scale is not None else None
+    if not file_key:
+        return make(path)
+    table = shared_result(cache_dir, f"table_{Path(path).stem}", content_key(file_key, key),
+                          partial(make, Ntuple(path.path, weight_scale=1.0)))
+    return {**table, **{column: table[column] * scale for column in scaled}}

@@ -24,11 +24,11 @@ from tqdm.auto import tqdm
 from ..core.errors import AnalysisError, ParameterError
 from ..stats import discovery_significance, upper_limit
 from ..stats.fast import fast_upper_limits
-from ..stats.limits import summarise_notes
+from ..stats.limits import AUTO_TOYS, summarise_notes
 from ..stats.workspace import export
 from .results import LimitScan
 
-__all__ = ["CLs", "FastCLs", "connect", "scan_limits", "scan_workers"]
+__all__ = ["CLs", "FastCLs", "ToyCLs", "connect", "scan_limits", "scan_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,35 @@ class FastCLs:
         built = [self.build(point) for point in points]
         models, counts = [b[0] for b in built], [b[1] for b in built]
         limits = fast_upper_limits(models, counts, cl=self.cl)
+        return list(zip(limits, fast_discovery_significances(models, counts)))
+
+    def workspace(self, point):
+        return _workspace(self.build, point)
+
+
+@dataclass(frozen=True)
+class ToyCLs:
+    """CLs limits from pseudo-experiments at every hypothesis
+    (:func:`analysis_lib.stats.toys.fast_toy_upper_limits`, a chunk of hypotheses at a time), for the
+    binned models ``build(point) -> (model, counts)`` of a search whose signal sits in one count of a
+    few events: there a single Poisson count under-covers with the formulae up to about 100 events
+    (:data:`analysis_lib.stats.limits.MIN_ASYMPTOTIC_BACKGROUND_ONE_BIN`), whatever control regions
+    accompany it. The pseudo-experiments of every chunk start from ``seed``, so the limits do not
+    depend on how the hypotheses are spread over workers."""
+
+    build: Callable
+    cl: float
+    n_toys: int = AUTO_TOYS
+    seed: int = 0
+    chunk: int = 16
+
+    def batch(self, points):
+        from ..stats.fast import fast_discovery_significances
+        from ..stats.toys import fast_toy_upper_limits
+
+        built = [self.build(point) for point in points]
+        models, counts = [b[0] for b in built], [b[1] for b in built]
+        limits = fast_toy_upper_limits(models, counts, cl=self.cl, n_toys=self.n_toys, seed=self.seed)
         return list(zip(limits, fast_discovery_significances(models, counts)))
 
     def workspace(self, point):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from functools import cache, partial
-from pathlib import Path
 
 import awkward as ak
 import hist
@@ -32,7 +31,7 @@ from ..analysis.histograms import fill, from_values
 from ..analysis.lifetime import coupling_limits as lifetime_couplings
 from ..analysis.peak_search import PeakSearch, SearchInputs
 from ..analysis.results import LimitScan
-from ..analysis.samples import ntuple_paths, pseudo_data_rng, work_dir
+from ..analysis.samples import ntuple_paths, pseudo_data_rng, read_table, work_dir
 from ..analysis.thresholds import ThresholdGrid, split_pseudo_data
 from ..analysis.signal_shape import PeakTemplates
 from ..core.cache import content_key, shared_result
@@ -41,7 +40,7 @@ from ..core.errors import EmptySelectionError, ParameterError
 from ..core.parameters import LUMINOSITY_SCAN, SEED, Parameter, mass_range
 from ..detector.datasets import Dataset, dataset, datasets
 from ..detector.frames import Frame
-from ..io.ntuple import ORIGIN, Ntuple, read_events, read_meta
+from ..io.ntuple import ORIGIN, read_events
 from ..physics.alp_w import b_to_k_alp_branching, ctau_from_g_aw_mm
 from ..reco.bmeson import best_candidate, k_gamma_gamma_candidates, partner_mass_distance, photon_vectors, track_vectors
 from ..reco.event_shape import continuum_suppression
@@ -285,16 +284,10 @@ class BabarInputs(SearchInputs):
 def _read_table(path, ds: Dataset, *, simulated: bool, cache_dir=None):
     """Candidate table of one ntuple, with weights, truth and the training/evaluation split. With
     ``cache_dir``, a sample of the book's simulation is read once at unit weight scale and kept
-    there under a key of the file and the code; every run reading it (the four lifetimes) scales the
-    stored weights by its own."""
-    scale = getattr(path, "weight_scale", None)
-    file_key = read_meta(path).get("cache_key") if cache_dir is not None and scale is not None else None
-    if not file_key:
-        return _candidate_table(path, ds, simulated=simulated)
-    key = content_key(file_key, ds.branches, repr(ds.experiment.beams), simulated)
-    table = shared_result(cache_dir, f"candidates_{Path(path).stem}", key,
-                          partial(_candidate_table, Ntuple(path.path, weight_scale=1.0), ds, simulated=simulated))
-    return {**table, "weight": table["weight"] * scale, "weight_eval": table["weight_eval"] * scale}
+    there (:func:`analysis_lib.analysis.samples.read_table`); every run reading it (the four
+    lifetimes) scales the stored weights by its own."""
+    return read_table(path, partial(_candidate_table, ds=ds, simulated=simulated), cache_dir=cache_dir,
+                      key=(ds.branches, repr(ds.experiment.beams), simulated), scaled=("weight", "weight_eval"))
 
 
 #: Events whose candidates are made at once: the K gamma gamma combinatorics of a whole sample held

@@ -128,6 +128,7 @@ _MASS_LABELS = {
     **dict.fromkeys(("g_agg", "g_aw", "br_b_to_k_a_x_br_gg"), r"$m_a$ [GeV]"),
     **dict.fromkeys(("g_prime_neutrinos", "g_prime_dark_matter", "sigma_mumu_zprime_x_br"), r"$M_{Z'}$ [GeV]"),
     **dict.fromkeys(("eps2_alpha_d", "sigma_ahprime_x_br_mumu"), r"$M_{A'}$ [GeV]"),
+    "br_b0_lambda_psi": r"$m_{\psi_D}$ [GeV]",
 }
 
 
@@ -143,6 +144,7 @@ def _quantity_label(quantity):
         "mu": r"$\mu$",
         "br_b_to_k_a_x_br_gg": r"$\mathcal{B}(B^+\to K^+a)\,\mathcal{B}(a\to\gamma\gamma)$",
         "g_aw": r"$g_{aW}$",
+        "br_b0_lambda_psi": r"$\mathcal{B}(B^0\to\Lambda\psi_D)$",
     }.get(quantity, quantity)
 
 

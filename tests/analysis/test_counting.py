@@ -69,7 +69,9 @@ def test_counting_model_of_a_window():
     # the bin without signal is left out; the background is fixed, its uncertainty a per-bin constraint
     np.testing.assert_array_equal(model.signal, [30.0, 60.0])
     np.testing.assert_array_equal(model.background, [4.0, 1e-3])  # an empty prediction gets a floor
-    np.testing.assert_array_equal(model.background_uncertainty, [1.0, 1e-6])
+    # a bin without uncertainty is known: no constraint (tau infinite), not a tiny one
+    np.testing.assert_array_equal(model.background_uncertainty, [1.0, 0.0])
+    assert np.isfinite(model.tau[0]) and np.isinf(model.tau[1])
     assert not model.float_background
     np.testing.assert_array_equal(counts, [5.0, 1.0])
     # window_model is the same for a window function (a scan calculator's build)

@@ -16,6 +16,7 @@ from analysis_lib.channels import (
     belle2_alp_3gamma,
     belle2_dark_higgsstrahlung,
     belle2_zprime_invisible,
+    belle_b_to_lambda_invisible,
     channel,
     channel_for_notebook,
     channels,
@@ -34,6 +35,7 @@ CLASSES = {
     "babar_b_to_k_alp": babar_b_to_k_alp.BToKAlp,
     "belle2_zprime_invisible": belle2_zprime_invisible.ZprimeInvisible,
     "belle2_dark_higgsstrahlung": belle2_dark_higgsstrahlung.DarkHiggsstrahlung,
+    "belle_b_to_lambda_invisible": belle_b_to_lambda_invisible.BToLambdaInvisible,
 }
 
 

@@ -60,6 +60,7 @@ WRITTEN = {
     "belle2_zprime_invisible": [("sigma_mumu_zprime_x_br", False), ("g_prime_neutrinos", False),
                                 ("g_prime_dark_matter", False)],
     "belle2_dark_higgsstrahlung": [("sigma_ahprime_x_br_mumu", True), ("eps2_alpha_d", True)],
+    "belle_b_to_lambda_invisible": [("br_b0_lambda_psi", False)],
 }
 
 
