@@ -41,7 +41,7 @@ from .inputs import Inputs
 __all__ = [
     "MIN_SIMULATED_BACKGROUND", "NORMALISATION_PRIOR", "PUNZI_A", "BayesianCounting", "ControlRegion", "Sideband", "band_counts",
     "ScaledWindows", "control_normalisation", "scaled_window", "window_background", "sideband_normalisation", "smooth_backgrounds", "smoothed_once", "smooth_thresholds", "CountingInputs", "CountingWindow",
-    "best_threshold", "compare_methods", "counting_model", "punzi_figure_of_merit", "summed_area",
+    "best_threshold", "compare_methods", "counting_model", "feldman_cousins_limit", "punzi_figure_of_merit", "summed_area",
     "window_model",
 ]
 
@@ -556,6 +556,24 @@ class BayesianCounting:
 FELDMAN_COUSINS_MAX_EVENTS = 1000
 
 
+def feldman_cousins_limit(window: CountingWindow, *, cl: float) -> float:
+    """The upper end of the Feldman-Cousins interval of a one-bin window's count, in units of its
+    ``signal_per_unit``, with the background of :func:`window_background` (with a sideband or control
+    regions: as they measure it) taken as known
+    (:func:`analysis_lib.stats.counting.feldman_cousins_interval`); NaN above
+    :data:`FELDMAN_COUSINS_MAX_EVENTS` observed plus expected events."""
+    s = float(np.sum(window.signal_per_unit))
+    if not s > 0:
+        raise KinematicError(f"no signal is expected in the window at {window.mass_gev} GeV")
+    b, _ = window_background(window)
+    n = int(round(float(np.sum(window.counts))))
+    if n + b > FELDMAN_COUSINS_MAX_EVENTS:  # the Gaussian regime, and a construction of many GB
+        return float("nan")
+    # the grid of the signal mean: to well above the upper limit, 10^4 steps (or 0.0005)
+    mu_max = max(n - b, 0.0) + 8 * np.sqrt(n + b + 1) + 10
+    return float(feldman_cousins_interval(n, b, cl=cl, step=max(5e-4, mu_max / 10_000), mu_max=mu_max)[1]) / s
+
+
 def compare_methods(window: CountingWindow, *, cl: float, signal_uncertainty: float = 0.0) -> dict:
     """Upper limits of one one-bin window by four constructions, in units of its ``signal_per_unit``:
     the Bayesian limit with the uncertainties marginalised by quadrature (:class:`BayesianCounting`)
@@ -579,11 +597,7 @@ def compare_methods(window: CountingWindow, *, cl: float, signal_uncertainty: fl
     model = BinnedModel(signal=[s], background=[max(b, 1e-3)], background_uncertainty=[max(u, 1e-6)],
                         float_background=False)
     cls = upper_limit(model, [n], cl=cl).observed
-    fc = float("nan")
-    if n + b <= FELDMAN_COUSINS_MAX_EVENTS:  # above: the Gaussian regime, and a construction of many GB
-        # the grid of the signal mean: to well above the upper limit, 10^4 steps (or 0.0005)
-        mu_max = max(n - b, 0.0) + 8 * np.sqrt(n + b + 1) + 10
-        fc = feldman_cousins_interval(n, b, cl=cl, step=max(5e-4, mu_max / 10_000), mu_max=mu_max)[1] / s
+    fc = feldman_cousins_limit(window, cl=cl)
     return {"observed": n, "background": b, "background uncertainty": u,
             "Bayesian (quadrature)": bayes, "Bayesian (Monte Carlo)": float(monte_carlo), "CLs": cls,
             "Feldman-Cousins (known background)": fc}

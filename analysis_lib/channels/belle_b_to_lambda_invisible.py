@@ -51,6 +51,7 @@ from ..analysis.counting import (
     ControlRegion,
     CountingWindow,
     counting_model,
+    feldman_cousins_limit,
     scaled_window,
     smooth_backgrounds,
     smoothed_once,
@@ -74,7 +75,6 @@ from ..reco.tagged import momentum_in_signal_frame, residual_energy, rest_of_eve
 from ..reco.v0 import LambdaSelection, lambda_candidates
 from ..simulation import b_decays
 from ..simulation.production import ProductionConfig, SampleSpec, requests
-from ..stats.counting import feldman_cousins_interval
 from ..stats.pspline import Basis
 from .base import Channel, points_in_range, register
 
@@ -238,7 +238,8 @@ COMPOSITION_UNCERTAINTY = 0.3
 E_ECL_TRACKS_MAX = 4
 #: The background classes and their samples' name prefixes.
 CLASSES = {"continuum": "bkg_continuum_", "bb": "bkg_bb_"}
-#: Share of the background simulation of the Upsilon(4S) dataset given to its off-resonance partner.
+#: Size of the off-resonance partner's simulation (all of it continuum) as a share of the Upsilon(4S)
+#: dataset's background simulation (of which 60% is continuum).
 OFF_RESONANCE_SHARE = 0.25
 #: Confidence level of the paper's limits.
 CL = 0.90
@@ -325,21 +326,30 @@ class ClassPrediction:
     shape: np.ndarray
     fit: object
     tag: tuple  # (fraction, relative uncertainty)
-    side: dict  # region name -> (fraction, relative uncertainty)
+    two: tuple  # (fraction with exactly the Lambda's two ROE tracks, relative uncertainty)
+    energy: dict  # region name -> (fraction of E_ECL in it, relative uncertainty)
+    simulated: np.ndarray  # simulated loose events per p* cell (unweighted)
+
+    @property
+    def side(self) -> dict:
+        """Region name -> the share passing the signal side there (two tracks, E_ECL in the region) and
+        its relative uncertainty."""
+        return {r: (self.two[0] * e[0], float(np.hypot(self.two[1], e[1]))) for r, e in self.energy.items()}
+
+    @property
+    def common(self) -> float:
+        """Relative uncertainty of what every E_ECL region of this class shares: the tag's and the two
+        tracks' shares (the p* share is a window's own, :meth:`window`)."""
+        return float(np.hypot(self.tag[1], self.two[1]))
 
     def expected(self, region: str) -> np.ndarray:
         """Expected events per p* cell passing the tag and the signal side in E_ECL ``region``."""
-        return self.loose * self.tag[0] * self.side[region][0] * self.shape
+        return self.loose * self.tag[0] * self.two[0] * self.energy[region][0] * self.shape
 
-    def window(self, low_gev: float, high_gev: float, region: str) -> tuple[float, float]:
-        """Expected events with p* in [low_gev, high_gev) (cells cut where an edge falls, the density
-        linear within a cell) and E_ECL in ``region``, and the relative uncertainty of the window's
-        share of the p* density (the smooth fit's covariance, on the cells the window touches)."""
-        cumulative = np.concatenate([[0.0], np.cumsum(self.expected(region))])
-        events = float(np.diff(np.interp([low_gev, high_gev], P_EDGES, cumulative))[0])
-        i0, i1 = (int(v) for v in np.clip(np.searchsorted(P_EDGES, [low_gev, high_gev]), 0, len(P_EDGES) - 1))
-        i0 = max(i0 - 1, 0)
-        i1 = max(i1, i0 + 1)
+    def window(self, i0: int, i1: int, region: str) -> tuple[float, float]:
+        """Expected events in the p* cells [i0, i1) and E_ECL ``region``, and the relative uncertainty
+        of the window's share of the p* density (the smooth fit's covariance)."""
+        events = float(self.expected(region)[i0:i1].sum())
         sums, _ = self.fit.box_sums([i0], [i1], [0], [1])
         total = float(self.fit.expected.sum())
         g = self.fit.gradients([i0], [i1], [0], [1])[0] / max(float(sums[0]), 1e-300) - self.fit.gradients(
@@ -350,11 +360,15 @@ class ClassPrediction:
 
 def _fraction(weights, passing):
     """Weighted fraction of events passing and its relative uncertainty (the passing events' effective
-    statistics, which dominate for small fractions)."""
+    statistics, which dominate for small fractions). Where none passes, half an event of the largest
+    weight with a 100% uncertainty: the simulation bounds the fraction, it does not make it zero."""
+    weights = np.asarray(weights, dtype=float)
     total = float(weights.sum())
+    if total <= 0:
+        raise EmptySelectionError("no simulated event with a weight to measure a fraction on; raise max_mc_events")
     kept = float(weights[passing].sum())
-    if kept <= 0 or total <= 0:
-        return 0.0, 1.0
+    if kept <= 0:
+        return 0.5 * float(weights.max()) / total, 1.0
     return kept / total, float(np.sqrt(np.sum(weights[passing] ** 2))) / kept
 
 
@@ -383,7 +397,8 @@ def class_prediction(tables, *, folder, luminosity_pb: float, name: str) -> Clas
         return None
     weight = np.concatenate([t["weight"] for t in rows])
     p = np.concatenate([t["p_star"] for t in rows])
-    loose = np.isfinite(p)
+    # a Lambda candidate with p* on the grid (the shape is normalised there)
+    loose = np.isfinite(p) & (p >= P_EDGES[0]) & (p < P_EDGES[-1]) & (weight > 0)
     if not loose.any():
         return None
     cat = {key: np.concatenate([t[key] for t in rows])[loose] for key in ("mbc", "delta_e", "n_roe_tracks", "n_lambda",
@@ -394,15 +409,17 @@ def class_prediction(tables, *, folder, luminosity_pb: float, name: str) -> Clas
     y = Basis.at([0.0], 0.0, 1.0, 0)
     fits = smoothed_once(partial(smooth_backgrounds, x=x, y=y), sums, luminosity_pb=luminosity_pb, folder=folder,
                          name=f"lambda_{name}", key=(x.dense, P_SEGMENTS))
+    if name not in fits:
+        return None
     fit = fits[name]
     shape = fit.expected[:, 0] / fit.expected.sum()
     two = _fraction(w, (cat["n_roe_tracks"] == ROE_TRACKS) & (cat["n_lambda"] > 0))
     few = cat["n_roe_tracks"] <= E_ECL_TRACKS_MAX
-    side = {}
-    for region, edges in E_REGIONS.items():
-        energy = _fraction(w[few], _in({"e_ecl": cat["e_ecl"][few]}, edges))
-        side[region] = (two[0] * energy[0], float(np.hypot(two[1], energy[1])))
-    return ClassPrediction(loose=float(w.sum()), shape=shape, fit=fit, tag=_fraction(w, _good_tag(cat)), side=side)
+    if not few.any():
+        few = np.ones(len(w), dtype=bool)
+    energy = {region: _fraction(w[few], _in({"e_ecl": cat["e_ecl"][few]}, edges)) for region, edges in E_REGIONS.items()}
+    return ClassPrediction(loose=float(w.sum()), shape=shape, fit=fit, tag=_fraction(w, _good_tag(cat)), two=two,
+                           energy=energy, simulated=np.histogram(p, P_EDGES)[0].astype(float))
 
 
 def _halves(table, which: int) -> dict:
@@ -440,6 +457,7 @@ class LambdaInputs(Inputs):
     signal_per_unit_sideband: np.ndarray
     predictions: dict
     off_predictions: dict
+    truth_predictions: dict  # the other half's (pseudo-data only; empty for real data)
     data: np.ndarray
     off_data: np.ndarray | None
     window_sigma: float
@@ -541,7 +559,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     for s in specs:
         _, flows[s.label] = selection().apply(tables[s.name], weights=tables[s.name]["weight"])
     regions = (E_ECL_SIGNAL_GEV, E_ECL_SIDEBAND_GEV)
-    off_region = [(E_ECL_SIGNAL_GEV[0], E_ECL_SIDEBAND_GEV[1])]
+    truth = {}
     if "data" not in paths:
         truth = _predictions(tables, specs, ds, folder, 1)
         expected = np.stack([sum(p.expected(r) for p in truth.values()) for r in E_REGIONS], axis=-1)
@@ -562,14 +580,14 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         if off is not None:
             off_table = _read(ntuple_paths([], off, seed=seed, config=config, progress=False)["data"], off, cache_dir=None)
             off_tables["data"] = off_table
-            off_data = _counted(off_table, off_region)[:, 0]
+            off_data = _counted(off_table, regions).sum(axis=1)
         source = "ntuple"
     return LambdaInputs(
         dataset=ds, seed=seed, data_source=source, cut_flow=cut_flow_table(flows),
         backgrounds={s.name: s.label for s in specs if s.kind == "background"}, off_dataset=off,
         masses=masses, centres=centres, widths=widths, efficiency=eff, efficiency_sideband=eff_side,
         signal_per_unit=per_unit, signal_per_unit_sideband=per_unit_side, predictions=predictions,
-        off_predictions=off_predictions, data=data, off_data=off_data, window_sigma=window_sigma,
+        off_predictions=off_predictions, truth_predictions=truth, data=data, off_data=off_data, window_sigma=window_sigma,
         tables={"on": tables, "off": off_tables},
         n_generated={s.name: read_meta(paths[s.name]).get("n_generated", s.n_events) for s in specs},
     )
@@ -593,8 +611,8 @@ def window_edges(inputs: LambdaInputs, mass_gev: float) -> tuple[float, float]:
 
 
 def window_cells(inputs: LambdaInputs, mass_gev: float) -> tuple[int, int]:
-    """The p* cells [i0, i1) whose data the window counts: its edges rounded to the nearest cell edge
-    (half a cell, 0.5 MeV, at most)."""
+    """The p* cells [i0, i1) of the window: its edges rounded to the nearest cell edge (half a cell,
+    0.5 MeV, at most), where the data are counted and the background predicted."""
     low, high = window_edges(inputs, mass_gev)
     step = P_EDGES[1] - P_EDGES[0]
     i0, i1 = (int(v) for v in np.round((np.array([low, high]) - P_EDGES[0]) / step))
@@ -614,35 +632,46 @@ def window(inputs: LambdaInputs, mass_gev: float) -> CountingWindow:
         raise KinematicError(f"m_psi_D = {mass_gev} GeV is outside the simulated range {inputs.masses[0]}-"
                              f"{inputs.masses[-1]} GeV")
     i0, i1 = window_cells(inputs, mass_gev)
-    low, high = window_edges(inputs, mass_gev)
-    parts = {region: {c: p.window(low, high, region) for c, p in inputs.predictions.items()} for region in E_REGIONS}
+    low, high = float(P_EDGES[i0]), float(P_EDGES[i1])
+    preds = inputs.predictions
+    parts = {region: {c: p.window(i0, i1, region) for c, p in preds.items()} for region in E_REGIONS}
     b_sr = sum(v[0] for v in parts["signal"].values())
     b_sb = sum(v[0] for v in parts["sideband"].values())
 
-    def spread(region):  # the E_ECL fractions' uncertainties, by class, relative to the region's total
+    def spread(region):  # the E_ECL shares' uncertainties, by class, relative to the region's total
         total = sum(v[0] for v in parts[region].values())
-        return float(np.sqrt(sum((v[0] * inputs.predictions[c].side[region][1]) ** 2
+        return float(np.sqrt(sum((v[0] * preds[c].energy[region][1]) ** 2
                                  for c, v in parts[region].items()))) / max(total, 1e-300)
 
     controls = [ControlRegion(name="E_ECL sideband", background=b_sb,
                               counts=float(inputs.data[i0:i1, 1].sum()),
                               signal_per_unit=inputs.interpolate(inputs.signal_per_unit_sideband, mass_gev),
                               uncertainty=spread("sideband"))]
-    if inputs.off_predictions and inputs.off_data is not None:
-        off = inputs.off_predictions["continuum"]
-        b_off = sum(off.window(low, high, r)[0] for r in E_REGIONS)
-        own = float(np.hypot(off.tag[1], np.hypot(*(off.side[r][1] for r in E_REGIONS)) / np.sqrt(2)))
-        share_bb = parts["signal"].get("bb", (0.0, 0.0))[0] / max(b_sr, 1e-300)
+    off = inputs.off_predictions.get("continuum")
+    if off is not None and inputs.off_data is not None:
+        pieces = [off.window(i0, i1, r) for r in E_REGIONS]
+        b_off = sum(v[0] for v in pieces)
+        # what the off-resonance prediction does not share with the window's: its own simulation (p*
+        # share, tag, two tracks, E_ECL in either region) and the on-resonance continuum's p* share,
+        # tag and two-track shares (those the E_ECL sideband shares with the window); and the B Bbar
+        # that only the window holds, through the composition
+        on = preds.get("continuum")
+        energy = float(np.hypot(*(off.energy[r][1] * v[0] for r, v in zip(E_REGIONS, pieces)))) / max(b_off, 1e-300)
+        own = [pieces[0][1], off.common, energy]
+        if on is not None:
+            own += [parts["signal"]["continuum"][1], on.common]
+        share_bb = parts["signal"]["bb"][0] / max(b_sr, 1e-300) if "bb" in parts["signal"] else 0.0
         controls.append(ControlRegion(name="off resonance", background=b_off,
                                       counts=float(inputs.off_data[i0:i1].sum()),
-                                      uncertainty=float(np.hypot(own, share_bb * COMPOSITION_UNCERTAINTY))))
+                                      uncertainty=float(np.sqrt(sum(u * u for u in own)
+                                                                + (share_bb * COMPOSITION_UNCERTAINTY) ** 2))))
     signal = inputs.interpolate(inputs.signal_per_unit, mass_gev)
     return CountingWindow(
         mass_gev=mass_gev, ranges={"p_star": (low, high), "e_ecl": E_ECL_SIGNAL_GEV},
         efficiency=np.atleast_1d(inputs.interpolate(inputs.efficiency, mass_gev)),
         signal_per_unit=np.atleast_1d(signal), background=np.atleast_1d(b_sr),
         background_uncertainty=np.atleast_1d(b_sr * spread("signal")),
-        simulated_background=float(sum(p.loose for p in inputs.predictions.values())),
+        simulated_background=float(sum(p.simulated[i0:i1].sum() for p in preds.values())),
         counts=np.atleast_1d(float(inputs.data[i0:i1, 0].sum())), controls=tuple(controls),
         normalisation_prior=BACKGROUND_PRIOR,
     )
@@ -654,7 +683,7 @@ def scan_masses(inputs: LambdaInputs, *, mass_min_gev: float, mass_max_gev: floa
     if mass_min_gev >= mass_max_gev:
         raise ParameterError(f"mass_min_gev={mass_min_gev} must be below mass_max_gev={mass_max_gev}")
     masses, m = [], float(mass_min_gev)
-    while m <= mass_max_gev + 1e-9:
+    while m < mass_max_gev - 1e-6:
         masses.append(m)
         slope = abs(float(lambda_momentum_gev(m + 1e-4) - lambda_momentum_gev(m))) / 1e-4
         m += step_sigma * inputs.resolution_gev(m) / max(slope, 1e-3)
@@ -702,17 +731,13 @@ def luminosity_scan(inputs: LambdaInputs, points, *, n_toys=2000, client=None):
 def feldman_cousins(inputs: LambdaInputs, masses_gev) -> pd.DataFrame:
     """The cross-check of the CLs limits at ``masses_gev``: the upper end of the 90% CL Feldman-Cousins
     interval of B for the window's count with the background the control regions measure taken as
-    known (:func:`~analysis_lib.analysis.counting.window_background`), per mass."""
+    known (:func:`~analysis_lib.analysis.counting.feldman_cousins_limit`), per mass."""
     rows = []
     for m in np.atleast_1d(masses_gev):
         w = window(inputs, float(m))
         b, u = window_background(w)
-        n = int(round(float(np.sum(w.counts))))
-        s = float(np.sum(w.signal_per_unit))
-        mu_max = max(n - b, 0.0) + 8 * np.sqrt(n + b + 1) + 10
-        upper = feldman_cousins_interval(n, b, cl=CL, step=max(5e-4, mu_max / 10_000), mu_max=mu_max)[1]
-        rows.append({"m_psi_D [GeV]": float(m), "observed": n, "background": b, "background uncertainty": u,
-                     "Feldman-Cousins (known background)": upper / s})
+        rows.append({"m_psi_D [GeV]": float(m), "observed": float(np.sum(w.counts)), "background": b,
+                     "background uncertainty": u, "Feldman-Cousins (known background)": feldman_cousins_limit(w, cl=CL)})
     return pd.DataFrame(rows)
 
 
@@ -765,42 +790,46 @@ FIGURE_VARIABLES = {
 }
 
 
-def expected_histograms(inputs: LambdaInputs, variable: str) -> dict:
+def expected_histograms(inputs: LambdaInputs, variable: str, *, truth: bool = False) -> dict:
     """Expected background events of each class per bin of ``variable`` (:data:`FIGURE_VARIABLES`)
-    after the selection without the cut on that variable, from the factorisation of
-    :func:`class_prediction`: the class's selected total times the shape of the variable in its loose
-    events (for E_ECL: those with at most :data:`E_ECL_TRACKS_MAX` ROE tracks, as the factorisation)."""
+    after the selection without the cut on that variable (for m_bc the tag's quality, m_bc and Delta
+    E), from the factorisation of :func:`class_prediction`: the class's selected total times the
+    shape of the variable in its loose events (for E_ECL: those with at most :data:`E_ECL_TRACKS_MAX`
+    ROE tracks, as the factorisation). ``truth``: from the half of the simulation the pseudo-data are
+    drawn from (pseudo-data only)."""
     edges, _, left_out = FIGURE_VARIABLES[variable]
+    which, predictions = (1, inputs.truth_predictions) if truth else (0, inputs.predictions)
     out = {}
-    for cls, pred in inputs.predictions.items():
-        rows = [_halves(inputs.tables["on"][n], 0) for n in inputs.backgrounds if n.startswith(CLASSES[cls])]
-        t = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
-        loose = np.isfinite(t["p_star"])
+    for cls, pred in predictions.items():
         if variable == "p_star":
             counts = np.add.reduceat(pred.expected("signal"), np.searchsorted(P_EDGES, edges[:-1]))
             out[cls] = counts[: len(edges) - 1]
             continue
+        rows = [_halves(inputs.tables["on"][n], which) for n in inputs.backgrounds if n.startswith(CLASSES[cls])]
+        t = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+        keep = np.isfinite(t["p_star"]) & (t["p_star"] >= P_EDGES[0]) & (t["p_star"] < P_EDGES[-1])
         if left_out == "tag":
-            total, keep = pred.loose * pred.side["signal"][0], loose
+            total = pred.loose * pred.side["signal"][0]
         elif left_out == "e_ecl":
-            two = pred.side["signal"][0] / max(_fraction(t["weight"][loose & (t["n_roe_tracks"] <= E_ECL_TRACKS_MAX)],
-                                                         _in(t, E_ECL_SIGNAL_GEV)[loose & (t["n_roe_tracks"] <= E_ECL_TRACKS_MAX)])[0], 1e-300)
-            total, keep = pred.loose * pred.tag[0] * two, loose & (t["n_roe_tracks"] <= E_ECL_TRACKS_MAX)
+            total = pred.loose * pred.tag[0] * pred.two[0]
+            keep &= t["n_roe_tracks"] <= E_ECL_TRACKS_MAX
         else:
-            total, keep = pred.loose * pred.tag[0] * pred.side["signal"][0], loose
+            total = pred.loose * pred.tag[0] * pred.side["signal"][0]
         shape, _ = np.histogram(t[variable][keep], edges, weights=t["weight"][keep])
         out[cls] = total * shape / max(float(t["weight"][keep].sum()), 1e-300)
     return out
 
 
-def data_histogram(inputs: LambdaInputs, variable: str, expected: np.ndarray) -> np.ndarray:
+def data_histogram(inputs: LambdaInputs, variable: str) -> np.ndarray:
     """The data of a figure of ``variable``: real data selected as :func:`expected_histograms` (every
-    cut but the variable's); pseudo-data drawn from ``expected`` (the total prediction) from the
-    dataset's stream of that figure; for p*_Lambda the run's own data."""
+    cut but the variable's); pseudo-data drawn from the prediction of the truth (the other half of
+    the simulation, as the run's data) from the dataset's stream of that figure; for p*_Lambda the
+    run's own data."""
     edges, _, left_out = FIGURE_VARIABLES[variable]
     if variable == "p_star":
         return np.add.reduceat(inputs.data[:, 0], np.searchsorted(P_EDGES, edges[:-1]))[: len(edges) - 1]
     if inputs.data_source != "ntuple":
+        expected = sum(expected_histograms(inputs, variable, truth=True).values())
         return pseudo_data_rng(inputs.dataset, inputs.seed, stream=f"figure-{variable}").poisson(expected).astype(float)
     t = inputs.tables["on"]["data"]
     keep = (t["n_lambda"] > 0) & (t["n_roe_tracks"] == ROE_TRACKS)

@@ -170,15 +170,17 @@ def plot_significance(result, *, ax=None, experiment=None, lumi=None):
     return fig
 
 
-def plot_stack(hists, data, *, labels, experiment, lumi, xlabel, ax=None, logy=True, rebin=1):
-    """Stacked background histograms (``hist`` objects by sample) with the data as points."""
+def plot_stack(hists, data, *, labels, experiment, lumi, xlabel, ax=None, logy=True, rebin=1,
+               data_label="Pseudo-data"):
+    """Stacked background histograms (``hist`` objects by sample) with the data as points (labelled
+    ``data_label``: "Data" for real ntuples)."""
     fig, ax, _ = _axes(ax)
     names = sorted(hists, key=lambda n: hists[n].sum().value)
     stack = [hists[n][:: hist.rebin(rebin)] if rebin > 1 else hists[n] for n in names]
     hep.histplot(stack, stack=True, histtype="fill", label=[labels[n] for n in names], ax=ax)
     if data is not None:
         d = data[:: hist.rebin(rebin)] if rebin > 1 else data
-        hep.histplot(d, histtype="errorbar", color="black", label="Pseudo-data", ax=ax, yerr=np.sqrt(d.values()))
+        hep.histplot(d, histtype="errorbar", color="black", label=data_label, ax=ax, yerr=np.sqrt(d.values()))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("Entries / bin")
     if logy:

@@ -53,7 +53,7 @@ def test_samples_of_the_upsilon_4s_and_of_its_off_resonance_partner():
 
     on = dataset("belle_4s")
     off = on.off_resonance_dataset()
-    specs_on = channel.sample_specs(on, n_signal_events=1000, max_mc_events=100_000)
+    specs_on = channel.sample_specs(on, n_signal_events=2000, max_mc_events=100_000)
     specs_off = channel.off_resonance_specs(off, max_mc_events=100_000)
     assert all(s.hadronic_tag and s.tracks for s in specs_on + specs_off)
     assert {s.name for s in specs_off} == {"bkg_continuum_uu", "bkg_continuum_dd", "bkg_continuum_ss", "bkg_continuum_cc"}
@@ -82,7 +82,7 @@ def test_samples_of_the_upsilon_4s_and_of_its_off_resonance_partner():
     from analysis_lib.channels import channel as registered
 
     ch = registered("belle_b_to_lambda_invisible")
-    params = ch.validate({"dataset": "belle_4s", "n_signal_events": 1000, "max_mc_events": 100_000})
+    params = ch.validate({"dataset": "belle_4s", "n_signal_events": 2000, "max_mc_events": 100_000})
     asked = ch.sample_requests(params)
     assert {r.key for r in asked} == keys_on | {r.key for r in requests(
         channel.off_resonance_specs(off, max_mc_events=channel.off_events(100_000)), off, seed=1, config=config)}
@@ -206,10 +206,16 @@ def test_the_factorised_background_recovers_known_fractions(tmp_path):
     assert pred.side["signal"][0] == pytest.approx(0.1 * 0.3, rel=0.04)
     assert pred.side["sideband"][0] == pytest.approx(0.1 * 0.7, rel=0.03)
     assert pred.shape.sum() == pytest.approx(1.0)
-    # a window holds its share of the flat density, 0.2 / 2.3
-    events, share_uncertainty = pred.window(1.0, 1.2, "signal")
+    # a window (cells of 1 MeV from 1.0 to 1.2 GeV) holds its share of the flat density, 0.2 / 2.3
+    events, share_uncertainty = pred.window(1000, 1200, "signal")
     assert events == pytest.approx(0.5 * n * 0.2 * 0.03 * 0.2 / 2.3, rel=0.05)
     assert 0 < share_uncertainty < 0.05
+    assert pred.simulated[1000:1200].sum() == pytest.approx(n * 0.2 / 2.3, rel=0.05)
+    # a share no event passes is bounded by half an event of the largest weight, not zero
+    table["n_roe_tracks"] = np.full(n, 4.0)
+    empty = channel.class_prediction([table], folder=tmp_path, luminosity_pb=1.0, name="synthetic")
+    assert empty.two == (pytest.approx(0.5 / n), 1.0)
+    assert np.all(empty.expected("signal") > 0)
 
 
 def test_off_resonance_mbc_is_put_on_the_resonance_scale():
@@ -265,6 +271,12 @@ def test_windows_and_limits_on_small_samples(lambda_inputs):
     assert result.cl == 0.9 and result.quantity == "br_b0_lambda_psi"
     assert np.all((result.expected[:, 2] > 1e-6) & (result.expected[:, 2] < 1e-3))
     assert np.all(result.expected[:, 0] <= result.expected[:, 2] + 1e-12)
+    # without an off-resonance partner: the E_ECL sideband alone
+    from dataclasses import replace
+
+    alone = channel.window(replace(inputs, off_predictions={}, off_data=None), 2.0)
+    assert [c.name for c in alone.controls] == ["E_ECL sideband"]
+    assert alone.background[0] == w.background[0]
     fc = channel.feldman_cousins(inputs, [2.0])
     assert 0.3 < fc["Feldman-Cousins (known background)"][0] / np.interp(2.0, result.masses_gev, result.observed) < 3
 
