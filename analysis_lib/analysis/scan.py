@@ -109,21 +109,34 @@ class ToyCLs:
     few events: there a single Poisson count under-covers with the formulae up to about 100 events
     (:data:`analysis_lib.stats.limits.MIN_ASYMPTOTIC_BACKGROUND_ONE_BIN`), whatever control regions
     accompany it. The pseudo-experiments of every chunk start from ``seed``, so the limits do not
-    depend on how the hypotheses are spread over workers."""
+    depend on how the hypotheses are spread over workers.
+
+    ``expected_build`` (optional): the models and counts whose background-only fit places the
+    expected bands, e.g. every count replaced by the prediction its control regions measure: the
+    expected limit of a counting search then does not move with the count of its own window (which
+    pulls the fitted background where the window measures it as well as its controls do)."""
 
     build: Callable
     cl: float
     n_toys: int = AUTO_TOYS
     seed: int = 0
     chunk: int = 16
+    expected_build: Callable | None = None
 
     def batch(self, points):
+        from dataclasses import replace
+
         from ..stats.fast import fast_discovery_significances
         from ..stats.toys import fast_toy_upper_limits
 
         built = [self.build(point) for point in points]
         models, counts = [b[0] for b in built], [b[1] for b in built]
         limits = fast_toy_upper_limits(models, counts, cl=self.cl, n_toys=self.n_toys, seed=self.seed)
+        if self.expected_build is not None:
+            other = [self.expected_build(point) for point in points]
+            expected = fast_toy_upper_limits([o[0] for o in other], [o[1] for o in other], cl=self.cl,
+                                             n_toys=self.n_toys, seed=self.seed)
+            limits = [replace(limit, expected=e.expected) for limit, e in zip(limits, expected)]
         return list(zip(limits, fast_discovery_significances(models, counts)))
 
     def workspace(self, point):
