@@ -253,11 +253,12 @@ PUBLISHED_RANGES = {
         label="Belle 2022, observed: range 2.1-3.8 x 10$^{-5}$ (arXiv:2110.14086)"),
 }
 #: BaBar's search of the same decay with the same method (B-mesogenesis at BaBar, arXiv:2302.00208,
-#: abstract: 0.13-5.2 x 10^-5 for 1.0 < m_psi_D < 4.2 GeV), for the chapter's BaBar run.
+#: abstract: bounds of 0.13-5.2 x 10^-5 for 1.0 < m_psi_D < 4.2 GeV; the abstract states no confidence
+#: level, 90% is assumed here), for the chapter's BaBar run.
 BABAR_RANGE = PublishedInterval(
     quantity="br_b0_lambda_psi", unit="", cl=CL, low=0.13e-5, high=5.2e-5, mass_range_gev=(1.0, 4.2),
-    source="BaBar, Phys. Rev. D 107 (2023) 092001, arXiv:2302.00208, abstract: 90% CL upper limits 0.13-5.2 x 10^-5 "
-           "for 1.0 < m_psi_D < 4.2 GeV",
+    source="BaBar, Phys. Rev. D 107 (2023) 092001, arXiv:2302.00208, abstract: bounds on the branching fraction "
+           "0.13-5.2 x 10^-5 for 1.0 < m_psi_D < 4.2 GeV (the abstract states no confidence level; 90% assumed)",
     label="BaBar 2023, observed: range 0.13-5.2 x 10$^{-5}$ (arXiv:2302.00208)")
 
 def b_factory_datasets() -> list[str]:
