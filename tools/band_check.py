@@ -4,7 +4,7 @@
 Per run and quantity (``book/runs/*/limits.csv``): the number of scanned points whose observed
 limit lies below the -2 sigma edge of the expected band and above the +2 sigma edge, their shares,
 and the binomial probability of at least that many below if each point fell there with
-Phi(-2) = 2.28% independently (neighbouring points share events, so the points are not independent
+Phi(-2) = 2.28% independently; within :data:`TIE` of an edge is on it (neighbouring points share events, so the points are not independent
 and the p-value is only indicative); the last lines pool every run (one quantity per run: the first
 in its file, the others are transforms of it).
 
@@ -27,14 +27,19 @@ import pandas as pd
 from scipy.stats import binom, norm
 
 BELOW = float(norm.cdf(-2.0))
+#: Relative distance within which an observed limit is on a band's edge, not beyond it: a count of a
+#: small background has band edges that coincide (no event is the likeliest count, the -2 to 0 sigma
+#: quantiles alike), and an observed limit of that count equals them to the precision of the
+#: pseudo-experiments (a few per mille).
+TIE = 0.01
 
 
 def summary(frame: pd.DataFrame) -> dict:
     """Counts below and above the band of one quantity's rows, with the binomial p-value of the
     count below."""
     n = len(frame)
-    below = int((frame["observed"] < frame["expected_minus2"]).sum())
-    above = int((frame["observed"] > frame["expected_plus2"]).sum())
+    below = int((frame["observed"] < (1 - TIE) * frame["expected_minus2"]).sum())
+    above = int((frame["observed"] > (1 + TIE) * frame["expected_plus2"]).sum())
     return {"points": n, "below": below, "above": above, "share_below": below / n if n else float("nan"),
             "p_below": float(binom.sf(below - 1, n, BELOW)) if n else float("nan")}
 
