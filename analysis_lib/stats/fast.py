@@ -229,7 +229,7 @@ def _bisect(function, index, lo, hi, target, *, iterations=_BISECTIONS):
     return 0.5 * (lo + hi)
 
 
-def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_grid=10, bands=True):
+def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_grid=10, bands=True, warn=True):
     """Observed and expected CLs limits (asymptotic, q~_mu) of many hypotheses at once, with the
     notes of the readable path (:func:`analysis_lib.stats.limits.upper_limit`, ``method="auto"``).
 
@@ -252,6 +252,9 @@ def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_gri
     bands : bool
         Compute the expected limits (True by default); without, ``expected`` holds NaN (the observed
         limits of many pseudo-data sets of one model, for coverage, need none).
+    warn : bool
+        Log the notes of asymptotic limits where they under-cover (True by default; False where they
+        only place the grid of the pseudo-experiments' limits).
 
     Returns
     -------
@@ -365,7 +368,7 @@ def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_gri
                 toys.append(i)
             result = replace(result, note=note)
         out.append(result)
-    if method == "asymptotic":
+    if method == "asymptotic" and warn:
         for note in summarise_notes(out):
             log.warning(note)
     if toys:  # as the readable path: pseudo-experiments, all these hypotheses at once
