@@ -210,8 +210,8 @@ def candidate_table(events, beams: Beams, *, nominal_sqrt_s_gev: float | None = 
 #: the beam-energy spread and Delta E at 0; the combinatorial tags spread over the pre-selection).
 TAG_MBC_MIN_GEV = 5.27
 TAG_DELTA_E_MAX_GEV = 0.05
-#: The rest of the event: exactly the Lambda's two tracks ("the remainder of the event consists of only
-#: a single Lambda", arXiv:2110.14086, abstract).
+#: The rest of the event: exactly the Lambda's two tracks (the paper's abstract, arXiv:2110.14086: "require
+#: the remainder of the event to consist of only a single Lambda").
 ROE_TRACKS = 2
 #: E_ECL (GeV): the signal region, where the signal's residual energy lies (beam background and
 #: split-offs, 95% below 0.12 GeV in this simulation), and the sideband that measures the background
