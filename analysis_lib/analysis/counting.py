@@ -41,7 +41,7 @@ from .inputs import Inputs
 __all__ = [
     "MIN_SIMULATED_BACKGROUND", "NORMALISATION_PRIOR", "PUNZI_A", "BayesianCounting", "ControlRegion", "Sideband", "band_counts",
     "ScaledWindows", "control_normalisation", "scaled_window", "window_background", "sideband_normalisation", "smooth_backgrounds", "smoothed_once", "smooth_thresholds", "CountingInputs", "CountingWindow",
-    "best_threshold", "compare_methods", "counting_model", "feldman_cousins_limit", "punzi_figure_of_merit", "summed_area",
+    "bayesian_limit", "best_threshold", "compare_methods", "counting_model", "feldman_cousins_limit", "punzi_figure_of_merit", "summed_area",
     "window_model",
 ]
 
@@ -574,6 +574,13 @@ def feldman_cousins_limit(window: CountingWindow, *, cl: float) -> float:
     return float(feldman_cousins_interval(n, b, cl=cl, step=max(5e-4, mu_max / 10_000), mu_max=mu_max)[1]) / s
 
 
+def bayesian_limit(window: CountingWindow, *, cl: float, signal_uncertainty: float = 0.0) -> float:
+    """The observed Bayesian upper limit of one one-bin window (:class:`BayesianCounting`: uniform prior
+    in the signal, uncertainties marginalised by quadrature), in units of its ``signal_per_unit``;
+    ``signal_uncertainty`` relative."""
+    return BayesianCounting(lambda point: window, cl, signal_uncertainty=signal_uncertainty).limit(window).observed
+
+
 def compare_methods(window: CountingWindow, *, cl: float, signal_uncertainty: float = 0.0) -> dict:
     """Upper limits of one one-bin window by four constructions, in units of its ``signal_per_unit``:
     the Bayesian limit with the uncertainties marginalised by quadrature (:class:`BayesianCounting`)
@@ -591,7 +598,7 @@ def compare_methods(window: CountingWindow, *, cl: float, signal_uncertainty: fl
     s = float(np.sum(window.signal_per_unit))
     b, u = window_background(window)
     n = int(round(float(np.sum(window.counts))))
-    bayes = BayesianCounting(lambda point: window, cl, signal_uncertainty=signal_uncertainty).limit(window).observed
+    bayes = bayesian_limit(window, cl=cl, signal_uncertainty=signal_uncertainty)
     monte_carlo = bayesian_upper_limit([n], CountingModel(signal=[s], background=[b], background_uncertainty=u,
                                                           signal_uncertainty=signal_uncertainty), cl=cl)
     model = BinnedModel(signal=[s], background=[max(b, 1e-3)], background_uncertainty=[max(u, 1e-6)],

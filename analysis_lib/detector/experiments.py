@@ -150,9 +150,10 @@ class Tracker:
         p_beta = np.maximum(np.asarray(momentum_gev, dtype=float) * np.asarray(beta, dtype=float), 1e-3)
         sin_theta = np.maximum(np.sin(theta_rad), 1e-3)
         inside = np.asarray(production_radius_mm) < self.vertex_detector_radius_mm
+        sin_15 = sin_theta * np.sqrt(sin_theta)  # sin^1.5 and sin^2.5 without the slow fractional power
         out = []
-        for power in (1.5, 2.5):
-            sigma = np.hypot(a, b / (p_beta * sin_theta**power))
+        for sin_power in (sin_15, sin_15 * sin_theta):
+            sigma = np.hypot(a, b / (p_beta * sin_power))
             out.append(np.where(inside, sigma, np.hypot(sigma, self.outer_impact_resolution_mm)))
         return tuple(out)
 

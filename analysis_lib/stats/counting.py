@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.interpolate import CubicSpline
-from scipy.special import logsumexp, xlogy
+from scipy.special import gammaln, logsumexp, xlogy
 from scipy.stats import poisson
 
 from ..core.errors import ParameterError
@@ -94,36 +94,50 @@ def feldman_cousins_interval(n_observed: int, background: float, *, cl: float = 
         raise ParameterError(f"background={background!r} must be finite and >= 0")
     mu_max = mu_max if mu_max is not None else 3 * (n_observed + 5) + 10
     mus = np.arange(0.0, mu_max + step / 2, step)
-    accepted = mus[_fc_accepts(n_observed, mus, background, cl)]
+    accepted = mus[_fc_accepts(n_observed, mus, [background], cl)[0]]
     lower, upper = float(accepted.min()), float(accepted.max())
     if monotonic:
         # the upper ends at larger backgrounds that exceed the one at b, on a coarse grid of mu from
         # it to one above (the rises are a few tenths), then the largest refined on the fine grid
         coarse = np.arange(upper, upper + 1.0, 0.005)
         others = background + np.arange(0.01, 3.0 + 1e-9, 0.01)
-        uppers = np.array([coarse[_fc_accepts(n_observed, coarse, b, cl)].max(initial=0.0) for b in others])
+        uppers = np.where(_fc_accepts(n_observed, coarse, others, cl), coarse, 0.0).max(axis=1)
         best = others[np.argmax(uppers)]
         if uppers.max() > upper:
             fine = np.arange(max(uppers.max() - 0.02, 0.0), uppers.max() + 0.02, step)
-            upper = max(upper, float(fine[_fc_accepts(n_observed, fine, best, cl)].max(initial=upper)))
+            upper = max(upper, float(fine[_fc_accepts(n_observed, fine, [best], cl)[0]].max(initial=upper)))
     return round(lower, 4), round(upper, 4)
 
 
-def _fc_accepts(n_observed, mus, background, cl):
-    """Whether the Feldman-Cousins acceptance region of each signal mean ``mus`` contains ``n_observed``."""
-    n_max = int(mus.max() + background + 20 * np.sqrt(mus.max() + background + 1) + 20)
-    n = np.arange(n_max + 1)
-    log_p_best = poisson.logpmf(n, np.maximum(n - background, 0.0) + background)
-    inside = np.empty(mus.size, dtype=bool)
-    for start in range(0, mus.size, 2000):  # blocks of mu values, vectorised over n
-        block = mus[start : start + 2000]
-        log_p = poisson.logpmf(n[None, :], block[:, None] + background)
-        order = np.argsort(-(log_p - log_p_best[None, :]), axis=1, kind="stable")
-        cumulative = np.cumsum(np.exp(np.take_along_axis(log_p, order, axis=1)), axis=1)
-        k = np.sum(cumulative < cl, axis=1) + 1  # counts needed to reach cl
-        rank = np.argmax(order == n_observed, axis=1)
-        inside[start : start + block.size] = rank < k
-    return inside
+def _fc_accepts(n_observed, mus, backgrounds, cl):
+    """Whether the Feldman-Cousins acceptance region of each signal mean ``mus`` (M,) at each known
+    background ``backgrounds`` (B,) contains ``n_observed``: (B, M).
+
+    The region of a mean takes the counts in decreasing likelihood ratio R (ties in increasing n)
+    until it holds ``cl``, so it contains ``n_observed`` exactly when the counts ranked before it
+    hold less than ``cl`` (or none precede it): no sorting is needed.
+    """
+    mus = np.asarray(mus, dtype=float)
+    backgrounds = np.asarray(backgrounds, dtype=float)
+    top = mus.max() + backgrounds.max()
+    n = np.arange(int(top + 20 * np.sqrt(top + 1) + 20) + 1, dtype=float)
+    log_best = _log_poisson(n[None, :], np.maximum(n[None, :] - backgrounds[:, None], 0.0) + backgrounds[:, None])
+    which_b, which_mu = (index.ravel() for index in np.indices((backgrounds.size, mus.size)))
+    inside = np.empty(which_b.size, dtype=bool)
+    block = max(1, 2_000_000 // n.size)  # (mean, background) pairs at a time, vectorised over n
+    for start in range(0, which_b.size, block):
+        b_index = which_b[start : start + block]
+        log_p = _log_poisson(n[None, :], (mus[which_mu[start : start + block]] + backgrounds[b_index])[:, None])
+        ratio = log_p - log_best[b_index]
+        at_observed = ratio[:, n_observed : n_observed + 1]
+        before = (ratio > at_observed) | ((ratio == at_observed) & (n[None, :] < n_observed))
+        inside[start : start + block] = np.sum(np.where(before, np.exp(log_p), 0.0), axis=1) < cl
+    return inside.reshape(backgrounds.size, mus.size)
+
+
+def _log_poisson(n, mean):
+    """ln P(n | mean) of the Poisson distribution (n >= 0; 0 ln 0 = 0)."""
+    return xlogy(n, mean) - mean - gammaln(n + 1)
 
 
 def bayesian_upper_limit(counts, model: CountingModel, *, cl: float = 0.9, n_samples: int = 20_000, seed: int = 0):
