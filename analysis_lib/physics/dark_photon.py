@@ -11,9 +11,10 @@ Conventions (alpha(0), units) are in :mod:`analysis_lib.core.constants`.
   here; the formula is checked instead against the matrix element derived here from the couplings
   above (:func:`matrix_element_squared_dark_higgsstrahlung`, integrated numerically in the tests),
   which fixes its normalisation independently;
-* :func:`branching_fraction_mumu`: B(A' -> mu mu) with the hadronic width from the R ratio
-  (darkcast, P. Ilten, Y. Soreq, M. Williams, W. Xue, JHEP 06 (2018) 004, arXiv:1801.04847), the
-  R table of the PDG (``data/published/r_ratio_pdg2020.dat``).
+* :func:`branching_fraction_mumu`, :func:`branching_fractions`, :func:`total_width_gev` and
+  :func:`ctau_mm`: the A' decays with the hadronic width from the R ratio (darkcast, P. Ilten,
+  Y. Soreq, M. Williams, W. Xue, JHEP 06 (2018) 004, arXiv:1801.04847), the R table of the PDG
+  (``data/published/r_ratio_pdg2020.dat``).
 """
 
 from __future__ import annotations
@@ -23,17 +24,20 @@ from functools import cache
 import numpy as np
 
 from ..core.arrays import scalar_or_array
-from ..core.constants import ALPHA_EM, GEV2_TO_PB, mass_gev
+from ..core.constants import ALPHA_EM, GEV2_TO_PB, HBARC_GEV_MM, mass_gev
 from ..core.errors import KinematicError
 from ..core.paths import PUBLISHED_DIR
 
 __all__ = [
     "R_TABLE",
     "branching_fraction_mumu",
+    "branching_fractions",
+    "ctau_mm",
     "dsigma_dcos_dark_higgsstrahlung_pb",
     "matrix_element_squared_dark_higgsstrahlung",
     "r_ratio",
     "sigma_dark_higgsstrahlung_pb",
+    "total_width_gev",
     "width_to_leptons_gev",
 ]
 
@@ -150,7 +154,38 @@ def branching_fraction_mumu(mass_gev_a):
     >>> round(branching_fraction_mumu(0.5), 3)  # R(0.5 GeV) ~ 0.47
     0.401
     """
+    return branching_fractions(mass_gev_a)["mumu"]
+
+
+def branching_fractions(mass_gev_a) -> dict:
+    """The A' branching fractions to Standard-Model particles, independent of eps: ``ee``, ``mumu``,
+    ``tautau`` (:func:`width_to_leptons_gev`) and ``hadrons`` (R(M) times the width to massless leptons;
+    darkcast, arXiv:1801.04847), for an A' that cannot decay to the dark sector."""
     m = np.asarray(mass_gev_a, dtype=float)
-    leptons = [np.asarray(width_to_leptons_gev(m, ml)) for ml in _LEPTONS]
-    hadrons = np.asarray(width_to_leptons_gev(m, 0.0)) * np.asarray(r_ratio(m))
-    return scalar_or_array(leptons[1] / (sum(leptons) + hadrons))
+    widths = {name: np.asarray(width_to_leptons_gev(m, ml)) for name, ml in zip(("ee", "mumu", "tautau"), _LEPTONS)}
+    widths["hadrons"] = np.asarray(width_to_leptons_gev(m, 0.0)) * np.asarray(r_ratio(m))
+    total = sum(widths.values())
+    return {name: scalar_or_array(w / total) for name, w in widths.items()}
+
+
+def total_width_gev(mass_gev_a, *, epsilon=1.0):
+    """The total width of an A' that decays only to Standard-Model particles, in GeV: the leptonic widths
+    plus R(M) times the width to massless leptons (:func:`branching_fractions`)."""
+    m = np.asarray(mass_gev_a, dtype=float)
+    if np.any(~np.isfinite(m)) or np.any(m <= 2 * _LEPTONS[0]):
+        raise KinematicError(f"A' mass {mass_gev_a!r} GeV must lie above 2 m_e = {2 * _LEPTONS[0]:.6f} GeV (no visible decay below)")
+    leptons = sum(np.asarray(width_to_leptons_gev(m, ml, epsilon=epsilon)) for ml in _LEPTONS)
+    return scalar_or_array(leptons + np.asarray(width_to_leptons_gev(m, 0.0, epsilon=epsilon)) * np.asarray(r_ratio(m)))
+
+
+def ctau_mm(mass_gev_a, epsilon):
+    """The A' proper decay length c tau = hbar c / Gamma in mm (:func:`total_width_gev`).
+
+    Examples
+    --------
+    A 100 MeV A' at eps = 1e-4 decays only to e+e-: c tau = 3 hbar c / (alpha eps^2 M) = 0.081 mm.
+
+    >>> round(ctau_mm(0.1, 1e-4), 4)
+    0.0811
+    """
+    return scalar_or_array(HBARC_GEV_MM / np.asarray(total_width_gev(mass_gev_a, epsilon=epsilon)))
