@@ -14,7 +14,8 @@ Conventions (alpha(0), units) are in :mod:`analysis_lib.core.constants`.
 * :func:`branching_fraction_mumu`, :func:`branching_fractions`, :func:`total_width_gev` and
   :func:`ctau_mm`: the A' decays with the hadronic width from the R ratio (darkcast, P. Ilten,
   Y. Soreq, M. Williams, W. Xue, JHEP 06 (2018) 004, arXiv:1801.04847), the R table of the PDG
-  (``data/published/r_ratio_pdg2020.dat``).
+  (``data/published/r_ratio_pdg2020.dat``), and its pi+ pi- share from the pion form factor
+  (:func:`pion_form_factor_squared`, Gounaris-Sakurai with Belle's fit).
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ from ..core.errors import KinematicError
 from ..core.paths import PUBLISHED_DIR
 
 __all__ = [
+    "PION_FORM_FACTOR_RESONANCES",
     "R_TABLE",
     "branching_fraction_mumu",
     "branching_fractions",
     "ctau_mm",
     "dsigma_dcos_dark_higgsstrahlung_pb",
     "matrix_element_squared_dark_higgsstrahlung",
+    "pion_form_factor_squared",
     "r_ratio",
+    "r_ratio_pipi",
     "sigma_dark_higgsstrahlung_pb",
     "total_width_gev",
     "width_to_leptons_gev",
@@ -145,6 +149,60 @@ def r_ratio(sqrt_s_gev):
     return scalar_or_array(np.where(e < x[0], 0.0, np.interp(e, x, r)))
 
 
+#: The rho resonances of Belle's fit of the pion form factor in tau -> pi pi0 nu (M. Fujikawa et al.,
+#: Phys. Rev. D 78 (2008) 072006, Table VII, the fit with F(0) = 1 fixed; read from the copy of Belle's
+#: fit function in TAUOLA): (mass, width in GeV, complex weight) of rho(770), rho(1450), rho(1700).
+PION_FORM_FACTOR_RESONANCES = (
+    (0.7746, 0.1481, 1.0 + 0.0j),
+    (1.446, 0.434, 0.15 * np.exp(1j * np.radians(202.0))),
+    (1.728, 0.164, 0.037 * np.exp(1j * np.radians(24.0))),
+)
+
+
+def _gounaris_sakurai(s, mass, width):
+    """The Gounaris-Sakurai Breit-Wigner (G. J. Gounaris, J. J. Sakurai, Phys. Rev. Lett. 21 (1968) 244),
+    normalised to 1 at s = 0, for s >= 4 m_pi^2 (the form of Belle's fit above):
+    m^2 (1 + d Gamma / m) / (m^2 - s + f(s) - i m Gamma(s)), with k the pion momentum in the pair's
+    frame, Gamma(s) = Gamma (m / sqrt(s)) (k / k_m)^3, h(s) = (2 / pi)(k / sqrt(s)) ln((sqrt(s) + 2k) / 2 m_pi),
+    f(s) = Gamma m^2 / k_m^3 [k^2 (h(s) - h(m^2)) + (m^2 - s) k_m^2 h'(m^2)] and d fixed by F(0) = 1."""
+    m_pi = mass_gev(211)
+    k = 0.5 * np.sqrt(s - 4 * m_pi**2)
+    k_m = 0.5 * np.sqrt(mass**2 - 4 * m_pi**2)
+
+    def h(q2, q):
+        return 2 / np.pi * q / np.sqrt(q2) * np.log((np.sqrt(q2) + 2 * q) / (2 * m_pi))
+
+    h_m = h(mass**2, k_m)
+    dh_m = h_m * (1 / (8 * k_m**2) - 1 / (2 * mass**2)) + 1 / (2 * np.pi * mass**2)
+    f = width * mass**2 / k_m**3 * (k**2 * (h(s, k) - h_m) + (mass**2 - s) * k_m**2 * dh_m)
+    d = (3 / np.pi * m_pi**2 / k_m**2 * np.log((mass + 2 * k_m) / (2 * m_pi)) + mass / (2 * np.pi * k_m)
+         - m_pi**2 * mass / (np.pi * k_m**3))
+    width_s = width * mass / np.sqrt(s) * (k / k_m) ** 3
+    return mass**2 * (1 + d * width / mass) / (mass**2 - s + f - 1j * mass * width_s)
+
+
+def pion_form_factor_squared(sqrt_s_gev):
+    """|F_pi(s)|^2 of the pion's electromagnetic form factor above the pi+ pi- threshold (0 below): the
+    Gounaris-Sakurai rho, rho(1450) and rho(1700) of :data:`PION_FORM_FACTOR_RESONANCES`, summed with their
+    weights and divided by their sum (F(0) = 1). The rho-omega interference of e+e- data (a few per cent
+    within about 10 MeV of 782 MeV) is neglected: Belle's fit is to tau decays, which have none."""
+    e = np.asarray(sqrt_s_gev, dtype=float)
+    above = e > 2 * mass_gev(211)
+    s = np.where(above, e, 1.0) ** 2
+    total = sum(weight * _gounaris_sakurai(s, mass, width) for mass, width, weight in PION_FORM_FACTOR_RESONANCES)
+    norm = sum(weight for _, _, weight in PION_FORM_FACTOR_RESONANCES)
+    return scalar_or_array(np.where(above, np.abs(total / norm) ** 2, 0.0))
+
+
+def r_ratio_pipi(sqrt_s_gev):
+    """R_pipi = beta^3 |F_pi|^2 / 4, beta = sqrt(1 - 4 m_pi^2 / s): sigma(e+e- -> pi+ pi-) = pi alpha^2 beta^3
+    |F_pi|^2 / (3 s) divided by sigma(e+e- -> mu+ mu-) = 4 pi alpha^2 / (3 s) for massless muons (derived;
+    the tests compare it with the PDG's R table below 0.9 GeV, where pi+ pi- dominates)."""
+    e = np.asarray(sqrt_s_gev, dtype=float)
+    beta = np.sqrt(np.clip(1 - 4 * mass_gev(211) ** 2 / np.where(e > 0, e, 1.0) ** 2, 0.0, None))
+    return scalar_or_array(beta**3 * np.asarray(pion_form_factor_squared(e)) / 4)
+
+
 def branching_fraction_mumu(mass_gev_a):
     """B(A' -> mu+ mu-) = Gamma_mumu / (Gamma_ee + Gamma_mumu + Gamma_tautau + R Gamma_mumu(m_mu -> 0)),
     the A' decaying only to Standard-Model particles (darkcast, arXiv:1801.04847). Independent of eps.
@@ -159,11 +217,17 @@ def branching_fraction_mumu(mass_gev_a):
 
 def branching_fractions(mass_gev_a) -> dict:
     """The A' branching fractions to Standard-Model particles, independent of eps: ``ee``, ``mumu``,
-    ``tautau`` (:func:`width_to_leptons_gev`) and ``hadrons`` (R(M) times the width to massless leptons;
-    darkcast, arXiv:1801.04847), for an A' that cannot decay to the dark sector."""
+    ``tautau`` (:func:`width_to_leptons_gev`), ``pipi`` and ``other_hadrons``: the hadronic width is R(M)
+    times the width to massless leptons (darkcast, arXiv:1801.04847), of which pi+ pi- takes
+    R_pipi (:func:`r_ratio_pipi`, at most R) and the other hadrons the rest. For an A' that cannot decay
+    to the dark sector."""
     m = np.asarray(mass_gev_a, dtype=float)
     widths = {name: np.asarray(width_to_leptons_gev(m, ml)) for name, ml in zip(("ee", "mumu", "tautau"), _LEPTONS)}
-    widths["hadrons"] = np.asarray(width_to_leptons_gev(m, 0.0)) * np.asarray(r_ratio(m))
+    massless = np.asarray(width_to_leptons_gev(m, 0.0))
+    r_total = np.asarray(r_ratio(m))
+    r_pipi = np.minimum(np.asarray(r_ratio_pipi(m)), r_total)
+    widths["pipi"] = massless * r_pipi
+    widths["other_hadrons"] = massless * (r_total - r_pipi)
     total = sum(widths.values())
     return {name: scalar_or_array(w / total) for name, w in widths.items()}
 

@@ -136,3 +136,19 @@ def test_dark_photon_decay_length_and_branching_fractions():
     assert dp.branching_fractions(0.15)["ee"] == 1.0
     with pytest.raises(KinematicError, match="2 m_e"):
         dp.total_width_gev(0.0009)
+
+
+def test_pion_form_factor_against_the_r_table():
+    """Below 0.9 GeV, away from the omega (782 MeV, decaying to three pions), e+e- -> hadrons is pi+ pi-:
+    R_pipi of the Gounaris-Sakurai form factor (Belle's tau fit) against the PDG's R table."""
+    for energy in (0.4, 0.6, 0.7, 0.85):
+        assert dp.r_ratio_pipi(energy) == pytest.approx(dp.r_ratio(energy), rel=0.03)
+    assert dp.pion_form_factor_squared(0.27) == 0.0  # below threshold
+    # at threshold, F = 1 + s <r^2> / 6 + ... with the PDG pion charge radius 0.659 fm (<r^2> = 11.15 GeV^-2);
+    # the next order raises it by a few per cent
+    s_threshold = (2 * mass_gev(211)) ** 2
+    assert dp.pion_form_factor_squared(2 * mass_gev(211) * (1 + 1e-9)) == pytest.approx(
+        (1 + s_threshold * 11.15 / 6) ** 2, rel=0.06)
+    fractions = dp.branching_fractions(0.7)
+    assert fractions["pipi"] > 0.6 and fractions["other_hadrons"] >= 0
+    assert dp.branching_fractions(2.5)["pipi"] < 0.01
