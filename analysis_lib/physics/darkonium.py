@@ -215,6 +215,6 @@ def sigma_gamma_darkonium_pb(darkonium_mass, alpha_d, epsilon, dark_photon_mass_
     if not np.all(binds):
         edge = YUKAWA_CRITICAL_SCREENING * np.asarray(alpha_d) * np.asarray(m_chi) / 2
         raise KinematicError(f"no darkonium of mass {darkonium_mass!r} GeV at alpha_D={alpha_d!r}: the A' of mass "
-                             f"{dark_photon_mass_gev!r} GeV does not bind it (it must lie below {edge!r} GeV)")
+                             f"{dark_photon_mass_gev!r} GeV does not bind it (it must lie below {float(np.max(edge)):.4g} GeV)")
     gamma_ee = width_to_electrons_gev(m_chi, alpha_d, epsilon, dark_photon_mass_gev)
     return sigma_radiative_return_pb(darkonium_mass, gamma_ee, sqrt_s_gev, cos_max=cos_max)

@@ -1,0 +1,134 @@
+"""Signal events of e+e- -> gamma_ISR Upsilon_D, Upsilon_D -> A' A' A', each A' -> e+e-, mu+mu- or pi+pi-.
+
+The physics is :mod:`analysis_lib.physics.darkonium` (rates) and :mod:`analysis_lib.physics.dark_photon`
+(the A' decays); this module draws the events:
+
+* the initial-state photon carries the energy fraction x = 1 - M^2 / s (a narrow Upsilon_D); its polar
+  angle follows the radiator's angular form (:func:`~analysis_lib.physics.darkonium.dradiator_dcos`) out
+  to the angle where its integral equals the radiator over all angles (:func:`isr_cos_max`: the form
+  neglects the electron mass, which only matters within m_e / E of the beams, inside the beam pipe);
+* Upsilon_D recoils against it and decays to three A' with the ortho-positronium matrix element
+  (:func:`~analysis_lib.simulation.decays.ortho_positronium_weight`, the massless-A' limit of the model)
+  or flat in phase space (``matrix_element="phase space"``, to measure the choice's effect); its
+  polarisation (transverse to the beams, from e+e- annihilation) is neglected: the decay plane is
+  oriented isotropically;
+* each A' decays isotropically to e+e-, mu+mu- or pi+pi- in the ratio of their branching fractions
+  (the other decays, to taus and to other hadrons, are not reconstructed as pairs: the events' cross
+  section counts only the three-pair final states), after a flight drawn from exp(-L / beta gamma c tau)
+  in the lab.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import brentq
+
+from ..core.constants import mass_gev
+from ..core.errors import KinematicError, ParameterError
+from ..detector.experiments import Beams
+from ..detector.frames import Frame
+from ..io.ntuple import ORIGIN
+from ..physics import dark_photon, darkonium
+from .b_decays import two_body_decay
+from .decays import ORTHO_POSITRONIUM_WEIGHT_MAX, ortho_positronium_weight, three_body_decay
+from .generators import GeneratedEvents
+
+__all__ = ["PAIR_CHANNELS", "generate_darkonium", "isr_cos_max", "isr_photon_cos_theta", "sigma_six_tracks_pb"]
+
+#: The A' decays reconstructed as a pair of tracks: name, PDG id of the negative track, of the positive one.
+PAIR_CHANNELS = (("ee", 11, -11), ("mumu", 13, -13), ("pipi", -211, 211))
+
+MATRIX_ELEMENTS = ("ortho-positronium", "phase space")
+
+
+def isr_cos_max(x, sqrt_s_gev) -> float:
+    """The |cos theta| up to which :func:`~analysis_lib.physics.darkonium.radiator_in_angle` equals the
+    radiator over all angles, :func:`~analysis_lib.physics.darkonium.radiator` (1 - cos_max is about
+    (m_e / E)^2: the angular form with this cut-off keeps the total cross section)."""
+    target = float(darkonium.radiator(x, sqrt_s_gev))
+    return brentq(lambda c: float(darkonium.radiator_in_angle(x, c)) - target, 0.5, 1 - 1e-15, xtol=1e-17, rtol=1e-15)
+
+
+def isr_photon_cos_theta(rng, n, x, sqrt_s_gev):
+    """cos(theta) of the initial-state photon in the centre-of-mass frame (theta to the e- beam): the
+    density (2 - 2x + x^2) / sin^2 theta - x^2 / 2 on |cos theta| < :func:`isr_cos_max`, by acceptance from
+    1 / sin^2 theta (drawn as tanh(u artanh(cos_max)), u uniform in [-1, 1])."""
+    c_max = isr_cos_max(x, sqrt_s_gev)
+    a, b = 2 - 2 * x + x * x, x * x / 2
+    out = np.empty(0)
+    while out.size < n:
+        trial = np.tanh(rng.uniform(-1, 1, 2 * (n - out.size) + 16) * np.arctanh(c_max))
+        keep = rng.random(trial.size) < 1 - b * (1 - trial**2) / a
+        out = np.concatenate([out, trial[keep]])
+    return out[:n]
+
+
+def _visible_fractions(dark_photon_mass_gev):
+    fractions = dark_photon.branching_fractions(dark_photon_mass_gev)
+    return np.array([float(fractions[name]) for name, _, _ in PAIR_CHANNELS])
+
+
+def sigma_six_tracks_pb(darkonium_mass_gev, dark_photon_mass_gev, alpha_d, epsilon, sqrt_s_gev) -> float:
+    """sigma(e+e- -> gamma Upsilon_D) B(Upsilon_D -> 3 A') B(A' -> pair)^3 in pb: the cross section of the
+    events :func:`generate_darkonium` draws (pair: e+e-, mu+mu- or pi+pi-)."""
+    m_chi = darkonium.chi_mass_gev(darkonium_mass_gev, alpha_d)
+    three = darkonium.width_three_dark_photons_gev(m_chi, alpha_d)
+    standard = darkonium.width_to_standard_model_gev(m_chi, alpha_d, epsilon, dark_photon_mass_gev)
+    sigma = darkonium.sigma_gamma_darkonium_pb(darkonium_mass_gev, alpha_d, epsilon, dark_photon_mass_gev, sqrt_s_gev)
+    return float(sigma * three / (three + standard) * _visible_fractions(dark_photon_mass_gev).sum() ** 3)
+
+
+def generate_darkonium(rng, n, *, beams: Beams, darkonium_mass_gev: float, dark_photon_mass_gev: float,
+                       alpha_d: float, epsilon: float, ctau_mm: float = 0.0,
+                       matrix_element: str = "ortho-positronium") -> GeneratedEvents:
+    """``n`` events of e+e- -> gamma Upsilon_D, Upsilon_D -> 3 A', A' -> pair (see the module docstring), in the
+    lab frame: particle 0 is the photon, particles 2i + 1 and 2i + 2 the negative and positive track of
+    A' number i. ``ctau_mm``: the A' proper decay length (0: prompt; the A' of the model at ``epsilon`` has
+    :func:`~analysis_lib.physics.dark_photon.ctau_mm`). Truth: the proper decay lengths
+    ``proper_length_mm_<i>`` and the channel ``channel_<i>`` (index into :data:`PAIR_CHANNELS`) of each A'."""
+    if matrix_element not in MATRIX_ELEMENTS:
+        raise ParameterError(f"matrix_element={matrix_element!r}; choose one of {MATRIX_ELEMENTS}")
+    if not (np.isfinite(ctau_mm) and ctau_mm >= 0):
+        raise ParameterError(f"ctau_mm={ctau_mm!r} must be finite and >= 0 (0: a prompt decay)")
+    m_ups, m_a = float(darkonium_mass_gev), float(dark_photon_mass_gev)
+    if not 3 * m_a < m_ups:
+        raise KinematicError(f"Upsilon_D of {m_ups} GeV cannot decay to three A' of {m_a} GeV: it needs M > 3 m_A'")
+    fractions = _visible_fractions(m_a)
+    if fractions.sum() <= 0:
+        raise KinematicError(f"an A' of {m_a} GeV decays to no pair of e, mu or pi")
+    sigma = sigma_six_tracks_pb(m_ups, m_a, alpha_d, epsilon, beams.sqrt_s_gev)  # refuses an unbound state
+    sqrt_s = beams.sqrt_s_gev
+    x = 1 - m_ups**2 / sqrt_s**2
+    e_gamma = x * sqrt_s / 2
+    cos_theta, phi = isr_photon_cos_theta(rng, n, x, sqrt_s), rng.uniform(0, 2 * np.pi, n)
+    sin_theta = np.sqrt(1 - cos_theta**2)
+    photon = e_gamma * np.stack([np.ones(n), sin_theta * np.cos(phi), sin_theta * np.sin(phi), cos_theta], axis=1)
+    upsilon = np.concatenate([np.full((n, 1), sqrt_s - e_gamma), -photon[:, 1:]], axis=1)
+    weight = ortho_positronium_weight if matrix_element == "ortho-positronium" else None
+    a_cm = three_body_decay(rng, upsilon, (m_a, m_a, m_a), weight=weight,
+                            weight_max=ORTHO_POSITRONIUM_WEIGHT_MAX if weight is not None else None)
+    channel = rng.choice(len(PAIR_CHANNELS), size=(n, 3), p=fractions / fractions.sum())
+    track_mass = np.array([mass_gev(abs(negative)) for _, negative, _ in PAIR_CHANNELS])
+    tracks = np.empty((n, 6, 4))
+    for i in range(3):
+        m = track_mass[channel[:, i]]
+        tracks[:, 2 * i], tracks[:, 2 * i + 1] = two_body_decay(rng, a_cm[:, i], m, m)
+    frame = Frame(beams)
+    p4 = frame.to_lab(np.concatenate([photon[:, None, :], tracks], axis=1))
+    a_lab = frame.to_lab(a_cm)
+    proper = rng.exponential(ctau_mm, size=(n, 3)) if ctau_mm > 0 else np.zeros((n, 3))
+    flight = a_lab[..., 1:] / m_a * proper[..., None]  # beta gamma c t along the A' direction
+    vertex = np.zeros((n, 7, 3))
+    vertex[:, 1:] = np.repeat(flight, 2, axis=1)
+    pdgid = np.zeros((n, 7), dtype=np.int32)
+    pdgid[:, 0] = 22
+    codes = np.array([[negative, positive] for _, negative, positive in PAIR_CHANNELS])
+    pdgid[:, 1:] = codes[channel].reshape(n, 6)
+    origin = np.full((n, 7), ORIGIN["resonance_daughter"], dtype=np.int32)
+    origin[:, 0] = ORIGIN["hard_photon"]
+    truth = {f"proper_length_mm_{i}": proper[:, i] for i in range(3)}
+    truth |= {f"channel_{i}": channel[:, i] for i in range(3)}
+    return GeneratedEvents(p4=p4, vertex_mm=vertex, pdgid=pdgid, origin=origin, sigma_pb=sigma,
+                           cuts={"darkonium_mass_gev": m_ups, "dark_photon_mass_gev": m_a, "alpha_d": alpha_d,
+                                 "epsilon": epsilon, "ctau_mm": ctau_mm, "matrix_element": matrix_element},
+                           truth=truth)

@@ -1,0 +1,122 @@
+"""Three-body decays of unpolarised parents, flat in phase space or weighted by a matrix element.
+
+* :func:`three_body_decay`: daughters' four-momenta of parents (n, 4) decaying to three particles, the
+  Dalitz variables drawn uniformly inside the Dalitz region (flat phase space: the density of
+  three-body phase space is uniform in (m12^2, m23^2); PDG Review of Particle Physics, "Kinematics",
+  section on three-body decays), then accepted with probability ``weight / weight_max`` when a
+  matrix element is given, and the decay plane oriented isotropically.
+* :func:`ortho_positronium_weight`: the spin-averaged |M|^2 of ortho-positronium -> 3 gamma (A. Ore,
+  J. L. Powell, Phys. Rev. 75 (1949) 1696) in the photons' energy fractions, the matrix element of
+  darkonium -> 3 A' for A' much lighter than the darkonium.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.errors import KinematicError, ParameterError
+from ..core.kinematics import boost, isotropic_directions, orthonormal_frames
+
+__all__ = ["ORTHO_POSITRONIUM_WEIGHT_MAX", "ortho_positronium_weight", "three_body_decay"]
+
+#: The largest value of :func:`ortho_positronium_weight` on the Dalitz region.
+ORTHO_POSITRONIUM_WEIGHT_MAX = 2.0
+
+
+def ortho_positronium_weight(x1, x2, x3):
+    """|M|^2 of o-Ps -> 3 gamma up to a constant, in the energy fractions x_i = 2 E_i / M of the three
+    photons in the parent's frame (x1 + x2 + x3 = 2): ((1 - x1) / (x2 x3))^2 + ((1 - x2) / (x1 x3))^2 +
+    ((1 - x3) / (x1 x2))^2 (Ore and Powell above; the tests integrate it to the photon spectrum of
+    that paper). Its largest value on the Dalitz region is :data:`ORTHO_POSITRONIUM_WEIGHT_MAX` = 2, along
+    the edges where one photon carries x = 1 (27/16 at the symmetric point); with massive daughters the
+    region in x shrinks inside the massless one, so 2 still bounds it."""
+    x1, x2, x3 = (np.asarray(x, dtype=float) for x in (x1, x2, x3))
+    return ((1 - x1) / (x2 * x3)) ** 2 + ((1 - x2) / (x1 * x3)) ** 2 + ((1 - x3) / (x1 * x2)) ** 2
+
+
+def _dalitz(rng, m_parent, masses, weight, weight_max):
+    """(m12^2, m23^2) of each parent, uniform inside its Dalitz region, accepted with weight / weight_max."""
+    n = m_parent.size
+    m1, m2, m3 = masses
+    out12, out23 = np.empty(n), np.empty(n)
+    todo = np.arange(n)
+    for _ in range(10_000):
+        if todo.size == 0:
+            return out12, out23
+        big_m = m_parent[todo]
+        lo12, hi12 = (m1 + m2) ** 2, (big_m - m3) ** 2
+        lo23, hi23 = (m2 + m3) ** 2, (big_m - m1) ** 2
+        m12 = lo12 + (hi12 - lo12) * rng.random(todo.size)
+        m23 = lo23 + (hi23 - lo23) * rng.random(todo.size)
+        # inside the region: m23^2 between its limits at this m12^2 (energies in the 12 rest frame)
+        e2 = (m12 - m1**2 + m2**2) / (2 * np.sqrt(m12))
+        e3 = (big_m**2 - m12 - m3**2) / (2 * np.sqrt(m12))
+        p2, p3 = np.sqrt(np.clip(e2**2 - m2**2, 0, None)), np.sqrt(np.clip(e3**2 - m3**2, 0, None))
+        inside = np.abs(m23 - (e2 + e3) ** 2 + p2**2 + p3**2) <= 2 * p2 * p3
+        if weight is not None:
+            u = rng.random(todo.size)
+            w = _weight_of(weight, big_m[inside], masses, m12[inside], m23[inside])
+            if np.any(w > weight_max * (1 + 1e-9)):
+                raise ParameterError(f"the matrix element reaches {float(w.max())!r}, above weight_max={weight_max!r}; "
+                                     "raise weight_max to its largest value on the Dalitz region")
+            inside[inside] = u[inside] * weight_max < w
+        out12[todo[inside]], out23[todo[inside]] = m12[inside], m23[inside]
+        todo = todo[~inside]
+    raise KinematicError("three-body decays: no point accepted in 10000 rounds (is weight_max far too large?)")
+
+
+def _energies(big_m, masses, m12, m23):
+    """Energies of the three daughters in the parent's frame from the Dalitz variables."""
+    m1, m2, m3 = masses
+    e1 = (big_m**2 + m1**2 - m23) / (2 * big_m)
+    e3 = (big_m**2 + m3**2 - m12) / (2 * big_m)
+    return e1, big_m - e1 - e3, e3
+
+
+def _weight_of(weight, big_m, masses, m12, m23):
+    e1, e2, e3 = _energies(big_m, masses, m12, m23)
+    return np.asarray(weight(2 * e1 / big_m, 2 * e2 / big_m, 2 * e3 / big_m), dtype=float)
+
+
+def three_body_decay(rng, parent_p4, masses, *, weight=None, weight_max: float | None = None):
+    """Decays of parents (n, 4) into three daughters of ``masses`` (m1, m2, m3) in GeV: the daughters'
+    four-momenta (n, 3, 4) in the frame of ``parent_p4``.
+
+    Without ``weight`` the decays are flat in phase space; with it, ``weight(x1, x2, x3)`` (the
+    energy fractions 2 E_i / M in the parent's frame, e.g. :func:`ortho_positronium_weight`) is the
+    |M|^2 they follow, by acceptance against ``weight_max``, its largest value (an error if exceeded).
+    The parent is unpolarised: the decay plane is oriented isotropically."""
+    parent_p4 = np.asarray(parent_p4, dtype=float)
+    if parent_p4.ndim != 2 or parent_p4.shape[1] != 4:
+        raise ParameterError(f"parent_p4 must have shape (n, 4); got {parent_p4.shape}")
+    if weight is not None and not (weight_max is not None and np.isfinite(weight_max) and weight_max > 0):
+        raise ParameterError(f"weight_max={weight_max!r}: a matrix element needs its largest value on the Dalitz "
+                             "region (e.g. ORTHO_POSITRONIUM_WEIGHT_MAX)")
+    masses = tuple(float(m) for m in masses)
+    if len(masses) != 3 or min(masses) < 0:
+        raise ParameterError(f"masses={masses!r} must be three non-negative daughter masses")
+    n = len(parent_p4)
+    big_m = np.sqrt(np.clip(parent_p4[:, 0] ** 2 - np.sum(parent_p4[:, 1:] ** 2, axis=1), 0, None))
+    if np.any(big_m <= sum(masses)):
+        raise KinematicError(f"a three-body decay below threshold: parents as light as {float(big_m.min())!r} GeV "
+                             f"cannot make daughters of {sum(masses)!r} GeV in all")
+    m12, m23 = _dalitz(rng, big_m, masses, weight, weight_max)
+    e = np.stack(_energies(big_m, masses, m12, m23), axis=1)  # (n, 3)
+    p = np.sqrt(np.clip(e**2 - np.square(masses), 0, None))
+    # daughter 1 along the local z axis, daughter 3 in the local xz plane, daughter 2 balancing both
+    cos13 = np.clip((p[:, 1] ** 2 - p[:, 0] ** 2 - p[:, 2] ** 2) / np.maximum(2 * p[:, 0] * p[:, 2], 1e-300), -1, 1)
+    local = np.zeros((n, 3, 3))
+    local[:, 0, 2] = p[:, 0]
+    local[:, 2, 0] = p[:, 2] * np.sqrt(1 - cos13**2)
+    local[:, 2, 2] = p[:, 2] * cos13
+    local[:, 1] = -local[:, 0] - local[:, 2]
+    # an isotropic orientation: the local z axis along a random direction, a random turn about it
+    turn = rng.uniform(0, 2 * np.pi, n)
+    c, s = np.cos(turn)[:, None], np.sin(turn)[:, None]
+    x, y = local[..., 0].copy(), local[..., 1].copy()
+    local[..., 0], local[..., 1] = c * x - s * y, s * x + c * y
+    frames = orthonormal_frames(isotropic_directions(rng, n))
+    momenta = local @ frames
+    rest = np.concatenate([e[..., None], momenta], axis=-1)
+    beta = parent_p4[:, 1:] / parent_p4[:, :1]
+    return boost(rest, beta[:, None, :])

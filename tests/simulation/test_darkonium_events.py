@@ -1,0 +1,100 @@
+"""Darkonium signal events: four-momentum conservation of the photon and six tracks, the initial-state
+photon's spectrum against the radiator, the pairs' masses, the A' flight lengths against
+exp(-L / beta gamma c tau), and the events' cross section against the rates it multiplies."""
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+
+from analysis_lib.core.errors import KinematicError, ParameterError
+from analysis_lib.detector.experiments import BABAR
+from analysis_lib.detector.frames import Frame
+from analysis_lib.physics import dark_photon
+from analysis_lib.physics import darkonium as dk
+from analysis_lib.simulation.darkonium import (
+    PAIR_CHANNELS,
+    generate_darkonium,
+    isr_cos_max,
+    isr_photon_cos_theta,
+    sigma_six_tracks_pb,
+)
+
+BEAMS = BABAR.beams
+POINT = {"darkonium_mass_gev": 3.0, "dark_photon_mass_gev": 0.4, "alpha_d": 0.5, "epsilon": 1e-3}
+
+
+def masses(p4):
+    return np.sqrt(np.clip(p4[..., 0] ** 2 - np.sum(p4[..., 1:] ** 2, axis=-1), 0, None))
+
+
+def test_conservation_and_pair_masses():
+    events = generate_darkonium(np.random.default_rng(1), 5000, beams=BEAMS, **POINT)
+    e_minus, e_plus = BEAMS.four_momenta()
+    np.testing.assert_allclose(events.p4.sum(axis=1), np.tile(e_minus + e_plus, (5000, 1)), atol=1e-9)
+    pairs = events.p4[:, 1:].reshape(5000, 3, 2, 4).sum(axis=2)
+    np.testing.assert_allclose(masses(pairs), 0.4, atol=1e-7)
+    assert np.all(events.pdgid[:, 1::2] + events.pdgid[:, 2::2] == 0)  # each pair: a particle and its antiparticle
+    six = events.p4[:, 1:].sum(axis=1)
+    np.testing.assert_allclose(masses(six), 3.0, atol=1e-7)
+
+
+def test_isr_photon_angles_follow_the_radiator():
+    """The share of photons inside |cos theta| < 0.9 is the radiator in that angle over the radiator at
+    all angles, and inside it the angles follow the radiator's angular form (chi^2 over 18 bins)."""
+    x = 1 - 3.0**2 / BEAMS.sqrt_s_gev**2
+    assert dk.radiator_in_angle(x, isr_cos_max(x, BEAMS.sqrt_s_gev)) == pytest.approx(dk.radiator(x, BEAMS.sqrt_s_gev), rel=1e-8)
+    c = isr_photon_cos_theta(np.random.default_rng(2), 400_000, x, BEAMS.sqrt_s_gev)
+    inside = np.abs(c) < 0.9
+    share = dk.radiator_in_angle(x, 0.9) / dk.radiator(x, BEAMS.sqrt_s_gev)
+    assert inside.mean() == pytest.approx(share, abs=4 * np.sqrt(share * (1 - share) / c.size))
+    edges = np.linspace(-0.9, 0.9, 19)
+    counts, _ = np.histogram(c[inside], edges)
+    expected = np.array([quad(lambda u: dk.dradiator_dcos(x, u), a, b)[0] for a, b in zip(edges[:-1], edges[1:])])
+    expected *= counts.sum() / expected.sum()
+    assert np.sum((counts - expected) ** 2 / expected) < 45
+
+
+def test_photon_energy_in_the_centre_of_mass_frame():
+    events = generate_darkonium(np.random.default_rng(3), 1000, beams=BEAMS, **POINT)
+    photon_cm = Frame(BEAMS).to_cm(events.p4[:, 0])
+    np.testing.assert_allclose(photon_cm[:, 0], (BEAMS.sqrt_s_gev**2 - 9.0) / (2 * BEAMS.sqrt_s_gev), rtol=1e-10)
+
+
+def test_flight_lengths_follow_the_exponential():
+    """L / (beta gamma) of each A' is exponential with mean c tau (a Kolmogorov-Smirnov test)."""
+    from scipy.stats import kstest
+
+    events = generate_darkonium(np.random.default_rng(4), 20_000, beams=BEAMS, ctau_mm=3.0, **POINT)
+    flight = np.linalg.norm(events.vertex_mm[:, 1::2], axis=-1)  # (n, 3): the negative track of each pair
+    pairs = events.p4[:, 1:].reshape(-1, 3, 2, 4).sum(axis=2)
+    beta_gamma = np.linalg.norm(pairs[..., 1:], axis=-1) / 0.4
+    assert kstest((flight / beta_gamma).ravel(), "expon", args=(0, 3.0)).pvalue > 1e-3
+    np.testing.assert_allclose(events.vertex_mm[:, 1::2], events.vertex_mm[:, 2::2])
+
+
+def test_channels_and_cross_section():
+    """The three channels in the ratio of the A' branching fractions; the cross section is the product
+    of the rates of the physics module."""
+    events = generate_darkonium(np.random.default_rng(5), 20_000, beams=BEAMS, **POINT)
+    channel = np.concatenate([events.truth[f"channel_{i}"] for i in range(3)])
+    fractions = dark_photon.branching_fractions(0.4)
+    visible = np.array([fractions[name] for name, _, _ in PAIR_CHANNELS])
+    expected = visible / visible.sum()
+    assert np.all(np.abs(np.bincount(channel, minlength=3) / channel.size - expected) < 0.01)
+    m_chi = dk.chi_mass_gev(3.0, 0.5)
+    gamma_3 = dk.width_three_dark_photons_gev(m_chi, 0.5)
+    gamma_sm = dk.width_to_standard_model_gev(m_chi, 0.5, 1e-3, 0.4)
+    by_hand = (dk.sigma_gamma_darkonium_pb(3.0, 0.5, 1e-3, 0.4, BEAMS.sqrt_s_gev) * gamma_3 / (gamma_3 + gamma_sm)
+               * visible.sum() ** 3)
+    assert events.sigma_pb == pytest.approx(by_hand, rel=1e-12)
+    assert sigma_six_tracks_pb(3.0, 0.4, 0.5, 1e-3, BEAMS.sqrt_s_gev) == events.sigma_pb
+
+
+def test_bad_points_are_refused():
+    rng = np.random.default_rng(6)
+    with pytest.raises(KinematicError, match="M > 3 m_A'"):
+        generate_darkonium(rng, 10, beams=BEAMS, **{**POINT, "dark_photon_mass_gev": 1.2})
+    with pytest.raises(KinematicError, match="does not bind"):
+        generate_darkonium(rng, 10, beams=BEAMS, **{**POINT, "alpha_d": 0.1})
+    with pytest.raises(ParameterError, match="matrix_element"):
+        generate_darkonium(rng, 10, beams=BEAMS, matrix_element="flat", **POINT)
