@@ -11,13 +11,13 @@ def test_dataset_registry():
     assert ds.luminosity_fb == pytest.approx(0.445) and not ds.projection
     assert ds.luminosity_pb == pytest.approx(445.0) and ds.luminosity_label == "445 pb$^{-1}$"
     assert dataset("belle2_50ab").projection
-    assert all(d.experiment.sqrt_s_gev > 10 for d in datasets().values())
+    assert all(d.experiment.sqrt_s_gev > 9.9 for d in datasets().values())  # down to below the Upsilon(2S)
     with pytest.raises(ParameterError, match="registered datasets"):
         dataset("nope")
 
 
 def test_datasets_by_experiment():
-    assert dataset_names("babar") == ["babar_4s", "babar_off"]
+    assert set(dataset_names("babar")) == {"babar_4s", "babar_off", "babar_3s", "babar_3s_off", "babar_2s", "babar_2s_off"}
     assert set(dataset_names("belle2")) == {"belle2_2018", "belle2_2019", "belle2_2019_2020", "belle2_1ab",
                                             "belle2_50ab", "belle2_50ab_off"}
     assert all(dataset(name).experiment.name == "belle2" for name in dataset_names("belle2"))
@@ -85,3 +85,15 @@ def test_a_registry_with_a_textual_energy_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("DSBOOK_REGISTRY", str(path))
     with pytest.raises(ParameterError, match="belle_off.*sqrt_s_gev = 'low'"):
         dataset("belle_off")
+
+
+def test_babar_narrow_upsilon_datasets():
+    """The Upsilon(3S) and Upsilon(2S) runs and the data below them: 514 fb^-1 with the Upsilon(4S)'s,
+    below the B Bbar threshold (no B pairs), each with its own sqrt(s)."""
+    names = ("babar_4s", "babar_off", "babar_3s", "babar_3s_off", "babar_2s", "babar_2s_off")
+    assert sum(dataset(n).luminosity_fb for n in names) == pytest.approx(513.66)
+    for on, sqrt_s in (("babar_3s", 10.3552), ("babar_2s", 10.0233)):
+        ds = dataset(on)
+        assert ds.sqrt_s_gev == pytest.approx(sqrt_s, abs=1e-9)
+        assert ds.off_resonance_dataset().sqrt_s_gev == pytest.approx(sqrt_s - 0.03, abs=1e-9)
+        assert ds.n_bb_pairs == 0
