@@ -23,9 +23,9 @@ Logical names:
 ``track_p``, ``track_theta``, ``track_phi``, ``track_charge``, ``track_kaon_id``
     jagged per-event lists of tracks: momentum in GeV, angles in radians (lab), charge, and whether
     the track passes the kaon identification (required when tracks are asked for);
-``track_muon_id``, ``track_proton_id``
-    whether the track passes the muon (proton) identification (optional for the reader; the
-    channels that need them say so);
+``track_muon_id``, ``track_proton_id``, ``track_electron_id``
+    whether the track passes the muon (proton, electron) identification (optional for the reader;
+    the channels that need them say so);
 ``track_d0``, ``track_z0``
     the track's signed transverse impact parameter and the z of its point of closest approach to
     the beam line, in mm (optional for the reader; needed to vertex Lambda and K_S candidates);
@@ -78,6 +78,7 @@ DEFAULT_BRANCHES = {
     "track_kaon_id": "track_kaon_id",
     "track_muon_id": "track_muon_id",
     "track_proton_id": "track_proton_id",
+    "track_electron_id": "track_electron_id",
     "track_d0": "track_d0",
     "track_z0": "track_z0",
     "track_mc_pdgid": "track_mc_pdgid",
@@ -95,14 +96,15 @@ DEFAULT_BRANCHES = {
 #: The hadronic tag's branches (optional as a group; a channel that needs them says so).
 TAG_BRANCHES = ("photon_in_tag", "track_in_tag", "tag_mbc", "tag_delta_e", "tag_sigprob", "tag_px", "tag_py", "tag_pz",
                 "tag_mc_correct")
-_OPTIONAL = {"weight", "ecl_energy", "photon_mc_origin", "track_muon_id", "track_proton_id", "track_d0", "track_z0",
-             "track_mc_pdgid", "track_mc_origin", *TAG_BRANCHES}
+_OPTIONAL = {"weight", "ecl_energy", "photon_mc_origin", "track_muon_id", "track_proton_id", "track_electron_id",
+             "track_d0", "track_z0", "track_mc_pdgid", "track_mc_origin", *TAG_BRANCHES}
 _COLLECTIONS = {
     "photon": {"photon_energy": "E", "photon_theta": "theta", "photon_phi": "phi", "photon_mc_origin": "mc_origin",
                "photon_in_tag": "in_tag"},
     "track": {"track_p": "p", "track_theta": "theta", "track_phi": "phi", "track_charge": "charge",
-              "track_kaon_id": "kaon_id", "track_muon_id": "muon_id", "track_proton_id": "proton_id", "track_d0": "d0",
-              "track_z0": "z0", "track_mc_pdgid": "mc_pdgid", "track_mc_origin": "mc_origin", "track_in_tag": "in_tag"},
+              "track_kaon_id": "kaon_id", "track_muon_id": "muon_id", "track_proton_id": "proton_id",
+              "track_electron_id": "electron_id", "track_d0": "d0", "track_z0": "z0", "track_mc_pdgid": "mc_pdgid",
+              "track_mc_origin": "mc_origin", "track_in_tag": "in_tag"},
     "tag": {"tag_mbc": "mbc", "tag_delta_e": "delta_e", "tag_sigprob": "sigprob", "tag_px": "px", "tag_py": "py",
             "tag_pz": "pz", "tag_mc_correct": "mc_correct"},
 }
@@ -197,7 +199,7 @@ def read_events(source, *, branches: dict | None = None, tree: str = TREE, track
     """Read an ntuple into an awkward array with fields ``photon`` (E, theta, phi, mc_origin, and
     in_tag where the file has it), ``n_tracks``, ``ecl_energy`` where the file has it, and ``weight``;
     with ``tracks``, also ``track`` (p, theta, phi, charge, kaon_id, mc_pdgid, mc_origin, and where the
-    file has them muon_id, proton_id, d0, z0, in_tag); ``tag`` (mbc, delta_e, sigprob, px, py, pz and
+    file has them muon_id, proton_id, electron_id, d0, z0, in_tag); ``tag`` (mbc, delta_e, sigprob, px, py, pz and
     mc_correct) where the file has the hadronic tag's branches; and the truth branches ``mc_*`` where
     the file has them.
 

@@ -271,7 +271,7 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         ``phi`` in radians, lab frame, and ``mc_origin``), ``n_tracks``, ``ecl_energy`` (GeV, the summed
         energy of the clusters not matched to a track, candidates or not) and ``weight``; with
         ``tracks``, also ``track`` (fields ``p`` in GeV, ``theta``, ``phi``, ``charge``,
-        ``kaon_id``, ``muon_id`` and ``proton_id`` (bool), ``d0`` and ``z0`` in mm, ``mc_pdgid`` and
+        ``kaon_id``, ``muon_id``, ``proton_id`` and ``electron_id`` (bool), ``d0`` and ``z0`` in mm, ``mc_pdgid`` and
         ``mc_origin``); with ``hadronic_tag``, ``tag`` (``mbc``, ``delta_e`` in GeV, ``sigprob``,
         ``px``, ``py``, ``pz``: the tag B's centre-of-mass momentum in GeV, and ``mc_correct``) and
         the flag ``in_tag`` of each photon candidate and track (used by the tag).
@@ -441,6 +441,9 @@ def _tracks(rng, extra, experiment, has_track, momentum, theta, direction, pdgid
                                                                  np.hypot(vertex_mm[..., 0], vertex_mm[..., 1]))
     d0 = d0 + extra.normal(size=(n, k)) * sigma_d0
     z0 = z0 + extra.normal(size=(n, k)) * sigma_z0
+    # drawn last, so that the other branches keep their values from before electron identification
+    electron = ((extra.random((n, k)) < experiment.pid.electron_probability(np.abs(pdgid), p_measured))
+                & experiment.calorimeter.in_acceptance(theta))
     counts = has_track.sum(axis=1)
     def jagged(a):
         return ak.unflatten(np.broadcast_to(a, (n, k))[has_track], counts)
@@ -452,6 +455,7 @@ def _tracks(rng, extra, experiment, has_track, momentum, theta, direction, pdgid
         "kaon_id": jagged(kaon),
         "muon_id": jagged(muon),
         "proton_id": jagged(proton),
+        "electron_id": jagged(electron),
         "d0": jagged(d0),
         "z0": jagged(z0),
         "mc_pdgid": jagged(pdgid.astype(np.int32)),

@@ -106,7 +106,7 @@ def test_the_hadronic_tag_round_trips_and_a_partial_tag_is_refused(tmp_path):
     back = read_events(path, tracks=True)
     for field in ("mbc", "delta_e", "sigprob", "px", "py", "pz", "mc_correct"):
         assert np.all(np.asarray(back.tag[field]) == np.asarray(events.tag[field]))
-    for field in ("in_tag", "d0", "z0", "proton_id"):
+    for field in ("in_tag", "d0", "z0", "proton_id", "electron_id"):
         assert ak.all(back.track[field] == events.track[field])
     assert ak.all(back.photon.in_tag == events.photon.in_tag)
     # a file with the tag's mass but not its momentum: refused, naming what is missing

@@ -197,3 +197,24 @@ def test_proton_identification_rates():
     n = 20_000 * BELLE2.tracker.efficiency
     assert rate(pions) == pytest.approx(dict(pid.misid_as_proton)[211], abs=4 * np.sqrt(0.02 / n))
     assert rate(protons) == pytest.approx(pid.proton_efficiency, abs=4 * np.sqrt(0.09 / n))
+
+
+def test_electron_identification_rates():
+    """Electrons at 1 GeV and 90 degrees pass with the model's efficiency (BaBar: 90%), pions at its
+    mis-ID rate; below the momentum range and outside the calorimeter no track is an electron."""
+    from dataclasses import replace as dc_replace
+
+    from analysis_lib.detector.experiments import BABAR
+
+    events = _pions(20_000, 0.0)
+    pid = BABAR.pid
+    pions = reconstruct(events, BABAR, np.random.default_rng(13), tracks=True)
+    electrons = reconstruct(dc_replace(events, pdgid=np.array([11]), p4=np.where(np.arange(4) == 0, 1.0, events.p4)),
+                            BABAR, np.random.default_rng(14), tracks=True)
+    rate = lambda ev: np.mean(np.asarray(ak.flatten(ev.track.electron_id)))  # noqa: E731
+    n = 20_000 * BABAR.tracker.efficiency
+    assert rate(pions) == pytest.approx(dict(pid.misid_as_electron)[211], abs=4 * np.sqrt(0.005 / n))
+    assert rate(electrons) == pytest.approx(pid.electron_efficiency, abs=4 * np.sqrt(0.09 / n))
+    slow = reconstruct(_pions(2_000, 0.0, momentum_gev=0.3), BABAR, np.random.default_rng(15), tracks=True)
+    assert not np.any(np.asarray(ak.flatten(slow.track.electron_id)))
+    np.testing.assert_array_equal(np.asarray(pid.electron_probability(11, [0.4, 1.0, 5.0])), [0.0, 0.90, 0.0])
