@@ -215,13 +215,20 @@ def branching_fraction_mumu(mass_gev_a):
     return branching_fractions(mass_gev_a)["mumu"]
 
 
+def _check_visible(given, m):
+    if np.any(~np.isfinite(m)) or np.any(m <= 2 * _LEPTONS[0]):
+        raise KinematicError(f"A' mass {given!r} GeV must lie above 2 m_e = {2 * _LEPTONS[0]:.6f} GeV (no visible decay below)")
+
+
 def branching_fractions(mass_gev_a) -> dict:
     """The A' branching fractions to Standard-Model particles, independent of eps: ``ee``, ``mumu``,
     ``tautau`` (:func:`width_to_leptons_gev`), ``pipi`` and ``other_hadrons``: the hadronic width is R(M)
     times the width to massless leptons (darkcast, arXiv:1801.04847), of which pi+ pi- takes
     R_pipi (:func:`r_ratio_pipi`, at most R) and the other hadrons the rest. For an A' that cannot decay
-    to the dark sector."""
+    to the dark sector, above 2 m_e. The R table starts at 0.3 GeV: below it the A' has no hadronic
+    width (pi+ pi- between 2 m_pi and 0.3 GeV would take R_pipi < 0.01, neglected)."""
     m = np.asarray(mass_gev_a, dtype=float)
+    _check_visible(mass_gev_a, m)
     widths = {name: np.asarray(width_to_leptons_gev(m, ml)) for name, ml in zip(("ee", "mumu", "tautau"), _LEPTONS)}
     massless = np.asarray(width_to_leptons_gev(m, 0.0))
     r_total = np.asarray(r_ratio(m))
@@ -236,8 +243,7 @@ def total_width_gev(mass_gev_a, *, epsilon=1.0):
     """The total width of an A' that decays only to Standard-Model particles, in GeV: the leptonic widths
     plus R(M) times the width to massless leptons (:func:`branching_fractions`)."""
     m = np.asarray(mass_gev_a, dtype=float)
-    if np.any(~np.isfinite(m)) or np.any(m <= 2 * _LEPTONS[0]):
-        raise KinematicError(f"A' mass {mass_gev_a!r} GeV must lie above 2 m_e = {2 * _LEPTONS[0]:.6f} GeV (no visible decay below)")
+    _check_visible(mass_gev_a, m)
     leptons = sum(np.asarray(width_to_leptons_gev(m, ml, epsilon=epsilon)) for ml in _LEPTONS)
     return scalar_or_array(leptons + np.asarray(width_to_leptons_gev(m, 0.0, epsilon=epsilon)) * np.asarray(r_ratio(m)))
 

@@ -12,6 +12,7 @@ The bodies of the two papers could not be reached here, so every rate below is d
 positronium analogue and standard radiative return, and says so; the tests compare each with an
 independent number. Conventions, used by every function:
 
+* Masses in GeV; ``chi_mass`` is m_chi, ``darkonium_mass`` is M(Upsilon_D).
 * Coulomb limit: the bound state's wave function is hydrogen-like with reduced mass m_chi / 2 and
   Bohr radius a = 2 / (alpha_D m_chi), so |psi(0)|^2 = 1 / (pi a^3) = (alpha_D m_chi)^3 / (8 pi). This
   holds for m_A' well below the inverse Bohr radius; nearer to the edge of binding
@@ -73,7 +74,7 @@ def _coupling(alpha_d):
     return array
 
 
-def darkonium_mass_gev(chi_mass_gev, alpha_d):
+def darkonium_mass_gev(chi_mass, alpha_d):
     """M(Upsilon_D) = 2 m_chi - alpha_D^2 m_chi / 4 in GeV: twice the fermion mass less the Coulomb
     binding energy of reduced mass m_chi / 2 (derived from the hydrogen atom, E_B = alpha^2 mu / 2).
 
@@ -82,7 +83,7 @@ def darkonium_mass_gev(chi_mass_gev, alpha_d):
     >>> round(darkonium_mass_gev(1.0, 0.5), 4)
     1.9375
     """
-    m_chi, alpha = _positive("chi_mass_gev", chi_mass_gev), _coupling(alpha_d)
+    m_chi, alpha = _positive("chi_mass", chi_mass), _coupling(alpha_d)
     return scalar_or_array(m_chi * (2 - alpha**2 / 4))
 
 
@@ -99,7 +100,8 @@ def bound_state_exists(dark_photon_mass_gev, chi_mass, alpha_d):
     darkonium to exist; near the edge the Coulomb-limit rates of this module overestimate the widths)."""
     m_a = _positive("dark_photon_mass_gev", dark_photon_mass_gev)
     m_chi, alpha = _positive("chi_mass", chi_mass), _coupling(alpha_d)
-    return scalar_or_array(m_a < YUKAWA_CRITICAL_SCREENING * alpha * m_chi / 2)
+    binds = np.asarray(m_a < YUKAWA_CRITICAL_SCREENING * alpha * m_chi / 2)
+    return bool(binds) if binds.ndim == 0 else binds
 
 
 def wave_function_at_origin_squared(chi_mass, alpha_d):
@@ -125,22 +127,27 @@ def width_three_dark_photons_gev(chi_mass, alpha_d):
 
 
 def width_to_electrons_gev(chi_mass, alpha_d, epsilon, dark_photon_mass_gev):
-    """Gamma(Upsilon_D -> e+ e-) in GeV: the Van Royen-Weisskopf width of a vector bound state,
-    16 pi alpha^2 Q^2 |psi(0)|^2 / M^2 (R. Van Royen, V. F. Weisskopf, Nuovo Cimento A 50 (1967) 617),
-    with the photon's coupling Q e to the bound fermions replaced by the A' exchange: e^2 Q^2 -> e epsilon
-    g_D [M^2 / (M^2 - m_A'^2)] (the A' propagator at q^2 = M^2 relative to the photon's). With
-    |psi(0)|^2 of :func:`wave_function_at_origin_squared` and M = 2 m_chi:
+    """Gamma(Upsilon_D -> e+ e-) in GeV: the Van Royen-Weisskopf width of a vector bound state of a
+    colourless fermion pair, 16 pi alpha^2 |psi(0)|^2 / (3 M^2) (R. Van Royen, V. F. Weisskopf, Nuovo
+    Cimento A 50 (1967) 617; the quarkonium form 16 pi alpha^2 e_q^2 |psi(0)|^2 / M^2 holds the colour
+    factor 3), with the photon's coupling e to the bound fermions replaced by the A' exchange:
+    e^2 -> e epsilon g_D [M^2 / (M^2 - m_A'^2)] (the A' propagator at q^2 = M^2 relative to the photon's).
+    With |psi(0)|^2 of :func:`wave_function_at_origin_squared` and M = 2 m_chi:
 
-        Gamma_ee = (alpha alpha_D^4 epsilon^2 m_chi / 2) [M^2 / (M^2 - m_A'^2)]^2
+        Gamma_ee = (alpha alpha_D^4 epsilon^2 m_chi / 6) [M^2 / (M^2 - m_A'^2)]^2
 
-    (derived; the form of the book's physics reference). The electron mass is neglected."""
+    (derived). The book's physics reference writes m_chi / 2, marked unchecked: that is the colour
+    factor of quarkonium, three times too large for a colourless pair (the tests compare the form here
+    with the width of true muonium, (mu+ mu-) -> e+ e-, alpha^5 m_mu / 6). The electron mass is
+    neglected."""
     m_chi, alpha = _positive("chi_mass", chi_mass), _coupling(alpha_d)
     eps = _positive("epsilon", epsilon)
     m_a = _positive("dark_photon_mass_gev", dark_photon_mass_gev)
     m2 = (2 * m_chi) ** 2
     if np.any(m_a**2 >= m2):
-        raise KinematicError(f"dark photon mass {dark_photon_mass_gev!r} GeV must lie below 2 m_chi = {2 * m_chi!r} GeV")
-    return scalar_or_array(ALPHA_EM * alpha**4 * eps**2 * m_chi / 2 * (m2 / (m2 - m_a**2)) ** 2)
+        raise KinematicError(f"dark photon mass {dark_photon_mass_gev!r} GeV must lie below 2 m_chi = "
+                             f"{float(np.min(2 * m_chi)):.4g} GeV")
+    return scalar_or_array(ALPHA_EM * alpha**4 * eps**2 * m_chi / 6 * (m2 / (m2 - m_a**2)) ** 2)
 
 
 def width_to_standard_model_gev(chi_mass, alpha_d, epsilon, dark_photon_mass_gev):

@@ -33,8 +33,8 @@ class PairedTracks:
     chi2 : ndarray (n,)
         The compatibility of the masses (k - 1 degrees of freedom when the resolutions are right).
     partner : ndarray (n, k)
-        ``partner[e, i]``: the negative track paired with positive track i, as the pairs are ordered
-        in ``masses`` (``positive[e, i]`` pairs with ``negative[e, partner[e, i]]``).
+        ``partner[e, i]``: the negative track of pair i of ``masses``, which pairs it with the positive
+        track ``positive[e, i]`` (``positive[e, positive[e, i]]`` with ``negative[e, partner[e, i]]``).
     positive : ndarray (n, k)
         Which positive track sits in each pair of ``masses``.
     """
@@ -54,7 +54,7 @@ def split_by_charge(p4, charge, k: int = 3):
     if p4.ndim != 3 or p4.shape[1:] != (2 * k, 4) or charge.shape != p4.shape[:2]:
         raise ParameterError(f"p4 must have shape (n, {2 * k}, 4) and charge (n, {2 * k}); got {p4.shape} and {charge.shape}")
     plus = charge > 0
-    bad = np.flatnonzero(plus.sum(axis=1) != k)
+    bad = np.flatnonzero((plus.sum(axis=1) != k) | ((charge < 0).sum(axis=1) != k))
     if bad.size:
         raise ParameterError(f"{bad.size} event(s) (the first: {int(bad[0])}) do not hold {k} positive and {k} negative "
                              "tracks; select events of zero total charge first")

@@ -33,11 +33,13 @@ from .b_decays import two_body_decay
 from .decays import ORTHO_POSITRONIUM_WEIGHT_MAX, ortho_positronium_weight, three_body_decay
 from .generators import GeneratedEvents
 
-__all__ = ["PAIR_CHANNELS", "generate_darkonium", "isr_cos_max", "isr_photon_cos_theta", "sigma_six_tracks_pb"]
+__all__ = ["MATRIX_ELEMENTS", "PAIR_CHANNELS", "generate_darkonium", "isr_cos_max", "isr_photon_cos_theta",
+           "sigma_six_tracks_pb"]
 
 #: The A' decays reconstructed as a pair of tracks: name, PDG id of the negative track, of the positive one.
 PAIR_CHANNELS = (("ee", 11, -11), ("mumu", 13, -13), ("pipi", -211, 211))
 
+#: The matrix elements of Upsilon_D -> 3 A' that :func:`generate_darkonium` offers.
 MATRIX_ELEMENTS = ("ortho-positronium", "phase space")
 
 
@@ -79,18 +81,21 @@ def sigma_six_tracks_pb(darkonium_mass_gev, dark_photon_mass_gev, alpha_d, epsil
 
 
 def generate_darkonium(rng, n, *, beams: Beams, darkonium_mass_gev: float, dark_photon_mass_gev: float,
-                       alpha_d: float, epsilon: float, ctau_mm: float = 0.0,
+                       alpha_d: float, epsilon: float, ctau_mm: float | None = None,
                        matrix_element: str = "ortho-positronium") -> GeneratedEvents:
     """``n`` events of e+e- -> gamma Upsilon_D, Upsilon_D -> 3 A', A' -> pair (see the module docstring), in the
     lab frame: particle 0 is the photon, particles 2i + 1 and 2i + 2 the negative and positive track of
-    A' number i. ``ctau_mm``: the A' proper decay length (0: prompt; the A' of the model at ``epsilon`` has
-    :func:`~analysis_lib.physics.dark_photon.ctau_mm`). Truth: the proper decay lengths
+    A' number i. ``ctau_mm``: the A' proper decay length (None, the default: that of the A' at ``epsilon``,
+    :func:`~analysis_lib.physics.dark_photon.ctau_mm`; 0: prompt; another value, e.g. to reweight to
+    other lifetimes). Truth: the proper decay lengths
     ``proper_length_mm_<i>`` and the channel ``channel_<i>`` (index into :data:`PAIR_CHANNELS`) of each A'."""
     if matrix_element not in MATRIX_ELEMENTS:
         raise ParameterError(f"matrix_element={matrix_element!r}; choose one of {MATRIX_ELEMENTS}")
-    if not (np.isfinite(ctau_mm) and ctau_mm >= 0):
-        raise ParameterError(f"ctau_mm={ctau_mm!r} must be finite and >= 0 (0: a prompt decay)")
     m_ups, m_a = float(darkonium_mass_gev), float(dark_photon_mass_gev)
+    if ctau_mm is None:
+        ctau_mm = float(dark_photon.ctau_mm(m_a, epsilon))
+    if not (np.isfinite(ctau_mm) and ctau_mm >= 0):
+        raise ParameterError(f"ctau_mm={ctau_mm!r} must be finite and >= 0 (0: a prompt decay; None: the A' at epsilon)")
     if not 3 * m_a < m_ups:
         raise KinematicError(f"Upsilon_D of {m_ups} GeV cannot decay to three A' of {m_a} GeV: it needs M > 3 m_A'")
     fractions = _visible_fractions(m_a)

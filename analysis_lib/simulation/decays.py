@@ -62,7 +62,8 @@ def _dalitz(rng, m_parent, masses, weight, weight_max):
             inside[inside] = u[inside] * weight_max < w
         out12[todo[inside]], out23[todo[inside]] = m12[inside], m23[inside]
         todo = todo[~inside]
-    raise KinematicError("three-body decays: no point accepted in 10000 rounds (is weight_max far too large?)")
+    raise ParameterError(f"three-body decays: no point accepted in 10000 rounds; weight_max={weight_max!r} is far "
+                         "above the matrix element's largest value: lower it to that value")
 
 
 def _energies(big_m, masses, m12, m23):

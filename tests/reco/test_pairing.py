@@ -46,6 +46,8 @@ def test_split_by_charge_keeps_the_order():
     np.testing.assert_array_equal(plus[0], p4[0, [0, 3, 4]])
     with pytest.raises(ParameterError, match="do not hold 3 positive"):
         split_by_charge(p4, np.array([[1, 1, -1, 1, 1, -1]]))
+    with pytest.raises(ParameterError, match="do not hold 3 positive"):
+        split_by_charge(p4, np.array([[1, 0, -1, 1, 1, -1]]))  # a neutral "track" is not a negative one
 
 
 def test_darkonium_decays_are_paired_right():

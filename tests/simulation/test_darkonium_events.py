@@ -70,6 +70,9 @@ def test_flight_lengths_follow_the_exponential():
     beta_gamma = np.linalg.norm(pairs[..., 1:], axis=-1) / 0.4
     assert kstest((flight / beta_gamma).ravel(), "expon", args=(0, 3.0)).pvalue > 1e-3
     np.testing.assert_allclose(events.vertex_mm[:, 1::2], events.vertex_mm[:, 2::2])
+    # by default, the lifetime of the A' at the point's epsilon
+    physical = generate_darkonium(np.random.default_rng(4), 10, beams=BEAMS, **{**POINT, "epsilon": 1e-4})
+    assert physical.cuts["ctau_mm"] == pytest.approx(dark_photon.ctau_mm(0.4, 1e-4), rel=1e-12)
 
 
 def test_channels_and_cross_section():

@@ -215,6 +215,13 @@ def test_electron_identification_rates():
     n = 20_000 * BABAR.tracker.efficiency
     assert rate(pions) == pytest.approx(dict(pid.misid_as_electron)[211], abs=4 * np.sqrt(0.005 / n))
     assert rate(electrons) == pytest.approx(pid.electron_efficiency, abs=4 * np.sqrt(0.09 / n))
-    slow = reconstruct(_pions(2_000, 0.0, momentum_gev=0.3), BABAR, np.random.default_rng(15), tracks=True)
-    assert not np.any(np.asarray(ak.flatten(slow.track.electron_id)))
+    slow = reconstruct(dc_replace(events, pdgid=np.array([11]), p4=np.where(np.arange(4) == 0, 0.3, 0.3 * events.p4)),
+                       BABAR, np.random.default_rng(15), tracks=True)
+    assert ak.sum(slow.n_tracks) > 1000 and not np.any(np.asarray(ak.flatten(slow.track.electron_id)))
+    # at 150 degrees: inside the drift chamber (17.2-152.6), behind BaBar's calorimeter (15.8-141.8)
+    backward = np.array([np.sin(np.radians(150.0)), 0.0, np.cos(np.radians(150.0))])
+    outside = reconstruct(dc_replace(events, pdgid=np.array([11]),
+                                     p4=np.tile(np.concatenate([[1.0], backward]), (20_000, 1, 1))),
+                          BABAR, np.random.default_rng(16), tracks=True)
+    assert ak.sum(outside.n_tracks) > 1000 and not np.any(np.asarray(ak.flatten(outside.track.electron_id)))
     np.testing.assert_array_equal(np.asarray(pid.electron_probability(11, [0.4, 1.0, 5.0])), [0.0, 0.90, 0.0])
