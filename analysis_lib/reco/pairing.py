@@ -1,23 +1,39 @@
 """Pairing of oppositely charged tracks into candidates of equal mass: three pairs from six tracks
 (darkonium -> 3 A', each A' -> two tracks), or k pairs from 2k tracks.
 
-Each positive track is paired with a negative one; of the k! pairings the one kept is the one whose
-pair masses agree best: the smallest chi^2 = sum_i (m_i - m_bar)^2 / sigma_i^2, with m_bar the mean
-of the pair masses weighted by 1 / sigma_i^2 and sigma_i = ``resolution(m_i)`` (the mass resolution
-of a pair; 1 GeV for all without one: the plain spread). Vectorised over events: every pairing of
-every event is computed at once (6 pairings of 3 pairs, 24 of 4).
+Each positive track is paired with a negative one, and each pair is given a species hypothesis
+(both its tracks electrons, muons or pions: :data:`SPECIES`), which sets the masses its energy is
+computed with. Of the k! pairings and the H^k hypotheses allowed by the identification (a track
+identified as an electron or a muon belongs to a pair of that species; an unidentified one may be
+anything, as electrons and muons below the identification's momentum range are not identified),
+the candidate kept is the one whose pair masses agree best: the smallest
+chi^2 = sum_i (m_i - m_bar)^2 / sigma_i^2, with m_bar the mean of the pair masses weighted by
+1 / sigma_i^2 and sigma_i = ``resolution(m_i)`` (the mass resolution of a pair; 1 GeV for all without
+one: the plain spread). The species matters: a pair of 0.4 GeV measured to a MeV moves by tens of MeV
+between the electron and the pion hypotheses. Vectorised over events, in chunks: every combination
+of every event at once (6 pairings x 27 hypotheses for three pairs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import permutations
+from itertools import permutations, product
 
+import awkward as ak
 import numpy as np
 
-from ..core.errors import ParameterError
+from ..core.constants import mass_gev
+from ..core.errors import NtupleError, ParameterError
+from ..core.kinematics import direction_from_angles
 
-__all__ = ["PairedTracks", "pair_tracks", "split_by_charge"]
+__all__ = ["SPECIES", "PairCandidates", "PairedTracks", "pair_candidates", "pair_momenta", "pair_tracks",
+           "split_by_charge"]
+
+#: The species hypotheses of a pair: name and PDG id of its tracks.
+SPECIES = (("e", 11), ("mu", 13), ("pi", 211))
+_SPECIES_MASSES = np.array([mass_gev(code) for _, code in SPECIES])
+#: Events paired at a time (memory: 162 combinations x 3 pairs of each).
+_CHUNK = 20_000
 
 
 @dataclass(frozen=True)
@@ -34,9 +50,11 @@ class PairedTracks:
         The compatibility of the masses (k - 1 degrees of freedom when the resolutions are right).
     partner : ndarray (n, k)
         ``partner[e, i]``: the negative track of pair i of ``masses``, which pairs it with the positive
-        track ``positive[e, i]`` (``positive[e, positive[e, i]]`` with ``negative[e, partner[e, i]]``).
+        track ``positive[e, i]``.
     positive : ndarray (n, k)
         Which positive track sits in each pair of ``masses``.
+    species : ndarray (n, k), optional
+        Each pair's species hypothesis (index into :data:`SPECIES`), where hypotheses were chosen.
     """
 
     masses: np.ndarray
@@ -44,15 +62,17 @@ class PairedTracks:
     chi2: np.ndarray
     partner: np.ndarray
     positive: np.ndarray
+    species: np.ndarray | None = None
 
 
 def split_by_charge(p4, charge, k: int = 3):
-    """The four-momenta (n, 2k, 4) of events with ``charge`` (n, 2k) split into positive and negative
-    tracks, (n, k, 4) each, keeping their order; and the indices of each in the input (n, k). Every event
-    must hold k tracks of each charge (select them first)."""
-    p4, charge = np.asarray(p4, dtype=float), np.asarray(charge)
-    if p4.ndim != 3 or p4.shape[1:] != (2 * k, 4) or charge.shape != p4.shape[:2]:
-        raise ParameterError(f"p4 must have shape (n, {2 * k}, 4) and charge (n, {2 * k}); got {p4.shape} and {charge.shape}")
+    """The four-momenta (n, 2k, 4) (or any per-track array (n, 2k, ...)) of events with ``charge`` (n, 2k)
+    split into positive and negative tracks, (n, k, ...) each, keeping their order; and the indices of each
+    in the input (n, k). Every event must hold k tracks of each charge (select them first)."""
+    p4, charge = np.asarray(p4), np.asarray(charge)
+    if p4.ndim < 2 or p4.shape[:2] != charge.shape or charge.shape[1:] != (2 * k,):
+        raise ParameterError(f"the tracks must have shape (n, {2 * k}, ...) and charge (n, {2 * k}); got {p4.shape} and "
+                             f"{charge.shape}")
     plus = charge > 0
     bad = np.flatnonzero((plus.sum(axis=1) != k) | ((charge < 0).sum(axis=1) != k))
     if bad.size:
@@ -60,35 +80,157 @@ def split_by_charge(p4, charge, k: int = 3):
                              "tracks; select events of zero total charge first")
     order = np.argsort(~plus, axis=1, kind="stable")  # positives first, each group in input order
     index_plus, index_minus = order[:, :k], order[:, k:]
+    extra = (slice(None),) * 2 + (None,) * (p4.ndim - 2)
     take = np.take_along_axis
-    return take(p4, index_plus[..., None], axis=1), take(p4, index_minus[..., None], axis=1), index_plus, index_minus
+    return take(p4, index_plus[extra], axis=1), take(p4, index_minus[extra], axis=1), index_plus, index_minus
 
 
 def _masses(p4):
     return np.sqrt(np.clip(p4[..., 0] ** 2 - np.sum(p4[..., 1:] ** 2, axis=-1), 0, None))
 
 
-def pair_tracks(positive, negative, *, resolution=None) -> PairedTracks:
-    """The pairing of ``positive`` and ``negative`` tracks (n, k, 4 four-momenta each, k <= 5) whose pair
-    masses agree best (see the module docstring); ``resolution(mass) -> sigma`` in GeV, vectorised."""
-    positive, negative = np.asarray(positive, dtype=float), np.asarray(negative, dtype=float)
-    if positive.shape != negative.shape or positive.ndim != 3 or positive.shape[2] != 4:
-        raise ParameterError(f"positive and negative must both have shape (n, k, 4); got {positive.shape} and {negative.shape}")
-    n, k = positive.shape[:2]
-    if not 1 <= k <= 5:
-        raise ParameterError(f"k = {k} pairs: pairing is by enumeration of the k! pairings, for 1 <= k <= 5")
-    options = np.array(list(permutations(range(k))))  # (k!, k): negative partner of each positive track
-    summed = positive[:, None, :, :] + negative[:, options, :]  # (n, k!, k, 4)
-    masses = _masses(summed)
+def _check_k(k):
+    if not 1 <= k <= 4:
+        raise ParameterError(f"k = {k} pairs: pairing is by enumeration of the k! pairings, for 1 <= k <= 4")
+
+
+def _best(masses, allowed, resolution):
+    """Index of the best combination per event and its chi^2 and weighted mean, from the pair masses
+    ``masses`` (n, C, k) of C combinations of which ``allowed`` (n, C) may be chosen."""
     sigma = np.ones_like(masses) if resolution is None else np.asarray(resolution(masses), dtype=float)
     if sigma.shape != masses.shape or not np.all(np.isfinite(sigma) & (sigma > 0)):
         raise ParameterError("resolution(mass) must return finite positive widths of the masses' shape")
     weights = 1 / sigma**2
     mean = np.sum(weights * masses, axis=-1) / np.sum(weights, axis=-1)
-    chi2 = np.sum(weights * (masses - mean[..., None]) ** 2, axis=-1)  # (n, k!)
+    chi2 = np.where(allowed, np.sum(weights * (masses - mean[..., None]) ** 2, axis=-1), np.inf)  # (n, C)
     best = np.argmin(chi2, axis=1)
-    rows = np.arange(n)
+    rows = np.arange(masses.shape[0])
+    return best, chi2[rows, best], mean[rows, best]
+
+
+def _result(masses, partner, best, chi2, mean, species=None):
+    rows = np.arange(masses.shape[0])
     chosen = masses[rows, best]
     order = np.argsort(chosen, axis=1, kind="stable")
-    return PairedTracks(masses=np.take_along_axis(chosen, order, axis=1), mean=mean[rows, best], chi2=chi2[rows, best],
-                        partner=np.take_along_axis(options[best], order, axis=1), positive=order)
+    return PairedTracks(masses=np.take_along_axis(chosen, order, axis=1), mean=mean, chi2=chi2,
+                        partner=np.take_along_axis(partner, order, axis=1), positive=order,
+                        species=None if species is None else np.take_along_axis(species, order, axis=1))
+
+
+def pair_tracks(positive, negative, *, resolution=None) -> PairedTracks:
+    """The pairing of ``positive`` and ``negative`` tracks (n, k, 4 four-momenta each, k <= 4, their masses
+    given) whose pair masses agree best (see the module docstring); ``resolution(mass) -> sigma`` in GeV,
+    vectorised."""
+    positive, negative = np.asarray(positive, dtype=float), np.asarray(negative, dtype=float)
+    if positive.shape != negative.shape or positive.ndim != 3 or positive.shape[2] != 4:
+        raise ParameterError(f"positive and negative must both have shape (n, k, 4); got {positive.shape} and {negative.shape}")
+    _check_k(positive.shape[1])
+    options = np.array(list(permutations(range(positive.shape[1]))))  # (k!, k): partner of each positive track
+    masses = _masses(positive[:, None, :, :] + negative[:, options, :])  # (n, k!, k)
+    best, chi2, mean = _best(masses, np.ones(masses.shape[:2], dtype=bool), resolution)
+    return _result(masses, options[best], best, chi2, mean)
+
+
+def pair_momenta(positive, negative, allowed_positive, allowed_negative, *, resolution=None) -> PairedTracks:
+    """The pairing and species hypotheses of ``positive`` and ``negative`` tracks (n, k, 3 lab momenta
+    each, k <= 4) whose pair masses agree best (see the module docstring). ``allowed_positive`` and
+    ``allowed_negative`` (n, k, H): which of the H species of :data:`SPECIES` each track may be; a pair's
+    hypothesis must be allowed for both its tracks. Events where no combination is allowed get chi^2 inf."""
+    positive, negative = np.asarray(positive, dtype=float), np.asarray(negative, dtype=float)
+    if positive.shape != negative.shape or positive.ndim != 3 or positive.shape[2] != 3:
+        raise ParameterError(f"positive and negative must both have shape (n, k, 3); got {positive.shape} and {negative.shape}")
+    n, k = positive.shape[:2]
+    _check_k(k)
+    hypotheses = len(SPECIES)
+    for name, allowed in (("allowed_positive", allowed_positive), ("allowed_negative", allowed_negative)):
+        if np.shape(allowed) != (n, k, hypotheses):
+            raise ParameterError(f"{name} must have shape {(n, k, hypotheses)}; got {np.shape(allowed)}")
+    options = np.array(list(permutations(range(k))))  # (P, k)
+    choices = np.array(list(product(range(hypotheses), repeat=k)))  # (Q, k)
+    pairing = np.repeat(options, len(choices), axis=0)  # (C, k), C = P Q: combination -> partners
+    species = np.tile(choices, (len(options), 1))  # (C, k): combination -> species of each pair
+    m2 = _SPECIES_MASSES[species] ** 2  # (C, k)
+    out = []
+    for start in range(0, n, _CHUNK):
+        sl = slice(start, start + _CHUNK)
+        p_plus, p_minus = positive[sl], negative[sl]
+        q_plus = np.sum(p_plus**2, axis=-1)  # (c, k)
+        q_minus = np.sum(p_minus**2, axis=-1)
+        partner_p = p_minus[:, pairing, :]  # (c, C, k, 3)
+        energy = np.sqrt(q_plus[:, None, :] + m2) + np.sqrt(q_minus[:, pairing] + m2)
+        total = p_plus[:, None, :, :] + partner_p
+        masses = np.sqrt(np.clip(energy**2 - np.sum(total**2, axis=-1), 0, None))  # (c, C, k)
+        a_plus = np.asarray(allowed_positive[sl], dtype=bool)
+        a_minus = np.asarray(allowed_negative[sl], dtype=bool)
+        slots = np.arange(k)
+        ok = a_plus[:, slots, species] & a_minus[:, pairing, species]  # (c, C, k)
+        best, chi2, mean = _best(masses, ok.all(axis=-1), resolution)
+        out.append(_result(masses, pairing[best], best, chi2, mean, species=species[best]))
+    return PairedTracks(*(np.concatenate([getattr(o, f) for o in out]) for f in
+                          ("masses", "mean", "chi2", "partner", "positive", "species")))
+
+
+@dataclass(frozen=True)
+class PairCandidates:
+    """Events of 2k tracks of zero total charge, paired (:func:`pair_candidates`).
+
+    Attributes
+    ----------
+    index : ndarray (n,)
+        The events' positions in the input.
+    pairs : PairedTracks
+        The best pairing and species of each event (``pairs.species``).
+    tracks_p4 : ndarray (n, 4)
+        The sum of the tracks' lab four-momenta under the chosen species, in GeV.
+    """
+
+    index: np.ndarray
+    pairs: PairedTracks
+    tracks_p4: np.ndarray
+
+    def __len__(self):
+        return self.index.size
+
+
+def _allowed(track):
+    """(tracks..., H) which species each track may be: an identified electron (muon) only that; any
+    other track any species."""
+    electron, muon = np.asarray(track["electron_id"], dtype=bool), np.asarray(track["muon_id"], dtype=bool)
+    unidentified = ~electron & ~muon
+    return np.stack([electron | unidentified, muon | (unidentified & ~electron), unidentified], axis=-1)
+
+
+def pair_candidates(events, *, k: int = 3, resolution=None) -> PairCandidates:
+    """The events of ``events`` (read with tracks; fields ``electron_id`` and ``muon_id`` needed) holding
+    exactly 2k tracks of zero total charge, paired with species hypotheses (:func:`pair_momenta`,
+    ``resolution(mass) -> sigma`` in GeV). Events with no allowed combination are dropped."""
+    track = events["track"]
+    missing = [name for name in ("electron_id", "muon_id") if name not in track.fields]
+    if missing:
+        raise NtupleError(f"the tracks have no {missing} (logical branches 'track_electron_id', 'track_muon_id'); "
+                          "map them to the file's branches with 'branches:' in data/datasets.yaml")
+    counts = ak.to_numpy(ak.num(track))
+    keep = np.flatnonzero((counts == 2 * k) & (ak.to_numpy(ak.sum(track.charge, axis=1)) == 0))
+    t = track[keep]
+
+    def table(name):
+        return ak.to_numpy(t[name]).reshape(-1, 2 * k)
+
+    p, theta, phi = (table(name).astype(float) for name in ("p", "theta", "phi"))
+    momenta = direction_from_angles(np.cos(theta), phi) * p[..., None]
+    allowed = _allowed({"electron_id": table("electron_id"), "muon_id": table("muon_id")})
+    charge = table("charge")
+    plus, minus, index_plus, index_minus = split_by_charge(momenta, charge, k)
+    allowed_plus = np.take_along_axis(allowed, index_plus[..., None], axis=1)
+    allowed_minus = np.take_along_axis(allowed, index_minus[..., None], axis=1)
+    paired = pair_momenta(plus, minus, allowed_plus, allowed_minus, resolution=resolution)
+    found = np.isfinite(paired.chi2)
+    paired = PairedTracks(*(getattr(paired, f)[found] for f in ("masses", "mean", "chi2", "partner", "positive",
+                                                                 "species")))
+    rows = np.arange(found.sum())[:, None]
+    plus, minus = plus[found], minus[found]
+    m2 = _SPECIES_MASSES[paired.species] ** 2
+    p_plus, p_minus = plus[rows, paired.positive], minus[rows, paired.partner]
+    energy = np.sqrt(np.sum(p_plus**2, axis=-1) + m2) + np.sqrt(np.sum(p_minus**2, axis=-1) + m2)
+    tracks_p4 = np.concatenate([energy.sum(axis=1)[:, None], (p_plus + p_minus).sum(axis=1)], axis=1)
+    return PairCandidates(index=keep[found], pairs=paired, tracks_p4=tracks_p4)
