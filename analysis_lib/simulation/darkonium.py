@@ -29,12 +29,12 @@ from ..detector.experiments import Beams
 from ..detector.frames import Frame
 from ..io.ntuple import ORIGIN
 from ..physics import dark_photon, darkonium
-from .b_decays import two_body_decay
+from .b_decays import DecayLengths, two_body_decay
 from .decays import ORTHO_POSITRONIUM_WEIGHT_MAX, ortho_positronium_weight, three_body_decay
 from .generators import GeneratedEvents
 
 __all__ = ["MATRIX_ELEMENTS", "PAIR_CHANNELS", "generate_darkonium", "isr_cos_max", "isr_photon_cos_theta",
-           "sigma_six_tracks_pb"]
+           "lifetime_weights", "sigma_six_tracks_pb"]
 
 #: The A' decays reconstructed as a pair of tracks: name, PDG id of the negative track, of the positive one.
 PAIR_CHANNELS = (("ee", 11, -11), ("mumu", 13, -13), ("pipi", -211, 211))
@@ -82,19 +82,26 @@ def sigma_six_tracks_pb(darkonium_mass_gev, dark_photon_mass_gev, alpha_d, epsil
 
 def generate_darkonium(rng, n, *, beams: Beams, darkonium_mass_gev: float, dark_photon_mass_gev: float,
                        alpha_d: float, epsilon: float, ctau_mm: float | None = None,
+                       decay_lengths: DecayLengths | None = None,
                        matrix_element: str = "ortho-positronium") -> GeneratedEvents:
     """``n`` events of e+e- -> gamma Upsilon_D, Upsilon_D -> 3 A', A' -> pair (see the module docstring), in the
     lab frame: particle 0 is the photon, particles 2i + 1 and 2i + 2 the negative and positive track of
     A' number i. ``ctau_mm``: the A' proper decay length (None, the default: that of the A' at ``epsilon``,
     :func:`~analysis_lib.physics.dark_photon.ctau_mm`; 0: prompt; another value, e.g. to reweight to
-    other lifetimes). Truth: the proper decay lengths
+    other lifetimes). ``decay_lengths``: instead of one lifetime, the proper lengths of
+    :class:`~analysis_lib.simulation.b_decays.DecayLengths` (prompt and log-uniform), which
+    :func:`lifetime_weights` turns into any lifetime (one sample for every epsilon of a scan). Truth: the
+    proper decay lengths
     ``proper_length_mm_<i>`` and the channel ``channel_<i>`` (index into :data:`PAIR_CHANNELS`) of each A'."""
     if matrix_element not in MATRIX_ELEMENTS:
         raise ParameterError(f"matrix_element={matrix_element!r}; choose one of {MATRIX_ELEMENTS}")
     m_ups, m_a = float(darkonium_mass_gev), float(dark_photon_mass_gev)
-    if ctau_mm is None:
+    if decay_lengths is not None and ctau_mm is not None:
+        raise ParameterError(f"ctau_mm={ctau_mm!r} and decay_lengths={decay_lengths!r}: give one of them (decay_lengths "
+                             "for events to reweight to any lifetime)")
+    if ctau_mm is None and decay_lengths is None:
         ctau_mm = float(dark_photon.ctau_mm(m_a, epsilon))
-    if not (np.isfinite(ctau_mm) and ctau_mm >= 0):
+    if ctau_mm is not None and not (np.isfinite(ctau_mm) and ctau_mm >= 0):
         raise ParameterError(f"ctau_mm={ctau_mm!r} must be finite and >= 0 (0: a prompt decay; None: the A' at epsilon)")
     if not 3 * m_a < m_ups:
         raise KinematicError(f"Upsilon_D of {m_ups} GeV cannot decay to three A' of {m_a} GeV: it needs M > 3 m_A'")
@@ -121,7 +128,10 @@ def generate_darkonium(rng, n, *, beams: Beams, darkonium_mass_gev: float, dark_
     frame = Frame(beams)
     p4 = frame.to_lab(np.concatenate([photon[:, None, :], tracks], axis=1))
     a_lab = frame.to_lab(a_cm)
-    proper = rng.exponential(ctau_mm, size=(n, 3)) if ctau_mm > 0 else np.zeros((n, 3))
+    if decay_lengths is not None:
+        proper = decay_lengths.sample(rng, 3 * n).reshape(n, 3)
+    else:
+        proper = rng.exponential(ctau_mm, size=(n, 3)) if ctau_mm > 0 else np.zeros((n, 3))
     flight = a_lab[..., 1:] / m_a * proper[..., None]  # beta gamma c t along the A' direction
     vertex = np.zeros((n, 7, 3))
     vertex[:, 1:] = np.repeat(flight, 2, axis=1)
@@ -135,5 +145,14 @@ def generate_darkonium(rng, n, *, beams: Beams, darkonium_mass_gev: float, dark_
     truth |= {f"channel_{i}": channel[:, i] for i in range(3)}
     return GeneratedEvents(p4=p4, vertex_mm=vertex, pdgid=pdgid, origin=origin, sigma_pb=sigma,
                            cuts={"darkonium_mass_gev": m_ups, "dark_photon_mass_gev": m_a, "alpha_d": alpha_d,
-                                 "epsilon": epsilon, "ctau_mm": ctau_mm, "matrix_element": matrix_element},
+                                 "epsilon": epsilon, "ctau_mm": ctau_mm, "matrix_element": matrix_element,
+                                 "decay_lengths": None if decay_lengths is None else repr(decay_lengths)},
                            truth=truth)
+
+
+def lifetime_weights(truth, decay_lengths: DecayLengths, ctau_mm: float) -> np.ndarray:
+    """Per-event weights (n,) that turn events generated with ``decay_lengths`` (:func:`generate_darkonium`)
+    into events whose three A' have the proper decay length ``ctau_mm``: the product of the three A'
+    weights of :meth:`~analysis_lib.simulation.b_decays.DecayLengths.weight` (the A' fly independently).
+    ``truth``: the events' truth (``proper_length_mm_<i>``, e.g. the ``mc_`` branches read back)."""
+    return np.prod([decay_lengths.weight(np.asarray(truth[f"proper_length_mm_{i}"]), ctau_mm) for i in range(3)], axis=0)

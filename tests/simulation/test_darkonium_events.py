@@ -11,11 +11,13 @@ from analysis_lib.detector.experiments import BABAR
 from analysis_lib.detector.frames import Frame
 from analysis_lib.physics import dark_photon
 from analysis_lib.physics import darkonium as dk
+from analysis_lib.simulation.b_decays import DecayLengths
 from analysis_lib.simulation.darkonium import (
     PAIR_CHANNELS,
     generate_darkonium,
     isr_cos_max,
     isr_photon_cos_theta,
+    lifetime_weights,
     sigma_six_tracks_pb,
 )
 
@@ -101,3 +103,20 @@ def test_bad_points_are_refused():
         generate_darkonium(rng, 10, beams=BEAMS, **{**POINT, "alpha_d": 0.1})
     with pytest.raises(ParameterError, match="matrix_element"):
         generate_darkonium(rng, 10, beams=BEAMS, matrix_element="flat", **POINT)
+
+
+def test_events_reweighted_to_a_lifetime():
+    """Events with log-uniform proper lengths, weighted to c tau = 2 mm (:func:`lifetime_weights`): the
+    weights average to 1 and the weighted proper lengths of each A' have the exponential's mean and
+    second moment (2 and 8 mm^2); prompt events weighted to c tau = 0 are the prompt ones."""
+    lengths = DecayLengths(prompt_fraction=0.3, min_mm=1e-3, max_mm=1e4)
+    events = generate_darkonium(np.random.default_rng(8), 200_000, beams=BEAMS, decay_lengths=lengths, **POINT)
+    w = lifetime_weights(events.truth, lengths, 2.0)
+    assert w.mean() == pytest.approx(1.0, abs=0.05)
+    proper = events.truth["proper_length_mm_1"]
+    assert np.average(proper, weights=w) == pytest.approx(2.0, rel=0.05)
+    assert np.average(proper**2, weights=w) == pytest.approx(8.0, rel=0.1)
+    prompt = lifetime_weights(events.truth, lengths, 0.0)
+    assert np.all((prompt > 0) == np.all([events.truth[f"proper_length_mm_{i}"] == 0 for i in range(3)], axis=0))
+    with pytest.raises(ParameterError, match="give one of them"):
+        generate_darkonium(np.random.default_rng(8), 10, beams=BEAMS, decay_lengths=lengths, ctau_mm=1.0, **POINT)
