@@ -26,8 +26,8 @@ from ..core.constants import mass_gev
 from ..core.errors import NtupleError, ParameterError
 from ..core.kinematics import direction_from_angles
 
-__all__ = ["SPECIES", "PairCandidates", "PairedTracks", "pair_candidates", "pair_momenta", "pair_tracks",
-           "split_by_charge"]
+__all__ = ["SPECIES", "PairCandidates", "PairedTracks", "RecoilPhoton", "pair_candidates", "pair_momenta", "pair_tracks",
+           "recoil_photon", "split_by_charge"]
 
 #: The species hypotheses of a pair: name and PDG id of its tracks.
 SPECIES = (("e", 11), ("mu", 13), ("pi", 211))
@@ -234,3 +234,59 @@ def pair_candidates(events, *, k: int = 3, resolution=None) -> PairCandidates:
     energy = np.sqrt(np.sum(p_plus**2, axis=-1) + m2) + np.sqrt(np.sum(p_minus**2, axis=-1) + m2)
     tracks_p4 = np.concatenate([energy.sum(axis=1)[:, None], (p_plus + p_minus).sum(axis=1)], axis=1)
     return PairCandidates(index=keep[found], pairs=paired, tracks_p4=tracks_p4)
+
+
+@dataclass(frozen=True)
+class RecoilPhoton:
+    """What recoils against the paired tracks, for a search whose tracks come with one initial-state
+    photon (:func:`recoil_photon`).
+
+    Attributes
+    ----------
+    mass2 : ndarray (n,)
+        The recoil's squared mass in GeV^2 (0 for one photon, up to the resolution).
+    theta : ndarray (n,)
+        Its lab polar angle in radians.
+    in_calorimeter : ndarray (n,)
+        Whether it points at the calorimeter's crystals (where the photon must then be seen).
+    matched : ndarray (n,)
+        Whether a photon candidate lies within ``max_angle_rad`` of it with an energy within
+        ``energy_window`` (relative) of the recoil's.
+    extra_energy : ndarray (n,)
+        The summed energy of the other photon candidates in GeV (lab).
+    """
+
+    mass2: np.ndarray
+    theta: np.ndarray
+    in_calorimeter: np.ndarray
+    matched: np.ndarray
+    extra_energy: np.ndarray
+
+
+def recoil_photon(candidates: PairCandidates, events, experiment, *, max_angle_rad: float = 0.05,
+                  energy_window: float = 0.3) -> RecoilPhoton:
+    """The recoil against the paired tracks of ``candidates`` (the beams' lab four-momentum minus the
+    tracks'), and the photon candidate of ``events`` (the same events the candidates were made from)
+    that matches it in direction (within ``max_angle_rad``) and energy (within ``energy_window`` of the
+    recoil's energy), if any; the energy of the other photon candidates."""
+    if not (0 < max_angle_rad < np.pi and 0 < energy_window < 1):
+        raise ParameterError(f"max_angle_rad={max_angle_rad!r} and energy_window={energy_window!r} must lie in "
+                             "(0, pi) and (0, 1)")
+    e_minus, e_plus = experiment.beams.four_momenta()
+    recoil = (e_minus + e_plus)[None, :] - candidates.tracks_p4
+    p = np.linalg.norm(recoil[:, 1:], axis=1)
+    theta = np.arccos(np.clip(recoil[:, 3] / np.maximum(p, 1e-12), -1, 1))
+    photon = events["photon"][candidates.index]
+    sin = np.sin(photon.theta)
+    direction = ak.zip({"x": sin * np.cos(photon.phi), "y": sin * np.sin(photon.phi), "z": np.cos(photon.theta)})
+    axis = recoil[:, 1:] / np.maximum(p, 1e-12)[:, None]
+    cos_angle = direction.x * axis[:, 0] + direction.y * axis[:, 1] + direction.z * axis[:, 2]
+    close = (cos_angle > np.cos(max_angle_rad)) & (np.abs(photon.E / recoil[:, 0] - 1) < energy_window)
+    matched = ak.to_numpy(ak.any(close, axis=1))
+    # the other photons: all but the best-matched one (the most energetic of those that match)
+    best = ak.argmax(ak.where(close, photon.E, -1.0), axis=1, keepdims=True)
+    total = ak.to_numpy(ak.sum(photon.E, axis=1))
+    best_energy = ak.to_numpy(ak.fill_none(ak.firsts(photon.E[best]), 0.0))
+    return RecoilPhoton(mass2=recoil[:, 0] ** 2 - p**2, theta=theta,
+                        in_calorimeter=np.asarray(experiment.calorimeter.in_acceptance(theta)), matched=matched,
+                        extra_energy=total - np.where(matched, best_energy, 0.0))

@@ -8,7 +8,7 @@ import pytest
 from analysis_lib.core.constants import mass_gev
 from analysis_lib.core.kinematics import boost
 from analysis_lib.core.errors import ParameterError
-from analysis_lib.reco.pairing import pair_candidates, pair_momenta, pair_tracks, split_by_charge
+from analysis_lib.reco.pairing import pair_candidates, pair_momenta, pair_tracks, recoil_photon, split_by_charge
 from analysis_lib.simulation.b_decays import two_body_decay
 from analysis_lib.simulation.decays import ORTHO_POSITRONIUM_WEIGHT_MAX, ortho_positronium_weight, three_body_decay
 
@@ -102,7 +102,7 @@ def test_species_hypotheses_are_chosen_with_the_pairing():
 def test_pair_candidates_of_reconstructed_darkonium():
     """Darkonium of 6 GeV to three A' of 0.5 GeV through BaBar's detector model: about 40% of the events
     keep six tracks of zero charge (the others lose tracks along the beams); nearly all of them pair
-    to a mean mass within 5 resolutions of the A' mass."""
+    to a mean mass within 5 resolutions of the A' mass, and their recoil is the photon."""
     from analysis_lib.detector.experiments import BABAR
     from analysis_lib.simulation.darkonium import generate_darkonium
     from analysis_lib.simulation.response import reconstruct
@@ -110,8 +110,14 @@ def test_pair_candidates_of_reconstructed_darkonium():
     rng = np.random.default_rng(5)
     events = generate_darkonium(rng, 4_000, beams=BABAR.beams, darkonium_mass_gev=6.0, dark_photon_mass_gev=0.5,
                                 alpha_d=0.5, epsilon=1e-3)
-    candidates = pair_candidates(reconstruct(events, BABAR, rng, tracks=True), resolution=lambda m: 0.001 + 0.003 * m)
+    reco = reconstruct(events, BABAR, rng, tracks=True)
+    candidates = pair_candidates(reco, resolution=lambda m: 0.001 + 0.003 * m)
     assert 0.3 < len(candidates) / 4_000 < 0.5
     assert np.mean(np.abs(candidates.pairs.mean - 0.5) < 5 * 0.0025) > 0.95
     six = candidates.tracks_p4
     assert np.median(np.sqrt(six[:, 0] ** 2 - np.sum(six[:, 1:] ** 2, axis=1))) == pytest.approx(6.0, abs=0.005)
+    # the initial-state photon recoils against the six tracks: seen and matched where it hits the crystals
+    recoil = recoil_photon(candidates, reco, BABAR)
+    assert abs(np.median(recoil.mass2)) < 0.02
+    assert recoil.in_calorimeter.mean() > 0.1 and recoil.matched[recoil.in_calorimeter].mean() > 0.93
+    assert np.median(recoil.extra_energy) < 0.01
