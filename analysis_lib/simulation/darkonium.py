@@ -20,6 +20,8 @@ The physics is :mod:`analysis_lib.physics.darkonium` (rates) and :mod:`analysis_
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from scipy.optimize import brentq
 
@@ -29,12 +31,15 @@ from ..detector.experiments import Beams
 from ..detector.frames import Frame
 from ..io.ntuple import ORIGIN
 from ..physics import dark_photon, darkonium
+from . import b_decays
 from .b_decays import DecayLengths, two_body_decay
 from .decays import ORTHO_POSITRONIUM_WEIGHT_MAX, ortho_positronium_weight, three_body_decay
+from .dimuon import BACKGROUND_SIGMA_PB, generate_lepton_pairs
 from .generators import GeneratedEvents
+from .production import SampleSpec
 
-__all__ = ["MATRIX_ELEMENTS", "PAIR_CHANNELS", "generate_darkonium", "isr_cos_max", "isr_photon_cos_theta",
-           "lifetime_weights", "sigma_six_tracks_pb"]
+__all__ = ["MATRIX_ELEMENTS", "PAIR_CHANNELS", "background_specs", "generate_darkonium", "isr_cos_max",
+           "isr_photon_cos_theta", "lifetime_weights", "sigma_six_tracks_pb", "skim"]
 
 #: The A' decays reconstructed as a pair of tracks: name, PDG id of the negative track, of the positive one.
 PAIR_CHANNELS = (("ee", 11, -11), ("mumu", 13, -13), ("pipi", -211, 211))
@@ -156,3 +161,37 @@ def lifetime_weights(truth, decay_lengths: DecayLengths, ctau_mm: float) -> np.n
     weights of :meth:`~analysis_lib.simulation.b_decays.DecayLengths.weight` (the A' fly independently).
     ``truth``: the events' truth (``proper_length_mm_<i>``, e.g. the ``mc_`` branches read back)."""
     return np.prod([decay_lengths.weight(np.asarray(truth[f"proper_length_mm_{i}"]), ctau_mm) for i in range(3)], axis=0)
+
+
+def skim(events):
+    """The skim of the six-track final state before writing: exactly six tracks of zero total charge."""
+    import awkward as ak
+
+    return ak.to_numpy((ak.num(events.track) == 6) & (ak.sum(events.track.charge, axis=1) == 0))
+
+
+def background_specs(beams: Beams, *, max_mc_events: int, bb_per_pb: float = 0.0) -> list:
+    """The backgrounds of six tracks and a photon at the beams' sqrt(s), as samples with tracks: the
+    continuum e+e- -> q qbar of each flavour (Pythia, :func:`~analysis_lib.simulation.b_decays.continuum_sigma_pb`:
+    the cross sections at 10.58 GeV scaled as 1 / s), generic B Bbar where ``bb_per_pb`` (B pairs per pb of
+    luminosity) is positive, and tau pairs with initial-state radiation and every tau decay (Pythia;
+    919 pb at 10.58 GeV, scaled as 1 / s). ``max_mc_events`` simulated events in all: 80% to the
+    continuum and B Bbar, 20% to tau pairs. Not modelled: the decays of the Upsilon(3S) and Upsilon(2S)
+    themselves in their on-resonance data, multi-hadron production with a hard initial-state photon
+    normalised to measured cross sections, and four-lepton QED processes (the chapter states their
+    absence where it draws its backgrounds)."""
+    if not (isinstance(max_mc_events, int | np.integer) and max_mc_events >= 10_000):
+        raise ParameterError(f"max_mc_events={max_mc_events!r} must be an integer >= 10000")
+    sqrt_s = beams.sqrt_s_gev
+    continuum_pb = {q: b_decays.continuum_sigma_pb(q, sqrt_s) for q in b_decays.CONTINUUM_PB}
+    share = 1.0 if bb_per_pb <= 0 else 0.8 * sum(continuum_pb.values()) / (sum(continuum_pb.values()) + bb_per_pb)
+    specs = b_decays.background_specs(beams, continuum_pb=continuum_pb, n_bb_per_pb=bb_per_pb,
+                                      max_mc_events=int(0.8 * max_mc_events), continuum_share=min(share / 0.8, 1.0))
+    sigma_tau = BACKGROUND_SIGMA_PB[15] * (b_decays.CONTINUUM_SQRT_S_GEV / sqrt_s) ** 2
+    specs.append(SampleSpec(
+        name="bkg_tautau", label="ττ(γ)", kind="background", sigma_pb=sigma_tau,
+        generate=partial(generate_lepton_pairs, beams=beams, flavour=15, sigma_pb=sigma_tau),
+        config={"process": "tau tau (gamma), every tau decay", "generator": "pythia"},
+        n_events=int(0.2 * max_mc_events), tracks=True, chunk=100_000,
+    ))
+    return specs

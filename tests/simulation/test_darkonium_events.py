@@ -120,3 +120,32 @@ def test_events_reweighted_to_a_lifetime():
     assert np.all((prompt > 0) == np.all([events.truth[f"proper_length_mm_{i}"] == 0 for i in range(3)], axis=0))
     with pytest.raises(ParameterError, match="give one of them"):
         generate_darkonium(np.random.default_rng(8), 10, beams=BEAMS, decay_lengths=lengths, ctau_mm=1.0, **POINT)
+
+
+def test_background_samples_and_skim():
+    """Below the B Bbar threshold (the Upsilon(3S) data) the backgrounds are the continuum and tau pairs,
+    at the Upsilon(4S) generic B Bbar too; cross sections scale as 1 / s; the skim keeps the events of six
+    tracks of zero charge (as many as the pairing finds)."""
+    import awkward as ak
+
+    from analysis_lib.detector.datasets import dataset
+    from analysis_lib.reco.pairing import pair_candidates
+    from analysis_lib.simulation.darkonium import background_specs, skim
+    from analysis_lib.simulation.response import reconstruct
+
+    below = dataset("babar_3s").experiment.beams
+    names = [s.name for s in background_specs(below, max_mc_events=100_000)]
+    assert names == ["bkg_continuum_uu", "bkg_continuum_dd", "bkg_continuum_ss", "bkg_continuum_cc", "bkg_tautau"]
+    at_4s = background_specs(BEAMS, max_mc_events=100_000, bb_per_pb=1110.0)
+    assert {"bkg_bb_charged", "bkg_bb_neutral"} <= {s.name for s in at_4s}
+    assert sum(s.n_events for s in at_4s) == pytest.approx(100_000, rel=0.01)
+    tau_below = [s for s in background_specs(below, max_mc_events=100_000) if s.name == "bkg_tautau"][0]
+    assert tau_below.cross_section_pb() == pytest.approx(919.0 * (10.58 / below.sqrt_s_gev) ** 2)
+    with pytest.raises(ParameterError, match="max_mc_events"):
+        background_specs(BEAMS, max_mc_events=10)
+    rng = np.random.default_rng(9)
+    events = reconstruct(generate_darkonium(rng, 3000, beams=BEAMS, **{**POINT, "darkonium_mass_gev": 6.0}), BABAR, rng,
+                         tracks=True)
+    kept = skim(events)
+    assert kept.sum() == len(pair_candidates(events)) > 500
+    assert np.all(ak.to_numpy(ak.num(events.track[kept])) == 6)
