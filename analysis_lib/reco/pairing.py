@@ -149,20 +149,22 @@ def pair_momenta(positive, negative, allowed_positive, allowed_negative, *, reso
     choices = np.array(list(product(range(hypotheses), repeat=k)))  # (Q, k)
     pairing = np.repeat(options, len(choices), axis=0)  # (C, k), C = P Q: combination -> partners
     species = np.tile(choices, (len(options), 1))  # (C, k): combination -> species of each pair
-    m2 = _SPECIES_MASSES[species] ** 2  # (C, k)
+    m2 = _SPECIES_MASSES**2  # (H,)
+    slots = np.arange(k)
     out = []
     for start in range(0, n, _CHUNK):
         sl = slice(start, start + _CHUNK)
         p_plus, p_minus = positive[sl], negative[sl]
         q_plus = np.sum(p_plus**2, axis=-1)  # (c, k)
         q_minus = np.sum(p_minus**2, axis=-1)
-        partner_p = p_minus[:, pairing, :]  # (c, C, k, 3)
-        energy = np.sqrt(q_plus[:, None, :] + m2) + np.sqrt(q_minus[:, pairing] + m2)
-        total = p_plus[:, None, :, :] + partner_p
-        masses = np.sqrt(np.clip(energy**2 - np.sum(total**2, axis=-1), 0, None))  # (c, C, k)
+        # the mass of every (positive i, negative j, species h): k x k x H per event, then gathered into
+        # the k slots of each of the C combinations
+        energy = np.sqrt(q_plus[:, :, None, None] + m2) + np.sqrt(q_minus[:, None, :, None] + m2)  # (c, k, k, H)
+        total2 = np.sum((p_plus[:, :, None, :] + p_minus[:, None, :, :]) ** 2, axis=-1)  # (c, k, k)
+        pair_mass = np.sqrt(np.clip(energy**2 - total2[..., None], 0, None))
+        masses = pair_mass[:, slots, pairing, species]  # (c, C, k)
         a_plus = np.asarray(allowed_positive[sl], dtype=bool)
         a_minus = np.asarray(allowed_negative[sl], dtype=bool)
-        slots = np.arange(k)
         ok = a_plus[:, slots, species] & a_minus[:, pairing, species]  # (c, C, k)
         best, chi2, mean = _best(masses, ok.all(axis=-1), resolution)
         out.append(_result(masses, pairing[best], best, chi2, mean, species=species[best]))
