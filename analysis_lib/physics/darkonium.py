@@ -33,7 +33,7 @@ import numpy as np
 from ..core.arrays import scalar_or_array
 from ..core.constants import ALPHA_EM, GEV2_TO_PB, mass_gev
 from ..core.errors import KinematicError, ParameterError
-from .dark_photon import r_ratio, width_to_leptons_gev
+from .dark_photon import total_width_gev, width_to_leptons_gev
 
 __all__ = [
     "YUKAWA_CRITICAL_SCREENING",
@@ -151,13 +151,12 @@ def width_to_electrons_gev(chi_mass, alpha_d, epsilon, dark_photon_mass_gev):
 
 
 def width_to_standard_model_gev(chi_mass, alpha_d, epsilon, dark_photon_mass_gev):
-    """Gamma(Upsilon_D -> Standard-Model pairs) in GeV: :func:`width_to_electrons_gev` times
-    (1 + sum over mu, tau of their phase-space factor + R(M)), the virtual photon's branching pattern at
-    q^2 = M^2 (the R ratio of :func:`analysis_lib.physics.dark_photon.r_ratio`)."""
-    m_chi = _positive("chi_mass", chi_mass)
-    mass = 2 * m_chi
-    ratio = 1 + sum(np.asarray(width_to_leptons_gev(mass, mass_gev(pdgid)))
-                    / np.asarray(width_to_leptons_gev(mass, 0.0)) for pdgid in (13, 15)) + np.asarray(r_ratio(mass))
+    """Gamma(Upsilon_D -> Standard-Model pairs) in GeV: :func:`width_to_electrons_gev` times the virtual
+    photon's branching pattern at q^2 = M^2, the width of a vector of mass M = 2 m_chi to every Standard-
+    Model pair over its width to massless leptons
+    (:func:`analysis_lib.physics.dark_photon.total_width_gev`: the leptons and R(M) hadrons)."""
+    mass = 2 * _positive("chi_mass", chi_mass)
+    ratio = np.asarray(total_width_gev(mass)) / np.asarray(width_to_leptons_gev(mass, 0.0))
     return scalar_or_array(np.asarray(width_to_electrons_gev(chi_mass, alpha_d, epsilon, dark_photon_mass_gev)) * ratio)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..core.constants import mass_gev
 from ..core.errors import NtupleError, ParameterError
-from ..core.kinematics import direction_from_angles
+from ..core.kinematics import direction_from_angles, invariant_mass2
 
 __all__ = ["SPECIES", "PairCandidates", "PairedTracks", "RecoilPhoton", "pair_candidates", "pair_momenta", "pair_tracks",
            "recoil_photon", "split_by_charge"]
@@ -85,10 +85,6 @@ def split_by_charge(p4, charge, k: int = 3):
     return take(p4, index_plus[extra], axis=1), take(p4, index_minus[extra], axis=1), index_plus, index_minus
 
 
-def _masses(p4):
-    return np.sqrt(np.clip(p4[..., 0] ** 2 - np.sum(p4[..., 1:] ** 2, axis=-1), 0, None))
-
-
 def _check_k(k):
     if not 1 <= k <= 4:
         raise ParameterError(f"k = {k} pairs: pairing is by enumeration of the k! pairings, for 1 <= k <= 4")
@@ -126,7 +122,7 @@ def pair_tracks(positive, negative, *, resolution=None) -> PairedTracks:
         raise ParameterError(f"positive and negative must both have shape (n, k, 4); got {positive.shape} and {negative.shape}")
     _check_k(positive.shape[1])
     options = np.array(list(permutations(range(positive.shape[1]))))  # (k!, k): partner of each positive track
-    masses = _masses(positive[:, None, :, :] + negative[:, options, :])  # (n, k!, k)
+    masses = np.sqrt(np.clip(invariant_mass2(positive[:, None, :, :] + negative[:, options, :]), 0, None))  # (n, k!, k)
     best, chi2, mean = _best(masses, np.ones(masses.shape[:2], dtype=bool), resolution)
     return _result(masses, options[best], best, chi2, mean)
 

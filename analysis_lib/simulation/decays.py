@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.errors import KinematicError, ParameterError
-from ..core.kinematics import boost, isotropic_directions, orthonormal_frames
+from ..core.kinematics import boost, invariant_mass2, isotropic_directions, orthonormal_frames
 
 __all__ = ["ORTHO_POSITRONIUM_WEIGHT_MAX", "ortho_positronium_weight", "three_body_decay"]
 
@@ -97,7 +97,7 @@ def three_body_decay(rng, parent_p4, masses, *, weight=None, weight_max: float |
     if len(masses) != 3 or min(masses) < 0:
         raise ParameterError(f"masses={masses!r} must be three non-negative daughter masses")
     n = len(parent_p4)
-    big_m = np.sqrt(np.clip(parent_p4[:, 0] ** 2 - np.sum(parent_p4[:, 1:] ** 2, axis=1), 0, None))
+    big_m = np.sqrt(np.clip(invariant_mass2(parent_p4), 0, None))
     if np.any(big_m <= sum(masses)):
         raise KinematicError(f"a three-body decay below threshold: parents as light as {float(big_m.min())!r} GeV "
                              f"cannot make daughters of {sum(masses)!r} GeV in all")

@@ -121,13 +121,16 @@ def _fc_accepts(n_observed, mus, backgrounds, cl):
     backgrounds = np.asarray(backgrounds, dtype=float)
     top = mus.max() + backgrounds.max()
     n = np.arange(int(top + 20 * np.sqrt(top + 1) + 20) + 1, dtype=float)
-    log_best = _log_poisson(n[None, :], np.maximum(n[None, :] - backgrounds[:, None], 0.0) + backgrounds[:, None])
+    log_factorial = gammaln(n + 1)  # once: every block and background shares it
+    log_best = _log_poisson(n[None, :], np.maximum(n[None, :] - backgrounds[:, None], 0.0) + backgrounds[:, None],
+                            log_factorial)
     which_b, which_mu = (index.ravel() for index in np.indices((backgrounds.size, mus.size)))
     inside = np.empty(which_b.size, dtype=bool)
     block = max(1, 2_000_000 // n.size)  # (mean, background) pairs at a time, vectorised over n
     for start in range(0, which_b.size, block):
         b_index = which_b[start : start + block]
-        log_p = _log_poisson(n[None, :], (mus[which_mu[start : start + block]] + backgrounds[b_index])[:, None])
+        log_p = _log_poisson(n[None, :], (mus[which_mu[start : start + block]] + backgrounds[b_index])[:, None],
+                             log_factorial)
         ratio = log_p - log_best[b_index]
         at_observed = ratio[:, n_observed : n_observed + 1]
         before = (ratio > at_observed) | ((ratio == at_observed) & (n[None, :] < n_observed))
@@ -135,9 +138,9 @@ def _fc_accepts(n_observed, mus, backgrounds, cl):
     return inside.reshape(backgrounds.size, mus.size)
 
 
-def _log_poisson(n, mean):
-    """ln P(n | mean) of the Poisson distribution (n >= 0; 0 ln 0 = 0)."""
-    return xlogy(n, mean) - mean - gammaln(n + 1)
+def _log_poisson(n, mean, log_factorial):
+    """ln P(n | mean) of the Poisson distribution (n >= 0; 0 ln 0 = 0), with ``log_factorial`` = ln n!."""
+    return xlogy(n, mean) - mean - log_factorial
 
 
 def bayesian_upper_limit(counts, model: CountingModel, *, cl: float = 0.9, n_samples: int = 20_000, seed: int = 0):
