@@ -67,6 +67,9 @@ SMALL_Z = {"n_signal_events": 1000, "max_mc_events": 30_000}
 SMALL_L = {"n_signal_events": 3000, "max_mc_events": 20_000}
 #: Small parameters of the dark Higgsstrahlung channel.
 SMALL_H = {"n_signal_events": 1000, "max_mc_events": 30_000}
+#: Small parameters of the darkonium channel: a 1 GeV darkonium leaves six tracks in 2-6% of its events, and
+#: the photon-like share of the background needs about 10^5 simulated events.
+SMALL_D = {"n_signal_events": 4000, "max_mc_events": 120_000}
 
 alp_inputs = _inputs("belle2_alp_3gamma", {"dataset": "belle2_2018", "seed": 7, **SMALL},
                      "The Belle II ALP channel prepared on the 2018 dataset with small samples.")
@@ -76,3 +79,5 @@ zprime_inputs = _inputs("belle2_zprime_invisible", {"dataset": "belle2_2019_2020
                         "The Belle II invisible Z' channel prepared on the 2019-2020 dataset with small samples.")
 higgsstrahlung_inputs = _inputs("belle2_dark_higgsstrahlung", {"dataset": "belle2_2019", "seed": 5, **SMALL_H},
                                 "The Belle II dark Higgsstrahlung channel prepared on the 2019 dataset with small samples.")
+darkonium_inputs = _inputs("babar_darkonium", {"dataset": "babar_3s_off", "seed": 5, **SMALL_D},
+                           "The BaBar darkonium channel prepared below the Upsilon(3S) (2.6 fb^-1) with small samples.")

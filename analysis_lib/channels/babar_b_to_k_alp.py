@@ -93,7 +93,7 @@ DELTA_E_MAX_GEV = 0.5
 
 
 def _upsilon_datasets():
-    return sorted(name for name, d in datasets().items() if d.experiment.sqrt_s_gev > 2 * mass_gev(521))
+    return sorted(name for name, d in datasets().items() if d.experiment.sqrt_s_gev > 2 * mass_gev(521) and not d.combines)
 
 
 def _mass_range(values):

@@ -69,6 +69,9 @@ class Channel(abc.ABC):
     published_ranges : dict
         Result key -> :class:`~analysis_lib.io.published.PublishedRange` or ``PublishedInterval``,
         where a search's limits are known only by their headline range.
+    published_note : str
+        Where no value of the published limits could be found (neither a curve nor a headline
+        range): what was found, with its source; the chapter says so beside its limits.
     sample_specs : callable
         ``sample_specs(dataset, n_signal_events=...)``: the channel's samples (used by the default
         :meth:`samples`; a channel whose samples depend on more parameters overrides :meth:`samples`).
@@ -83,6 +86,7 @@ class Channel(abc.ABC):
     parameters: ClassVar[tuple[Parameter, ...]]
     published: ClassVar[Mapping[str, str]] = {}
     published_ranges: ClassVar[Mapping[str, Any]] = {}
+    published_note: ClassVar[str] = ""
     sensitivity_points: ClassVar[tuple] = ()
 
     def validate(self, values: Mapping, *, context: str = "") -> dict:

@@ -64,6 +64,14 @@ class Dataset:
     bb_pairs: float | None = None
     #: the registry's ``off_resonance``: the dataset taken below the Upsilon(4S) with this one
     off_resonance: str | None = None
+    #: the registry's ``combines``: the datasets (at their own energies) this one is the union of
+    combines: tuple = ()
+
+    @property
+    def parts(self) -> tuple[Dataset, ...]:
+        """The datasets a combination is made of (the registry's ``combines``), each with its own
+        sqrt(s) and luminosity; a dataset that combines none is its own one part."""
+        return tuple(dataset(name) for name in self.combines) if self.combines else (self,)
 
     @property
     def luminosity_pb(self) -> float:
@@ -109,7 +117,11 @@ class Dataset:
 
     def ntuple_dir(self, seed: int) -> Path:
         """Folder of the dataset's ntuples: for a simulated dataset, the folder of its experiment's
-        samples for ``seed`` (shared by every dataset of the experiment at its energy)."""
+        samples for ``seed`` (shared by every dataset of the experiment at its energy). A combination
+        has none of its own: its parts have theirs."""
+        if self.combines:
+            raise ParameterError(f"dataset {self.name!r} combines {list(self.combines)}: read each of them (its "
+                                 "parts), each at its own sqrt(s); a combination has no ntuples of its own")
         if self.simulated:
             return generated_dir() / self.experiment.tag / f"seed{seed}"
         path = Path(self.ntuples)
@@ -129,9 +141,12 @@ def _load():
 def _load_file(path):
     with open(path) as f:
         raw = yaml.safe_load(f)
-    out = {}
+    out, combinations = {}, {}
     for name, entry in raw.items():
         entry = dict(entry)
+        if "combines" in entry:
+            combinations[name] = entry
+            continue
         entry["experiment"] = experiment(entry["experiment"])
         sqrt_s = entry.pop("sqrt_s_gev", None)
         if sqrt_s is not None:
@@ -140,6 +155,8 @@ def _load_file(path):
             entry["experiment"] = entry["experiment"].at_sqrt_s(float(sqrt_s))
         entry.setdefault("branches", {})
         out[name] = Dataset(name=name, **entry)
+    for name, entry in combinations.items():
+        out[name] = _combination(path, name, entry, out)
     for name, ds in out.items():
         if ds.off_resonance is None:
             continue
@@ -152,22 +169,60 @@ def _load_file(path):
     return out
 
 
+#: The keys of a combination's registry entry (its luminosity, energy and ntuples are its parts').
+_COMBINATION_KEYS = {"combines", "experiment", "description", "projection", "reference"}
+
+
+def _combination(path, name, entry, single) -> Dataset:
+    """The dataset of a registry entry with ``combines``: its parts must be registered datasets of its
+    experiment, each named once and none a combination; its luminosity (and uncertainty, taken as fully
+    correlated) is their sum; it is simulated when they all are. Its own sqrt(s) is its first part's
+    (the one its results are labelled with); analyses read each part at its own."""
+    unknown = sorted(set(entry) - _COMBINATION_KEYS)
+    if unknown:
+        raise ParameterError(f"{path}: combination {name!r} has keys {unknown}; a combination takes only "
+                             f"{sorted(_COMBINATION_KEYS)} (luminosity and energy come from its parts)")
+    names = entry["combines"]
+    if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) for n in names)
+            and len(set(names)) == len(names)):
+        raise ParameterError(f"{path}: combination {name!r}: combines = {names!r} must list two or more "
+                             "different dataset names")
+    missing = [n for n in names if n not in single]
+    if missing:
+        raise ParameterError(f"{path}: combination {name!r} names {missing}, which are not registered datasets "
+                             "(a combination cannot combine combinations)")
+    parts = [single[n] for n in names]
+    if any(p.experiment.name != entry["experiment"] for p in parts):
+        raise ParameterError(f"{path}: combination {name!r}: every part must be a dataset of {entry['experiment']!r}; "
+                             f"got {[(p.name, p.experiment.name) for p in parts]}")
+    return Dataset(name=name, experiment=parts[0].experiment, description=entry["description"],
+                   projection=bool(entry["projection"]), reference=entry.get("reference"),
+                   luminosity_fb=float(sum(p.luminosity_fb for p in parts)),
+                   luminosity_uncertainty_fb=float(sum(p.luminosity_uncertainty_fb for p in parts)),
+                   ntuples="simulate" if all(p.simulated for p in parts) else "combination",
+                   combines=tuple(names))
+
+
 def datasets() -> dict[str, Dataset]:
     """All registered datasets by name."""
     return dict(_load())
 
 
-def dataset_names(experiment: str) -> list[str]:
+def dataset_names(experiment: str, *, combinations: bool = False) -> list[str]:
     """Names of the registered datasets of one experiment (``"babar"``, ``"belle"``, ``"belle2"``),
-    sorted: the allowed values of a channel's ``dataset`` parameter."""
-    return sorted(name for name, d in _load().items() if d.experiment.name == experiment)
+    sorted: the allowed values of a channel's ``dataset`` parameter. Combinations (``combines``) only
+    with ``combinations``: a channel must analyse each part at its own energy to accept them."""
+    return sorted(name for name, d in _load().items()
+                  if d.experiment.name == experiment and (combinations or not d.combines))
 
 
-def dataset_parameter(default: str, experiment: str | None = None, *, choices=None) -> Parameter:
+def dataset_parameter(default: str, experiment: str | None = None, *, choices=None,
+                      combinations: bool = False) -> Parameter:
     """A channel's ``dataset`` parameter: the registered datasets of ``experiment`` (or ``choices``,
-    a callable that returns the allowed names), ``default`` by default."""
+    a callable that returns the allowed names), with its combinations where ``combinations``,
+    ``default`` by default."""
     if choices is None:
-        choices = partial(dataset_names, experiment)
+        choices = partial(dataset_names, experiment, combinations=combinations)
     label = {"belle2": "Belle II", "belle": "Belle", "babar": "BaBar"}.get(experiment, "")
     return Parameter("dataset", str, default, f"registered {label + ' ' if label else ''}dataset", choices=choices)
 

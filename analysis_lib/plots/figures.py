@@ -129,10 +129,46 @@ _MASS_LABELS = {
     **dict.fromkeys(("g_prime_neutrinos", "g_prime_dark_matter", "sigma_mumu_zprime_x_br"), r"$M_{Z'}$ [GeV]"),
     **dict.fromkeys(("eps2_alpha_d", "sigma_ahprime_x_br_mumu"), r"$M_{A'}$ [GeV]"),
     "br_b0_lambda_psi": r"$m_{\psi_D}$ [GeV]",
+    "gamma_ee_x_br_visible": r"$m_{A'}$ [GeV]",
 }
 
 
+def plot_limits(results, *, ylabel=None, ax=None, logx=False, logy=True, experiment=None, lumi=None, title=None):
+    """Several limits on one figure (e.g. one coupling at several values of a model parameter, which
+    must not interleave as one curve): ``results`` maps a legend label to a one-mass
+    :class:`~analysis_lib.analysis.results.LimitScan`; each is drawn as its observed limit (solid), its
+    median expected one (dashed) and its +-1 sigma band, in its own colour. Labels are the first
+    result's unless given."""
+    fig, ax, _ = _axes(ax)
+    results = {name: r for name, r in results.items() if len(r)}
+    if not results:
+        raise ValueError("plot_limits needs at least one result with hypotheses")
+    first = next(iter(results.values()))
+    for (name, r), colour in zip(results.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        m, e = np.asarray(r.masses_gev), np.asarray(r.expected)
+        ax.fill_between(m, e[:, 1], e[:, 3], color=colour, alpha=0.2, lw=0)
+        ax.plot(m, e[:, 2], "--", color=colour, lw=1.2)
+        ax.plot(m, r.observed, "-", color=colour, lw=1.6, label=name)
+    ax.plot([], [], "k-", label=f"{_observed_label(first).capitalize()} {100 * first.cl:g}% CL")
+    ax.plot([], [], "k--", label=r"Expected (median, $\pm 1\sigma$)")
+    unit = f" [{_unit_label(first.unit)}]" if first.unit else ""
+    ax.set_ylabel(ylabel or f"{_quantity_label(first.quantity)}{unit}")
+    ax.set_xlabel(_mass_label(first))
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+        low = min(np.nanmin(np.asarray(r.expected)[:, 1]) for r in results.values())
+        high = max(np.nanmax(np.concatenate([np.asarray(r.expected)[:, 3], r.observed])) for r in results.values())
+        ax.set_ylim(low / 2, high * 30)
+    ax.legend(loc="upper left", frameon=False, fontsize=11, ncol=2, title=title)
+    label(ax, **result_labels(first, experiment, lumi))
+    return fig
+
+
 def _quantity_label(quantity):
+    if quantity.startswith("eps_alpha_d_"):  # the darkonium chapter's epsilon at one alpha_D
+        return rf"$\varepsilon$ ($\alpha_D$ = {quantity.removeprefix('eps_alpha_d_').replace('p', '.')})"
     return {
         "eps2_alpha_d": r"$\varepsilon^2\alpha_D$",
         "sigma_ahprime_x_br_mumu": r"$\sigma(e^+e^-\to A'h')\,\mathcal{B}(A'\to\mu^+\mu^-)$",
@@ -145,6 +181,7 @@ def _quantity_label(quantity):
         "br_b_to_k_a_x_br_gg": r"$\mathcal{B}(B^+\to K^+a)\,\mathcal{B}(a\to\gamma\gamma)$",
         "g_aw": r"$g_{aW}$",
         "br_b0_lambda_psi": r"$\mathcal{B}(B^0\to\Lambda\psi_D)$",
+        "gamma_ee_x_br_visible": r"$\Gamma_{ee}\,\mathcal{B}(\Upsilon_D\to 3A')\,\mathcal{B}(A'\to\mathrm{pairs})^3$",
     }.get(quantity, quantity)
 
 
@@ -363,4 +400,4 @@ def plot_sensitivity(sensitivity, *, coupling: bool, ax=None, experiment=None):
     return fig
 
 
-__all__.append("plot_sensitivity")
+__all__ += ["plot_limits", "plot_sensitivity"]

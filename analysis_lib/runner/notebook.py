@@ -55,6 +55,13 @@ def _muon_id(ds):
             f"{pid.muon_theta_range_deg[1]:g}°; pion mis-ID {100 * dict(pid.misid_as_muon)[211]:g}% (a model)")
 
 
+def _electron_id(ds):
+    pid = ds.experiment.pid
+    low, high = pid.electron_momentum_range_gev
+    return (f"{100 * pid.electron_efficiency:g}% at {low:g}-{high:g} GeV; pion mis-ID "
+            f"{100 * dict(pid.misid_as_electron)[211]:g}% (a model)")
+
+
 #: Rows a notebook may add to :meth:`NotebookRun.dataset_table`: name -> (label, value of a dataset).
 DETECTOR_ROWS = {
     "bb_pairs": ("$B\\bar B$ pairs", lambda ds: f"{ds.n_bb_pairs / 1e6:.0f} million"),
@@ -62,6 +69,7 @@ DETECTOR_ROWS = {
     "tracking": ("tracking", _tracking),
     "kaon_id": ("kaon identification", _kaon_id),
     "muon_id": ("muon identification", _muon_id),
+    "electron_id": ("electron identification", _electron_id),
 }
 
 

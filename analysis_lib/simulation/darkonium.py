@@ -86,34 +86,52 @@ def sigma_six_tracks_pb(darkonium_mass_gev, dark_photon_mass_gev, alpha_d, epsil
 
 
 def generate_darkonium(rng, n, *, beams: Beams, darkonium_mass_gev: float, dark_photon_mass_gev: float,
-                       alpha_d: float, epsilon: float, ctau_mm: float | None = None,
-                       decay_lengths: DecayLengths | None = None,
-                       matrix_element: str = "ortho-positronium") -> GeneratedEvents:
+                       alpha_d: float | None = None, epsilon: float | None = None,
+                       ctau_mm: float | tuple | None = None, decay_lengths: DecayLengths | None = None,
+                       matrix_element: str = "ortho-positronium", sigma_pb: float | None = None) -> GeneratedEvents:
     """``n`` events of e+e- -> gamma Upsilon_D, Upsilon_D -> 3 A', A' -> pair (see the module docstring), in the
     lab frame: particle 0 is the photon, particles 2i + 1 and 2i + 2 the negative and positive track of
     A' number i. ``ctau_mm``: the A' proper decay length (None, the default: that of the A' at ``epsilon``,
     :func:`~analysis_lib.physics.dark_photon.ctau_mm`; 0: prompt; another value, e.g. to reweight to
     other lifetimes). ``decay_lengths``: instead of one lifetime, the proper lengths of
     :class:`~analysis_lib.simulation.b_decays.DecayLengths` (prompt and log-uniform), which
-    :func:`lifetime_weights` turns into any lifetime (one sample for every epsilon of a scan). Truth: the
-    proper decay lengths
-    ``proper_length_mm_<i>`` and the channel ``channel_<i>`` (index into :data:`PAIR_CHANNELS`) of each A'."""
+    :func:`lifetime_weights` turns into any lifetime (one sample for every epsilon of a scan); or a tuple of
+    lengths: the events take them in turn, each event's three A' sharing one (truth ``ctau_mm``), so that one
+    sample measures the efficiency at each (a chunk of n events holds n / k of each of the k lengths when k
+    divides n). ``sigma_pb``: the cross section the events stand for;
+    None (the default) computes it from the model (:func:`sigma_six_tracks_pb`, which needs ``alpha_d`` and
+    ``epsilon``); a value (e.g. 1 pb) makes events of the kinematics alone, which do not depend on alpha_D or
+    epsilon, for efficiencies. Truth: the proper decay lengths ``proper_length_mm_<i>`` and the channel
+    ``channel_<i>`` (index into :data:`PAIR_CHANNELS`) of each A'."""
     if matrix_element not in MATRIX_ELEMENTS:
         raise ParameterError(f"matrix_element={matrix_element!r}; choose one of {MATRIX_ELEMENTS}")
     m_ups, m_a = float(darkonium_mass_gev), float(dark_photon_mass_gev)
     if decay_lengths is not None and ctau_mm is not None:
         raise ParameterError(f"ctau_mm={ctau_mm!r} and decay_lengths={decay_lengths!r}: give one of them (decay_lengths "
                              "for events to reweight to any lifetime)")
+    if sigma_pb is None and (alpha_d is None or epsilon is None):
+        raise ParameterError(f"alpha_d={alpha_d!r}, epsilon={epsilon!r}: the model's cross section needs both; give "
+                             "sigma_pb for events of the kinematics alone")
     if ctau_mm is None and decay_lengths is None:
+        if epsilon is None:
+            raise ParameterError("the A' lifetime follows from epsilon: give epsilon, ctau_mm or decay_lengths")
         ctau_mm = float(dark_photon.ctau_mm(m_a, epsilon))
-    if ctau_mm is not None and not (np.isfinite(ctau_mm) and ctau_mm >= 0):
-        raise ParameterError(f"ctau_mm={ctau_mm!r} must be finite and >= 0 (0: a prompt decay; None: the A' at epsilon)")
+    lengths = None if ctau_mm is None else np.atleast_1d(np.asarray(ctau_mm, dtype=float))
+    if lengths is not None and not (lengths.ndim == 1 and lengths.size and np.all(np.isfinite(lengths))
+                                    and np.all(lengths >= 0)):
+        raise ParameterError(f"ctau_mm={ctau_mm!r} must be finite and >= 0 (0: a prompt decay; None: the A' at "
+                             "epsilon), or a tuple of such lengths")
+    if sigma_pb is not None and not (np.isfinite(sigma_pb) and sigma_pb > 0):
+        raise ParameterError(f"sigma_pb={sigma_pb!r} must be a positive number of pb")
     if not 3 * m_a < m_ups:
         raise KinematicError(f"Upsilon_D of {m_ups} GeV cannot decay to three A' of {m_a} GeV: it needs M > 3 m_A'")
     fractions = _visible_fractions(m_a)
     if fractions.sum() <= 0:
         raise KinematicError(f"an A' of {m_a} GeV decays to no pair of e, mu or pi")
-    sigma = sigma_six_tracks_pb(m_ups, m_a, alpha_d, epsilon, beams.sqrt_s_gev)  # refuses an unbound state
+    if sigma_pb is None:
+        sigma = sigma_six_tracks_pb(m_ups, m_a, alpha_d, epsilon, beams.sqrt_s_gev)  # refuses an unbound state
+    else:
+        sigma = float(sigma_pb)
     sqrt_s = beams.sqrt_s_gev
     x = 1 - m_ups**2 / sqrt_s**2
     e_gamma = x * sqrt_s / 2
@@ -133,10 +151,14 @@ def generate_darkonium(rng, n, *, beams: Beams, darkonium_mass_gev: float, dark_
     frame = Frame(beams)
     p4 = frame.to_lab(np.concatenate([photon[:, None, :], tracks], axis=1))
     a_lab = frame.to_lab(a_cm)
+    truth = {}
     if decay_lengths is not None:
         proper = decay_lengths.sample(rng, 3 * n).reshape(n, 3)
     else:
-        proper = rng.exponential(ctau_mm, size=(n, 3)) if ctau_mm > 0 else np.zeros((n, 3))
+        event_ctau = lengths[np.arange(n) % lengths.size]  # in turn: each length holds n / k events exactly
+        proper = rng.exponential(1.0, size=(n, 3)) * event_ctau[:, None]
+        if lengths.size > 1:
+            truth["ctau_mm"] = event_ctau
     flight = a_lab[..., 1:] / m_a * proper[..., None]  # beta gamma c t along the A' direction
     vertex = np.zeros((n, 7, 3))
     vertex[:, 1:] = np.repeat(flight, 2, axis=1)
@@ -146,11 +168,12 @@ def generate_darkonium(rng, n, *, beams: Beams, darkonium_mass_gev: float, dark_
     pdgid[:, 1:] = codes[channel].reshape(n, 6)
     origin = np.full((n, 7), ORIGIN["resonance_daughter"], dtype=np.int32)
     origin[:, 0] = ORIGIN["hard_photon"]
-    truth = {f"proper_length_mm_{i}": proper[:, i] for i in range(3)}
+    truth |= {f"proper_length_mm_{i}": proper[:, i] for i in range(3)}
     truth |= {f"channel_{i}": channel[:, i] for i in range(3)}
     return GeneratedEvents(p4=p4, vertex_mm=vertex, pdgid=pdgid, origin=origin, sigma_pb=sigma,
                            cuts={"darkonium_mass_gev": m_ups, "dark_photon_mass_gev": m_a, "alpha_d": alpha_d,
-                                 "epsilon": epsilon, "ctau_mm": ctau_mm, "matrix_element": matrix_element,
+                                 "epsilon": epsilon, "ctau_mm": None if lengths is None else lengths.tolist(),
+                                 "matrix_element": matrix_element,
                                  "decay_lengths": None if decay_lengths is None else repr(decay_lengths)},
                            truth=truth)
 

@@ -34,6 +34,15 @@ FIELDS = ("id", "E", "px", "py", "pz", "vx", "vy", "vz")
 _MAX_SEED = 900_000_000
 
 
+#: The lower edge of the gamma*/Z mass window Pythia samples (23:mMin) is 10 GeV by default: no event
+#: below sqrt(s) = 10 GeV (the BaBar data at and below the Upsilon(2S)). It is lowered to 95% of sqrt(s)
+#: there, and kept at 10 GeV above (the same events as before at the Upsilon(4S)); with initial-state
+#: radiation (lepton pairs) it is the lowest mass left after the photons, a photon of 5% of the beam
+#: energy at most at 10 GeV, as at 10.58 GeV.
+def _gamma_z_window(sqrt_s_gev):
+    return f"23:mMin = {min(10.0, 0.95 * float(sqrt_s_gev)):.6g}"
+
+
 def _pythia(settings, rng):
     import pythia8mc
 
@@ -80,7 +89,7 @@ def continuum(rng, n: int, *, sqrt_s_gev: float, flavour: int, batch: int = 20_0
         raise ParameterError(f"number of events {n!r} must be >= 0")
     pythia = _pythia([
         "Beams:idA = 11", "Beams:idB = -11", f"Beams:eCM = {sqrt_s_gev}", "PDF:lepton = off",
-        "WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", f"23:onIfAny = {flavour}",
+        "WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", f"23:onIfAny = {flavour}", _gamma_z_window(sqrt_s_gev),
     ], rng)
     return _batches(pythia, n, batch)
 
@@ -110,7 +119,7 @@ def lepton_pairs(rng, n: int, *, sqrt_s_gev: float, flavour: int, tau_channels=(
         raise ParameterError(f"number of events {n!r} must be >= 0")
     settings = ["Beams:idA = 11", "Beams:idB = -11", f"Beams:eCM = {sqrt_s_gev}", "PDF:lepton = on",
                 "WeakSingleBoson:ffbar2ffbar(s:gmZ) = on", "23:onMode = off", f"23:onIfAny = {flavour}",
-                "TauDecays:mode = 0"]
+                "TauDecays:mode = 0", _gamma_z_window(sqrt_s_gev)]
     if tau_channels:
         settings += ["15:onMode = off", *(f"15:onIfMatch = {channel}" for channel in tau_channels)]
     return _batches(_pythia(settings, rng), n, batch)

@@ -13,6 +13,7 @@ from analysis_lib.analysis.sensitivity import Sensitivity
 from analysis_lib.channels import (
     Channel,
     babar_b_to_k_alp,
+    babar_darkonium,
     belle2_alp_3gamma,
     belle2_dark_higgsstrahlung,
     belle2_zprime_invisible,
@@ -36,6 +37,7 @@ CLASSES = {
     "belle2_zprime_invisible": belle2_zprime_invisible.ZprimeInvisible,
     "belle2_dark_higgsstrahlung": belle2_dark_higgsstrahlung.DarkHiggsstrahlung,
     "belle_b_to_lambda_invisible": belle_b_to_lambda_invisible.BToLambdaInvisible,
+    "babar_darkonium": babar_darkonium.Darkonium,
 }
 
 

@@ -97,3 +97,43 @@ def test_babar_narrow_upsilon_datasets():
         assert ds.sqrt_s_gev == pytest.approx(sqrt_s, abs=1e-9)
         assert ds.off_resonance_dataset().sqrt_s_gev == pytest.approx(sqrt_s - 0.03, abs=1e-9)
         assert ds.n_bb_pairs == 0
+
+
+def test_a_combination_is_the_union_of_its_parts():
+    """babar_514 combines the six BaBar datasets: its luminosity is their sum, each part keeps its own
+    sqrt(s), it has no ntuples of its own, and only channels that ask for combinations list it."""
+    ds = dataset("babar_514")
+    assert [p.name for p in ds.parts] == ["babar_4s", "babar_off", "babar_3s", "babar_3s_off", "babar_2s",
+                                          "babar_2s_off"]
+    assert ds.luminosity_fb == pytest.approx(513.66) and ds.simulated
+    assert ds.luminosity_uncertainty_fb == pytest.approx(sum(p.luminosity_uncertainty_fb for p in ds.parts))
+    assert len({round(p.sqrt_s_gev, 4) for p in ds.parts}) == 6
+    assert dataset("babar_4s").parts == (dataset("babar_4s"),)
+    with pytest.raises(ParameterError, match="combines.*read each of them"):
+        ds.ntuple_dir(1)
+    assert "babar_514" not in dataset_names("babar") and "babar_514" in dataset_names("babar", combinations=True)
+    from analysis_lib.channels import channel
+
+    with pytest.raises(ParameterError, match="babar_514"):
+        channel("babar_b_to_k_alp").validate({"dataset": "babar_514"})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"combines": ["babar_4s", "nope"]}, r"names \['nope'\], which are not registered"),
+    ({"combines": ["babar_4s", "belle_off"]}, "every part must be a dataset of 'babar'"),
+    ({"combines": ["babar_4s"]}, "two or more different dataset names"),
+    ({"combines": ["babar_4s", "babar_4s"]}, "two or more different dataset names"),
+    ({"luminosity_fb": 1.0}, r"keys \['luminosity_fb'\]"),
+])
+def test_a_broken_combination_is_refused(tmp_path, monkeypatch, change, message):
+    import yaml
+
+    from analysis_lib.detector import datasets as registry
+
+    entries = yaml.safe_load(registry.REGISTRY.read_text())
+    entries["babar_514"].update(change)
+    path = tmp_path / "datasets.yaml"
+    path.write_text(yaml.safe_dump(entries))
+    monkeypatch.setenv("DSBOOK_REGISTRY", str(path))
+    with pytest.raises(ParameterError, match=message):
+        dataset("babar_4s")

@@ -61,6 +61,8 @@ WRITTEN = {
                                 ("g_prime_dark_matter", False)],
     "belle2_dark_higgsstrahlung": [("sigma_ahprime_x_br_mumu", True), ("eps2_alpha_d", True)],
     "belle_b_to_lambda_invisible": [("br_b0_lambda_psi", False)],
+    "babar_darkonium": [("gamma_ee_x_br_visible", True), ("eps_alpha_d_0p1", True), ("eps_alpha_d_0p3", True),
+                        ("eps_alpha_d_0p5", True)],
 }
 
 

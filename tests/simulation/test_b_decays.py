@@ -105,3 +105,17 @@ def test_continuum_particles_have_hemispheres():
     real = events.pdgid != 0
     assert set(np.unique(events.side[real])) == {0, 1} and np.all(events.side[~real] == -1)
     assert events.b_p4_cm is None and events.b_hadronic is None
+
+
+@pytest.mark.parametrize("sqrt_s", [9.9933, 10.0233, 10.58])
+def test_pythia_generates_below_10_gev(sqrt_s):
+    """The continuum and tau pairs at every BaBar energy, the data below the Upsilon(2S) at 9.993 GeV
+    included (Pythia's gamma*/Z mass window starts at 10 GeV unless lowered): the events carry sqrt(s)."""
+    from analysis_lib.simulation import pythia
+
+    for events in (pythia.continuum(np.random.default_rng(1), 20, sqrt_s_gev=sqrt_s, flavour=1),
+                   pythia.lepton_pairs(np.random.default_rng(1), 20, sqrt_s_gev=sqrt_s, flavour=15)):
+        energy = ak.to_numpy(ak.sum(events.E, axis=1))
+        assert len(energy) == 20 and np.all(energy <= sqrt_s * (1 + 1e-6))
+    continuum = pythia.continuum(np.random.default_rng(2), 20, sqrt_s_gev=sqrt_s, flavour=2)
+    assert ak.to_numpy(ak.sum(continuum.E, axis=1)) == pytest.approx(sqrt_s, rel=1e-6)

@@ -1,0 +1,206 @@
+"""The BaBar darkonium channel: its lifetimes in turn, the interpolations, the factorised background,
+the windows, the combination of datasets, the inversion to epsilon, bad input, and the notebook."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis_lib.analysis.counting import BayesianCounting
+from analysis_lib.channels import babar_darkonium as D
+from analysis_lib.channels import channel
+from analysis_lib.core.errors import EmptySelectionError, KinematicError, ParameterError
+from analysis_lib.detector.datasets import dataset
+
+from ..conftest import SMALL_D, run_notebook
+
+pytestmark = pytest.mark.xdist_group("darkonium")
+
+
+def test_signal_samples_hold_each_lifetime_in_turn():
+    """A sample generated with several proper lengths holds exactly n / k events at each (the events take
+    them in turn), and a unit cross section makes events of the kinematics alone (no alpha_D needed)."""
+    from analysis_lib.simulation.darkonium import generate_darkonium
+
+    beams = dataset("babar_4s").experiment.beams
+    ev = generate_darkonium(np.random.default_rng(1), 400, beams=beams, darkonium_mass_gev=3.0,
+                            dark_photon_mass_gev=0.5, ctau_mm=D.CTAU_MM, sigma_pb=1.0)
+    ctau = ev.truth["ctau_mm"]
+    assert [int(np.sum(ctau == c)) for c in D.CTAU_MM] == [100] * 4
+    assert ev.sigma_pb == 1.0
+    proper = np.stack([ev.truth[f"proper_length_mm_{i}"] for i in range(3)], axis=1)
+    assert np.all(proper[ctau == 0] == 0)
+    assert np.mean(proper[ctau == 10.0]) == pytest.approx(10.0, rel=0.15)
+    with pytest.raises(ParameterError, match="alpha_d=None, epsilon=None"):
+        generate_darkonium(np.random.default_rng(1), 10, beams=beams, darkonium_mass_gev=3.0, dark_photon_mass_gev=0.5)
+    assert D._signal_chunk(8000) % len(D.CTAU_MM) == 0 and D._signal_chunk(250_001) == 100_000
+
+
+def test_lifetime_interpolation():
+    per_ctau = np.array([0.4, 0.36, 0.2, 0.04])
+    assert D._lifetime_interpolation(per_ctau, [0.0, 0.001, 0.01]).tolist() == [0.4, 0.4, 0.4]
+    # linear in log10(c tau): half-way between 0.1 and 1 mm in the logarithm
+    assert D._lifetime_interpolation(per_ctau, [np.sqrt(0.1)])[0] == pytest.approx(0.28)
+    assert D._lifetime_interpolation(per_ctau, [1.0, 10.0]).tolist() == pytest.approx([0.2, 0.04])
+    assert D._lifetime_interpolation(per_ctau, [20.0])[0] == pytest.approx(0.04 * np.exp(-1))
+
+
+def test_fractional_box_sums():
+    """Sums over boxes with fractional edges: exact on cell edges, a cell's share in between (the map
+    uniform within each cell)."""
+    rng = np.random.default_rng(2)
+    values = rng.random((7, 9))
+    table = D.summed_area(values)
+    assert D._fractional_box(table, 1, 4, 2, 8) == pytest.approx(values[1:4, 2:8].sum())
+    assert D._fractional_box(table, 1.5, 2, 3, 4) == pytest.approx(0.5 * values[1, 3])
+    assert D._fractional_box(table, 0.25, 0.75, 0.5, 1.0) == pytest.approx(0.25 * values[0, 0])
+    assert D._fractional_box(table, -3, 20, -3, 20) == pytest.approx(values.sum())  # clipped to the map
+
+
+def test_binned_share_recovers_a_known_share():
+    """The share of weighted events that pass, in bins of M_6 of at least 20 passing events: a share of
+    10% below 5 GeV and 30% above is found within the statistics."""
+    rng = np.random.default_rng(3)
+    mass6 = rng.uniform(0, 10, 20_000)
+    passes = rng.random(mass6.size) < np.where(mass6 < 5, 0.1, 0.3)
+    share = D.BinnedShare.measure(mass6, np.full(mass6.size, 2.0), passes, what="a test")
+    assert np.all(share.passing >= D.SHARE_MIN_EVENTS)
+    assert share(2.0) == pytest.approx(0.1, rel=0.35) and share(8.0) == pytest.approx(0.3, rel=0.35)
+    assert share.uncertainty(2.0) == pytest.approx(1 / np.sqrt(share.passing[0]), rel=0.5)
+    with pytest.raises(EmptySelectionError, match="only 3 simulated loose background events pass a test"):
+        D.BinnedShare.measure(mass6, np.ones(mass6.size), np.arange(mass6.size) < 3, what="a test")
+
+
+def test_visible_width_goes_as_eps2_and_exists_only_bound():
+    w1, w2 = D.visible_width_ev(5.0, 0.1, 0.5, np.array([1e-4, 1e-3]))
+    assert w2 / w1 == pytest.approx(100.0, rel=1e-6)
+    # Gamma_ee alone, the A' decays visible and B(3A') ~ 1: alpha alpha_D^4 eps^2 m_chi / 6 [M^2/(M^2-m^2)]^2
+    from analysis_lib.core.constants import ALPHA_EM as ALPHA
+    from analysis_lib.physics import darkonium
+
+    m_chi = darkonium.chi_mass_gev(5.0, 0.5)
+    direct = ALPHA * 0.5**4 * 1e-6 * m_chi / 6 * (25 / (25 - 0.01)) ** 2 * 1e9
+    assert w2 == pytest.approx(direct * D.dark_photon.branching_fractions(0.1)["ee"] ** 3, rel=1e-3)
+    assert np.all(np.isnan(D.visible_width_ev(5.0, 1.0, 0.5, np.array([1e-3]))))  # 1 GeV does not bind at 0.5
+
+
+def test_windows_follow_the_resolutions(darkonium_inputs):
+    inputs = darkonium_inputs
+    part = inputs.parts[0]
+    i, j = 3, 2  # m_Upsilon_D = 5 GeV, the middle A' mass
+    m_ups, m_a = inputs.grid_m[i], float(D.mass_a_at(inputs.grid_m[i], inputs.grid_f[j]))
+    (m0, m1), (s0, s1) = D.window_edges(inputs, (m_a, m_ups))
+    assert (m1 - m0) / 2 == pytest.approx(inputs.window_sigma * part.sigma_mean[i, j], rel=1e-9)
+    assert (s1 - s0) / 2 == pytest.approx(inputs.window_sigma * part.sigma_mass6[i, j], rel=1e-9)
+    # pair-mass resolution of a few per mille, six-track mass of a few per mille of 5 GeV
+    assert 1e-3 < part.sigma_mean[i, j] / m_a < 5e-3 and 1e-3 < part.sigma_mass6[i, j] / m_ups < 5e-3
+    w = D.window(inputs, (m_a, m_ups))
+    assert w.efficiency[0] == pytest.approx(part.efficiency[i, j, 0], rel=1e-9)
+    assert 0.1 < w.efficiency[0] < 0.5  # tight, in the window, prompt
+    # signal per eV of visible width: L (95%) x sigma(Gamma_ee = 1 eV) x efficiency
+    from analysis_lib.physics import darkonium
+
+    sigma = darkonium.sigma_radiative_return_pb(m_ups, 1e-9, part.dataset.sqrt_s_gev)
+    assert w.signal_per_unit[0] == pytest.approx(0.95 * part.dataset.luminosity_pb * sigma * w.efficiency[0], rel=1e-9)
+    assert 0 < w.background[0] < 5 and w.background_uncertainty[0] >= D.FACTORISATION_SYSTEMATIC * w.background[0]
+    with pytest.raises(KinematicError, match="outside the chapter's range"):
+        D.window(inputs, (2.0, 5.0))
+
+
+def test_the_factorised_background_closes_on_the_simulation(darkonium_inputs):
+    """The factorised prediction (loose events x tight share) of the whole plane against the simulated
+    tight events, and the smooth loose density against the loose events it was fitted to."""
+    closure = darkonium_inputs.parts[0].closure
+    assert closure["predicted_tight"] == pytest.approx(closure["factorised_tight"], rel=0.1)
+    if closure["simulated_tight_events"] >= 10:
+        assert closure["simulated_tight"] == pytest.approx(closure["factorised_tight"], rel=0.6)
+    part = darkonium_inputs.parts[0]
+    assert np.sum(part.background) == pytest.approx(0.95 * 2620 * closure["predicted_tight"], rel=1e-6)
+    # the pseudo-data fluctuate about the other half's prediction: within 5 standard deviations of this one
+    n, b = len(part.data), np.sum(part.background)
+    assert abs(n - b) < 5 * np.sqrt(b) + 0.5 * b
+
+
+def test_datasets_of_a_combination_add_up(darkonium_inputs):
+    """Two parts of one run: the window holds both, each with its own signal, and the limit is that of
+    their sum."""
+    inputs = darkonium_inputs
+    other = replace(inputs.parts[0], dataset=dataset("babar_3s"))
+    both = replace(inputs, parts=(inputs.parts[0], other))
+    point = (0.1, 5.0)
+    one, two = D.window(inputs, point), D.window(both, point)
+    assert two.background.tolist() == pytest.approx([one.background[0]] * 2)
+    ratio = dataset("babar_3s").luminosity_pb / dataset("babar_3s_off").luminosity_pb
+    from analysis_lib.physics import darkonium
+
+    sigma = [darkonium.sigma_radiative_return_pb(5.0, 1e-9, d.sqrt_s_gev) for d in (dataset("babar_3s_off"),
+                                                                                   dataset("babar_3s"))]
+    assert two.signal_per_unit[1] / two.signal_per_unit[0] == pytest.approx(ratio * sigma[1] / sigma[0], rel=1e-9)
+    limit = BayesianCounting(lambda p: D.window(both, p), D.CL, signal_uncertainty=D.SIGNAL_SYSTEMATIC)
+    single = limit.limit(two)
+    assert single.expected[2] < BayesianCounting(lambda p: D.window(inputs, p), D.CL).limit(one).expected[2]
+
+
+def test_epsilon_limits_invert_the_rate(darkonium_inputs):
+    """The epsilon at which the model's visible width times the lifetime's efficiency ratio equals a given
+    width limit: at a heavy A' (prompt at any epsilon reached) exactly the square root of the ratio."""
+    inputs = darkonium_inputs
+    point = (0.5, 7.0)
+    target = float(D.visible_width_ev(7.0, 0.5, 0.5, np.array([3e-4]))[0])
+    eps = D.epsilon_limit(inputs, point, 0.5, np.array([target, 4 * target]))
+    assert eps == pytest.approx([3e-4, 6e-4], rel=2e-3)
+    # a light A' flies at small epsilon: the efficiency falls, a larger epsilon is needed for the same limit
+    light = (0.02, 7.0)
+    width = float(D.visible_width_ev(7.0, 0.02, 0.5, np.array([3e-5]))[0])
+    assert D.epsilon_limit(inputs, light, 0.5, np.array([width]))[0] > 3e-5
+    assert np.isnan(D.epsilon_limit(inputs, (1.5, 7.0), 0.5, np.array([target]))[0])  # unbound at alpha_D = 0.5
+
+
+def test_limits_are_the_bayesian_limits_of_the_windows(darkonium_inputs):
+    inputs = darkonium_inputs
+    results = D.analyse(inputs, darkonium_masses_gev=[5.0], map_masses=2, mass_step_sigma=40.0, progress=False)
+    width = results["gamma_ee_x_br"]
+    assert set(results) == {"gamma_ee_x_br", "eps_alpha_d_0p1", "eps_alpha_d_0p3", "eps_alpha_d_0p5"}
+    assert all(results[k].quantity == k for k in D.Darkonium.result_keys)
+    calculator = BayesianCounting(lambda p: D.window(inputs, p), D.CL, signal_uncertainty=D.SIGNAL_SYSTEMATIC)
+    for k in (0, len(width) // 2, len(width) - 1):
+        point = (width.masses_gev[k], width.masses2_gev[k])
+        assert width.expected[k].tolist() == pytest.approx(list(calculator.limit(D.window(inputs, point)).expected))
+    # epsilon limits only where alpha_D binds, and the heavier alpha_D reaches further in m_A'
+    for a, key in zip(D.ALPHA_D, D.Darkonium.result_keys):
+        r = results[key]
+        assert np.all(r.masses_gev < 1.19061 * a * r.masses2_gev / (2 - a**2 / 4) / 2)
+    assert results["eps_alpha_d_0p5"].masses_gev.max() > results["eps_alpha_d_0p1"].masses_gev.max()
+
+
+def test_bad_parameters_are_refused(darkonium_inputs):
+    ch = channel("babar_darkonium")
+    with pytest.raises(ParameterError, match="darkonium_masses_gev"):
+        ch.validate({"darkonium_masses_gev": [0.2]})
+    with pytest.raises(ParameterError, match="outside the simulated range"):
+        D.scan_points(darkonium_inputs, darkonium_masses_gev=[9.7], map_masses=2, mass_step_sigma=2.0)
+    with pytest.raises(ParameterError, match="combines"):
+        D.sample_specs(dataset("babar_514"), n_signal_events=400, max_mc_events=10_000)
+    requests = ch.sample_requests(ch.validate({"dataset": "babar_514", "seed": 9, **SMALL_D}))
+    energies = {round(r.experiment.sqrt_s_gev, 4) for r in requests}
+    assert energies == {round(p.sqrt_s_gev, 4) for p in dataset("babar_514").parts}
+
+
+@pytest.mark.slow
+def test_notebook_runs_with_small_parameters(tmp_path, darkonium_inputs):
+    out = run_notebook("babar_darkonium.ipynb", tmp_path,
+                       {"dataset": "babar_3s_off", "seed": 5, "darkonium_masses_gev": [5.0, 9.0], "map_masses": 3,
+                        "mass_step_sigma": 16.0, **SMALL_D})
+    limits = pd.read_csv(out / "limits.csv")
+    assert set(limits["quantity"]) == {"gamma_ee_x_br_visible", "eps_alpha_d_0p1", "eps_alpha_d_0p3",
+                                       "eps_alpha_d_0p5"}
+    assert "mass2_gev" in limits.columns and (limits["mass2_gev"] > 3 * limits["mass_gev"]).all()
+    eps = limits[limits["quantity"] == "eps_alpha_d_0p5"]
+    assert (eps["expected"] > 1e-5).all() and (eps["expected"] < 1).all()
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["confidence_level"] == 0.9 and meta["dataset"] == "babar_3s_off"
+    assert meta["channel"] == "babar_darkonium"
