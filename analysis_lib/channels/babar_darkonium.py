@@ -408,19 +408,25 @@ class PartInputs:
     efficiency: np.ndarray  # (M, fraction, c tau): tight and in the window
     sigma_mean: np.ndarray  # (M, fraction): resolution of the mean pair mass (GeV)
     sigma_mass6: np.ndarray  # (M, fraction): resolution of the six-track mass (GeV)
-    loose_fit: object  # SmoothCounts of the prediction half (loose events)
-    share: TightShare
-    background: np.ndarray  # expected tight events per cell (limits' luminosity)
+    loose_fit: dict  # sample -> SmoothCounts of the prediction half (loose events)
+    share: dict  # group -> TightShare
+    background_by_group: dict  # group -> expected tight events per cell (limits' luminosity)
     background_raw: np.ndarray  # simulated tight events per cell (prediction half)
     data: np.ndarray  # (n, 2) events (log10 m_bar, M_6) of the limits' share of the luminosity
     optimisation_data: np.ndarray  # (n, 2) events of the optimisation share
     optimisation_background: np.ndarray  # expected tight events per cell in the optimisation share
-    closure: dict  # per pb^-1, whole plane: loose events, simulated tight ones (and their number), the
-    # factorised prediction on the simulated loose events and on the smooth loose density
+    closure: dict  # group -> per pb^-1, whole plane: loose events, simulated tight ones (and their number),
+    # the factorised prediction on the simulated loose events and on the smooth loose density
+
+    @cached_property
+    def background(self) -> np.ndarray:
+        """Expected tight background events per cell, all groups (limits' luminosity)."""
+        return sum(self.background_by_group.values())
 
     @cached_property
     def cumulative(self):
-        return {"background": summed_area(self.background), "raw": summed_area(self.background_raw)}
+        return {"raw": summed_area(self.background_raw),
+                **{g: summed_area(m) for g, m in self.background_by_group.items()}}
 
     @cached_property
     def limits_luminosity_pb(self) -> float:
@@ -508,38 +514,54 @@ def _events_in_cells(counts, rng):
     return np.stack([x, y], axis=1)
 
 
+#: The background groups whose tight shares are measured apart: events with a hard initial-state photon
+#: and nothing else (their recoil is the photon) and the others (continuum, B Bbar, tau pairs: their
+#: recoil holds what escaped). Sample name -> group.
+ISR_SAMPLES = ("bkg_isr_6pi",)
+
+
+def background_group(sample_name: str) -> str:
+    """The group of a background sample (:data:`ISR_SAMPLES`): ``"isr"`` or ``"continuum"``."""
+    return "isr" if sample_name in ISR_SAMPLES else "continuum"
+
+
 def _background_part(specs, paths, ds, seed):
-    """The factorised background of one dataset: the loose density (smooth fit of the prediction half)
-    times the tight share, per cell, for the whole luminosity; the same of the other half (the truth of
-    the pseudo-data); and the closure of the factorisation on the simulation."""
+    """The factorised background of one dataset, per group of samples (:func:`background_group`): the
+    loose densities (smooth fits of each sample, prediction half) times the group's tight share, per cell,
+    for the whole luminosity; the same of the other half (the truth of the pseudo-data); and the closure of
+    the factorisation on the simulation, per group."""
     tables = {s.name: _table(paths[s.name], ds, seed) for s in specs if s.kind == "background"}
+    groups = sorted({background_group(name) for name in tables})
     halves, shares, raw = [], [], None
     closure = {}
     for which in (0, 1):
-        sums, mass6, weights, passes, pairs, paired = {}, [], [], [], [], []
+        sums, columns = {}, {g: {"mass6": [], "weights": [], "passes": [], "pairs": [], "paired": []} for g in groups}
         for name, t in tables.items():
             half = (np.arange(len(t["weight"])) % 2 == which)
             w = np.where(half, 2.0 * t["weight"], 0.0)
             keep = loose(t) & half
             sums[name] = (_map(t, keep, w), _map(t, keep, w**2))
-            mass6.append(t["mass6"][keep])
-            weights.append(w[keep])
-            passes.append(tight(t)[keep])
-            pairs.append((t["chi2"] < CHI2_MAX)[keep])
-            paired.append((t["mass6"][half], w[half], photon_like(t)[half]))
+            c = columns[background_group(name)]
+            c["mass6"].append(t["mass6"][keep])
+            c["weights"].append(w[keep])
+            c["passes"].append(tight(t)[keep])
+            c["pairs"].append((t["chi2"] < CHI2_MAX)[keep])
+            c["paired"].append((t["mass6"][half], w[half], photon_like(t)[half]))
             if which == 0:
                 hit = tight(t) & half
                 raw = _map(t, hit, np.ones_like(w)) if raw is None else raw + _map(t, hit, np.ones_like(w))
-        share = TightShare.measure(np.concatenate(mass6), np.concatenate(weights), np.concatenate(pairs),
-                                   *(np.concatenate([p[k] for p in paired]) for k in range(3)))
+        share = {}
+        for g, c in columns.items():
+            m6, w6 = np.concatenate(c["mass6"]), np.concatenate(c["weights"])
+            share[g] = TightShare.measure(m6, w6, np.concatenate(c["pairs"]),
+                                          *(np.concatenate([p[k] for p in c["paired"]]) for k in range(3)))
+            if which == 0:
+                tight_w = np.concatenate([w[p] for w, p in zip(c["weights"], c["passes"])])
+                closure[g] = {"loose": float(w6.sum()), "simulated_tight": float(tight_w.sum()),
+                              "simulated_tight_events": int(tight_w.size),
+                              "factorised_tight": float(np.sum(w6 * share[g](m6)))}
         halves.append(sums)
         shares.append(share)
-        if which == 0:
-            m6, w6 = np.concatenate(mass6), np.concatenate(weights)
-            closure = {"loose": float(w6.sum()),
-                       "simulated_tight": float(sum(np.sum(w[p]) for w, p in zip(weights, passes))),
-                       "simulated_tight_events": int(sum(np.sum(p) for p in passes)),
-                       "factorised_tight": float(np.sum(w6 * share(m6)))}
     x, y = _bases()
     physical = _physical()
     smooth = partial(smooth_backgrounds, x=x, y=y, exposure=physical, join=JOIN)
@@ -548,16 +570,23 @@ def _background_part(specs, paths, ds, seed):
     fits = [smoothed_once(smooth, halves[k], name=f"darkonium_loose_{'prediction' if k == 0 else 'truth'}", **shared)
             for k in (0, 1)]
     mass6 = _centres(MASS6_EDGES)
-    loose_total = [sum(f.expected for f in fit.values()) for fit in fits]
-    tight_maps = [loose_total[k] * shares[k](mass6)[None, :] for k in (0, 1)]
-    closure["predicted_tight"] = float(tight_maps[0].sum())
-    closure = {k: v / ds.luminosity_pb if isinstance(v, float) else v for k, v in closure.items()}
+    tight_maps = []
+    for k in (0, 1):
+        maps = {}
+        for g in groups:
+            fitted = [f.expected for name, f in fits[k].items() if background_group(name) == g]
+            maps[g] = (sum(fitted) if fitted else np.zeros(physical.shape)) * shares[k][g](mass6)[None, :]
+        tight_maps.append(maps)
+    for g in groups:
+        closure[g]["predicted_tight"] = float(tight_maps[0][g].sum())
+        closure[g] = {key: v / ds.luminosity_pb if isinstance(v, float) else v for key, v in closure[g].items()}
     return fits[0], shares[0], tight_maps, raw, closure
 
 
 def _part(specs, paths, ds, seed, n_signal_events, window_sigma):
     efficiency, sigma_mean, sigma_mass6, flows = _signal_part(specs, paths, ds, seed, n_signal_events, window_sigma)
     fit, share, (prediction, truth), raw, closure = _background_part(specs, paths, ds, seed)
+    truth = sum(truth.values())
     f = 1 - OPTIMISATION_FRACTION
     if "data" in paths:
         t = _table(paths["data"], ds, seed)
@@ -571,9 +600,9 @@ def _part(specs, paths, ds, seed, n_signal_events, window_sigma):
         data = _events_in_cells(rng.poisson(f * truth), rng)
         optimisation_data = _events_in_cells(rng.poisson(OPTIMISATION_FRACTION * truth), rng)
     part = PartInputs(dataset=ds, efficiency=efficiency, sigma_mean=sigma_mean, sigma_mass6=sigma_mass6, loose_fit=fit,
-                      share=share, background=f * prediction, background_raw=raw, data=data,
-                      optimisation_data=optimisation_data, optimisation_background=OPTIMISATION_FRACTION * prediction,
-                      closure=closure)
+                      share=share, background_by_group={g: f * m for g, m in prediction.items()},
+                      background_raw=raw, data=data, optimisation_data=optimisation_data,
+                      optimisation_background=OPTIMISATION_FRACTION * sum(prediction.values()), closure=closure)
     return part, flows
 
 
@@ -669,19 +698,26 @@ def window(inputs: DarkoniumInputs, point) -> CountingWindow:
     y0, y1 = (_cell_coordinate(MASS6_EDGES, v) for v in (s0, s1))
     efficiency, signal, background, uncertainty, counts = [], [], [], [], []
     simulated = 0.0
+    i0, j0 = int(np.floor(x0)), int(np.floor(y0))
+    i1, j1 = max(int(np.ceil(x1)), i0 + 1), max(int(np.ceil(y1)), j0 + 1)
     for part in inputs.parts:
-        b = _fractional_box(part.cumulative["background"], x0, x1, y0, y1)
+        by_group = {g: _fractional_box(part.cumulative[g], x0, x1, y0, y1) for g in part.background_by_group}
+        b = sum(by_group.values())
         simulated += _fractional_box(part.cumulative["raw"], x0, x1, y0, y1)
-        # the loose fit's relative uncertainty on the cells that hold the window (outward)
-        i0, j0 = int(np.floor(x0)), int(np.floor(y0))
-        i1, j1 = max(int(np.ceil(x1)), i0 + 1), max(int(np.ceil(y1)), j0 + 1)
-        fit = part.loose_fit
-        relative = []
-        for sample in fit.values():
-            g = sample.gradients([i0], [i1], [j0], [j1])[0]
-            total = sum(s.expected[i0:i1, j0:j1].sum() for s in fit.values())
-            relative.append(float(g @ sample.covariance @ g) / max(total, 1e-300) ** 2)
-        rel = np.sqrt(sum(relative) + part.share.uncertainty(m_ups) ** 2 + FACTORISATION_SYSTEMATIC**2)
+        # each group's share of the window times the relative uncertainty of its loose fits (covariance, on the
+        # cells that hold the window, outward), of its tight share, and of the factorisation
+        variance = 0.0
+        for g, b_g in by_group.items():
+            samples = [f for name, f in part.loose_fit.items() if background_group(name) == g]
+            total = sum(f.expected[i0:i1, j0:j1].sum() for f in samples)
+            fit_variance = 0.0
+            for f in samples:
+                grad = f.gradients([i0], [i1], [j0], [j1])[0]
+                fit_variance += float(grad @ f.covariance @ grad)
+            relative2 = (fit_variance / max(total, 1e-300) ** 2 + part.share[g].uncertainty(m_ups) ** 2
+                         + FACTORISATION_SYSTEMATIC**2)
+            variance += b_g**2 * relative2
+        rel = np.sqrt(variance) / max(b, 1e-300)
         d = part.data
         inside = ((d[:, 0] >= np.log10(m0)) & (d[:, 0] < np.log10(m1)) & (d[:, 1] >= s0) & (d[:, 1] < s1))
         efficiency.append(float(inputs.efficiency_at(part, m_ups, mass_a, 0.0)[0]))

@@ -30,16 +30,17 @@ from ..core.errors import KinematicError, ParameterError
 from ..detector.experiments import Beams
 from ..detector.frames import Frame
 from ..io.ntuple import ORIGIN
-from ..physics import dark_photon, darkonium
+from ..physics import dark_photon, darkonium, hadrons
 from . import b_decays
 from .b_decays import DecayLengths, two_body_decay
-from .decays import ORTHO_POSITRONIUM_WEIGHT_MAX, ortho_positronium_weight, three_body_decay
+from .decays import ORTHO_POSITRONIUM_WEIGHT_MAX, n_body_decay, ortho_positronium_weight, three_body_decay
 from .dimuon import BACKGROUND_SIGMA_PB, generate_lepton_pairs
 from .generators import GeneratedEvents
 from .production import SampleSpec
 
-__all__ = ["MATRIX_ELEMENTS", "PAIR_CHANNELS", "background_specs", "generate_darkonium", "isr_cos_max",
-           "isr_photon_cos_theta", "lifetime_weights", "sigma_six_tracks_pb", "skim"]
+__all__ = ["MATRIX_ELEMENTS", "PAIR_CHANNELS", "SIX_PION_MASS_GEV", "background_specs", "generate_darkonium",
+           "generate_isr_six_pions", "isr_cos_max", "isr_photon_cos_theta", "lifetime_weights", "sigma_isr_six_pions_pb",
+           "sigma_six_tracks_pb", "skim"]
 
 #: The A' decays reconstructed as a pair of tracks: name, PDG id of the negative track, of the positive one.
 PAIR_CHANNELS = (("ee", 11, -11), ("mumu", 13, -13), ("pipi", -211, 211))
@@ -59,15 +60,20 @@ def isr_cos_max(x, sqrt_s_gev) -> float:
 def isr_photon_cos_theta(rng, n, x, sqrt_s_gev):
     """cos(theta) of the initial-state photon in the centre-of-mass frame (theta to the e- beam): the
     density (2 - 2x + x^2) / sin^2 theta - x^2 / 2 on |cos theta| < :func:`isr_cos_max`, by acceptance from
-    1 / sin^2 theta (drawn as tanh(u artanh(cos_max)), u uniform in [-1, 1])."""
-    c_max = isr_cos_max(x, sqrt_s_gev)
+    1 / sin^2 theta (drawn as tanh(u artanh(cos_max)), u uniform in [-1, 1]). ``x``: one energy fraction,
+    or one per photon (n,), the cut-off then that of their median (it moves by (m_e / E)^2, inside the
+    beam pipe)."""
+    x = np.broadcast_to(np.asarray(x, dtype=float), (n,))
+    c_max = isr_cos_max(float(np.median(x)) if n else 0.5, sqrt_s_gev)
     a, b = 2 - 2 * x + x * x, x * x / 2
-    out = np.empty(0)
-    while out.size < n:
-        trial = np.tanh(rng.uniform(-1, 1, 2 * (n - out.size) + 16) * np.arctanh(c_max))
-        keep = rng.random(trial.size) < 1 - b * (1 - trial**2) / a
-        out = np.concatenate([out, trial[keep]])
-    return out[:n]
+    out = np.empty(n)
+    todo = np.arange(n)
+    while todo.size:
+        trial = np.tanh(rng.uniform(-1, 1, todo.size) * np.arctanh(c_max))
+        keep = rng.random(todo.size) < 1 - b[todo] * (1 - trial**2) / a[todo]
+        out[todo[keep]] = trial[keep]
+        todo = todo[~keep]
+    return out
 
 
 def _visible_fractions(dark_photon_mass_gev):
@@ -172,7 +178,8 @@ def generate_darkonium(rng, n, *, beams: Beams, darkonium_mass_gev: float, dark_
     truth |= {f"channel_{i}": channel[:, i] for i in range(3)}
     return GeneratedEvents(p4=p4, vertex_mm=vertex, pdgid=pdgid, origin=origin, sigma_pb=sigma,
                            cuts={"darkonium_mass_gev": m_ups, "dark_photon_mass_gev": m_a, "alpha_d": alpha_d,
-                                 "epsilon": epsilon, "ctau_mm": None if lengths is None else lengths.tolist(),
+                                 "epsilon": epsilon, "ctau_mm": (None if lengths is None else lengths.tolist() if lengths.size > 1
+                                             else float(lengths[0])),
                                  "matrix_element": matrix_element,
                                  "decay_lengths": None if decay_lengths is None else repr(decay_lengths)},
                            truth=truth)
@@ -186,6 +193,50 @@ def lifetime_weights(truth, decay_lengths: DecayLengths, ctau_mm: float) -> np.n
     return np.prod([decay_lengths.weight(np.asarray(truth[f"proper_length_mm_{i}"]), ctau_mm) for i in range(3)], axis=0)
 
 
+#: The masses (GeV) of the six-pion system of :func:`generate_isr_six_pions`: BaBar's measured range.
+SIX_PION_MASS_GEV = hadrons.six_pion_range_gev()
+
+
+def sigma_isr_six_pions_pb(sqrt_s_gev) -> float:
+    """sigma(e+e- -> gamma 3(pi+ pi-)) in pb with the photon at any angle and the six pions' mass in BaBar's
+    measured range (:func:`analysis_lib.physics.hadrons.sigma_isr_pb` of
+    :func:`~analysis_lib.physics.hadrons.sigma_six_pions_nb`): 4.2 pb at 10.58 GeV."""
+    return hadrons.sigma_isr_pb(lambda m: 1e3 * hadrons.sigma_six_pions_nb(m), sqrt_s_gev, SIX_PION_MASS_GEV)
+
+
+def generate_isr_six_pions(rng, n, *, beams: Beams) -> GeneratedEvents:
+    """``n`` events e+e- -> gamma_ISR 3(pi+ pi-) in the lab frame: the six-pion mass m from
+    (2 m / s) W(s, x) sigma(e+e- -> 3(pi+ pi-); m) (:func:`analysis_lib.physics.hadrons.isr_mass_density_pb`,
+    BaBar's measured cross section; uniform within each 2.5 MeV step of the tabulated density), the photon's
+    angle from the radiator's angular form (:func:`isr_photon_cos_theta`), the pions flat in six-body phase
+    space in the system's frame (:func:`~analysis_lib.simulation.decays.n_body_decay`: the measured
+    dynamics, dominated by rho0 and a1 resonances in the intermediate states, is not followed: the pair
+    masses of these events are those of phase space). Particle 0 is the photon, 1-6 the pions
+    (pi-, pi+ in turn)."""
+    sqrt_s = beams.sqrt_s_gev
+    low, high = SIX_PION_MASS_GEV
+    edges = np.linspace(low, high, 1281)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    density = hadrons.isr_mass_density_pb(centres, sqrt_s, 1e3 * hadrons.sigma_six_pions_nb(centres))
+    cell = rng.choice(centres.size, size=n, p=density / density.sum())
+    mass = edges[cell] + rng.random(n) * (edges[1] - edges[0])
+    x = 1 - mass**2 / sqrt_s**2
+    e_gamma = x * sqrt_s / 2
+    cos_theta, phi = isr_photon_cos_theta(rng, n, x, sqrt_s), rng.uniform(0, 2 * np.pi, n)
+    sin_theta = np.sqrt(1 - cos_theta**2)
+    photon = e_gamma[:, None] * np.stack([np.ones(n), sin_theta * np.cos(phi), sin_theta * np.sin(phi), cos_theta],
+                                         axis=1)
+    system = np.concatenate([(sqrt_s - e_gamma)[:, None], -photon[:, 1:]], axis=1)
+    pions = n_body_decay(rng, system, [mass_gev(211)] * 6)
+    p4 = Frame(beams).to_lab(np.concatenate([photon[:, None, :], pions], axis=1))
+    pdgid = np.tile(np.array([22, -211, 211, -211, 211, -211, 211], dtype=np.int32), (n, 1))
+    origin = np.full((n, 7), ORIGIN["continuum"], dtype=np.int32)
+    origin[:, 0] = ORIGIN["hard_photon"]
+    return GeneratedEvents(p4=p4, vertex_mm=np.zeros((n, 7, 3)), pdgid=pdgid, origin=origin,
+                           sigma_pb=sigma_isr_six_pions_pb(sqrt_s),
+                           cuts={"six_pion_mass_gev": list(SIX_PION_MASS_GEV)}, truth={"six_pion_mass_gev": mass})
+
+
 def skim(events):
     """The skim of the six-track final state before writing: exactly six tracks of zero total charge."""
     import awkward as ak
@@ -197,24 +248,31 @@ def background_specs(beams: Beams, *, max_mc_events: int, bb_per_pb: float = 0.0
     """The backgrounds of six tracks and a photon at the beams' sqrt(s), as samples with tracks: the
     continuum e+e- -> q qbar of each flavour (Pythia, :func:`~analysis_lib.simulation.b_decays.continuum_sigma_pb`:
     the cross sections at 10.58 GeV scaled as 1 / s), generic B Bbar where ``bb_per_pb`` (B pairs per pb of
-    luminosity) is positive, and tau pairs with initial-state radiation and every tau decay (Pythia;
-    919 pb at 10.58 GeV, scaled as 1 / s). ``max_mc_events`` simulated events in all: 80% to the
-    continuum and B Bbar, 20% to tau pairs. Not modelled: the decays of the Upsilon(3S) and Upsilon(2S)
-    themselves in their on-resonance data, multi-hadron production with a hard initial-state photon
-    normalised to measured cross sections, and four-lepton QED processes (the chapter states their
-    absence where it draws its backgrounds)."""
+    luminosity) is positive, tau pairs with initial-state radiation and every tau decay (Pythia; 919 pb at
+    10.58 GeV, scaled as 1 / s), and e+e- -> gamma_ISR 3(pi+ pi-) normalised to BaBar's measured cross section
+    (:func:`generate_isr_six_pions`; Pythia's continuum has no initial-state radiation). ``max_mc_events``
+    simulated events in all: 70% to the continuum and B Bbar, 15% to tau pairs, 15% to the six pions. Not
+    modelled: the decays of the Upsilon(3S) and Upsilon(2S) themselves in their on-resonance data, other
+    multi-hadron final states with a hard initial-state photon, and four-lepton QED processes with photon
+    conversions (the chapter states their absence where it draws its backgrounds)."""
     if not (isinstance(max_mc_events, int | np.integer) and max_mc_events >= 10_000):
         raise ParameterError(f"max_mc_events={max_mc_events!r} must be an integer >= 10000")
     sqrt_s = beams.sqrt_s_gev
     continuum_pb = {q: b_decays.continuum_sigma_pb(q, sqrt_s) for q in b_decays.CONTINUUM_PB}
-    share = 1.0 if bb_per_pb <= 0 else 0.8 * sum(continuum_pb.values()) / (sum(continuum_pb.values()) + bb_per_pb)
+    share = 1.0 if bb_per_pb <= 0 else 0.7 * sum(continuum_pb.values()) / (sum(continuum_pb.values()) + bb_per_pb)
     specs = b_decays.background_specs(beams, continuum_pb=continuum_pb, n_bb_per_pb=bb_per_pb,
-                                      max_mc_events=int(0.8 * max_mc_events), continuum_share=min(share / 0.8, 1.0))
+                                      max_mc_events=int(0.7 * max_mc_events), continuum_share=min(share / 0.7, 1.0))
     sigma_tau = BACKGROUND_SIGMA_PB[15] * (b_decays.CONTINUUM_SQRT_S_GEV / sqrt_s) ** 2
     specs.append(SampleSpec(
         name="bkg_tautau", label="ττ(γ)", kind="background", sigma_pb=sigma_tau,
         generate=partial(generate_lepton_pairs, beams=beams, flavour=15, sigma_pb=sigma_tau),
         config={"process": "tau tau (gamma), every tau decay", "generator": "pythia"},
-        n_events=int(0.2 * max_mc_events), tracks=True, chunk=100_000,
+        n_events=int(0.15 * max_mc_events), tracks=True, chunk=100_000,
+    ))
+    specs.append(SampleSpec(
+        name="bkg_isr_6pi", label="γ_ISR 3(π+π−)", kind="background", sigma_pb=partial(sigma_isr_six_pions_pb, sqrt_s),
+        generate=partial(generate_isr_six_pions, beams=beams),
+        config={"process": "gamma_ISR 3(pi+ pi-), BaBar's measured cross section, six-body phase space"},
+        n_events=int(0.15 * max_mc_events), tracks=True, chunk=100_000,
     ))
     return specs

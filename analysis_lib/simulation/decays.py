@@ -5,6 +5,9 @@
   three-body phase space is uniform in (m12^2, m23^2); PDG Review of Particle Physics, "Kinematics",
   section on three-body decays), then accepted with probability ``weight / weight_max`` when a
   matrix element is given, and the decay plane oriented isotropically.
+* :func:`n_body_decay`: decays to any number of daughters flat in phase space, by the Raubold-Lynch
+  method of successive two-body decays weighted by their momenta and accepted against the bound of
+  F. James, "Monte Carlo phase space", CERN 68-15 (1968) (the algorithm of CERNLIB's GENBOD).
 * :func:`ortho_positronium_weight`: the spin-averaged |M|^2 of ortho-positronium -> 3 gamma (A. Ore,
   J. L. Powell, Phys. Rev. 75 (1949) 1696) in the photons' energy fractions, the matrix element of
   darkonium -> 3 A' for A' much lighter than the darkonium.
@@ -17,7 +20,7 @@ import numpy as np
 from ..core.errors import KinematicError, ParameterError
 from ..core.kinematics import boost, invariant_mass2, isotropic_directions, orthonormal_frames
 
-__all__ = ["ORTHO_POSITRONIUM_WEIGHT_MAX", "ortho_positronium_weight", "three_body_decay"]
+__all__ = ["ORTHO_POSITRONIUM_WEIGHT_MAX", "n_body_decay", "ortho_positronium_weight", "three_body_decay"]
 
 #: The largest value of :func:`ortho_positronium_weight` on the Dalitz region.
 ORTHO_POSITRONIUM_WEIGHT_MAX = 2.0
@@ -121,3 +124,81 @@ def three_body_decay(rng, parent_p4, masses, *, weight=None, weight_max: float |
     rest = np.concatenate([e[..., None], momenta], axis=-1)
     beta = parent_p4[:, 1:] / parent_p4[:, :1]
     return boost(rest, beta[:, None, :])
+
+
+def _two_body_momentum(m, m1, m2):
+    """The daughters' momentum in the rest frame of a parent of mass ``m`` decaying to ``m1`` and ``m2``."""
+    m, m1, m2 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (m, m1, m2)))
+    lam = (m**2 - (m1 + m2) ** 2) * (m**2 - (m1 - m2) ** 2)
+    return np.sqrt(np.clip(lam, 0, None)) / np.maximum(2 * m, 1e-300)
+
+
+def n_body_decay(rng, parent_p4, masses):
+    """Decays of parents (n, 4) into ``len(masses)`` daughters of ``masses`` (GeV), flat in phase space:
+    the daughters' four-momenta (n, k, 4) in the frame of ``parent_p4``.
+
+    The Raubold-Lynch method (F. James, CERN 68-15): the invariant masses of the first 2, 3, ... k-1
+    daughters are drawn from ordered uniform numbers spread over the kinetic energy, each system decays to
+    the previous one and one daughter isotropically in its rest frame, and the event is kept with
+    probability (product of the two-body momenta) / (its bound: the product at the largest mass each system
+    can have over the smallest it can decay to). Parents of different masses are allowed; each is drawn
+    until kept."""
+    parent_p4 = np.asarray(parent_p4, dtype=float)
+    if parent_p4.ndim != 2 or parent_p4.shape[1] != 4:
+        raise ParameterError(f"parent_p4 must have shape (n, 4); got {parent_p4.shape}")
+    masses = np.asarray(masses, dtype=float)
+    k = masses.size
+    if k < 2 or np.any(masses < 0):
+        raise ParameterError(f"masses={masses.tolist()!r} must be two or more non-negative daughter masses")
+    n = len(parent_p4)
+    big_m = np.sqrt(np.clip(invariant_mass2(parent_p4), 0, None))
+    kinetic = big_m - masses.sum()
+    if np.any(kinetic <= 0):
+        raise KinematicError(f"a {k}-body decay below threshold: parents as light as {float(big_m.min())!r} GeV "
+                             f"cannot make daughters of {float(masses.sum())!r} GeV in all")
+    cumulative = np.cumsum(masses)  # masses of the first 1, 2, ..., k daughters at rest
+    # James's bound of the weight, per parent
+    bound = np.ones(n)
+    top, bottom = kinetic + masses[0], np.zeros(n)
+    for i in range(1, k):
+        bottom = bottom + masses[i - 1]
+        top = top + masses[i]
+        bound = bound * _two_body_momentum(top, bottom, masses[i])
+    def trials(rows):
+        r = np.sort(rng.random((rows.size, k - 2)), axis=1) if k > 2 else np.zeros((rows.size, 0))
+        trial = np.concatenate([np.zeros((rows.size, 1)), r, np.ones((rows.size, 1))], axis=1)
+        trial = cumulative[None, :] + trial * kinetic[rows, None]
+        return trial, np.prod(_two_body_momentum(trial[:, 1:], trial[:, :-1], masses[None, 1:]), axis=1)
+
+    # James's bound is far above the weights for many daughters (200 times for six pions): accept against
+    # a share of it, twice the largest ratio seen in a pilot, and start again with a larger share should a
+    # weight ever exceed it (the accepted events are then exactly flat)
+    pilot = rng.integers(n, size=min(n, 2000) * 10)
+    _, weight = trials(pilot)
+    share = min(1.0, 2 * float(np.max(weight / bound[pilot])))
+    while True:
+        system = np.empty((n, k))  # invariant mass of the first j + 1 daughters
+        todo, exceeded = np.arange(n), 0.0
+        while todo.size and not exceeded:
+            trial, weight = trials(todo)
+            ratio = weight / (share * bound[todo])
+            exceeded = float(ratio.max()) if ratio.max() > 1 else 0.0
+            keep = rng.random(todo.size) < ratio
+            system[todo[keep]] = trial[keep]
+            todo = todo[~keep]
+        if not exceeded:
+            break
+        share = min(1.0, 2 * exceeded * share)
+    # build the decay chain from the first daughter up: system j+1 -> system j + daughter j+1
+    momenta = np.zeros((n, k, 4))
+    momenta[:, 0, 0] = masses[0]
+    for j in range(1, k):
+        p = _two_body_momentum(system[:, j], system[:, j - 1], masses[j])
+        direction = isotropic_directions(rng, n)
+        inner = np.concatenate([np.sqrt(p**2 + system[:, j - 1] ** 2)[:, None], -p[:, None] * direction], axis=1)
+        # the first j daughters, at rest in system j, move with system j inside system j + 1
+        beta = inner[:, 1:] / inner[:, :1]
+        momenta[:, :j] = boost(momenta[:, :j], beta[:, None, :])
+        momenta[:, j] = np.concatenate([np.sqrt(p**2 + masses[j] ** 2)[:, None], p[:, None] * direction], axis=1)
+    beta = parent_p4[:, 1:] / parent_p4[:, :1]
+    return boost(momenta, beta[:, None, :])

@@ -149,3 +149,28 @@ def test_background_samples_and_skim():
     kept = skim(events)
     assert kept.sum() == len(pair_candidates(events)) > 500
     assert np.all(ak.to_numpy(ak.num(events.track[kept])) == 6)
+
+
+def test_six_pions_with_an_initial_state_photon():
+    """gamma_ISR 3(pi+ pi-): the photon and six pions carry the beams' four-momentum, the pions' mass is the
+    drawn one, its distribution follows the radiative-return density of BaBar's cross section (the
+    quantiles of its cumulative), and the photon's energy is x sqrt(s) / 2 with x = 1 - m^2 / s."""
+    from analysis_lib.core.kinematics import invariant_mass2
+    from analysis_lib.detector.frames import Frame
+    from analysis_lib.physics import hadrons
+    from analysis_lib.simulation.darkonium import SIX_PION_MASS_GEV, generate_isr_six_pions
+
+    events = generate_isr_six_pions(np.random.default_rng(8), 40_000, beams=BEAMS)
+    beams = np.sum(BEAMS.four_momenta(), axis=0)
+    assert np.abs(events.p4.sum(axis=1) - beams).max() < 1e-9
+    mass = events.truth["six_pion_mass_gev"]
+    np.testing.assert_allclose(np.sqrt(invariant_mass2(events.p4[:, 1:].sum(axis=1))), mass, rtol=1e-9)
+    grid = np.linspace(*SIX_PION_MASS_GEV, 20_001)
+    density = hadrons.isr_mass_density_pb(grid, BEAMS.sqrt_s_gev, hadrons.sigma_six_pions_nb(grid))
+    cdf = np.cumsum(density) / density.sum()
+    for q in (0.1, 0.5, 0.9):
+        assert np.quantile(mass, q) == pytest.approx(grid[np.searchsorted(cdf, q)], abs=0.02)
+    cm = Frame(BEAMS).to_cm(events.p4[:, 0])
+    x = 1 - mass**2 / BEAMS.sqrt_s_gev**2
+    np.testing.assert_allclose(cm[:, 0], x * BEAMS.sqrt_s_gev / 2, rtol=1e-9)
+    assert events.pdgid[0].tolist() == [22, -211, 211, -211, 211, -211, 211]

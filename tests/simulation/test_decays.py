@@ -80,3 +80,29 @@ def test_bad_input():
         three_body_decay(rng, parents(3, 3.0), (0.4, 0.4, 0.4), weight=ortho_positronium_weight)
     with pytest.raises(ParameterError, match="above weight_max"):
         three_body_decay(rng, parents(1000, 3.0), (0.0, 0.0, 0.0), weight=ortho_positronium_weight, weight_max=1.0)
+
+
+def test_n_body_decay_is_flat_phase_space():
+    """Raubold-Lynch decays conserve four-momentum, give each daughter its mass, and for three daughters
+    reproduce the flat Dalitz plot of three_body_decay (the quantiles of m12^2 and m23^2 agree); six pions
+    of parents of varied masses come out too."""
+    from analysis_lib.core.kinematics import invariant_mass2
+    from analysis_lib.simulation.decays import n_body_decay
+
+    rng = np.random.default_rng(11)
+    n = 100_000
+    parent = np.tile([3.0, 0.0, 0.0, 1.0], (n, 1))
+    d = n_body_decay(rng, parent, [0.1396, 0.4937, 0.1396])
+    assert np.abs(d.sum(axis=1) - parent).max() < 1e-12
+    np.testing.assert_allclose(np.sqrt(invariant_mass2(d)), np.tile([0.1396, 0.4937, 0.1396], (n, 1)), atol=1e-9)
+    t = three_body_decay(rng, parent, (0.1396, 0.4937, 0.1396))
+    for i, j in ((0, 1), (1, 2)):
+        q = [0.05, 0.25, 0.5, 0.75, 0.95]
+        np.testing.assert_allclose(np.quantile(invariant_mass2(d[:, i] + d[:, j]), q),
+                                   np.quantile(invariant_mass2(t[:, i] + t[:, j]), q), rtol=0.02)
+    masses = np.linspace(1.0, 4.5, 2000)
+    parents = np.column_stack([np.sqrt(masses**2 + 0.25), np.zeros((2000, 2)), np.full(2000, 0.5)])
+    six = n_body_decay(rng, parents, [0.1396] * 6)
+    assert np.abs(six.sum(axis=1) - parents).max() < 1e-12
+    with pytest.raises(KinematicError, match="below threshold"):
+        n_body_decay(rng, parent[:1] * 0.2, [0.1396] * 6)
