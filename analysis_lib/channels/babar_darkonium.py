@@ -429,6 +429,11 @@ class PartInputs:
                 **{g: summed_area(m) for g, m in self.background_by_group.items()}}
 
     @cached_property
+    def data_by_mass(self) -> np.ndarray:
+        """The data events in increasing log10 m_bar (a window's events are one slice of them)."""
+        return self.data[np.argsort(self.data[:, 0], kind="stable")]
+
+    @cached_property
     def limits_luminosity_pb(self) -> float:
         return (1 - OPTIMISATION_FRACTION) * self.dataset.luminosity_pb
 
@@ -718,8 +723,9 @@ def window(inputs: DarkoniumInputs, point) -> CountingWindow:
                          + FACTORISATION_SYSTEMATIC**2)
             variance += b_g**2 * relative2
         rel = np.sqrt(variance) / max(b, 1e-300)
-        d = part.data
-        inside = ((d[:, 0] >= np.log10(m0)) & (d[:, 0] < np.log10(m1)) & (d[:, 1] >= s0) & (d[:, 1] < s1))
+        d = part.data_by_mass
+        lo, hi = np.searchsorted(d[:, 0], [np.log10(m0), np.log10(m1)])
+        inside = (d[lo:hi, 1] >= s0) & (d[lo:hi, 1] < s1)
         efficiency.append(float(inputs.efficiency_at(part, m_ups, mass_a, 0.0)[0]))
         signal.append(signal_per_unit(inputs, part, point))
         background.append(b)
