@@ -23,9 +23,12 @@ and the model paper say the signal is:
    of M_6 (a factorisation: the pairing and the photon requirements select the event's topology, not
    its pair mass; measured closure in the chapter);
 5. the datasets' windows combined as one count (their summed signal, background and events), a 90%
-   credibility upper limit with a uniform prior in the signal and the uncertainties marginalised:
-   exact for the combination when signal and background keep one ratio across datasets, which holds
-   here to a few percent (both scale as 1/s, the signal with the radiator W(s, x) besides);
+   credibility upper limit with a uniform prior in the signal and the uncertainties marginalised (the
+   factorisation's uncertainty common to all datasets, the statistical ones not). The summed count is
+   the whole likelihood's sufficient statistic where signal and background keep one ratio across the
+   datasets; they do within 10% below m_Upsilon_D = 7 GeV, but near the largest masses the radiator
+   favours the lower energies (the signal-to-background ratio of the Upsilon(2S) data is 1.5-2 times the
+   Upsilon(4S)'s at 9-9.5 GeV), where the sum gives up some of the combination's power (never coverage);
 6. the limit on the visible production width, Gamma(Upsilon_D -> e+e-) B(Upsilon_D -> 3A')
    B(A' -> e+e-, mu+mu-, pi+pi-)^3 for prompt A' decays, in eV: independent of alpha_D; and from it the
    limit on epsilon at each alpha_D of :data:`ALPHA_D` where the darkonium binds, with the A' lifetime
@@ -107,8 +110,7 @@ SIGNAL_MASSES_GEV = (1.0, 2.0, 3.5, 5.0, 6.5, 8.0, 9.5)
 SIGNAL_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: The A' proper decay lengths (mm) at which the signal efficiency is measured: each signal sample holds
 #: an equal share of events at each (:func:`~analysis_lib.simulation.darkonium.generate_darkonium`); the
-#: efficiency is interpolated in log(c tau) between them (prompt below the second, that of the last
-#: beyond it, times exp(-(c tau / last - 1)): a loss the chapter's epsilon reach does not come near).
+#: efficiency is interpolated by :func:`_lifetime_interpolation`.
 CTAU_MM = (0.0, 0.1, 1.0, 10.0)
 #: chi^2 of the pair masses: the loose selection (the background densities) and the tight one.
 LOOSE_CHI2_MAX = 100.0
@@ -214,6 +216,7 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, max_mc_events: int):
     if ds.combines:
         raise ParameterError(f"dataset {ds.name!r} combines {list(ds.combines)}: ask for the samples of each part")
     beams = ds.experiment.beams
+    n_signal_events = signal_events(n_signal_events)
     specs = []
     for m_ups, m_a in signal_points():
         specs.append(SampleSpec(
@@ -226,6 +229,13 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, max_mc_events: int):
             n_events=n_signal_events, tracks=True, chunk=_signal_chunk(n_signal_events),
         ))
     return specs + background_specs(beams, max_mc_events=max_mc_events, bb_per_pb=_bb_per_pb(ds))
+
+
+def signal_events(n_signal_events: int) -> int:
+    """The simulated events of a signal point: ``n_signal_events`` rounded up to a multiple of the number
+    of lifetimes, so that each lifetime holds exactly a share of every chunk (:func:`_signal_chunk`)."""
+    k = len(CTAU_MM)
+    return -(-int(n_signal_events) // k) * k
 
 
 def _signal_chunk(n_signal_events):
@@ -338,7 +348,8 @@ class BinnedShare:
     """The share of loose background events that pass one requirement, versus M_6: measured in bins that
     each hold at least ``min_events`` passing simulated events (one bin for all when fewer pass), linear
     between the bins' weighted centres and constant beyond, with each bin's relative statistical
-    uncertainty 1 / sqrt(passing events)."""
+    uncertainty 1 / sqrt(N_eff) of its passing events, N_eff = (sum w)^2 / sum w^2 (samples of different
+    weights mix in a group)."""
 
     centres: np.ndarray
     share: np.ndarray
@@ -362,9 +373,11 @@ class BinnedShare:
         loose_w = np.bincount(which, weights=w, minlength=bins)
         pass_w = np.bincount(which, weights=w * t, minlength=bins)
         passing = np.bincount(which, weights=t.astype(float), minlength=bins)
+        pass_w2 = np.bincount(which, weights=w**2 * t, minlength=bins)
+        effective = pass_w**2 / np.maximum(pass_w2, 1e-300)
         centres = np.bincount(which, weights=w * m, minlength=bins) / np.maximum(loose_w, 1e-300)
         return cls(centres=centres, share=pass_w / np.maximum(loose_w, 1e-300),
-                   relative_uncertainty=1 / np.sqrt(np.maximum(passing, 1)), edges=edges, passing=passing)
+                   relative_uncertainty=1 / np.sqrt(np.maximum(effective, 1)), edges=edges, passing=passing)
 
     def __call__(self, mass6):
         return np.interp(mass6, self.centres, self.share)
@@ -448,6 +461,7 @@ class DarkoniumInputs(Inputs):
     grid_f: np.ndarray
     window_sigma: float
     signal_flows: dict = field(default_factory=dict, repr=False)
+    sample_rows: list = field(default_factory=list, repr=False)
 
     def interpolate(self, values, darkonium_mass_gev, mass_a_gev):
         """A per-grid-point quantity (M, fraction[, ...]) at (M, m_A'), linear in M and the fraction."""
@@ -464,8 +478,11 @@ class DarkoniumInputs(Inputs):
 
 def _lifetime_interpolation(per_ctau, ctau_mm):
     """Efficiencies measured at :data:`CTAU_MM` (last axis) at proper lengths ``ctau_mm`` (array): the
-    prompt value up to the second length's tenth, linear in log(c tau) between the measured lengths,
-    beyond the last times exp(-(c tau / last - 1))."""
+    prompt value up to a tenth of the second length (0.01 mm, far below the vertex resolution), linear in
+    log(c tau) between the measured lengths, and beyond the last one falling as (last / c tau)^3: each of
+    the three A' must decay inside the tracker, with a probability about R / (beta gamma c tau) once its
+    flight is much longer than the tracker's radius R (derived; the chapter's epsilon reach keeps c tau
+    below a few mm at 20 MeV, the lightest A')."""
     per_ctau = np.asarray(per_ctau, float)
     lengths = np.asarray(CTAU_MM, float)
     ctau = np.atleast_1d(np.asarray(ctau_mm, float))
@@ -473,12 +490,14 @@ def _lifetime_interpolation(per_ctau, ctau_mm):
     x = np.log10(np.maximum(ctau, lengths[1] / 10))
     out = np.interp(x, logs, per_ctau)
     beyond = ctau > lengths[-1]
-    out = np.where(beyond, per_ctau[-1] * np.exp(-(ctau / lengths[-1] - 1)), out)
+    out = np.where(beyond, per_ctau[-1] * (lengths[-1] / np.maximum(ctau, lengths[-1])) ** 3, out)
     return out
 
 
-def _signal_part(specs, paths, ds, seed, n_signal_events, window_sigma):
-    """Efficiencies (tight, inside the window, at each lifetime) and resolutions of one dataset's grid."""
+def _signal_part(specs, paths, ds, seed, n_signal_events, window_sigma, reference=None):
+    """Efficiencies (tight, inside the window, at each lifetime) and resolutions of one dataset's grid. The
+    window is that of the resolutions ``reference`` (the first dataset's: one window for all the datasets of
+    a run, as :func:`window` draws it), or of this dataset's own."""
     grid_m, grid_f = np.array(SIGNAL_MASSES_GEV), np.array(SIGNAL_FRACTIONS)
     efficiency = np.zeros((grid_m.size, grid_f.size, len(CTAU_MM)))
     sigma_mean, sigma_mass6 = np.zeros((grid_m.size, grid_f.size)), np.zeros((grid_m.size, grid_f.size))
@@ -499,9 +518,10 @@ def _signal_part(specs, paths, ds, seed, n_signal_events, window_sigma):
                 f"pass the selection of {ds.name}; raise n_signal_events")
         sigma_mean[i, j] = peak_summary(t["mean"][prompt])[1]
         sigma_mass6[i, j] = peak_summary(t["mass6"][prompt])[1]
-        inside = (selected & (np.abs(t["mean"] - m_a) < window_sigma * sigma_mean[i, j])
-                  & (np.abs(t["mass6"] - m_ups) < window_sigma * sigma_mass6[i, j]))
-        per_ctau = n_generated / len(CTAU_MM)
+        dm, d6 = (sigma_mean[i, j], sigma_mass6[i, j]) if reference is None else (reference[0][i, j], reference[1][i, j])
+        inside = (selected & (np.abs(t["mean"] - m_a) < window_sigma * dm)
+                  & (np.abs(t["mass6"] - m_ups) < window_sigma * d6))
+        per_ctau = n_generated / len(CTAU_MM)  # exact: the lifetimes take the events in turn (signal_events)
         for k, ctau in enumerate(CTAU_MM):
             efficiency[i, j, k] = np.sum(inside & np.isclose(t["ctau_mm"], ctau)) / per_ctau
         flows[spec.label] = _flow({**t, "weight": np.ones_like(t["weight"])}, float(n_generated))
@@ -519,6 +539,9 @@ def _events_in_cells(counts, rng):
     return np.stack([x, y], axis=1)
 
 
+#: Bands of the mean pair mass (GeV) in which the factorisation's closure is shown: below the pion-pair
+#: threshold, up to 1 GeV, above.
+CLOSURE_BANDS_GEV = ((0.015, 0.28), (0.28, 1.0), (1.0, 3.5))
 #: The background groups whose tight shares are measured apart: events with a hard initial-state photon
 #: and nothing else (their recoil is the photon) and the others (continuum, B Bbar, tau pairs: their
 #: recoil holds what escaped). Sample name -> group.
@@ -540,7 +563,8 @@ def _background_part(specs, paths, ds, seed):
     halves, shares, raw = [], [], None
     closure = {}
     for which in (0, 1):
-        sums, columns = {}, {g: {"mass6": [], "weights": [], "passes": [], "pairs": [], "paired": []} for g in groups}
+        sums = {}
+        columns = {g: {"mass6": [], "mean": [], "weights": [], "passes": [], "pairs": [], "paired": []} for g in groups}
         for name, t in tables.items():
             half = (np.arange(len(t["weight"])) % 2 == which)
             w = np.where(half, 2.0 * t["weight"], 0.0)
@@ -548,6 +572,7 @@ def _background_part(specs, paths, ds, seed):
             sums[name] = (_map(t, keep, w), _map(t, keep, w**2))
             c = columns[background_group(name)]
             c["mass6"].append(t["mass6"][keep])
+            c["mean"].append(t["mean"][keep])
             c["weights"].append(w[keep])
             c["passes"].append(tight(t)[keep])
             c["pairs"].append((t["chi2"] < CHI2_MAX)[keep])
@@ -561,10 +586,15 @@ def _background_part(specs, paths, ds, seed):
             share[g] = TightShare.measure(m6, w6, np.concatenate(c["pairs"]),
                                           *(np.concatenate([p[k] for p in c["paired"]]) for k in range(3)))
             if which == 0:
-                tight_w = np.concatenate([w[p] for w, p in zip(c["weights"], c["passes"])])
-                closure[g] = {"loose": float(w6.sum()), "simulated_tight": float(tight_w.sum()),
-                              "simulated_tight_events": int(tight_w.size),
-                              "factorised_tight": float(np.sum(w6 * share[g](m6)))}
+                passes = np.concatenate(c["passes"])
+                mean, predicted = np.concatenate(c["mean"]), w6 * share[g](m6)
+                closure[g] = {"loose": float(w6.sum()), "simulated_tight": float(w6[passes].sum()),
+                              "simulated_tight_events": int(passes.sum()), "factorised_tight": float(predicted.sum())}
+                # the same in bands of the pair mass: the factorisation assumes the share depends on M_6 alone
+                for lo, hi in CLOSURE_BANDS_GEV:
+                    band = (mean >= lo) & (mean < hi)
+                    closure[g][f"band {lo:g}-{hi:g} GeV"] = (int((passes & band).sum()), float(w6[passes & band].sum()),
+                                                             float(predicted[band].sum()))
         halves.append(sums)
         shares.append(share)
     x, y = _bases()
@@ -582,14 +612,19 @@ def _background_part(specs, paths, ds, seed):
             fitted = [f.expected for name, f in fits[k].items() if background_group(name) == g]
             maps[g] = (sum(fitted) if fitted else np.zeros(physical.shape)) * shares[k][g](mass6)[None, :]
         tight_maps.append(maps)
+    def per_pb(v):
+        return v / ds.luminosity_pb if isinstance(v, float) else v
+
     for g in groups:
         closure[g]["predicted_tight"] = float(tight_maps[0][g].sum())
-        closure[g] = {key: v / ds.luminosity_pb if isinstance(v, float) else v for key, v in closure[g].items()}
+        closure[g] = {key: tuple(per_pb(x) for x in v) if isinstance(v, tuple) else per_pb(v)
+                      for key, v in closure[g].items()}
     return fits[0], shares[0], tight_maps, raw, closure
 
 
-def _part(specs, paths, ds, seed, n_signal_events, window_sigma):
-    efficiency, sigma_mean, sigma_mass6, flows = _signal_part(specs, paths, ds, seed, n_signal_events, window_sigma)
+def _part(specs, paths, ds, seed, n_signal_events, window_sigma, reference=None):
+    efficiency, sigma_mean, sigma_mass6, flows = _signal_part(specs, paths, ds, seed, n_signal_events, window_sigma,
+                                                              reference)
     fit, share, (prediction, truth), raw, closure = _background_part(specs, paths, ds, seed)
     truth = sum(truth.values())
     f = 1 - OPTIMISATION_FRACTION
@@ -622,23 +657,29 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     dataset's signal grid, background map and data."""
     ds = dataset(dataset_name)
     config = production_config(max_mc_events)
-    parts, flows, signal_flows = [], {}, {}
+    parts, flows, signal_flows, sample_rows = [], {}, {}, []
     for part_ds in ds.parts:
         specs = sample_specs(part_ds, n_signal_events=n_signal_events, max_mc_events=max_mc_events)
         paths = ntuple_paths(specs, part_ds, seed=seed, config=config, progress=progress)
-        part, part_flows = _part(specs, paths, part_ds, seed, n_signal_events, window_sigma)
+        reference = (parts[0].sigma_mean, parts[0].sigma_mass6) if parts else None
+        part, part_flows = _part(specs, paths, part_ds, seed, n_signal_events, window_sigma, reference)
         parts.append(part)
         signal_flows[part_ds.name] = part_flows
         for spec in specs:
             if spec.kind == "background":
                 t = _table(paths[spec.name], part_ds, seed)
                 label = spec.label if len(ds.parts) == 1 else f"{spec.label} ({part_ds.name})"
-                flows[label] = _flow(t, spec.cross_section_pb() * part_ds.luminosity_pb)
+                sigma = spec.cross_section_pb()
+                flows[label] = _flow(t, sigma * part_ds.luminosity_pb)
+                n = int(read_meta(paths[spec.name]).get("n_generated", 0))
+                sample_rows.append({"dataset": part_ds.name, "sample": spec.label, "sigma [pb]": sigma,
+                                    "simulated events": n, "equivalent luminosity [fb^-1]": n / sigma / 1e3,
+                                    "data luminosity [fb^-1]": part_ds.luminosity_fb})
     source = "ntuple" if not ds.simulated else "pseudo-data"
     return DarkoniumInputs(dataset=ds, seed=seed, data_source=source, cut_flow=cut_flow_table(flows),
                            backgrounds={s.name: s.label for s in specs if s.kind == "background"}, parts=tuple(parts),
                            grid_m=np.array(SIGNAL_MASSES_GEV), grid_f=np.array(SIGNAL_FRACTIONS),
-                           window_sigma=window_sigma, signal_flows=signal_flows)
+                           window_sigma=window_sigma, signal_flows=signal_flows, sample_rows=sample_rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -690,8 +731,8 @@ def signal_per_unit(inputs: DarkoniumInputs, part: PartInputs, point, ctau_mm: f
 def window(inputs: DarkoniumInputs, point) -> CountingWindow:
     """The window at ``point`` = (m_A', m_Upsilon_D) in every dataset of the run: signal per eV of visible
     production width (prompt A'), the factorised background prediction with its uncertainty (the loose
-    fit's, from its covariance; the tight share's statistics; :data:`FACTORISATION_SYSTEMATIC`), the
-    simulated tight events and the counts."""
+    fit's, from its covariance, and the tight share's statistics, per dataset; :data:`FACTORISATION_SYSTEMATIC`
+    common to all), the simulated tight events and the counts."""
     mass_a, m_ups = (float(v) for v in point)
     if not (inputs.grid_m[0] <= m_ups <= inputs.grid_m[-1] and MASS_A_MIN_GEV <= mass_a <= float(max_mass_a(m_ups))):
         raise KinematicError(
@@ -701,7 +742,7 @@ def window(inputs: DarkoniumInputs, point) -> CountingWindow:
     (m0, m1), (s0, s1) = window_edges(inputs, point)
     x0, x1 = (_cell_coordinate(LOG_MASS_EDGES, np.log10(v)) for v in (m0, m1))
     y0, y1 = (_cell_coordinate(MASS6_EDGES, v) for v in (s0, s1))
-    efficiency, signal, background, uncertainty, counts = [], [], [], [], []
+    efficiency, signal, background, statistical, counts = [], [], [], [], []
     simulated = 0.0
     i0, j0 = int(np.floor(x0)), int(np.floor(y0))
     i1, j1 = max(int(np.ceil(x1)), i0 + 1), max(int(np.ceil(y1)), j0 + 1)
@@ -710,7 +751,7 @@ def window(inputs: DarkoniumInputs, point) -> CountingWindow:
         b = sum(by_group.values())
         simulated += _fractional_box(part.cumulative["raw"], x0, x1, y0, y1)
         # each group's share of the window times the relative uncertainty of its loose fits (covariance, on the
-        # cells that hold the window, outward), of its tight share, and of the factorisation
+        # cells that hold the window, outward) and of its tight share: statistics of this dataset's simulation
         variance = 0.0
         for g, b_g in by_group.items():
             samples = [f for name, f in part.loose_fit.items() if background_group(name) == g]
@@ -719,22 +760,25 @@ def window(inputs: DarkoniumInputs, point) -> CountingWindow:
             for f in samples:
                 grad = f.gradients([i0], [i1], [j0], [j1])[0]
                 fit_variance += float(grad @ f.covariance @ grad)
-            relative2 = (fit_variance / max(total, 1e-300) ** 2 + part.share[g].uncertainty(m_ups) ** 2
-                         + FACTORISATION_SYSTEMATIC**2)
-            variance += b_g**2 * relative2
-        rel = np.sqrt(variance) / max(b, 1e-300)
+            variance += b_g**2 * (fit_variance / max(total, 1e-300) ** 2 + part.share[g].uncertainty(m_ups) ** 2)
+        statistical.append(variance)
         d = part.data_by_mass
         lo, hi = np.searchsorted(d[:, 0], [np.log10(m0), np.log10(m1)])
         inside = (d[lo:hi, 1] >= s0) & (d[lo:hi, 1] < s1)
         efficiency.append(float(inputs.efficiency_at(part, m_ups, mass_a, 0.0)[0]))
         signal.append(signal_per_unit(inputs, part, point))
         background.append(b)
-        uncertainty.append(b * rel)
         counts.append(float(inside.sum()))
+    # the factorisation's uncertainty is common to the datasets: the total is the statistical ones in
+    # quadrature and the common one linearly; each dataset carries its background's share of it, so that the
+    # window's uncertainties in quadrature (what the limit uses) are that total
+    background = np.array(background)
+    total = np.sqrt(sum(statistical) + (FACTORISATION_SYSTEMATIC * background.sum()) ** 2)
+    uncertainty = total * background / max(float(np.sqrt(np.sum(background**2))), 1e-300)
     return CountingWindow(
         mass_gev=mass_a, mass2_gev=m_ups, ranges={"mean_pair_mass": (m0, m1), "mass6": (s0, s1)},
-        efficiency=np.array(efficiency), signal_per_unit=np.array(signal), background=np.array(background),
-        background_uncertainty=np.array(uncertainty), simulated_background=float(simulated), counts=np.array(counts))
+        efficiency=np.array(efficiency), signal_per_unit=np.array(signal), background=background,
+        background_uncertainty=uncertainty, simulated_background=float(simulated), counts=np.array(counts))
 
 
 def map_darkonium_masses(map_masses: int) -> list[float]:
@@ -790,7 +834,8 @@ def epsilon_limit(inputs: DarkoniumInputs, point, alpha_d, width_limits_ev):
     prompt visible width ``width_limits_ev`` (array) give: the epsilon at which
     visible_width(eps) x efficiency(c tau(eps)) / efficiency(prompt) reaches the limit (the efficiency of
     the run's datasets summed with their signal weights), inverted on :data:`EPSILON_GRID`; NaN where the
-    darkonium does not exist at alpha_D or the limit lies beyond epsilon = 1."""
+    darkonium does not exist at alpha_D or the limit lies outside the grid (beyond epsilon = 1, or below
+    1e-6, where no limit of these data lies)."""
     mass_a, m_ups = (float(v) for v in point)
     rate = visible_width_ev(m_ups, mass_a, alpha_d, EPSILON_GRID)
     if not np.all(np.isfinite(rate)):
@@ -852,7 +897,8 @@ def luminosity_scan(inputs: DarkoniumInputs, points, *, client=None):
         return BayesianCounting(ScaledWindows(partial(window, inputs), scale, systematics), CL,
                                 signal_uncertainty=SIGNAL_SYSTEMATIC)
 
-    return sensitivity(calculator_at, np.asarray(points, dtype=float), reference_fb=inputs.dataset.luminosity_fb,
+    reference_fb = sum(part.limits_luminosity_pb for part in inputs.parts) / 1e3  # the 95% the limits use
+    return sensitivity(calculator_at, np.asarray(points, dtype=float), reference_fb=reference_fb,
                        quantity="gamma_ee_x_br_visible", unit="eV", cl=CL, mass_name=MASS_NAME, mass2_name=MASS2_NAME,
                        client=client)
 
@@ -885,6 +931,9 @@ def physics_table(points, alpha_d: float, epsilon: float, sqrt_s_gev: float):
 def efficiency_table(inputs: DarkoniumInputs, part_index: int = 0):
     """Efficiency (tight, in the window) at each lifetime and the two resolutions at every simulated point
     of one dataset of the run."""
+    if not (isinstance(part_index, int) and 0 <= part_index < len(inputs.parts)):
+        raise ParameterError(f"part_index={part_index!r}: the run has {len(inputs.parts)} dataset(s), "
+                             f"{[p.dataset.name for p in inputs.parts]}; give 0 to {len(inputs.parts) - 1}")
     part = inputs.parts[part_index]
     rows = []
     for i, m_ups in enumerate(inputs.grid_m):
@@ -912,6 +961,33 @@ def results_table(results: dict, points) -> pd.DataFrame:
             row[f"expected {key}{unit}"] = r.expected[k, 2] if inside else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def closure_table(inputs: DarkoniumInputs) -> pd.DataFrame:
+    """The factorisation's closure per dataset, group of backgrounds and band of pair mass (events per fb^-1
+    of the prediction half of the simulation): the simulated tight events (their number and weight) and the
+    factorised prediction on the same simulated loose events."""
+    rows = []
+    for part in inputs.parts:
+        for group, c in part.closure.items():
+            for key, value in c.items():
+                if key.startswith("band"):
+                    n, simulated, factorised = value
+                    rows.append({"dataset": part.dataset.name, "backgrounds": group, "pair mass": key[5:],
+                                 "simulated tight events": n, "simulated [per fb^-1]": 1e3 * simulated,
+                                 "factorised [per fb^-1]": 1e3 * factorised})
+            rows.append({"dataset": part.dataset.name, "backgrounds": group, "pair mass": "all",
+                         "simulated tight events": c["simulated_tight_events"],
+                         "simulated [per fb^-1]": 1e3 * c["simulated_tight"],
+                         "factorised [per fb^-1]": 1e3 * c["factorised_tight"],
+                         "smooth density x share [per fb^-1]": 1e3 * c["predicted_tight"]})
+    return pd.DataFrame(rows)
+
+
+def samples_table(inputs: DarkoniumInputs) -> pd.DataFrame:
+    """The simulated backgrounds of each dataset: cross section, simulated events and the luminosity they
+    stand for (what a smooth density is fitted to)."""
+    return pd.DataFrame(inputs.sample_rows)
 
 
 def optimisation_check(inputs: DarkoniumInputs, edges_gev=(0.0, 2.0, 4.0, 6.0, 8.0, 10.6)):
@@ -948,6 +1024,8 @@ class Darkonium(Channel):
     physics_table = staticmethod(physics_table)
     efficiency_table = staticmethod(efficiency_table)
     optimisation_check = staticmethod(optimisation_check)
+    closure_table = staticmethod(closure_table)
+    samples_table = staticmethod(samples_table)
     results_table = staticmethod(results_table)
     map_darkonium_masses = staticmethod(map_darkonium_masses)
     result_keys = tuple(_result_key(a) for a in ALPHA_D)

@@ -179,6 +179,10 @@ def _combination(path, name, entry, single) -> Dataset:
     correlated) is their sum; it is simulated when they all are. Its own sqrt(s) is its first part's
     (the one its results are labelled with); analyses read each part at its own."""
     unknown = sorted(set(entry) - _COMBINATION_KEYS)
+    missing = sorted(_COMBINATION_KEYS - set(entry) - {"reference"})
+    if missing:
+        raise ParameterError(f"{path}: combination {name!r} lacks the keys {missing}; a combination takes "
+                             f"{sorted(_COMBINATION_KEYS)} (reference may be null)")
     if unknown:
         raise ParameterError(f"{path}: combination {name!r} has keys {unknown}; a combination takes only "
                              f"{sorted(_COMBINATION_KEYS)} (luminosity and energy come from its parts)")

@@ -61,8 +61,10 @@ def isr_mass_density_pb(mass_gev, sqrt_s_gev, sigma_pb):
     (the module docstring), the photon at any angle."""
     m = np.asarray(mass_gev, dtype=float)
     s = float(sqrt_s_gev) ** 2
-    if np.any(m <= 0) or np.any(m >= np.sqrt(s)):
-        raise KinematicError(f"the masses of X must lie between 0 and sqrt(s) = {np.sqrt(s):.4g} GeV")
+    bad = (m <= 0) | (m >= np.sqrt(s))
+    if np.any(bad):
+        raise KinematicError(f"the mass of X {float(np.atleast_1d(m)[np.atleast_1d(bad)][0])!r} GeV is outside "
+                             f"(0, sqrt(s) = {np.sqrt(s):.4g} GeV): radiative return makes X below sqrt(s)")
     return 2 * m / s * np.asarray(radiator(1 - m**2 / s, np.sqrt(s))) * np.asarray(sigma_pb, dtype=float)
 
 
@@ -71,6 +73,8 @@ def sigma_isr_pb(sigma_pb_of_mass, sqrt_s_gev, mass_range_gev, *, points: int = 
     :func:`isr_mass_density_pb` with ``sigma_pb_of_mass(m)`` (pb), by the trapezoidal rule on ``points``
     masses."""
     low, high = (float(v) for v in mass_range_gev)
+    if not (isinstance(points, int) and points >= 3):
+        raise ParameterError(f"points={points!r} must be an integer >= 3")
     if not 0 < low < high < float(sqrt_s_gev):
         raise ParameterError(f"mass_range_gev={mass_range_gev!r} must satisfy 0 < low < high < sqrt(s) = {sqrt_s_gev}")
     m = np.linspace(low, high, points)

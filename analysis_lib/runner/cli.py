@@ -206,9 +206,9 @@ def run_key(run: Run) -> str:
     _hash_files(digest, sorted((ROOT / "data" / "published").glob("*")) + [registry_path()])
     name = run.parameters.get("dataset")
     if name is not None:
-        ds = dataset(name)
-        if not ds.simulated and ds.ntuple_dir(0).is_dir():
-            _hash_files(digest, sorted(p for p in ds.ntuple_dir(0).rglob("*") if p.is_file()))
+        for part in dataset(name).parts:  # a combination's real ntuples are its parts'
+            if not part.simulated and part.ntuple_dir(0).is_dir():
+                _hash_files(digest, sorted(p for p in part.ntuple_dir(0).rglob("*") if p.is_file()))
     return digest.hexdigest()
 
 

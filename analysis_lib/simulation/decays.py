@@ -141,8 +141,11 @@ def n_body_decay(rng, parent_p4, masses):
     daughters are drawn from ordered uniform numbers spread over the kinetic energy, each system decays to
     the previous one and one daughter isotropically in its rest frame, and the event is kept with
     probability (product of the two-body momenta) / (its bound: the product at the largest mass each system
-    can have over the smallest it can decay to). Parents of different masses are allowed; each is drawn
-    until kept."""
+    can have over the smallest it can decay to). That bound is loose for many daughters (200 times the
+    weights for six pions): the acceptance is against a share of it, twice the largest ratio of a pilot of
+    trials, and all events are drawn again with a larger share should any weight exceed it; the events are
+    flat up to weights above the share that no trial reached. Parents of different masses are allowed; each
+    is drawn until kept."""
     parent_p4 = np.asarray(parent_p4, dtype=float)
     if parent_p4.ndim != 2 or parent_p4.shape[1] != 4:
         raise ParameterError(f"parent_p4 must have shape (n, 4); got {parent_p4.shape}")
@@ -151,6 +154,8 @@ def n_body_decay(rng, parent_p4, masses):
     if k < 2 or np.any(masses < 0):
         raise ParameterError(f"masses={masses.tolist()!r} must be two or more non-negative daughter masses")
     n = len(parent_p4)
+    if n == 0:
+        return np.zeros((0, k, 4))
     big_m = np.sqrt(np.clip(invariant_mass2(parent_p4), 0, None))
     kinetic = big_m - masses.sum()
     if np.any(kinetic <= 0):
@@ -170,9 +175,7 @@ def n_body_decay(rng, parent_p4, masses):
         trial = cumulative[None, :] + trial * kinetic[rows, None]
         return trial, np.prod(_two_body_momentum(trial[:, 1:], trial[:, :-1], masses[None, 1:]), axis=1)
 
-    # James's bound is far above the weights for many daughters (200 times for six pions): accept against
-    # a share of it, twice the largest ratio seen in a pilot, and start again with a larger share should a
-    # weight ever exceed it (the accepted events are then exactly flat)
+    # James's bound is far above the weights for many daughters: accept against a share of it (the docstring)
     pilot = rng.integers(n, size=min(n, 2000) * 10)
     _, weight = trials(pilot)
     share = min(1.0, 2 * float(np.max(weight / bound[pilot])))

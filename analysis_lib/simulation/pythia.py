@@ -36,9 +36,9 @@ _MAX_SEED = 900_000_000
 
 #: The lower edge of the gamma*/Z mass window Pythia samples (23:mMin) is 10 GeV by default: no event
 #: below sqrt(s) = 10 GeV (the BaBar data at and below the Upsilon(2S)). It is lowered to 95% of sqrt(s)
-#: there, and kept at 10 GeV above (the same events as before at the Upsilon(4S)); with initial-state
-#: radiation (lepton pairs) it is the lowest mass left after the photons, a photon of 5% of the beam
-#: energy at most at 10 GeV, as at 10.58 GeV.
+#: there, and kept at 10 GeV above (the same events as before at the Upsilon(4S)). With initial-state
+#: radiation (lepton pairs) it is the lowest mass left after the photons: their energy fraction
+#: x = 1 - m^2 / s stays below 0.10 (below 0.11 at 10.58 GeV): hard radiative returns are not in these samples.
 def _gamma_z_window(sqrt_s_gev):
     return f"23:mMin = {min(10.0, 0.95 * float(sqrt_s_gev)):.6g}"
 

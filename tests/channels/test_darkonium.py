@@ -38,6 +38,10 @@ def test_signal_samples_hold_each_lifetime_in_turn():
     with pytest.raises(ParameterError, match="alpha_d=None, epsilon=None"):
         generate_darkonium(np.random.default_rng(1), 10, beams=beams, darkonium_mass_gev=3.0, dark_photon_mass_gev=0.5)
     assert D._signal_chunk(8000) % len(D.CTAU_MM) == 0 and D._signal_chunk(250_001) == 100_000
+    # a number of events that the lifetimes do not divide is rounded up: every chunk holds each lifetime alike
+    assert D.signal_events(4001) == 4004 and D.signal_events(4000) == 4000
+    specs = D.sample_specs(dataset("babar_3s_off"), n_signal_events=4001, max_mc_events=10_000)
+    assert {s.n_events for s in specs if s.kind == "signal"} == {4004}
 
 
 def test_lifetime_interpolation():
@@ -46,7 +50,7 @@ def test_lifetime_interpolation():
     # linear in log10(c tau): half-way between 0.1 and 1 mm in the logarithm
     assert D._lifetime_interpolation(per_ctau, [np.sqrt(0.1)])[0] == pytest.approx(0.28)
     assert D._lifetime_interpolation(per_ctau, [1.0, 10.0]).tolist() == pytest.approx([0.2, 0.04])
-    assert D._lifetime_interpolation(per_ctau, [20.0])[0] == pytest.approx(0.04 * np.exp(-1))
+    assert D._lifetime_interpolation(per_ctau, [20.0])[0] == pytest.approx(0.04 / 8)  # three A' must decay inside
 
 
 def test_fractional_box_sums():
@@ -107,6 +111,8 @@ def test_windows_follow_the_resolutions(darkonium_inputs):
     sigma = darkonium.sigma_radiative_return_pb(m_ups, 1e-9, part.dataset.sqrt_s_gev)
     assert w.signal_per_unit[0] == pytest.approx(0.95 * part.dataset.luminosity_pb * sigma * w.efficiency[0], rel=1e-9)
     assert 0 < w.background[0] < 5 and w.background_uncertainty[0] >= D.FACTORISATION_SYSTEMATIC * w.background[0]
+    with pytest.raises(ParameterError, match="part_index=3"):
+        D.efficiency_table(inputs, 3)
     with pytest.raises(KinematicError, match="outside the chapter's range"):
         D.window(inputs, (2.0, 5.0))
 
@@ -122,11 +128,50 @@ def test_the_factorised_background_closes_on_the_simulation(darkonium_inputs):
         if closure["simulated_tight_events"] >= 30:
             assert closure["simulated_tight"] == pytest.approx(closure["factorised_tight"], rel=0.5), group
     assert part.share["isr"].photon(3.0) > 0.5 > 0.05 > part.share["continuum"].photon(3.0)
+    # the closure in bands of pair mass adds up to the whole plane's
+    for group, closure in part.closure.items():
+        bands = [v for k, v in closure.items() if k.startswith("band")]
+        assert sum(b[0] for b in bands) == closure["simulated_tight_events"]
+        assert sum(b[2] for b in bands) == pytest.approx(closure["factorised_tight"], rel=1e-9)
+    table = D.closure_table(darkonium_inputs)
+    assert set(table["pair mass"]) == {"all", "0.015-0.28 GeV", "0.28-1 GeV", "1-3.5 GeV"}
+    samples = D.samples_table(darkonium_inputs)
+    assert (samples["equivalent luminosity [fb^-1]"] > 0).all() and "γ_ISR 3(π+π−)" in set(samples["sample"])
     total = sum(c["predicted_tight"] for c in part.closure.values())
     assert np.sum(part.background) == pytest.approx(0.95 * 2620 * total, rel=1e-6)
     # the pseudo-data fluctuate about the other half's prediction: within 5 standard deviations of this one
     n, b = len(part.data), np.sum(part.background)
     assert abs(n - b) < 5 * np.sqrt(b) + 0.5 * b
+
+
+def test_a_combination_is_prepared_part_by_part(darkonium_inputs, tmp_path, monkeypatch):
+    """A combination of two datasets at the same energy (the second a copy of the first in a registry of
+    the test's: the same samples) is prepared part by part: the same efficiencies and backgrounds in each,
+    each part its own pseudo-data, and the common factorisation uncertainty adds linearly: the window's
+    uncertainties in quadrature equal the statistical ones in quadrature and the common one linearly."""
+    import yaml
+
+    from analysis_lib.detector import datasets as registry
+
+    entries = yaml.safe_load(registry.REGISTRY.read_text())
+    entries["babar_3s_off_copy"] = dict(entries["babar_3s_off"])
+    entries["babar_3s_off_twice"] = {"experiment": "babar", "combines": ["babar_3s_off", "babar_3s_off_copy"],
+                                     "description": "a test", "projection": False, "reference": None}
+    path = tmp_path / "datasets.yaml"
+    path.write_text(yaml.safe_dump(entries))
+    monkeypatch.setenv("DSBOOK_REGISTRY", str(path))
+    inputs = D.prepare("babar_3s_off_twice", seed=5, progress=False, **SMALL_D)
+    one, two = inputs.parts
+    np.testing.assert_array_equal(one.efficiency, two.efficiency)
+    np.testing.assert_array_equal(one.background, two.background)
+    np.testing.assert_array_equal(one.background, darkonium_inputs.parts[0].background)
+    assert not np.array_equal(one.data, two.data)
+    w, single = D.window(inputs, (0.1, 5.0)), D.window(darkonium_inputs, (0.1, 5.0))
+    assert w.signal_per_unit.tolist() == pytest.approx([single.signal_per_unit[0]] * 2)
+    statistical = single.background_uncertainty[0] ** 2 - (D.FACTORISATION_SYSTEMATIC * single.background[0]) ** 2
+    expected = np.sqrt(2 * statistical + (2 * D.FACTORISATION_SYSTEMATIC * single.background[0]) ** 2)
+    assert np.sqrt(np.sum(w.background_uncertainty**2)) == pytest.approx(expected, rel=1e-9)
+    assert inputs.dataset.luminosity_fb == pytest.approx(2 * 2.62)
 
 
 def test_datasets_of_a_combination_add_up(darkonium_inputs):

@@ -135,7 +135,8 @@ def test_background_samples_and_skim():
 
     below = dataset("babar_3s").experiment.beams
     names = [s.name for s in background_specs(below, max_mc_events=100_000)]
-    assert names == ["bkg_continuum_uu", "bkg_continuum_dd", "bkg_continuum_ss", "bkg_continuum_cc", "bkg_tautau"]
+    assert names == ["bkg_continuum_uu", "bkg_continuum_dd", "bkg_continuum_ss", "bkg_continuum_cc", "bkg_tautau",
+                     "bkg_isr_6pi"]
     at_4s = background_specs(BEAMS, max_mc_events=100_000, bb_per_pb=1110.0)
     assert {"bkg_bb_charged", "bkg_bb_neutral"} <= {s.name for s in at_4s}
     assert sum(s.n_events for s in at_4s) == pytest.approx(100_000, rel=0.01)
