@@ -87,8 +87,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 NAME = "babar_darkonium"
-#: The two masses of a hypothesis, as tables and figures name them.
-MASS_NAME, MASS2_NAME = "m_{A'}", r"m_{\Upsilon_D}"
+#: The two masses of a hypothesis, as tables and legends name them (the figures' axes write them as TeX).
+MASS_NAME, MASS2_NAME = "m_A'", "m_Upsilon_D"
 #: Confidence (credibility) level of the limits (the paper's 90%; its construction is not public).
 CL = 0.90
 #: The dark couplings whose epsilon limits the chapter gives (the paper's values were not found: the

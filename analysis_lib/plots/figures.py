@@ -54,7 +54,14 @@ def _observed_label(result) -> str:
 
 def _mass_label(result, quantity=None) -> str:
     """The axis label of a result's (first) mass: by quantity where the book has one, else its name."""
-    return _MASS_LABELS.get(quantity or result.quantity, f"${result.mass_name}$ [GeV]")
+    quantity = quantity or result.quantity
+    if quantity.startswith("eps_alpha_d_"):
+        quantity = "gamma_ee_x_br_visible"  # the darkonium chapter's limits share their masses
+    return _MASS_LABELS.get(quantity, f"${result.mass_name}$ [GeV]")
+
+
+#: Axis labels of second masses that are not written as TeX by their name.
+_MASS2_LABELS = {"m_Upsilon_D": r"$m_{\Upsilon_D}$ [GeV]"}
 
 
 def _axes(ax, ratio=False):
@@ -155,7 +162,10 @@ def plot_limits(results, *, ylabel=None, ax=None, logx=False, logy=True, experim
     ax.set_ylabel(ylabel or f"{_quantity_label(first.quantity)}{unit}")
     ax.set_xlabel(_mass_label(first))
     if logx:
+        from matplotlib.ticker import NullFormatter
+
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # the decades alone: minor labels overlap
     if logy:
         ax.set_yscale("log")
         low = min(np.nanmin(np.asarray(r.expected)[:, 1]) for r in results.values())
@@ -332,7 +342,7 @@ def plot_limit_map(result, *, expected=True, ax=None, experiment=None, lumi=None
     what = "expected" if expected else _observed_label(result)
     fig.colorbar(mesh, ax=ax, label=f"{what} {100 * result.cl:g}% CL {_quantity_label(result.quantity)}{unit}")
     ax.set_xlabel(_mass_label(result))
-    ax.set_ylabel(f"${result.mass2_name}$ [GeV]")
+    ax.set_ylabel(_MASS2_LABELS.get(result.mass2_name, f"${result.mass2_name}$ [GeV]"))
     label(ax, **result_labels(result, experiment, lumi))
     return fig
 
