@@ -421,7 +421,7 @@ class PartInputs:
     efficiency: np.ndarray  # (M, fraction, c tau): tight and in the window
     sigma_mean: np.ndarray  # (M, fraction): resolution of the mean pair mass (GeV)
     sigma_mass6: np.ndarray  # (M, fraction): resolution of the six-track mass (GeV)
-    loose_fit: dict  # sample -> SmoothCounts of the prediction half (loose events)
+    loose_fit: dict  # group -> SmoothCounts of the prediction half (loose events of the group's samples)
     share: dict  # group -> TightShare
     background_by_group: dict  # group -> expected tight events per cell (limits' luminosity)
     background_raw: np.ndarray  # simulated tight events per cell (prediction half)
@@ -555,7 +555,9 @@ def background_group(sample_name: str) -> str:
 
 def _background_part(specs, paths, ds, seed):
     """The factorised background of one dataset, per group of samples (:func:`background_group`): the
-    loose densities (smooth fits of each sample, prediction half) times the group's tight share, per cell,
+    loose density of the group (one smooth fit of its samples' summed weights, prediction half: the samples
+    of a group have similar weights, and a fit of a sample that keeps a few dozen loose events would not
+    settle) times the group's tight share, per cell,
     for the whole luminosity; the same of the other half (the truth of the pseudo-data); and the closure of
     the factorisation on the simulation, per group."""
     tables = {s.name: _table(paths[s.name], ds, seed) for s in specs if s.kind == "background"}
@@ -569,8 +571,10 @@ def _background_part(specs, paths, ds, seed):
             half = (np.arange(len(t["weight"])) % 2 == which)
             w = np.where(half, 2.0 * t["weight"], 0.0)
             keep = loose(t) & half
-            sums[name] = (_map(t, keep, w), _map(t, keep, w**2))
-            c = columns[background_group(name)]
+            group = background_group(name)
+            maps = (_map(t, keep, w), _map(t, keep, w**2))
+            sums[group] = maps if group not in sums else (sums[group][0] + maps[0], sums[group][1] + maps[1])
+            c = columns[group]
             c["mass6"].append(t["mass6"][keep])
             c["mean"].append(t["mean"][keep])
             c["weights"].append(w[keep])
@@ -609,8 +613,8 @@ def _background_part(specs, paths, ds, seed):
     for k in (0, 1):
         maps = {}
         for g in groups:
-            fitted = [f.expected for name, f in fits[k].items() if background_group(name) == g]
-            maps[g] = (sum(fitted) if fitted else np.zeros(physical.shape)) * shares[k][g](mass6)[None, :]
+            fitted = fits[k][g].expected if g in fits[k] else np.zeros(physical.shape)
+            maps[g] = fitted * shares[k][g](mass6)[None, :]
         tight_maps.append(maps)
     def per_pb(v):
         return v / ds.luminosity_pb if isinstance(v, float) else v
@@ -754,7 +758,7 @@ def window(inputs: DarkoniumInputs, point) -> CountingWindow:
         # cells that hold the window, outward) and of its tight share: statistics of this dataset's simulation
         variance = 0.0
         for g, b_g in by_group.items():
-            samples = [f for name, f in part.loose_fit.items() if background_group(name) == g]
+            samples = [part.loose_fit[g]] if g in part.loose_fit else []
             total = sum(f.expected[i0:i1, j0:j1].sum() for f in samples)
             fit_variance = 0.0
             for f in samples:
