@@ -253,3 +253,21 @@ def test_notebook_runs_with_small_parameters(tmp_path, darkonium_inputs):
     meta = json.loads((out / "meta.json").read_text())
     assert meta["confidence_level"] == 0.9 and meta["dataset"] == "babar_3s_off"
     assert meta["channel"] == "babar_darkonium"
+
+
+def test_optimisation_sample_and_results_table(darkonium_inputs):
+    """The set-apart 5%: its pseudo-data against the prediction in bands of M_6 (the bands add up to all of
+    it); the results table picks each result's hypothesis nearest the asked point, none where a result has
+    no hypothesis there (an epsilon limit where alpha_D does not bind)."""
+    inputs = darkonium_inputs
+    part = inputs.parts[0]
+    check = D.optimisation_check(inputs)
+    assert check["observed"].sum() == len(part.optimisation_data)
+    assert check["predicted"].sum() == pytest.approx(np.sum(part.optimisation_background), rel=1e-9)
+    assert np.sum(part.optimisation_background) == pytest.approx(np.sum(part.background) * 0.05 / 0.95, rel=1e-9)
+    results = D.analyse(inputs, darkonium_masses_gev=[5.0], map_masses=2, mass_step_sigma=40.0, progress=False)
+    table = D.results_table(results, [(0.1, 5.0), (1.4, 5.0)])
+    width = results["gamma_ee_x_br"].at_mass2(5.0)
+    k = int(np.argmin(np.abs(width.masses_gev - 0.1)))
+    assert table.loc[0, "expected gamma_ee_x_br [eV]"] == pytest.approx(width.expected[k, 2])
+    assert np.isnan(table.loc[1, "expected eps_alpha_d_0p1"])  # 1.4 GeV does not bind a 5 GeV darkonium at 0.1
