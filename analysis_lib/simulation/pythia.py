@@ -131,15 +131,42 @@ def decay(rng, pdgid, p4, *, per_record: int = 1000) -> ak.Array:
 
     The particles are placed ``per_record`` at a time into one Pythia event record (hadron level
     only) and decayed together; each final-state particle is traced back through its mothers to
-    the particle it came from.
+    the particle it came from. Where that tracing does not give a particle's descendants its four-
+    momentum (gluonic decays, e.g. Upsilon -> g g g, sharing a record: a few per mille of them swap
+    hadrons with another), the particle is decayed again alone in its record, where the tracing is
+    exact; the other particles' decays are those of the shared records.
     """
     pdgid = np.asarray(pdgid, dtype=int)
     p4 = np.asarray(p4, dtype=float)
     if p4.shape != (len(pdgid), 4):
         raise ParameterError(f"p4 must have shape ({len(pdgid)}, 4), not {p4.shape}")
     pythia = _pythia(["ProcessLevel:all = off", "Check:event = off"], rng)
-    data = pythia.particleData
     masses = np.sqrt(np.clip(p4[:, 0] ** 2 - np.sum(p4[:, 1:] ** 2, axis=1), 0, None))
+    products = _decay_records(pythia, pdgid, p4, masses, per_record)
+    wrong = _not_conserved(products, p4)
+    if wrong.size and per_record > 1:
+        alone = _decay_records(pythia, pdgid[wrong], p4[wrong], masses[wrong], 1)
+        still = _not_conserved(alone, p4[wrong])
+        if still.size:
+            raise RuntimeError(f"Pythia's decay of the particle {int(pdgid[wrong][still[0]])} does not conserve its "
+                               "four-momentum even alone in its record: the record is not understood")
+        index = np.arange(len(pdgid))
+        index[wrong] = len(pdgid) + np.arange(wrong.size)
+        products = ak.concatenate([products, alone])[index]
+    return products
+
+
+def _not_conserved(products, p4, tolerance_gev: float = 1e-6) -> np.ndarray:
+    """The positions of the particles whose final-state descendants do not add up to their four-momentum."""
+    if len(products) == 0:
+        return np.zeros(0, dtype=int)
+    sums = np.stack([ak.to_numpy(ak.sum(products[f], axis=1)) for f in ("E", "px", "py", "pz")], axis=1)
+    return np.flatnonzero(np.abs(sums - p4).max(axis=1) > tolerance_gev)
+
+
+def _decay_records(pythia, pdgid, p4, masses, per_record):
+    """The final-state descendants of each particle, ``per_record`` particles to a record (:func:`decay`)."""
+    data = pythia.particleData
     parts = []
     for start in range(0, len(pdgid), per_record):
         stop = min(start + per_record, len(pdgid))
