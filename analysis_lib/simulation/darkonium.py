@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import awkward as ak
 import numpy as np
 from scipy.optimize import brentq
 
@@ -31,15 +32,15 @@ from ..detector.experiments import Beams
 from ..detector.frames import Frame
 from ..io.ntuple import ORIGIN
 from ..physics import dark_photon, darkonium, hadrons
-from . import b_decays
+from . import b_decays, pythia
 from .b_decays import DecayLengths, two_body_decay
 from .decays import ORTHO_POSITRONIUM_WEIGHT_MAX, n_body_decay, ortho_positronium_weight, three_body_decay
 from .dimuon import BACKGROUND_SIGMA_PB, generate_lepton_pairs
 from .generators import GeneratedEvents
 from .production import SampleSpec
 
-__all__ = ["MATRIX_ELEMENTS", "PAIR_CHANNELS", "SIX_PION_MASS_GEV", "background_specs", "generate_darkonium",
-           "generate_isr_six_pions", "isr_cos_max", "isr_photon_cos_theta", "lifetime_weights", "sigma_isr_six_pions_pb",
+__all__ = ["MATRIX_ELEMENTS", "PAIR_CHANNELS", "SIX_PION_MASS_GEV", "UPSILON_VISIBLE_PB", "background_specs",
+           "generate_darkonium", "generate_isr_six_pions", "generate_upsilon_decays", "upsilon_on_peak", "isr_cos_max", "isr_photon_cos_theta", "lifetime_weights", "sigma_isr_six_pions_pb",
            "sigma_six_tracks_pb", "skim"]
 
 #: The A' decays reconstructed as a pair of tracks: name, PDG id of the negative track, of the positive one.
@@ -237,6 +238,33 @@ def generate_isr_six_pions(rng, n, *, beams: Beams) -> GeneratedEvents:
                            cuts={"six_pion_mass_gev": list(SIX_PION_MASS_GEV)}, truth={"six_pion_mass_gev": mass})
 
 
+#: Visible cross sections (pb) of the narrow Upsilon resonances in BaBar's data on their peaks: the
+#: Upsilon(3S) and Upsilon(2S) events BaBar counted (122 million in 27.96 fb^-1; 98.6 million in 13.56 fb^-1:
+#: B. Fulsom for BaBar, ICHEP 2010, "Recent quarkonium results from BaBar") over their luminosities (the
+#: peak cross section a collider sees is set by its beam-energy spread, not by the resonance alone).
+UPSILON_VISIBLE_PB = {200553: 122.0e6 / 27.96e3, 100553: 98.6e6 / 13.56e3}
+
+
+def upsilon_on_peak(sqrt_s_gev: float) -> int | None:
+    """The narrow Upsilon of :data:`UPSILON_VISIBLE_PB` whose mass lies within 10 MeV of ``sqrt_s_gev`` (data
+    taken on its peak), or None."""
+    for pdgid in UPSILON_VISIBLE_PB:
+        if abs(float(sqrt_s_gev) - mass_gev(pdgid)) < 0.010:
+            return pdgid
+    return None
+
+
+def generate_upsilon_decays(rng, n, *, beams: Beams, pdgid: int, sigma_pb: float) -> GeneratedEvents:
+    """``n`` decays of an Upsilon made at rest in the centre-of-mass frame (e+e- -> Upsilon on its peak),
+    decayed by Pythia with its tables (three gluons, transitions to lower bottomonium, lepton pairs;
+    :func:`~analysis_lib.simulation.pythia.decay`), in the lab frame."""
+    p4 = np.tile(np.sum(beams.four_momenta(), axis=0), (n, 1))
+    products = pythia.decay(rng, np.full(n, pdgid), p4)
+    origin = ak.values_astype(ak.zeros_like(products.E), np.int32) + ORIGIN["resonance_daughter"]
+    return GeneratedEvents.from_particles(ak.with_field(products, origin, "origin"), sigma_pb=sigma_pb,
+                                          cuts={"pdgid": int(pdgid)})
+
+
 def skim(events):
     """The skim of the six-track final state before writing: exactly six tracks of zero total charge."""
     import awkward as ak
@@ -251,10 +279,11 @@ def background_specs(beams: Beams, *, max_mc_events: int, bb_per_pb: float = 0.0
     luminosity) is positive, tau pairs with initial-state radiation and every tau decay (Pythia; 919 pb at
     10.58 GeV, scaled as 1 / s), and e+e- -> gamma_ISR 3(pi+ pi-) normalised to BaBar's measured cross section
     (:func:`generate_isr_six_pions`; Pythia's continuum has no initial-state radiation). ``max_mc_events``
-    simulated events in all: 70% to the continuum and B Bbar, 15% to tau pairs, 15% to the six pions. Not
-    modelled: the decays of the Upsilon(3S) and Upsilon(2S) themselves in their on-resonance data, other
-    multi-hadron final states with a hard initial-state photon, and four-lepton QED processes with photon
-    conversions (the chapter states their absence where it draws its backgrounds)."""
+    simulated events in all: 70% to the continuum and B Bbar, 15% to tau pairs, 15% to the six pions; and on
+    the peak of the Upsilon(3S) or (2S) (:func:`upsilon_on_peak`) its decays (Pythia, normalised to BaBar's
+    counted events, :data:`UPSILON_VISIBLE_PB`), 10% more. Not modelled: other multi-hadron final states with
+    a hard initial-state photon, and four-lepton QED processes with photon conversions (the chapter states
+    their absence where it draws its backgrounds)."""
     if not (isinstance(max_mc_events, int | np.integer) and max_mc_events >= 10_000):
         raise ParameterError(f"max_mc_events={max_mc_events!r} must be an integer >= 10000")
     sqrt_s = beams.sqrt_s_gev
@@ -269,6 +298,16 @@ def background_specs(beams: Beams, *, max_mc_events: int, bb_per_pb: float = 0.0
         config={"process": "tau tau (gamma), every tau decay", "generator": "pythia"},
         n_events=int(0.15 * max_mc_events), tracks=True, chunk=100_000,
     ))
+    upsilon = upsilon_on_peak(sqrt_s)
+    if upsilon is not None:
+        sigma_upsilon = UPSILON_VISIBLE_PB[upsilon]
+        specs.append(SampleSpec(
+            name="bkg_upsilon_decays", label="Υ(3S) decays" if upsilon == 200553 else "Υ(2S) decays",
+            kind="background", sigma_pb=sigma_upsilon,
+            generate=partial(generate_upsilon_decays, beams=beams, pdgid=upsilon, sigma_pb=sigma_upsilon),
+            config={"process": "Upsilon decays (Pythia)", "pdgid": upsilon}, n_events=int(0.1 * max_mc_events),
+            tracks=True, chunk=50_000,
+        ))
     specs.append(SampleSpec(
         name="bkg_isr_6pi", label="γ_ISR 3(π+π−)", kind="background", sigma_pb=partial(sigma_isr_six_pions_pb, sqrt_s),
         generate=partial(generate_isr_six_pions, beams=beams),

@@ -136,7 +136,9 @@ def test_background_samples_and_skim():
     below = dataset("babar_3s").experiment.beams
     names = [s.name for s in background_specs(below, max_mc_events=100_000)]
     assert names == ["bkg_continuum_uu", "bkg_continuum_dd", "bkg_continuum_ss", "bkg_continuum_cc", "bkg_tautau",
-                     "bkg_isr_6pi"]
+                     "bkg_upsilon_decays", "bkg_isr_6pi"]  # on the Upsilon(3S) peak: its decays too
+    below_off = dataset("babar_3s_off").experiment.beams
+    assert "bkg_upsilon_decays" not in {s.name for s in background_specs(below_off, max_mc_events=100_000)}
     at_4s = background_specs(BEAMS, max_mc_events=100_000, bb_per_pb=1110.0)
     assert {"bkg_bb_charged", "bkg_bb_neutral"} <= {s.name for s in at_4s}
     assert sum(s.n_events for s in at_4s) == pytest.approx(100_000, rel=0.01)
@@ -175,3 +177,23 @@ def test_six_pions_with_an_initial_state_photon():
     x = 1 - mass**2 / BEAMS.sqrt_s_gev**2
     np.testing.assert_allclose(cm[:, 0], x * BEAMS.sqrt_s_gev / 2, rtol=1e-9)
     assert events.pdgid[0].tolist() == [22, -211, 211, -211, 211, -211, 211]
+
+
+def test_upsilon_decays_on_their_peaks():
+    """On the Upsilon(3S) and (2S) peaks their decays are a background, normalised to BaBar's counted events
+    over the luminosity (4.36 and 7.27 nb); Pythia decays the resonance at rest in the centre-of-mass frame:
+    the visible particles carry at most the beams' energy, and most events hold several charged tracks."""
+    from analysis_lib.detector.datasets import dataset
+    from analysis_lib.simulation.darkonium import UPSILON_VISIBLE_PB, generate_upsilon_decays, upsilon_on_peak
+
+    assert upsilon_on_peak(dataset("babar_3s").sqrt_s_gev) == 200553
+    assert upsilon_on_peak(dataset("babar_2s").sqrt_s_gev) == 100553
+    assert upsilon_on_peak(dataset("babar_3s_off").sqrt_s_gev) is None and upsilon_on_peak(10.58) is None
+    assert UPSILON_VISIBLE_PB[200553] == pytest.approx(4363, rel=1e-3)
+    assert UPSILON_VISIBLE_PB[100553] == pytest.approx(7271, rel=1e-3)
+    beams = dataset("babar_3s").experiment.beams
+    events = generate_upsilon_decays(np.random.default_rng(3), 500, beams=beams, pdgid=200553, sigma_pb=4363.0)
+    cm = Frame(beams).to_cm(events.p4.reshape(-1, 4)).reshape(events.p4.shape)
+    assert np.all(cm[..., 0].sum(axis=1) <= beams.sqrt_s_gev * (1 + 1e-9))
+    charged = np.isin(np.abs(events.pdgid), [11, 13, 211, 321, 2212]).sum(axis=1)
+    assert np.median(charged) >= 4 and events.sigma_pb == 4363.0
