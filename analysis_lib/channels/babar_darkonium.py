@@ -650,11 +650,6 @@ def _part(specs, paths, ds, seed, n_signal_events, window_sigma, reference=None)
     return part, flows
 
 
-def part_samples(ds: Dataset, *, n_signal_events: int, max_mc_events: int) -> dict:
-    """Dataset name -> its samples, for every part of ``ds`` (itself, or the datasets it combines)."""
-    return {p.name: sample_specs(p, n_signal_events=n_signal_events, max_mc_events=max_mc_events) for p in ds.parts}
-
-
 def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events: int, window_sigma: float = 2.0,
             progress=True) -> DarkoniumInputs:
     """Simulate (or reuse) the ntuples of every dataset of the run, pair the six tracks, and build each
@@ -1045,7 +1040,8 @@ class Darkonium(Channel):
     def samples(self, params):
         ds = self.dataset(params)
         if ds.combines:
-            raise ParameterError(f"{ds.name!r} combines several datasets; use part_samples")
+            raise ParameterError(f"{ds.name!r} combines {list(ds.combines)}: each part has its own samples "
+                                 "(sample_specs of each of them; sample_requests gives them all)")
         return sample_specs(ds, n_signal_events=params["n_signal_events"], max_mc_events=params["max_mc_events"])
 
     def sample_requests(self, params):
