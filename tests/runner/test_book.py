@@ -58,8 +58,20 @@ def test_notebook_run_and_book(tmp_path, generated_dir, alp_inputs):
     assert "_static/mathjax/" in text  # MathJax served from the book, not a CDN
 
 
+#: Runs of the coverage study at a coarse grid (5-7 s each, no samples to simulate): what the runner does
+#: with an interrupt or a killed worker does not depend on what a run computes.
+STUDY = {"backgrounds": [0.3, 30.0], "n_signals": 2, "n_pseudo_data": 100, "n_toy_signals": 1, "n_toy_data": 50,
+         "toys_per_limit": 100}
+
+
+def _study_runs(book, n):
+    book.mkdir()
+    (book / "runs.yaml").write_text(json.dumps({"runs": [
+        {"id": f"r{i}", "notebook": "coverage.ipynb", "parameters": {**STUDY, "seed": i + 1}} for i in range(n)]}))
+
+
 @pytest.mark.xdist_group("book-a")
-def test_interrupted_invocation_resumes(tmp_path, generated_dir, alp_inputs):
+def test_interrupted_invocation_resumes(tmp_path):
     # two runs executed in turn; SIGINT once the first has finished: it is kept, nothing half-written
     # stays, and the next invocation executes only the second
     import os
@@ -69,29 +81,22 @@ def test_interrupted_invocation_resumes(tmp_path, generated_dir, alp_inputs):
     import time
 
     book = tmp_path / "book"
-    book.mkdir()
-    small = {"dataset": "belle2_2018", "seed": 7, "mass_step_sigma": 4.0, **SMALL}
-    (book / "runs.yaml").write_text(json.dumps({"runs": [
-        {"id": "first", "notebook": "belle2_alp_3gamma.ipynb",
-         "parameters": {**small, "mass_min_gev": 1.0, "mass_max_gev": 1.2}},
-        {"id": "second", "notebook": "belle2_alp_3gamma.ipynb",
-         "parameters": {**small, "mass_min_gev": 2.0, "mass_max_gev": 2.2}},
-    ]}))
+    _study_runs(book, 2)
     command = [sys.executable, "-m", "analysis_lib.runner", "run", "--book", str(book), "--workers", "1"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
     deadline = time.monotonic() + 300
-    while not (book / "runs" / "first" / "status.json").exists():
+    while not (book / "runs" / "r0" / "status.json").exists():
         assert process.poll() is None and time.monotonic() < deadline
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=120) != 0
-    assert json.loads((book / "runs" / "first" / "status.json").read_text())["status"] == "ok"
-    assert not (book / "runs" / "second").exists()
+    assert json.loads((book / "runs" / "r0" / "status.json").read_text())["status"] == "ok"
+    assert not (book / "runs" / "r1").exists()
     assert not list((book / "runs").glob(".*partial"))
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "first is up to date" in result.stdout
-    assert json.loads((book / "runs" / "second" / "status.json").read_text())["status"] == "ok"
+    assert "r0 is up to date" in result.stdout
+    assert json.loads((book / "runs" / "r1" / "status.json").read_text())["status"] == "ok"
 
 
 def _descendants(tag):
@@ -128,17 +133,8 @@ def _start(book, workers, tag, *options, env=None):
                             env={**os.environ, "DSBOOK_TEST_TAG": tag, **(env or {})})
 
 
-def _write_runs(book, n, **parameters):
-    book.mkdir()
-    small = {"dataset": "belle2_2018", "seed": 7, "mass_step_sigma": 4.0, "mass_max_gev": 1.5, **SMALL, **parameters}
-    (book / "runs.yaml").write_text(json.dumps({"runs": [
-        {"id": f"r{i}", "notebook": "belle2_alp_3gamma.ipynb", "parameters": {**small, "mass_min_gev": 1.0 + 0.1 * i}}
-        for i in range(n)
-    ]}))
-
-
 @pytest.mark.xdist_group("book-a")
-def test_a_killed_worker_is_replaced_and_finished_runs_are_kept(tmp_path, generated_dir, alp_inputs):
+def test_a_killed_worker_is_replaced_and_finished_runs_are_kept(tmp_path):
     # once a run has finished, the worker process of a running notebook is killed (as the kernel's
     # out-of-memory killer would): its run executes again on the restarted worker, the finished runs
     # are not executed again, no attempt folder and no process stays behind
@@ -147,7 +143,7 @@ def test_a_killed_worker_is_replaced_and_finished_runs_are_kept(tmp_path, genera
     import time
 
     book = tmp_path / "book"
-    _write_runs(book, 3)
+    _study_runs(book, 3)
     process = _start(book, 2, tmp_path.name)
     runs = book / "runs"
     deadline = time.monotonic() + 300
@@ -173,7 +169,7 @@ def test_a_killed_worker_is_replaced_and_finished_runs_are_kept(tmp_path, genera
         assert (runs / run_id / "status.json").stat().st_mtime_ns == mtime  # not executed again
     for i in range(3):
         assert json.loads((runs / f"r{i}" / "status.json").read_text())["status"] == "ok"
-    assert (runs / killed / "limits.csv").exists()
+    assert (runs / killed / "coverage.csv").exists()
     assert not list(runs.glob(".*partial"))
     assert _no_process_left(tmp_path.name)
 
