@@ -44,8 +44,11 @@ TEST_ENVIRONMENT := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 test: $(STAMP)
 	$(TEST_ENVIRONMENT) $(BIN)/python -m pytest -n 2 --dist loadgroup
 
+# JupyterLab refuses to start as root (a container's usual user) unless told; LAB_FLAGS passes more options
+LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
+	$(BIN)/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks $(LAB_FLAGS)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_limits.py

@@ -22,6 +22,8 @@ from typing import Callable
 
 import numpy as np
 
+from .errors import DiskFullError, disk_full
+
 __all__ = ["content_key", "shared_result"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -81,9 +83,16 @@ def shared_result(folder: Path, name: str, key: str, compute: Callable):
                     pass  # written by another version of the code, or damaged: computed again
             result = compute()
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
-                pickle.dump(result, f)
-            os.replace(tmp, path)
+            try:
+                with open(tmp, "wb") as f:
+                    pickle.dump(result, f)
+                os.replace(tmp, path)
+            except OSError as exc:
+                if disk_full(exc):
+                    raise DiskFullError(path) from exc
+                raise
+            finally:
+                tmp.unlink(missing_ok=True)
             return result
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

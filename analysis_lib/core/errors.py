@@ -7,11 +7,18 @@ from __future__ import annotations
 
 __all__ = [
     "AnalysisError",
+    "DiskFullError",
     "EmptySelectionError",
     "KinematicError",
     "NtupleError",
     "ParameterError",
+    "disk_full",
+    "yaml_problem",
 ]
+
+import errno
+import shutil
+from pathlib import Path
 
 
 class AnalysisError(Exception):
@@ -32,3 +39,51 @@ class NtupleError(AnalysisError, OSError):
 
 class EmptySelectionError(AnalysisError, RuntimeError):
     """No event survived a selection that must keep some."""
+
+
+class DiskFullError(AnalysisError, OSError):
+    """A file could not be written because its disk is full; nothing half-written was kept."""
+
+    def __init__(self, path, what: str = "writing"):
+        self.path = Path(path)
+        free = _free_bytes(self.path)
+        super().__init__(
+            errno.ENOSPC,
+            f"No space left on device while {what} {str(self.path)!r}"
+            + (f" ({free / 1e6:.1f} MB free there)" if free is not None else "")
+            + "; nothing half-written was kept: free space on that disk (or point DSBOOK_GENERATED_DIR, for "
+              "simulated data, or --book at a larger one) and run the command again",
+        )
+
+    def __str__(self):
+        return self.strerror
+
+
+def _free_bytes(path: Path) -> int | None:
+    for folder in (path, *path.parents):
+        try:
+            return shutil.disk_usage(folder).free
+        except OSError:
+            continue
+    return None
+
+
+def disk_full(exc: BaseException) -> bool:
+    """True when ``exc``, or an exception it was raised from or during, is a full disk (ENOSPC, or
+    a library's message of one)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def yaml_problem(exc) -> str:
+    """Where and what a YAML parser's error is, in one line ("line 3, column 5: ...")."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else problem

@@ -9,6 +9,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -17,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from ..core.constants import mass_gev
-from ..core.errors import ParameterError
+from ..core.errors import ParameterError, yaml_problem
 from ..core.parameters import Parameter
 from ..core.paths import DATA_DIR
 from ..core.units import luminosity_label
@@ -127,6 +128,29 @@ class Dataset:
         path = Path(self.ntuples)
         return path if path.is_absolute() else (registry_path().parent / path)
 
+    def check_ntuples(self, sample_names=()) -> None:
+        """For real ntuples (of this dataset, each part of a combination and its off-resonance partner):
+        the folder exists and holds ``data.root`` and ``<sample>.root`` for each of ``sample_names``
+        (this dataset's own); a clear error naming the dataset, the folder and the missing files
+        otherwise. Simulated datasets pass."""
+        partner = [self.off_resonance_dataset()] if self.off_resonance else []
+        for part in (*self.parts, *partner):
+            if part.simulated:
+                continue
+            folder = part.ntuple_dir(0)
+            if not folder.is_dir():
+                raise ParameterError(
+                    f"dataset {part.name!r}: its ntuples folder {str(folder)!r} (key ntuples in "
+                    f"{str(registry_path())!r}) does not exist; copy the ntuples there, correct the path, or "
+                    "set ntuples: simulate")
+            wanted = ("data", *(sample_names if part is self else ()))
+            missing = [f"{name}.root" for name in wanted if not (folder / f"{name}.root").is_file()]
+            if missing:
+                listed = missing[:4] + ([f"and {len(missing) - 4} more"] if len(missing) > 4 else [])
+                raise ParameterError(
+                    f"dataset {part.name!r}: its ntuples folder {str(folder)!r} lacks {listed}; a dataset of real "
+                    "ntuples holds data.root and one file <sample>.root per simulated sample the channel reads")
+
     @property
     def luminosity_label(self) -> str:
         """The luminosity as plots print it (:func:`analysis_lib.core.units.luminosity_label`)."""
@@ -137,24 +161,97 @@ def _load():
     return _load_file(registry_path())
 
 
+#: The keys of a dataset's registry entry (the comment at the top of data/datasets.yaml explains them).
+_REQUIRED_KEYS = ("experiment", "luminosity_fb", "luminosity_uncertainty_fb", "description", "projection", "reference",
+                  "ntuples")
+_OPTIONAL_KEYS = ("branches", "bb_pairs", "off_resonance", "sqrt_s_gev")
+
+
+def _read_registry(path) -> dict:
+    """The registry file's entries by name, each a mapping; a clear error for a file that is missing,
+    not YAML, or not a mapping of names to mappings."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ParameterError(f"dataset registry {str(path)!r} cannot be read ({exc.strerror}); restore "
+                             "data/datasets.yaml, or set DSBOOK_REGISTRY to an existing registry") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"dataset registry {str(path)!r} is not valid YAML ({yaml_problem(exc)}); fix the "
+                             "syntax there") from None
+    if not isinstance(raw, dict) or not raw:
+        raise ParameterError(f"dataset registry {str(path)!r} must map dataset names to their entries (a YAML "
+                             f"mapping), not {type(raw).__name__}; see the comment at the top of data/datasets.yaml")
+    for name, entry in raw.items():
+        if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+            raise ParameterError(f"dataset registry {str(path)!r}: the name {name!r} must be a string of letters, "
+                                 "digits, '_' and '-'")
+        if not isinstance(entry, dict):
+            raise ParameterError(f"dataset registry {str(path)!r}, dataset {name!r}: the entry must be a mapping of "
+                                 f"keys to values, not {type(entry).__name__} {entry!r}")
+    return raw
+
+
+def _number(where, entry, key, *, zero=False, unit=""):
+    """The entry's value of ``key``: a finite number above zero (or at least zero where ``zero``)."""
+    value = entry[key]
+    if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            or value < 0 or (value == 0 and not zero)):
+        raise ParameterError(f"{where}: {key} = {value!r} must be a finite number {'>= 0' if zero else '> 0'}"
+                             f"{unit}; correct it in the registry")
+    return float(value)
+
+
+def _check_entry(path, name, entry) -> dict:
+    """A dataset's registry entry checked against the schema (required and known keys, types, ranges,
+    a known experiment); returns the keyword arguments of its :class:`Dataset`."""
+    where = f"dataset registry {str(path)!r}, dataset {name!r}"
+    unknown = sorted(set(entry) - {*_REQUIRED_KEYS, *_OPTIONAL_KEYS})
+    if unknown:
+        raise ParameterError(f"{where}: unknown key(s) {unknown}; a dataset takes {list(_REQUIRED_KEYS)} and "
+                             f"optionally {list(_OPTIONAL_KEYS)} (a combination: combines, experiment, description, "
+                             "projection, reference)")
+    missing = [key for key in _REQUIRED_KEYS if key not in entry]
+    if missing:
+        raise ParameterError(f"{where}: lacks the key(s) {missing}; every dataset gives {list(_REQUIRED_KEYS)} "
+                             "(reference may be null)")
+    out = dict(entry)
+    out["luminosity_fb"] = _number(where, entry, "luminosity_fb", unit=" (fb^-1)")
+    out["luminosity_uncertainty_fb"] = _number(where, entry, "luminosity_uncertainty_fb", zero=True, unit=" (fb^-1)")
+    if entry.get("bb_pairs") is not None:
+        out["bb_pairs"] = _number(where, entry, "bb_pairs")
+    for key, kinds, words in (("description", str, "a line of text"), ("projection", bool, "true or false"),
+                              ("reference", (str, type(None)), "a string or null"),
+                              ("ntuples", str, "'simulate' or the folder of real ntuples"),
+                              ("off_resonance", (str, type(None)), "the name of a registered dataset, or null"),
+                              ("experiment", str, "the name of a detector model")):
+        if key in entry and (not isinstance(entry[key], kinds) or entry[key] == ""):
+            raise ParameterError(f"{where}: {key} = {entry[key]!r} must be {words}")
+    branches = entry.get("branches") or {}
+    if not isinstance(branches, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in branches.items()):
+        raise ParameterError(f"{where}: branches = {branches!r} must map logical branch names to the ntuples' branch "
+                             "names (strings), e.g. {photon_energy: clusterE}")
+    out["branches"] = branches
+    try:
+        out["experiment"] = experiment(entry["experiment"])
+    except ParameterError as exc:
+        raise ParameterError(f"{where}: {exc}") from None
+    sqrt_s = out.pop("sqrt_s_gev", None)
+    if sqrt_s is not None:
+        out["experiment"] = out["experiment"].at_sqrt_s(_number(where, entry, "sqrt_s_gev", unit=" (GeV)"))
+    return out
+
+
 @cache
 def _load_file(path):
-    with open(path) as f:
-        raw = yaml.safe_load(f)
+    raw = _read_registry(path)
     out, combinations = {}, {}
     for name, entry in raw.items():
-        entry = dict(entry)
         if "combines" in entry:
             combinations[name] = entry
             continue
-        entry["experiment"] = experiment(entry["experiment"])
-        sqrt_s = entry.pop("sqrt_s_gev", None)
-        if sqrt_s is not None:
-            if isinstance(sqrt_s, bool) or not isinstance(sqrt_s, int | float):
-                raise ParameterError(f"{path}: dataset {name!r}: sqrt_s_gev = {sqrt_s!r} must be a number of GeV")
-            entry["experiment"] = entry["experiment"].at_sqrt_s(float(sqrt_s))
-        entry.setdefault("branches", {})
-        out[name] = Dataset(name=name, **entry)
+        out[name] = Dataset(name=name, **_check_entry(path, name, entry))
     for name, entry in combinations.items():
         out[name] = _combination(path, name, entry, out)
     for name, ds in out.items():

@@ -53,7 +53,7 @@ import numpy as np
 import uproot
 
 from ..core import timing
-from ..core.errors import NtupleError
+from ..core.errors import DiskFullError, NtupleError, disk_full
 
 #: Truth codes of generated particles, stored per cluster in simulated ntuples.
 ORIGIN = {"beam_background": 0, "hard_photon": 1, "resonance_daughter": 2, "lepton": 3, "signal_b": 4,
@@ -116,6 +116,11 @@ COMPRESSION = uproot.ZSTD(1)
 _PREFIX = {"photon": "gamma", "track": "track"}
 
 
+def temporary_name(path: Path) -> Path:
+    """Where :func:`write_events` writes ``path`` before it is complete (``.<name>.<pid>.tmp``)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def write_events(path, events: ak.Array, meta: dict):
     """Write reconstructed events (see :func:`analysis_lib.simulation.response.reconstruct`) and a
     metadata dictionary (stored as JSON in a TObjString ``meta``) to a ROOT file, atomically:
@@ -123,7 +128,7 @@ def write_events(path, events: ak.Array, meta: dict):
     :data:`COMPRESSION`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary_name(path)
     try:
         with uproot.recreate(tmp, compression=COMPRESSION) as f:
             branches = {_PREFIX.get(name, name): events[name] for name in events.fields}
@@ -136,6 +141,10 @@ def write_events(path, events: ak.Array, meta: dict):
             tree.extend(branches)
             f["meta"] = json.dumps(meta, sort_keys=True)
         os.replace(tmp, path)
+    except OSError as exc:
+        if disk_full(exc):
+            raise DiskFullError(path) from exc
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -193,6 +202,33 @@ def read_meta(source) -> dict:
         if "meta" not in f:
             return {}
         return json.loads(str(f["meta"]))
+
+
+def check_values(path, arrays: ak.Array, wanted: dict):
+    """Refuse an ntuple that is not the book's own (real data, or simulation made elsewhere) when it
+    has no events, or when a branch the analysis reads holds values it cannot use: non-finite
+    numbers (NaN, infinities) or non-numeric types. The error lists each such branch with its count;
+    no event is dropped silently (a NaN energy would fail every cut and move the limits)."""
+    if len(arrays) == 0:
+        raise NtupleError(f"ntuple {str(path)!r} has no events in its tree; a dataset's file must hold its events "
+                          "(copy it again, or remove it and its dataset from the registry)")
+    problems = []
+    for logical, name in wanted.items():
+        try:
+            values = np.asarray(ak.to_numpy(ak.flatten(arrays[name], axis=None)))
+        except Exception:  # strings, records: not one number per entry
+            values = None
+        if values is None or values.dtype.kind not in "fiub":
+            problems.append(f"{name} ({logical}): type {ak.type(arrays[name])}, not numbers")
+            continue
+        if values.dtype.kind == "f" and (bad := int(np.count_nonzero(~np.isfinite(values)))):
+            problems.append(f"{name} ({logical}): {bad} non-finite value(s) of {values.size}")
+    if problems:
+        raise NtupleError(
+            f"ntuple {str(path)!r} holds values the analysis cannot use: {'; '.join(problems)}. The book refuses "
+            "them rather than drop events silently: repair or remove those entries (or events) in the file, or map "
+            "the logical name to another branch with 'branches:' in data/datasets.yaml"
+        )
 
 
 def read_events(source, *, branches: dict | None = None, tree: str = TREE, tracks: bool = False) -> ak.Array:
@@ -258,6 +294,8 @@ def read_events(source, *, branches: dict | None = None, tree: str = TREE, track
                 f"ntuple {str(path)!r} could not be read ({type(exc).__name__}: {exc}); it is probably "
                 "truncated: regenerate or copy it again"
             ) from exc
+        if "meta" not in f:  # not written by this book: real ntuples are checked before use
+            check_values(path, arrays, wanted)
     n = len(arrays)
     out = {}
     for collection, fields in _COLLECTIONS.items():

@@ -40,6 +40,7 @@ combination of values.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import itertools
 import json
@@ -61,7 +62,7 @@ import yaml
 
 from ..analysis.scan import connect
 from ..channels import notebook_declaration
-from ..core.errors import AnalysisError, ParameterError
+from ..core.errors import AnalysisError, DiskFullError, ParameterError, disk_full, yaml_problem
 from ..core.memory import release_memory
 from ..core.parameters import EXECUTION_PARAMETERS
 from .notebook import PROFILE
@@ -123,18 +124,37 @@ class Run:
 
 
 def load_runs(path: Path = BOOK / "runs.yaml", *, book_dir: Path | None = None) -> list[Run]:
-    """Read and validate the runs file; :class:`ParameterError` names the run, value and fix.
+    """Read and validate the runs file; :class:`ParameterError` names the file, the run, the value
+    and the fix.
 
-    The runs' results go below ``book_dir``, the folder of the runs file by default.
+    Everything a run reads is checked before anything executes: the file's syntax and shape, each
+    run's keys, its notebook (a file of the project's ``notebooks`` folder, named without a folder),
+    its parameters against the channel's declaration, and its dataset (a registry that passes its
+    schema; real ntuples present, with known logical branch names). The runs' results go below
+    ``book_dir``, the folder of the runs file by default.
     """
     path = Path(path)
     book_dir = Path(book_dir) if book_dir is not None else path.parent
-    if not path.exists():
-        raise ParameterError(f"runs file {str(path)!r} does not exist")
-    raw = yaml.safe_load(path.read_text()) or {}
-    entries = raw.get("runs")
+    if not path.is_file():
+        raise ParameterError(f"runs file {str(path)!r} does not exist; give an existing file with --runs, or a book "
+                             "folder holding runs.yaml with --book")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{path.name} is not valid YAML ({yaml_problem(exc)}); fix the syntax there") from None
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
+    if not isinstance(raw, dict) or set(raw) != {"runs"}:
+        found = sorted(map(str, raw)) if isinstance(raw, dict) else type(raw).__name__
+        raise ParameterError(f"{path.name}: the top level must be a mapping with one key, 'runs:', holding the list of "
+                             f"runs (found {found}); see book/runs.yaml")
+    entries = raw["runs"]
     if not isinstance(entries, list) or not entries:
-        raise ParameterError(f"{path.name}: expected a non-empty list under 'runs:'")
+        raise ParameterError(f"{path.name}: expected a non-empty list under 'runs:', found {entries!r}")
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ParameterError(f"{path.name}, run {i + 1}: {entry!r} is not a mapping; a run gives id, notebook, "
+                                 "title and parameters (and optionally matrix)")
     runs, seen = [], set()
     for i, entry in enumerate(_expand(entries, path.name)):
         where = f"{path.name}, run {i + 1}"
@@ -147,19 +167,63 @@ def load_runs(path: Path = BOOK / "runs.yaml", *, book_dir: Path | None = None) 
         if run_id in seen:
             raise ParameterError(f"{where}: id {run_id!r} is used twice; run ids must be unique")
         seen.add(run_id)
-        notebook = entry.get("notebook", "")
-        if not (NOTEBOOKS / notebook).exists():
-            raise ParameterError(f"run {run_id!r}: notebook {notebook!r} not found in notebooks/")
+        notebook = _notebook_name(entry.get("notebook"), f"run {run_id!r}")
+        title = entry.get("title", run_id)
+        if not isinstance(title, str) or not title.strip():
+            raise ParameterError(f"run {run_id!r}: title {title!r} must be a line of text")
+        values = entry.get("parameters") or {}
+        if not isinstance(values, dict):
+            raise ParameterError(f"run {run_id!r}: parameters {values!r} must be a mapping of names to values")
         search = notebook_declaration(notebook)
         for p in EXECUTION_PARAMETERS:
-            if p.name in (entry.get("parameters") or {}):
+            if p.name in values:
                 raise ParameterError(f"run {run_id!r}: parameter {p.name!r} is set by the runner for each execution "
                                      f"({p.doc}); remove it from {path.name}"
                                      + ("; give a cluster with --scheduler ADDRESS" if p.name == "scheduler" else ""))
-        params = search.validate(entry.get("parameters") or {}, context=f"run {run_id!r}")
-        runs.append(Run(id=run_id, notebook=notebook, title=entry.get("title", run_id), parameters=params,
-                        book_dir=book_dir, notebooks=NOTEBOOKS))
+        params = search.validate(values, context=f"run {run_id!r}")
+        if "dataset" in params:
+            _check_dataset(search, params, f"run {run_id!r}")
+        runs.append(Run(id=run_id, notebook=notebook, title=title, parameters=params, book_dir=book_dir,
+                        notebooks=NOTEBOOKS))
     return runs
+
+
+def _notebook_name(notebook, where) -> str:
+    """A run's notebook: the name of a file in the project's ``notebooks`` folder (never a path: the
+    executed copy is written under the same name into the run's folder)."""
+    known = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+    if not isinstance(notebook, str) or not notebook:
+        raise ParameterError(f"{where}: notebook {notebook!r} must name a notebook of notebooks/: one of {known}")
+    if Path(notebook).name != notebook or notebook in (".", ".."):
+        raise ParameterError(f"{where}: notebook {notebook!r} must be a file name in the project's notebooks/ folder, "
+                             f"without a folder (one of {known}); write {Path(notebook).name!r}")
+    if not (NOTEBOOKS / notebook).is_file():
+        raise ParameterError(f"{where}: notebook {notebook!r} not found in notebooks/; known notebooks: {known}")
+    return notebook
+
+
+def _check_dataset(search, params, where):
+    """A run's dataset before it executes: its real ntuples present (folder, data.root and the
+    channel's sample files) and its branch mapping naming known logical branches."""
+    from ..detector.datasets import dataset
+    from ..io.ntuple import DEFAULT_BRANCHES
+
+    ds = dataset(params["dataset"])
+    names = []
+    if not ds.simulated and not ds.combines:
+        try:
+            names = [spec.name for spec in search.samples(params)]
+        except AnalysisError:
+            names = []
+    try:
+        for part in ds.parts:
+            unknown = sorted(set(part.branches) - set(DEFAULT_BRANCHES))
+            if unknown:
+                raise ParameterError(f"dataset {part.name!r}: branches maps unknown logical name(s) {unknown}; the "
+                                     f"logical names are {sorted(DEFAULT_BRANCHES)}")
+        ds.check_ntuples(names)
+    except ParameterError as exc:
+        raise ParameterError(f"{where}: {exc}") from None
 
 
 def _expand(entries, filename):
@@ -173,6 +237,9 @@ def _expand(entries, filename):
             continue
         if not isinstance(matrix, dict) or not all(isinstance(v, list) and v for v in matrix.values()):
             raise ParameterError(f"{filename}: run {entry.get('id')!r}: 'matrix' must map names to non-empty lists")
+        if not isinstance(entry.get("parameters") or {}, dict):
+            raise ParameterError(f"{filename}: run {entry.get('id')!r}: parameters {entry['parameters']!r} must be a "
+                                 "mapping of names to values")
         names = list(matrix)
         for values in itertools.product(*(matrix[n] for n in names)):
             combination = dict(zip(names, values))
@@ -180,7 +247,13 @@ def _expand(entries, filename):
             expanded = {k: v for k, v in entry.items() if k != "matrix"}
             expanded["id"] = f"{entry.get('id')}_{suffix}"
             expanded["parameters"] = {**(entry.get("parameters") or {}), **combination}
-            expanded["title"] = str(entry.get("title", expanded["id"])).format(**combination)
+            title = str(entry.get("title", expanded["id"]))
+            try:
+                expanded["title"] = title.format(**combination)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ParameterError(f"{filename}: run {entry.get('id')!r}: title {title!r} cannot be formatted with "
+                                     f"the matrix {sorted(names)} ({type(exc).__name__}: {exc}); name only matrix "
+                                     "parameters in braces, and double literal braces ({{ }})") from None
             out.append(expanded)
     return out
 
@@ -221,12 +294,6 @@ def is_current(run: Run) -> bool:
     """True when the run has finished successfully with the inputs it would have now."""
     record = _record(run)
     return record is not None and record.get("status") == "ok" and record.get("key") == run_key(run)
-
-
-def remove_partials(run: Run):
-    """Remove what unfinished attempts of ``run`` left (an interrupted command, a killed worker)."""
-    for folder in run.folder.parent.glob(f".{run.id}.*.partial"):
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _leave_thread_pool():
@@ -305,12 +372,17 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "", after=()) ->
         return done
     _leave_thread_pool()
     partial = run.folder.with_name(f".{run.id}.{uuid.uuid4().hex[:8]}.partial")
-    partial.mkdir(parents=True)
+    try:
+        partial.mkdir(parents=True)
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        return _lost_to_a_full_disk(run, partial, 0.0)
     output = partial / run.notebook
     parameters = {**run.parameters, "output_dir": ".", "scheduler": scheduler}
     key = run_key(run)
     start = time.perf_counter()
-    status, error = "ok", None
+    status, error, last = "ok", None, None
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         if _INTERRUPTED.is_set():
             shutil.rmtree(partial, ignore_errors=True)
@@ -321,30 +393,60 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "", after=()) ->
                 progress_bar=False, log_output=False,
             )
         except papermill.PapermillExecutionError as exc:
-            status, error = "failed", f"{exc.ename}: {exc.evalue} (in cell {exc.exec_count})"
-        except Exception as exc:  # the kernel died, or the notebook could not be started
+            status, error, last = "failed", f"{exc.ename}: {exc.evalue} (in cell {exc.exec_count})", exc
+        except Exception as exc:  # the kernel died, the notebook could not be started or written
             if _kernel_did_not_start(exc) and attempt < KERNEL_START_ATTEMPTS:
                 log.warning("run %s: the kernel did not start (%s); starting it again", run.id, exc)
                 time.sleep(attempt)
                 continue
-            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            status, error, last = "failed", f"{type(exc).__name__}: {exc}", exc
         break
     if _INTERRUPTED.is_set():  # an interrupt that a library turned into an error: not the run's fault
         shutil.rmtree(partial, ignore_errors=True)
         raise KeyboardInterrupt
     seconds = time.perf_counter() - start
-    if output.exists():
-        _title_page(output, run.title)
-    else:  # nothing executed: an error page takes the notebook's place in the book
-        (partial / "error.md").write_text(f"# {run.title}\n\nThis run failed before its notebook ran:\n\n"
-                                          f"```text\n{error}\n```\n")
+    if error is not None and (disk_full(last) or _disk_nearly_full(partial)):
+        return _lost_to_a_full_disk(run, partial, seconds)
     record = {"id": run.id, "status": status, "seconds": round(seconds, 1), "error": error, "key": key,
-              "invocation": invocation, "profile": _run_profile(partial)}
-    (partial / "status.json").write_text(json.dumps(record, indent=2))
+              "invocation": invocation}
+    try:
+        if output.exists():
+            _title_page(output, run.title)
+        else:  # nothing executed: an error page takes the notebook's place in the book
+            (partial / "error.md").write_text(f"# {run.title}\n\nThis run failed before its notebook ran:\n\n"
+                                              f"```text\n{error}\n```\n")
+        record["profile"] = _run_profile(partial)
+        (partial / "status.json").write_text(json.dumps(record, indent=2))
+    except Exception as exc:
+        if disk_full(exc) or _disk_nearly_full(partial):
+            return _lost_to_a_full_disk(run, partial, seconds)
+        raise
     if run.folder.exists():
         shutil.rmtree(run.folder)
     partial.rename(run.folder)
     return record
+
+
+#: Free space below which a failed write is taken for a full disk (libraries that write the
+#: notebook turn the ENOSPC into errors of their own, e.g. a notebook that is not JSON).
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+def _disk_nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < _NEARLY_FULL_BYTES
+    except OSError:
+        return False
+
+
+def _lost_to_a_full_disk(run: Run, partial: Path, seconds: float) -> dict:
+    """The record of a run whose files could not be written (a full disk): the attempt is removed,
+    the run's earlier results stay as they were, and the record is not written (there is no room):
+    the summary reports it."""
+    shutil.rmtree(partial, ignore_errors=True)
+    error = str(DiskFullError(run.folder, "writing the run's results for"))
+    log.error("run %s: %s", run.id, error)
+    return {"id": run.id, "status": "failed", "seconds": round(seconds, 1), "error": error, "written": False}
 
 
 #: Set when the command receives SIGINT: a run interrupted while its kernel starts must not be taken
@@ -540,10 +642,16 @@ def _failed(run: Run, error: str) -> dict:
     written as its folder (status and an error page) in place of any earlier one."""
     record = {"id": run.id, "status": "failed", "seconds": "", "error": error}
     partial = run.folder.with_name(f".{run.id}.{uuid.uuid4().hex[:8]}.partial")
-    partial.mkdir(parents=True)
-    (partial / "error.md").write_text(f"# {run.title}\n\nThis run failed before its notebook ran:\n\n"
-                                      f"```text\n{error}\n```\n")
-    (partial / "status.json").write_text(json.dumps(record, indent=2))
+    try:
+        partial.mkdir(parents=True)
+        (partial / "error.md").write_text(f"# {run.title}\n\nThis run failed before its notebook ran:\n\n"
+                                          f"```text\n{error}\n```\n")
+        (partial / "status.json").write_text(json.dumps(record, indent=2))
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        shutil.rmtree(partial, ignore_errors=True)
+        return {**record, "written": False}
     if run.folder.exists():
         shutil.rmtree(run.folder)
     partial.rename(run.folder)
@@ -595,11 +703,53 @@ def render(runs: list[Run], book_dir: Path = BOOK, *, strict: bool = True) -> in
     return subprocess.call(cmd)
 
 
-def _summary(records):
+def _summary(records, runs) -> str:
+    """The table of the runs' status and time, then, for each failed run, its error and where to
+    read more (the executed notebook, with the failing cell, or the error page)."""
     width = max(len(r["id"]) for r in records)
     lines = [f"{'run':<{width}}  status  time [s]"]
     lines += [f"{r['id']:<{width}}  {r['status']:<6}  {r['seconds']:>8}" for r in records]
+    folders = {run.id: run for run in runs}
+    for record in records:
+        if record["status"] != "failed":
+            continue
+        run = folders[record["id"]]
+        page = run.folder / run.notebook if (run.folder / run.notebook).exists() else run.folder / "error.md"
+        where = f" (see {page})" if page.exists() and record.get("written", True) else ""
+        lines.append(f"{record['id']} failed: {record.get('error') or 'no error recorded'}{where}")
     return "\n".join(lines)
+
+
+def lock_book(book: Path):
+    """Hold the book folder for this invocation (a lock file ``<book>/runs/.lock``, released when
+    the process ends, however it ends); a second invocation on the same folder is refused with a
+    clear error naming the first, and never touches its work. Returns the open lock file, which
+    the caller keeps open for as long as it writes into the book."""
+    folder = book / "runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / ".lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise AnalysisError(f"the book folder {str(book)!r} is in use by another dsbook invocation ({holder}); wait "
+                            "until it ends, or give this one another folder with --book") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    handle.flush()
+    return handle
+
+
+def remove_leftovers(book: Path) -> list[str]:
+    """Remove the unfinished attempts (``.<id>.<attempt>.partial``) that killed invocations left in
+    ``<book>/runs``; only while holding the book's lock (:func:`lock_book`). Returns their names."""
+    found = sorted((book / "runs").glob(".*.partial"))
+    for folder in found:
+        shutil.rmtree(folder, ignore_errors=True)
+    return [f.name for f in found]
 
 
 def main(argv=None) -> int:
@@ -621,18 +771,38 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("distributed").setLevel(logging.WARNING)  # its connection chatter is not news
     try:
+        if args.workers < 1:
+            raise ParameterError(f"--workers {args.workers}: give at least 1 (1 executes the runs in turn)")
         runs_file = args.runs or args.book / "runs.yaml"
         runs = load_runs(runs_file, book_dir=args.book)
         if args.only:
             unknown = set(args.only) - {r.id for r in runs}
             if unknown:
-                raise ParameterError(f"--only {sorted(unknown)}: no such run in {runs_file}")
+                raise ParameterError(f"--only {sorted(unknown)}: no such run in {runs_file}; its runs are "
+                                     f"{[r.id for r in runs]}")
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{len(runs)} run(s) valid")
     if args.command == "validate":
         return 0
+    try:
+        lock = lock_book(args.book)
+    except AnalysisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {DiskFullError(args.book / 'runs' / '.lock') if disk_full(exc) else exc}", file=sys.stderr)
+        return 2
+    with lock:
+        return _locked_main(args, runs, runs_file)
+
+
+def _locked_main(args, runs, runs_file) -> int:
+    """:func:`main` once it holds the book's lock."""
+    left = remove_leftovers(args.book)
+    if left:
+        print(f"removed {len(left)} unfinished attempt(s) of an earlier invocation: {', '.join(left)}")
     code, profile = 0, {}
     if args.command in ("run", "build"):
         selected = [r for r in runs if not args.only or r.id in args.only]
@@ -643,24 +813,21 @@ def main(argv=None) -> int:
                 records[run.id] = {**json.loads((run.folder / "status.json").read_text()), "status": "cached"}
             else:
                 todo.append(run)
-        for run in todo:
-            remove_partials(run)
         _catch_interrupts()
         try:
             executed, made = execute_all(todo, workers=args.workers, scheduler=args.scheduler, scans=args.scans)
             records.update(executed)
         except KeyboardInterrupt:
             # finished runs are already in place; unfinished ones leave nothing behind
-            for run in todo:
-                remove_partials(run)
+            remove_leftovers(args.book)
             print("interrupted: finished runs are kept, the next invocation executes the rest", file=sys.stderr)
             return 130
         except AnalysisError as exc:
+            remove_leftovers(args.book)
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        for run in todo:  # attempts whose worker died
-            remove_partials(run)
-        print(_summary([records[r.id] for r in selected]))
+        remove_leftovers(args.book)  # attempts whose worker died
+        print(_summary([records[r.id] for r in selected], selected))
         simulated = [m for m in made.values() if m["simulated"]]
         print(f"simulation stage: {len(made)} sample(s), {len(simulated)} simulated in "
               f"{sum(m['seconds'] for m in simulated):.0f} s (summed over workers)")
@@ -669,17 +836,41 @@ def main(argv=None) -> int:
                                   "status": records[r.id]["status"]} for r in selected}
         if any(r["status"] == "failed" for r in records.values()):
             code = 1
+            print(f"error: {sum(r['status'] == 'failed' for r in records.values())} run(s) failed (above); the "
+                  "others are in place", file=sys.stderr)
     if args.command in ("render", "build"):
         start = time.perf_counter()
-        if render(runs, args.book, strict=not args.no_strict) != 0:
-            print("error: the book did not build", file=sys.stderr)
+        try:
+            built = render(runs, args.book, strict=not args.no_strict)
+        except OSError as exc:
+            if not disk_full(exc):
+                raise
+            print(f"error: {DiskFullError(args.book, 'rendering the book into')}", file=sys.stderr)
+            return 2
+        if built != 0:
+            print("error: the book did not build (the builder's messages are above)", file=sys.stderr)
             code = code or 3
         profile["rendering"] = round(time.perf_counter() - start, 1)
     if profile:
         profile["command"] = args.command
-        (args.book / "runs").mkdir(parents=True, exist_ok=True)
-        (args.book / "runs" / PROFILE).write_text(json.dumps(profile, indent=1, sort_keys=True))
+        try:
+            _write_atomically(args.book / "runs" / PROFILE, json.dumps(profile, indent=1, sort_keys=True))
+        except OSError as exc:
+            if not disk_full(exc):
+                raise
+            print(f"error: {DiskFullError(args.book / 'runs' / PROFILE)}", file=sys.stderr)
+            code = code or 2
     return code
+
+
+def _write_atomically(path: Path, text: str):
+    """Write ``text`` to ``path`` through a temporary file beside it: the file is whole or absent."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

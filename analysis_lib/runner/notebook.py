@@ -237,9 +237,32 @@ def setup_study(name: str, namespace: Mapping, *, style: bool = True) -> StudyRu
     return StudyRun(study=st, params=params, output=output)
 
 
+#: Names of a notebook's namespace that are not parameters: IPython's own and the notebook's imports.
+_IPYTHON_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "open"}
+#: The types of values papermill injects as parameters.
+_PARAMETER_TYPES = (bool, int, float, str, list, tuple, dict)
+
+
+def _unknown_names(declaration, namespace) -> list[str]:
+    """Names ``namespace`` holds that look like parameters (lower-case names of values of the types
+    papermill injects; not private, not IPython's, not imported constants in capitals) and that
+    neither the declaration nor the runner knows: a misspelled parameter given to papermill, which
+    would otherwise leave the default in place silently."""
+    known = {p.name for p in (*declaration.parameters, *EXECUTION_PARAMETERS)}
+    return sorted(name for name, value in namespace.items()
+                  if not name.startswith("_") and not name.isupper() and name not in known
+                  and name not in _IPYTHON_NAMES and isinstance(value, _PARAMETER_TYPES))
+
+
 def _start(declaration, namespace, style):
-    """The declared and execution parameters of ``namespace``, validated; logging, timing and the
-    figure style set up; the output folder created."""
+    """The declared and execution parameters of ``namespace``, validated (a name that is no parameter
+    is refused, as the runner refuses it); logging, timing and the figure style set up; the output
+    folder created."""
+    unknown = _unknown_names(declaration, namespace)
+    if unknown:
+        raise ParameterError(f"unknown parameter {unknown[0]!r} given to the notebook; known parameters: "
+                             f"{sorted(p.name for p in declaration.parameters)} (and the runner's "
+                             f"{[p.name for p in EXECUTION_PARAMETERS]})")
     params = declaration.validate({p.name: namespace[p.name] for p in declaration.parameters if p.name in namespace})
     execution = validate(EXECUTION_PARAMETERS, {p.name: namespace[p.name] for p in EXECUTION_PARAMETERS
                                                 if p.name in namespace})

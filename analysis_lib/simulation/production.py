@@ -366,10 +366,19 @@ def make(request: SampleRequest) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if not request.done():
+                _remove_unfinished(request)
                 _make(request)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return path
+
+
+def _remove_unfinished(request: SampleRequest):
+    """Remove what writers of this sample (and of its shared generation) killed before they finished
+    left beside it (``.<file>.<pid>.tmp``); called holding the sample's lock, so no writer is alive."""
+    for r in request.sibling_requests() if request.siblings else [request]:
+        for leftover in r.path.parent.glob(f".{r.path.name}.*.tmp"):
+            leftover.unlink(missing_ok=True)
 
 
 def _make(request: SampleRequest):

@@ -32,3 +32,21 @@ def test_a_result_is_computed_once_and_reused(tmp_path):
     assert len(calls) == 1
     shared_result(tmp_path, "r", "k2", compute)  # another key: computed
     assert len(calls) == 2
+
+
+def test_a_full_disk_keeps_no_half_written_result(tmp_path, monkeypatch):
+    import errno
+    import pickle
+
+    import pytest
+
+    from analysis_lib.core.errors import DiskFullError
+
+    def full(obj, f):
+        f.write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pickle, "dump", full)
+    with pytest.raises(DiskFullError, match="No space left on device while writing .*table"):
+        shared_result(tmp_path, "table", "k", lambda: {"x": 1})
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []

@@ -235,3 +235,40 @@ def test_one_or_two_workers_make_the_same_samples_once_and_the_same_limits(tmp_p
         assert _same_events(samples_1[name], samples_2[name]), name
     for run_id in limits_1:
         pd.testing.assert_frame_equal(limits_1[run_id], limits_2[run_id])
+
+
+@pytest.mark.xdist_group("book-a")
+def test_a_kernel_that_dies_fails_its_run_alone(tmp_path):
+    # the kernel of the first run is killed while its notebook executes (as the out-of-memory killer
+    # would): that run fails with the reason in the summary and its page, the second run is executed
+    import os
+    import signal
+    import time
+
+    book = tmp_path / "book"
+    _study_runs(book, 2)
+    process = _start(book, 1, tmp_path.name)
+    runs = book / "runs"
+    deadline = time.monotonic() + 300
+    killed = False
+    while not killed:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
+        for pid in _descendants(tmp_path.name):
+            try:
+                cwd = Path(f"/proc/{pid}/cwd").resolve()
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"ipykernel" in cmdline and cwd.name.startswith(".r0.") and cwd.parent == runs:
+                time.sleep(1.0)  # inside the notebook, past the kernel's start
+                os.kill(pid, signal.SIGKILL)
+                killed = True
+                break
+        time.sleep(0.1)
+    out, _ = process.communicate(timeout=300)
+    assert process.returncode == 1, out
+    record = json.loads((runs / "r0" / "status.json").read_text())
+    assert record["status"] == "failed" and "DeadKernelError" in record["error"], record
+    assert "r0 failed: DeadKernelError" in out
+    assert json.loads((runs / "r1" / "status.json").read_text())["status"] == "ok"
+    assert not list(runs.glob(".*partial")) and _no_process_left(tmp_path.name)
