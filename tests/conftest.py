@@ -7,8 +7,10 @@ worker prepares them."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 #: Small parameters: every simulation-dependent test uses these.
@@ -21,6 +23,29 @@ def _prepare(name, values):
 
     ch = channel(name)
     return ch.prepare(ch.validate(values), progress=False)
+
+
+@contextmanager
+def two_workers():
+    """A dask client of two single-threaded workers (threads of this process: what a comparison with
+    the scan in the kernel tests is the scan's split over workers and its random streams, the same
+    whatever the number of workers)."""
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+def assert_same_limits(first: dict, second: dict):
+    """The same results (by key): masses, observed and expected limits, significances, notes."""
+    assert first.keys() == second.keys()
+    for key, a in first.items():
+        b = second[key]
+        for name in ("masses_gev", "masses2_gev", "observed", "expected", "significance"):
+            if getattr(a, name, None) is not None:
+                np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=f"{key}.{name}")
+        assert a.notes == b.notes, key
 
 
 def run_notebook(notebook: str, folder, parameters: dict):

@@ -11,7 +11,7 @@ from analysis_lib.channels import channel
 from analysis_lib.physics.alp import coupling_from_cross_section
 from analysis_lib.stats import fit
 
-from ..conftest import SMALL
+from ..conftest import SMALL, two_workers
 
 pytestmark = pytest.mark.xdist_group("simulation")
 
@@ -48,8 +48,9 @@ def test_limits_are_sensible_reproducible_and_stamped(alp_inputs):
     params = ALP.validate({"dataset": "belle2_2018", "seed": 7, "mass_min_gev": 1.0, "mass_max_gev": 1.6,
                            "mass_step_sigma": 4.0, "fit_half_width_sigma": 5.0, **SMALL})
     first = ALP.run(alp_inputs, params, progress=False)
-    second = module.analyse(alp_inputs, mass_min_gev=1.0, mass_max_gev=1.6, mass_step_sigma=4.0,
-                            fit_half_width_sigma=5.0, progress=False)
+    with two_workers() as client:  # the same limits whatever the number of workers
+        second = module.analyse(alp_inputs, mass_min_gev=1.0, mass_max_gev=1.6, mass_step_sigma=4.0,
+                                fit_half_width_sigma=5.0, progress=False, client=client)
     g = first["g_agg"]
     assert len(g.masses_gev) >= 3
     assert np.all(g.observed > 0) and np.all(np.diff(g.expected, axis=1) > 0)

@@ -21,7 +21,7 @@ from analysis_lib.detector.datasets import dataset
 from analysis_lib.io.ntuple import read_events, write_events
 from analysis_lib.physics.alp_w import b_to_k_alp_branching, ctau_from_g_aw_mm
 
-from ..conftest import SMALL_B, run_notebook
+from ..conftest import SMALL_B, assert_same_limits, run_notebook, two_workers
 
 pytestmark = pytest.mark.xdist_group("babar")
 
@@ -159,6 +159,8 @@ def test_rate_and_coupling_limits_of_a_run(babar_inputs):
     params = BABAR.validate({"dataset": "babar_4s", "seed": 3, "mass_min_gev": 1.5, "mass_max_gev": 2.0,
                              "mass_step_sigma": 4.0, **SMALL_B})
     results = BABAR.run(babar_inputs, params, progress=False)
+    with two_workers() as client:  # the same limits whatever the number of workers
+        assert_same_limits(results, BABAR.run(babar_inputs, params, progress=False, client=client))
     assert set(results) == {"br", "g_aw"}
     br, coupling = results["br"], results["g_aw"]
     assert br.quantity == "br_b_to_k_a_x_br_gg" and coupling.quantity == "g_aw" and coupling.unit == "GeV^-1"

@@ -16,7 +16,7 @@ from analysis_lib.channels import channel
 from analysis_lib.core.errors import EmptySelectionError, KinematicError, ParameterError
 from analysis_lib.detector.datasets import dataset
 
-from ..conftest import SMALL_D, run_notebook
+from ..conftest import SMALL_D, assert_same_limits, run_notebook, two_workers
 
 pytestmark = pytest.mark.xdist_group("darkonium")
 
@@ -212,6 +212,9 @@ def test_epsilon_limits_invert_the_rate(darkonium_inputs):
 def test_limits_are_the_bayesian_limits_of_the_windows(darkonium_inputs):
     inputs = darkonium_inputs
     results = D.analyse(inputs, darkonium_masses_gev=[5.0], map_masses=2, mass_step_sigma=40.0, progress=False)
+    with two_workers() as client:  # the same limits whatever the number of workers
+        assert_same_limits(results, D.analyse(inputs, darkonium_masses_gev=[5.0], map_masses=2, mass_step_sigma=40.0,
+                                              progress=False, client=client))
     width = results["gamma_ee_x_br"]
     assert set(results) == {"gamma_ee_x_br", "eps_alpha_d_0p1", "eps_alpha_d_0p3", "eps_alpha_d_0p5"}
     assert all(results[k].quantity == k for k in D.Darkonium.result_keys)
@@ -266,6 +269,9 @@ def test_optimisation_sample_and_results_table(darkonium_inputs):
     assert check["predicted"].sum() == pytest.approx(np.sum(part.optimisation_background), rel=1e-9)
     assert np.sum(part.optimisation_background) == pytest.approx(np.sum(part.background) * 0.05 / 0.95, rel=1e-9)
     results = D.analyse(inputs, darkonium_masses_gev=[5.0], map_masses=2, mass_step_sigma=40.0, progress=False)
+    with two_workers() as client:  # the same limits whatever the number of workers
+        assert_same_limits(results, D.analyse(inputs, darkonium_masses_gev=[5.0], map_masses=2, mass_step_sigma=40.0,
+                                              progress=False, client=client))
     table = D.results_table(results, [(0.1, 5.0), (1.4, 5.0)])
     width = results["gamma_ee_x_br"].at_mass2(5.0)
     k = int(np.argmin(np.abs(width.masses_gev - 0.1)))

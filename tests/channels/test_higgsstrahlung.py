@@ -18,7 +18,7 @@ from analysis_lib.core.errors import KinematicError, ParameterError
 from analysis_lib.physics.dark_photon import branching_fraction_mumu, sigma_dark_higgsstrahlung_pb
 from analysis_lib.stats.counting import bayesian_upper_limits_one_bin
 
-from ..conftest import SMALL_H, run_notebook
+from ..conftest import SMALL_H, assert_same_limits, run_notebook, two_workers
 
 pytestmark = pytest.mark.xdist_group("higgsstrahlung")
 
@@ -74,6 +74,8 @@ def test_limits_are_the_bayesian_limits_of_the_windows(higgsstrahlung_inputs):
                                       "mass_a_max_gev": 6.0, "mass_step_sigma": 8.0, "mass_h_step_gev": 1.5,
                                       **SMALL_H})
     results = HIGGSSTRAHLUNG.run(inputs, params, progress=False)
+    with two_workers() as client:  # the same limits whatever the number of workers
+        assert_same_limits(results, HIGGSSTRAHLUNG.run(inputs, params, progress=False, client=client))
     eps2, sigma = results["eps2_alpha_d"], results["sigma_x_br"]
     assert eps2.two_dimensional and (eps2.mass_name, eps2.mass2_name) == ("M_A'", "M_h'")
     assert eps2.cl == 0.9 and "Bayesian" in eps2.method

@@ -12,7 +12,7 @@ from analysis_lib.physics.mesogenesis import lambda_momentum_gev
 from analysis_lib.simulation import b_decays, tagging
 from analysis_lib.simulation.response import reconstruct
 
-from ..conftest import SMALL_L
+from ..conftest import SMALL_L, assert_same_limits, two_workers
 
 
 @pytest.mark.parametrize("m_psi", [1.5, 3.5])
@@ -266,8 +266,12 @@ def test_windows_and_limits_on_small_samples(lambda_inputs):
     assert steps == pytest.approx(4.0, rel=0.15)
     with pytest.raises(KinematicError, match="outside the simulated range"):
         channel.window(inputs, 4.15)
-    result = channel.analyse(inputs, mass_min_gev=1.5, mass_max_gev=3.5, mass_step_sigma=20.0, n_toys=400,
-                             progress=False)["br"]
+    results = channel.analyse(inputs, mass_min_gev=1.5, mass_max_gev=3.5, mass_step_sigma=20.0, n_toys=400,
+                              progress=False)
+    with two_workers() as client:  # the same pseudo-experiments and limits whatever the number of workers
+        assert_same_limits(results, channel.analyse(inputs, mass_min_gev=1.5, mass_max_gev=3.5, mass_step_sigma=20.0,
+                                                    n_toys=400, progress=False, client=client))
+    result = results["br"]
     assert result.cl == 0.9 and result.quantity == "br_b0_lambda_psi"
     assert np.all((result.expected[:, 2] > 1e-6) & (result.expected[:, 2] < 1e-3))
     assert np.all(result.expected[:, 0] <= result.expected[:, 2] + 1e-12)

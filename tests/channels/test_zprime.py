@@ -18,7 +18,7 @@ from analysis_lib.physics.zprime import invisible_branching_fraction
 from analysis_lib.simulation import dimuon
 from analysis_lib.stats import discovery_significance, upper_limit
 
-from ..conftest import SMALL_Z, run_notebook
+from ..conftest import SMALL_Z, assert_same_limits, run_notebook, two_workers
 
 pytestmark = pytest.mark.xdist_group("zprime")
 
@@ -159,6 +159,10 @@ def test_limits_and_couplings(zprime_inputs):
     thresholds, and the g' limits follow from the cross-section limits for both decay hypotheses."""
     results = channel.analyse(zprime_inputs, mass_min_gev=0.5, mass_max_gev=6.0, mass_step_sigma=40.0,
                               window_sigma=2.0, progress=False)
+    with two_workers() as client:  # the same limits whatever the number of workers
+        assert_same_limits(results, channel.analyse(zprime_inputs, mass_min_gev=0.5, mass_max_gev=6.0,
+                                                    mass_step_sigma=40.0, window_sigma=2.0, progress=False,
+                                                    client=client))
     scanned = results["sigma"].masses_gev
     assert len(scanned) >= 3
     masses = channel.scan_masses(zprime_inputs, mass_min_gev=0.5, mass_max_gev=6.0, step_sigma=40.0)
