@@ -45,7 +45,7 @@ class DiskFullError(AnalysisError, OSError):
     """A file could not be written because its disk is full; nothing half-written was kept."""
 
     def __init__(self, path, what: str = "writing"):
-        self.path = Path(path)
+        self.path, self.what = Path(path), what
         free = _free_bytes(self.path)
         super().__init__(
             errno.ENOSPC,
@@ -57,6 +57,20 @@ class DiskFullError(AnalysisError, OSError):
 
     def __str__(self):
         return self.strerror
+
+    def __reduce__(self):  # raised on a dask worker, it travels back pickled
+        return DiskFullError, (self.path, self.what)
+
+    @classmethod
+    def of(cls, exc: BaseException, path, what: str = "writing"):
+        """The error for ``exc`` (a full disk, :func:`disk_full`): it names the file the failing write
+        named where it did, else ``path``."""
+        for link in _chain(exc):
+            if isinstance(link, DiskFullError):
+                return link
+            if isinstance(link, OSError) and link.filename:
+                return cls(link.filename, "writing")
+        return cls(path, what)
 
 
 def _free_bytes(path: Path) -> int | None:
@@ -71,15 +85,17 @@ def _free_bytes(path: Path) -> int | None:
 def disk_full(exc: BaseException) -> bool:
     """True when ``exc``, or an exception it was raised from or during, is a full disk (ENOSPC, or
     a library's message of one)."""
+    return any((isinstance(link, OSError) and link.errno in (errno.ENOSPC, errno.EDQUOT))
+               or "No space left on device" in str(link) for link in _chain(exc))
+
+
+def _chain(exc):
+    """``exc`` and the exceptions it was raised from or during, innermost last."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if "No space left on device" in str(exc):
-            return True
+        yield exc
         exc = exc.__cause__ or exc.__context__
-    return False
 
 
 def yaml_problem(exc) -> str:

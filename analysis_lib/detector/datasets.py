@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
 
-import yaml
-
 from ..core.constants import mass_gev
-from ..core.errors import ParameterError, yaml_problem
+from ..core.errors import ParameterError
 from ..core.parameters import Parameter
 from ..core.paths import DATA_DIR
 from ..core.units import luminosity_label
+from ..core.yaml_files import read_yaml
 from .experiments import Experiment, experiment
 
 __all__ = ["DATA_DIR", "GENERATED_DIR", "SIGMA_BB_NB", "Dataset", "dataset", "dataset_names", "dataset_parameter", "datasets",
@@ -169,20 +168,13 @@ _OPTIONAL_KEYS = ("branches", "bb_pairs", "off_resonance", "sqrt_s_gev")
 
 def _read_registry(path) -> dict:
     """The registry file's entries by name, each a mapping; a clear error for a file that is missing,
-    not YAML, or not a mapping of names to mappings."""
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise ParameterError(f"dataset registry {str(path)!r} cannot be read ({exc.strerror}); restore "
-                             "data/datasets.yaml, or set DSBOOK_REGISTRY to an existing registry") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"dataset registry {str(path)!r} is not valid YAML ({yaml_problem(exc)}); fix the "
-                             "syntax there") from None
+    not YAML (or gives a key twice), or not a mapping of names to mappings."""
+    raw = read_yaml(path, "dataset registry", "restore data/datasets.yaml, or set DSBOOK_REGISTRY to an existing "
+                                              "registry")
     if not isinstance(raw, dict) or not raw:
+        found = "an empty mapping" if isinstance(raw, dict) else type(raw).__name__
         raise ParameterError(f"dataset registry {str(path)!r} must map dataset names to their entries (a YAML "
-                             f"mapping), not {type(raw).__name__}; see the comment at the top of data/datasets.yaml")
+                             f"mapping), not {found}; see the comment at the top of data/datasets.yaml")
     for name, entry in raw.items():
         if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
             raise ParameterError(f"dataset registry {str(path)!r}: the name {name!r} must be a string of letters, "
@@ -198,9 +190,26 @@ def _number(where, entry, key, *, zero=False, unit=""):
     value = entry[key]
     if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
             or value < 0 or (value == 0 and not zero)):
+        hint = ""
+        if isinstance(value, str):
+            try:
+                hint = f" (YAML reads {value!r} as text: write {float(value):.6e}, with a dot and a signed exponent)"
+            except ValueError:
+                pass
         raise ParameterError(f"{where}: {key} = {value!r} must be a finite number {'>= 0' if zero else '> 0'}"
-                             f"{unit}; correct it in the registry")
+                             f"{unit}{hint}; correct it in the registry")
     return float(value)
+
+
+def _check_text_keys(where, entry, keys):
+    """The entry's values of ``keys`` have their types (the registry's comment explains each)."""
+    for key, kinds, words in (("description", str, "a line of text"), ("projection", bool, "true or false"),
+                              ("reference", (str, type(None)), "a string or null"),
+                              ("ntuples", str, "'simulate' or the folder of real ntuples"),
+                              ("off_resonance", (str, type(None)), "the name of a registered dataset, or null"),
+                              ("experiment", str, "the name of a detector model")):
+        if key in keys and key in entry and (not isinstance(entry[key], kinds) or entry[key] == ""):
+            raise ParameterError(f"{where}: {key} = {entry[key]!r} must be {words}")
 
 
 def _check_entry(path, name, entry) -> dict:
@@ -221,13 +230,10 @@ def _check_entry(path, name, entry) -> dict:
     out["luminosity_uncertainty_fb"] = _number(where, entry, "luminosity_uncertainty_fb", zero=True, unit=" (fb^-1)")
     if entry.get("bb_pairs") is not None:
         out["bb_pairs"] = _number(where, entry, "bb_pairs")
-    for key, kinds, words in (("description", str, "a line of text"), ("projection", bool, "true or false"),
-                              ("reference", (str, type(None)), "a string or null"),
-                              ("ntuples", str, "'simulate' or the folder of real ntuples"),
-                              ("off_resonance", (str, type(None)), "the name of a registered dataset, or null"),
-                              ("experiment", str, "the name of a detector model")):
-        if key in entry and (not isinstance(entry[key], kinds) or entry[key] == ""):
-            raise ParameterError(f"{where}: {key} = {entry[key]!r} must be {words}")
+    if out["luminosity_uncertainty_fb"] > out["luminosity_fb"]:
+        raise ParameterError(f"{where}: luminosity_uncertainty_fb = {entry['luminosity_uncertainty_fb']!r} exceeds "
+                             f"luminosity_fb = {entry['luminosity_fb']!r}; give the uncertainty in fb^-1, not in %")
+    _check_text_keys(where, entry, entry)
     branches = entry.get("branches") or {}
     if not isinstance(branches, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in branches.items()):
         raise ParameterError(f"{where}: branches = {branches!r} must map logical branch names to the ntuples' branch "
@@ -283,6 +289,12 @@ def _combination(path, name, entry, single) -> Dataset:
     if unknown:
         raise ParameterError(f"{path}: combination {name!r} has keys {unknown}; a combination takes only "
                              f"{sorted(_COMBINATION_KEYS)} (luminosity and energy come from its parts)")
+    where = f"dataset registry {str(path)!r}, combination {name!r}"
+    _check_text_keys(where, entry, ("description", "projection", "reference", "experiment"))
+    try:
+        experiment(entry["experiment"])
+    except ParameterError as exc:
+        raise ParameterError(f"{where}: {exc}") from None
     names = entry["combines"]
     if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) for n in names)
             and len(set(names)) == len(names)):
@@ -297,7 +309,7 @@ def _combination(path, name, entry, single) -> Dataset:
         raise ParameterError(f"{path}: combination {name!r}: every part must be a dataset of {entry['experiment']!r}; "
                              f"got {[(p.name, p.experiment.name) for p in parts]}")
     return Dataset(name=name, experiment=parts[0].experiment, description=entry["description"],
-                   projection=bool(entry["projection"]), reference=entry.get("reference"),
+                   projection=entry["projection"], reference=entry.get("reference"),
                    luminosity_fb=float(sum(p.luminosity_fb for p in parts)),
                    luminosity_uncertainty_fb=float(sum(p.luminosity_uncertainty_fb for p in parts)),
                    ntuples="simulate" if all(p.simulated for p in parts) else "combination",

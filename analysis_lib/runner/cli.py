@@ -62,9 +62,10 @@ import yaml
 
 from ..analysis.scan import connect
 from ..channels import notebook_declaration
-from ..core.errors import AnalysisError, DiskFullError, ParameterError, disk_full, yaml_problem
+from ..core.errors import AnalysisError, DiskFullError, ParameterError, disk_full
 from ..core.memory import release_memory
 from ..core.parameters import EXECUTION_PARAMETERS
+from ..core.yaml_files import read_yaml
 from .notebook import PROFILE
 
 __all__ = ["Run", "load_runs", "main"]
@@ -138,12 +139,7 @@ def load_runs(path: Path = BOOK / "runs.yaml", *, book_dir: Path | None = None) 
     if not path.is_file():
         raise ParameterError(f"runs file {str(path)!r} does not exist; give an existing file with --runs, or a book "
                              "folder holding runs.yaml with --book")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"{path.name} is not valid YAML ({yaml_problem(exc)}); fix the syntax there") from None
-    except UnicodeDecodeError as exc:
-        raise ParameterError(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
+    raw = read_yaml(path, "runs file", "check its permissions, or give another file with --runs")
     if not isinstance(raw, dict) or set(raw) != {"runs"}:
         found = sorted(map(str, raw)) if isinstance(raw, dict) else type(raw).__name__
         raise ParameterError(f"{path.name}: the top level must be a mapping with one key, 'runs:', holding the list of "
@@ -167,22 +163,23 @@ def load_runs(path: Path = BOOK / "runs.yaml", *, book_dir: Path | None = None) 
         if run_id in seen:
             raise ParameterError(f"{where}: id {run_id!r} is used twice; run ids must be unique")
         seen.add(run_id)
-        notebook = _notebook_name(entry.get("notebook"), f"run {run_id!r}")
+        where = f"{path.name}, run {run_id!r}"
+        notebook = _notebook_name(entry.get("notebook"), where)
         title = entry.get("title", run_id)
         if not isinstance(title, str) or not title.strip():
-            raise ParameterError(f"run {run_id!r}: title {title!r} must be a line of text")
+            raise ParameterError(f"{where}: title {title!r} must be a line of text")
         values = entry.get("parameters") or {}
         if not isinstance(values, dict):
-            raise ParameterError(f"run {run_id!r}: parameters {values!r} must be a mapping of names to values")
+            raise ParameterError(f"{where}: parameters {values!r} must be a mapping of names to values")
         search = notebook_declaration(notebook)
         for p in EXECUTION_PARAMETERS:
             if p.name in values:
-                raise ParameterError(f"run {run_id!r}: parameter {p.name!r} is set by the runner for each execution "
+                raise ParameterError(f"{where}: parameter {p.name!r} is set by the runner for each execution "
                                      f"({p.doc}); remove it from {path.name}"
                                      + ("; give a cluster with --scheduler ADDRESS" if p.name == "scheduler" else ""))
-        params = search.validate(values, context=f"run {run_id!r}")
+        params = search.validate(values, context=where)
         if "dataset" in params:
-            _check_dataset(search, params, f"run {run_id!r}")
+            _check_dataset(search, params, where)
         runs.append(Run(id=run_id, notebook=notebook, title=title, parameters=params, book_dir=book_dir,
                         notebooks=NOTEBOOKS))
     return runs
@@ -236,7 +233,8 @@ def _expand(entries, filename):
             out.append(entry)
             continue
         if not isinstance(matrix, dict) or not all(isinstance(v, list) and v for v in matrix.values()):
-            raise ParameterError(f"{filename}: run {entry.get('id')!r}: 'matrix' must map names to non-empty lists")
+            raise ParameterError(f"{filename}: run {entry.get('id')!r}: matrix = {matrix!r} must map parameter names to "
+                                 "non-empty lists of values, e.g. {seed: [1, 2]}")
         if not isinstance(entry.get("parameters") or {}, dict):
             raise ParameterError(f"{filename}: run {entry.get('id')!r}: parameters {entry['parameters']!r} must be a "
                                  "mapping of names to values")
@@ -377,7 +375,7 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "", after=()) ->
     except OSError as exc:
         if not disk_full(exc):
             raise
-        return _lost_to_a_full_disk(run, partial, 0.0)
+        return _lost_to_a_full_disk(run, partial, 0.0, exc)
     output = partial / run.notebook
     parameters = {**run.parameters, "output_dir": ".", "scheduler": scheduler}
     key = run_key(run)
@@ -405,8 +403,11 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "", after=()) ->
         shutil.rmtree(partial, ignore_errors=True)
         raise KeyboardInterrupt
     seconds = time.perf_counter() - start
-    if error is not None and (disk_full(last) or _disk_nearly_full(partial)):
-        return _lost_to_a_full_disk(run, partial, seconds)
+    # a full disk: said by the error, or (where a library turned the failed write into an error of
+    # its own, not the notebook's) by the disk
+    if error is not None and (disk_full(last) or (not isinstance(last, papermill.PapermillExecutionError)
+                                                  and _disk_nearly_full(partial))):
+        return _lost_to_a_full_disk(run, partial, seconds, last)
     record = {"id": run.id, "status": status, "seconds": round(seconds, 1), "error": error, "key": key,
               "invocation": invocation}
     try:
@@ -419,12 +420,24 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "", after=()) ->
         (partial / "status.json").write_text(json.dumps(record, indent=2))
     except Exception as exc:
         if disk_full(exc) or _disk_nearly_full(partial):
-            return _lost_to_a_full_disk(run, partial, seconds)
+            return _lost_to_a_full_disk(run, partial, seconds, exc)
         raise
-    if run.folder.exists():
-        shutil.rmtree(run.folder)
-    partial.rename(run.folder)
+    _put_in_place(partial, run.folder)
     return record
+
+
+def _put_in_place(partial: Path, folder: Path):
+    """Replace a run's ``folder`` by its finished attempt ``partial``. The old folder is first renamed
+    aside (``.<id>.<attempt>.old``) and removed last, so that at every moment one of them holds the
+    run's results (:func:`remove_leftovers` puts back an old folder that a killed invocation left
+    alone, and removes one that was replaced)."""
+    old = None
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.old")
+        folder.rename(old)
+    partial.rename(folder)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 #: Free space below which a failed write is taken for a full disk (libraries that write the
@@ -439,12 +452,12 @@ def _disk_nearly_full(folder: Path) -> bool:
         return False
 
 
-def _lost_to_a_full_disk(run: Run, partial: Path, seconds: float) -> dict:
+def _lost_to_a_full_disk(run: Run, partial: Path, seconds: float, exc=None) -> dict:
     """The record of a run whose files could not be written (a full disk): the attempt is removed,
     the run's earlier results stay as they were, and the record is not written (there is no room):
-    the summary reports it."""
+    the summary reports it, naming the file whose write failed where the error says."""
     shutil.rmtree(partial, ignore_errors=True)
-    error = str(DiskFullError(run.folder, "writing the run's results for"))
+    error = str(DiskFullError.of(exc, run.folder, "writing the run's results for"))
     log.error("run %s: %s", run.id, error)
     return {"id": run.id, "status": "failed", "seconds": round(seconds, 1), "error": error, "written": False}
 
@@ -570,7 +583,10 @@ def execute_all(runs, *, workers=1, scheduler=None, scans="auto") -> dict:
                 run_bar.update(1)
                 continue
             errors = [failed[k] for k in needs[run.id] if k in failed]
-            records[run.id] = (_failed(run, errors[0]) if errors else execute(run, invocation=invocation))
+            try:
+                records[run.id] = (_failed(run, errors[0]) if errors else execute(run, invocation=invocation))
+            except Exception as exc:  # the runner's own failure for this run: the others go on
+                records[run.id] = _failed(run, f"{type(exc).__name__}: {exc}")
             run_bar.update(1)
     else:
         import dask
@@ -641,6 +657,8 @@ def _failed(run: Run, error: str) -> dict:
     """The record of a run that could not execute (a sample failed, or its worker died twice),
     written as its folder (status and an error page) in place of any earlier one."""
     record = {"id": run.id, "status": "failed", "seconds": "", "error": error}
+    if "No space left on device" in error:  # a sample could not be written: the earlier results stay
+        return {**record, "written": False}
     partial = run.folder.with_name(f".{run.id}.{uuid.uuid4().hex[:8]}.partial")
     try:
         partial.mkdir(parents=True)
@@ -652,9 +670,7 @@ def _failed(run: Run, error: str) -> dict:
             raise
         shutil.rmtree(partial, ignore_errors=True)
         return {**record, "written": False}
-    if run.folder.exists():
-        shutil.rmtree(run.folder)
-    partial.rename(run.folder)
+    _put_in_place(partial, run.folder)
     return record
 
 
@@ -684,14 +700,14 @@ def write_toc(runs: list[Run], book_dir: Path = BOOK):
         *([{"caption": "Developing", "chapters": [{"file": "adding_a_search"}]}]
           if (book_dir / "adding_a_search.md").exists() else []),
     ]}
-    (book_dir / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+    _write_atomically(book_dir / "_toc.yml", yaml.safe_dump(toc, sort_keys=False))
     lines = ["# Summary of the runs", "", "| run | notebook | status | time [s] |", "|---|---|---|---|"]
     for run in runs:
         status_file = run.folder / "status.json"
         record = json.loads(status_file.read_text()) if status_file.exists() else {"status": "not run", "seconds": ""}
         lines.append(f"| {run.title} (`{run.id}`) | `{run.notebook}` | {record['status']} | {record['seconds']} |")
     (book_dir / "runs").mkdir(exist_ok=True)
-    (book_dir / "runs" / "summary.md").write_text("\n".join(lines) + "\n")
+    _write_atomically(book_dir / "runs" / "summary.md", "\n".join(lines) + "\n")
 
 
 def render(runs: list[Run], book_dir: Path = BOOK, *, strict: bool = True) -> int:
@@ -746,9 +762,19 @@ def lock_book(book: Path):
 def remove_leftovers(book: Path) -> list[str]:
     """Remove the unfinished attempts (``.<id>.<attempt>.partial``) that killed invocations left in
     ``<book>/runs``; only while holding the book's lock (:func:`lock_book`). Returns their names."""
-    found = sorted((book / "runs").glob(".*.partial"))
+    runs = book / "runs"
+    found = sorted(runs.glob(".*.partial"))
     for folder in found:
         shutil.rmtree(folder, ignore_errors=True)
+    for old in sorted(runs.glob(".*.*.old")):  # a swap cut short (:func:`_put_in_place`)
+        run_folder = runs / old.name[1:].split(".")[0]
+        if run_folder.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.rename(run_folder)
+        found.append(old)
+    for tmp in runs.glob(".*.tmp"):  # a file write cut short (:func:`_write_atomically`)
+        tmp.unlink(missing_ok=True)
     return [f.name for f in found]
 
 
@@ -846,6 +872,9 @@ def _locked_main(args, runs, runs_file) -> int:
             if not disk_full(exc):
                 raise
             print(f"error: {DiskFullError(args.book, 'rendering the book into')}", file=sys.stderr)
+            return 2
+        if built != 0 and _disk_nearly_full(args.book):
+            print(f"error: {DiskFullError(args.book / '_build', 'rendering the book into')}", file=sys.stderr)
             return 2
         if built != 0:
             print("error: the book did not build (the builder's messages are above)", file=sys.stderr)

@@ -237,21 +237,29 @@ def setup_study(name: str, namespace: Mapping, *, style: bool = True) -> StudyRu
     return StudyRun(study=st, params=params, output=output)
 
 
-#: Names of a notebook's namespace that are not parameters: IPython's own and the notebook's imports.
-_IPYTHON_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "open"}
-#: The types of values papermill injects as parameters.
-_PARAMETER_TYPES = (bool, int, float, str, list, tuple, dict)
+#: How papermill's injected cell begins (``papermill.translators.PythonTranslator.codify``); the
+#: notebook's own parameters cell begins otherwise ("# Parameters (papermill replaces ...").
+_INJECTED = "# Parameters\n"
 
 
 def _unknown_names(declaration, namespace) -> list[str]:
-    """Names ``namespace`` holds that look like parameters (lower-case names of values of the types
-    papermill injects; not private, not IPython's, not imported constants in capitals) and that
-    neither the declaration nor the runner knows: a misspelled parameter given to papermill, which
-    would otherwise leave the default in place silently."""
+    """The names papermill injected into the notebook (the assignments of its injected cell, found in
+    the kernel's input history ``In``) that neither the declaration nor the runner knows: a misspelled
+    parameter, which would otherwise leave the default in place silently. None outside a papermill
+    execution (a kernel of JupyterLab, or a test's plain namespace)."""
+    import ast
+
+    injected = [cell for cell in namespace.get("In", []) if isinstance(cell, str) and cell.startswith(_INJECTED)]
+    if not injected:
+        return []
+    try:
+        tree = ast.parse(injected[-1])
+    except SyntaxError:
+        return []
+    given = {target.id for node in tree.body if isinstance(node, ast.Assign) for target in node.targets
+             if isinstance(target, ast.Name)}
     known = {p.name for p in (*declaration.parameters, *EXECUTION_PARAMETERS)}
-    return sorted(name for name, value in namespace.items()
-                  if not name.startswith("_") and not name.isupper() and name not in known
-                  and name not in _IPYTHON_NAMES and isinstance(value, _PARAMETER_TYPES))
+    return sorted(given - known)
 
 
 def _start(declaration, namespace, style):

@@ -259,8 +259,8 @@ def test_a_kernel_that_dies_fails_its_run_alone(tmp_path):
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"ipykernel" in cmdline and cwd.name.startswith(".r0.") and cwd.parent == runs:
-                time.sleep(1.0)  # inside the notebook, past the kernel's start
+            if (b"ipykernel" in cmdline and cwd.name.startswith(".r0.") and cwd.parent == runs
+                    and _past_setup(cwd / "coverage.ipynb")):  # a kernel that started and runs the notebook
                 os.kill(pid, signal.SIGKILL)
                 killed = True
                 break
@@ -272,3 +272,57 @@ def test_a_kernel_that_dies_fails_its_run_alone(tmp_path):
     assert "r0 failed: DeadKernelError" in out
     assert json.loads((runs / "r1" / "status.json").read_text())["status"] == "ok"
     assert not list(runs.glob(".*partial")) and _no_process_left(tmp_path.name)
+
+
+def _past_setup(notebook: Path) -> bool:
+    """True once papermill's copy of a notebook (saved at every cell's start and end) shows the cell
+    that calls ``setup_study`` completed."""
+    try:
+        cells = json.loads(notebook.read_text())["cells"]
+    except (OSError, ValueError, KeyError):  # not written yet, or caught half-written
+        return False
+    return any("setup_study(" in "".join(c["source"]) and c.get("metadata", {}).get("papermill", {}).get("status")
+               == "completed" for c in cells)
+
+
+@pytest.mark.xdist_group("book-a")
+def test_a_second_invocation_is_refused_and_a_killed_one_is_cleaned_up(tmp_path):
+    # a first `dsbook run` executes its first run; a second invocation on the same book is refused,
+    # naming the first, and touches nothing; the first is then killed (SIGKILL: it cleans nothing up);
+    # the next invocation removes its unfinished attempt and executes both runs
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    book = tmp_path / "book"
+    _study_runs(book, 2)
+    runs = book / "runs"
+    first = _start(book, 1, tmp_path.name)
+    deadline = time.monotonic() + 300
+    while not list(runs.glob(".r0.*.partial")):
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()[0]
+        time.sleep(0.1)
+    command = [sys.executable, "-m", "analysis_lib.runner", "run", "--book", str(book), "--workers", "1"]
+    before = list(runs.glob(".r*.partial"))
+    second = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert f"in use by another dsbook invocation (pid {first.pid}" in second.stderr
+    for attempt in before:  # the first's work untouched: still under way, or finished in place
+        assert attempt.exists() or (runs / attempt.name.split(".")[1] / "status.json").exists()
+    assert first.poll() is None
+    while not (left := list(runs.glob(".r*.partial"))):  # killed while an attempt of it is under way
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()[0]
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=60)
+    for pid in _descendants(tmp_path.name):  # its kernel, orphaned
+        os.kill(pid, signal.SIGKILL)
+    left = [attempt for attempt in left if attempt.exists()]  # (unless it finished just before the kill)
+    third = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert all(attempt.name in third.stdout for attempt in left) and ("removed 1 unfinished" in third.stdout) == bool(left)
+    for run_id in ("r0", "r1"):
+        assert json.loads((runs / run_id / "status.json").read_text())["status"] == "ok"
+    assert not list(runs.glob(".*partial"))
