@@ -204,12 +204,14 @@ def read_meta(source) -> dict:
         return json.loads(str(f["meta"]))
 
 
-def check_values(path, arrays: ak.Array, wanted: dict):
-    """Refuse an ntuple that is not the book's own (real data, or simulation made elsewhere) when it
-    has no events, or when a branch the analysis reads holds values it cannot use: non-finite
+def check_values(path, arrays: ak.Array, wanted: dict, *, empty_allowed: bool = False):
+    """Refuse an ntuple read with its weights as stored (real data, simulation made elsewhere or
+    copied, pseudo-data; not the book's per-unit samples, whose contents the book made) when it has
+    no events, or when a branch the analysis reads holds values it cannot use: non-finite
     numbers (NaN, infinities) or non-numeric types. The error lists each such branch with its count;
-    no event is dropped silently (a NaN energy would fail every cut and move the limits)."""
-    if len(arrays) == 0:
+    no event is dropped silently (a NaN energy would fail every cut and move the limits). The book's
+    own files (``empty_allowed``: pseudo-data of a small luminosity) may hold no events."""
+    if len(arrays) == 0 and not empty_allowed:
         raise NtupleError(f"ntuple {str(path)!r} has no events in its tree; a dataset's file must hold its events "
                           "(copy it again, or remove it and its dataset from the registry)")
     problems = []
@@ -294,8 +296,8 @@ def read_events(source, *, branches: dict | None = None, tree: str = TREE, track
                 f"ntuple {str(path)!r} could not be read ({type(exc).__name__}: {exc}); it is probably "
                 "truncated: regenerate or copy it again"
             ) from exc
-        if "meta" not in f:  # not written by this book: real ntuples are checked before use
-            check_values(path, arrays, wanted)
+        if scale is None:  # read as stored (real ntuples, even copies of the book's; pseudo-data): checked
+            check_values(path, arrays, wanted, empty_allowed="meta" in f)
     n = len(arrays)
     out = {}
     for collection, fields in _COLLECTIONS.items():
