@@ -127,11 +127,12 @@ class Dataset:
         path = Path(self.ntuples)
         return path if path.is_absolute() else (registry_path().parent / path)
 
-    def check_ntuples(self, sample_names=()) -> None:
+    def check_ntuples(self, sample_names=lambda part: ()) -> None:
         """For real ntuples (of this dataset, each part of a combination and its off-resonance partner):
-        the folder exists and holds ``data.root`` and ``<sample>.root`` for each of ``sample_names``
-        (this dataset's own); a clear error naming the dataset, the folder and the missing files
-        otherwise. Simulated datasets pass."""
+        the folder exists and holds ``data.root`` and ``<sample>.root`` for each of
+        ``sample_names(part)`` (of this dataset or each of its parts; a partner's samples are the
+        channel's to name when it reads them); a clear error naming the dataset, the folder and the
+        missing files otherwise. Simulated datasets pass."""
         partner = [self.off_resonance_dataset()] if self.off_resonance else []
         for part in (*self.parts, *partner):
             if part.simulated:
@@ -142,7 +143,7 @@ class Dataset:
                     f"dataset {part.name!r}: its ntuples folder {str(folder)!r} (key ntuples in "
                     f"{str(registry_path())!r}) does not exist; copy the ntuples there, correct the path, or "
                     "set ntuples: simulate")
-            wanted = ("data", *(sample_names if part is self else ()))
+            wanted = ("data", *(sample_names(part) if part not in partner else ()))
             missing = [f"{name}.root" for name in wanted if not (folder / f"{name}.root").is_file()]
             if missing:
                 listed = missing[:4] + ([f"and {len(missing) - 4} more"] if len(missing) > 4 else [])

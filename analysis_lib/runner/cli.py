@@ -54,6 +54,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,12 +207,13 @@ def _check_dataset(search, params, where):
     from ..io.ntuple import DEFAULT_BRANCHES
 
     ds = dataset(params["dataset"])
-    names = []
-    if not ds.simulated and not ds.combines:
+
+    def names(part):  # the channel's samples of a dataset (each part of a combination on its own)
         try:
-            names = [spec.name for spec in search.samples(params)]
+            return [spec.name for spec in search.samples({**params, "dataset": part.name})]
         except AnalysisError:
-            names = []
+            return []
+
     try:
         for part in ds.parts:
             unknown = sorted(set(part.branches) - set(DEFAULT_BRANCHES))
@@ -363,8 +365,6 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "", after=()) ->
     worker died before the result was collected), the finished run is returned as it is. ``after``
     holds the results of the tasks the run waited for (its samples), unused.
     """
-    import papermill
-
     done = _record(run)
     if invocation and done is not None and done.get("invocation") == invocation:
         return done
@@ -376,6 +376,43 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "", after=()) ->
         if not disk_full(exc):
             raise
         return _lost_to_a_full_disk(run, partial, 0.0, exc)
+    with _attempt_lock(partial):
+        return _execute_attempt(run, partial, scheduler, invocation)
+
+
+@contextmanager
+def _attempt_lock(partial: Path):
+    """Hold the lock of an attempt (``<attempt>.lock`` beside its folder) while it executes: an
+    attempt whose task still runs (on the workers of an external cluster, after its invocation
+    ended) is live, and :func:`remove_leftovers` leaves it alone."""
+    path = partial.with_name(partial.name + ".lock")
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
+
+def _attempt_is_live(partial: Path) -> bool:
+    """True when the attempt's lock (:func:`_attempt_lock`) is held by a process that executes it."""
+    path = partial.with_name(partial.name + ".lock")
+    try:
+        handle = open(path)
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
+
+
+def _execute_attempt(run: Run, partial: Path, scheduler: str, invocation: str) -> dict:
+    """:func:`execute` in the attempt folder ``partial``, under the attempt's lock."""
+    import papermill
+
     output = partial / run.notebook
     parameters = {**run.parameters, "output_dir": ".", "scheduler": scheduler}
     key = run_key(run)
@@ -763,9 +800,16 @@ def remove_leftovers(book: Path) -> list[str]:
     """Remove the unfinished attempts (``.<id>.<attempt>.partial``) that killed invocations left in
     ``<book>/runs``; only while holding the book's lock (:func:`lock_book`). Returns their names."""
     runs = book / "runs"
-    found = sorted(runs.glob(".*.partial"))
-    for folder in found:
+    found = []
+    for folder in sorted(runs.glob(".*.partial")):
+        if _attempt_is_live(folder):  # its task still executes (an external cluster's worker)
+            log.warning("attempt %s still executes on a worker of an earlier invocation: left in place", folder.name)
+            continue
         shutil.rmtree(folder, ignore_errors=True)
+        found.append(folder)
+    for lock in runs.glob(".*.partial.lock"):  # of attempts that are gone
+        if not lock.with_suffix("").exists():
+            lock.unlink(missing_ok=True)
     for old in sorted(runs.glob(".*.*.old")):  # a swap cut short (:func:`_put_in_place`)
         run_folder = runs / old.name[1:].split(".")[0]
         if run_folder.exists():

@@ -157,6 +157,14 @@ CASES = [
      _registry(_add("belle2_real", {**REAL, "branches": {"photon_energi": "E"}})), ["data"], "unknown logical name"),
     ("branches not a mapping", {"runs": [ALP]}, _registry(_set("belle2_2018", branches=["E"])), [],
      "branches = ['E'] must map"),
+    ("a combination's part without its samples",
+     {"runs": [{"id": "d", "notebook": "babar_darkonium.ipynb", "parameters": {"dataset": "babar_real"}}]},
+     _registry(lambda entries: entries.update(
+         babar_real_a={**REAL, "experiment": "babar", "luminosity_uncertainty_fb": 0.1},
+         babar_real_b={**REAL, "experiment": "babar", "luminosity_uncertainty_fb": 0.1, "sqrt_s_gev": 10.3552},
+         babar_real={"combines": ["babar_real_a", "babar_real_b"], "experiment": "babar", "description": "real",
+                     "projection": False, "reference": None})),
+     ["data"], "holds data.root and one file <sample>.root per simulated sample the channel reads"),
 ]
 
 
@@ -202,7 +210,7 @@ def test_bad_input_is_refused_before_anything_runs(tmp_path, monkeypatch, capsys
 
 
 def test_the_table_holds_forty_cases():
-    assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)  # 56 today
+    assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)  # 57 today
 
 
 # faults: the notebook's execution faked (no kernel), the runner's handling real
@@ -475,3 +483,14 @@ def test_a_swap_of_results_cut_short_is_undone(book):
     assert sorted(runner.remove_leftovers(book)) == [".r0.1234abcd.old", ".r1.5678abcd.old"]
     assert (runs / "r0" / "status.json").exists() and not replaced.exists()
     assert sorted(p.name for p in runs.iterdir()) == ["r0", "r1"]
+
+
+def test_an_attempt_still_executing_elsewhere_is_left_alone(book):
+    # a run of an ended invocation still executes on an external cluster's worker (it holds its
+    # attempt's lock): the next holder of the book leaves that attempt alone, and removes it once it ended
+    runs = book / "runs"
+    live = runs / ".r0.abcd1234.partial"
+    live.mkdir(parents=True)
+    with runner._attempt_lock(live):
+        assert runner.remove_leftovers(book) == [] and live.exists()
+    assert runner.remove_leftovers(book) == [live.name] and sorted(p.name for p in runs.iterdir()) == []
