@@ -15,14 +15,13 @@ import fcntl
 import functools
 import hashlib
 import json
-import os
 import pickle
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from .errors import DiskFullError, disk_full
+from .paths import written_atomically
 
 __all__ = ["content_key", "shared_result"]
 
@@ -82,17 +81,8 @@ def shared_result(folder: Path, name: str, key: str, compute: Callable):
                 except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
                     pass  # written by another version of the code, or damaged: computed again
             result = compute()
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            try:
-                with open(tmp, "wb") as f:
-                    pickle.dump(result, f)
-                os.replace(tmp, path)
-            except OSError as exc:
-                if disk_full(exc):
-                    raise DiskFullError(path) from exc
-                raise
-            finally:
-                tmp.unlink(missing_ok=True)
+            with written_atomically(path) as tmp, open(tmp, "wb") as f:
+                pickle.dump(result, f)
             return result
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

@@ -44,7 +44,6 @@ long-lived particle); they are read when present.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +52,8 @@ import numpy as np
 import uproot
 
 from ..core import timing
-from ..core.errors import DiskFullError, NtupleError, disk_full
+from ..core.errors import NtupleError
+from ..core.paths import written_atomically
 
 #: Truth codes of generated particles, stored per cluster in simulated ntuples.
 ORIGIN = {"beam_background": 0, "hard_photon": 1, "resonance_daughter": 2, "lepton": 3, "signal_b": 4,
@@ -116,11 +116,6 @@ COMPRESSION = uproot.ZSTD(1)
 _PREFIX = {"photon": "gamma", "track": "track"}
 
 
-def temporary_name(path: Path) -> Path:
-    """Where :func:`write_events` writes ``path`` before it is complete (``.<name>.<pid>.tmp``)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def write_events(path, events: ak.Array, meta: dict):
     """Write reconstructed events (see :func:`analysis_lib.simulation.response.reconstruct`) and a
     metadata dictionary (stored as JSON in a TObjString ``meta``) to a ROOT file, atomically:
@@ -128,26 +123,16 @@ def write_events(path, events: ak.Array, meta: dict):
     :data:`COMPRESSION`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(path)
-    try:
-        with uproot.recreate(tmp, compression=COMPRESSION) as f:
-            branches = {_PREFIX.get(name, name): events[name] for name in events.fields}
-            tree = f.mktree(
-                TREE,
-                {name: array.type.content for name, array in branches.items()},
-                counter_name=lambda counted: f"n{counted}",
-                field_name=lambda outer, inner: f"{outer}_{inner}",
-            )
-            tree.extend(branches)
-            f["meta"] = json.dumps(meta, sort_keys=True)
-        os.replace(tmp, path)
-    except OSError as exc:
-        if disk_full(exc):
-            raise DiskFullError(path) from exc
-        raise
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with written_atomically(path) as tmp, uproot.recreate(tmp, compression=COMPRESSION) as f:
+        branches = {_PREFIX.get(name, name): events[name] for name in events.fields}
+        tree = f.mktree(
+            TREE,
+            {name: array.type.content for name, array in branches.items()},
+            counter_name=lambda counted: f"n{counted}",
+            field_name=lambda outer, inner: f"{outer}_{inner}",
+        )
+        tree.extend(branches)
+        f["meta"] = json.dumps(meta, sort_keys=True)
 
 
 @dataclass(frozen=True)

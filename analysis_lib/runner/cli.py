@@ -66,6 +66,7 @@ from ..channels import notebook_declaration
 from ..core.errors import AnalysisError, DiskFullError, ParameterError, disk_full
 from ..core.memory import release_memory
 from ..core.parameters import EXECUTION_PARAMETERS
+from ..core.paths import written_atomically
 from ..core.yaml_files import read_yaml
 from .notebook import PROFILE
 
@@ -937,13 +938,9 @@ def _locked_main(args, runs, runs_file) -> int:
 
 
 def _write_atomically(path: Path, text: str):
-    """Write ``text`` to ``path`` through a temporary file beside it: the file is whole or absent."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    """Write ``text`` to ``path`` whole or not at all (:func:`~analysis_lib.core.paths.written_atomically`)."""
+    with written_atomically(path) as tmp:
         tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

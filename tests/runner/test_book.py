@@ -113,6 +113,18 @@ def _descendants(tag):
     return [pid for pid in found if pid != os.getpid()]
 
 
+def _kernels(tag, runs: Path):
+    """(pid, working directory) of the kernels started under ``tag`` that execute in ``runs``."""
+    for pid in _descendants(tag):
+        try:
+            cwd = Path(f"/proc/{pid}/cwd").resolve()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # gone
+            continue
+        if b"ipykernel" in cmdline and cwd.parent == runs:
+            yield pid, cwd
+
+
 def _no_process_left(tag, seconds=10):
     import time
 
@@ -151,13 +163,8 @@ def test_a_killed_worker_is_replaced_and_finished_runs_are_kept(tmp_path):
     while killed is None:
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
         finished = {p.parent.name: p.stat().st_mtime_ns for p in runs.glob("r*/status.json")}
-        for pid in _descendants(tmp_path.name) if finished else []:
-            try:
-                cwd = Path(f"/proc/{pid}/cwd").resolve()
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"ipykernel" in cmdline and cwd.name.endswith(".partial") and cwd.parent == runs:
+        for pid, cwd in _kernels(tmp_path.name, runs) if finished else []:
+            if cwd.name.endswith(".partial"):
                 os.kill(int(Path(f"/proc/{pid}/stat").read_text().split()[3]), signal.SIGKILL)  # its worker
                 killed = cwd.name.split(".")[1]
                 break
@@ -253,14 +260,8 @@ def test_a_kernel_that_dies_fails_its_run_alone(tmp_path):
     killed = False
     while not killed:
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
-        for pid in _descendants(tmp_path.name):
-            try:
-                cwd = Path(f"/proc/{pid}/cwd").resolve()
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if (b"ipykernel" in cmdline and cwd.name.startswith(".r0.") and cwd.parent == runs
-                    and _past_setup(cwd / "coverage.ipynb")):  # a kernel that started and runs the notebook
+        for pid, cwd in _kernels(tmp_path.name, runs):
+            if cwd.name.startswith(".r0.") and _past_setup(cwd / "coverage.ipynb"):  # started, running the notebook
                 os.kill(pid, signal.SIGKILL)
                 killed = True
                 break
