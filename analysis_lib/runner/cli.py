@@ -863,7 +863,10 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"error: {DiskFullError(args.book / 'runs' / '.lock') if disk_full(exc) else exc}", file=sys.stderr)
+        problem = (DiskFullError(args.book / "runs" / ".lock") if disk_full(exc) else
+                   f"cannot write into the book folder {str(args.book)!r} ({exc.strerror or exc}); give a folder you "
+                   "can write to with --book")
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     with lock:
         return _locked_main(args, runs, runs_file)

@@ -494,3 +494,13 @@ def test_an_attempt_still_executing_elsewhere_is_left_alone(book):
     with runner._attempt_lock(live):
         assert runner.remove_leftovers(book) == [] and live.exists()
     assert runner.remove_leftovers(book) == [live.name] and sorted(p.name for p in runs.iterdir()) == []
+
+
+def test_a_book_folder_that_cannot_be_written_is_refused(book, monkeypatch, capsys):
+    def refuse(book):
+        raise PermissionError(errno.EACCES, "Permission denied", str(book / "runs"))
+
+    monkeypatch.setattr(runner, "lock_book", refuse)
+    assert main(["run", "--book", str(book), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write into the book folder" in err and "(Permission denied); give a folder you can write to" in err
