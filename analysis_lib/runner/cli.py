@@ -372,13 +372,13 @@ def execute(run: Run, *, scheduler: str = "", invocation: str = "", after=()) ->
     _leave_thread_pool()
     partial = run.folder.with_name(f".{run.id}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        partial.mkdir(parents=True)
+        with _attempt_lock(partial):  # taken before the folder exists: no sweep takes it for a leftover
+            partial.mkdir(parents=True)
+            return _execute_attempt(run, partial, scheduler, invocation)
     except OSError as exc:
         if not disk_full(exc):
             raise
         return _lost_to_a_full_disk(run, partial, 0.0, exc)
-    with _attempt_lock(partial):
-        return _execute_attempt(run, partial, scheduler, invocation)
 
 
 @contextmanager
@@ -398,16 +398,25 @@ def _attempt_lock(partial: Path):
 def _attempt_is_live(partial: Path) -> bool:
     """True when the attempt's lock (:func:`_attempt_lock`) is held by a process that executes it."""
     path = partial.with_name(partial.name + ".lock")
-    try:
-        handle = open(path)
-    except OSError:
+    if not path.exists():
         return False
+    try:
+        handle = open(path, "a")  # opened for writing: NFS emulates flock with fcntl locks, which need it
+    except OSError:
+        return True  # a lock that cannot be examined is taken for a live one: nothing is deleted
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except OSError:  # held (BlockingIOError), or not to be examined here
             return True
         return False
+
+
+def live_attempts(book: Path) -> dict[str, str]:
+    """{run id: attempt folder} of the attempts in ``<book>/runs`` that still execute (an external
+    cluster's worker of an ended invocation holds their lock)."""
+    return {folder.name[1:].split(".")[0]: folder.name for folder in sorted((book / "runs").glob(".*.partial"))
+            if _attempt_is_live(folder)}
 
 
 def _execute_attempt(run: Run, partial: Path, scheduler: str, invocation: str) -> dict:
@@ -703,12 +712,11 @@ def _failed(run: Run, error: str) -> dict:
         (partial / "error.md").write_text(f"# {run.title}\n\nThis run failed before its notebook ran:\n\n"
                                           f"```text\n{error}\n```\n")
         (partial / "status.json").write_text(json.dumps(record, indent=2))
-    except OSError as exc:
-        if not disk_full(exc):
-            raise
+        _put_in_place(partial, run.folder)
+    except OSError as exc:  # a full disk, or a folder that cannot be written: the record is reported only
+        log.error("run %s: its failure could not be written into %s (%s)", run.id, run.folder, exc)
         shutil.rmtree(partial, ignore_errors=True)
         return {**record, "written": False}
-    _put_in_place(partial, run.folder)
     return record
 
 
@@ -881,8 +889,13 @@ def _locked_main(args, runs, runs_file) -> int:
     if args.command in ("run", "build"):
         selected = [r for r in runs if not args.only or r.id in args.only]
         records, todo = {}, []
+        live = live_attempts(args.book)
         for run in selected:
-            if not args.force and is_current(run):
+            if run.id in live:  # never two attempts of one run at once
+                records[run.id] = {"id": run.id, "status": "failed", "seconds": "", "written": False,
+                                   "error": f"its attempt {live[run.id]} of an earlier invocation still executes on a "
+                                            "worker; wait until it ends (or stop that worker), then run again"}
+            elif not args.force and is_current(run):
                 print(f"{run.id} is up to date", flush=True)
                 records[run.id] = {**json.loads((run.folder / "status.json").read_text()), "status": "cached"}
             else:

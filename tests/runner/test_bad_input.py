@@ -485,7 +485,7 @@ def test_a_swap_of_results_cut_short_is_undone(book):
     assert sorted(p.name for p in runs.iterdir()) == ["r0", "r1"]
 
 
-def test_an_attempt_still_executing_elsewhere_is_left_alone(book):
+def test_an_attempt_still_executing_elsewhere_is_left_alone(book, capsys):
     # a run of an ended invocation still executes on an external cluster's worker (it holds its
     # attempt's lock): the next holder of the book leaves that attempt alone, and removes it once it ended
     runs = book / "runs"
@@ -493,7 +493,12 @@ def test_an_attempt_still_executing_elsewhere_is_left_alone(book):
     live.mkdir(parents=True)
     with runner._attempt_lock(live):
         assert runner.remove_leftovers(book) == [] and live.exists()
-    assert runner.remove_leftovers(book) == [live.name] and sorted(p.name for p in runs.iterdir()) == []
+        # and the run is not executed a second time beside it
+        assert main(["run", "--book", str(book), "--workers", "1", "--only", "r0"]) == 1
+        out = capsys.readouterr().out
+        assert f"r0 failed: its attempt {live.name} of an earlier invocation still executes on a worker; wait" in out
+        assert live.exists() and not (runs / "r0").exists()
+    assert runner.remove_leftovers(book) == [live.name] and live not in list(runs.iterdir())
 
 
 def test_a_book_folder_that_cannot_be_written_is_refused(book, monkeypatch, capsys):
