@@ -753,13 +753,12 @@ def window(inputs: DarkoniumInputs, point) -> CountingWindow:
         # cells that hold the window, outward) and of its tight share: statistics of this dataset's simulation
         variance = 0.0
         for g, b_g in by_group.items():
-            samples = [part.loose_fit[g]] if g in part.loose_fit else []
-            total = sum(f.expected[i0:i1, j0:j1].sum() for f in samples)
-            fit_variance = 0.0
-            for f in samples:
-                grad = f.gradients([i0], [i1], [j0], [j1])[0]
-                fit_variance += float(grad @ f.covariance @ grad)
-            variance += b_g**2 * (fit_variance / max(total, 1e-300) ** 2 + part.share[g].uncertainty(m_ups) ** 2)
+            fit = part.loose_fit.get(g)  # the group's loose density (none: no loose event simulated)
+            fit_share = 0.0
+            if fit is not None:
+                grad = fit.gradients([i0], [i1], [j0], [j1])[0]
+                fit_share = float(grad @ fit.covariance @ grad) / max(fit.expected[i0:i1, j0:j1].sum(), 1e-300) ** 2
+            variance += b_g**2 * (fit_share + part.share[g].uncertainty(m_ups) ** 2)
         statistical.append(variance)
         d = part.data_by_mass
         lo, hi = np.searchsorted(d[:, 0], [np.log10(m0), np.log10(m1)])

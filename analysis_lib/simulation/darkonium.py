@@ -40,8 +40,9 @@ from .generators import GeneratedEvents
 from .production import SampleSpec
 
 __all__ = ["MATRIX_ELEMENTS", "PAIR_CHANNELS", "SIX_PION_MASS_GEV", "UPSILON_VISIBLE_PB", "background_specs",
-           "generate_darkonium", "generate_isr_six_pions", "generate_upsilon_decays", "upsilon_on_peak", "isr_cos_max", "isr_photon_cos_theta", "lifetime_weights", "sigma_isr_six_pions_pb",
-           "sigma_six_tracks_pb", "skim"]
+           "generate_darkonium", "generate_isr_six_pions", "generate_upsilon_decays", "isr_cos_max",
+           "isr_photon_cos_theta", "lifetime_weights", "sigma_isr_six_pions_pb", "sigma_six_tracks_pb", "skim",
+           "upsilon_on_peak"]
 
 #: The A' decays reconstructed as a pair of tracks: name, PDG id of the negative track, of the positive one.
 PAIR_CHANNELS = (("ee", 11, -11), ("mumu", 13, -13), ("pipi", -211, 211))
@@ -267,8 +268,6 @@ def generate_upsilon_decays(rng, n, *, beams: Beams, pdgid: int, sigma_pb: float
 
 def skim(events):
     """The skim of the six-track final state before writing: exactly six tracks of zero total charge."""
-    import awkward as ak
-
     return ak.to_numpy((ak.num(events.track) == 6) & (ak.sum(events.track.charge, axis=1) == 0))
 
 
