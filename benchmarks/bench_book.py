@@ -30,6 +30,7 @@ import yaml
 
 from analysis_lib.runner import cli as runner
 from analysis_lib.runner.notebook import PROFILE
+from analysis_lib.runner.pages import copy_book_files
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The dataset the new-luminosity case adds to a copy of the registry: a luminosity no run of the
@@ -75,10 +76,7 @@ def timed_main(args):
 
 
 def make_book(folder, runs):
-    folder.mkdir(parents=True)
-    for name in ("_config.yml", "intro.md", "adding_a_search.md"):
-        if (ROOT / "book" / name).exists():
-            shutil.copy(ROOT / "book" / name, folder / name)
+    copy_book_files(ROOT / "book", folder)
     (folder / "runs.yaml").write_text(json.dumps({"runs": runs}))
     return folder
 

@@ -21,7 +21,9 @@ Examples
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,7 +31,7 @@ import pandas as pd
 from ..core.errors import ParameterError
 from ..stats.significance import GlobalSignificance, global_significance
 
-__all__ = ["BAND_COLUMNS", "LimitScan", "limits_table"]
+__all__ = ["BAND_COLUMNS", "LimitScan", "limits_table", "read_results"]
 
 #: Columns of the expected band in ``limits.csv``: -2, -1, 0, +1, +2 standard deviations.
 BAND_COLUMNS = ("expected_minus2", "expected_minus1", "expected", "expected_plus1", "expected_plus2")
@@ -224,3 +226,40 @@ def limits_table(results, points, *, published=None) -> pd.DataFrame:
             if r.significance is not None and np.isfinite(r.significance).any():
                 table["local Z"] = np.asarray(r.significance)[idx]
     return pd.DataFrame(table)
+
+
+def read_results(folder) -> dict[str, LimitScan]:
+    """The limits a run wrote into ``folder`` (its ``limits.csv`` and ``meta.json``), by quantity, as
+    :class:`LimitScan` values with the run's conventions (CL, method, units, dataset, model parameters,
+    notes): what the landing page, the publication outputs and recasting read, without the run's
+    kernel. The local significances and workspaces are not in these files (None and empty).
+
+    A missing or unreadable file, or a quantity of ``meta.json`` without rows in ``limits.csv``, is a
+    :class:`~analysis_lib.core.errors.ParameterError` naming the file.
+    """
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        frame = pd.read_csv(folder / "limits.csv")
+    except (OSError, ValueError) as exc:
+        raise ParameterError(f"the results of the run in {folder} cannot be read ({exc}); run it again "
+                             "(dsbook run --only <run id>)") from exc
+    results = {}
+    for entry in meta.get("quantities", []):
+        rows = frame[frame["quantity"] == entry["quantity"]]
+        if rows.empty:
+            raise ParameterError(f"{folder / 'limits.csv'} has no rows of {entry['quantity']!r}, which "
+                                 f"{folder / 'meta.json'} lists; run it again")
+        two = bool(entry.get("two_masses")) and "mass2_gev" in rows
+        results[entry["quantity"]] = LimitScan(
+            quantity=entry["quantity"], unit=entry["unit"] if isinstance(entry["unit"], str) else "",
+            masses_gev=rows["mass_gev"].to_numpy(float), observed=rows["observed"].to_numpy(float),
+            expected=rows[list(BAND_COLUMNS)].to_numpy(float), cl=float(meta["confidence_level"]),
+            method=entry["method"], test_statistic=entry["test_statistic"],
+            masses2_gev=rows["mass2_gev"].to_numpy(float) if two else None,
+            mass_name=entry.get("mass_name", "m"), mass2_name=entry.get("mass2_name", "") if two else "",
+            model=dict(entry.get("model", {})), dataset=meta["dataset"], experiment=meta["experiment"],
+            luminosity_fb=float(meta["luminosity_fb"]), projection=bool(meta["projection"]),
+            data_source=meta["data_source"], pseudo_data=bool(meta.get("pseudo_data", True)),
+            notes=tuple(entry.get("notes", ())))
+    return results

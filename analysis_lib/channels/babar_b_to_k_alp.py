@@ -47,7 +47,7 @@ from ..reco.event_shape import continuum_suppression
 from ..reco.selection import Cut, CutFlow, cut_flow_table, require_events
 from ..simulation import b_decays
 from ..simulation.production import ProductionConfig, SampleSpec
-from .base import PeakSearchChannel, register
+from .base import Overview, PeakSearchChannel, register
 
 __all__ = [
     "CL", "PARAMETERS", "BabarInputs", "BToKAlp", "analyse", "candidate_table", "classifier_shapes",
@@ -729,6 +729,8 @@ class BToKAlp(PeakSearchChannel):
     cl = CL
     parameters = PARAMETERS
     published = {"br": "babar_2022_b2ka_br_prompt_observed_90cl.txt"}
+    paper = "BaBar, Phys. Rev. Lett. 128 (2022) 131802, arXiv:2111.01800"
+    overview = (Overview("br_b_to_k_a_x_br_gg", published="br"), Overview("g_aw"))
 
     physics_table = staticmethod(physics_table)
     efficiency_table = staticmethod(efficiency_table)

@@ -77,7 +77,7 @@ from ..reco.selection import cut_flow_table
 from ..simulation.darkonium import PAIR_CHANNELS, background_specs, generate_darkonium, skim
 from ..simulation.production import ProductionConfig, SampleSpec, requests
 from ..stats.pspline import Basis
-from .base import Channel, register
+from .base import Channel, Overview, register
 
 __all__ = [
     "ALPHA_D", "CL", "CTAU_MM", "PARAMETERS", "DarkoniumInputs", "Darkonium", "analyse", "efficiency_table",
@@ -1035,6 +1035,9 @@ class Darkonium(Channel):
     window = staticmethod(window)
     alpha_d = ALPHA_D
     sensitivity_points = ((0.1, 3.0), (0.5, 7.0), (1.5, 9.0))
+    paper = "BaBar, Phys. Rev. Lett. 128 (2022) 021802, arXiv:2106.08529"
+    status = "in progress"
+    overview = (Overview(_result_key(0.5), mass2_gev=8.0, logx=True),)
 
     def samples(self, params):
         ds = self.dataset(params)

@@ -23,9 +23,10 @@ or study, with :func:`notebook_declaration`.
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
-from typing import Any, ClassVar, Mapping
 
 from ..analysis import peak_search
 from ..analysis.results import LimitScan
@@ -35,8 +36,8 @@ from ..detector.datasets import Dataset, dataset
 from ..io.published import load_curve
 from ..simulation.production import requests
 
-__all__ = ["Channel", "PeakSearchChannel", "Study", "points_in_range", "channel", "channel_for_notebook", "channels", "notebook_declaration",
-           "register", "register_study", "studies", "study"]
+__all__ = ["Channel", "Overview", "PeakSearchChannel", "Study", "points_in_range", "channel", "channel_for_notebook",
+           "channels", "notebook_declaration", "register", "register_study", "studies", "study"]
 
 def points_in_range(points, low: float, high: float) -> list:
     """The masses of ``points`` (or pairs, by their first mass) from ``low`` to ``high``; the middle
@@ -46,6 +47,20 @@ def points_in_range(points, low: float, high: float) -> list:
         return inside
     middle = 0.5 * (low + high)
     return [middle] if not points or not np.ndim(points[0]) else [(middle, *points[0][1:])]
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What a search contributes to the figures of the book's landing page: the limits of every run of
+    the search on ``quantity`` (a coupling or a rate, one figure per quantity, observed and expected,
+    projections included), compared with the published result ``published`` (a key of the channel's
+    ``published`` curves or ``published_ranges``); for a search in two masses, the slice at the scanned
+    second mass nearest ``mass2_gev``; ``logx`` for a mass axis spanning decades."""
+
+    quantity: str
+    published: str | None = None
+    mass2_gev: float | None = None
+    logx: bool = False
 
 
 class Channel(abc.ABC):
@@ -77,6 +92,12 @@ class Channel(abc.ABC):
         :meth:`samples`; a channel whose samples depend on more parameters overrides :meth:`samples`).
     sensitivity_points : tuple
         The masses (or pairs of masses) of the chapter's sensitivity-versus-luminosity figure.
+    paper : str
+        The publication the search re-creates, as the book cites it (journal and arXiv number).
+    status : str
+        ``"done"`` or ``"in progress"`` (what is still missing is said in the chapter).
+    overview : tuple of Overview
+        The quantities the book's landing page gathers from this search's runs.
     """
 
     name: ClassVar[str]
@@ -88,6 +109,9 @@ class Channel(abc.ABC):
     published_ranges: ClassVar[Mapping[str, Any]] = {}
     published_note: ClassVar[str] = ""
     sensitivity_points: ClassVar[tuple] = ()
+    paper: ClassVar[str] = ""
+    status: ClassVar[str] = "done"
+    overview: ClassVar[tuple[Overview, ...]] = ()
 
     def validate(self, values: Mapping, *, context: str = "") -> dict:
         """All declared parameters, ``values`` checked and defaults filled in

@@ -45,7 +45,7 @@ from ..simulation.generators import (
     three_photon_sampler,
 )
 from ..simulation.production import SampleSpec
-from .base import PeakSearchChannel, register
+from .base import Overview, PeakSearchChannel, register
 
 __all__ = ["CL", "PARAMETERS", "SEARCH", "AlpThreeGamma", "analyse", "observable_for", "physics_table",
            "sample_specs"]
@@ -384,6 +384,8 @@ class AlpThreeGamma(PeakSearchChannel):
     parameters = PARAMETERS
     sample_specs = staticmethod(sample_specs)
     published = {"g_agg": "belle2_2020_alp_gagg_observed_95cl.txt", "sigma": "belle2_2020_alp_sigma_observed_95cl_pb.txt"}
+    paper = "Belle II, Phys. Rev. Lett. 125 (2020) 161806, arXiv:2007.13071"
+    overview = (Overview("g_agg", published="g_agg", logx=True),)
 
     physics_table = staticmethod(physics_table)
     observable_for = staticmethod(observable_for)

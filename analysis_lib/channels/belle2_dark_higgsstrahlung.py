@@ -59,7 +59,7 @@ from ..reco.selection import cut_flow_table, require_events
 from ..simulation.dimuon import background_specs, generate_dark_higgsstrahlung
 from ..simulation.production import ProductionConfig, SampleSpec
 from ..stats.pspline import Basis
-from .base import Channel, points_in_range, register
+from .base import Channel, Overview, points_in_range, register
 
 __all__ = [
     "CL", "PARAMETERS", "PUBLISHED_RANGES", "DarkHiggsstrahlung", "HiggsstrahlungInputs", "analyse",
@@ -444,6 +444,8 @@ class DarkHiggsstrahlung(Channel):
     parameters = PARAMETERS
     sample_specs = staticmethod(sample_specs)
     published_ranges = PUBLISHED_RANGES
+    paper = "Belle II, Phys. Rev. Lett. 130 (2023) 071804, arXiv:2207.00509"
+    overview = (Overview("eps2_alpha_d", published="eps2_alpha_d", mass2_gev=1.0),)
 
     physics_table = staticmethod(physics_table)
     efficiency_table = staticmethod(efficiency_table)

@@ -72,7 +72,7 @@ from ..reco.selection import cut_flow_table, require_events
 from ..simulation.dimuon import background_specs, generate_mumu_vector, mumu_vector_sigma_pb
 from ..simulation.production import ProductionConfig, SampleSpec
 from ..stats.pspline import Basis
-from .base import Channel, points_in_range, register
+from .base import Channel, Overview, points_in_range, register
 
 __all__ = [
     "CL", "PARAMETERS", "PUBLISHED_RANGE", "ZprimeInputs", "ZprimeInvisible", "analyse", "window",
@@ -834,6 +834,8 @@ class ZprimeInvisible(Channel):
     parameters = PARAMETERS
     sample_specs = staticmethod(sample_specs)
     published_ranges = {"g_neutrinos": PUBLISHED_RANGE}
+    paper = "Belle II, Phys. Rev. Lett. 130 (2023) 231801, arXiv:2212.03066"
+    overview = (Overview("g_prime_neutrinos", published="g_neutrinos"),)
     #: The simulation-level resolution table of the search (for comparison only, never for tuning).
     resolution_reference = RESOLUTION_REFERENCE
 

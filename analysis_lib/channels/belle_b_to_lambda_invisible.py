@@ -76,7 +76,7 @@ from ..reco.v0 import LambdaSelection, lambda_candidates
 from ..simulation import b_decays
 from ..simulation.production import ProductionConfig, SampleSpec, requests
 from ..stats.pspline import Basis
-from .base import Channel, points_in_range, register
+from .base import Channel, Overview, points_in_range, register
 
 __all__ = ["BABAR_RANGE", "BR_REF", "CL", "LAMBDA_SELECTION", "NAME", "PARAMETERS", "SIGNAL_MASSES_GEV",
            "BToLambdaInvisible", "ClassPrediction", "LambdaInputs", "analyse", "candidate_table", "class_prediction",
@@ -880,6 +880,9 @@ class BToLambdaInvisible(Channel):
     parameters = PARAMETERS
     published_ranges = PUBLISHED_RANGES
     sensitivity_points = (1.5, 2.5, 3.5)
+    paper = "Belle, Phys. Rev. D 105 (2022) L051101, arXiv:2110.14086"
+    status = "in progress"
+    overview = (Overview("br_b0_lambda_psi", published="br"),)
 
     window = staticmethod(window)
     window_table = staticmethod(window_table)

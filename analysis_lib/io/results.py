@@ -82,6 +82,7 @@ def run_meta(results, parameters: dict, *, channel: str, scan_workers: int = 0) 
     quantities = [{
         "quantity": r.quantity, "unit": r.unit, "method": r.method, "test_statistic": r.test_statistic,
         "n_mass_points": len(r.masses_gev), "two_masses": r.masses2_gev is not None,
+        "mass_name": r.mass_name, "mass2_name": r.mass2_name,
         "model": dict(r.model), "notes": list(r.notes),
     } for r in results]
     return {
@@ -91,6 +92,7 @@ def run_meta(results, parameters: dict, *, channel: str, scan_workers: int = 0) 
         "luminosity_fb": _one([r.luminosity_fb for r in results], "the luminosity"),
         "projection": _one([r.projection for r in results], "projection"),
         "data_source": _one([r.data_source for r in results], "the data source"),
+        "pseudo_data": _one([bool(r.pseudo_data) for r in results], "whether the data are pseudo-data"),
         "confidence_level": _one([r.cl for r in results], "the confidence level"),
         "method": results[0].method,
         "test_statistic": results[0].test_statistic,

@@ -98,15 +98,7 @@ def plot_limit(result, *, published=None, ax=None, ratio=True, logy=True, region
     top.plot(m, result.observed, "k-", lw=1.5, label=f"{_observed_label(result).capitalize()} {cl}")
     for masses, low, high, text in regions:
         top.fill_between(masses, low, high, color="tab:purple", alpha=0.25, lw=0, label=text)
-    if isinstance(published, PublishedInterval):
-        top.fill_between(published.mass_range_gev, published.low, published.high, facecolor="none", hatch="//",
-                         edgecolor="tab:red", lw=1, label=published.label)
-    elif headline:
-        top.hlines(published.low_mass_value, m[0], m[0] + 0.25 * (m[-1] - m[0]), colors="tab:red", lw=2.5,
-                   label=published.label)
-        top.plot(*published.high_point, marker="*", ms=16, color="tab:red", ls="none")
-    elif published is not None:
-        top.plot(published.mass_gev, published.value, color="tab:red", lw=1.5, label=published.label)
+    _draw_published(top, published, m)
     unit = f" [{_unit_label(result.unit)}]" if result.unit else ""
     top.set_ylabel(f"{_quantity_label(result.quantity)}{unit}")
     if logy:
@@ -131,6 +123,23 @@ def plot_limit(result, *, published=None, ax=None, ratio=True, logy=True, region
     return fig
 
 
+def _draw_published(ax, published, masses):
+    """The published result on ``ax``: a curve, a headline range (its two ends marked, the low-mass
+    value drawn over the first quarter of ``masses``) or an interval (a hatched box); nothing for None."""
+    from ..io.published import PublishedInterval, PublishedRange
+
+    if isinstance(published, PublishedInterval):
+        ax.fill_between(published.mass_range_gev, published.low, published.high, facecolor="none", hatch="//",
+                        edgecolor="tab:red", lw=1, label=published.label)
+    elif isinstance(published, PublishedRange):
+        m = np.sort(np.asarray(masses, dtype=float))
+        ax.hlines(published.low_mass_value, m[0], m[0] + 0.25 * (m[-1] - m[0]), colors="tab:red", lw=2.5,
+                  label=published.label)
+        ax.plot(*published.high_point, marker="*", ms=16, color="tab:red", ls="none")
+    elif published is not None:
+        ax.plot(published.mass_gev, published.value, color="tab:red", lw=1.5, label=published.label)
+
+
 _MASS_LABELS = {
     **dict.fromkeys(("g_agg", "g_aw", "br_b_to_k_a_x_br_gg"), r"$m_a$ [GeV]"),
     **dict.fromkeys(("g_prime_neutrinos", "g_prime_dark_matter", "sigma_mumu_zprime_x_br"), r"$M_{Z'}$ [GeV]"),
@@ -140,12 +149,14 @@ _MASS_LABELS = {
 }
 
 
-def plot_limits(results, *, ylabel=None, ax=None, logx=False, logy=True, experiment=None, lumi=None, title=None):
+def plot_limits(results, *, ylabel=None, ax=None, logx=False, logy=True, experiment=None, lumi=None, title=None,
+                published=None):
     """Several limits on one figure (e.g. one coupling at several values of a model parameter, which
-    must not interleave as one curve): ``results`` maps a legend label to a one-mass
-    :class:`~analysis_lib.analysis.results.LimitScan`; each is drawn as its observed limit (solid), its
-    median expected one (dashed) and its +-1 sigma band, in its own colour. Labels are the first
-    result's unless given."""
+    must not interleave as one curve, or every run of a search): ``results`` maps a legend label to a
+    one-mass :class:`~analysis_lib.analysis.results.LimitScan`; each is drawn as its observed limit
+    (solid), its median expected one (dashed) and its +-1 sigma band, in its own colour; ``published``
+    (a curve, range or interval of :mod:`analysis_lib.io.published`) overlaid in red. Labels are the
+    first result's unless given."""
     fig, ax, _ = _axes(ax)
     results = {name: r for name, r in results.items() if len(r)}
     if not results:
@@ -156,6 +167,7 @@ def plot_limits(results, *, ylabel=None, ax=None, logx=False, logy=True, experim
         ax.fill_between(m, e[:, 1], e[:, 3], color=colour, alpha=0.2, lw=0)
         ax.plot(m, e[:, 2], "--", color=colour, lw=1.2)
         ax.plot(m, r.observed, "-", color=colour, lw=1.6, label=name)
+    _draw_published(ax, published, np.concatenate([np.asarray(r.masses_gev, dtype=float) for r in results.values()]))
     ax.plot([], [], "k-", label=f"{_observed_label(first).capitalize()} {100 * first.cl:g}% CL")
     ax.plot([], [], "k--", label=r"Expected (median, $\pm 1\sigma$)")
     unit = f" [{_unit_label(first.unit)}]" if first.unit else ""

@@ -58,9 +58,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-import yaml
-
 from ..analysis.scan import connect
 from ..channels import notebook_declaration
 from ..core.errors import AnalysisError, DiskFullError, ParameterError, disk_full
@@ -69,6 +66,7 @@ from ..core.parameters import EXECUTION_PARAMETERS
 from ..core.paths import written_atomically
 from ..core.yaml_files import read_yaml
 from .notebook import PROFILE
+from .pages import finish_page, write_toc
 
 __all__ = ["Run", "load_runs", "main"]
 
@@ -459,7 +457,7 @@ def _execute_attempt(run: Run, partial: Path, scheduler: str, invocation: str) -
               "invocation": invocation}
     try:
         if output.exists():
-            _title_page(output, run.title)
+            finish_page(output, run.title, run.parameters)
         else:  # nothing executed: an error page takes the notebook's place in the book
             (partial / "error.md").write_text(f"# {run.title}\n\nThis run failed before its notebook ran:\n\n"
                                               f"```text\n{error}\n```\n")
@@ -718,42 +716,6 @@ def _failed(run: Run, error: str) -> dict:
         shutil.rmtree(partial, ignore_errors=True)
         return {**record, "written": False}
     return record
-
-
-def _title_page(path: Path, title: str):
-    """Give the executed notebook the run's title as its first heading."""
-    if not path.exists():
-        return
-    nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
-            first, _, rest = cell.source.lstrip().partition("\n")
-            cell.source = f"# {title}\n\n*{first[2:].strip()}*\n{rest}"
-            break
-    nbformat.write(nb, path)
-
-
-def write_toc(runs: list[Run], book_dir: Path = BOOK):
-    """Write ``_toc.yml`` and the runs summary page of ``book_dir`` for the runs that have a folder."""
-    chapters = []
-    for run in runs:
-        if (run.folder / run.notebook).exists():
-            chapters.append({"file": f"runs/{run.id}/{Path(run.notebook).stem}"})
-        elif (run.folder / "error.md").exists():
-            chapters.append({"file": f"runs/{run.id}/error"})
-    toc = {"format": "jb-book", "root": "intro", "parts": [
-        {"caption": "Runs", "chapters": [{"file": "runs/summary"}, *chapters]},
-        *([{"caption": "Developing", "chapters": [{"file": "adding_a_search"}]}]
-          if (book_dir / "adding_a_search.md").exists() else []),
-    ]}
-    _write_atomically(book_dir / "_toc.yml", yaml.safe_dump(toc, sort_keys=False))
-    lines = ["# Summary of the runs", "", "| run | notebook | status | time [s] |", "|---|---|---|---|"]
-    for run in runs:
-        status_file = run.folder / "status.json"
-        record = json.loads(status_file.read_text()) if status_file.exists() else {"status": "not run", "seconds": ""}
-        lines.append(f"| {run.title} (`{run.id}`) | `{run.notebook}` | {record['status']} | {record['seconds']} |")
-    (book_dir / "runs").mkdir(exist_ok=True)
-    _write_atomically(book_dir / "runs" / "summary.md", "\n".join(lines) + "\n")
 
 
 def render(runs: list[Run], book_dir: Path = BOOK, *, strict: bool = True) -> int:

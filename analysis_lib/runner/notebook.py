@@ -23,6 +23,7 @@ from ..core import timing
 from ..core.errors import ParameterError
 from ..core.parameters import EXECUTION_PARAMETERS, validate
 from ..detector.datasets import Dataset
+from ..io.hepdata import write_hepdata
 from ..io.results import write_limits, write_meta, write_sensitivity, write_workspaces
 from ..plots import use_style
 
@@ -81,10 +82,11 @@ class _Outputs:
         (self.output / PROFILE).write_text(json.dumps(timing.totals(), indent=1, sort_keys=True))
 
     def savefig(self, fig, name: str):
-        """Save a figure into the run's folder as ``name`` (PNG, 100 dpi); timed as the stage
-        ``plots``."""
+        """Save a figure into the run's folder as ``name`` (PNG, 100 dpi) and beside it as PDF (the
+        same name with ``.pdf``); timed as the stage ``plots``."""
         with timing.stage("plots"):
             fig.savefig(self.output / name, dpi=100, bbox_inches="tight")
+            fig.savefig((self.output / name).with_suffix(".pdf"), bbox_inches="tight")
         self.write_profile()
 
 
@@ -192,13 +194,20 @@ class NotebookRun(_Outputs):
         return result
 
     def write(self, results) -> Any:
-        """Write ``limits.csv`` (the results in the order given), ``meta.json`` and, where the scans made
-        them, ``workspaces.zip``; returns the table."""
+        """Write ``limits.csv`` (the results in the order given), ``meta.json``, where the scans made
+        them ``workspaces.zip``, and ``hepdata.tar.gz`` (a validated HEPData submission of the limits,
+        with the CSV and the workspaces attached); returns the table."""
         results = list(results.values() if isinstance(results, Mapping) else results)
         frame = write_limits(results, self.output / "limits.csv")
-        write_workspaces(results, self.output / "workspaces.zip")
+        workspaces = write_workspaces(results, self.output / "workspaces.zip")
         write_meta(self.output / "meta.json", results, self.params, channel=self.channel.name,
                    scan_workers=scan_workers(self.client))
+        resources = [(self.output / "limits.csv", "the limits of this run in long form (CSV)")]
+        if workspaces is not None:
+            resources.append((workspaces, "the pyhf JSON workspaces of the hypotheses (index.json lists them)"))
+        write_hepdata(results, self.output / "hepdata.tar.gz", title=f"{self.channel.title}, {self.dataset.name}",
+                      paper=self.channel.paper or self.channel.title,
+                      sqrt_s_gev=[part.sqrt_s_gev for part in self.dataset.parts], resources=resources)
         return frame
 
     def close(self):
@@ -262,6 +271,19 @@ def _unknown_names(declaration, namespace) -> list[str]:
     return sorted(given - known)
 
 
+def _figures_as_pdf_too():
+    """In a kernel, every figure a cell shows is sent as PNG (for the page) and PDF (the runner writes
+    both into the run's ``figures.zip``, :func:`analysis_lib.runner.pages.finish_page`); outside a
+    kernel nothing changes."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("png", "pdf")
+
+
 def _start(declaration, namespace, style):
     """The declared and execution parameters of ``namespace``, validated (a name that is no parameter
     is refused, as the runner refuses it); logging, timing and the figure style set up; the output
@@ -278,6 +300,7 @@ def _start(declaration, namespace, style):
     timing.reset()
     if style:
         use_style()
+    _figures_as_pdf_too()
     output = Path(execution["output_dir"])
     output.mkdir(parents=True, exist_ok=True)
     return params, execution, output

@@ -49,7 +49,8 @@ def test_meta_is_derived_from_the_results_and_the_parameters(tmp_path):
     assert payload["n_mass_points"] == 3 and payload["scan_workers"] == 2
     sigma, eps2 = payload["quantities"]
     assert sigma == {"quantity": "sigma", "unit": "fb", "method": "Bayesian", "test_statistic": "posterior",
-                     "n_mass_points": 3, "two_masses": True, "model": {"alpha_d": 0.5}, "notes": ["a note"]}
+                     "n_mass_points": 3, "two_masses": True, "mass_name": "m", "mass2_name": "",
+                     "model": {"alpha_d": 0.5}, "notes": ["a note"]}
     assert eps2["n_mass_points"] == 2 and eps2["model"] == {} and eps2["notes"] == []
     assert payload["package_versions"] == package_versions() and payload["package_versions"]["pyhf"]
 

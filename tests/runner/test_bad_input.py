@@ -271,7 +271,7 @@ def test_a_notebook_that_cannot_be_read_back_on_a_full_disk_is_a_full_disk(book,
 
     _fake_papermill(monkeypatch, truncated)
     monkeypatch.setattr(runner, "_NEARLY_FULL_BYTES", 1 << 62)  # every disk is nearly full
-    monkeypatch.setattr(runner, "_title_page", lambda path, title: json.loads(path.read_text()))
+    monkeypatch.setattr(runner, "finish_page", lambda path, title, parameters: json.loads(path.read_text()))
     code = main(["run", "--book", str(book), "--workers", "1", "--only", "r0"])
     out = capsys.readouterr().out
     assert code == 1 and "No space left on device" in out and "JSONDecodeError" not in out

@@ -1,7 +1,7 @@
 """The notebook executed by papermill with small parameters, and the book built from it with -W."""
 
 import json
-import shutil
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +9,7 @@ import pytest
 
 from analysis_lib.io.results import LIMIT_COLUMNS
 from analysis_lib.runner.cli import main
+from analysis_lib.runner.pages import copy_book_files
 
 from ..conftest import SMALL
 
@@ -19,15 +20,22 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
+def _validated_hepdata(archive, folder) -> set:
+    """The names in the HEPData submission ``archive``, after the HEPData validator accepted it."""
+    import tarfile
+
+    from analysis_lib.io.hepdata import validate_submission
+
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder, filter="data")
+    assert validate_submission(folder) == []
+    return {p.name for p in folder.iterdir()}
+
+
 @pytest.mark.xdist_group("book-a")
 def test_notebook_run_and_book(tmp_path, generated_dir, alp_inputs):
     book = tmp_path / "book"
-    book.mkdir()
-    # the book's own pages (the runs are this test's)
-    pages = ["_config.yml", *sorted(p.name for p in (ROOT / "book").glob("*.md"))]
-    assert {"intro.md", "adding_a_search.md"} <= set(pages)
-    for name in pages:
-        shutil.copy(ROOT / "book" / name, book / name)
+    copy_book_files(ROOT / "book", book)  # the book's own pages (the runs are this test's)
     parameters = {"dataset": "belle2_2018", "seed": 7, "mass_min_gev": 0.9, "mass_max_gev": 1.3,
                   "mass_step_sigma": 3.0, **SMALL}
     (book / "runs.yaml").write_text(json.dumps({"runs": [
@@ -47,12 +55,21 @@ def test_notebook_run_and_book(tmp_path, generated_dir, alp_inputs):
     assert json.loads((run / "status.json").read_text())["status"] == "ok"
     assert not list((book / "runs").glob(".*partial"))
 
+    # the publication outputs: a HEPData submission the validator accepts, the figures as PDF and PNG
+    hepdata = _validated_hepdata(run / "hepdata.tar.gz", tmp_path / "hepdata")
+    assert {"upper_limits_on_g_agg.yaml", "upper_limits_on_sigma_x_br.yaml", "limits.csv"} <= hepdata
+    assert (run / "limit_g_agg.pdf").exists() and (run / "limit_g_agg.png").exists()
+    with zipfile.ZipFile(run / "figures.zip") as archive:
+        names = set(archive.namelist())
+    assert len(names) >= 12 and {n.replace(".png", ".pdf") for n in names if n.endswith(".png")} <= names
+
     html = book / "_build" / "html"
     page = html / "runs" / "alp_small" / "belle2_alp_3gamma.html"
-    assert page.exists() and (html / "intro.html").exists() and (html / "runs" / "summary.html").exists()
-    assert (html / "adding_a_search.html").exists()
+    assert page.exists() and (html / "index.html").exists() and (html / "adding_a_search.html").exists()
     text = page.read_text()
-    assert "ALP, small" in text
+    assert "ALP, small" in text and "Downloads" in text and "hepdata.tar.gz" in text
+    assert "Show code cell source" in text  # code folded
+    assert "ALP, small" in (html / "index.html").read_text()  # the landing page's table of runs
     images = list((html / "_images").glob("*.png"))
     assert len(images) >= 6  # kinematics, efficiency, fit, two limits, significance
     assert "_static/mathjax/" in text  # MathJax served from the book, not a CDN

@@ -1,0 +1,123 @@
+"""A small book built from fixture results, no chapter executed: runs of three searches and the
+coverage study, each folder holding what a run writes (``limits.csv`` and ``meta.json`` from
+:class:`LimitScan` values through the writers the notebooks use, ``status.json``, an executed notebook
+with a figure), one failed run with its error page. The landing-page, page and browser tests use it."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import yaml
+
+from analysis_lib.analysis.results import LimitScan
+from analysis_lib.io.results import write_limits, write_meta
+from analysis_lib.runner.pages import copy_book_files, finish_page
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: The fixture's runs: id -> (notebook, title, parameters, results or None for a failed run).
+RUNS = {
+    "alp_2018": ("belle2_alp_3gamma.ipynb", "Belle II e+e- → γa: 2018 data set, 445 pb⁻¹", {"dataset": "belle2_2018"}),
+    "alp_50ab": ("belle2_alp_3gamma.ipynb", "Belle II e+e- → γa: projection to 50 ab⁻¹", {"dataset": "belle2_50ab"}),
+    "higgs_2019": ("belle2_dark_higgsstrahlung.ipynb", "Belle II e+e- → A′h′: 2019 data set, 8.34 fb⁻¹",
+                   {"dataset": "belle2_2019"}),
+    "higgs_failed": ("belle2_dark_higgsstrahlung.ipynb", "Belle II e+e- → A′h′: projection to 1 ab⁻¹",
+                     {"dataset": "belle2_1ab"}),
+    "coverage": ("coverage.ipynb", "Coverage of the upper limits", {}),
+}
+#: The run that failed before its notebook ran.
+FAILED = "higgs_failed"
+
+
+def _band(values):
+    values = np.asarray(values, dtype=float)
+    return np.column_stack([values * f for f in (0.55, 0.75, 1.0, 1.4, 1.9)])
+
+
+def _results(run_id):
+    lumi = {"alp_2018": 0.445, "alp_50ab": 50000.0, "higgs_2019": 8.34}[run_id]
+    stamp = {"dataset": RUNS[run_id][2]["dataset"], "experiment": "Belle II", "luminosity_fb": lumi,
+             "projection": lumi > 1000, "data_source": "ntuple" if run_id.startswith("alp") else "pseudo-data"}
+    if run_id.startswith("alp"):
+        m = np.linspace(0.2, 9.7, 40)
+        g = 1e-3 * (1 + m / 3) * (0.445 / lumi) ** 0.25
+        rng = np.random.default_rng(len(run_id))
+        g_agg = LimitScan(quantity="g_agg", unit="GeV^-1", masses_gev=m, observed=g * rng.lognormal(0, 0.2, m.size),
+                          expected=_band(g), cl=0.95, method="CLs, asymptotic", test_statistic="q~_mu",
+                          mass_name="m_a", **stamp)
+        sigma = g_agg.transform(lambda mass, v: 1e4 * v**2, quantity="sigma_x_br", unit="pb")
+        return [g_agg, sigma]
+    a, h = np.meshgrid(np.linspace(4.0, 9.5, 12), [0.5, 1.0, 2.0])
+    eps2 = 1e-7 * (1 + a.ravel()) * (1 + h.ravel())
+    return [LimitScan(quantity="eps2_alpha_d", unit="", masses_gev=a.ravel(), masses2_gev=h.ravel(), observed=eps2 * 1.1,
+                      expected=_band(eps2), cl=0.90, method="Bayesian", test_statistic="counting",
+                      mass_name="M_A'", mass2_name="M_h'", **stamp)]
+
+
+def _png_and_pdf():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1])
+    ax.set_xlabel("$m$ [GeV]")
+    data = {}
+    for fmt in ("png", "pdf"):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt)
+        data[fmt] = base64.b64encode(buffer.getvalue()).decode()
+    plt.close(fig)
+    return data
+
+
+def _notebook(path: Path, title: str, parameters: dict):
+    """An executed notebook as papermill leaves it: a heading, the parameters cell and papermill's
+    injected one, a cell with a figure (PNG and PDF, as the kernels send them) and one with a table."""
+    figure = _png_and_pdf()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(f"# {title.split(':')[0]}\n\nA fixture page.\n\n## Results"),
+        nbformat.v4.new_code_cell("seed = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(f"# Parameters\n{json.dumps(parameters)}", metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("plot()", execution_count=1, outputs=[nbformat.v4.new_output(
+            "display_data", data={"image/png": figure["png"], "application/pdf": figure["pdf"],
+                                  "text/plain": "<Figure>"})]),
+        nbformat.v4.new_code_cell("table()", execution_count=2, outputs=[nbformat.v4.new_output(
+            "display_data", data={"text/markdown": "| a | b |\n|---|---|\n| 1 | 2 |", "text/plain": "table"})]),
+    ]
+    nbformat.write(nb, path)
+
+
+def make_book(folder: Path) -> Path:
+    """Write the fixture book into ``folder`` (created) and return it: ``runs.yaml``, the book's own
+    pages, and a folder per run as the runner leaves it (pages finished by
+    :func:`analysis_lib.runner.pages.finish_page`)."""
+    copy_book_files(ROOT / "book", folder)
+    (folder / "runs.yaml").write_text(yaml.safe_dump({"runs": [
+        {"id": run_id, "notebook": notebook, "title": title, "parameters": parameters}
+        for run_id, (notebook, title, parameters) in RUNS.items()]}, allow_unicode=True))
+    for run_id, (notebook, title, parameters) in RUNS.items():
+        run = folder / "runs" / run_id
+        run.mkdir(parents=True)
+        if run_id == FAILED:
+            (run / "error.md").write_text(f"# {title}\n\nThis run failed before its notebook ran:\n\n```text\n"
+                                          "ParameterError: a fixture's failure\n```\n")
+            (run / "status.json").write_text(json.dumps({"id": run_id, "status": "failed", "seconds": "",
+                                                         "error": "ParameterError: a fixture's failure"}))
+            continue
+        if run_id != "coverage":
+            results = _results(run_id)
+            write_limits(results, run / "limits.csv")
+            write_meta(run / "meta.json", results, {"seed": 1, **parameters}, channel=notebook.removesuffix(".ipynb"))
+        (run / "status.json").write_text(json.dumps({"id": run_id, "status": "ok", "seconds": 12.5, "error": None}))
+        _notebook(run / notebook, title, parameters)
+        finish_page(run / notebook, title, parameters)
+    return folder

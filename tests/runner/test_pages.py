@@ -1,0 +1,109 @@
+"""The pages around the runs (analysis_lib.runner.pages): the landing page and table of contents
+written from the runs' files, and an executed notebook made a page. On the fixture book
+(tests/runner/fixture_book.py), without rendering."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import nbformat
+import numpy as np
+import pytest
+import yaml
+
+from analysis_lib.analysis.results import read_results
+from analysis_lib.channels import channels
+from analysis_lib.core.errors import ParameterError
+from analysis_lib.runner.cli import load_runs
+from analysis_lib.runner.pages import OVERVIEW, overview_curves, write_landing, write_toc, _declared
+
+from .fixture_book import FAILED, RUNS, _results, make_book
+
+
+@pytest.fixture
+def book(tmp_path):
+    return make_book(tmp_path / "book")
+
+
+def test_results_read_back_from_the_files_a_run_writes(book):
+    written = {r.quantity: r for r in _results("higgs_2019")}
+    read = read_results(book / "runs" / "higgs_2019")
+    assert read.keys() == written.keys()
+    for key, r in read.items():
+        w = written[key]
+        for name in ("masses_gev", "masses2_gev", "observed", "expected"):
+            np.testing.assert_allclose(getattr(r, name), getattr(w, name), rtol=1e-12)
+        assert (r.unit, r.cl, r.method, r.dataset, r.experiment, r.luminosity_fb, r.mass_name, r.mass2_name,
+                r.pseudo_data) == (w.unit, w.cl, w.method, w.dataset, w.experiment, w.luminosity_fb, w.mass_name,
+                                   w.mass2_name, w.pseudo_data)
+    with pytest.raises(ParameterError, match="cannot be read"):
+        read_results(book / "runs" / FAILED)
+    (book / "runs" / "alp_2018" / "limits.csv").write_text("quantity,unit,mass_gev\n")
+    with pytest.raises(ParameterError, match="has no rows of 'g_agg'"):
+        read_results(book / "runs" / "alp_2018")
+
+
+def test_the_toc_has_a_part_per_search_then_the_method(book):
+    runs = load_runs(book / "runs.yaml", book_dir=book)
+    write_toc(runs, book)
+    toc = yaml.safe_load((book / "_toc.yml").read_text())
+    assert toc["root"] == "index"
+    captions = [part["caption"] for part in toc["parts"]]
+    assert captions == [channels()["belle2_alp_3gamma"].title, channels()["belle2_dark_higgsstrahlung"].title,
+                        "The method", "Developing"]
+    assert [c["file"] for c in toc["parts"][1]["chapters"]] == ["runs/higgs_2019/belle2_dark_higgsstrahlung",
+                                                                f"runs/{FAILED}/error"]
+
+
+def test_the_landing_page_comes_from_the_runs_files(book):
+    runs = load_runs(book / "runs.yaml", book_dir=book)
+    text = write_landing(runs, book).read_text()
+    assert text.startswith((book / "intro.md").read_text().splitlines()[0])
+    for ch in channels().values():
+        assert f"| {ch.paper} | {ch.status} |" in text
+    for run_id, (notebook, title, _) in RUNS.items():
+        page = "error.md" if run_id == FAILED else notebook
+        assert f"[{title}](runs/{run_id}/{page})" in text
+    assert "| `belle2_50ab` | 50 ab$^{-1}$ |" in text and "| failed |" in text
+    for quantity in ("g_agg", "eps2_alpha_d"):
+        assert f"runs/{OVERVIEW}/{quantity}.png" in text
+        assert (book / "runs" / OVERVIEW / f"{quantity}.pdf").stat().st_size > 1000
+    # a run added to the folder is on the next landing page: it is never written by hand
+    status = book / "runs" / "alp_50ab" / "status.json"
+    status.write_text(json.dumps({"status": "failed", "seconds": 3.0}))
+    assert "| failed | 3.0 |" in write_landing(runs, book).read_text().split("## Runs")[1]
+
+
+def test_the_overview_draws_each_run_once_and_slices_two_masses(book):
+    runs = load_runs(book / "runs.yaml", book_dir=book)
+    figures = overview_curves({k: v for k, v in _declared(runs).items() if hasattr(k, "overview")})
+    assert set(figures) == {"g_agg", "eps2_alpha_d"}
+    _, _, alp = figures["g_agg"]
+    assert sorted(alp) == ["Belle II 445 pb$^{-1}$", "Belle II 50 ab$^{-1}$ (projection)"]
+    _, _, higgs = figures["eps2_alpha_d"]
+    (label, scan), = higgs.items()
+    assert label.endswith("M_h' = 1.00 GeV") and len(scan) == 12 and not scan.two_dimensional
+    # identical limits (a coupling limit shared by several runs) are drawn once
+    target = book / "runs" / "alp_50ab"
+    for name in ("limits.csv", "meta.json"):
+        (target / name).write_text((book / "runs" / "alp_2018" / name).read_text())
+    assert len(overview_curves({k: v for k, v in _declared(runs).items() if hasattr(k, "overview")})["g_agg"][2]) == 1
+
+
+def test_a_page_reads_as_narrative_with_its_downloads(book):
+    run = book / "runs" / "alp_2018"
+    nb = nbformat.read(run / "belle2_alp_3gamma.ipynb", as_version=4)
+    title = nb.cells[0].source
+    assert title.startswith(f"# {RUNS['alp_2018'][1]}\n") and "Parameters of this run: `dataset` = belle2_2018." in title
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.metadata["tags"] for c in code] == [["parameters", "remove-cell"], ["injected-parameters", "remove-cell"],
+                                                  ["hide-input"], ["hide-input"]]
+    assert "application/pdf" not in code[2].outputs[0]["data"]  # the page keeps the PNG
+    with zipfile.ZipFile(run / "figures.zip") as archive:
+        assert sorted(archive.namelist()) == ["figure_01.pdf", "figure_01.png"]
+        assert archive.read("figure_01.pdf").startswith(b"%PDF")
+    downloads = nb.cells[-1].source
+    assert downloads.startswith("## Downloads")
+    assert "{download}`limits.csv <limits.csv>`" in downloads and "figures.zip" in downloads
+    assert "hepdata.tar.gz" not in downloads  # only the files the run wrote
