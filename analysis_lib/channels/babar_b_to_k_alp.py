@@ -30,7 +30,9 @@ from ..analysis.counting import MIN_SIMULATED_BACKGROUND, punzi_figure_of_merit
 from ..analysis.histograms import fill, from_values
 from ..analysis.lifetime import coupling_limits as lifetime_couplings
 from ..analysis.peak_search import PeakSearch, SearchInputs
-from ..analysis.results import LimitScan
+from ..analysis.recast import coupling_limits as recast_couplings
+from ..analysis.recast import rate_limits_on_grid, read_efficiencies
+from ..analysis.results import LimitScan, read_results
 from ..analysis.samples import ntuple_paths, pseudo_data_rng, read_table, work_dir
 from ..analysis.thresholds import ThresholdGrid, split_pseudo_data
 from ..analysis.signal_shape import PeakTemplates
@@ -41,7 +43,8 @@ from ..core.parameters import LUMINOSITY_SCAN, SEED, Parameter, mass_range
 from ..detector.datasets import Dataset, dataset, datasets
 from ..detector.frames import Frame
 from ..io.ntuple import ORIGIN, read_events
-from ..physics.alp_w import b_to_k_alp_branching, ctau_from_g_aw_mm
+from ..physics.alp import alp_ctau_mm
+from ..physics.alp_w import b_to_k_alp_branching, ctau_from_g_aw_mm, g_agg_from_g_aw_g_ab
 from ..reco.bmeson import best_candidate, k_gamma_gamma_candidates, partner_mass_distance, photon_vectors, track_vectors
 from ..reco.event_shape import continuum_suppression
 from ..reco.selection import Cut, CutFlow, cut_flow_table, require_events
@@ -658,6 +661,44 @@ def coupling_limits(inputs: BabarInputs, masses_gev, *, fit_half_width_sigma, ba
                      test_statistic=statistic, mass_name="m_a", notes=("lifetime from the coupling",))
 
 
+def efficiencies(inputs: BabarInputs):
+    """The selection's signal efficiency (selected and truth-matched, per B+ -> K+ a, a -> gamma gamma
+    decay) at each simulated mass and each lifetime of :data:`CTAU_GRID_MM` (the simulated decays
+    reweighted; 0 where no signal is kept): what recasting reads (``efficiencies.csv``)."""
+    rows = []
+    masses = sorted(spec.config["mass_gev"] for spec in inputs.specs.values() if spec.kind == "signal")
+    for ctau in CTAU_GRID_MM:
+        try:
+            peaks = signal_peaks(inputs, ctau)
+            values = [peaks.efficiency(m) if peaks.masses_gev[0] <= m <= peaks.masses_gev[-1] else 0.0
+                      for m in masses]
+        except EmptySelectionError:
+            values = [0.0] * len(masses)
+        rows += [{"quantity": "br_b_to_k_a_x_br_gg", "mass_gev": m, "ctau_mm": ctau, "efficiency": e}
+                 for m, e in zip(masses, values)]
+    return pd.DataFrame(rows)
+
+
+def recast_hypercharge(folders, g_ab_over_g_aw: float) -> LimitScan:
+    """Limits on g_aW of an ALP that also couples to hypercharge, g_aB = ``g_ab_over_g_aw`` g_aW, from the
+    runs in ``folders`` (their rate limits and stored efficiencies, at their own lifetimes; the more
+    lifetimes, the better the interpolation): B(B+ -> K+ a) from g_aW alone, the lifetime from
+    g_agg = s_W^2 g_aW + c_W^2 g_aB (:func:`~analysis_lib.physics.alp_w.g_agg_from_g_aw_g_ab`), the
+    rate limit at that lifetime from :func:`~analysis_lib.analysis.recast.rate_limits_on_grid`. With
+    ``g_ab_over_g_aw`` = 0 it recasts the chapter's own coupling limit."""
+    runs = []
+    for folder in folders:
+        scan = read_results(folder)["br_b_to_k_a_x_br_gg"]
+        table = read_efficiencies(folder)
+        runs.append((float(scan.model["ctau_mm"]), scan, table[table["quantity"] == scan.quantity]))
+    grid = rate_limits_on_grid(runs)
+    ratio = float(g_ab_over_g_aw)
+    return recast_couplings(grid, rate=b_to_k_alp_branching,
+                            ctau_mm=lambda m, g: alp_ctau_mm(m, abs(g_agg_from_g_aw_g_ab(g, ratio * g))),
+                            quantity="g_aw", unit="GeV^-1",
+                            model={"g_ab_over_g_aw": ratio, "ctau_mm": "from the couplings"})
+
+
 # ---------------------------------------------------------------------------------------------
 # tables for the notebook
 
@@ -740,6 +781,9 @@ class BToKAlp(PeakSearchChannel):
 
     def model_parameters(self, params):
         return {"ctau_mm": params["ctau_mm"]}
+
+    def efficiencies(self, inputs, params):
+        return efficiencies(inputs)
 
     def samples(self, params):
         return sample_specs(self.dataset(params), n_signal_events=params["n_signal_events"],

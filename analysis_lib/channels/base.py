@@ -179,6 +179,14 @@ class Channel(abc.ABC):
         to 50 ab^-1 (a :class:`~analysis_lib.analysis.sensitivity.Sensitivity`); channels implement it
         with the shared :func:`analysis_lib.analysis.sensitivity.sensitivity`."""
 
+    def efficiencies(self, inputs, params: Mapping):
+        """The signal efficiencies the run's rate limits come from, for recasting
+        (:mod:`analysis_lib.analysis.recast`; the run writes them to ``efficiencies.csv``): a pandas
+        DataFrame with the columns ``quantity`` (the rate limit they convert), ``mass_gev``, one per
+        model parameter they vary with (``ctau_mm``) and ``efficiency``; None (the default) where
+        the channel writes none."""
+        return None
+
     def sensitivity(self, inputs, params: Mapping, *, client=None):
         """:meth:`luminosity_scan`, every scan stamped with the run's dataset and model parameters."""
         ds = inputs.dataset

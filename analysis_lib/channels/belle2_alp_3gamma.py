@@ -22,17 +22,20 @@ from functools import cache, partial
 
 import awkward as ak
 import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
 
 from ..analysis import peak_search
 from ..analysis.histograms import mass_squared_axis
 from ..analysis.peak_search import PeakSearch
+from ..analysis.results import LimitScan, read_results
 from ..core.cache import content_key, shared_result
 from ..core.constants import mass_gev
 from ..core.kinematics import direction_from_angles, invariant_mass2
 from ..core.parameters import LUMINOSITY_SCAN, SEED, Parameter, mass_range
 from ..detector.datasets import Dataset, dataset, dataset_parameter, generated_dir
 from ..detector.frames import Frame
-from ..physics.alp import coupling_from_cross_section, sigma_ee_to_gamma_alp_pb
+from ..physics.alp import alp_width_gamma_gamma_gev, coupling_from_cross_section, sigma_ee_to_gamma_alp_pb
 from ..physics.qed import sigma_gamma_gamma_pb
 from ..reco.selection import Cut, CutFlow
 from ..simulation.generators import (
@@ -351,11 +354,49 @@ def quantities(inputs, mu):
 
 
 
+def efficiencies(inputs):
+    """The selection's signal efficiency (per e+e- -> gamma a, a -> gamma gamma event, the ALP's photon pair
+    reconstructed) at each simulated mass, of the fit observable used there (:func:`observable_for`):
+    what recasting reads (``efficiencies.csv``). The signal is simulated at :data:`G_REF_PER_GEV`, where
+    the ALP decays promptly."""
+    rows = []
+    for observable, peaks in inputs.peaks.items():
+        rows += [{"quantity": "sigma_x_br", "mass_gev": float(m), "efficiency": float(e), "observable": observable}
+                 for m, e in zip(peaks.masses_gev, peaks.efficiencies) if observable_for(m) == observable]
+    return pd.DataFrame(rows).sort_values("mass_gev", ignore_index=True)
+
+
+def recast_other_width(folder, other_width_gev) -> LimitScan:
+    """Limits on g_agg of an ALP with a width ``other_width_gev`` (GeV; a number, or a function of the
+    mass) to states other than two photons (say, invisible ones), from the run in ``folder``: the
+    coupling where sigma(e+e- -> gamma a; g) B(a -> gamma gamma; g) reaches the run's limit on
+    sigma x B, with B = Gamma_gg(g) / (Gamma_gg(g) + Gamma_x). The extra width only shortens the
+    lifetime of an ALP that decays promptly at the run's couplings already, so the efficiency is the
+    run's. With no extra width it is the run's own coupling limit."""
+    sigma = read_results(folder)["sigma_x_br"]
+    sqrt_s = dataset(sigma.dataset).sqrt_s_gev
+    other = other_width_gev if callable(other_width_gev) else (lambda m, w=float(other_width_gev): w)
+
+    def limit(m, value):
+        if not np.isfinite(value) or value <= 0:
+            return np.nan
+
+        def excess(log_g):
+            g = np.exp(log_g)
+            width = alp_width_gamma_gamma_gev(m, g)
+            return np.log(sigma_ee_to_gamma_alp_pb(m, g, sqrt_s) * width / (width + other(m))) - np.log(value)
+
+        low, high = np.log(1e-9), np.log(10.0)
+        return float(np.exp(brentq(excess, low, high, xtol=1e-9))) if excess(low) < 0 < excess(high) else np.nan
+
+    coupling = sigma.transform(lambda m, v: np.vectorize(limit)(m, v), quantity="g_agg", unit="GeV^-1")
+    return coupling.stamped(model={"other_width_gev": other_width_gev if not callable(other_width_gev) else "a function"},
+                            notes=("recast without simulating again",))
+
+
 def physics_table(masses_gev, sqrt_s_gev):
     """Cross section at the reference coupling, width, c tau and lab decay length of the ALP."""
-    import pandas as pd
-
-    from ..physics.alp import alp_ctau_mm, alp_decay_length_mm, alp_width_gamma_gamma_gev
+    from ..physics.alp import alp_ctau_mm, alp_decay_length_mm
 
     masses = np.asarray(masses_gev, dtype=float)
     p_alp = (sqrt_s_gev**2 - masses**2) / (2 * sqrt_s_gev)  # ALP momentum in the c.m. frame
@@ -393,6 +434,9 @@ class AlpThreeGamma(PeakSearchChannel):
 
     def headline(self, inputs, mu):
         return quantities(inputs, mu)["g_agg"]
+
+    def efficiencies(self, inputs, params):
+        return efficiencies(inputs)
 
     def production(self, params):
         return peak_search.production_config(SEARCH, self.dataset(params), params["max_mc_events"])

@@ -58,7 +58,7 @@ from ..analysis.counting import (
 )
 from ..analysis.samples import draw_pseudo_data, ntuple_paths, work_dir
 from ..analysis.scan import CLs, scan_limits
-from ..analysis.results import LimitScan
+from ..analysis.results import LimitScan, read_results
 from ..analysis.sensitivity import scaled_model, sensitivity
 from ..analysis.signal_shape import peak_summary
 from ..core.errors import EmptySelectionError, KinematicError, ParameterError
@@ -687,6 +687,24 @@ def coupling(mu: LimitScan, decay: str = "neutrinos") -> LimitScan:
     goes as g'^2) for the decay hypothesis ``decay``."""
     return mu.transform(lambda m, v: np.sqrt(v / invisible_branching_fraction(m, decay)),
                         quantity=f"g_prime_{decay}", unit="").stamped(model={"decay": decay})
+
+
+def recast_invisible_fraction(folder, branching_invisible) -> LimitScan:
+    """Limits on g' of a Z' whose invisible branching fraction is ``branching_invisible`` (a number in
+    (0, 1], or a function of the mass), from the run in ``folder``. The selection sees the muon pair
+    and the recoil alone, so neither its efficiency nor the signal's shape depends on what the Z'
+    decays to invisibly: the rate goes as g'^2 B, and g'(B) = g'(B = 1) / sqrt(B), from the run's
+    limit at B(Z' -> chi chi) = 1 (``g_prime_dark_matter``). No stored efficiency is needed."""
+    scan = read_results(folder)["g_prime_dark_matter"]
+    fraction = branching_invisible if callable(branching_invisible) else (lambda m, b=float(branching_invisible): b)
+    values = np.asarray([fraction(m) for m in scan.masses_gev], dtype=float)
+    if not np.all((values > 0) & (values <= 1)):
+        raise ParameterError(f"an invisible branching fraction must lie in (0, 1]; got {values.min():g} to "
+                             f"{values.max():g}")
+    recast = scan.transform(lambda m, v: v / np.sqrt(np.interp(m, scan.masses_gev, values)),
+                            quantity="g_prime_invisible", unit="")
+    return replace(recast, model={"branching_invisible": branching_invisible if not callable(branching_invisible)
+                                  else "a function"}, notes=scan.notes + ("recast without simulating again",))
 
 
 def luminosity_scan(inputs: ZprimeInputs, points, *, client=None, **settings):

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["LIMIT_COLUMNS", "package_versions", "run_meta", "write_limits", "write_meta", "write_sensitivity",
-           "write_workspaces"]
+__all__ = ["LIMIT_COLUMNS", "package_versions", "run_meta", "write_efficiencies", "write_limits", "write_meta",
+           "write_sensitivity", "write_workspaces"]
 
 LIMIT_COLUMNS = [
     "quantity", "unit", "mass_gev", "observed",
@@ -52,6 +52,19 @@ def write_sensitivity(sensitivity, path) -> pd.DataFrame:
     frame = sensitivity.to_frame()
     _atomic_write_text(Path(path), frame.to_csv(index=False))
     return frame
+
+
+def write_efficiencies(table, path):
+    """``efficiencies.csv``: the signal efficiencies a run's rate limits come from (a DataFrame with
+    the columns ``quantity``, ``mass_gev``, any model parameter such as ``ctau_mm``, ``efficiency``),
+    written atomically; nothing for None."""
+    if table is None:
+        return None
+    missing = [c for c in ("quantity", "mass_gev", "efficiency") if c not in table]
+    if missing:
+        raise ValueError(f"an efficiency table needs the columns quantity, mass_gev and efficiency; {missing} missing")
+    _atomic_write_text(Path(path), table.to_csv(index=False))
+    return table
 
 
 def package_versions() -> dict:

@@ -30,6 +30,7 @@ __all__ = [
     "b_to_k_scalar_form_factor",
     "ctau_from_g_aw_mm",
     "g_agg_from_g_aw",
+    "g_agg_from_g_aw_g_ab",
     "g_aw_from_branching",
     "g_bsa_per_gev",
     "kallen",
@@ -155,6 +156,22 @@ def g_agg_from_g_aw(g_aw_per_gev):
     0.2233
     """
     return scalar_or_array(np.asarray(g_aw_per_gev, dtype=float) * SIN2_THETA_W)
+
+
+def g_agg_from_g_aw_g_ab(g_aw_per_gev, g_ab_per_gev):
+    """Photon coupling of an ALP coupled to the SU(2)_L and the hypercharge gauge bosons,
+    L = -(g_aW / 4) a W^b W~^b - (g_aB / 4) a B B~:  g_agg = s_W^2 g_aW + c_W^2 g_aB (derived: the photon
+    is A = s_W W^3 + c_W B, so W^3 W~^3 holds s_W^2 F F~ and B B~ holds c_W^2 F F~; the combination
+    used, e.g., by Bauer, Neubert, Thamm, JHEP 12 (2017) 044, arXiv:1708.00443). With g_aB = 0 it is
+    :func:`g_agg_from_g_aw`; B -> K a still comes from g_aW alone (only the W changes flavour at one loop).
+
+    Examples
+    --------
+    >>> round(g_agg_from_g_aw_g_ab(1.0, 1.0), 12), round(g_agg_from_g_aw_g_ab(1.0, -SIN2_THETA_W / (1 - SIN2_THETA_W)), 12)
+    (1.0, 0.0)
+    """
+    g_aw, g_ab = np.asarray(g_aw_per_gev, dtype=float), np.asarray(g_ab_per_gev, dtype=float)
+    return scalar_or_array(SIN2_THETA_W * g_aw + (1.0 - SIN2_THETA_W) * g_ab)
 
 
 def ctau_from_g_aw_mm(mass_gev_a, g_aw_per_gev):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -24,7 +24,7 @@ from ..core.errors import ParameterError
 from ..core.parameters import EXECUTION_PARAMETERS, validate
 from ..detector.datasets import Dataset
 from ..io.hepdata import write_hepdata
-from ..io.results import write_limits, write_meta, write_sensitivity, write_workspaces
+from ..io.results import write_efficiencies, write_limits, write_meta, write_sensitivity, write_workspaces
 from ..plots import use_style
 
 __all__ = ["DETECTOR_ROWS", "PROFILE", "NotebookRun", "StudyRun", "setup", "setup_study"]
@@ -111,6 +111,8 @@ class NotebookRun(_Outputs):
     dataset: Dataset
     output: Path
     client: Any = None
+    #: the inputs :meth:`prepare` made (their efficiencies are written with the limits)
+    inputs: Any = field(default=None, repr=False)
 
     @property
     def experiment(self) -> str:
@@ -146,6 +148,7 @@ class NotebookRun(_Outputs):
         with timing.stage("prepare"):
             inputs = self.channel.prepare(self.params, progress=progress)
         self.write_profile()
+        self.inputs = inputs
         return inputs
 
     def analyse(self, inputs, *, progress: bool = True) -> dict[str, LimitScan]:
@@ -195,10 +198,13 @@ class NotebookRun(_Outputs):
 
     def write(self, results) -> Any:
         """Write ``limits.csv`` (the results in the order given), ``meta.json``, where the scans made
-        them ``workspaces.zip``, and ``hepdata.tar.gz`` (a validated HEPData submission of the limits,
-        with the CSV and the workspaces attached); returns the table."""
+        them ``workspaces.zip``, where the channel gives them the signal efficiencies for recasting
+        (``efficiencies.csv``, from the inputs of :meth:`prepare`), and ``hepdata.tar.gz`` (a HEPData
+        submission of the limits, with the CSV and the workspaces attached); returns the table."""
         results = list(results.values() if isinstance(results, Mapping) else results)
         frame = write_limits(results, self.output / "limits.csv")
+        if self.inputs is not None:
+            write_efficiencies(self.channel.efficiencies(self.inputs, self.params), self.output / "efficiencies.csv")
         workspaces = write_workspaces(results, self.output / "workspaces.zip")
         write_meta(self.output / "meta.json", results, self.params, channel=self.channel.name,
                    scan_workers=scan_workers(self.client))

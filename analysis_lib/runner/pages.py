@@ -7,7 +7,8 @@ notebook made into a page people read.
   that the channels declare for the overview (:class:`~analysis_lib.channels.base.Overview`), every
   run of a search on it with the published result, and the table of runs linking to their pages.
 * :func:`write_toc` writes ``_toc.yml``: the landing page, then a part per search with its runs, the
-  studies of the method, and the pages for developers.
+  recasting page (:mod:`analysis_lib.runner.recasting`), the studies of the method, and the pages for
+  developers.
 * :func:`finish_page` turns an executed notebook into its page: the run's title, its parameters in
   one line, code cells folded (a reader opens them when wanted), the parameter cells removed, every
   figure of the page written as PDF and PNG, and a last section with the run's files to download.
@@ -106,7 +107,10 @@ def write_toc(runs, book_dir: Path):
     """Write ``<book_dir>/_toc.yml`` and the landing page for the runs that have a page: a part per
     search (its title as the caption, its runs beneath), the studies of the method, and the page for
     developers."""
+    from .recasting import write_recasting
+
     write_landing(runs, book_dir)
+    recasting = write_recasting(runs, book_dir)
     searches, studies = [], []
     for declaration, group in _declared(runs).items():
         chapters = [{"file": str(page_of(run).relative_to(book_dir).with_suffix(""))} for run in group if page_of(run)]
@@ -116,7 +120,8 @@ def write_toc(runs, book_dir: Path):
             studies += chapters
         else:
             searches.append({"caption": getattr(declaration, "title", str(declaration)), "chapters": chapters})
-    parts = searches + ([{"caption": "The method", "chapters": studies}] if studies else [])
+    parts = searches + [{"caption": "Re-interpretation", "chapters": [{"file": recasting.stem}]}]
+    parts += [{"caption": "The method", "chapters": studies}] if studies else []
     if (book_dir / "adding_a_search.md").exists():
         parts.append({"caption": "Developing", "chapters": [{"file": "adding_a_search"}]})
     toc = {"format": "jb-book", "root": "index", "parts": parts}

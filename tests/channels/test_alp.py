@@ -87,3 +87,13 @@ def test_example_fit_is_the_windows_fit(alp_inputs):
     np.testing.assert_array_equal(shown.counts, counts)
     np.testing.assert_allclose(shown.total - shown.background, shown.mu_hat * model.signal, atol=1e-9)
     assert shown.mu_hat == pytest.approx(fit(replace(model, mu_bounds=(-np.inf, np.inf)), counts).mu, rel=1e-6, abs=1e-9)
+
+
+def test_efficiencies_for_recasting(alp_inputs):
+    table = ALP.efficiencies(alp_inputs, {})
+    assert list(table.columns) == ["quantity", "mass_gev", "efficiency", "observable"]
+    assert set(table["quantity"]) == {"sigma_x_br"} and table["mass_gev"].is_monotonic_increasing
+    for row in table.itertuples():
+        assert row.observable == module.observable_for(row.mass_gev)
+        assert row.efficiency == pytest.approx(alp_inputs.peaks[row.observable].efficiency(row.mass_gev))
+    assert table["efficiency"].between(0.01, 1).all()

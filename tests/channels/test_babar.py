@@ -231,3 +231,41 @@ def test_coupling_limit_is_where_the_rate_meets_the_limit_at_its_own_lifetime(ba
         else:
             interpolated = np.exp(np.interp(np.log(ctau), np.log(grid[k - 1:k + 1]), np.log(direct)))
         assert b_to_k_alp_branching(m, g) == pytest.approx(interpolated, rel=1e-3)
+
+
+def test_efficiencies_for_recasting(babar_inputs):
+    table = BABAR.efficiencies(babar_inputs, {})
+    assert list(table.columns) == ["quantity", "mass_gev", "ctau_mm", "efficiency"]
+    assert set(table["quantity"]) == {"br_b_to_k_a_x_br_gg"} and set(table["ctau_mm"]) == set(channel.CTAU_GRID_MM)
+    assert table["efficiency"].between(0, 1).all()
+    low = table[table["mass_gev"] == 0.3].set_index("ctau_mm")["efficiency"]
+    assert low[0.0] == pytest.approx(channel.signal_peaks(babar_inputs, 0.0).efficiency(0.3))
+    assert low[0.0] > low[100.0] > low[1000.0]  # the ALP escapes the tracker
+
+
+def test_recast_from_four_lifetimes_agrees_with_the_chapters_coupling_limit(babar_inputs, tmp_path):
+    # the chapter's own g_aW limit recomputes the rate limit at every lifetime of its grid; the recast reads
+    # four runs' rate limits and the stored efficiencies only: the same couplings, to the interpolation
+    from analysis_lib.io.results import write_efficiencies, write_limits, write_meta
+
+    params = BABAR.validate({"dataset": "babar_4s", "seed": 3, **SMALL_B})
+    masses = np.array([0.3, 1.5, 3.0])
+    folders = []
+    for ctau in (0.0, 1.0, 10.0, 100.0):
+        run = channel.with_lifetime(babar_inputs, ctau)
+        mu = peak_search.scan(run.search, run, mass_min_gev=None, mass_max_gev=None, mass_step_sigma=None,
+                              fit_half_width_sigma=params["fit_half_width_sigma"], progress=False, masses_gev=masses,
+                              workspaces=False)
+        br = channel.rate_limits(mu).stamped(dataset="babar_4s", experiment="BaBar", luminosity_fb=424.0,
+                                             data_source="pseudo-data", model={"ctau_mm": ctau})
+        folder = tmp_path / f"ctau{ctau:g}"
+        folder.mkdir()
+        write_limits([br], folder / "limits.csv")
+        write_meta(folder / "meta.json", [br], params, channel="babar_b_to_k_alp")
+        write_efficiencies(BABAR.efficiencies(babar_inputs, params), folder / "efficiencies.csv")
+        folders.append(folder)
+    recast = channel.recast_hypercharge(folders, 0.0)
+    direct = channel.coupling_limits(babar_inputs, masses, fit_half_width_sigma=params["fit_half_width_sigma"],
+                                     progress=False)
+    ratio = np.column_stack([recast.observed, recast.expected]) / np.column_stack([direct.observed, direct.expected])
+    assert np.all(np.abs(ratio - 1) < 0.1), ratio

@@ -70,10 +70,10 @@ def test_the_landing_page_reads_as_a_reader_expects(html, driver):
         expected = "error.html" if run_id == FAILED else ".html"
         assert link.endswith(expected) and not browse_book._missing_file(link), (run_id, link)
         assert ("failed" if run_id == FAILED else "ok") in row.text
-    # the overview figures, drawn and loaded: the ALP's runs with the published curve, the Higgsstrahlung slice
+    # the overview figures, drawn and loaded: a figure per quantity a search declares, its runs on it
     figures = driver.find_elements(By.CSS_SELECTOR, "figure img")
     sources = sorted(Path(img.get_attribute("src")).name for img in figures)
-    assert sources == ["eps2_alpha_d.png", "g_agg.png"]
+    assert sources == ["br_b_to_k_a_x_br_gg.png", "eps2_alpha_d.png", "g_agg.png", "g_aw.png", "g_prime_neutrinos.png"]
     assert all(driver.execute_script("return arguments[0].naturalWidth", img) > 300 for img in figures)
 
 
@@ -90,3 +90,15 @@ def test_a_run_page_is_narrative_with_downloads(html, driver):
     downloads = {a.text: a.get_attribute("href") for a in main.find_elements(By.CSS_SELECTOR, "a.download")}
     assert {"limits.csv", "meta.json", "figures.zip"} <= set(downloads)
     assert not any(browse_book._missing_file(link) for link in downloads.values())
+
+
+def test_the_recasting_page_shows_three_models(html, driver):
+    from selenium.webdriver.common.by import By
+
+    page = browse_book.visit(driver, html / "recasting.html")
+    assert page.problems == []
+    text = driver.find_element(By.TAG_NAME, "main").text
+    assert "recast_hypercharge" in text and "recast_other_width" in text and "recast_invisible_fraction" in text
+    assert "reproduces the chapter" in text and "could not be made" not in text
+    figures = driver.find_elements(By.CSS_SELECTOR, "figure img")
+    assert len(figures) == 3 and all(driver.execute_script("return arguments[0].naturalWidth", f) > 300 for f in figures)

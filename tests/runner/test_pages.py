@@ -50,8 +50,10 @@ def test_the_toc_has_a_part_per_search_then_the_method(book):
     toc = yaml.safe_load((book / "_toc.yml").read_text())
     assert toc["root"] == "index"
     captions = [part["caption"] for part in toc["parts"]]
-    assert captions == [channels()["belle2_alp_3gamma"].title, channels()["belle2_dark_higgsstrahlung"].title,
-                        "The method", "Developing"]
+    assert captions == [channels()[name].title for name in ("belle2_alp_3gamma", "belle2_dark_higgsstrahlung",
+                                                             "babar_b_to_k_alp", "belle2_zprime_invisible")] + [
+        "Re-interpretation", "The method", "Developing"]
+    assert toc["parts"][4]["chapters"] == [{"file": "recasting"}]
     assert [c["file"] for c in toc["parts"][1]["chapters"]] == ["runs/higgs_2019/belle2_dark_higgsstrahlung",
                                                                 f"runs/{FAILED}/error"]
 
@@ -66,7 +68,7 @@ def test_the_landing_page_comes_from_the_runs_files(book):
         page = "error.md" if run_id == FAILED else notebook
         assert f"[{title}](runs/{run_id}/{page})" in text
     assert "| `belle2_50ab` | 50 ab$^{-1}$ |" in text and "| failed |" in text
-    for quantity in ("g_agg", "eps2_alpha_d"):
+    for quantity in ("g_agg", "eps2_alpha_d", "br_b_to_k_a_x_br_gg", "g_aw", "g_prime_neutrinos"):
         assert f"runs/{OVERVIEW}/{quantity}.png" in text
         assert (book / "runs" / OVERVIEW / f"{quantity}.pdf").stat().st_size > 1000
     # a run added to the folder is on the next landing page: it is never written by hand
@@ -78,7 +80,9 @@ def test_the_landing_page_comes_from_the_runs_files(book):
 def test_the_overview_draws_each_run_once_and_slices_two_masses(book):
     runs = load_runs(book / "runs.yaml", book_dir=book)
     figures = overview_curves({k: v for k, v in _declared(runs).items() if hasattr(k, "overview")})
-    assert set(figures) == {"g_agg", "eps2_alpha_d"}
+    assert set(figures) == {"g_agg", "eps2_alpha_d", "br_b_to_k_a_x_br_gg", "g_aw", "g_prime_neutrinos"}
+    # the four lifetimes' rate limits differ; their coupling limit is one, drawn once
+    assert len(figures["br_b_to_k_a_x_br_gg"][2]) == 4 and len(figures["g_aw"][2]) == 1
     _, _, alp = figures["g_agg"]
     assert sorted(alp) == ["Belle II 445 pb$^{-1}$", "Belle II 50 ab$^{-1}$ (projection)"]
     _, _, higgs = figures["eps2_alpha_d"]
