@@ -26,10 +26,13 @@ import nbformat
 import numpy as np
 
 from ..channels import Study, channels, notebook_declaration
+from ..core.cache import content_key
 from ..core.paths import written_atomically
 from ..core.units import luminosity_label
+from ..io.published import PUBLISHED_DIR
 
-__all__ = ["BOOK_FILES", "DOWNLOADS", "OVERVIEW", "copy_book_files", "finish_page", "page_of", "write_landing", "write_toc"]
+__all__ = ["BOOK_FILES", "DOWNLOADS", "OVERVIEW", "copy_book_files", "finish_page", "made_once", "page_of", "run_files",
+           "write_landing", "write_toc"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,35 @@ def copy_book_files(source: Path, target: Path):
             shutil.copytree(path, target / name, dirs_exist_ok=True)
         elif path.exists():
             shutil.copy(path, target / name)
+
+
+def made_once(folder: Path, name: str, inputs, make):
+    """``make()`` (which returns JSON-able values, and may write files into ``folder``), made again
+    only when the contents of the files ``inputs`` or the library's code changed: its value and the
+    key are kept in ``folder/.<name>.json``, and the files it wrote are checked to be still there.
+    A rebuild with nothing changed then draws no figure again."""
+    folder.mkdir(parents=True, exist_ok=True)
+    record = folder / f".{name}.json"
+    texts = [(str(path.name), path.read_text() if path.exists() else None) for path in map(Path, inputs)]
+    key = content_key(name, texts)
+    try:
+        kept = json.loads(record.read_text())
+        if kept["key"] == key and all((folder / f).exists() for f in kept["files"]):
+            return kept["value"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if not p.name.startswith(".")}
+    value = make()
+    files = sorted(p.name for p in folder.iterdir()
+                   if not p.name.startswith(".") and before.get(p.name) != p.stat().st_mtime_ns)
+    with written_atomically(record) as tmp:
+        tmp.write_text(json.dumps({"key": key, "files": files, "value": value}))
+    return value
+
+
+def run_files(run) -> list[Path]:
+    """The files of a run's folder that the pages read: its status, limits, conventions, efficiencies."""
+    return [run.folder / name for name in ("status.json", "limits.csv", "meta.json", "efficiencies.csv")]
 
 
 def page_of(run) -> Path | None:
@@ -264,8 +296,11 @@ def write_landing(runs, book_dir: Path) -> Path:
     figures = overview_curves(search_groups)
     folder = book_dir / "runs" / OVERVIEW
     for quantity, (overview, ch, curves) in figures.items():
+        inputs = [path for run in search_groups[ch] for path in run_files(run)]
+        if overview.published in getattr(ch, "published", {}):  # a digitised curve
+            inputs.append(PUBLISHED_DIR / ch.published[overview.published])
         try:
-            name = _overview_figure(overview, ch, curves, folder)
+            name = made_once(folder, quantity, inputs, lambda: _overview_figure(overview, ch, curves, folder))
         except Exception as exc:  # a figure that cannot be drawn must not cost the book its landing page
             log.warning("the landing page's figure of %s could not be drawn (%s)", quantity, exc)
             continue

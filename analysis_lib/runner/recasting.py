@@ -24,6 +24,7 @@ from ..analysis.results import read_results
 from ..channels import babar_b_to_k_alp, belle2_alp_3gamma, belle2_zprime_invisible
 from ..core.paths import written_atomically
 from ..core.units import luminosity_label
+from .pages import made_once, run_files
 
 __all__ = ["PAGE", "write_recasting"]
 
@@ -192,8 +193,9 @@ def write_recasting(runs, book_dir: Path) -> Path:
         "This page is written by the build from the runs' files.", "",
     ]
     for section in (_b_to_k_a, _gamma_a, _zprime):
+        inputs = [path for run in runs for path in run_files(run)]
         try:
-            lines += section(runs, folder)
+            lines += made_once(folder, section.__name__.strip("_"), inputs, lambda: section(runs, folder))
         except Exception as exc:  # a recast that fails must not cost the book its other pages
             log.warning("the recasting page's section %s failed (%s)", section.__name__, exc)
             lines += [f"This section could not be made from the runs' files: {type(exc).__name__}: {exc}", ""]

@@ -5,7 +5,9 @@ written from the runs' files, and an executed notebook made a page. On the fixtu
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -21,9 +23,19 @@ from analysis_lib.runner.pages import OVERVIEW, overview_curves, write_landing, 
 from .fixture_book import FAILED, RUNS, _results, make_book
 
 
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """The fixture book with its pages written once (their figures drawn)."""
+    book = make_book(tmp_path_factory.mktemp("pages") / "book")
+    write_toc(load_runs(book / "runs.yaml", book_dir=book), book)
+    return book
+
+
 @pytest.fixture
-def book(tmp_path):
-    return make_book(tmp_path / "book")
+def book(pristine, tmp_path):
+    """A copy of the fixture book for a test to change (the drawn figures kept: none is drawn again
+    unless the test changes what it shows)."""
+    return Path(shutil.copytree(pristine, tmp_path / "book"))
 
 
 def test_results_read_back_from_the_files_a_run_writes(book):
@@ -71,6 +83,15 @@ def test_the_landing_page_comes_from_the_runs_files(book):
     for quantity in ("g_agg", "eps2_alpha_d", "br_b_to_k_a_x_br_gg", "g_aw", "g_prime_neutrinos"):
         assert f"runs/{OVERVIEW}/{quantity}.png" in text
         assert (book / "runs" / OVERVIEW / f"{quantity}.pdf").stat().st_size > 1000
+    # a rebuild draws no figure again unless what it shows changed
+    figure = book / "runs" / OVERVIEW / "g_agg.png"
+    drawn = figure.stat().st_mtime_ns
+    write_landing(runs, book)
+    assert figure.stat().st_mtime_ns == drawn
+    limits = book / "runs" / "alp_2018" / "limits.csv"
+    limits.write_text(limits.read_text().replace("g_agg,GeV^-1,0.2,", "g_agg,GeV^-1,0.21,", 1))
+    write_landing(runs, book)
+    assert figure.stat().st_mtime_ns != drawn
     # a run added to the folder is on the next landing page: it is never written by hand
     status = book / "runs" / "alp_50ab" / "status.json"
     status.write_text(json.dumps({"status": "failed", "seconds": 3.0}))
