@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -26,6 +27,8 @@ CHROMIUM = "chromium"
 DRIVER = "chromedriver"
 #: The browser window (width, height in pixels); screenshots take the whole page's height.
 WINDOW = (1280, 900)
+#: Seconds a page is given after its load event before its log is read.
+SETTLE_S = 0.3
 
 
 def available() -> str | None:
@@ -79,6 +82,11 @@ _IMAGES = "return Array.from(document.images).filter(i => !(i.complete && i.natu
 _LINKS = "return Array.from(document.querySelectorAll('a[href]')).map(a => a.href);"
 
 
+def _errors(driver) -> list[str]:
+    """The JavaScript errors (and failed loads) the browser logged since it was last asked."""
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
 def _missing_file(url: str) -> bool:
     parsed = urlparse(url)
     return parsed.scheme == "file" and not Path(unquote(parsed.path)).exists()
@@ -87,9 +95,10 @@ def _missing_file(url: str) -> bool:
 def visit(driver, path: Path, screenshots: Path | None = None, html: Path | None = None) -> Page:
     """Open ``path`` and record its problems (and a full-page screenshot into ``screenshots``)."""
     page = Page(path=path)
-    driver.get(path.resolve().as_uri())
+    driver.get(path.resolve().as_uri())  # returns at the load event
+    time.sleep(SETTLE_S)  # scripts loaded asynchronously (MathJax, the theme's) run and report
     page.title = driver.title
-    page.errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    page.errors = _errors(driver)
     page.broken_images = driver.execute_script(_IMAGES)
     page.broken_links = sorted({link for link in driver.execute_script(_LINKS) if _missing_file(link)})
     if screenshots is not None:
@@ -100,6 +109,7 @@ def visit(driver, path: Path, screenshots: Path | None = None, html: Path | None
         page.screenshot = screenshots / name
         driver.save_screenshot(str(page.screenshot))
         driver.set_window_size(*WINDOW)
+    page.errors += _errors(driver)  # what the page reported while it was looked at
     return page
 
 

@@ -138,6 +138,10 @@ def rate_limits_on_grid(runs, *, masses_gev=None) -> RateGrid:
     runs = sorted(runs, key=lambda run: run[0])
     if not runs:
         raise ParameterError("recasting needs at least one run with its rate limits and efficiencies")
+    lifetimes = [run[0] for run in runs]
+    if len(set(lifetimes)) != len(lifetimes):
+        raise ParameterError(f"two runs at one lifetime among c tau = {lifetimes} mm: give one run per lifetime "
+                             "(of one dataset, selection and seed)")
     masses = np.asarray(runs[0][1].masses_gev if masses_gev is None else masses_gev, dtype=float)
     run_ctaus = np.array([run[0] for run in runs], dtype=float)
     log_products = np.full((len(runs), len(masses), 6), np.nan)
@@ -165,18 +169,28 @@ def rate_limits_on_grid(runs, *, masses_gev=None) -> RateGrid:
 
 
 def coupling_limits(grid: RateGrid, *, rate: Callable, ctau_mm: Callable, quantity: str, unit: str, model: dict,
-                    g_range=(1e-9, 1e-1)) -> LimitScan:
+                    no_limit: float | None = None, g_range=(1e-9, 1e-1)) -> LimitScan:
     """Limits on a coupling g whose rate ``rate(mass, g)`` and proper decay length ``ctau_mm(mass, g)``
     both follow from it, at the masses of ``grid``: observed and expected, with the conventions of the
-    grid's runs and the recast model's parameters ``model``."""
+    grid's runs and the recast model's parameters ``model``.
+
+    At a lifetime where the selection keeps no signal the rate limit is ``no_limit`` (a rate far
+    above any the model reaches, as the chapter's own coupling limit takes it: the coupling is then
+    excluded nowhere near that lifetime); by default a million times the largest finite rate limit at
+    that mass. A grid of one lifetime (efficiencies that do not vary with it) limits the rate alone."""
     out = np.full((len(grid.masses_gev), 6), np.nan)
+    ctaus = grid.ctau_grid_mm if len(grid.ctau_grid_mm) > 1 else np.array([0.0, 1.0])
     for i, m in enumerate(grid.masses_gev):
         for c in range(6):
             limits = grid.limits[i, :, c]
-            if not np.isfinite(limits).any():
+            finite = np.isfinite(limits)
+            if not finite.any():
                 continue
-            capped = np.where(np.isfinite(limits), limits, 1e300)  # no signal kept: no limit at that lifetime
-            out[i, c] = coupling_limit(grid.ctau_grid_mm, capped, rate=lambda g, m=m: rate(m, g),
+            cap = no_limit if no_limit is not None else 1e6 * limits[finite].max()
+            limits = np.where(finite, limits, cap)
+            if len(limits) == 1:
+                limits = np.repeat(limits, 2)
+            out[i, c] = coupling_limit(ctaus, limits, rate=lambda g, m=m: rate(m, g),
                                        ctau_mm=lambda g, m=m: ctau_mm(m, g), g_range=g_range)
     scan = grid.scan
     return replace(scan, quantity=quantity, unit=unit, masses_gev=grid.masses_gev, observed=out[:, 0],

@@ -244,6 +244,16 @@ def read_results(folder) -> dict[str, LimitScan]:
     except (OSError, ValueError) as exc:
         raise ParameterError(f"the results of the run in {folder} cannot be read ({exc}); run it again "
                              "(dsbook run --only <run id>)") from exc
+    try:
+        return _results_of(meta, frame, folder)
+    except ParameterError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ParameterError(f"the results of the run in {folder} lack {exc} (limits.csv or meta.json of another "
+                             "version?); run it again (dsbook run --only <run id>)") from exc
+
+
+def _results_of(meta, frame, folder) -> dict[str, LimitScan]:
     results = {}
     for entry in meta.get("quantities", []):
         rows = frame[frame["quantity"] == entry["quantity"]]

@@ -1037,7 +1037,7 @@ class Darkonium(Channel):
     sensitivity_points = ((0.1, 3.0), (0.5, 7.0), (1.5, 9.0))
     paper = "BaBar, Phys. Rev. Lett. 128 (2022) 021802, arXiv:2106.08529"
     status = "in progress"
-    overview = (Overview(_result_key(0.5), mass2_gev=8.0, logx=True),)
+    overview = (Overview(_result_key(0.5), mass2_gev=8.0, logx=True, label=r"$e^+e^-\to\gamma\Upsilon_D$"),)
 
     def samples(self, params):
         ds = self.dataset(params)

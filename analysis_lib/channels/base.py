@@ -51,16 +51,35 @@ def points_in_range(points, low: float, high: float) -> list:
 
 @dataclass(frozen=True)
 class Overview:
-    """What a search contributes to the figures of the book's landing page: the limits of every run of
-    the search on ``quantity`` (a coupling or a rate, one figure per quantity, observed and expected,
-    projections included), compared with the published result ``published`` (a key of the channel's
-    ``published`` curves or ``published_ranges``); for a search in two masses, the slice at the scanned
-    second mass nearest ``mass2_gev``; ``logx`` for a mass axis spanning decades."""
+    """What a search contributes to the figures of the book's landing page, one figure per kind of
+    coupling or rate gathering every chapter's runs on it: the search's limits on ``quantity``,
+    drawn on the figure ``kind`` (``quantity`` by default) as ``(factor x value)^power`` (the coupling
+    of that kind the limit implies, e.g. g_agg = s_W^2 g_aW), with ``label`` (mathtext) naming the
+    search in the legend; the published result ``published`` (a key of the channel's ``published``
+    curves or ``published_ranges``, drawn where the kind is the quantity itself); for a search in
+    two masses, the slice at the scanned second mass nearest ``mass2_gev`` (required there);
+    ``logx`` for a mass axis spanning decades."""
 
     quantity: str
     published: str | None = None
     mass2_gev: float | None = None
     logx: bool = False
+    kind: str | None = None
+    factor: float = 1.0
+    power: float = 1.0
+    label: str = ""
+
+    @property
+    def figure(self) -> str:
+        """The kind of coupling or rate of the figure the limits are drawn on."""
+        return self.kind or self.quantity
+
+    def convert(self, scan):
+        """The limits ``scan`` (a LimitScan on ``quantity``) as limits on the figure's kind."""
+        if self.figure == self.quantity:
+            return scan
+        return scan.transform(lambda m, v: (self.factor * v) ** self.power, quantity=self.figure,
+                              unit=scan.unit if self.power == 1.0 else "")
 
 
 class Channel(abc.ABC):

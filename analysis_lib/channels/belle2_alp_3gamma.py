@@ -363,7 +363,7 @@ def efficiencies(inputs):
     for observable, peaks in inputs.peaks.items():
         rows += [{"quantity": "sigma_x_br", "mass_gev": float(m), "efficiency": float(e), "observable": observable}
                  for m, e in zip(peaks.masses_gev, peaks.efficiencies) if observable_for(m) == observable]
-    return pd.DataFrame(rows).sort_values("mass_gev", ignore_index=True)
+    return pd.DataFrame(rows).sort_values("mass_gev", ignore_index=True) if rows else None
 
 
 def recast_other_width(folder, other_width_gev) -> LimitScan:
@@ -426,7 +426,7 @@ class AlpThreeGamma(PeakSearchChannel):
     sample_specs = staticmethod(sample_specs)
     published = {"g_agg": "belle2_2020_alp_gagg_observed_95cl.txt", "sigma": "belle2_2020_alp_sigma_observed_95cl_pb.txt"}
     paper = "Belle II, Phys. Rev. Lett. 125 (2020) 161806, arXiv:2007.13071"
-    overview = (Overview("g_agg", published="g_agg", logx=True),)
+    overview = (Overview("g_agg", published="g_agg", logx=True, label=r"$e^+e^-\to\gamma a$"),)
 
     physics_table = staticmethod(physics_table)
     observable_for = staticmethod(observable_for)

@@ -445,7 +445,10 @@ class DarkHiggsstrahlung(Channel):
     sample_specs = staticmethod(sample_specs)
     published_ranges = PUBLISHED_RANGES
     paper = "Belle II, Phys. Rev. Lett. 130 (2023) 071804, arXiv:2207.00509"
-    overview = (Overview("eps2_alpha_d", published="eps2_alpha_d", mass2_gev=1.0),)
+    overview = (Overview("eps2_alpha_d", published="eps2_alpha_d", mass2_gev=1.0, label=r"$e^+e^-\to A'h'$"),
+                # epsilon at alpha_D = 0.5, beside the darkonium chapter's
+                Overview("eps2_alpha_d", kind="eps_alpha_d_0p5", factor=2.0, power=0.5, mass2_gev=1.0, logx=True,
+                         label=r"$e^+e^-\to A'h'$"))
 
     physics_table = staticmethod(physics_table)
     efficiency_table = staticmethod(efficiency_table)

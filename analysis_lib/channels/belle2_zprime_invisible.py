@@ -853,7 +853,7 @@ class ZprimeInvisible(Channel):
     sample_specs = staticmethod(sample_specs)
     published_ranges = {"g_neutrinos": PUBLISHED_RANGE}
     paper = "Belle II, Phys. Rev. Lett. 130 (2023) 231801, arXiv:2212.03066"
-    overview = (Overview("g_prime_neutrinos", published="g_neutrinos"),)
+    overview = (Overview("g_prime_neutrinos", published="g_neutrinos", label=r"$e^+e^-\to\mu^+\mu^-Z'$"),)
     #: The simulation-level resolution table of the search (for comparison only, never for tuning).
     resolution_reference = RESOLUTION_REFERENCE
 

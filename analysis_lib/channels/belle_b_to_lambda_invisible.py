@@ -882,7 +882,7 @@ class BToLambdaInvisible(Channel):
     sensitivity_points = (1.5, 2.5, 3.5)
     paper = "Belle, Phys. Rev. D 105 (2022) L051101, arXiv:2110.14086"
     status = "in progress"
-    overview = (Overview("br_b0_lambda_psi", published="br"),)
+    overview = (Overview("br_b0_lambda_psi", published="br", label=r"$B^0\to\Lambda\psi_D$"),)
 
     window = staticmethod(window)
     window_table = staticmethod(window_table)

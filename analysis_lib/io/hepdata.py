@@ -12,10 +12,11 @@ simulated. Hypotheses whose limits are not finite are left out, and the descript
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
 import math
 import os
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -26,6 +27,10 @@ from ..core.units import luminosity_label
 
 __all__ = ["CAVEAT", "submission", "validate_submission", "write_hepdata"]
 
+log = logging.getLogger(__name__)
+
+#: The largest file HEPData takes as an additional resource.
+_MAX_RESOURCE_BYTES = 100 * 1024 * 1024
 #: What every table and the submission say about where the numbers come from.
 CAVEAT = ("A simulation re-creation of the published search by an open analysis book, not the experiment's "
           "result: signal and backgrounds are simulated through a model of the detector calibrated to published "
@@ -180,24 +185,53 @@ def validate_submission(folder) -> list[str]:
             for message in messages]
 
 
+def _write_files(sub, folder: Path):
+    """The submission's files in ``folder``: ``submission.yaml`` (its header, then an entry per table),
+    the tables' data files and the attached resources. What ``hepdata_lib``'s ``create_files`` writes,
+    without its tar ball, which it makes in the process's working directory: a kernel's other
+    threads would see that directory change."""
+    import yaml
+
+    header = {"data_license": sub.get_license(), "comment": sub.comment}
+    if sub.additional_resources:
+        header["additional_resources"] = sub.additional_resources
+    with open(folder / "submission.yaml", "w", encoding="utf-8") as out:
+        yaml.safe_dump(header, out, default_flow_style=False, explicit_start=True, allow_unicode=True)
+    for table in sub.tables:
+        table.write_output(str(folder))
+        table.copy_files(str(folder))
+    sub.copy_files(str(folder))
+
+
 def write_hepdata(results, path, *, title: str, paper: str, sqrt_s_gev, resources=(), validate: bool = False
                   ) -> Path | None:
-    """Write the HEPData submission of ``results`` to ``path`` (a ``.tar.gz``), whole or not at all;
-    with ``validate``, only after the HEPData validator accepted it (an :class:`AnalysisError` with
-    its messages otherwise). The runs leave validation to the tests: the validator reads a two-mass
-    scan's 8000 hypotheses in about 15 s. None and nothing written for a run without results."""
+    """Write the HEPData submission of ``results`` to ``path`` (a ``.tar.gz`` of the submission's files),
+    whole or not at all; with ``validate``, only after the HEPData validator accepted it (an
+    :class:`AnalysisError` with its messages otherwise). The runs leave validation to the tests: the
+    validator reads a two-mass scan's 8000 hypotheses in about 15 s. Resources larger than HEPData's
+    100 MB are left out, with a warning. None and nothing written for a run without results."""
     results = [r for r in results if len(r)]
     if not results:
         return None
     path = Path(path)
-    sub = submission(results, title=title, paper=paper, sqrt_s_gev=sqrt_s_gev,
-                     resources=[(Path(p).resolve(), d) for p, d in resources])
+    attached = []
+    for resource, description in resources:
+        resource = Path(resource).resolve()
+        if resource.exists() and resource.stat().st_size > _MAX_RESOURCE_BYTES:
+            log.warning("%s is larger than HEPData's 100 MB: left out of %s", resource, path)
+            continue
+        attached.append((resource, description))
+    sub = submission(results, title=title, paper=paper, sqrt_s_gev=sqrt_s_gev, resources=attached)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
-        # hepdata_lib writes its tar ball into the working directory: a folder of this call's own
-        with contextlib.chdir(tmp):
-            sub.create_files("submission", validate=False)
-        problems = validate_submission(Path(tmp) / "submission") if validate else []
+        folder = Path(tmp) / "submission"
+        folder.mkdir()
+        _write_files(sub, folder)
+        problems = validate_submission(folder) if validate else []
         if problems:
             raise AnalysisError(f"the HEPData submission of {title} is not valid: " + "; ".join(problems[:5]))
-        os.replace(Path(tmp) / "submission.tar.gz", path)
+        archive = Path(tmp) / "submission.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            for member in sorted(folder.iterdir()):
+                tar.add(member, arcname=member.name)
+        os.replace(archive, path)
     return path

@@ -12,7 +12,7 @@ from scipy.stats import norm
 
 from ..core.units import luminosity_label
 
-__all__ = ["label", "result_labels", "plot_counts_2d", "plot_coverage", "plot_curves", "plot_limit_map", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_shapes",
+__all__ = ["label", "quantity_label", "result_labels", "plot_counts_2d", "plot_coverage", "plot_curves", "plot_limit_map", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_shapes",
            "plot_significance", "plot_stack", "use_style"]
 
 _LLABEL = "Simulation re-creation"
@@ -155,8 +155,8 @@ def plot_limits(results, *, ylabel=None, ax=None, logx=False, logy=True, experim
     must not interleave as one curve, or every run of a search): ``results`` maps a legend label to a
     one-mass :class:`~analysis_lib.analysis.results.LimitScan`; each is drawn as its observed limit
     (solid), its median expected one (dashed) and its +-1 sigma band, in its own colour; ``published``
-    (a curve, range or interval of :mod:`analysis_lib.io.published`) overlaid in red. Labels are the
-    first result's unless given."""
+    (a curve, range or interval of :mod:`analysis_lib.io.published`, or a list of them) overlaid in
+    red. Labels are the first result's unless given."""
     fig, ax, _ = _axes(ax)
     results = {name: r for name, r in results.items() if len(r)}
     if not results:
@@ -167,7 +167,9 @@ def plot_limits(results, *, ylabel=None, ax=None, logx=False, logy=True, experim
         ax.fill_between(m, e[:, 1], e[:, 3], color=colour, alpha=0.2, lw=0)
         ax.plot(m, e[:, 2], "--", color=colour, lw=1.2)
         ax.plot(m, r.observed, "-", color=colour, lw=1.6, label=name)
-    _draw_published(ax, published, np.concatenate([np.asarray(r.masses_gev, dtype=float) for r in results.values()]))
+    masses = np.concatenate([np.asarray(r.masses_gev, dtype=float) for r in results.values()])
+    for reference in (published if isinstance(published, list | tuple) else [published]):
+        _draw_published(ax, reference, masses)
     ax.plot([], [], "k-", label=f"{_observed_label(first).capitalize()} {100 * first.cl:g}% CL")
     ax.plot([], [], "k--", label=r"Expected (median, $\pm 1\sigma$)")
     unit = f" [{_unit_label(first.unit)}]" if first.unit else ""
@@ -186,6 +188,11 @@ def plot_limits(results, *, ylabel=None, ax=None, logx=False, logy=True, experim
     ax.legend(loc="upper left", frameon=False, fontsize=11, ncol=2, title=title)
     label(ax, **result_labels(first, experiment, lumi))
     return fig
+
+
+def quantity_label(quantity) -> str:
+    """What a quantity of ``limits.csv`` is, as figures and pages write it (mathtext)."""
+    return _quantity_label(quantity)
 
 
 def _quantity_label(quantity):

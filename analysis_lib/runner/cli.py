@@ -66,7 +66,7 @@ from ..core.parameters import EXECUTION_PARAMETERS
 from ..core.paths import written_atomically
 from ..core.yaml_files import read_yaml
 from .notebook import PROFILE
-from .pages import finish_page, write_toc
+from .pages import RESERVED_IDS, finish_page, write_toc
 
 __all__ = ["Run", "load_runs", "main"]
 
@@ -162,6 +162,9 @@ def load_runs(path: Path = BOOK / "runs.yaml", *, book_dir: Path | None = None) 
             raise ParameterError(f"{where}: id {run_id!r} must be a string of letters, digits, '_' and '-'")
         if run_id in seen:
             raise ParameterError(f"{where}: id {run_id!r} is used twice; run ids must be unique")
+        if run_id in RESERVED_IDS:
+            raise ParameterError(f"{where}: id {run_id!r} names a folder of the book's own pages "
+                                 f"(runs/{run_id}); choose another id")
         seen.add(run_id)
         where = f"{path.name}, run {run_id!r}"
         notebook = _notebook_name(entry.get("notebook"), where)

@@ -20,7 +20,7 @@ from ..analysis.results import LimitScan
 from ..analysis.scan import connect, scan_workers
 from ..channels import Channel, Study, channel, study
 from ..core import timing
-from ..core.errors import ParameterError
+from ..core.errors import ParameterError, disk_full
 from ..core.parameters import EXECUTION_PARAMETERS, validate
 from ..detector.datasets import Dataset
 from ..io.hepdata import write_hepdata
@@ -203,17 +203,27 @@ class NotebookRun(_Outputs):
         submission of the limits, with the CSV and the workspaces attached); returns the table."""
         results = list(results.values() if isinstance(results, Mapping) else results)
         frame = write_limits(results, self.output / "limits.csv")
-        if self.inputs is not None:
-            write_efficiencies(self.channel.efficiencies(self.inputs, self.params), self.output / "efficiencies.csv")
         workspaces = write_workspaces(results, self.output / "workspaces.zip")
         write_meta(self.output / "meta.json", results, self.params, channel=self.channel.name,
                    scan_workers=scan_workers(self.client))
         resources = [(self.output / "limits.csv", "the limits of this run in long form (CSV)")]
         if workspaces is not None:
             resources.append((workspaces, "the pyhf JSON workspaces of the hypotheses (index.json lists them)"))
-        write_hepdata(results, self.output / "hepdata.tar.gz", title=f"{self.channel.title}, {self.dataset.name}",
-                      paper=self.channel.paper or self.channel.title,
-                      sqrt_s_gev=[part.sqrt_s_gev for part in self.dataset.parts], resources=resources)
+        extras = {
+            "efficiencies.csv": lambda: self.inputs is not None and write_efficiencies(
+                self.channel.efficiencies(self.inputs, self.params), self.output / "efficiencies.csv"),
+            "hepdata.tar.gz": lambda: write_hepdata(
+                results, self.output / "hepdata.tar.gz", title=f"{self.channel.title}, {self.dataset.name}",
+                paper=self.channel.paper or self.channel.title,
+                sqrt_s_gev=[part.sqrt_s_gev for part in self.dataset.parts], resources=resources),
+        }
+        for name, make in extras.items():  # the limits stand without them: a failure is said, not raised
+            try:
+                make()
+            except Exception as exc:
+                if disk_full(exc):
+                    raise
+                print(f"{name} was not written: {type(exc).__name__}: {exc}")
         return frame
 
     def close(self):

@@ -30,8 +30,9 @@ from ..core.cache import content_key
 from ..core.paths import written_atomically
 from ..core.units import luminosity_label
 from ..io.published import PUBLISHED_DIR
+from ..plots.figures import quantity_label
 
-__all__ = ["BOOK_FILES", "DOWNLOADS", "OVERVIEW", "copy_book_files", "finish_page", "made_once", "page_of", "run_files",
+__all__ = ["BOOK_FILES", "DOWNLOADS", "OVERVIEW", "RESERVED_IDS", "copy_book_files", "finish_page", "made_once", "page_of", "run_files",
            "write_landing", "write_toc"]
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,15 @@ log = logging.getLogger(__name__)
 BOOK_FILES = ("_config.yml", "intro.md", "adding_a_search.md", "_ext", "_static")
 #: The folder of the landing page's figures, under ``<book>/runs``.
 OVERVIEW = "overview"
+#: Folders of ``<book>/runs`` that hold the book's own pages' files: no run may take these ids.
+RESERVED_IDS = frozenset({OVERVIEW, "recasting"})
 #: The files of a run offered for download on its page, in this order, with what they are.
 DOWNLOADS = {
     "limits.csv": "the limits versus mass, observed and expected with the ±1σ and ±2σ band (long form)",
     "sensitivity.csv": "the expected limits versus luminosity",
     "meta.json": "the run's conventions: dataset, luminosity, confidence level, method, parameters, versions",
     "workspaces.zip": "the pyhf JSON workspace of every hypothesis (pyhf's own format; index.json lists them)",
-    "hepdata.tar.gz": "a HEPData submission of the limit tables (validated with the HEPData validator)",
+    "hepdata.tar.gz": "a HEPData submission of the limit tables (its format checked by the tests with the HEPData validator)",
     "efficiencies.csv": "the signal efficiencies the limits come from, for recasting",
     "figures.zip": "every figure of this page, as PDF and PNG",
 }
@@ -141,7 +144,13 @@ def write_toc(runs, book_dir: Path):
     developers."""
     from .recasting import write_recasting
 
-    write_landing(runs, book_dir)
+    try:
+        write_landing(runs, book_dir)
+    except Exception as exc:  # the runs' pages are built even when the landing page cannot be
+        log.error("the landing page could not be written (%s)", exc)
+        with written_atomically(book_dir / "index.md") as tmp:
+            tmp.write_text(f"# The book\n\nThe landing page could not be written from the runs' files: "
+                           f"{type(exc).__name__}: {exc}\n")
     recasting = write_recasting(runs, book_dir)
     searches, studies = [], []
     for declaration, group in _declared(runs).items():
@@ -175,7 +184,7 @@ def _parameters_text(parameters: dict, *, skip=()) -> str:
 
 
 def _luminosity(run, meta) -> str:
-    if meta is not None:
+    if meta is not None and "luminosity_fb" in meta:
         return luminosity_label(float(meta["luminosity_fb"]))
     try:
         from ..detector.datasets import dataset
@@ -189,7 +198,7 @@ def _searches_table(groups, book_dir) -> list[str]:
     lines = ["| search | publication | status | runs |", "|---|---|---|---|"]
     for ch in channels().values():
         group = groups.get(ch, [])
-        statuses = [_status(run)["status"] for run in group]
+        statuses = [_status(run).get("status", "unknown") for run in group]
         done = sum(s == "ok" for s in statuses)
         runs = f"{done} of {len(group)} executed" if group else "none in this book"
         if any(s == "failed" for s in statuses):
@@ -207,7 +216,7 @@ def _runs_table(groups, book_dir) -> list[str]:
             dataset = run.parameters.get("dataset", "")
             lines.append(f"| {getattr(declaration, 'title', declaration)} | {_link(run, book_dir, run.title)} | "
                          f"`{dataset}` | {_luminosity(run, meta)} | {_parameters_text(run.parameters, skip=('dataset',))} | "
-                         f"{status['status']} | {status.get('seconds', '')} |")
+                         f"{status.get('status', 'unknown')} | {status.get('seconds', '')} |")
     return lines
 
 
@@ -220,41 +229,57 @@ def _curve_label(scan, slice_note: str) -> str:
     return label + slice_note
 
 
+def _same(a, b) -> bool:
+    return (np.array_equal(a.masses_gev, b.masses_gev) and np.array_equal(a.observed, b.observed, equal_nan=True)
+            and np.array_equal(a.expected, b.expected, equal_nan=True))
+
+
 def overview_curves(groups) -> dict:
-    """The landing page's curves: for each quantity of a channel's :attr:`overview`, the one-mass limits
-    of each of its executed runs (a two-mass scan sliced at the declared second mass), by legend label,
-    with the overview declaration and the channel. Runs whose limits on a quantity are identical (a
-    coupling limit shared by the runs of several lifetimes) are drawn once."""
+    """The landing page's figures: for each kind of coupling or rate that the channels' :attr:`overview`
+    declare, the declarations drawn on it (with their channel) and the one-mass limits of every
+    executed run of those channels (a two-mass scan sliced at the declared second mass, converted to
+    the kind), by legend label. Runs whose limits are identical (a coupling limit shared by the runs
+    of several lifetimes) are drawn once; a label two runs would share names the run."""
     from ..analysis.results import read_results
 
     figures = {}
     for ch, group in groups.items():
         for overview in getattr(ch, "overview", ()):
-            curves = {}
+            declared, curves = figures.setdefault(overview.figure, ([], {}))
+            declared.append((overview, ch))
             for run in group:
-                if _status(run)["status"] != "ok" or _meta(run) is None:
+                if _status(run).get("status") != "ok" or _meta(run) is None:
                     continue
                 try:
                     scan = read_results(run.folder).get(overview.quantity)
+                    if scan is None or not len(scan):
+                        continue
+                    note = ""
+                    if scan.two_dimensional:
+                        if overview.mass2_gev is None:
+                            raise ValueError(f"{overview.quantity} has two masses: its Overview needs mass2_gev")
+                        scan = scan.at_mass2(overview.mass2_gev)
+                        note = f", {scan.notes[0]}"  # the slice's second mass
+                    scan = overview.convert(scan)
                 except Exception as exc:  # unreadable results: the run's page says more; the figure goes on
-                    log.warning("run %s: its results cannot be read for the landing page (%s)", run.id, exc)
+                    log.warning("run %s: its limits on %s are left off the landing page (%s)", run.id,
+                                overview.quantity, exc)
                     continue
-                if scan is None or not len(scan):
+                if any(_same(scan, c) for c in curves.values()):
                     continue
-                note = ""
-                if scan.two_dimensional:
-                    scan = scan.at_mass2(overview.mass2_gev)
-                    note = f", {scan.notes[0]}"  # the slice's second mass
-                if any(np.array_equal(scan.observed, c.observed) and np.array_equal(scan.expected, c.expected)
-                       for c in curves.values()):
-                    continue
-                curves[_curve_label(scan, note)] = scan
-            if curves:
-                figures[overview.quantity] = (overview, ch, curves)
-    return figures
+                label = (f"{overview.label}: " if overview.label else "") + _curve_label(scan, note)
+                curves[label if label not in curves else f"{label} ({run.id})"] = scan
+    return {kind: entry for kind, entry in figures.items() if entry[1]}
 
 
-def _overview_figure(overview, ch, curves, folder: Path) -> str:
+def _published(declared) -> list:
+    """The published results of the declarations drawn on a figure (where the kind is their own
+    quantity: a converted limit is not compared with another quantity's publication)."""
+    return [ch.reference(ov.published) for ov, ch in declared if ov.published and ov.figure == ov.quantity
+            and ch.reference(ov.published) is not None]
+
+
+def _overview_figure(kind, declared, curves, folder: Path) -> str:
     """Draw one overview figure into ``folder`` (PNG and PDF); returns the PNG's file name."""
     import matplotlib
 
@@ -264,15 +289,16 @@ def _overview_figure(overview, ch, curves, folder: Path) -> str:
     from ..plots import plot_limits, use_style
 
     use_style()
-    published = ch.reference(overview.published) if overview.published else None
-    experiments = ", ".join(dict.fromkeys(scan.experiment for scan in curves.values()))
-    fig = plot_limits(curves, logx=overview.logx, experiment=experiments, lumi="all runs", published=published)
-    name = f"{overview.quantity}.png"
-    folder.mkdir(parents=True, exist_ok=True)
-    for suffix, options in ((".png", {"dpi": 100}), (".pdf", {})):
-        with written_atomically(folder / name.replace(".png", suffix)) as tmp:
-            fig.savefig(tmp, format=suffix[1:], bbox_inches="tight", **options)
-    plt.close(fig)
+    experiments = ", ".join(sorted({scan.experiment for scan in curves.values()}))
+    fig = plot_limits(curves, logx=any(ov.logx for ov, _ in declared), experiment=experiments, lumi="all runs",
+                      published=_published(declared))
+    name = f"{kind}.png"
+    try:
+        for suffix, options in ((".png", {"dpi": 100}), (".pdf", {})):
+            with written_atomically(folder / name.replace(".png", suffix)) as tmp:
+                fig.savefig(tmp, format=suffix[1:], bbox_inches="tight", **options)
+    finally:
+        plt.close(fig)
     return name
 
 
@@ -293,22 +319,29 @@ def write_landing(runs, book_dir: Path) -> Path:
               "result here is a simulation re-creation), median expected limits (dashed) with their ±1σ "
               "band, and the published result in red where one is known. Projections to larger "
               "luminosities use the same detector model and selection.", ""]
-    figures = overview_curves(search_groups)
+    try:
+        figures = overview_curves(search_groups)
+    except Exception as exc:  # the figures must not cost the book its landing page
+        log.warning("the landing page's figures could not be made (%s)", exc)
+        figures = {}
     folder = book_dir / "runs" / OVERVIEW
-    for quantity, (overview, ch, curves) in figures.items():
-        inputs = [path for run in search_groups[ch] for path in run_files(run)]
-        if overview.published in getattr(ch, "published", {}):  # a digitised curve
-            inputs.append(PUBLISHED_DIR / ch.published[overview.published])
+    for kind, (declared, curves) in figures.items():
+        channels_drawn = list(dict.fromkeys(ch for _, ch in declared))
+        inputs = [path for ch in channels_drawn for run in search_groups[ch] for path in run_files(run)]
+        inputs += [PUBLISHED_DIR / ch.published[ov.published] for ov, ch in declared
+                   if ov.published in getattr(ch, "published", {})]  # a digitised curve
         try:
-            name = made_once(folder, quantity, inputs, lambda: _overview_figure(overview, ch, curves, folder))
+            name = made_once(folder, kind, inputs,
+                             lambda declared=declared, curves=curves: _overview_figure(kind, declared, curves, folder))
         except Exception as exc:  # a figure that cannot be drawn must not cost the book its landing page
-            log.warning("the landing page's figure of %s could not be drawn (%s)", quantity, exc)
+            log.warning("the landing page's figure of %s could not be drawn (%s)", kind, exc)
             continue
-        published = ch.reference(overview.published) if overview.published else None
-        source = f" Published: {published.label}." if published is not None else " No published curve is compared."
-        lines += [f"### {ch.title}", "",
-                  f"```{{figure}} runs/{OVERVIEW}/{name}", f":alt: limits on {quantity} of every run of {ch.title}",
-                  ":width: 90%", "", f"{ch.title}: {len(curves)} run(s).{source} "
+        published = _published(declared)
+        source = (" Published: " + "; ".join(p.label for p in published) + ".") if published else ""
+        searches = ", ".join(ch.title for ch in channels_drawn)
+        lines += [f"### {quantity_label(kind)}", "",
+                  f"```{{figure}} runs/{OVERVIEW}/{name}", f":alt: limits on {kind} of every run of {searches}",
+                  ":width: 90%", "", f"{searches}: {len(curves)} run(s).{source} "
                   f"{{download}}`PDF <runs/{OVERVIEW}/{name.replace('.png', '.pdf')}>`", "```", ""]
     if not figures:
         lines += ["No run has results yet: `make book` executes them.", ""]

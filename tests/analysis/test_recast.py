@@ -168,3 +168,30 @@ def test_a_non_photon_width_weakens_the_gamma_a_limits(tmp_path):
     gg = alp_width_gamma_gamma_gev(masses, g)
     np.testing.assert_allclose(sigma_ee_to_gamma_alp_pb(masses, g, sqrt_s) * gg / (gg + width), sigma.observed, rtol=1e-6)
     assert json.loads(json.dumps(recast.model)) == {"other_width_gev": width}
+
+
+def test_lifetimes_where_no_signal_is_kept_exclude_nothing():
+    # beyond 100 mm the selection keeps nothing: the limit is the rate limit's "none" there, as the
+    # chapter's coupling limit takes it, and the root is found where signal is kept
+    table = _table()
+    table.loc[table["ctau_mm"] > 100.0, "efficiency"] = 0.0
+    grid = rate_limits_on_grid([(c, _scan(c, table), table) for c in RUN_CTAUS])
+    assert np.isinf(grid.limits[:, CTAU_GRID.index(300.0), :]).all()
+    recast = coupling_limits(grid, rate=b_to_k_alp_branching, ctau_mm=ctau_from_g_aw_mm, quantity="g_aw",
+                             unit="GeV^-1", model={}, no_limit=1e6)
+    for i, m in enumerate(SCAN_MASSES):
+        exact = [EVENTS[0] / efficiency_at(table, m, c) if efficiency_at(table, m, c) > 0 else 1e6 for c in CTAU_GRID]
+        direct = coupling_limit(CTAU_GRID, exact, rate=lambda g: b_to_k_alp_branching(m, g),
+                                ctau_mm=lambda g: ctau_from_g_aw_mm(m, g))
+        assert recast.observed[i] == pytest.approx(direct, rel=1e-9)
+    assert np.isfinite(recast.observed).all()
+
+
+def test_one_lifetime_limits_the_rate_alone_and_two_runs_at_one_lifetime_are_refused():
+    prompt = _table()
+    prompt = prompt[prompt["ctau_mm"] == 0.0].drop(columns="ctau_mm")
+    grid = rate_limits_on_grid([(0.0, _scan(0.0, _table()), prompt)])
+    recast = coupling_limits(grid, rate=lambda m, g: g**2, ctau_mm=lambda m, g: 1.0, quantity="g", unit="", model={})
+    np.testing.assert_allclose(recast.observed**2, _scan(0.0, _table()).observed, rtol=1e-6)
+    with pytest.raises(ParameterError, match="two runs at one lifetime"):
+        rate_limits_on_grid([(1.0, _scan(1.0, _table()), _table()), (1.0, _scan(1.0, _table()), _table())])

@@ -86,3 +86,26 @@ def test_an_invalid_submission_is_refused_and_nothing_is_written(tmp_path):
                       resources=[(missing, "absent")])
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     assert write_hepdata([], tmp_path / "h.tar.gz", title="t", paper="p", sqrt_s_gev=[10.58]) is None
+
+
+def test_what_the_validator_rejects_is_not_written(tmp_path, monkeypatch):
+    import analysis_lib.io.hepdata as hepdata
+
+    monkeypatch.setattr(hepdata, "validate_submission", lambda folder: ["upper_limits_on_g_agg.yaml: a fault"])
+    with pytest.raises(AnalysisError, match="not valid: upper_limits_on_g_agg.yaml: a fault"):
+        write_hepdata([_scan()], tmp_path / "h.tar.gz", title="t", paper="p", sqrt_s_gev=[10.58], validate=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_resource_above_hepdatas_size_limit_is_left_out(tmp_path, monkeypatch):
+    import analysis_lib.io.hepdata as hepdata
+
+    big, small = tmp_path / "workspaces.zip", tmp_path / "limits.csv"
+    big.write_bytes(b"x" * 2000)
+    small.write_text("quantity\n")
+    monkeypatch.setattr(hepdata, "_MAX_RESOURCE_BYTES", 1000)
+    path = write_hepdata([_scan()], tmp_path / "h.tar.gz", title="t", paper="p", sqrt_s_gev=[10.58],
+                         resources=[(big, "workspaces"), (small, "limits")], validate=True)
+    with tarfile.open(path) as tar:
+        names = set(tar.getnames())
+    assert "limits.csv" in names and "workspaces.zip" not in names

@@ -73,7 +73,8 @@ def test_the_landing_page_reads_as_a_reader_expects(html, driver):
     # the overview figures, drawn and loaded: a figure per quantity a search declares, its runs on it
     figures = driver.find_elements(By.CSS_SELECTOR, "figure img")
     sources = sorted(Path(img.get_attribute("src")).name for img in figures)
-    assert sources == ["br_b_to_k_a_x_br_gg.png", "eps2_alpha_d.png", "g_agg.png", "g_aw.png", "g_prime_neutrinos.png"]
+    assert sources == ["br_b_to_k_a_x_br_gg.png", "eps2_alpha_d.png", "eps_alpha_d_0p5.png", "g_agg.png",
+                       "g_prime_neutrinos.png"]
     assert all(driver.execute_script("return arguments[0].naturalWidth", img) > 300 for img in figures)
 
 

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from analysis_lib.analysis.results import read_results
 from analysis_lib.channels import channels
+from analysis_lib.core.constants import SIN2_THETA_W
 from analysis_lib.core.errors import ParameterError
 from analysis_lib.runner.cli import load_runs
 from analysis_lib.runner.pages import OVERVIEW, overview_curves, write_landing, write_toc, _declared
@@ -80,7 +82,7 @@ def test_the_landing_page_comes_from_the_runs_files(book):
         page = "error.md" if run_id == FAILED else notebook
         assert f"[{title}](runs/{run_id}/{page})" in text
     assert "| `belle2_50ab` | 50 ab$^{-1}$ |" in text and "| failed |" in text
-    for quantity in ("g_agg", "eps2_alpha_d", "br_b_to_k_a_x_br_gg", "g_aw", "g_prime_neutrinos"):
+    for quantity in ("g_agg", "eps2_alpha_d", "eps_alpha_d_0p5", "br_b_to_k_a_x_br_gg", "g_prime_neutrinos"):
         assert f"runs/{OVERVIEW}/{quantity}.png" in text
         assert (book / "runs" / OVERVIEW / f"{quantity}.pdf").stat().st_size > 1000
     # a rebuild draws no figure again unless what it shows changed
@@ -98,22 +100,50 @@ def test_the_landing_page_comes_from_the_runs_files(book):
     assert "| failed | 3.0 |" in write_landing(runs, book).read_text().split("## Runs")[1]
 
 
-def test_the_overview_draws_each_run_once_and_slices_two_masses(book):
+def _figures(book):
     runs = load_runs(book / "runs.yaml", book_dir=book)
-    figures = overview_curves({k: v for k, v in _declared(runs).items() if hasattr(k, "overview")})
-    assert set(figures) == {"g_agg", "eps2_alpha_d", "br_b_to_k_a_x_br_gg", "g_aw", "g_prime_neutrinos"}
-    # the four lifetimes' rate limits differ; their coupling limit is one, drawn once
-    assert len(figures["br_b_to_k_a_x_br_gg"][2]) == 4 and len(figures["g_aw"][2]) == 1
-    _, _, alp = figures["g_agg"]
-    assert sorted(alp) == ["Belle II 445 pb$^{-1}$", "Belle II 50 ab$^{-1}$ (projection)"]
-    _, _, higgs = figures["eps2_alpha_d"]
-    (label, scan), = higgs.items()
+    return overview_curves({k: v for k, v in _declared(runs).items() if hasattr(k, "overview")})
+
+
+def test_a_figure_per_kind_of_coupling_gathers_the_chapters(book):
+    figures = _figures(book)
+    assert set(figures) == {"g_agg", "br_b_to_k_a_x_br_gg", "eps2_alpha_d", "eps_alpha_d_0p5", "g_prime_neutrinos"}
+    # the photon coupling: the gamma a runs, and B -> K a's g_aW limit as g_agg = s_W^2 g_aW
+    declared, curves = figures["g_agg"]
+    assert [ch.name for _, ch in declared] == ["belle2_alp_3gamma", "babar_b_to_k_alp"]
+    assert sorted(curves) == [r"$B^+\to K^+a$ ($g_{a\gamma\gamma} = s_W^2 g_{aW}$): BaBar 424 fb$^{-1}$",
+                              r"$e^+e^-\to\gamma a$: Belle II 445 pb$^{-1}$",
+                              r"$e^+e^-\to\gamma a$: Belle II 50 ab$^{-1}$ (projection)"]
+    (bka,) = [scan for label, scan in curves.items() if label.startswith("$B")]
+    g_aw = read_results(book / "runs" / "bka_ctau0")["g_aw"]
+    np.testing.assert_allclose(bka.observed, SIN2_THETA_W * g_aw.observed)
+    assert bka.quantity == "g_agg" and bka.unit == "GeV^-1"
+    # epsilon at alpha_D = 0.5 from the Higgsstrahlung limit on eps^2 alpha_D, sliced at M_h' = 1 GeV
+    (label, scan), = figures["eps_alpha_d_0p5"][1].items()
+    eps2 = read_results(book / "runs" / "higgs_2019")["eps2_alpha_d"].at_mass2(1.0)
     assert label.endswith("M_h' = 1.00 GeV") and len(scan) == 12 and not scan.two_dimensional
-    # identical limits (a coupling limit shared by several runs) are drawn once
-    target = book / "runs" / "alp_50ab"
-    for name in ("limits.csv", "meta.json"):
-        (target / name).write_text((book / "runs" / "alp_2018" / name).read_text())
-    assert len(overview_curves({k: v for k, v in _declared(runs).items() if hasattr(k, "overview")})["g_agg"][2]) == 1
+    np.testing.assert_allclose(scan.observed, np.sqrt(eps2.observed / 0.5))
+    # the four lifetimes' rate limits differ and are drawn each; their one coupling limit once
+    assert len(figures["br_b_to_k_a_x_br_gg"][1]) == 4
+
+
+def test_identical_limits_are_drawn_once_and_labels_never_collide(book):
+    # two runs with the same limits (NaN included) under different labels: one curve
+    alp_2018, alp_50ab = book / "runs" / "alp_2018", book / "runs" / "alp_50ab"
+    limits = alp_2018 / "limits.csv"
+    frame = pd.read_csv(limits)
+    frame.loc[0, "observed"] = np.nan
+    frame.to_csv(limits, index=False)
+    (alp_50ab / "limits.csv").write_text(limits.read_text())
+    meta = json.loads((alp_50ab / "meta.json").read_text())
+    assert meta["luminosity_fb"] == 50000.0  # another label
+    assert len(_figures(book)["g_agg"][1]) == 2  # one gamma a curve and the B -> K a one
+    # two runs with the same label and other limits: both drawn, the second named by its run
+    (alp_50ab / "meta.json").write_text((alp_2018 / "meta.json").read_text())
+    frame.loc[0, "observed"] = 1.0
+    frame.to_csv(alp_50ab / "limits.csv", index=False)
+    labels = sorted(_figures(book)["g_agg"][1])
+    assert r"$e^+e^-\to\gamma a$: Belle II 445 pb$^{-1}$ (alp_50ab)" in labels and len(labels) == 3
 
 
 def test_a_page_reads_as_narrative_with_its_downloads(book):
