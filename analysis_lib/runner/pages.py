@@ -3,9 +3,10 @@ notebook made into a page people read.
 
 * :func:`write_landing` writes ``<book>/index.md`` from the runs' ``limits.csv``, ``meta.json`` and
   ``status.json`` alone (never by hand, so it is current after every build): what the book is (the
-  prose of ``intro.md``), the searches with their publication and status, one figure per quantity
-  that the channels declare for the overview (:class:`~analysis_lib.channels.base.Overview`), every
-  run of a search on it with the published result, and the table of runs linking to their pages.
+  prose of ``intro.md``), the searches with their publication and status, one figure per kind of
+  coupling or rate that the channels declare (:class:`~analysis_lib.channels.base.Overview`: every
+  run of every search on it, converted to that coupling, with the published results), and the table
+  of runs linking to their pages.
 * :func:`write_toc` writes ``_toc.yml``: the landing page, then a part per search with its runs, the
   recasting page (:mod:`analysis_lib.runner.recasting`), the studies of the method, and the pages for
   developers.
