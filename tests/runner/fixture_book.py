@@ -15,6 +15,7 @@ import numpy as np
 import yaml
 
 from analysis_lib.analysis.results import LimitScan
+from analysis_lib.io.hepdata import write_hepdata
 from analysis_lib.io.results import write_efficiencies, write_limits, write_meta
 from analysis_lib.runner.pages import copy_book_files, finish_page
 
@@ -161,6 +162,8 @@ def make_book(folder: Path) -> Path:
             results = _results(run_id)
             write_limits(results, run / "limits.csv")
             write_meta(run / "meta.json", results, {"seed": 1, **parameters}, channel=notebook.removesuffix(".ipynb"))
+            write_hepdata(results, run / "hepdata.tar.gz", title=title, paper="a fixture", sqrt_s_gev=[10.58],
+                          resources=[(run / "limits.csv", "the limits")])
         if run_id.startswith("bka"):
             write_efficiencies(bka_efficiencies(), run / "efficiencies.csv")
         (run / "status.json").write_text(json.dumps({"id": run_id, "status": "ok", "seconds": 12.5, "error": None}))

@@ -22,7 +22,7 @@ from analysis_lib.core.errors import ParameterError
 from analysis_lib.runner.cli import load_runs
 from analysis_lib.runner.pages import OVERVIEW, overview_curves, write_landing, write_toc, _declared
 
-from .fixture_book import FAILED, RUNS, _results, make_book
+from .fixture_book import FAILED, ROOT, RUNS, _results, make_book
 
 
 @pytest.fixture(scope="module")
@@ -161,4 +161,20 @@ def test_a_page_reads_as_narrative_with_its_downloads(book):
     downloads = nb.cells[-1].source
     assert downloads.startswith("## Downloads")
     assert "{download}`limits.csv <limits.csv>`" in downloads and "figures.zip" in downloads
-    assert "hepdata.tar.gz" not in downloads  # only the files the run wrote
+    assert "hepdata.tar.gz" in downloads and "sensitivity.csv" not in downloads  # the files the run wrote
+
+
+def test_every_runs_outputs_open_with_their_tools(book, capsys):
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("check_outputs", ROOT / "tools" / "check_outputs.py")
+    tool = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("check_outputs", tool)
+    spec.loader.exec_module(tool)
+    assert tool.main(["--runs", str(book / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("HEPData valid") == len(RUNS) - 2  # not the failed run nor the study
+    assert "54 efficiencies" in out and "all outputs open with their tools" in out
+    (book / "runs" / "alp_2018" / "hepdata.tar.gz").unlink()
+    assert tool.main(["--runs", str(book / "runs")]) == 1
