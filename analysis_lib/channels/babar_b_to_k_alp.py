@@ -681,19 +681,20 @@ def efficiencies(inputs: BabarInputs):
     return pd.DataFrame(rows)
 
 
-def recast_hypercharge(folders, g_ab_over_g_aw: float) -> LimitScan:
+def recast_hypercharge(folders, g_ab_over_g_aw: float, *, masses_gev=None) -> LimitScan:
     """Limits on g_aW of an ALP that also couples to hypercharge, g_aB = ``g_ab_over_g_aw`` g_aW, from the
     runs in ``folders`` (their rate limits and stored efficiencies, at their own lifetimes; the more
     lifetimes, the better the interpolation): B(B+ -> K+ a) from g_aW alone, the lifetime from
     g_agg = s_W^2 g_aW + c_W^2 g_aB (:func:`~analysis_lib.physics.alp_w.g_agg_from_g_aw_g_ab`), the
     rate limit at that lifetime from :func:`~analysis_lib.analysis.recast.rate_limits_on_grid`. With
-    ``g_ab_over_g_aw`` = 0 it recasts the chapter's own coupling limit."""
+    ``g_ab_over_g_aw`` = 0 it recasts the chapter's own coupling limit. ``masses_gev``: where (by default
+    the rate limits' masses of the shortest-lived run)."""
     runs = []
     for folder in folders:
         scan = read_results(folder)["br_b_to_k_a_x_br_gg"]
         table = read_efficiencies(folder)
         runs.append((float(scan.model["ctau_mm"]), scan, table[table["quantity"] == scan.quantity]))
-    grid = rate_limits_on_grid(runs)
+    grid = rate_limits_on_grid(runs, masses_gev=masses_gev)
     ratio = float(g_ab_over_g_aw)
     return recast_couplings(grid, rate=b_to_k_alp_branching,
                             ctau_mm=lambda m, g: alp_ctau_mm(m, abs(g_agg_from_g_aw_g_ab(g, ratio * g))),

@@ -66,7 +66,7 @@ from ..core.parameters import EXECUTION_PARAMETERS
 from ..core.paths import written_atomically
 from ..core.yaml_files import read_yaml
 from .notebook import PROFILE
-from .pages import RESERVED_IDS, finish_page, write_toc
+from .pages import RESERVED_IDS, chosen_parameters, finish_page, write_toc
 
 __all__ = ["Run", "load_runs", "main"]
 
@@ -460,7 +460,7 @@ def _execute_attempt(run: Run, partial: Path, scheduler: str, invocation: str) -
               "invocation": invocation}
     try:
         if output.exists():
-            finish_page(output, run.title, run.parameters)
+            finish_page(output, run.title, chosen_parameters(run))
         else:  # nothing executed: an error page takes the notebook's place in the book
             (partial / "error.md").write_text(f"# {run.title}\n\nThis run failed before its notebook ran:\n\n"
                                               f"```text\n{error}\n```\n")

@@ -33,7 +33,7 @@ from ..core.units import luminosity_label
 from ..io.published import PUBLISHED_DIR
 from ..plots.figures import quantity_label
 
-__all__ = ["BOOK_FILES", "DOWNLOADS", "OVERVIEW", "RESERVED_IDS", "copy_book_files", "finish_page", "made_once", "page_of", "run_files",
+__all__ = ["BOOK_FILES", "DOWNLOADS", "OVERVIEW", "RESERVED_IDS", "chosen_parameters", "copy_book_files", "finish_page", "made_once", "page_of", "run_files",
            "write_landing", "write_toc"]
 
 log = logging.getLogger(__name__)
@@ -178,10 +178,21 @@ def _link(run, book_dir: Path, text: str) -> str:
     return f"[{text}]({page.relative_to(book_dir).as_posix()})" if page else text
 
 
+def chosen_parameters(run) -> dict:
+    """The parameters of ``run`` that differ from its notebook's declared defaults (what the runs file
+    chose), in their order, and always its dataset; all of them where the notebook's declaration is
+    unknown."""
+    try:
+        defaults = {p.name: p.default for p in notebook_declaration(run.notebook).parameters}
+    except Exception:  # an unknown notebook: the runs file's check names it
+        return dict(run.parameters)
+    return {k: v for k, v in run.parameters.items() if k == "dataset" or k not in defaults or v != defaults[k]}
+
+
 def _parameters_text(parameters: dict, *, skip=()) -> str:
     """The parameters a run was given, as one line (``skip``: names said elsewhere)."""
     shown = {k: v for k, v in parameters.items() if k not in skip}
-    return ", ".join(f"`{k}` = {v}" for k, v in shown.items()) or "the notebook's defaults"
+    return ", ".join(f"`{k}` = {v}" for k, v in shown.items()) or "none"
 
 
 def _luminosity(run, meta) -> str:
@@ -216,7 +227,7 @@ def _runs_table(groups, book_dir) -> list[str]:
             status, meta = _status(run), _meta(run)
             dataset = run.parameters.get("dataset", "")
             lines.append(f"| {getattr(declaration, 'title', declaration)} | {_link(run, book_dir, run.title)} | "
-                         f"`{dataset}` | {_luminosity(run, meta)} | {_parameters_text(run.parameters, skip=('dataset',))} | "
+                         f"`{dataset}` | {_luminosity(run, meta)} | {_parameters_text(chosen_parameters(run), skip=('dataset',))} | "
                          f"{status.get('status', 'unknown')} | {status.get('seconds', '')} |")
     return lines
 
@@ -400,7 +411,7 @@ def _downloads(folder: Path) -> str:
 
 def finish_page(path: Path, title: str, parameters: dict):
     """Make the executed notebook ``path`` a page: ``title`` as its first heading (the notebook's own
-    kept beneath it), the run's parameters in one line, its parameter cells removed and its other code
+    kept beneath it), ``parameters`` (those the runs file chose, :func:`chosen_parameters`) in one line, its parameter cells removed and its other code
     cells folded, every figure written as PDF and PNG (``figures.zip`` beside it) and the run's files
     to download in a last section."""
     path = Path(path)
@@ -409,7 +420,7 @@ def finish_page(path: Path, title: str, parameters: dict):
         if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
             first, _, rest = cell.source.lstrip().partition("\n")
             cell.source = (f"# {title}\n\n*{first[2:].strip()}*\n\nParameters of this run: "
-                           f"{_parameters_text(parameters)}.\n{rest}")
+                           f"{_parameters_text(parameters)} (the others at the notebook's defaults).\n{rest}")
             break
     for cell in nb.cells:
         if cell.cell_type != "code":

@@ -237,7 +237,10 @@ def test_efficiencies_for_recasting(babar_inputs):
     table = BABAR.efficiencies(babar_inputs, {})
     assert list(table.columns) == ["quantity", "mass_gev", "ctau_mm", "efficiency"]
     assert set(table["quantity"]) == {"br_b_to_k_a_x_br_gg"} and set(table["ctau_mm"]) == set(channel.CTAU_GRID_MM)
-    assert table["efficiency"].between(0, 1).all()
+    # NaN where too few events are kept near the kinematic edge to shape a peak (unknown, not zero)
+    unknown = table[table["efficiency"].isna()]
+    assert (table["efficiency"].between(0, 1) | table["efficiency"].isna()).all()
+    assert len(unknown) < 0.1 * len(table) and (unknown["mass_gev"] > 4.5).all()
     low = table[table["mass_gev"] == 0.3].set_index("ctau_mm")["efficiency"]
     assert low[0.0] == pytest.approx(channel.signal_peaks(babar_inputs, 0.0).efficiency(0.3))
     assert low[0.0] > low[100.0] > low[1000.0]  # the ALP escapes the tracker

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -437,7 +438,12 @@ def test_a_book_on_a_full_disk_says_so_and_keeps_the_earlier_results(small_disk)
                              "1"], capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert "No space left on device" in result.stdout + result.stderr, result.stdout + result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
+    # no traceback of the runner's; a kernel whose heartbeat lost its port to another process at start-up
+    # prints one from its thread (seen with the test suite's other kernels starting beside it), and the
+    # runner starts it again
+    assert "Traceback" not in result.stdout
+    heartbeat = re.compile(r"Exception in thread Heartbeat:\nTraceback \(most recent call last\):\n(?:\s.*\n)*\S.*\n?")
+    assert "Traceback" not in heartbeat.sub("", result.stderr), result.stderr
     assert (book / "runs" / "r0" / "coverage.csv").read_text() == "earlier results\n"
     assert not list((book / "runs").glob(".*partial"))
 

@@ -20,7 +20,7 @@ from analysis_lib.channels import channels
 from analysis_lib.core.constants import SIN2_THETA_W
 from analysis_lib.core.errors import ParameterError
 from analysis_lib.runner.cli import load_runs
-from analysis_lib.runner.pages import OVERVIEW, overview_curves, write_landing, write_toc, _declared
+from analysis_lib.runner.pages import OVERVIEW, chosen_parameters, overview_curves, write_landing, write_toc, _declared
 
 from .fixture_book import FAILED, ROOT, RUNS, _results, make_book
 
@@ -70,6 +70,15 @@ def test_the_toc_has_a_part_per_search_then_the_method(book):
     assert toc["parts"][4]["chapters"] == [{"file": "recasting"}]
     assert [c["file"] for c in toc["parts"][1]["chapters"]] == ["runs/higgs_2019/belle2_dark_higgsstrahlung",
                                                                 f"runs/{FAILED}/error"]
+
+
+def test_the_runs_parameters_shown_are_those_the_runs_file_chose(book):
+    runs = {run.id: run for run in load_runs(book / "runs.yaml", book_dir=book)}
+    assert len(runs["bka_ctau10"].parameters) > 5  # validated: every declared parameter
+    assert chosen_parameters(runs["bka_ctau10"]) == {"dataset": "babar_4s", "ctau_mm": 10.0}
+    assert chosen_parameters(runs["coverage"]) == {}
+    text = write_landing(list(runs.values()), book).read_text()
+    assert "| `babar_4s` | 424 fb$^{-1}$ | `ctau_mm` = 10.0 |" in text and "`seed`" not in text
 
 
 def test_the_landing_page_comes_from_the_runs_files(book):
@@ -150,7 +159,8 @@ def test_a_page_reads_as_narrative_with_its_downloads(book):
     run = book / "runs" / "alp_2018"
     nb = nbformat.read(run / "belle2_alp_3gamma.ipynb", as_version=4)
     title = nb.cells[0].source
-    assert title.startswith(f"# {RUNS['alp_2018'][1]}\n") and "Parameters of this run: `dataset` = belle2_2018." in title
+    assert title.startswith(f"# {RUNS['alp_2018'][1]}\n") and ("Parameters of this run: `dataset` = belle2_2018 (the others at the notebook's defaults)."
+                                                             in title)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert [c.metadata["tags"] for c in code] == [["parameters", "remove-cell"], ["injected-parameters", "remove-cell"],
                                                   ["hide-input"], ["hide-input"]]
