@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..core.paths import written_atomically
+
 __all__ = ["LIMIT_COLUMNS", "package_versions", "run_meta", "write_efficiencies", "write_limits", "write_meta",
            "write_sensitivity", "write_workspaces"]
 
@@ -32,9 +34,8 @@ _PACKAGES = ["numpy", "scipy", "awkward", "uproot", "hist", "iminuit", "pyhf", "
 def _atomic_write_text(path: Path, text: str):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with written_atomically(path) as tmp:
+        tmp.write_text(text)
 
 
 def write_limits(results, path):

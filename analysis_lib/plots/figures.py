@@ -12,12 +12,30 @@ from scipy.stats import norm
 
 from ..core.units import luminosity_label
 
-__all__ = ["label", "quantity_label", "result_labels", "plot_counts_2d", "plot_coverage", "plot_curves", "plot_limit_map", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_shapes",
+__all__ = ["label", "quantity_label", "result_labels", "save_png_and_pdf", "plot_counts_2d", "plot_coverage", "plot_curves", "plot_limit_map", "plot_efficiency_resolution", "plot_fit", "plot_limit", "plot_shapes",
            "plot_significance", "plot_stack", "use_style"]
 
 _LLABEL = "Simulation re-creation"
 #: The label of figures of results on real ntuples (signal and backgrounds are still simulated).
 _LLABEL_REAL = "Re-analysis"
+
+
+def save_png_and_pdf(fig, png_path, *, close: bool = False):
+    """Write ``fig`` as ``png_path`` (PNG, 100 dpi) and beside it as PDF (the same name with ``.pdf``),
+    each whole or not at all (:func:`analysis_lib.core.paths.written_atomically`); the figure is
+    closed afterwards with ``close``, whatever happens."""
+    from pathlib import Path
+
+    from ..core.paths import written_atomically
+
+    png_path = Path(png_path)
+    try:
+        for path, options in ((png_path, {"dpi": 100}), (png_path.with_suffix(".pdf"), {})):
+            with written_atomically(path) as tmp:
+                fig.savefig(tmp, format=path.suffix[1:], bbox_inches="tight", **options)
+    finally:
+        if close:
+            plt.close(fig)
 
 
 def use_style():

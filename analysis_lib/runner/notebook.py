@@ -25,7 +25,7 @@ from ..core.parameters import EXECUTION_PARAMETERS, validate
 from ..detector.datasets import Dataset
 from ..io.hepdata import write_hepdata
 from ..io.results import write_efficiencies, write_limits, write_meta, write_sensitivity, write_workspaces
-from ..plots import use_style
+from ..plots import save_png_and_pdf, use_style
 
 __all__ = ["DETECTOR_ROWS", "PROFILE", "NotebookRun", "StudyRun", "setup", "setup_study"]
 
@@ -85,8 +85,7 @@ class _Outputs:
         """Save a figure into the run's folder as ``name`` (PNG, 100 dpi) and beside it as PDF (the
         same name with ``.pdf``); timed as the stage ``plots``."""
         with timing.stage("plots"):
-            fig.savefig(self.output / name, dpi=100, bbox_inches="tight")
-            fig.savefig((self.output / name).with_suffix(".pdf"), bbox_inches="tight")
+            save_png_and_pdf(fig, self.output / name)
         self.write_profile()
 
 

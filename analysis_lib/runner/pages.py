@@ -33,8 +33,9 @@ from ..core.units import luminosity_label
 from ..io.published import PUBLISHED_DIR
 from ..plots.figures import quantity_label
 
-__all__ = ["BOOK_FILES", "DOWNLOADS", "OVERVIEW", "RESERVED_IDS", "chosen_parameters", "copy_book_files", "finish_page", "made_once", "page_of", "run_files",
-           "write_landing", "write_toc"]
+__all__ = ["BOOK_FILES", "DOWNLOADS", "OVERVIEW", "RESERVED_IDS", "chosen_parameters", "copy_book_files",
+           "figure_block", "finish_page", "made_once", "page_of", "run_files", "run_status", "write_landing",
+           "write_toc"]
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,15 @@ def page_of(run) -> Path | None:
     return None
 
 
-def _status(run) -> dict:
+def figure_block(path: str, alt: str, caption: str) -> list[str]:
+    """The MyST lines of a figure of the book (``path`` a PNG relative to the book) with its caption
+    and a link to download it as PDF."""
+    return [f"```{{figure}} {path}", f":alt: {alt}", ":width: 90%", "",
+            f"{caption} {{download}}`PDF <{path.replace('.png', '.pdf')}>`", "```", ""]
+
+
+def run_status(run) -> dict:
+    """The run's ``status.json`` (``{"status": "not run"}`` where it has none or it cannot be read)."""
     try:
         return json.loads((run.folder / "status.json").read_text())
     except (OSError, ValueError):
@@ -210,7 +219,7 @@ def _searches_table(groups, book_dir) -> list[str]:
     lines = ["| search | publication | status | runs |", "|---|---|---|---|"]
     for ch in channels().values():
         group = groups.get(ch, [])
-        statuses = [_status(run).get("status", "unknown") for run in group]
+        statuses = [run_status(run).get("status", "unknown") for run in group]
         done = sum(s == "ok" for s in statuses)
         runs = f"{done} of {len(group)} executed" if group else "none in this book"
         if any(s == "failed" for s in statuses):
@@ -224,7 +233,7 @@ def _runs_table(groups, book_dir) -> list[str]:
     lines = ["| search | run | dataset | luminosity | parameters | status | time [s] |", "|---|---|---|---|---|---|---|"]
     for declaration, group in groups.items():
         for run in group:
-            status, meta = _status(run), _meta(run)
+            status, meta = run_status(run), _meta(run)
             dataset = run.parameters.get("dataset", "")
             lines.append(f"| {getattr(declaration, 'title', declaration)} | {_link(run, book_dir, run.title)} | "
                          f"`{dataset}` | {_luminosity(run, meta)} | {_parameters_text(chosen_parameters(run), skip=('dataset',))} | "
@@ -260,7 +269,7 @@ def overview_curves(groups) -> dict:
             declared, curves = figures.setdefault(overview.figure, ([], {}))
             declared.append((overview, ch))
             for run in group:
-                if _status(run).get("status") != "ok" or _meta(run) is None:
+                if run_status(run).get("status") != "ok" or _meta(run) is None:
                     continue
                 try:
                     scan = read_results(run.folder).get(overview.quantity)
@@ -287,8 +296,8 @@ def overview_curves(groups) -> dict:
 def _published(declared) -> list:
     """The published results of the declarations drawn on a figure (where the kind is their own
     quantity: a converted limit is not compared with another quantity's publication)."""
-    return [ch.reference(ov.published) for ov, ch in declared if ov.published and ov.figure == ov.quantity
-            and ch.reference(ov.published) is not None]
+    references = [ch.reference(ov.published) for ov, ch in declared if ov.published and ov.figure == ov.quantity]
+    return [reference for reference in references if reference is not None]
 
 
 def _overview_figure(kind, declared, curves, folder: Path) -> str:
@@ -296,21 +305,14 @@ def _overview_figure(kind, declared, curves, folder: Path) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..plots import plot_limits, use_style
+    from ..plots import plot_limits, save_png_and_pdf, use_style
 
     use_style()
     experiments = ", ".join(sorted({scan.experiment for scan in curves.values()}))
     fig = plot_limits(curves, logx=any(ov.logx for ov, _ in declared), experiment=experiments, lumi="all runs",
                       published=_published(declared))
     name = f"{kind}.png"
-    try:
-        for suffix, options in ((".png", {"dpi": 100}), (".pdf", {})):
-            with written_atomically(folder / name.replace(".png", suffix)) as tmp:
-                fig.savefig(tmp, format=suffix[1:], bbox_inches="tight", **options)
-    finally:
-        plt.close(fig)
+    save_png_and_pdf(fig, folder / name, close=True)
     return name
 
 
@@ -352,9 +354,8 @@ def write_landing(runs, book_dir: Path) -> Path:
         source = (" Published: " + "; ".join(p.label for p in published) + ".") if published else ""
         searches = ", ".join(ch.title for ch in channels_drawn)
         lines += [f"### {quantity_label(kind)}", "",
-                  f"```{{figure}} runs/{OVERVIEW}/{name}", f":alt: limits on {kind} of every run of {searches}",
-                  ":width: 90%", "", f"{searches}: {len(curves)} run(s).{source} "
-                  f"{{download}}`PDF <runs/{OVERVIEW}/{name.replace('.png', '.pdf')}>`", "```", ""]
+                  *figure_block(f"runs/{OVERVIEW}/{name}", f"limits on {kind} of every run of {searches}",
+                                f"{searches}: {len(curves)} run(s).{source}")]
     if not figures:
         lines += ["No run has results yet: `make book` executes them.", ""]
     lines += ["## Runs", "", "Every run of `book/runs.yaml`: its search, dataset and parameters, whether it "

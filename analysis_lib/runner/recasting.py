@@ -24,7 +24,7 @@ from ..analysis.results import read_results
 from ..channels import babar_b_to_k_alp, belle2_alp_3gamma, belle2_zprime_invisible
 from ..core.paths import written_atomically
 from ..core.units import luminosity_label
-from .pages import made_once, run_files
+from .pages import figure_block, made_once, run_files, run_status
 
 __all__ = ["PAGE", "write_recasting"]
 
@@ -38,42 +38,24 @@ OTHER_WIDTHS_GEV = (0.0, 1e-10, 1e-8)
 INVISIBLE_FRACTIONS = (1.0, 0.5, 0.1)
 
 
-def _ok(run) -> bool:
-    try:
-        return json.loads((run.folder / "status.json").read_text())["status"] == "ok"
-    except (OSError, ValueError, KeyError):
-        return False
-
-
 def _runs_of(runs, notebook, *, with_file="limits.csv"):
-    return [run for run in runs if run.notebook == notebook and _ok(run) and (run.folder / with_file).exists()]
+    return [run for run in runs if run.notebook == notebook and run_status(run).get("status") == "ok"
+            and (run.folder / with_file).exists()]
 
 
 def _figure(curves, name, folder, *, logx=False, title=None):
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..plots import plot_limits, use_style
+    from ..plots import plot_limits, save_png_and_pdf, use_style
 
     use_style()
     first = next(iter(curves.values()))
     fig = plot_limits(curves, logx=logx, title=title,
                       lumi=f"{luminosity_label(first.luminosity_fb)}, recast" if np.isfinite(first.luminosity_fb) else "recast")
     folder.mkdir(parents=True, exist_ok=True)
-    try:
-        for suffix, options in ((".png", {"dpi": 100}), (".pdf", {})):
-            with written_atomically(folder / f"{name}{suffix}") as tmp:
-                fig.savefig(tmp, format=suffix[1:], bbox_inches="tight", **options)
-    finally:
-        plt.close(fig)
+    save_png_and_pdf(fig, folder / f"{name}.png", close=True)
     return f"runs/recasting/{name}.png"
-
-
-def _figure_block(path, alt, caption):
-    return [f"```{{figure}} {path}", f":alt: {alt}", ":width: 90%", "", caption
-            + f" {{download}}`PDF <{path.replace('.png', '.pdf')}>`", "```", ""]
 
 
 def _table(columns: dict, masses, points) -> list[str]:
@@ -122,7 +104,7 @@ def _b_to_k_a(runs, folder) -> list[str]:
         "from analysis_lib.channels.babar_b_to_k_alp import recast_hypercharge",
         f"limits = recast_hypercharge([{', '.join(repr(f'book/runs/{r.id}') for r in chosen)}], g_ab_over_g_aw=1.0)",
         "```", "",
-        *_figure_block(path, "g_aW limits for several hypercharge couplings",
+        *figure_block(path, "g_aW limits for several hypercharge couplings",
                        "Limits on $g_{aW}$ for three ratios $g_{aB}/g_{aW}$ (solid: observed on the pseudo-data, "
                        "dashed: expected, band ±1σ). A larger photon coupling shortens the lifetime and strengthens "
                        "the limit where the W-coupled ALP escapes the detector (low masses); $r = -0.2$ makes it "
@@ -155,7 +137,7 @@ def _gamma_a(runs, folder) -> list[str]:
         "from analysis_lib.channels.belle2_alp_3gamma import recast_other_width",
         f"limits = recast_other_width('book/runs/{run.id}', other_width_gev=1e-8)",
         "```", "",
-        *_figure_block(path, "g_agg limits for several non-photon widths",
+        *figure_block(path, "g_agg limits for several non-photon widths",
                        "Limits on $g_{a\\gamma\\gamma}$ for three widths to other states."),
     ]
     return lines
@@ -178,7 +160,7 @@ def _zprime(runs, folder) -> list[str]:
         "from analysis_lib.channels.belle2_zprime_invisible import recast_invisible_fraction",
         f"limits = recast_invisible_fraction('book/runs/{run.id}', branching_invisible=0.5)",
         "```", "",
-        *_figure_block(path, "g' limits for several invisible branching fractions",
+        *figure_block(path, "g' limits for several invisible branching fractions",
                        "Limits on $g'$ for three invisible branching fractions."),
     ]
 
