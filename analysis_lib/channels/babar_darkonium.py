@@ -80,7 +80,8 @@ from ..stats.pspline import Basis
 from .base import Channel, Overview, register
 
 __all__ = [
-    "ALPHA_D", "CL", "CTAU_MM", "PARAMETERS", "DarkoniumInputs", "Darkonium", "analyse", "efficiency_table",
+    "ALPHA_D", "CL", "CTAU_MM", "PARAMETERS", "DarkoniumInputs", "Darkonium", "analyse", "conversion_mass_table",
+    "efficiency_table",
     "epsilon_limit", "pair_mass_resolution_gev", "physics_table", "prepare", "sample_specs", "scan_points", "window",
 ]
 
@@ -926,6 +927,37 @@ def physics_table(points, alpha_d: float, epsilon: float, sqrt_s_gev: float):
     return pd.DataFrame(rows)
 
 
+def conversion_mass_table(experiment, radii_mm=(20.0, 30.0, 60.0, 100.0), fractions=(0.5, 0.2, 0.05),
+                          energy_gev: float = 1.0):
+    """The mass (MeV) a photon conversion shows when its two tracks are taken to come from the collision
+    point, as the pairing takes them: a photon of ``energy_gev`` at 90 degrees converting at each radius
+    (and at the vertex detector's outer radius) into a positron carrying each energy fraction, the
+    tracks' directions those at their closest approach to the beam (:mod:`analysis_lib.detector.helix`,
+    in ``experiment``'s field). The photon's energy barely matters: the mass is about
+    c B r / sqrt(x (1 - x)) (derived there). The conversions this detector model does not simulate would
+    give pairs of these masses."""
+    from ..core.constants import mass_gev
+    from ..detector.helix import field_tesla, helix_at_closest_approach
+
+    field_t = field_tesla(experiment)
+    radii = sorted({*map(float, radii_mm), float(experiment.tracker.vertex_detector_radius_mm)})
+    m_e = mass_gev(11)
+    rows = []
+    for x in fractions:
+        row = {"positron's energy fraction": x}
+        for r in radii:
+            four = np.zeros(4)
+            for charge, share in ((1, x), (-1, 1 - x)):
+                e = share * energy_gev
+                p = np.sqrt(max(e**2 - m_e**2, 0.0))
+                _, _, phi0 = helix_at_closest_approach(np.array([r, 0.0, 0.0]), np.array([p, 0.0, 0.0]), charge,
+                                                       field_t)
+                four += [e, p * np.cos(phi0), p * np.sin(phi0), 0.0]
+            row[f"r = {r:g} mm"] = 1e3 * np.sqrt(max(four[0] ** 2 - four[1:] @ four[1:], 0.0))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def efficiency_table(inputs: DarkoniumInputs, part_index: int = 0):
     """Efficiency (tight, in the window) at each lifetime and the two resolutions at every simulated point
     of one dataset of the run."""
@@ -1020,6 +1052,7 @@ class Darkonium(Channel):
                       "selection of the paper was found, so the limits are not compared with it.")
 
     physics_table = staticmethod(physics_table)
+    conversion_mass_table = staticmethod(conversion_mass_table)
     efficiency_table = staticmethod(efficiency_table)
     optimisation_check = staticmethod(optimisation_check)
     closure_table = staticmethod(closure_table)

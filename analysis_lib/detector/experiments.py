@@ -16,7 +16,7 @@ from ..core.errors import ParameterError
 
 __all__ = [
     "BABAR", "BELLE", "BELLE2", "Beams", "BeamBackground", "Calorimeter", "Experiment", "ParticleIdentification",
-    "Tracker", "experiment",
+    "Tracker", "experiment", "per_experiment",
 ]
 
 
@@ -450,3 +450,13 @@ def experiment(name: str) -> Experiment:
         raise ParameterError(
             f"unknown experiment {name!r}; known experiments: {sorted(_EXPERIMENTS)}"
         ) from None
+
+
+def per_experiment(values: dict, experiment: Experiment, what: str):
+    """The entry of ``values`` (keyed by experiment name) for ``experiment``; a ParameterError naming
+    ``what`` and the experiments that have one otherwise."""
+    try:
+        return values[experiment.name]
+    except KeyError:
+        raise ParameterError(f"no {what} is modelled for experiment {experiment.name!r}; "
+                             f"experiments with one: {sorted(values)}") from None

@@ -49,6 +49,7 @@ import numpy as np
 
 from ..core.constants import mass_gev
 from ..core.errors import ParameterError
+from ..detector.experiments import per_experiment
 
 __all__ = ["HadronicTag", "TAGS", "argus_mbc", "emulate", "tag_model"]
 
@@ -204,8 +205,4 @@ TAGS = {
 
 def tag_model(experiment) -> HadronicTag:
     """The hadronic tag of ``experiment`` (an :class:`~analysis_lib.detector.experiments.Experiment`)."""
-    try:
-        return TAGS[experiment.name]
-    except KeyError:
-        raise ParameterError(f"no hadronic tag is modelled for experiment {experiment.name!r}; "
-                             f"tags exist for {sorted(TAGS)}") from None
+    return per_experiment(TAGS, experiment, "hadronic tag")

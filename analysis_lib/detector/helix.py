@@ -1,0 +1,84 @@
+"""Tracks in the solenoid: where a track made away from the beam line appears to come from.
+
+Track fits quote a helix by its parameters at the point of closest approach (POCA) to the beam line:
+the signed distance d0, the azimuth phi0 of the momentum there, z0, and the curvature and dip angle,
+which do not change along the helix. A particle made at the collision point has its own direction
+at the POCA. One made at a radius r away from the beam (a photon converting in the beam pipe, a
+Lambda's proton) has curved on the way in: its phi0 is turned from the azimuth of its momentum where
+it was made. Paired as if they came from the collision point, the two tracks of a photon conversion
+open by that turn, of order r / R each, and look like a pair of mass ~ E theta: tens of MeV for a
+GeV photon converting a few centimetres out, the masses of a light dark photon.
+
+The geometry (derived here). In a field B along +z a particle of charge q (in units of e) and
+transverse momentum p_T moves on a circle of radius R = p_T / (c B) (c = 0.2998 GeV / (T m)); its
+direction turns clockwise for q > 0 seen from +z, so the centre lies at C = P - q R n, n = (-u_y, u_x)
+the left normal of its transverse direction u at the point P where it was made. The point of the
+circle nearest the beam line is Q = C - R C/|C|, at distance ||C| - R|, where the direction is
+q (z x C/|C|). The arc from Q to P, s = R alpha / (-q) with alpha the signed turn from the direction
+at Q to u, gives z0 = z_P - s cot(theta). The book's sign of d0 is that of the straight tracks
+(:func:`analysis_lib.simulation.response.impact_parameters`): the POCA is (d0 sin phi0, -d0 cos phi0).
+
+The solenoids (all 1.5 T): BaBar (B. Aubert et al., Nucl. Instrum. Meth. A 479 (2002) 1), Belle
+(A. Abashian et al., Nucl. Instrum. Meth. A 479 (2002) 117), Belle II (T. Abe et al., Belle II
+Technical Design Report, arXiv:1011.0352).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.errors import ParameterError
+from .experiments import per_experiment
+
+__all__ = ["C_GEV_PER_T_M", "SOLENOID_FIELD_TESLA", "field_tesla", "helix_at_closest_approach"]
+
+#: p_T [GeV] = C_GEV_PER_T_M x B [T] x R [m] for a unit charge (the speed of light / 1e9).
+C_GEV_PER_T_M = 0.299792458
+#: The solenoid field of each experiment (T), see the module docstring. Kept apart from the
+#: experiments' descriptions, which name their samples.
+SOLENOID_FIELD_TESLA = {"babar": 1.5, "belle": 1.5, "belle2": 1.5}
+
+
+def field_tesla(experiment) -> float:
+    """The solenoid field (T) of ``experiment`` (an :class:`~analysis_lib.detector.experiments.Experiment`)."""
+    return per_experiment(SOLENOID_FIELD_TESLA, experiment, "solenoid field")
+
+
+def helix_at_closest_approach(vertex_mm, momentum_gev, charge, field: float):
+    """The helix of each particle made at ``vertex_mm`` (..., 3) with momentum ``momentum_gev``
+    (..., 3, lab) and ``charge`` (..., in units of e, non-zero), in ``field`` tesla along +z, at its
+    point of closest approach to the beam line (the geometry of the module docstring).
+
+    Returns
+    -------
+    (d0, z0, phi0) : arrays (...)
+        d0 and z0 in mm (the book's sign of d0) and the azimuth of the momentum at the POCA; the
+        momentum there is (p_T cos phi0, p_T sin phi0, p_z).
+    """
+    vertex = np.asarray(vertex_mm, dtype=float)
+    p = np.asarray(momentum_gev, dtype=float)
+    q = np.sign(np.asarray(charge, dtype=float))
+    if not (np.isfinite(field) and field > 0):
+        raise ParameterError(f"field={field!r} T must be a finite number > 0")
+    if np.any(q == 0):
+        raise ParameterError("helix_at_closest_approach needs charged particles (charge != 0)")
+    x, y, z = np.moveaxis(vertex, -1, 0)
+    px, py, pz = np.moveaxis(p, -1, 0)
+    pt = np.maximum(np.hypot(px, py), 1e-12)
+    ux, uy = px / pt, py / pt
+    radius = pt / (C_GEV_PER_T_M * field) * 1e3  # mm
+    cx, cy = x + q * radius * uy, y - q * radius * ux  # C = P - q R (-u_y, u_x)
+    c_norm = np.hypot(cx, cy)
+    centred = c_norm < 1e-9 * np.maximum(radius, 1.0)  # a circle about the beam line: every point is closest
+    safe = np.where(centred, 1.0, c_norm)
+    chx, chy = np.where(centred, -uy * q, cx / safe), np.where(centred, ux * q, cy / safe)
+    qx, qy = cx - radius * chx, cy - radius * chy
+    tx, ty = -q * chy, q * chx  # q (z x C/|C|)
+    qx, qy = np.where(centred, x, qx), np.where(centred, y, qy)
+    tx, ty = np.where(centred, ux, tx), np.where(centred, uy, ty)
+    phi0 = np.arctan2(ty, tx)
+    d0 = qx * np.sin(phi0) - qy * np.cos(phi0)
+    alpha = np.arctan2(tx * uy - ty * ux, tx * ux + ty * uy)  # the turn from the POCA's direction to u
+    arc = radius * alpha / (-q)
+    z0 = z - arc * pz / pt
+    return d0, z0, phi0
