@@ -927,15 +927,16 @@ def physics_table(points, alpha_d: float, epsilon: float, sqrt_s_gev: float):
     return pd.DataFrame(rows)
 
 
-def conversion_mass_table(experiment, radii_mm=(20.0, 30.0, 60.0, 100.0), fractions=(0.5, 0.2, 0.05),
+def conversion_mass_table(experiment, *, radii_mm=(30.0, 60.0, 100.0), fractions=(0.5, 0.2, 0.05),
                           energy_gev: float = 1.0):
     """The mass (MeV) a photon conversion shows when its two tracks are taken to come from the collision
     point, as the pairing takes them: a photon of ``energy_gev`` at 90 degrees converting at each radius
     (and at the vertex detector's outer radius) into a positron carrying each energy fraction, the
     tracks' directions those at their closest approach to the beam (:mod:`analysis_lib.detector.helix`,
-    in ``experiment``'s field). The photon's energy barely matters: the mass is about
-    c B r / sqrt(x (1 - x)) (derived there). The conversions this detector model does not simulate would
-    give pairs of these masses."""
+    in ``experiment``'s field); by default at 3, 6 and 10 cm and the vertex detector's outer radius, for
+    a 1 GeV photon shared 50:50, 20:80 and 5:95. While both tracks are stiff the mass is about
+    c B r / sqrt(x (1 - x)) whatever the photon's energy (derived there); a softer track gives less. The
+    conversions this detector model does not simulate would give pairs of these masses."""
     from ..core.constants import mass_gev
     from ..detector.helix import field_tesla, helix_at_closest_approach
 

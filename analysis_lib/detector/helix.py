@@ -6,8 +6,14 @@ which do not change along the helix. A particle made at the collision point has 
 at the POCA. One made at a radius r away from the beam (a photon converting in the beam pipe, a
 Lambda's proton) has curved on the way in: its phi0 is turned from the azimuth of its momentum where
 it was made. Paired as if they came from the collision point, the two tracks of a photon conversion
-open by that turn, of order r / R each, and look like a pair of mass ~ E theta: tens of MeV for a
-GeV photon converting a few centimetres out, the masses of a light dark photon.
+open by that turn and look like a pair of tens of MeV, the masses of a light dark photon.
+
+A conversion's apparent mass (derived here). A photon of energy E at 90 degrees converting at radius r
+into a positron of energy fraction x: each track turns by atan(r / R) on the way in, R = x E / (c B) or
+(1 - x) E / (c B), so the pair opens by theta ~ c B r / (E x (1 - x)) and shows the mass
+m ~ E sqrt(x (1 - x)) theta = c B r / sqrt(x (1 - x)), the same for every photon energy while both
+tracks are stiff, E min(x, 1 - x) >> c B r (c B r = 45 MeV at 10 cm in 1.5 T); softer tracks turn by
+less than r / R and the mass falls below it. An even split gives 2 c B r / sqrt(1 + (r / R)^2) exactly.
 
 The geometry (derived here). In a field B along +z a particle of charge q (in units of e) and
 transverse momentum p_T moves on a circle of radius R = p_T / (c B) (c = 0.2998 GeV / (T m)); its
@@ -15,7 +21,8 @@ direction turns clockwise for q > 0 seen from +z, so the centre lies at C = P - 
 the left normal of its transverse direction u at the point P where it was made. The point of the
 circle nearest the beam line is Q = C - R C/|C|, at distance ||C| - R|, where the direction is
 q (z x C/|C|). The arc from Q to P, s = R alpha / (-q) with alpha the signed turn from the direction
-at Q to u, gives z0 = z_P - s cot(theta). The book's sign of d0 is that of the straight tracks
+at Q to u, gives z0 = z_P - s cot(theta); of the helix's points above Q, one a turn, this takes the
+one within half a turn of P (|alpha| <= pi), where the track was made. The book's sign of d0 is that of the straight tracks
 (:func:`analysis_lib.simulation.response.impact_parameters`): the POCA is (d0 sin phi0, -d0 cos phi0).
 
 The solenoids (all 1.5 T): BaBar (B. Aubert et al., Nucl. Instrum. Meth. A 479 (2002) 1), Belle
@@ -46,7 +53,7 @@ def field_tesla(experiment) -> float:
 
 def helix_at_closest_approach(vertex_mm, momentum_gev, charge, field: float):
     """The helix of each particle made at ``vertex_mm`` (..., 3) with momentum ``momentum_gev``
-    (..., 3, lab) and ``charge`` (..., in units of e, non-zero), in ``field`` tesla along +z, at its
+    (..., 3, lab) and ``charge`` (..., in units of e, +-1), in ``field`` tesla along +z, at its
     point of closest approach to the beam line (the geometry of the module docstring).
 
     Returns
@@ -60,8 +67,8 @@ def helix_at_closest_approach(vertex_mm, momentum_gev, charge, field: float):
     q = np.sign(np.asarray(charge, dtype=float))
     if not (np.isfinite(field) and field > 0):
         raise ParameterError(f"field={field!r} T must be a finite number > 0")
-    if np.any(q == 0):
-        raise ParameterError("helix_at_closest_approach needs charged particles (charge != 0)")
+    if np.any(np.abs(np.asarray(charge, dtype=float)) != 1):
+        raise ParameterError(f"charge={charge!r}: helix_at_closest_approach takes particles of charge +1 or -1")
     x, y, z = np.moveaxis(vertex, -1, 0)
     px, py, pz = np.moveaxis(p, -1, 0)
     pt = np.maximum(np.hypot(px, py), 1e-12)

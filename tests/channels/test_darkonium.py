@@ -282,9 +282,9 @@ def test_optimisation_sample_and_results_table(darkonium_inputs):
 def test_the_conversion_mass_table_reaches_the_chapters_lowest_pair_masses():
     from analysis_lib.detector.experiments import experiment
 
-    table = D.conversion_mass_table(experiment("babar"), radii_mm=(20.0, 60.0), fractions=(0.5, 0.1))
-    assert list(table.columns) == ["positron's energy fraction", "r = 20 mm", "r = 60 mm", "r = 144 mm"]
-    # an even split at 2 cm in 1.5 T: 2 c B r = 18.0 MeV (derived in analysis_lib.detector.helix)
-    assert table.loc[0, "r = 20 mm"] == pytest.approx(18.0, rel=0.01)
+    table = D.conversion_mass_table(experiment("babar"), radii_mm=(30.0, 60.0), fractions=(0.5, 0.1))
+    assert list(table.columns) == ["positron's energy fraction", "r = 30 mm", "r = 60 mm", "r = 144 mm"]
+    # an even split at 3 cm in 1.5 T: 2 c B r = 27.0 MeV (derived in analysis_lib.detector.helix)
+    assert table.loc[0, "r = 30 mm"] == pytest.approx(27.0, rel=0.01)
     values = table.drop(columns="positron's energy fraction").to_numpy()
     assert np.all(np.diff(values, axis=1) > 0) and np.all(values[1] > values[0])

@@ -70,9 +70,37 @@ def test_a_conversion_taken_from_the_collision_point_shows_a_mass_near_two_c_b_r
     assert mass == pytest.approx(2 * C_GEV_PER_T_M * FIELD * radius * 1e-3 / np.hypot(1, r_over_r), rel=1e-9)
 
 
+def test_a_positive_track_turns_as_the_lorentz_force_says():
+    # q = +1 moving along +x in B along +z: F = q v x B = -y, so forward it turns towards -y (clockwise)
+    # and, made at (r, 0, 0), it was pointing above +x at its closest approach: phi0 = +atan(r / R)
+    force = np.cross([1.0, 0.0, 0.0], [0.0, 0.0, FIELD])
+    assert force[1] < 0
+    p, r = 0.5, 40.0
+    radius = p / (C_GEV_PER_T_M * FIELD) * 1e3
+    _, _, phi0 = helix_at_closest_approach(np.array([r, 0.0, 0.0]), np.array([p, 0.0, 0.0]), 1, FIELD)
+    assert phi0 == pytest.approx(np.arctan(r / radius), rel=1e-12)
+    _, _, phi0 = helix_at_closest_approach(np.array([r, 0.0, 0.0]), np.array([p, 0.0, 0.0]), -1, FIELD)
+    assert phi0 == pytest.approx(-np.arctan(r / radius), rel=1e-12)
+
+
+@pytest.mark.parametrize("x", [0.1, 0.3])
+def test_stiff_conversion_tracks_show_c_b_r_over_the_root_of_their_shares(x):
+    # a 10 GeV photon at 90 degrees converting at 5 cm: both tracks stiff (E min(x, 1 - x) >> c B r = 22 MeV)
+    energy, radius = 10.0, 50.0
+    total = np.zeros(4)
+    for q, share in ((1, x), (-1, 1 - x)):
+        p = share * energy
+        _, _, phi0 = helix_at_closest_approach(np.array([radius, 0.0, 0.0]), np.array([p, 0.0, 0.0]), q, FIELD)
+        total += p * np.array([1.0, np.cos(phi0), np.sin(phi0), 0.0])
+    mass = np.sqrt(total[0] ** 2 - total[1:] @ total[1:])
+    assert mass == pytest.approx(C_GEV_PER_T_M * FIELD * radius * 1e-3 / np.sqrt(x * (1 - x)), rel=0.01)
+
+
 def test_fields_and_bad_input():
     assert field_tesla(experiment("babar")) == 1.5
     with pytest.raises(ParameterError):
         helix_at_closest_approach(np.zeros(3), np.ones(3), 0, FIELD)
+    with pytest.raises(ParameterError):
+        helix_at_closest_approach(np.zeros(3), np.ones(3), 2, FIELD)
     with pytest.raises(ParameterError):
         helix_at_closest_approach(np.zeros(3), np.ones(3), 1, 0.0)
