@@ -13,6 +13,13 @@ Vitells, arXiv:1007.1727). At a signal strength mu:
    Newton's method vectorised over the pseudo-experiments (:mod:`analysis_lib.stats.newton`);
 4. CLs+b = P(q >= q_obs | mu), CLb = P(q >= q_obs | 0) and CLs = CLs+b / CLb.
 
+Where the data lie beyond all but a few background-only pseudo-experiments (a deficit of more than
+about 2.6 standard deviations with 2000 of them), CLs is the ratio of two tails the pseudo-experiments
+do not resolve: with fixed random numbers it falls from about 1 to 0 within one step of mu, and its
+crossing of alpha lands anywhere below, orders of magnitude under the expected band. Such CLs values
+are not used (:data:`MIN_TAIL`): if the observed CLs has not fallen to alpha before it becomes
+unresolved, the observed limit is the asymptotic one, and the result's method says so.
+
 The expected limits come from the background-only pseudo-experiments: the band k is where the
 Phi(k) quantile of CLs over them (CLs evaluated at each one's q) equals alpha, as pyhf's expected
 CLs values. The pseudo-experiments reuse the same random numbers at every mu (Poisson counts by
@@ -104,6 +111,9 @@ def _fits(model):
 
 #: Pseudo-experiments fitted in one batch by Newton's method: at most 16 000, and fewer for models of
 #: many parameters, whose Hessians (rows x p x p) are kept to about 100 MB.
+#: Fewest background-only pseudo-experiments at or beyond the data's q for the observed CLs to count as
+#: measured (see the module docstring); fewer, and it is NaN.
+MIN_TAIL = 10
 _BATCH_ROWS = 16_000
 _BATCH_BYTES = 1e8
 
@@ -190,13 +200,26 @@ def _cls_values(q_obs, q_sb, q_b):
     """CLs of the data and the five expected CLs from the test statistics of the data, of the signal-
     plus-background and of the background-only pseudo-experiments: CLs+b = P(q >= q_obs | mu),
     CLb = P(q >= q_obs | 0) (ties within 1e-9 counted), the expected ones the Phi(k) quantiles of CLs
-    over the background-only pseudo-experiments, each at its own q. Returns an array of 6."""
+    over the background-only pseudo-experiments, each at its own q. Returns an array of 6; the
+    observed CLs is NaN where fewer than :data:`MIN_TAIL` background-only pseudo-experiments reach
+    the data's q (unresolved, see the module docstring)."""
     sb, b = np.sort(q_sb), np.sort(q_b)
     q = np.append(q_obs, q_b) - 1e-9
-    p_sb = (sb.size - np.searchsorted(sb, q, side="left")) / sb.size
-    p_b = (b.size - np.searchsorted(b, q, side="left")) / b.size
-    cls = np.where(p_b > 0, p_sb / np.maximum(p_b, 1e-300), 1.0)
-    return np.concatenate([cls[:1], np.quantile(cls[1:], ndtr(np.array(BANDS, dtype=float)), method="inverted_cdf")])
+    tail_sb = sb.size - np.searchsorted(sb, q, side="left")
+    tail_b = b.size - np.searchsorted(b, q, side="left")
+    cls = np.where(tail_b > 0, tail_sb / np.maximum(tail_b, 1) * (b.size / sb.size), 1.0)
+    observed = cls[0] if tail_b[0] >= min(MIN_TAIL, b.size) else np.nan
+    return np.concatenate([[observed], np.quantile(cls[1:], ndtr(np.array(BANDS, dtype=float)), method="inverted_cdf")])
+
+
+def _observed_or_asymptotic(limit, reference, n_toys):
+    """The observed limit of the pseudo-experiments, or, where the observed CLs became unresolved
+    before falling to alpha (NaN), the asymptotic ``reference``'s, and the method that gave it."""
+    method = f"CLs, pseudo-experiments ({n_toys} per hypothesis)"
+    if np.isfinite(limit):
+        return float(limit), method
+    return float(reference.observed), (method + f"; observed: asymptotic (the data beyond all but {MIN_TAIL - 1} or "
+                                                 "fewer of the background-only pseudo-experiments)")
 
 
 def _span(reference):
@@ -303,8 +326,8 @@ def toy_upper_limit(model, counts, *, aux=None, cl: float = 0.95, n_toys: int = 
     grid, values = _on_grid(curves, [span], alpha, n_grid, prefetch=lambda grid: toys.evaluate_many(grid[0]))
     limits = [_crossing(grid[0], values[0, :, k], alpha) for k in range(values.shape[2])]
     expected = tuple(limits[1:]) if bands else (float("nan"),) * len(BANDS)
-    return LimitResult(observed=limits[0], expected=expected, cl=cl,
-                       method=f"CLs, pseudo-experiments ({n_toys} per hypothesis)", mu_hat=float(toys.best[0, 0]))
+    observed, method = _observed_or_asymptotic(limits[0], references, n_toys)
+    return LimitResult(observed=observed, expected=expected, cl=cl, method=method, mu_hat=float(toys.best[0, 0]))
 
 
 def fast_toy_upper_limits(models, counts, *, cl: float = 0.95, aux=None, references=None, n_toys: int = 2000,
@@ -341,8 +364,9 @@ def fast_toy_upper_limits(models, counts, *, cl: float = 0.95, aux=None, referen
     out = []
     for i in range(h):
         limits = [_crossing(grid[i], values[i, :, k], alpha) for k in range(values.shape[2])]
-        out.append(LimitResult(observed=limits[0], expected=tuple(limits[1:]), cl=cl,
-                               method=f"CLs, pseudo-experiments ({n_toys} per hypothesis)", mu_hat=float(mu_hat[i])))
+        observed, method = _observed_or_asymptotic(limits[0], references[i], n_toys)
+        out.append(LimitResult(observed=observed, expected=tuple(limits[1:]), cl=cl, method=method,
+                               mu_hat=float(mu_hat[i])))
     return out
 
 
@@ -350,7 +374,8 @@ def fast_toy_cls(models, counts, mu, *, aux=None, n_toys: int = 2000, seed: int 
     """CLs from pseudo-experiments of many :class:`~analysis_lib.stats.likelihood.BinnedModel` at one
     signal strength each, ``mu`` (h,): (h, 6), the observed CLs and the five expected ones (the
     construction of :func:`fast_toy_upper_limits`, whose limits are where these fall to alpha). A
-    limit covers a true signal s exactly when CLs at s is above alpha, so coverage needs only this."""
+    limit covers a true signal s exactly when CLs at s is above alpha, so coverage needs only this.
+    The observed CLs is NaN where the pseudo-experiments do not resolve it (:data:`MIN_TAIL`)."""
     models = list(models)
     _check_toys(n_toys)
     curves, _ = _binned_cls_curves(models, counts, aux, n_toys, seed)

@@ -283,3 +283,26 @@ def test_bad_shape_modes_are_refused():
     with pytest.raises(ParameterError, match="template_modes"):
         SmoothBackgroundModel(model.signal, model.edges, templates=model.templates, template_uncertainties=(0.2,),
                               template_modes=(np.ones((2, 3)),))
+
+
+def test_a_deficit_beyond_the_pseudo_experiments_gives_the_asymptotic_observed_limit():
+    # a B0 -> Lambda psi_D window of the Belle II projection (its workspace, the signal scaled to one
+    # event): window, E_ECL sideband, off-resonance region and the normalisation's prior as a count.
+    # The sideband sees 86 for 30 predicted, so the window expects about 30 and sees 11: the data lie
+    # beyond all but one or two of 2000 background-only pseudo-experiments, where CLs+b / CLb is not
+    # measured. The observed limit used to collapse to 0.003 against an expected band from 4.4; now
+    # it is the asymptotic one, and the method says so
+    from analysis_lib.stats import BinnedModel
+    from analysis_lib.stats.fast import fast_upper_limits
+    from analysis_lib.stats.toys import MIN_TAIL, fast_toy_upper_limits
+
+    model = BinnedModel([1.0, 0.0064, 0.0, 0.0], [12.9, 29.7, 4.15, 11.11], [1.47, 1.98, 1.35, 0.0])
+    counts = [11.0, 86.0, 6.0, 11.11]
+    asymptotic = fast_upper_limits([model], [counts], cl=0.9, method="asymptotic", warn=False)[0]
+    deficit = fast_toy_upper_limits([model], [counts], cl=0.9, n_toys=2000, seed=1)[0]
+    assert MIN_TAIL == 10
+    assert deficit.observed == asymptotic.observed and "observed: asymptotic" in deficit.method
+    assert 0.5 * deficit.expected[0] < deficit.observed < deficit.expected[0]
+    # a count the pseudo-experiments resolve keeps its own limit
+    mild = fast_toy_upper_limits([model], [[24.0, 86.0, 6.0, 11.11]], cl=0.9, n_toys=2000, seed=1)[0]
+    assert "asymptotic" not in mild.method and mild.observed > 0.5 * mild.expected[0]
