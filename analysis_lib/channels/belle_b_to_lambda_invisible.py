@@ -228,9 +228,13 @@ P_SEGMENTS = 27
 #: off-resonance data measure it: the tag's combinatorial rates and the Lambda yields of Pythia's
 #: fragmentation and decay tables are models here, not calibrated.
 BACKGROUND_PRIOR = 0.3
-#: Relative uncertainty of the ratio of the B Bbar to the continuum background, which the
-#: off-resonance data (continuum only) cannot measure: it enters the off-resonance region's prediction
-#: times the B Bbar share of the window's background.
+#: Relative uncertainty of the ratio of the B Bbar to the continuum background, which one
+#: normalisation of both cannot follow: the regions hold the two classes in different shares (the
+#: off-resonance data none of the B Bbar, the E_ECL sideband more of it than the window, as the B
+#: Bbar's residual energy is larger), so a ratio off by a factor (1 + d) moves a region's prediction
+#: against the window's by its difference of B Bbar share times d (derived). It enters each control
+#: region so, with the statistical uncertainties of the two classes' tag and two-track shares, which
+#: the normalisation cancels only where the shares are the window's.
 COMPOSITION_UNCERTAINTY = 0.3
 #: Most ROE tracks of the events whose E_ECL distribution stands for that of the selected ones (exactly
 #: the Lambda's two tracks): more events than the selection's, with the same sources of residual
@@ -627,7 +631,8 @@ def window(inputs: LambdaInputs, mass_gev: float) -> CountingWindow:
     off-resonance partner) in both E_ECL regions, whose prediction is the continuum's alone. One
     normalisation of the background, with the prior :data:`BACKGROUND_PRIOR`, is measured by the
     three counts together; each region's prediction carries the uncertainties the others do not
-    share (its E_ECL fractions, and below the resonance its own simulation and the composition)."""
+    share (its E_ECL fractions; below the resonance its own simulation; and the composition, as the
+    regions hold different shares of B Bbar: :data:`COMPOSITION_UNCERTAINTY`)."""
     mass_gev = float(mass_gev)
     if not inputs.masses[0] <= mass_gev <= inputs.masses[-1]:
         raise KinematicError(f"m_psi_D = {mass_gev} GeV is outside the simulated range {inputs.masses[0]}-"
@@ -644,10 +649,16 @@ def window(inputs: LambdaInputs, mass_gev: float) -> CountingWindow:
         return float(np.sqrt(sum((v[0] * preds[c].energy[region][1]) ** 2
                                  for c, v in parts[region].items()))) / max(total, 1e-300)
 
+    share_bb = parts["signal"]["bb"][0] / max(b_sr, 1e-300) if "bb" in parts["signal"] else 0.0
+    # the composition (COMPOSITION_UNCERTAINTY): the ratio's model uncertainty and the statistical
+    # uncertainties of the classes' tag and two-track shares, which one normalisation cancels only
+    # in the window's proportions
+    composition = float(np.sqrt(COMPOSITION_UNCERTAINTY**2 + sum(p.common**2 for p in preds.values())))
+    share_bb_side = parts["sideband"]["bb"][0] / max(b_sb, 1e-300) if "bb" in parts["sideband"] else 0.0
     controls = [ControlRegion(name="E_ECL sideband", background=b_sb,
                               counts=float(inputs.data[i0:i1, 1].sum()),
                               signal_per_unit=inputs.interpolate(inputs.signal_per_unit_sideband, mass_gev),
-                              uncertainty=spread("sideband"))]
+                              uncertainty=float(np.hypot(spread("sideband"), (share_bb_side - share_bb) * composition)))]
     off = inputs.off_predictions.get("continuum")
     if off is not None and inputs.off_data is not None:
         pieces = [off.window(i0, i1, r) for r in E_REGIONS]
@@ -661,11 +672,12 @@ def window(inputs: LambdaInputs, mass_gev: float) -> CountingWindow:
         own = [pieces[0][1], off.common, energy]
         if on is not None:
             own += [parts["signal"]["continuum"][1], on.common]
-        share_bb = parts["signal"]["bb"][0] / max(b_sr, 1e-300) if "bb" in parts["signal"] else 0.0
+        bb_common = preds["bb"].common if "bb" in preds else 0.0
         controls.append(ControlRegion(name="off resonance", background=b_off,
                                       counts=float(inputs.off_data[i0:i1].sum()),
                                       uncertainty=float(np.sqrt(sum(u * u for u in own)
-                                                                + (share_bb * COMPOSITION_UNCERTAINTY) ** 2))))
+                                                                + (share_bb * np.hypot(COMPOSITION_UNCERTAINTY,
+                                                                                       bb_common)) ** 2))))
     signal = inputs.interpolate(inputs.signal_per_unit, mass_gev)
     return CountingWindow(
         mass_gev=mass_gev, ranges={"p_star": (low, high), "e_ecl": E_ECL_SIGNAL_GEV},
