@@ -35,7 +35,8 @@ The flow (modelled on the paper, whose selection details are not public to us):
 Pseudo-data: the simulated backgrounds in two halves; one makes the prediction, the other the model
 of the truth, from which each dataset's data (the Upsilon(4S) and below it) are one Poisson draw per
 p* cell and E_ECL region from its own stream. Real data are read from ``data.root`` of the dataset
-and of its off-resonance partner.
+and of its off-resonance partner, and all of the simulation makes their prediction (half the
+statistical uncertainty of the simulation's shares squared).
 """
 
 from __future__ import annotations
@@ -427,8 +428,11 @@ def class_prediction(tables, *, folder, luminosity_pb: float, name: str) -> Clas
                            energy=energy, simulated=np.histogram(p, P_EDGES)[0].astype(float))
 
 
-def _halves(table, which: int) -> dict:
-    """One half of a simulated sample's table (events alternately), weighted to stand for all of it."""
+def _halves(table, which: int | None) -> dict:
+    """One half of a simulated sample's table (events alternately), weighted to stand for all of it;
+    ``which`` None: all of it."""
+    if which is None:
+        return table
     keep = np.arange(len(table["weight"])) % 2 == which
     out = {k: v[keep] for k, v in table.items()}
     out["weight"] = 2.0 * out["weight"]
@@ -519,13 +523,21 @@ def _read(path, ds: Dataset, *, cache_dir):
     return read_table(path, make, cache_dir=cache_dir, key=(ds.branches, repr(ds.experiment.beams), nominal))
 
 
-def _predictions(tables, specs, ds: Dataset, folder, which: int) -> dict:
-    """The factorised prediction of each background class from one half of the simulation."""
+def _prediction_half(inputs) -> int | None:
+    """The half of the simulation the prediction comes from: the first with pseudo-data (the second is
+    their truth), all of it (None) with real data."""
+    return 0 if inputs.data_source == "pseudo-data" else None
+
+
+def _predictions(tables, specs, ds: Dataset, folder, which: int | None) -> dict:
+    """The factorised prediction of each background class from one half of the simulation (``which``
+    0 or 1), or from all of it (None)."""
     out = {}
+    label = {0: "prediction", 1: "truth", None: "all"}[which]
     for cls, prefix in CLASSES.items():
         rows = [_halves(tables[s.name], which) for s in specs if s.kind == "background" and s.name.startswith(prefix)]
         pred = class_prediction(rows, folder=folder, luminosity_pb=ds.luminosity_pb,
-                                name=f"{cls}_{ds.experiment.tag}_{'prediction' if which == 0 else 'truth'}")
+                                name=f"{cls}_{ds.experiment.tag}_{label}")
         if pred is not None:
             out[cls] = pred
     return out
@@ -542,7 +554,8 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
             progress=True, specs=None) -> LambdaInputs:
     """Simulate (or reuse) the ntuples of the dataset and of its off-resonance partner, build the
     candidates, the signal grid and the factorised background predictions, and count the data (or
-    draw pseudo-data from the other half of the simulation's prediction, per dataset)."""
+    draw pseudo-data from the other half of the simulation's prediction, per dataset). With real data
+    all of the simulation makes the prediction; with pseudo-data its first half, the second their truth."""
     ds = dataset(dataset_name)
     if ds.below_bb_threshold:
         raise ParameterError(f"dataset {ds.name!r} is below the B Bbar threshold; give its Upsilon(4S) partner")
@@ -558,8 +571,9 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         off_paths = ntuple_paths(off_specs, off, seed=seed, config=config, progress=progress)
         off_tables = {s.name: _read(off_paths[s.name], off, cache_dir=work_dir(off, seed)) for s in off_specs}
     masses, centres, widths, per_unit, per_unit_side, eff, eff_side = _signal_grid(tables, specs, ds, window_sigma)
-    predictions = _predictions(tables, specs, ds, folder, 0)
-    off_predictions = _predictions(off_tables, off_specs, off, work_dir(off, seed), 0) if off is not None else {}
+    half = 0 if "data" not in paths else None
+    predictions = _predictions(tables, specs, ds, folder, half)
+    off_predictions = _predictions(off_tables, off_specs, off, work_dir(off, seed), half) if off is not None else {}
     flows = {}
     for s in specs:
         _, flows[s.label] = selection().apply(tables[s.name], weights=tables[s.name]["weight"])
@@ -779,7 +793,7 @@ def window_table(inputs: LambdaInputs, masses_gev) -> pd.DataFrame:
 
 
 def closure_table(inputs: LambdaInputs) -> pd.DataFrame:
-    """The factorisation against the direct count of the simulation (the prediction's half), over all
+    """The factorisation against the direct count of the simulation (the prediction's part), over all
     p*, per class and E_ECL region: predicted events, and the selected simulated events with their
     weighted sum and its Poisson uncertainty."""
     rows = []
@@ -791,7 +805,7 @@ def closure_table(inputs: LambdaInputs) -> pd.DataFrame:
             w, n = 0.0, 0
             w2 = 0.0
             for name in names:
-                t = _halves(inputs.tables["on"][name], 0)
+                t = _halves(inputs.tables["on"][name], _prediction_half(inputs))
                 sel = _good_tag(t) & _tight_side(t, edges) & np.isfinite(t["p_star"])
                 w += float(t["weight"][sel].sum())
                 w2 += float((t["weight"][sel] ** 2).sum())
@@ -819,7 +833,7 @@ def expected_histograms(inputs: LambdaInputs, variable: str, *, truth: bool = Fa
     ROE tracks, as the factorisation). ``truth``: from the half of the simulation the pseudo-data are
     drawn from (pseudo-data only)."""
     edges, _, left_out = FIGURE_VARIABLES[variable]
-    which, predictions = (1, inputs.truth_predictions) if truth else (0, inputs.predictions)
+    which, predictions = (1, inputs.truth_predictions) if truth else (_prediction_half(inputs), inputs.predictions)
     out = {}
     for cls, pred in predictions.items():
         if variable == "p_star":

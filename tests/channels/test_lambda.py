@@ -302,3 +302,36 @@ def test_notebook_runs_with_small_parameters(tmp_path, lambda_inputs):
     meta = json.loads((out / "meta.json").read_text())
     assert meta["confidence_level"] == 0.9 and meta["dataset"] == "belle_4s"
     assert (out / "sensitivity.csv").exists() and (out / "distribution_mbc.png").exists()
+
+
+def test_real_data_are_predicted_from_all_of_the_simulation(lambda_inputs, monkeypatch):
+    """With data ntuples the prediction comes from all of the simulation, not from the half that
+    pseudo-data leave it: its loose events are the two halves' mean, its shares measured on twice the
+    events. Here a simulated background sample stands in for the data of each dataset."""
+    from dataclasses import replace
+
+    ds, seed = lambda_inputs.dataset, lambda_inputs.seed
+    specs = channel.sample_specs(ds, **SMALL_L)
+    folder = channel.work_dir(ds, seed)
+    halves = [channel._predictions(lambda_inputs.tables["on"], specs, ds, folder, which) for which in (0, 1)]
+    whole = channel._predictions(lambda_inputs.tables["on"], specs, ds, folder, None)
+    for cls, pred in whole.items():
+        assert pred.loose == pytest.approx(0.5 * (halves[0][cls].loose + halves[1][cls].loose), rel=1e-9)
+        assert pred.tag[1] < max(halves[0][cls].tag[1], halves[1][cls].tag[1])
+    assert channel._prediction_half(lambda_inputs) == 0
+    assert channel._prediction_half(replace(lambda_inputs, data_source="ntuple")) is None
+
+    real_paths = channel.ntuple_paths
+    off = ds.off_resonance_dataset()
+
+    def with_data(sample_specs, dataset, **options):
+        paths = real_paths(sample_specs or channel.off_resonance_specs(off, max_mc_events=channel.off_events(
+            SMALL_L["max_mc_events"])), dataset, **options)
+        paths["data"] = paths[next(name for name in paths if name.startswith("bkg_continuum"))]
+        return paths
+
+    monkeypatch.setattr(channel, "ntuple_paths", with_data)
+    real = channel.prepare(ds.name, seed=seed, progress=False, **SMALL_L)
+    assert real.data_source == "ntuple" and not real.truth_predictions
+    for cls, pred in real.predictions.items():
+        assert pred.loose == pytest.approx(whole[cls].loose, rel=1e-9) and pred.tag == whole[cls].tag
