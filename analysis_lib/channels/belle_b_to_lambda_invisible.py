@@ -234,8 +234,9 @@ BACKGROUND_PRIOR = 0.3
 #: off-resonance data none of the B Bbar, the E_ECL sideband more of it than the window, as the B
 #: Bbar's residual energy is larger), so a ratio off by a factor (1 + d) moves a region's prediction
 #: against the window's by its difference of B Bbar share times d (derived). It enters each control
-#: region so, with the statistical uncertainties of the two classes' tag and two-track shares, which
-#: the normalisation cancels only where the shares are the window's.
+#: region so, with the statistical uncertainties of what the two classes' window and sideband share
+#: (their tag, two-track and p* shares), which the normalisation cancels only where the shares are the
+#: window's.
 COMPOSITION_UNCERTAINTY = 0.3
 #: Most ROE tracks of the events whose E_ECL distribution stands for that of the selected ones (exactly
 #: the Lambda's two tracks): more events than the selection's, with the same sources of residual
@@ -646,7 +647,10 @@ def window(inputs: LambdaInputs, mass_gev: float) -> CountingWindow:
     normalisation of the background, with the prior :data:`BACKGROUND_PRIOR`, is measured by the
     three counts together; each region's prediction carries the uncertainties the others do not
     share (its E_ECL fractions; below the resonance its own simulation; and the composition, as the
-    regions hold different shares of B Bbar: :data:`COMPOSITION_UNCERTAINTY`)."""
+    regions hold different shares of B Bbar: :data:`COMPOSITION_UNCERTAINTY`). Each region's are
+    independent of the others' in the model, although the composition moves the sideband and the
+    off-resonance region together (in opposite senses where the sideband holds more B Bbar than the
+    window, where treating them as independent is conservative)."""
     mass_gev = float(mass_gev)
     if not inputs.masses[0] <= mass_gev <= inputs.masses[-1]:
         raise KinematicError(f"m_psi_D = {mass_gev} GeV is outside the simulated range {inputs.masses[0]}-"
@@ -665,9 +669,10 @@ def window(inputs: LambdaInputs, mass_gev: float) -> CountingWindow:
 
     share_bb = parts["signal"]["bb"][0] / max(b_sr, 1e-300) if "bb" in parts["signal"] else 0.0
     # the composition (COMPOSITION_UNCERTAINTY): the ratio's model uncertainty and the statistical
-    # uncertainties of the classes' tag and two-track shares, which one normalisation cancels only
-    # in the window's proportions
-    composition = float(np.sqrt(COMPOSITION_UNCERTAINTY**2 + sum(p.common**2 for p in preds.values())))
+    # uncertainties of what each class's window and sideband share, its tag and two-track shares and
+    # its p* share, which one normalisation cancels only in the window's proportions
+    composition = float(np.sqrt(COMPOSITION_UNCERTAINTY**2 + sum(p.common**2 + parts["signal"][c][1] ** 2
+                                                                 for c, p in preds.items())))
     share_bb_side = parts["sideband"]["bb"][0] / max(b_sb, 1e-300) if "bb" in parts["sideband"] else 0.0
     controls = [ControlRegion(name="E_ECL sideband", background=b_sb,
                               counts=float(inputs.data[i0:i1, 1].sum()),
@@ -686,12 +691,13 @@ def window(inputs: LambdaInputs, mass_gev: float) -> CountingWindow:
         own = [pieces[0][1], off.common, energy]
         if on is not None:
             own += [parts["signal"]["continuum"][1], on.common]
-        bb_common = preds["bb"].common if "bb" in preds else 0.0
+        # the B Bbar's own statistics enter through the composition; the continuum's are in ``own`` at
+        # full weight, not (1 - its B Bbar share): conservative
+        bb = np.hypot(preds["bb"].common, parts["signal"]["bb"][1]) if "bb" in preds else 0.0
         controls.append(ControlRegion(name="off resonance", background=b_off,
                                       counts=float(inputs.off_data[i0:i1].sum()),
                                       uncertainty=float(np.sqrt(sum(u * u for u in own)
-                                                                + (share_bb * np.hypot(COMPOSITION_UNCERTAINTY,
-                                                                                       bb_common)) ** 2))))
+                                                                + (share_bb * np.hypot(COMPOSITION_UNCERTAINTY, bb)) ** 2))))
     signal = inputs.interpolate(inputs.signal_per_unit, mass_gev)
     return CountingWindow(
         mass_gev=mass_gev, ranges={"p_star": (low, high), "e_ecl": E_ECL_SIGNAL_GEV},

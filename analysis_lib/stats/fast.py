@@ -29,6 +29,7 @@ from .limits import (
     _is_known_counting,
     _toy_limit,
     asymptotic_threshold,
+    joined_notes,
     small_background_note,
     summarise_notes,
 )
@@ -379,7 +380,7 @@ def fast_upper_limits(models, counts, *, cl=0.95, aux=None, method="auto", n_gri
                                        aux=[given[i] for i in toys], references=[out[i] for i in toys],
                                        n_toys=AUTO_TOYS)
         for i, result in zip(toys, limits, strict=True):
-            out[i] = replace(result, note=out[i].note, background_core=out[i].background_core)
+            out[i] = replace(result, note=joined_notes(out[i].note, result.note), background_core=out[i].background_core)
     return out
 
 

@@ -28,9 +28,9 @@ from .counting import exact_counting_cls_limit
 from .likelihood import fit
 
 __all__ = [
-    "AUTO_TOYS", "BANDS", "MIN_ASYMPTOTIC_BACKGROUND", "MIN_ASYMPTOTIC_BACKGROUND_ONE_BIN", "LimitResult",
-    "asymptotic_threshold", "discovery_significance", "has_toys", "signal_region_background", "summarise_notes",
-    "upper_limit",
+    "AUTO_TOYS", "BANDS", "MIN_ASYMPTOTIC_BACKGROUND", "MIN_ASYMPTOTIC_BACKGROUND_ONE_BIN", "OBSERVED_ASYMPTOTIC_NOTE",
+    "LimitResult", "asymptotic_threshold", "discovery_significance", "has_toys", "joined_notes",
+    "signal_region_background", "summarise_notes", "upper_limit",
 ]
 
 log = logging.getLogger(__name__)
@@ -244,21 +244,40 @@ def _small_background_reason(threshold, used, available):
     return start + "the asymptotic limit may be too strong (under-coverage), and this model has no pseudo-experiments"
 
 
+#: The note of a limit whose observed value comes from the asymptotic formulae although its method is
+#: pseudo-experiments (:mod:`analysis_lib.stats.toys`: they do not resolve CLs near alpha there).
+OBSERVED_ASYMPTOTIC_NOTE = ("observed limit from the asymptotic formulae: the data lie beyond the background-only "
+                            "pseudo-experiments that would resolve CLs near alpha")
+
+
+def joined_notes(*notes: str) -> str:
+    """The non-empty ``notes`` joined with "; "."""
+    return "; ".join(n for n in notes if n)
+
+
 def summarise_notes(results) -> tuple:
     """The notes of many limits (a scan's hypotheses) once each: the small-background notes of
     :func:`small_background_note` counted per reason, with the range of their backgrounds (``"12 of 136
-    hypotheses: expected background 0.04-0.9 < 1 under the signal: ..."``), any other note as it is."""
+    hypotheses: expected background 0.04-0.9 < 1 under the signal: ..."``), the
+    :data:`OBSERVED_ASYMPTOTIC_NOTE` counted (``"2 of 104 hypotheses: observed limit from ..."``), any
+    other note as it is."""
     results = list(results)
-    groups, others = {}, []
+    groups, others, fallbacks = {}, [], 0
     for r in results:
+        note = r.note
+        if OBSERVED_ASYMPTOTIC_NOTE in note:
+            fallbacks += 1
+            note = joined_notes(*(part for part in note.split("; ") if part != OBSERVED_ASYMPTOTIC_NOTE))
         prefix = _background_prefix(r.background_core)
-        if r.note.startswith(prefix) and np.isfinite(r.background_core):
-            groups.setdefault(r.note.removeprefix(prefix), []).append(r.background_core)
-        elif r.note:
-            others.append(r.note)
+        if note.startswith(prefix) and np.isfinite(r.background_core):
+            groups.setdefault(note.removeprefix(prefix), []).append(r.background_core)
+        elif note:
+            others.append(note)
     summary = [f"{len(b)} of {len(results)} hypotheses: expected background "
                f"{min(b):.2g}-{max(b):.2g} {reason}" if len(b) > 1 else _background_prefix(b[0]) + reason
                for reason, b in groups.items()]
+    if fallbacks:
+        summary.append(f"{fallbacks} of {len(results)} hypotheses: {OBSERVED_ASYMPTOTIC_NOTE}")
     return tuple(summary + list(dict.fromkeys(others)))
 
 
@@ -331,7 +350,7 @@ def upper_limit(model, counts, *, cl=0.95, aux=None, method="auto", bands=True) 
             reference = upper_limit(model, counts, cl=cl, aux=aux, method="asymptotic", bands=True)
             result = toy_upper_limit(model, counts, aux=aux, cl=cl, n_toys=AUTO_TOYS, references=reference,
                                      bands=bands)
-            return replace(result, note=note, background_core=b_core)
+            return replace(result, note=joined_notes(note, result.note), background_core=b_core)
         if method == "auto":
             log.warning(note)
     tester = _Tester(model, counts, aux)

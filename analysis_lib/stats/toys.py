@@ -13,12 +13,16 @@ Vitells, arXiv:1007.1727). At a signal strength mu:
    Newton's method vectorised over the pseudo-experiments (:mod:`analysis_lib.stats.newton`);
 4. CLs+b = P(q >= q_obs | mu), CLb = P(q >= q_obs | 0) and CLs = CLs+b / CLb.
 
-Where the data lie beyond all but a few background-only pseudo-experiments (a deficit of more than
-about 2.6 standard deviations with 2000 of them), CLs is the ratio of two tails the pseudo-experiments
-do not resolve: with fixed random numbers it falls from about 1 to 0 within one step of mu, and its
-crossing of alpha lands anywhere below, orders of magnitude under the expected band. Such CLs values
-are not used (:data:`MIN_TAIL`): if the observed CLs has not fallen to alpha before it becomes
-unresolved, the observed limit is the asymptotic one, and the result's method says so.
+With a deficit, q~ of the data and of every background-only pseudo-experiment grow together with mu
+(those with a larger mu-hat stay at 0), so CLb is about the p-value of the deficit at every mu. Where
+few background-only pseudo-experiments reach the data's q, CLs = CLs+b / CLb near alpha rests on a
+handful of signal-plus-background ones: with fixed random numbers it can fall from about 1 to 0 within
+one step of mu, and its crossing of alpha land orders of magnitude under the expected band. An
+observed CLs is therefore used only where CLb holds enough of them that CLs = alpha would leave
+:data:`MIN_TAIL_AT_ALPHA` signal-plus-background ones beyond the data (:func:`min_tail`: 30 at 90% CL,
+60 at 95%, so deficits beyond about 2 standard deviations with 2000 pseudo-experiments); where the
+crossing of alpha is not between two such values, the observed limit is the asymptotic one, and the
+result's note says so (:data:`OBSERVED_ASYMPTOTIC_NOTE`).
 
 The expected limits come from the background-only pseudo-experiments: the band k is where the
 Phi(k) quantile of CLs over them (CLs evaluated at each one's q) equals alpha, as pyhf's expected
@@ -39,7 +43,7 @@ from scipy.special import ndtr, ndtri, pdtr
 
 from ..core.errors import ParameterError
 from .histfactory import HistFactoryModel
-from .limits import BANDS, LimitResult
+from .limits import BANDS, OBSERVED_ASYMPTOTIC_NOTE, LimitResult
 from .newton import minimize
 
 __all__ = ["fast_toy_cls", "fast_toy_upper_limits", "poisson_quantile", "toy_upper_limit"]
@@ -111,9 +115,6 @@ def _fits(model):
 
 #: Pseudo-experiments fitted in one batch by Newton's method: at most 16 000, and fewer for models of
 #: many parameters, whose Hessians (rows x p x p) are kept to about 100 MB.
-#: Fewest background-only pseudo-experiments at or beyond the data's q for the observed CLs to count as
-#: measured (see the module docstring); fewer, and it is NaN.
-MIN_TAIL = 10
 _BATCH_ROWS = 16_000
 _BATCH_BYTES = 1e8
 
@@ -121,8 +122,9 @@ _BATCH_BYTES = 1e8
 class _Toys:
     """Pseudo-experiments of one model and observed data set."""
 
-    def __init__(self, fits, counts, aux, n_toys, seed):
+    def __init__(self, fits, counts, aux, n_toys, seed, min_tail_b: int = 0):
         self.fits = fits
+        self.min_tail_b = min_tail_b
         self.counts = np.asarray(counts, dtype=float)[None]
         self.aux = (fits.nominal_aux() if aux is None else np.asarray(aux, dtype=float))[None]
         # fixed random numbers per hypothesis (signal plus background, background only)
@@ -192,34 +194,49 @@ class _Toys:
     def cls(self, mu):
         """Observed CLs and the five expected CLs (quantiles Phi(k) of CLs over the background-only
         pseudo-experiments) at ``mu``."""
-        values = _cls_values(*self.evaluate(mu))
+        values = _cls_values(*self.evaluate(mu), self.min_tail_b)
         return float(values[0]), values[1:]
 
 
-def _cls_values(q_obs, q_sb, q_b):
+#: Signal-plus-background pseudo-experiments that CLs = alpha must leave beyond the data for the observed
+#: CLs to count as measured (see the module docstring and :func:`min_tail`).
+MIN_TAIL_AT_ALPHA = 3
+
+
+def min_tail(alpha: float) -> int:
+    """Fewest background-only pseudo-experiments at or beyond the data's q for an observed CLs near
+    ``alpha`` to be measured: :data:`MIN_TAIL_AT_ALPHA` / alpha, rounded up.
+
+    Examples
+    --------
+    >>> min_tail(0.1), min_tail(0.05)
+    (30, 60)
+    """
+    return int(np.ceil(MIN_TAIL_AT_ALPHA / alpha - 1e-9))
+
+
+def _cls_values(q_obs, q_sb, q_b, min_tail_b: int = 0):
     """CLs of the data and the five expected CLs from the test statistics of the data, of the signal-
     plus-background and of the background-only pseudo-experiments: CLs+b = P(q >= q_obs | mu),
     CLb = P(q >= q_obs | 0) (ties within 1e-9 counted), the expected ones the Phi(k) quantiles of CLs
     over the background-only pseudo-experiments, each at its own q. Returns an array of 6; the
-    observed CLs is NaN where fewer than :data:`MIN_TAIL` background-only pseudo-experiments reach
-    the data's q (unresolved, see the module docstring)."""
+    observed CLs is NaN where fewer than ``min_tail_b`` background-only pseudo-experiments reach the
+    data's q (unresolved, see the module docstring; 0, the default, never)."""
     sb, b = np.sort(q_sb), np.sort(q_b)
     q = np.append(q_obs, q_b) - 1e-9
     tail_sb = sb.size - np.searchsorted(sb, q, side="left")
     tail_b = b.size - np.searchsorted(b, q, side="left")
     cls = np.where(tail_b > 0, tail_sb / np.maximum(tail_b, 1) * (b.size / sb.size), 1.0)
-    observed = cls[0] if tail_b[0] >= min(MIN_TAIL, b.size) else np.nan
+    observed = cls[0] if tail_b[0] >= min(min_tail_b, b.size) else np.nan
     return np.concatenate([[observed], np.quantile(cls[1:], ndtr(np.array(BANDS, dtype=float)), method="inverted_cdf")])
 
 
-def _observed_or_asymptotic(limit, reference, n_toys):
-    """The observed limit of the pseudo-experiments, or, where the observed CLs became unresolved
-    before falling to alpha (NaN), the asymptotic ``reference``'s, and the method that gave it."""
-    method = f"CLs, pseudo-experiments ({n_toys} per hypothesis)"
+def _observed_or_asymptotic(limit, reference):
+    """The observed limit of the pseudo-experiments and no note, or, where they do not resolve it
+    (NaN), the asymptotic ``reference``'s and :data:`OBSERVED_ASYMPTOTIC_NOTE`."""
     if np.isfinite(limit):
-        return float(limit), method
-    return float(reference.observed), (method + f"; observed: asymptotic (the data beyond all but {MIN_TAIL - 1} or "
-                                                 "fewer of the background-only pseudo-experiments)")
+        return float(limit), ""
+    return float(reference.observed), OBSERVED_ASYMPTOTIC_NOTE
 
 
 def _span(reference):
@@ -312,7 +329,7 @@ def toy_upper_limit(model, counts, *, aux=None, cl: float = 0.95, n_toys: int = 
     if counts.shape != (fits.n_bins,):
         raise ParameterError(f"counts have shape {counts.shape}, but ({fits.n_bins},) is required")
     alpha = 1 - cl
-    toys = _Toys(fits, counts, aux, int(n_toys), seed)
+    toys = _Toys(fits, counts, aux, int(n_toys), seed, min_tail(alpha))
     if references is None:
         from .limits import upper_limit
 
@@ -326,8 +343,9 @@ def toy_upper_limit(model, counts, *, aux=None, cl: float = 0.95, n_toys: int = 
     grid, values = _on_grid(curves, [span], alpha, n_grid, prefetch=lambda grid: toys.evaluate_many(grid[0]))
     limits = [_crossing(grid[0], values[0, :, k], alpha) for k in range(values.shape[2])]
     expected = tuple(limits[1:]) if bands else (float("nan"),) * len(BANDS)
-    observed, method = _observed_or_asymptotic(limits[0], references, n_toys)
-    return LimitResult(observed=observed, expected=expected, cl=cl, method=method, mu_hat=float(toys.best[0, 0]))
+    observed, note = _observed_or_asymptotic(limits[0], references)
+    return LimitResult(observed=observed, expected=expected, cl=cl, note=note,
+                       method=f"CLs, pseudo-experiments ({n_toys} per hypothesis)", mu_hat=float(toys.best[0, 0]))
 
 
 def fast_toy_upper_limits(models, counts, *, cl: float = 0.95, aux=None, references=None, n_toys: int = 2000,
@@ -359,30 +377,32 @@ def fast_toy_upper_limits(models, counts, *, cl: float = 0.95, aux=None, referen
         # they only place the grid: their under-coverage notes do not concern these limits
         references = fast.fast_upper_limits(models, counts, cl=cl, aux=aux, method="asymptotic", warn=False)
     spans = np.array([_span(r) for r in references])
-    curves, mu_hat = _binned_cls_curves(models, counts, aux, n_toys, seed)
+    curves, mu_hat = _binned_cls_curves(models, counts, aux, n_toys, seed, min_tail(alpha))
     grid, values = _on_grid(curves, spans, alpha, n_grid)
     out = []
     for i in range(h):
         limits = [_crossing(grid[i], values[i, :, k], alpha) for k in range(values.shape[2])]
-        observed, method = _observed_or_asymptotic(limits[0], references[i], n_toys)
-        out.append(LimitResult(observed=observed, expected=tuple(limits[1:]), cl=cl, method=method,
-                               mu_hat=float(mu_hat[i])))
+        observed, note = _observed_or_asymptotic(limits[0], references[i])
+        out.append(LimitResult(observed=observed, expected=tuple(limits[1:]), cl=cl, note=note,
+                               method=f"CLs, pseudo-experiments ({n_toys} per hypothesis)", mu_hat=float(mu_hat[i])))
     return out
 
 
-def fast_toy_cls(models, counts, mu, *, aux=None, n_toys: int = 2000, seed: int = 0) -> np.ndarray:
+def fast_toy_cls(models, counts, mu, *, aux=None, n_toys: int = 2000, seed: int = 0,
+                 cl: float | None = None) -> np.ndarray:
     """CLs from pseudo-experiments of many :class:`~analysis_lib.stats.likelihood.BinnedModel` at one
     signal strength each, ``mu`` (h,): (h, 6), the observed CLs and the five expected ones (the
     construction of :func:`fast_toy_upper_limits`, whose limits are where these fall to alpha). A
     limit covers a true signal s exactly when CLs at s is above alpha, so coverage needs only this.
-    The observed CLs is NaN where the pseudo-experiments do not resolve it (:data:`MIN_TAIL`)."""
+    With ``cl``, the observed CLs is NaN where the pseudo-experiments do not resolve it near
+    alpha = 1 - cl (:func:`min_tail`): there the limit is the asymptotic one."""
     models = list(models)
     _check_toys(n_toys)
-    curves, _ = _binned_cls_curves(models, counts, aux, n_toys, seed)
+    curves, _ = _binned_cls_curves(models, counts, aux, n_toys, seed, 0 if cl is None else min_tail(1 - cl))
     return curves(np.broadcast_to(np.asarray(mu, dtype=float), (len(models),)).copy())
 
 
-def _binned_cls_curves(models, counts, aux, n_toys, seed):
+def _binned_cls_curves(models, counts, aux, n_toys, seed, min_tail_b: int = 0):
     """For many BinnedModels and their data, ``curves(mu (h,)) -> (h, 6)``: the observed and the five
     expected CLs from pseudo-experiments at each model's mu (the construction of the module
     docstring, with the closed-form fits of :mod:`analysis_lib.stats.fast`); and mu-hat of the data."""
@@ -434,7 +454,7 @@ def _binned_cls_curves(models, counts, aux, n_toys, seed):
     def curves(mu):
         """Observed and five expected CLs of every model at its mu (h,) -> (h, 6)."""
         q_obs, q_sb, q_b = q_values(mu)
-        return np.array([_cls_values(q_obs[i], q_sb[i], q_b[i]) for i in range(h)])
+        return np.array([_cls_values(q_obs[i], q_sb[i], q_b[i], min_tail_b) for i in range(h)])
 
     return curves, mu_hat
 
@@ -442,7 +462,8 @@ def _binned_cls_curves(models, counts, aux, n_toys, seed):
 def _on_grid(curves, spans, alpha, n_grid, prefetch=None):
     """CLs curves ``curves(mu (h,)) -> (h, c)`` of h hypotheses on geometric grids of ``n_grid`` signal
     strengths from 0.2 times the smallest to 2.5 times the largest of each row of ``spans`` (h, 2)
-    (asymptotic limits), extended upwards until every curve has fallen to ``alpha``; ``prefetch(grid
+    (asymptotic limits), extended upwards until every curve has fallen to ``alpha`` or is NaN there (an
+    unresolved observed CLs, whose limit is then not the pseudo-experiments'); ``prefetch(grid
     (h, n_grid))``, when given, is called first with the whole grid (to compute it in one batch)."""
     spans = np.asarray(spans, dtype=float)
     factors = np.geomspace(0.2, 2.5 * np.maximum(spans[:, 1] / np.maximum(spans[:, 0], 1e-300), 1.0), n_grid).T
@@ -463,11 +484,14 @@ def _on_grid(curves, spans, alpha, n_grid, prefetch=None):
 
 def _crossing(grid, values, alpha):
     """Where ``values`` on the increasing ``grid`` first fall to ``alpha`` (log-linear interpolation;
-    from CLs = 1 at mu = 0 when already below at the first point)."""
+    from CLs = 1 at mu = 0 when already below at the first point); NaN where no value falls to alpha
+    or the one before the first that does is NaN (unresolved: the crossing is not measured)."""
     below = np.flatnonzero(values <= alpha)
     if below.size == 0:
         return float("nan")
     j = below[0]
+    if j > 0 and not np.isfinite(values[j - 1]):
+        return float("nan")
     lo, f_lo = (0.0, 0.0) if j == 0 else (grid[j - 1], np.log(max(values[j - 1], 1e-300)))
     hi, f_hi = grid[j], np.log(max(values[j], 1e-300))
     if f_lo == f_hi:

@@ -335,3 +335,24 @@ def test_real_data_are_predicted_from_all_of_the_simulation(lambda_inputs, monke
     assert real.data_source == "ntuple" and not real.truth_predictions
     for cls, pred in real.predictions.items():
         assert pred.loose == pytest.approx(whole[cls].loose, rel=1e-9) and pred.tag == whole[cls].tag
+
+
+def test_the_composition_moves_the_sideband_against_the_window_as_derived(lambda_inputs):
+    """One normalisation fitted to the sideband, B Bbar off by (1 + d): the window's prediction is then
+    off by (f_sideband - f_window) d to first order (the derivation behind COMPOSITION_UNCERTAINTY),
+    checked on the chapter's own window and sideband predictions; the sideband carries that term."""
+    mass = 2.0
+    i0, i1 = channel.window_cells(lambda_inputs, mass)
+    parts = {r: {c: p.window(i0, i1, r)[0] for c, p in lambda_inputs.predictions.items()} for r in ("signal", "sideband")}
+    f_w = parts["signal"]["bb"] / sum(parts["signal"].values())
+    f_s = parts["sideband"]["bb"] / sum(parts["sideband"].values())
+    d = 1e-3
+    theta = (parts["sideband"]["continuum"] + (1 + d) * parts["sideband"]["bb"]) / sum(parts["sideband"].values())
+    true_window = parts["signal"]["continuum"] + (1 + d) * parts["signal"]["bb"]
+    shift = 1 - theta * sum(parts["signal"].values()) / true_window  # the sideband against the window
+    assert shift == pytest.approx(-(f_s - f_w) * d, rel=0.01)
+    # and the model's sideband uncertainty holds (f_s - f_w) times the composition's
+    sideband = channel.window(lambda_inputs, mass).controls[0]
+    composition = np.sqrt(channel.COMPOSITION_UNCERTAINTY**2 + sum(
+        p.common**2 + p.window(i0, i1, "signal")[1] ** 2 for p in lambda_inputs.predictions.values()))
+    assert sideband.uncertainty >= abs(f_s - f_w) * composition > 0
