@@ -930,33 +930,21 @@ def physics_table(points, alpha_d: float, epsilon: float, sqrt_s_gev: float):
 def conversion_mass_table(experiment, *, radii_mm=(30.0, 60.0, 100.0), fractions=(0.5, 0.2, 0.05),
                           energy_gev: float = 1.0):
     """The mass (MeV) a photon conversion shows when its two tracks are taken to come from the collision
-    point, as the pairing takes them: a photon of ``energy_gev`` at 90 degrees converting at each radius
-    (and at the vertex detector's outer radius) into a positron carrying each energy fraction, the
-    tracks' directions those at their closest approach to the beam (:mod:`analysis_lib.detector.helix`,
-    in ``experiment``'s field); by default at 3, 6 and 10 cm and the vertex detector's outer radius, for
-    a 1 GeV photon shared 50:50, 20:80 and 5:95. While both tracks are stiff the mass is about
-    c B r / sqrt(x (1 - x)) whatever the photon's energy (derived there); a softer track gives less. The
-    conversions this detector model does not simulate would give pairs of these masses."""
-    from ..core.constants import mass_gev
-    from ..detector.helix import field_tesla, helix_at_closest_approach
+    point, as the pairing takes them (:func:`analysis_lib.detector.helix.apparent_pair_mass_gev`, in
+    ``experiment``'s field): a photon of ``energy_gev`` (1 GeV by default) at 90 degrees converting at
+    each of ``radii_mm`` inside the vertex detector (3, 6 and 10 cm by default) and at its outer
+    radius, into a positron carrying each of ``fractions`` (50:50, 20:80 and 5:95 by default). While
+    both tracks are stiff the mass is about c B r / sqrt(x (1 - x)) whatever the photon's energy; a
+    softer track gives less. The conversions this detector model does not simulate would give pairs of
+    these masses."""
+    from ..detector.helix import apparent_pair_mass_gev, field_tesla
 
     field_t = field_tesla(experiment)
-    radii = sorted({*map(float, radii_mm), float(experiment.tracker.vertex_detector_radius_mm)})
-    m_e = mass_gev(11)
-    rows = []
-    for x in fractions:
-        row = {"positron's energy fraction": x}
-        for r in radii:
-            four = np.zeros(4)
-            for charge, share in ((1, x), (-1, 1 - x)):
-                e = share * energy_gev
-                p = np.sqrt(max(e**2 - m_e**2, 0.0))
-                _, _, phi0 = helix_at_closest_approach(np.array([r, 0.0, 0.0]), np.array([p, 0.0, 0.0]), charge,
-                                                       field_t)
-                four += [e, p * np.cos(phi0), p * np.sin(phi0), 0.0]
-            row[f"r = {r:g} mm"] = 1e3 * np.sqrt(max(four[0] ** 2 - four[1:] @ four[1:], 0.0))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    outer = float(experiment.tracker.vertex_detector_radius_mm)
+    radii = sorted({*(float(r) for r in radii_mm if float(r) < outer), outer})
+    return pd.DataFrame([{"positron's energy fraction": x,
+                          **{f"r = {r:g} mm": 1e3 * apparent_pair_mass_gev(r, x, energy_gev, field_t) for r in radii}}
+                         for x in fractions])
 
 
 def efficiency_table(inputs: DarkoniumInputs, part_index: int = 0):

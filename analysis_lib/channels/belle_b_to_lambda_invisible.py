@@ -431,9 +431,9 @@ def class_prediction(tables, *, folder, luminosity_pb: float, name: str) -> Clas
 
 def _halves(table, which: int | None) -> dict:
     """One half of a simulated sample's table (events alternately), weighted to stand for all of it;
-    ``which`` None: all of it."""
+    ``which`` None: all of it (a new dict of the same arrays)."""
     if which is None:
-        return table
+        return dict(table)
     keep = np.arange(len(table["weight"])) % 2 == which
     out = {k: v[keep] for k, v in table.items()}
     out["weight"] = 2.0 * out["weight"]
@@ -524,10 +524,10 @@ def _read(path, ds: Dataset, *, cache_dir):
     return read_table(path, make, cache_dir=cache_dir, key=(ds.branches, repr(ds.experiment.beams), nominal))
 
 
-def _prediction_half(inputs) -> int | None:
+def _prediction_half(data_source: str) -> int | None:
     """The half of the simulation the prediction comes from: the first with pseudo-data (the second is
-    their truth), all of it (None) with real data."""
-    return 0 if inputs.data_source == "pseudo-data" else None
+    their truth), all of it (None) with real data (``data_source`` "ntuple")."""
+    return 0 if data_source == "pseudo-data" else None
 
 
 def _predictions(tables, specs, ds: Dataset, folder, which: int | None) -> dict:
@@ -572,7 +572,7 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
         off_paths = ntuple_paths(off_specs, off, seed=seed, config=config, progress=progress)
         off_tables = {s.name: _read(off_paths[s.name], off, cache_dir=work_dir(off, seed)) for s in off_specs}
     masses, centres, widths, per_unit, per_unit_side, eff, eff_side = _signal_grid(tables, specs, ds, window_sigma)
-    half = 0 if "data" not in paths else None
+    half = _prediction_half("ntuple" if "data" in paths else "pseudo-data")
     predictions = _predictions(tables, specs, ds, folder, half)
     off_predictions = _predictions(off_tables, off_specs, off, work_dir(off, seed), half) if off is not None else {}
     flows = {}
@@ -811,7 +811,7 @@ def closure_table(inputs: LambdaInputs) -> pd.DataFrame:
             w, n = 0.0, 0
             w2 = 0.0
             for name in names:
-                t = _halves(inputs.tables["on"][name], _prediction_half(inputs))
+                t = _halves(inputs.tables["on"][name], _prediction_half(inputs.data_source))
                 sel = _good_tag(t) & _tight_side(t, edges) & np.isfinite(t["p_star"])
                 w += float(t["weight"][sel].sum())
                 w2 += float((t["weight"][sel] ** 2).sum())
@@ -839,7 +839,8 @@ def expected_histograms(inputs: LambdaInputs, variable: str, *, truth: bool = Fa
     ROE tracks, as the factorisation). ``truth``: from the half of the simulation the pseudo-data are
     drawn from (pseudo-data only)."""
     edges, _, left_out = FIGURE_VARIABLES[variable]
-    which, predictions = (1, inputs.truth_predictions) if truth else (_prediction_half(inputs), inputs.predictions)
+    which, predictions = ((1, inputs.truth_predictions) if truth
+                          else (_prediction_half(inputs.data_source), inputs.predictions))
     out = {}
     for cls, pred in predictions.items():
         if variable == "p_star":

@@ -37,7 +37,7 @@ import numpy as np
 from ..core.errors import ParameterError
 from .experiments import per_experiment
 
-__all__ = ["C_GEV_PER_T_M", "SOLENOID_FIELD_TESLA", "field_tesla", "helix_at_closest_approach"]
+__all__ = ["C_GEV_PER_T_M", "SOLENOID_FIELD_TESLA", "apparent_pair_mass_gev", "field_tesla", "helix_at_closest_approach"]
 
 #: p_T [GeV] = C_GEV_PER_T_M x B [T] x R [m] for a unit charge (the speed of light / 1e9).
 C_GEV_PER_T_M = 0.299792458
@@ -51,9 +51,9 @@ def field_tesla(experiment) -> float:
     return per_experiment(SOLENOID_FIELD_TESLA, experiment, "solenoid field")
 
 
-def helix_at_closest_approach(vertex_mm, momentum_gev, charge, field: float):
+def helix_at_closest_approach(vertex_mm, momentum_gev, charge, field_tesla: float):
     """The helix of each particle made at ``vertex_mm`` (..., 3) with momentum ``momentum_gev``
-    (..., 3, lab) and ``charge`` (..., in units of e, +-1), in ``field`` tesla along +z, at its
+    (..., 3, lab) and ``charge`` (..., in units of e, +-1), in a field of ``field_tesla`` along +z, at its
     point of closest approach to the beam line (the geometry of the module docstring).
 
     Returns
@@ -65,15 +65,15 @@ def helix_at_closest_approach(vertex_mm, momentum_gev, charge, field: float):
     vertex = np.asarray(vertex_mm, dtype=float)
     p = np.asarray(momentum_gev, dtype=float)
     q = np.sign(np.asarray(charge, dtype=float))
-    if not (np.isfinite(field) and field > 0):
-        raise ParameterError(f"field={field!r} T must be a finite number > 0")
+    if not (np.isfinite(field_tesla) and field_tesla > 0):
+        raise ParameterError(f"field_tesla={field_tesla!r} must be a finite number > 0")
     if np.any(np.abs(np.asarray(charge, dtype=float)) != 1):
         raise ParameterError(f"charge={charge!r}: helix_at_closest_approach takes particles of charge +1 or -1")
     x, y, z = np.moveaxis(vertex, -1, 0)
     px, py, pz = np.moveaxis(p, -1, 0)
     pt = np.maximum(np.hypot(px, py), 1e-12)
     ux, uy = px / pt, py / pt
-    radius = pt / (C_GEV_PER_T_M * field) * 1e3  # mm
+    radius = pt / (C_GEV_PER_T_M * field_tesla) * 1e3  # mm
     cx, cy = x + q * radius * uy, y - q * radius * ux  # C = P - q R (-u_y, u_x)
     c_norm = np.hypot(cx, cy)
     centred = c_norm < 1e-9 * np.maximum(radius, 1.0)  # a circle about the beam line: every point is closest
@@ -89,3 +89,22 @@ def helix_at_closest_approach(vertex_mm, momentum_gev, charge, field: float):
     arc = radius * alpha / (-q)
     z0 = z - arc * pz / pt
     return d0, z0, phi0
+
+
+def apparent_pair_mass_gev(radius_mm, positron_fraction, photon_energy_gev, field_tesla: float):
+    """The mass a photon conversion shows when its two tracks are paired as if they came from the
+    collision point (with their momenta at their closest approach to the beam): a photon of
+    ``photon_energy_gev`` at 90 degrees converting at ``radius_mm`` into a positron carrying
+    ``positron_fraction`` of its energy and an electron, both along the photon, in ``field_tesla``.
+    About c B r / sqrt(x (1 - x)) while both tracks are stiff (the module docstring)."""
+    from ..core.constants import mass_gev
+
+    m_e = mass_gev(11)
+    r = float(radius_mm)
+    total = np.zeros(4)
+    for charge, share in ((1, float(positron_fraction)), (-1, 1 - float(positron_fraction))):
+        energy = share * float(photon_energy_gev)
+        p = np.sqrt(max(energy**2 - m_e**2, 0.0))
+        _, _, phi0 = helix_at_closest_approach(np.array([r, 0.0, 0.0]), np.array([p, 0.0, 0.0]), charge, field_tesla)
+        total += [energy, p * np.cos(phi0), p * np.sin(phi0), 0.0]
+    return float(np.sqrt(max(total[0] ** 2 - total[1:] @ total[1:], 0.0)))

@@ -47,10 +47,11 @@ __all__ = [
 PAIR_PRODUCTION_FACTOR = 7.0 / 9.0
 
 
-def conversion_probability(thickness_x0, sin_theta=1.0):
+def conversion_probability(thickness_x0, *, sin_theta=1.0):
     """Probability that a photon converts in a cylindrical layer ``thickness_x0`` radiation lengths
-    thick at normal incidence, crossed at polar angle theta (path t / sin theta): 1 - exp(-7 t / 9
-    sin theta). High-energy limit (see the module docstring).
+    thick at normal incidence, crossed at polar angle theta (``sin_theta``, 1 by default: normal
+    incidence; path t / sin theta): 1 - exp(-7 t / 9 sin theta). High-energy limit (see the module
+    docstring).
 
     Examples
     --------
@@ -93,11 +94,12 @@ def _check_lepton(lepton_pdgid):
     return mass_gev(abs(int(lepton_pdgid)))
 
 
-def internal_conversion_density(mass, lepton_pdgid: int = 11):
-    """dP/dm (per GeV) of a lepton pair of mass ``mass`` (GeV) in place of a real photon (Kroll-Wada,
-    see the module docstring); 0 below the pair threshold."""
+def internal_conversion_density(mass_gev, *, lepton_pdgid: int = 11):
+    """dP/dm (per GeV) of a lepton pair of mass ``mass_gev`` in place of a real photon (Kroll-Wada, see
+    the module docstring), the pair e+e- (``lepton_pdgid`` 11, the default) or mu+mu- (13); 0 below
+    the pair threshold."""
     m_l = _check_lepton(lepton_pdgid)
-    m = np.asarray(mass, dtype=float)
+    m = np.asarray(mass_gev, dtype=float)
     r = np.where(m > 2 * m_l, (m_l / np.maximum(m, 1e-300)) ** 2, 0.25)
     value = 2 * ALPHA_EM / (3 * np.pi * np.maximum(m, 1e-300)) * (1 + 2 * r) * np.sqrt(np.clip(1 - 4 * r, 0, None))
     return scalar_or_array(np.where(m > 2 * m_l, value, 0.0))
@@ -114,10 +116,10 @@ def _primitive(mass, m_l):
     return ALPHA_EM / (3 * np.pi) * (y**3 / 3 - 2 * y + log_term)
 
 
-def internal_conversion_probability(mass_min, mass_max, lepton_pdgid: int = 11):
-    """Probability that a photon is replaced by a lepton pair with mass between ``mass_min`` and
-    ``mass_max`` (GeV), the integral of :func:`internal_conversion_density` (closed form, see
-    :func:`_primitive`).
+def internal_conversion_probability(mass_min_gev, mass_max_gev, *, lepton_pdgid: int = 11):
+    """Probability that a photon is replaced by a lepton pair (e+e- by default, see
+    :func:`internal_conversion_density`) with mass between ``mass_min_gev`` and ``mass_max_gev``, the
+    integral of :func:`internal_conversion_density` (closed form, see :func:`_primitive`).
 
     Examples
     --------
@@ -125,20 +127,21 @@ def internal_conversion_probability(mass_min, mass_max, lepton_pdgid: int = 11):
     0.00606
     """
     m_l = _check_lepton(lepton_pdgid)
-    low, high = np.asarray(mass_min, dtype=float), np.asarray(mass_max, dtype=float)
+    low, high = np.asarray(mass_min_gev, dtype=float), np.asarray(mass_max_gev, dtype=float)
     if np.any(~np.isfinite(low)) or np.any(~np.isfinite(high)) or np.any(high < low) or np.any(low < 0):
-        raise ParameterError(f"mass range {mass_min!r}-{mass_max!r} GeV must be finite, >= 0 and ordered")
+        raise ParameterError(f"mass range {mass_min_gev!r}-{mass_max_gev!r} GeV must be finite, >= 0 and ordered")
     return scalar_or_array(_primitive(high, m_l) - _primitive(low, m_l))
 
 
-def sample_internal_conversion_mass(rng, n: int, mass_min: float, mass_max: float, lepton_pdgid: int = 11):
-    """``n`` pair masses (GeV) between ``mass_min`` and ``mass_max`` from
-    :func:`internal_conversion_density`, by inverting its closed-form integral on a logarithmic grid."""
+def sample_internal_conversion_mass(rng, n: int, mass_min_gev: float, mass_max_gev: float, *, lepton_pdgid: int = 11):
+    """``n`` pair masses (GeV) between ``mass_min_gev`` and ``mass_max_gev`` from
+    :func:`internal_conversion_density` (e+e- by default), by inverting its closed-form integral on a
+    logarithmic grid."""
     m_l = _check_lepton(lepton_pdgid)
-    low = max(float(mass_min), 2 * m_l * (1 + 1e-12))
-    if not (np.isfinite(low) and np.isfinite(mass_max) and mass_max > low):
-        raise ParameterError(f"mass range {mass_min!r}-{mass_max!r} GeV is empty above the pair threshold "
+    low = max(float(mass_min_gev), 2 * m_l * (1 + 1e-12))
+    if not (np.isfinite(low) and np.isfinite(mass_max_gev) and mass_max_gev > low):
+        raise ParameterError(f"mass range {mass_min_gev!r}-{mass_max_gev!r} GeV is empty above the pair threshold "
                              f"{2 * m_l:.4g} GeV")
-    grid = np.geomspace(low, float(mass_max), 4001)
+    grid = np.geomspace(low, float(mass_max_gev), 4001)
     cdf = _primitive(grid, m_l) - _primitive(low, m_l)
     return np.interp(rng.random(n) * cdf[-1], cdf, grid)

@@ -91,12 +91,13 @@ def shape_coverage(background: float, signals, *, cl: float = 0.95, n_toys: int 
     data sets each (seeded); ``method`` "asymptotic" or "toys" (the limit of every pseudo-data set
     from ``toys_per_limit`` pseudo-experiments of its own). A limit covers s exactly when CLs at s is
     above 1 - cl, so with toys only CLs at s is computed
-    (:func:`analysis_lib.stats.toys.fast_toy_cls`), not the limit (where the pseudo-experiments do not
-    resolve CLs near 1 - cl, the asymptotic limit, as the limit itself). Every pseudo-data set's
+    (:func:`analysis_lib.stats.toys.fast_toy_cls`), not the limit, except where the pseudo-experiments
+    do not resolve CLs at s near 1 - cl: there the limit itself decides (usually the asymptotic one,
+    see :mod:`analysis_lib.stats.toys`). Every pseudo-data set's
     pseudo-experiments use the same random numbers (the batch evaluator's design), so their
     Monte-Carlo error is common to the sets and not in the binomial error returned; it shrinks as
     ``toys_per_limit`` grows (``method="auto"`` uses :data:`~analysis_lib.stats.limits.AUTO_TOYS`)."""
-    from .toys import fast_toy_cls
+    from .toys import fast_toy_cls, fast_toy_upper_limits
 
     model = shape_model(background)
     signals = np.asarray(signals, dtype=float)
@@ -109,10 +110,11 @@ def shape_coverage(background: float, signals, *, cl: float = 0.95, n_toys: int 
         elif method == "toys":  # every pseudo-data set's CLs at s from its own pseudo-experiments, in one batch
             cls = fast_toy_cls([model] * n_toys, list(counts), s, n_toys=toys_per_limit, seed=seed + 1, cl=cl)[:, 0]
             covered = cls > 1 - cl
-            unresolved = np.flatnonzero(~np.isfinite(cls))  # there the limit is the asymptotic one
+            unresolved = np.flatnonzero(~np.isfinite(cls))  # there: the limit itself, as the limit decides
             if unresolved.size:
-                asymptotic = _asymptotic([model] * unresolved.size, list(counts[unresolved]), cl)
-                covered[unresolved] = np.array([r.observed for r in asymptotic]) >= s
+                limits = fast_toy_upper_limits([model] * unresolved.size, list(counts[unresolved]), cl=cl,
+                                               n_toys=toys_per_limit, seed=seed + 1)
+                covered[unresolved] = np.array([r.observed for r in limits]) >= s
         else:
             raise ValueError(f"method={method!r}: use 'asymptotic' or 'toys'")
         coverage[i] = np.mean(covered)

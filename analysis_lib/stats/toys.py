@@ -14,15 +14,18 @@ Vitells, arXiv:1007.1727). At a signal strength mu:
 4. CLs+b = P(q >= q_obs | mu), CLb = P(q >= q_obs | 0) and CLs = CLs+b / CLb.
 
 With a deficit, q~ of the data and of every background-only pseudo-experiment grow together with mu
-(those with a larger mu-hat stay at 0), so CLb is about the p-value of the deficit at every mu. Where
-few background-only pseudo-experiments reach the data's q, CLs = CLs+b / CLb near alpha rests on a
-handful of signal-plus-background ones: with fixed random numbers it can fall from about 1 to 0 within
-one step of mu, and its crossing of alpha land orders of magnitude under the expected band. An
+(those with a larger mu-hat stay at 0), so CLb stays near the p-value of the deficit as mu grows (it
+drifts somewhat, so near the threshold below a curve can be unresolved at some mu and resolved at
+others). Where few background-only pseudo-experiments reach the data's q, CLs = CLs+b / CLb near
+alpha rests on a handful of signal-plus-background ones: with fixed random numbers it can fall from
+about 1 to 0 within one step of mu, and its crossing of alpha lands orders of magnitude under the
+expected band. An
 observed CLs is therefore used only where CLb holds enough of them that CLs = alpha would leave
 :data:`MIN_TAIL_AT_ALPHA` signal-plus-background ones beyond the data (:func:`min_tail`: 30 at 90% CL,
-60 at 95%, so deficits beyond about 2 standard deviations with 2000 pseudo-experiments); where the
-crossing of alpha is not between two such values, the observed limit is the asymptotic one, and the
-result's note says so (:data:`OBSERVED_ASYMPTOTIC_NOTE`).
+60 at 95%, so deficits beyond about 2 standard deviations with 2000 pseudo-experiments, and nearly
+every deficit with the fewest pseudo-experiments allowed, 100); where the crossing of alpha is not
+between two such values, the observed limit is the asymptotic one, and the result's note says so
+(:data:`~analysis_lib.stats.limits.OBSERVED_ASYMPTOTIC_NOTE`; logged, and counted per scan).
 
 The expected limits come from the background-only pseudo-experiments: the band k is where the
 Phi(k) quantile of CLs over them (CLs evaluated at each one's q) equals alpha, as pyhf's expected
@@ -38,6 +41,8 @@ profile of :mod:`analysis_lib.stats.fast`, a HistFactory model and a peak on a s
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from scipy.special import ndtr, ndtri, pdtr
 
@@ -46,7 +51,10 @@ from .histfactory import HistFactoryModel
 from .limits import BANDS, OBSERVED_ASYMPTOTIC_NOTE, LimitResult
 from .newton import minimize
 
-__all__ = ["fast_toy_cls", "fast_toy_upper_limits", "poisson_quantile", "toy_upper_limit"]
+__all__ = ["MIN_TAIL_AT_ALPHA", "fast_toy_cls", "fast_toy_upper_limits", "min_tail", "poisson_quantile",
+           "toy_upper_limit"]
+
+log = logging.getLogger(__name__)
 
 
 class _NewtonFits:
@@ -236,6 +244,7 @@ def _observed_or_asymptotic(limit, reference):
     (NaN), the asymptotic ``reference``'s and :data:`OBSERVED_ASYMPTOTIC_NOTE`."""
     if np.isfinite(limit):
         return float(limit), ""
+    log.info(OBSERVED_ASYMPTOTIC_NOTE)
     return float(reference.observed), OBSERVED_ASYMPTOTIC_NOTE
 
 
@@ -340,8 +349,8 @@ def toy_upper_limit(model, counts, *, aux=None, cl: float = 0.95, n_toys: int = 
         observed, expected = toys.cls(float(mu[0]))
         return np.concatenate([[observed], expected])[None, :]
 
-    grid, values = _on_grid(curves, [span], alpha, n_grid, prefetch=lambda grid: toys.evaluate_many(grid[0]))
-    limits = [_crossing(grid[0], values[0, :, k], alpha) for k in range(values.shape[2])]
+    grid, values, ends = _on_grid(curves, [span], alpha, n_grid, prefetch=lambda grid: toys.evaluate_many(grid[0]))
+    limits = [_crossing(grid[0, : ends[0]], values[0, : ends[0], k], alpha) for k in range(values.shape[2])]
     expected = tuple(limits[1:]) if bands else (float("nan"),) * len(BANDS)
     observed, note = _observed_or_asymptotic(limits[0], references)
     return LimitResult(observed=observed, expected=expected, cl=cl, note=note,
@@ -378,10 +387,10 @@ def fast_toy_upper_limits(models, counts, *, cl: float = 0.95, aux=None, referen
         references = fast.fast_upper_limits(models, counts, cl=cl, aux=aux, method="asymptotic", warn=False)
     spans = np.array([_span(r) for r in references])
     curves, mu_hat = _binned_cls_curves(models, counts, aux, n_toys, seed, min_tail(alpha))
-    grid, values = _on_grid(curves, spans, alpha, n_grid)
+    grid, values, ends = _on_grid(curves, spans, alpha, n_grid)
     out = []
     for i in range(h):
-        limits = [_crossing(grid[i], values[i, :, k], alpha) for k in range(values.shape[2])]
+        limits = [_crossing(grid[i, : ends[i]], values[i, : ends[i], k], alpha) for k in range(values.shape[2])]
         observed, note = _observed_or_asymptotic(limits[0], references[i])
         out.append(LimitResult(observed=observed, expected=tuple(limits[1:]), cl=cl, note=note,
                                method=f"CLs, pseudo-experiments ({n_toys} per hypothesis)", mu_hat=float(mu_hat[i])))
@@ -394,8 +403,9 @@ def fast_toy_cls(models, counts, mu, *, aux=None, n_toys: int = 2000, seed: int 
     signal strength each, ``mu`` (h,): (h, 6), the observed CLs and the five expected ones (the
     construction of :func:`fast_toy_upper_limits`, whose limits are where these fall to alpha). A
     limit covers a true signal s exactly when CLs at s is above alpha, so coverage needs only this.
-    With ``cl``, the observed CLs is NaN where the pseudo-experiments do not resolve it near
-    alpha = 1 - cl (:func:`min_tail`): there the limit is the asymptotic one."""
+    With ``cl`` (None by default: every CLs as the pseudo-experiments give it), the observed CLs is NaN
+    where they do not resolve it near alpha = 1 - cl (:func:`min_tail`): the limit is then usually
+    the asymptotic one (:func:`analysis_lib.stats.coverage.shape_coverage` computes it there)."""
     models = list(models)
     _check_toys(n_toys)
     curves, _ = _binned_cls_curves(models, counts, aux, n_toys, seed, 0 if cl is None else min_tail(1 - cl))
@@ -464,7 +474,10 @@ def _on_grid(curves, spans, alpha, n_grid, prefetch=None):
     strengths from 0.2 times the smallest to 2.5 times the largest of each row of ``spans`` (h, 2)
     (asymptotic limits), extended upwards until every curve has fallen to ``alpha`` or is NaN there (an
     unresolved observed CLs, whose limit is then not the pseudo-experiments'); ``prefetch(grid
-    (h, n_grid))``, when given, is called first with the whole grid (to compute it in one batch)."""
+    (h, n_grid))``, when given, is called first with the whole grid (to compute it in one batch).
+    Returns the grid, the values and, per hypothesis, how many points of them are its own: up to where
+    its curves alone would have stopped the extension, so that a hypothesis's limits do not depend on
+    the others computed with it."""
     spans = np.asarray(spans, dtype=float)
     factors = np.geomspace(0.2, 2.5 * np.maximum(spans[:, 1] / np.maximum(spans[:, 0], 1e-300), 1.0), n_grid).T
     grid = factors * np.maximum(spans[:, :1], 1e-12)  # (h, n_grid)
@@ -479,7 +492,9 @@ def _on_grid(curves, spans, alpha, n_grid, prefetch=None):
         values = np.concatenate([values, curves(top)[:, None, :]], axis=1)
     else:
         raise RuntimeError("no upper limit found: CLs does not fall below alpha")
-    return grid, values
+    could_stop = ~np.any(values > alpha, axis=2)
+    could_stop[:, : n_grid - 1] = False
+    return grid, values, np.argmax(could_stop, axis=1) + 1
 
 
 def _crossing(grid, values, alpha):

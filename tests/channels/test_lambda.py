@@ -308,8 +308,6 @@ def test_real_data_are_predicted_from_all_of_the_simulation(lambda_inputs, monke
     """With data ntuples the prediction comes from all of the simulation, not from the half that
     pseudo-data leave it: its loose events are the two halves' mean, its shares measured on twice the
     events. Here a simulated background sample stands in for the data of each dataset."""
-    from dataclasses import replace
-
     ds, seed = lambda_inputs.dataset, lambda_inputs.seed
     specs = channel.sample_specs(ds, **SMALL_L)
     folder = channel.work_dir(ds, seed)
@@ -317,9 +315,11 @@ def test_real_data_are_predicted_from_all_of_the_simulation(lambda_inputs, monke
     whole = channel._predictions(lambda_inputs.tables["on"], specs, ds, folder, None)
     for cls, pred in whole.items():
         assert pred.loose == pytest.approx(0.5 * (halves[0][cls].loose + halves[1][cls].loose), rel=1e-9)
-        assert pred.tag[1] < max(halves[0][cls].tag[1], halves[1][cls].tag[1])
-    assert channel._prediction_half(lambda_inputs) == 0
-    assert channel._prediction_half(replace(lambda_inputs, data_source="ntuple")) is None
+        # twice the events: the relative uncertainty of a share about 1/sqrt(2) of a half's (the halves'
+        # passing events differ by their Poisson fluctuation, so within a generous margin)
+        half_mean = 0.5 * (halves[0][cls].tag[1] + halves[1][cls].tag[1])
+        assert 0.5 * half_mean < pred.tag[1] < 0.95 * half_mean
+    assert channel._prediction_half(lambda_inputs.data_source) == 0 and channel._prediction_half("ntuple") is None
 
     real_paths = channel.ntuple_paths
     off = ds.off_resonance_dataset()

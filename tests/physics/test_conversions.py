@@ -23,12 +23,12 @@ def test_a_photon_converts_after_nine_sevenths_of_a_radiation_length_on_average(
     assert conversion_probability(9 / 7) == pytest.approx(1 - np.exp(-1), rel=1e-12)
     # a thin layer: 7/9 of its thickness, and a slanted path is longer by 1/sin(theta)
     assert conversion_probability(1e-6) == pytest.approx(7e-6 / 9, rel=1e-5)
-    assert conversion_probability(0.01, 0.5) == pytest.approx(conversion_probability(0.02), rel=1e-12)
+    assert conversion_probability(0.01, sin_theta=0.5) == pytest.approx(conversion_probability(0.02), rel=1e-12)
     for bad in (-0.1, np.nan):
         with pytest.raises(ParameterError):
             conversion_probability(bad)
     with pytest.raises(ParameterError):
-        conversion_probability(0.01, 0.0)
+        conversion_probability(0.01, sin_theta=0.0)
 
 
 def test_the_energy_sharing_is_a_density_and_its_sampler_follows_it():
@@ -51,19 +51,19 @@ def test_the_energy_sharing_is_a_density_and_its_sampler_follows_it():
 def test_the_internal_conversion_probability_is_the_integral_of_its_density(lepton, low, high):
     threshold = 2 * mass_gev(lepton)
     start = max(low, threshold)
-    numeric, _ = quad(lambda m: internal_conversion_density(m, lepton), start, high, limit=400,
+    numeric, _ = quad(lambda m: internal_conversion_density(m, lepton_pdgid=lepton), start, high, limit=400,
                       points=[start * 1.001, start * 1.1, start * 2])
-    assert internal_conversion_probability(low, high, lepton) == pytest.approx(numeric, rel=1e-6)
+    assert internal_conversion_probability(low, high, lepton_pdgid=lepton) == pytest.approx(numeric, rel=1e-6)
 
 
 def test_far_above_threshold_the_pair_spectrum_is_two_alpha_over_three_pi_per_unit_log_mass():
     # m >> m_l: dP = (2 alpha / 3 pi) dm / m (the Kroll-Wada density without its threshold factors)
-    assert internal_conversion_probability(1.0, np.e, 11) == pytest.approx(2 * ALPHA_EM / (3 * np.pi), rel=1e-6)
-    assert internal_conversion_density(0.001, 11) == 0.0  # below 2 m_e
+    assert internal_conversion_probability(1.0, np.e) == pytest.approx(2 * ALPHA_EM / (3 * np.pi), rel=1e-6)
+    assert internal_conversion_density(0.001) == 0.0  # below 2 m_e
     with pytest.raises(ParameterError):
         internal_conversion_probability(0.1, 0.01)
     with pytest.raises(ParameterError):
-        internal_conversion_density(0.1, 211)
+        internal_conversion_density(0.1, lepton_pdgid=211)
 
 
 def test_the_pi0_dalitz_decay_against_its_measured_rate():

@@ -322,3 +322,36 @@ def test_a_deficit_beyond_the_pseudo_experiments_gives_the_asymptotic_observed_l
     _, mild = limits(24)
     assert mild.note == "" and mild.observed != limits(24)[0].observed
     assert summarise_notes([deficit, mild]) == (f"1 of 2 hypotheses: {OBSERVED_ASYMPTOTIC_NOTE}",)
+
+
+def test_an_observed_cls_counts_only_where_enough_background_only_pseudo_experiments_reach_the_data():
+    # 100 background-only pseudo-experiments with q = 0..99 and as many signal-plus-background ones:
+    # the data at q = 70 - 1e-9 leave 30 of them at or beyond (CLb = 0.30), at 71 only 29
+    from analysis_lib.stats.toys import _cls_values, _crossing, min_tail
+
+    q_b = np.arange(100.0)
+    q_sb = np.arange(100.0) + 50
+    resolved = _cls_values(70.0, q_sb, q_b, min_tail(0.1))
+    unresolved = _cls_values(71.0, q_sb, q_b, min_tail(0.1))
+    assert resolved[0] == pytest.approx(80 / 30) and np.isnan(unresolved[0])
+    assert _cls_values(71.0, q_sb, q_b)[0] == pytest.approx(79 / 29)  # no threshold by default
+    np.testing.assert_array_equal(resolved[1:], unresolved[1:])  # the expected ones never change
+    # a crossing next to an unresolved value is not measured; one between resolved values is
+    grid = np.array([1.0, 2.0, 3.0, 4.0])
+    assert np.isnan(_crossing(grid, np.array([1.0, np.nan, 0.05, 0.01]), 0.1))
+    assert _crossing(grid, np.array([np.nan, 0.5, 0.05, 0.01]), 0.1) == pytest.approx(
+        2 + np.log(0.1 / 0.5) / np.log(0.05 / 0.5))
+
+
+def test_the_notes_of_a_scan_count_the_asymptotic_observed_limits():
+    from analysis_lib.stats.limits import (OBSERVED_ASYMPTOTIC_NOTE, LimitResult, joined_notes,
+                                           small_background_note, summarise_notes)
+
+    small = small_background_note(0.5, 1.0, True, True)
+    results = [LimitResult(observed=1.0, expected=(1.0,) * 5, cl=0.9, background_core=0.5,
+                           note=joined_notes(small, OBSERVED_ASYMPTOTIC_NOTE)),
+               LimitResult(observed=1.0, expected=(1.0,) * 5, cl=0.9, background_core=0.5, note=small),
+               LimitResult(observed=1.0, expected=(1.0,) * 5, cl=0.9, note=OBSERVED_ASYMPTOTIC_NOTE)]
+    notes = summarise_notes(results)
+    assert notes[0].startswith("2 of 3 hypotheses: expected background 0.5-0.5")
+    assert notes[1] == f"2 of 3 hypotheses: {OBSERVED_ASYMPTOTIC_NOTE}" and len(notes) == 2
