@@ -71,7 +71,10 @@ from ..core.errors import EmptySelectionError, KinematicError, ParameterError
 from ..core.parameters import LUMINOSITY_SCAN, SEED, Parameter
 from ..detector.datasets import Dataset, dataset, dataset_parameter
 from ..io.ntuple import read_events, read_meta
+from ..detector.helix import field_tesla
+from ..detector.material import layers
 from ..physics import dark_photon, darkonium
+from ..reco.conversions import conversion_pairs
 from ..reco.pairing import pair_candidates, recoil_photon
 from ..reco.selection import cut_flow_table
 from ..simulation.darkonium import PAIR_CHANNELS, background_specs, generate_darkonium, skim
@@ -120,6 +123,10 @@ CHI2_MAX = 9.21
 RECOIL_MASS2_MAX = 1.5
 #: ... and the other photon candidates' energy below this (GeV).
 EXTRA_ENERGY_MAX = 0.2
+#: The conversion veto (:mod:`analysis_lib.reco.conversions`): an event is rejected where a pair of
+#: oppositely charged tracks meets beyond :func:`conversion_min_radius_mm` with a mass there (electron
+#: hypothesis) below this (GeV), half the chapter's lowest A' mass.
+CONVERSION_MASS_MAX_GEV = 0.01
 #: Share of each dataset's luminosity set apart to optimise the selection (the paper's 5%).
 OPTIMISATION_FRACTION = 0.05
 #: Relative uncertainty of the signal (luminosity, tracking of six tracks, identification).
@@ -227,7 +234,7 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, max_mc_events: int):
                              ctau_mm=CTAU_MM, sigma_pb=1.0),
             config={"process": "gamma Upsilon_D, Upsilon_D -> 3 A'", "darkonium_mass_gev": m_ups,
                     "dark_photon_mass_gev": m_a, "ctau_mm": list(CTAU_MM)},
-            n_events=n_signal_events, tracks=True, chunk=_signal_chunk(n_signal_events),
+            n_events=n_signal_events, tracks=True, chunk=_signal_chunk(n_signal_events), conversions=True,
         ))
     return specs + background_specs(beams, max_mc_events=max_mc_events, bb_per_pb=_bb_per_pb(ds))
 
@@ -264,12 +271,14 @@ def _event_table(path, *, experiment, branches):
     n = len(c)
     out = {"weight": np.asarray(events["weight"], float)[c.index]}
     if n == 0:
-        return out | {k: np.zeros(0) for k in ("mean", "mass6", "chi2", "recoil_mass2", "photon_ok", "extra_energy",
-                                                 "ctau_mm")}
+        return out | {k: np.zeros(0) for k in ("mean", "mass6", "chi2", "conversion", "recoil_mass2", "photon_ok",
+                                                 "extra_energy", "ctau_mm")}
     recoil = recoil_photon(c, events, experiment)
     p4 = c.tracks_p4
+    converted = conversion_pairs(events["track"][c.index], field_tesla(experiment)).candidates(
+        min_radius_mm=conversion_min_radius_mm(experiment), max_mass_gev=CONVERSION_MASS_MAX_GEV)
     return out | {
-        "mean": c.pairs.mean, "chi2": c.pairs.chi2,
+        "mean": c.pairs.mean, "chi2": c.pairs.chi2, "conversion": converted.astype(float),
         "mass6": np.sqrt(np.maximum(p4[:, 0] ** 2 - np.sum(p4[:, 1:] ** 2, axis=1), 0.0)),
         "recoil_mass2": recoil.mass2, "photon_ok": (~recoil.in_calorimeter | recoil.matched).astype(float),
         "extra_energy": recoil.extra_energy,
@@ -285,10 +294,17 @@ def _table(path, ds: Dataset, seed: int):
                       key=("darkonium table", repr(ds.experiment), ds.branches))
 
 
+def conversion_min_radius_mm(experiment) -> float:
+    """The conversion veto's smallest radius: half that of the innermost layer of material (the beam
+    pipe), whose conversions the meeting point of the pair (resolution of millimetres) places beyond it."""
+    return 0.5 * layers(experiment)[0].radius_mm
+
+
 def loose(t) -> np.ndarray:
-    """The loose selection of an event table: paired, chi^2 < :data:`LOOSE_CHI2_MAX`, on the maps."""
+    """The loose selection of an event table: paired, no pair of tracks a conversion candidate,
+    chi^2 < :data:`LOOSE_CHI2_MAX`, on the maps."""
     x = np.log10(np.maximum(t["mean"], 1e-12))
-    return ((t["chi2"] < LOOSE_CHI2_MAX) & (x >= LOG_MASS_EDGES[0]) & (x < LOG_MASS_EDGES[-1])
+    return ((t["chi2"] < LOOSE_CHI2_MAX) & ~t["conversion"].astype(bool) & (x >= LOG_MASS_EDGES[0]) & (x < LOG_MASS_EDGES[-1])
             & (t["mass6"] < MASS6_EDGES[-1]))
 
 

@@ -37,7 +37,8 @@ import numpy as np
 from ..core.errors import ParameterError
 from .experiments import per_experiment
 
-__all__ = ["C_GEV_PER_T_M", "SOLENOID_FIELD_TESLA", "apparent_pair_mass_gev", "field_tesla", "helix_at_closest_approach"]
+__all__ = ["C_GEV_PER_T_M", "SOLENOID_FIELD_TESLA", "apparent_pair_mass_gev", "field_tesla", "helix_at_closest_approach",
+           "momentum_at", "pair_vertex", "track_circle"]
 
 #: p_T [GeV] = C_GEV_PER_T_M x B [T] x R [m] for a unit charge (the speed of light / 1e9).
 C_GEV_PER_T_M = 0.299792458
@@ -108,3 +109,73 @@ def apparent_pair_mass_gev(radius_mm, positron_fraction, photon_energy_gev, fiel
         _, _, phi0 = helix_at_closest_approach(np.array([r, 0.0, 0.0]), np.array([p, 0.0, 0.0]), charge, field_tesla)
         total += [energy, p * np.cos(phi0), p * np.sin(phi0), 0.0]
     return float(np.sqrt(max(total[0] ** 2 - total[1:] @ total[1:], 0.0)))
+
+
+def track_circle(pt_gev, phi0, d0_mm, charge, field_tesla: float):
+    """The circle a track's helix projects onto the transverse plane, from its parameters at the point
+    of closest approach (the book's sign of d0): centre (x, y) and radius, in mm. The centre lies at
+    C = Q - q R n, Q = (d0 sin phi0, -d0 cos phi0), n = (-sin phi0, cos phi0) the left normal of the
+    direction there (the geometry of the module docstring)."""
+    if not (np.isfinite(field_tesla) and field_tesla > 0):
+        raise ParameterError(f"field_tesla={field_tesla!r} must be a finite number > 0")
+    q = np.sign(np.asarray(charge, dtype=float))
+    phi0, d0 = np.asarray(phi0, dtype=float), np.asarray(d0_mm, dtype=float)
+    radius = np.asarray(pt_gev, dtype=float) / (C_GEV_PER_T_M * field_tesla) * 1e3
+    cx = d0 * np.sin(phi0) + q * radius * np.sin(phi0)
+    cy = -d0 * np.cos(phi0) - q * radius * np.cos(phi0)
+    return cx, cy, radius
+
+
+def pair_vertex(circle_a, circle_b, charge_a, charge_b):
+    """Where two tracks' circles (:func:`track_circle`) meet in the transverse plane, and the angle
+    between the tracks' directions there (derived here).
+
+    Circles that cross meet at the crossing nearer the beam line (for two tracks of the collision, the
+    collision point); there the directions open by psi, cos psi = q_a q_b (R_a^2 + R_b^2 - D^2) /
+    (2 R_a R_b), D the distance of the centres (a track's direction at a point X is -q z x (X - C) / R).
+    Circles that do not cross (a photon's conversion, whose tracks leave their common point parallel
+    and curve apart, touches or misses by its measurement errors) meet halfway across their gap on the
+    line of the centres, where both directions are perpendicular to that line: psi = 0 there.
+
+    Returns
+    -------
+    (x, y, psi) : arrays
+        The meeting point in mm and the opening angle psi in [0, pi] (radians).
+    """
+    ax, ay, ra = (np.asarray(v, dtype=float) for v in circle_a)
+    bx, by, rb = (np.asarray(v, dtype=float) for v in circle_b)
+    dx, dy = bx - ax, by - ay
+    dist = np.maximum(np.hypot(dx, dy), 1e-12)
+    ex, ey = dx / dist, dy / dist
+    apart = dist >= ra + rb
+    nested = dist <= np.abs(ra - rb)
+    # crossing: a along the centres' line from A, h across it
+    a = (dist**2 + ra**2 - rb**2) / (2 * dist)
+    h = np.sqrt(np.maximum(ra**2 - a**2, 0.0))
+    first = (ax + a * ex - h * ey, ay + a * ey + h * ex)
+    second = (ax + a * ex + h * ey, ay + a * ey - h * ex)
+    nearer = np.hypot(*first) <= np.hypot(*second)
+    cross_x, cross_y = np.where(nearer, first[0], second[0]), np.where(nearer, first[1], second[1])
+    # apart: the middle of the gap between the circles, on the centres' line
+    gap = ra + (dist - ra - rb) / 2
+    # nested: the middle between the inner circle's far side and the outer circle, on the line from
+    # the larger's centre through the smaller's
+    sign = np.where(ra >= rb, 1.0, -1.0)  # the direction from the larger's centre to the smaller's is sign e
+    big_x, big_y, big_r = np.where(ra >= rb, ax, bx), np.where(ra >= rb, ay, by), np.maximum(ra, rb)
+    reach = (big_r + dist + np.minimum(ra, rb)) / 2
+    x = np.where(apart, ax + gap * ex, np.where(nested, big_x + sign * reach * ex, cross_x))
+    y = np.where(apart, ay + gap * ey, np.where(nested, big_y + sign * reach * ey, cross_y))
+    cos_psi = np.sign(charge_a) * np.sign(charge_b) * (ra**2 + rb**2 - dist**2) / (2 * ra * rb)
+    psi = np.where(apart | nested, 0.0, np.arccos(np.clip(cos_psi, -1.0, 1.0)))
+    return x, y, psi
+
+
+def momentum_at(x_mm, y_mm, circle, charge, pt_gev):
+    """The transverse momentum (px, py) in GeV of a track on ``circle`` (:func:`track_circle`) at the
+    point of it nearest (x, y): p_T along -q z x (X - C) / R."""
+    cx, cy, _ = (np.asarray(v, dtype=float) for v in circle)
+    rx, ry = np.asarray(x_mm, dtype=float) - cx, np.asarray(y_mm, dtype=float) - cy
+    norm = np.maximum(np.hypot(rx, ry), 1e-12)
+    q = np.sign(np.asarray(charge, dtype=float))
+    # -q z x r = -q (-r_y, r_x)
+    return np.asarray(pt_gev) * q * ry / norm, -np.asarray(pt_gev) * q * rx / norm

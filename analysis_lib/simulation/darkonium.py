@@ -20,6 +20,7 @@ The physics is :mod:`analysis_lib.physics.darkonium` (rates) and :mod:`analysis_
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import awkward as ak
@@ -280,9 +281,10 @@ def background_specs(beams: Beams, *, max_mc_events: int, bb_per_pb: float = 0.0
     (:func:`generate_isr_six_pions`; Pythia's continuum has no initial-state radiation). ``max_mc_events``
     simulated events in all: 70% to the continuum and B Bbar, 15% to tau pairs, 15% to the six pions; and on
     the peak of the Upsilon(3S) or (2S) (:func:`upsilon_on_peak`) its decays (Pythia, normalised to BaBar's
-    counted events, :data:`UPSILON_VISIBLE_PB`), 10% more. Not modelled: other multi-hadron final states with
-    a hard initial-state photon, and four-lepton QED processes with photon conversions (the chapter states
-    their absence where it draws its backgrounds)."""
+    counted events, :data:`UPSILON_VISIBLE_PB`), 10% more. Every sample's photons convert in the
+    material in front of the tracker (``conversions``). Not modelled: other multi-hadron final states with
+    a hard initial-state photon, and four-lepton QED processes (the chapter states their absence where
+    it draws its backgrounds)."""
     if not (isinstance(max_mc_events, int | np.integer) and max_mc_events >= 10_000):
         raise ParameterError(f"max_mc_events={max_mc_events!r} must be an integer >= 10000")
     sqrt_s = beams.sqrt_s_gev
@@ -313,4 +315,5 @@ def background_specs(beams: Beams, *, max_mc_events: int, bb_per_pb: float = 0.0
         config={"process": "gamma_ISR 3(pi+ pi-), BaBar's measured cross section, six-body phase space"},
         n_events=int(0.15 * max_mc_events), tracks=True, chunk=100_000,
     ))
-    return specs
+    # a photon of any of them can convert in the material and add a pair of tracks
+    return [replace(spec, conversions=True) for spec in specs]

@@ -64,6 +64,7 @@ from ..core import timing
 from ..core.errors import ParameterError
 from ..detector.datasets import Dataset, generated_dir
 from ..detector.experiments import Experiment
+from ..detector.material import layers
 from ..io.ntuple import Ntuple, read_events, read_meta, write_events
 from .response import reconstruct
 from .tagging import tag_model
@@ -138,6 +139,10 @@ class SampleSpec:
     hadronic_tag : bool
         Emulate the experiment's hadronic B tag in every event (:mod:`~analysis_lib.simulation.tagging`),
         each event weighted by the probability of a tag (False by default). Not for pseudo-data pools.
+    conversions : bool
+        Convert the photons in the material in front of the tracker and give the tracks as helices
+        (:func:`~analysis_lib.simulation.response.reconstruct`; False by default): for searches whose
+        pairs of tracks a conversion imitates.
     """
 
     name: str
@@ -155,6 +160,7 @@ class SampleSpec:
     weighted: bool = False
     generation: str | None = None
     hadronic_tag: bool = False
+    conversions: bool = False
 
     def cross_section_pb(self) -> float:
         """The cross section in pb (:attr:`sigma_pb`, evaluated if it is a callable)."""
@@ -231,6 +237,8 @@ class SampleRequest:
         }
         if spec.hadronic_tag:
             fields["hadronic_tag"] = repr(tag_model(self.experiment))
+        if spec.conversions:
+            fields["conversions"] = repr(layers(self.experiment))
         if self.siblings:
             fields["generation"] = [spec.generation, [s.name for s in self.siblings]]
         return json.dumps(fields, sort_keys=True)
@@ -495,7 +503,7 @@ def _simulate(specs, experiment, rngs, n, weight, config, *, generate, generatio
                 generated, experiment, rng, weight=weight,
                 force_beam_background=spec.force_beam_background, force_track_loss=spec.force_track_loss,
                 photon_branch=spec.photon_branch, tracks=spec.tracks,
-                hadronic_tag=tag_model(experiment) if spec.hadronic_tag else None,
+                hadronic_tag=tag_model(experiment) if spec.hadronic_tag else None, conversions=spec.conversions,
             )
             # events outside the sample's branch of a photon efficiency weigh 0: not written
             part.append(events[config.skim(events) & (ak.to_numpy(events["weight"]) > 0)])

@@ -23,12 +23,23 @@ The steps, in order, for every generated event:
    with the tracker's impact-parameter resolution). Charged particles made beyond the tracker's
    largest production radius (a Lambda or K_S decaying in the outer drift chamber) leave no track.
 
+On request (``conversions``, for the samples of searches whose pairs of tracks a conversion can
+imitate), before step 1 the photons cross the material in front of the tracker
+(:mod:`analysis_lib.detector.material`) and convert there (:func:`convert_photons`); the tracks of
+such a sample are then helices in the solenoid, quoted at their point of closest approach to the beam
+(:func:`analysis_lib.detector.helix.helix_at_closest_approach`: the azimuth ``phi`` of the momentum
+there, d0 and z0), so that the two tracks of a conversion open as the reconstruction sees them. The
+tracks of the other samples keep the straight lines (their displaced tracks, a Lambda's or a K_S's,
+are vertexed as straight lines by :mod:`analysis_lib.reco.v0`).
+
 The output is an awkward array, one record per event, with photon candidates sorted by energy.
 Events may list different particles (``GeneratedEvents.pdgid`` of shape (n, k), padded with 0):
 neutral hadrons and neutrinos leave nothing in this model.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import awkward as ak
 import numpy as np
@@ -38,11 +49,14 @@ from ..core.constants import mass_gev
 from ..core.errors import ParameterError
 from ..core.kinematics import direction_from_angles
 from ..detector.experiments import Experiment
+from ..detector.helix import field_tesla, helix_at_closest_approach
+from ..detector.material import crossings, layers
 from ..io.ntuple import ORIGIN
+from ..physics.conversions import conversion_probability, sample_energy_fraction
 from .generators import GeneratedEvents
 from .tagging import emulate
 
-__all__ = ["calorimeter_impact", "condition_photon_efficiency", "impact_parameters", "reconstruct"]
+__all__ = ["calorimeter_impact", "condition_photon_efficiency", "convert_photons", "impact_parameters", "reconstruct"]
 
 
 def calorimeter_impact(vertex_mm, direction, experiment: Experiment):
@@ -228,9 +242,70 @@ def condition_photon_efficiency(candidate, deposit, pdgid, energy, branch, rng, 
     return np.where(has, 1 - all_missed, 1.0)
 
 
+def convert_photons(events: GeneratedEvents, material, rng) -> GeneratedEvents:
+    """The events with their photons converted in ``material`` (a sequence of
+    :class:`~analysis_lib.detector.material.Layer`, innermost first), drawing from ``rng``.
+
+    A photon crossing layers of t_1, t_2, ... radiation lengths on its line (:func:`~analysis_lib.detector.material.crossings`)
+    converts in layer i with probability (1 - P_1) ... (1 - P_(i-1)) P_i, P = 1 - exp(-7 t / 9)
+    (:func:`~analysis_lib.physics.conversions.conversion_probability`). A converted photon becomes an
+    electron, in its column, and a positron, in a column added to the event, both made at the
+    crossing point along the photon's direction (their opening, about m_e / E, and the recoil of the
+    nucleus are neglected) with momenta x p and (1 - x) p, x the positron's share
+    (:func:`~analysis_lib.physics.conversions.sample_energy_fraction`), and the photon's origin and
+    side; momentum is conserved, the energy to m_e^2 / p. The number of conversions of each event is
+    added to its truth as ``n_conversions``.
+    """
+    n, k = events.p4.shape[:2]
+    pdgid = np.broadcast_to(events.pdgid, (n, k))
+    p4 = events.p4
+    momentum = np.linalg.norm(p4[..., 1:], axis=-1)
+    photon = (pdgid == 22) & (momentum > 2 * mass_gev(11))
+    direction = p4[..., 1:] / np.maximum(momentum, 1e-12)[..., None]
+    rows, cols = np.nonzero(photon)
+    points, thickness = crossings(events.vertex_mm[rows, cols], direction[rows, cols], material)
+    # the probability of having converted by each layer, and the layer of a conversion
+    converted_by = -np.expm1(np.cumsum(np.log1p(-conversion_probability(thickness)), axis=-1))
+    draw = rng.random(len(rows))
+    layer = (draw[:, None] >= converted_by).sum(axis=-1)
+    hit = layer < len(material)
+    rows, cols, layer = rows[hit], cols[hit], layer[hit]
+    where = points[hit, layer]
+    x = sample_energy_fraction(rng, len(rows))
+    conversions = np.zeros(n, dtype=np.int64)
+    np.add.at(conversions, rows, 1)
+    extra = int(conversions.max()) if n else 0
+    rank = np.zeros(len(rows), dtype=np.int64)
+    if len(rows):
+        order = np.lexsort((cols, rows))
+        first = np.searchsorted(rows[order], rows[order], side="left")
+        rank[order] = np.arange(len(rows)) - first
+
+    def widen(a, fill=0):  # a: (n, k, ...)
+        out = np.full((n, k + extra) + np.shape(a)[2:], fill, dtype=np.asarray(a).dtype)
+        out[:, :k] = a
+        return out
+
+    new_p4, new_vertex = widen(p4, 0.0), widen(events.vertex_mm, 0.0)
+    new_pdgid, new_origin = widen(pdgid), widen(np.broadcast_to(events.origin, (n, k)), -1)
+    new_side = widen(np.broadcast_to(events.side, (n, k)), -1) if events.side is not None else None
+    photon_p = p4[rows, cols, 1:]
+    m_e = mass_gev(11)
+    for share, column, code in ((1 - x, cols, 11), (x, k + rank, -11)):
+        p = share[:, None] * photon_p
+        new_p4[rows, column] = np.column_stack([np.sqrt((p * p).sum(axis=1) + m_e**2), p])
+        new_vertex[rows, column] = where
+        new_pdgid[rows, column] = code
+        new_origin[rows, column] = new_origin[rows, cols]
+        if new_side is not None:
+            new_side[rows, column] = new_side[rows, cols]
+    return replace(events, p4=new_p4, vertex_mm=new_vertex, pdgid=new_pdgid, origin=new_origin, side=new_side,
+                   truth={**events.truth, "n_conversions": conversions})
+
+
 def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=1.0, force_beam_background=False,
                 force_track_loss=False, photon_branch: tuple[str, float] | None = None, tracks=False,
-                hadronic_tag=None):
+                hadronic_tag=None, conversions=False):
     """Apply the detector model to generated events.
 
     Parameters
@@ -263,6 +338,10 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         Emulate a hadronic tag (:mod:`analysis_lib.simulation.tagging`) in every event, the event
         weighted by the probability of one; the events need their particles' ``side`` (and, for
         B Bbar events, the B mesons' momenta and decays).
+    conversions : bool
+        Convert the photons in the material in front of the tracker (:func:`convert_photons`, drawing
+        from a child stream of ``rng`` spawned before the others) and give the tracks as helices
+        (the module docstring; False by default).
 
     Returns
     -------
@@ -276,6 +355,8 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         ``px``, ``py``, ``pz``: the tag B's centre-of-mass momentum in GeV, and ``mc_correct``) and
         the flag ``in_tag`` of each photon candidate and track (used by the tag).
     """
+    if conversions:
+        events = convert_photons(events, layers(experiment), rng.spawn(1)[0])
     n, k = events.p4.shape[:2]
     cal, trk = experiment.calorimeter, experiment.tracker
     p4 = events.p4
@@ -378,7 +459,7 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     out.update({f"mc_{name}": np.asarray(values) for name, values in events.truth.items()})
     if tracks:
         out["track"] = _tracks(rng, track_rng, experiment, has_track, momentum, theta_true, direction, pdgid,
-                               events.origin, events.vertex_mm)
+                               events.origin, events.vertex_mm, helices=conversions)
         if tag is not None:
             in_tag = np.broadcast_to(side == tag["side"][:, None], (n, k))
             out["track"] = ak.with_field(out["track"], ak.unflatten(in_tag[has_track], has_track.sum(axis=1)), "in_tag")
@@ -421,9 +502,11 @@ def impact_parameters(vertex_mm, direction):
     return d0, z + t * uz
 
 
-def _tracks(rng, extra, experiment, has_track, momentum, theta, direction, pdgid, origin, vertex_mm):
+def _tracks(rng, extra, experiment, has_track, momentum, theta, direction, pdgid, origin, vertex_mm, *, helices=False):
     """The reconstructed tracks (step 7 of the module docstring), ordered as the particles; the proton
-    identification and impact parameters draw from ``extra``."""
+    identification and impact parameters draw from ``extra``. With ``helices``, the azimuth, d0 and
+    z0 of each track at its point of closest approach to the beam in the solenoid; without, those
+    of straight lines."""
     n, k = has_track.shape
     sin_theta = np.sin(theta)
     pt = momentum * sin_theta
@@ -436,7 +519,13 @@ def _tracks(rng, extra, experiment, has_track, momentum, theta, direction, pdgid
     muon = rng.random((n, k)) < experiment.pid.muon_probability(np.abs(pdgid), p_measured, theta)
     charge = (np.select(species, list(_CHARGE.values()), 0) * np.sign(pdgid)).astype(np.int8)
     proton = extra.random((n, k)) < experiment.pid.proton_probability(np.abs(pdgid), p_measured)
-    d0, z0 = impact_parameters(vertex_mm, direction)
+    phi = np.arctan2(direction[..., 1], direction[..., 0])
+    if helices:
+        unit = np.where(charge == 0, 1, charge)
+        d0, z0, phi = helix_at_closest_approach(vertex_mm, momentum[..., None] * direction, unit,
+                                                field_tesla(experiment))
+    else:
+        d0, z0 = impact_parameters(vertex_mm, direction)
     sigma_d0, sigma_z0 = experiment.tracker.impact_resolution_mm(momentum, beta, theta,
                                                                  np.hypot(vertex_mm[..., 0], vertex_mm[..., 1]))
     d0 = d0 + extra.normal(size=(n, k)) * sigma_d0
@@ -450,7 +539,7 @@ def _tracks(rng, extra, experiment, has_track, momentum, theta, direction, pdgid
     return ak.zip({
         "p": jagged(p_measured),
         "theta": jagged(theta),
-        "phi": jagged(np.arctan2(direction[..., 1], direction[..., 0])),
+        "phi": jagged(phi),
         "charge": jagged(charge),
         "kaon_id": jagged(kaon),
         "muon_id": jagged(muon),

@@ -225,3 +225,69 @@ def test_electron_identification_rates():
                           BABAR, np.random.default_rng(16), tracks=True)
     assert ak.sum(outside.n_tracks) > 1000 and not np.any(np.asarray(ak.flatten(outside.track.electron_id)))
     np.testing.assert_array_equal(np.asarray(pid.electron_probability(11, [0.4, 1.0, 5.0])), [0.0, 0.90, 0.0])
+
+
+def _one_photon(n, energy_gev, cos_theta, rng):
+    """Events of one photon from the collision point (and a pion, untouched by conversions)."""
+    from analysis_lib.simulation.generators import GeneratedEvents
+
+    phi = rng.uniform(0, 2 * np.pi, n)
+    s = np.sqrt(1 - cos_theta**2)
+    p4 = np.zeros((n, 2, 4))
+    p4[:, 0] = np.column_stack([np.full(n, energy_gev), energy_gev * s * np.cos(phi), energy_gev * s * np.sin(phi),
+                                np.full(n, energy_gev * cos_theta)])
+    p4[:, 1] = [0.5, 0.3, 0.0, 0.3]
+    return GeneratedEvents(p4=p4, vertex_mm=np.zeros((n, 2, 3)), pdgid=np.array([22, 211]), origin=np.array([1, 2]),
+                           sigma_pb=1.0)
+
+
+def test_photons_convert_layer_by_layer_as_the_radiation_lengths_say():
+    from analysis_lib.detector.material import Layer
+    from analysis_lib.simulation.response import convert_photons
+
+    material = (Layer("pipe", 25.0, 500.0, 0.01), Layer("silicon", 40.0, 500.0, 0.03))
+    rng = np.random.default_rng(3)
+    n = 400_000
+    events = _one_photon(n, 2.0, 0.5, rng)  # sin(theta) = 0.866
+    out = convert_photons(events, material, rng)
+    converted = out.truth["n_conversions"] == 1
+    radius = np.hypot(out.vertex_mm[:, 0, 0], out.vertex_mm[:, 0, 1])
+    # by hand: P1 = 1 - exp(-7/9 0.01/0.866) = 0.008941, then (1 - P1)(1 - exp(-7/9 0.03/0.866)) = 0.026425
+    p1, p2 = 0.008941, 0.026425
+    for share, expected in ((np.mean(converted & np.isclose(radius, 25.0)), p1), (np.mean(converted & np.isclose(radius, 40.0)), p2)):
+        assert share == pytest.approx(expected, abs=4 * np.sqrt(expected / n))
+    # an electron in the photon's place and a positron in a new column, sharing its momentum exactly
+    assert out.pdgid.shape == (n, 3)
+    assert set(out.pdgid[converted, 0]) == {11} and set(out.pdgid[converted, 2]) == {-11}
+    assert set(out.pdgid[~converted, 0]) == {22} and set(out.pdgid[~converted, 2]) == {0}
+    assert out.p4[converted, :, 1:].sum(axis=1) == pytest.approx(events.p4[converted, :, 1:].sum(axis=1), abs=1e-12)
+    share = out.p4[converted, 2, 3] / events.p4[converted, 0, 3]
+    assert share.mean() == pytest.approx(0.5, abs=0.01)  # the energy-fraction density is symmetric about 1/2
+    assert (out.origin[converted, 2] == 1).all() and (out.origin[~converted, 2] == -1).all()
+    assert (out.vertex_mm[converted, 2] == out.vertex_mm[converted, 0]).all()
+
+
+def test_a_conversion_gives_two_helices_that_open_as_paired_from_the_collision_point():
+    from analysis_lib.detector.helix import apparent_pair_mass_gev
+    from analysis_lib.detector.material import layers
+
+    rng = np.random.default_rng(5)
+    events = _one_photon(100_000, 1.0, 0.0, rng)
+    out = reconstruct(events, BELLE2, rng, tracks=True, conversions=True)
+    three = ak.to_numpy(ak.num(out.track)) == 3
+    assert 0.005 < three.mean() < 0.05  # the photon converted and both of its tracks were found
+    track = out.track[three]
+    electrons = track[np.abs(track.mc_pdgid) == 11]
+    p, theta, phi = (ak.to_numpy(electrons[f]).reshape(-1, 2) for f in ("p", "theta", "phi"))
+    momenta = np.stack([p * np.sin(theta) * np.cos(phi), p * np.sin(theta) * np.sin(phi), p * np.cos(theta)], axis=-1)
+    energy = np.sqrt((momenta**2).sum(-1) + 0.000511**2).sum(-1)
+    total = momenta.sum(axis=1)
+    mass = np.sqrt(np.maximum(energy**2 - (total**2).sum(-1), 0))
+    # the innermost layer's conversions show about c B r / sqrt(x (1 - x)) from the collision point: at least
+    # the value of an even split, 2 c B r (tracks' momentum smearing aside)
+    r0 = layers(BELLE2)[0].radius_mm
+    even = apparent_pair_mass_gev(r0, 0.5, 1.0, 1.5)
+    assert np.median(mass) > 0.9 * even
+    # without conversions the same events keep their photon
+    plain = reconstruct(events, BELLE2, np.random.default_rng(5), tracks=True)
+    assert (ak.to_numpy(ak.num(plain.track)) == 1).mean() > 0.95

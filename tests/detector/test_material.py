@@ -1,0 +1,54 @@
+"""The material model: where lines from the collision cross its cylinders and how much they traverse."""
+
+import numpy as np
+import pytest
+
+from analysis_lib.core.errors import ParameterError
+from analysis_lib.detector.experiments import experiment
+from analysis_lib.detector.material import MATERIAL, Layer, crossings, layers
+
+PIPE = Layer("pipe", 25.0, 100.0, 0.01)
+SILICON = Layer("silicon", 40.0, 150.0, 0.005)
+
+
+def test_a_line_from_the_beam_line_traverses_the_thickness_over_sin_theta():
+    theta = np.radians([90.0, 60.0, 30.0])
+    direction = np.column_stack([np.sin(theta), np.zeros(3), np.cos(theta)])
+    points, thickness = crossings(np.zeros((3, 3)), direction, (PIPE, SILICON))
+    # by hand: t / sin(theta) = 0.01, 0.011547, 0.02 for the pipe; z = R cot(theta)
+    assert thickness[:, 0] == pytest.approx([0.01, 0.01 / np.sin(np.pi / 3), 0.02])
+    assert np.hypot(points[:, 0, 0], points[:, 0, 1]) == pytest.approx([25.0] * 3)
+    assert points[:, 0, 2] == pytest.approx(25.0 / np.tan(theta))
+    # at 30 degrees the line leaves the silicon's 150 mm half length (z = 69 mm: inside) ...
+    assert thickness[2, 1] == pytest.approx(0.005 / 0.5)
+    # ... and at 10 degrees the pipe's (z = 142 mm > 100 mm)
+    t10 = np.radians(10.0)
+    _, shallow = crossings(np.zeros(3), np.array([np.sin(t10), 0.0, np.cos(t10)]), (PIPE, SILICON))
+    assert shallow.tolist() == [0.0, 0.0]
+
+
+def test_a_line_made_outside_a_layer_does_not_cross_it_and_an_oblique_one_traverses_more():
+    _, outside = crossings(np.array([30.0, 0.0, 0.0]), np.array([1.0, 0.0, 0.0]), (PIPE, SILICON))
+    assert outside.tolist() == [0.0, pytest.approx(0.005)]
+    # made at x = 30 mm moving along y: crosses the silicon (R = 40) where sin psi = sqrt(40^2 - 30^2) / 40
+    _, oblique = crossings(np.array([30.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]), (SILICON,))
+    assert oblique[0] == pytest.approx(0.005 / (np.sqrt(40**2 - 30**2) / 40))
+    _, along = crossings(np.zeros(3), np.array([0.0, 0.0, 1.0]), (PIPE,))
+    assert along.tolist() == [0.0]
+
+
+def test_every_experiment_has_ordered_layers_of_plausible_thickness():
+    for name in ("babar", "belle", "belle2"):
+        material = layers(experiment(name))
+        radii = [layer.radius_mm for layer in material]
+        assert radii == sorted(radii) and len(radii) >= 3
+        total = sum(layer.x_over_x0 for layer in material)
+        assert 0.01 < total < 0.1  # a few per cent of a radiation length before the drift chamber
+    assert set(MATERIAL) == {"babar", "belle", "belle2"}
+
+
+def test_a_bad_layer_is_refused():
+    with pytest.raises(ParameterError, match="x_over_x0"):
+        Layer("bad", 10.0, 100.0, float("nan"))
+    with pytest.raises(ParameterError, match="radius_mm"):
+        Layer("bad", -1.0, 100.0, 0.01)

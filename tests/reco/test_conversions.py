@@ -1,0 +1,70 @@
+"""Conversion candidates among tracks: a photon's pair made in the material against pairs from the
+collision point and decays in flight, on tracks built from the helix at closest approach."""
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from analysis_lib.core.errors import NtupleError
+from analysis_lib.detector.helix import helix_at_closest_approach, momentum_at, pair_vertex, track_circle
+from analysis_lib.reco.conversions import conversion_pairs
+
+FIELD = 1.5
+
+
+def _track(vertex, p, q):
+    d0, _, phi0 = helix_at_closest_approach(np.asarray(vertex, float), np.asarray(p, float), q, FIELD)
+    p = np.asarray(p, float)
+    return {"p": float(np.linalg.norm(p)), "theta": float(np.arccos(p[2] / np.linalg.norm(p))), "phi": float(phi0),
+            "charge": q, "d0": float(d0)}
+
+
+def _pair(vertex, opening, energy=1.0, share=0.4, azimuth=0.3):
+    """A positive and a negative track made at ``vertex`` opening by ``opening`` in the transverse plane."""
+    out = []
+    for q, f, sign in ((1, share, 1), (-1, 1 - share, -1)):
+        phi = azimuth + sign * opening / 2
+        out.append(_track(vertex, f * energy * np.array([np.cos(phi), np.sin(phi), 0.2]), q))
+    return out
+
+
+def test_two_circles_meet_where_their_tracks_were_made_with_their_opening():
+    for vertex, opening in (([0.0, 0.0, 0.0], 0.04), ([20.0 * np.cos(0.3), 20.0 * np.sin(0.3), 0.0], 0.04),
+                            ([30.0 * np.cos(0.3), 30.0 * np.sin(0.3), 0.0], 0.0)):
+        a, b = _pair(vertex, opening)
+        circles = [track_circle(t["p"] * np.sin(t["theta"]), t["phi"], t["d0"], t["charge"], FIELD) for t in (a, b)]
+        x, y, psi = pair_vertex(circles[0], circles[1], 1, -1)
+        # (tangent circles, of a conversion, meet where a square root of a small difference is taken)
+        assert (float(x), float(y)) == pytest.approx(tuple(vertex[:2]), abs=1e-6 if opening else 1e-3)
+        assert float(psi) == pytest.approx(opening, abs=1e-6)
+        # the momentum there is the one the track was made with
+        pt = a["p"] * np.sin(a["theta"])
+        px, py = momentum_at(x, y, circles[0], 1, pt)
+        assert np.arctan2(py, px) == pytest.approx(0.3 + opening / 2, abs=1e-6)
+
+
+def test_conversions_are_found_and_prompt_or_displaced_pairs_kept():
+    conversion = _pair([30.0 * np.cos(0.3), 30.0 * np.sin(0.3), 0.0], 0.0)
+    prompt = _pair([0.0, 0.0, 0.0], 0.04, azimuth=2.0)
+    displaced = _pair([30.0 * np.cos(-1.0), 30.0 * np.sin(-1.0), 0.0], 0.04, azimuth=-1.0)
+    tracks = ak.Array([conversion + prompt, prompt, displaced, prompt + displaced])
+    pairs = conversion_pairs(tracks, FIELD)
+    assert pairs.counts.tolist() == [4, 1, 1, 4]
+    found = pairs.candidates(min_radius_mm=10.0, max_mass_gev=0.01)
+    assert found.tolist() == [True, False, False, False]
+    # at the point they meet, each pair shows the mass of the momenta it was made with: parallel for the
+    # conversion (about 2 m_e), 40 mrad apart for the others
+    def made(opening):
+        p = [np.array([f * np.cos(0.3 + s * opening / 2), f * np.sin(0.3 + s * opening / 2), 0.2 * f])
+             for f, s in ((0.4, 1), (0.6, -1))]
+        energy = sum(np.sqrt(v @ v + 0.000511**2) for v in p)
+        return np.sqrt(energy**2 - (p[0] + p[1]) @ (p[0] + p[1]))
+
+    assert pairs.mass_gev[0] == pytest.approx(made(0.0), rel=1e-3) and made(0.0) < 1.1e-3
+    assert pairs.mass_gev[4] == pytest.approx(made(0.04), rel=1e-4)
+    assert pairs.radius_mm[[0, 4, 5]] == pytest.approx([30.0, 0.0, 30.0], abs=1e-3)
+
+
+def test_tracks_without_their_helix_are_refused():
+    with pytest.raises(NtupleError, match="track_d0"):
+        conversion_pairs(ak.Array([[{"p": 1.0, "theta": 1.0, "phi": 0.0, "charge": 1}]]), FIELD)
