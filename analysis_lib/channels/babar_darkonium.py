@@ -323,10 +323,14 @@ def photon_like(t) -> np.ndarray:
 
 
 def _flow(t, generated: float):
-    """The cut flow of one table: weighted events produced, paired with six tracks, loose, tight."""
+    """The cut flow of one table: weighted events produced, paired with six tracks, without a conversion
+    candidate, loose, tight."""
     w = t["weight"]
     steps = [("produced", "sigma x luminosity", generated),
              ("six tracks", "six tracks of zero charge, paired (skim and pairing)", float(w.sum())),
+             ("conversion veto", "no pair meeting beyond half the beam pipe's radius with m < "
+                                 f"{1e3 * CONVERSION_MASS_MAX_GEV:g} MeV there",
+              float(w[~t["conversion"].astype(bool)].sum()) if len(w) else 0.0),
              ("loose", f"chi^2 < {LOOSE_CHI2_MAX:g}", float(w[loose(t)].sum())),
              ("tight", f"chi^2 < {CHI2_MAX:g}, photon, |M_recoil^2| < {RECOIL_MASS2_MAX:g} GeV^2, extra E < "
                        f"{EXTRA_ENERGY_MAX:g} GeV", float(w[tight(t)].sum()))]
@@ -560,9 +564,10 @@ def _events_in_cells(counts, rng):
 #: threshold, up to 1 GeV, above.
 CLOSURE_BANDS_GEV = ((0.015, 0.28), (0.28, 1.0), (1.0, 3.5))
 #: The background groups whose tight shares are measured apart: events with a hard initial-state photon
-#: and nothing else (their recoil is the photon) and the others (continuum, B Bbar, tau pairs: their
-#: recoil holds what escaped). Sample name -> group.
-ISR_SAMPLES = ("bkg_isr_6pi",)
+#: and nothing else (their recoil is the photon), with them the three converted photons of e+e- -> 3 gamma
+#: (nothing escapes), and the others (continuum, B Bbar, tau pairs: their recoil holds what escaped).
+#: Sample name -> group.
+ISR_SAMPLES = ("bkg_isr_6pi", "bkg_3gamma_conversions")
 
 
 def background_group(sample_name: str) -> str:

@@ -29,11 +29,10 @@ from ..analysis import peak_search
 from ..analysis.histograms import mass_squared_axis
 from ..analysis.peak_search import PeakSearch
 from ..analysis.results import LimitScan, read_results
-from ..core.cache import content_key, shared_result
 from ..core.constants import mass_gev
 from ..core.kinematics import direction_from_angles, invariant_mass2
 from ..core.parameters import LUMINOSITY_SCAN, SEED, Parameter, mass_range
-from ..detector.datasets import Dataset, dataset, dataset_parameter, generated_dir
+from ..detector.datasets import Dataset, dataset, dataset_parameter
 from ..detector.frames import Frame
 from ..physics.alp import alp_width_gamma_gamma_gev, coupling_from_cross_section, sigma_ee_to_gamma_alp_pb
 from ..physics.qed import sigma_gamma_gamma_pb
@@ -45,8 +44,9 @@ from ..simulation.generators import (
     generate_three_photons,
     lab_polar_range,
     radiative_bhabha_sampler,
-    three_photon_sampler,
+    three_photon_sigma_pb,
 )
+from ..simulation.phase_space import stored_cross_section_pb
 from ..simulation.production import SampleSpec
 from .base import Overview, PeakSearchChannel, register
 
@@ -119,13 +119,6 @@ PARAMETERS = (
 # samples
 
 
-def _cross_section_pb(sampler):
-    """A cross section inside generator cuts from 2 million weighted events of ``sampler`` (fixed
-    seed): statistical precision 0.1-0.3% for the samplers of this channel."""
-    rng = np.random.default_rng(20070713)
-    return float(np.mean([sampler.sample(rng, 500_000)[1].mean() for _ in range(4)]))
-
-
 #: Generator cuts of e+e- -> e+e- gamma in the c.m. frame: both leptons where the tracker could see
 #: them (lab 17-150 degrees is 22-157 degrees in the c.m. frame; 2.5 degrees margin for the tilt of
 #: the crossing angle); the lab requirement itself is added from the detector model.
@@ -135,24 +128,10 @@ _RADIATIVE_BHABHA_CM_CUTS = {
 }
 
 
-def _stored_cross_section_pb(name, key_parts, sampler):
-    """A cross section of :func:`_cross_section_pb`, computed once per setting and code and kept in
-    ``<generated>/cross_sections/`` (every kernel and worker of a build needs it)."""
-    key = content_key(name, repr(key_parts))
-    return shared_result(generated_dir() / "cross_sections", name, key, partial(_cross_section_pb, sampler()))
-
-
-@cache
-def _three_photon_sigma_pb(beams):
-    """sigma(e+e- -> 3 gamma) inside the generator cuts, computed once per beams."""
-    return _stored_cross_section_pb("three_photons", (beams, GEN_E_MIN_CM_GEV, GEN_COS_MAX_CM), lambda: (
-        three_photon_sampler(beams.sqrt_s_gev, GEN_E_MIN_CM_GEV, GEN_COS_MAX_CM)))
-
-
 @cache
 def _radiative_bhabha_sigma_pb(beams, lepton_lab_theta_deg):
     """sigma(e+e- -> e+e- gamma) inside the generator cuts, computed once per beams and lab range."""
-    return _stored_cross_section_pb(
+    return stored_cross_section_pb(
         "radiative_bhabha", (beams, _RADIATIVE_BHABHA_CM_CUTS, lepton_lab_theta_deg), lambda: radiative_bhabha_sampler(
             beams.sqrt_s_gev, **_RADIATIVE_BHABHA_CM_CUTS, lepton_accept=lab_polar_range(beams, *lepton_lab_theta_deg)))
 
@@ -177,7 +156,7 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, signal_masses_gev=SIGNAL_
             generate=partial(generate_gamma_resonance, beams=beams, mass_gev=m, sigma_pb=sigma),
             config={"process": "gamma a", "mass_gev": m, "g_ref": G_REF_PER_GEV}, n_events=n_signal_events,
         ))
-    sigma_3g = _three_photon_sigma_pb(beams)
+    sigma_3g = three_photon_sigma_pb(beams, GEN_E_MIN_CM_GEV, GEN_COS_MAX_CM)
     specs.append(SampleSpec(
         name="bkg_3gamma", label="γγγ", kind="background", sigma_pb=sigma_3g,
         generate=partial(generate_three_photons, beams=beams, e_min_gev=GEN_E_MIN_CM_GEV, cos_max=GEN_COS_MAX_CM),

@@ -37,10 +37,11 @@ from . import b_decays, pythia
 from .b_decays import DecayLengths, two_body_decay
 from .decays import ORTHO_POSITRONIUM_WEIGHT_MAX, n_body_decay, ortho_positronium_weight, three_body_decay
 from .dimuon import BACKGROUND_SIGMA_PB, generate_lepton_pairs
-from .generators import GeneratedEvents
+from .generators import GeneratedEvents, generate_three_photons, three_photon_sigma_pb
 from .production import SampleSpec
 
-__all__ = ["MATRIX_ELEMENTS", "PAIR_CHANNELS", "SIX_PION_MASS_GEV", "UPSILON_VISIBLE_PB", "background_specs",
+__all__ = ["MATRIX_ELEMENTS", "PAIR_CHANNELS", "SIX_PION_MASS_GEV", "THREE_PHOTON_COS_MAX_CM",
+           "THREE_PHOTON_E_MIN_CM_GEV", "UPSILON_VISIBLE_PB", "background_specs",
            "generate_darkonium", "generate_isr_six_pions", "generate_upsilon_decays", "isr_cos_max",
            "isr_photon_cos_theta", "lifetime_weights", "sigma_isr_six_pions_pb", "sigma_six_tracks_pb", "skim",
            "upsilon_on_peak"]
@@ -240,6 +241,12 @@ def generate_isr_six_pions(rng, n, *, beams: Beams) -> GeneratedEvents:
                            cuts={"six_pion_mass_gev": list(SIX_PION_MASS_GEV)}, truth={"six_pion_mass_gev": mass})
 
 
+#: e+e- -> 3 gamma with every photon converting (:func:`background_specs`): the photons' centre-of-mass
+#: energies above this (GeV; both tracks of a conversion need p_T > 0.1 GeV) ...
+THREE_PHOTON_E_MIN_CM_GEV = 0.2
+#: ... and |cos theta*| below this (the trackers' polar acceptance with a margin for the boost).
+THREE_PHOTON_COS_MAX_CM = 0.95
+
 #: Visible cross sections (pb) of the narrow Upsilon resonances in BaBar's data on their peaks: the
 #: Upsilon(3S) and Upsilon(2S) events BaBar counted (122 million in 27.96 fb^-1; 98.6 million in 13.56 fb^-1:
 #: B. Fulsom for BaBar, ICHEP 2010, "Recent quarkonium results from BaBar") over their luminosities (the
@@ -282,9 +289,12 @@ def background_specs(beams: Beams, *, max_mc_events: int, bb_per_pb: float = 0.0
     simulated events in all: 70% to the continuum and B Bbar, 15% to tau pairs, 15% to the six pions; and on
     the peak of the Upsilon(3S) or (2S) (:func:`upsilon_on_peak`) its decays (Pythia, normalised to BaBar's
     counted events, :data:`UPSILON_VISIBLE_PB`), 10% more. Every sample's photons convert in the
-    material in front of the tracker (``conversions``). Not modelled: other multi-hadron final states with
-    a hard initial-state photon, and four-lepton QED processes (the chapter states their absence where
-    it draws its backgrounds)."""
+    material in front of the tracker (``conversions``). And e+e- -> 3 gamma (tree level,
+    :func:`~analysis_lib.simulation.generators.generate_three_photons`) with every photon converting
+    (``force_conversions``: each event weighted by the probability, about 4% per photon at BaBar), 5%
+    more events: a QED source of three light e+e- pairs. Not modelled: other multi-hadron final states
+    with a hard initial-state photon, four-lepton QED processes, and internal conversions (a virtual
+    photon's own pair; the chapter states their absence where it draws its backgrounds)."""
     if not (isinstance(max_mc_events, int | np.integer) and max_mc_events >= 10_000):
         raise ParameterError(f"max_mc_events={max_mc_events!r} must be an integer >= 10000")
     sqrt_s = beams.sqrt_s_gev
@@ -316,4 +326,14 @@ def background_specs(beams: Beams, *, max_mc_events: int, bb_per_pb: float = 0.0
         n_events=int(0.15 * max_mc_events), tracks=True, chunk=100_000,
     ))
     # a photon of any of them can convert in the material and add a pair of tracks
-    return [replace(spec, conversions=True) for spec in specs]
+    specs = [replace(spec, conversions=True) for spec in specs]
+    specs.append(SampleSpec(
+        name="bkg_3gamma_conversions", label="γγγ, three conversions", kind="background",
+        sigma_pb=partial(three_photon_sigma_pb, beams, THREE_PHOTON_E_MIN_CM_GEV, THREE_PHOTON_COS_MAX_CM),
+        generate=partial(generate_three_photons, beams=beams, e_min_gev=THREE_PHOTON_E_MIN_CM_GEV,
+                         cos_max=THREE_PHOTON_COS_MAX_CM),
+        config={"process": "e+e- -> 3 gamma (tree level), every photon converting", "e_min_cm_gev": THREE_PHOTON_E_MIN_CM_GEV,
+                "cos_max_cm": THREE_PHOTON_COS_MAX_CM},
+        n_events=int(0.05 * max_mc_events), tracks=True, chunk=100_000, weighted=True, force_conversions=True,
+    ))
+    return specs

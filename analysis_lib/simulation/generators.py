@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cache, partial
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from .phase_space import (
     PoleDirections,
     Uniform,
     sample_events,
+    stored_cross_section_pb,
 )
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "generate_three_photons",
     "hemispheres",
     "lab_polar_range",
+    "three_photon_sigma_pb",
     "particles_to_lab",
     "radiative_bhabha_sampler",
     "three_photon_sampler",
@@ -289,6 +292,14 @@ def three_photon_sampler(sqrt_s, e_min_gev, cos_max):
         return matrix_element_squared_three_photons(p_minus, p_plus, k[:, 0], k[:, 1], k[:, 2])
 
     return MultichannelSampler(sqrt_s, channels, me2, accept, symmetry=1 / 6)
+
+
+@cache
+def three_photon_sigma_pb(beams: Beams, e_min_gev: float, cos_max: float) -> float:
+    """sigma(e+e- -> 3 gamma) inside the cuts of :func:`three_photon_sampler` (pb), computed once per
+    setting (:func:`~analysis_lib.simulation.phase_space.stored_cross_section_pb`)."""
+    return stored_cross_section_pb("three_photons", (beams, e_min_gev, cos_max),
+                                   partial(three_photon_sampler, beams.sqrt_s_gev, e_min_gev, cos_max))
 
 
 def generate_three_photons(rng, n, *, beams: Beams, e_min_gev: float, cos_max: float, pilot: int = 200_000,

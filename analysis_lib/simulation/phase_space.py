@@ -20,11 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.cache import content_key, shared_result
 from ..core.constants import GEV2_TO_PB
 from ..core.kinematics import direction_from_angles
+from ..detector.datasets import generated_dir
 
 __all__ = [
-    "AroundAxis", "Channel", "PoleDirections", "LogUniform", "MultichannelSampler", "PeakedDirections", "Uniform", "unweight",
+    "AroundAxis", "Channel", "PoleDirections", "LogUniform", "MultichannelSampler", "PeakedDirections", "Uniform",
+    "cross_section_pb", "stored_cross_section_pb", "unweight",
 ]
 
 log = logging.getLogger(__name__)
@@ -306,3 +309,18 @@ def sample_events(sampler, rng, n, *, weighted: bool, pilot: int = 200_000, quan
     if weighted:
         return partially_unweight(sampler, rng, n, quantile=0.9, pilot=pilot, name=name)
     return (*unweight(sampler, rng, n, pilot=pilot, quantile=quantile, name=name), None)
+
+
+def cross_section_pb(sampler) -> float:
+    """A cross section inside a sampler's cuts from 2 million of its weighted events (fixed seed):
+    statistical precision 0.1-0.3% for the book's samplers."""
+    rng = np.random.default_rng(20070713)
+    return float(np.mean([sampler.sample(rng, 500_000)[1].mean() for _ in range(4)]))
+
+
+def stored_cross_section_pb(name: str, key_parts, make_sampler) -> float:
+    """:func:`cross_section_pb` of the sampler ``make_sampler()``, computed once per setting
+    (``key_parts``) and code and kept in ``<generated>/cross_sections/`` (every kernel and worker of
+    a build needs it)."""
+    key = content_key(name, repr(key_parts))
+    return shared_result(generated_dir() / "cross_sections", name, key, lambda: cross_section_pb(make_sampler()))

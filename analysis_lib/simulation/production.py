@@ -143,6 +143,11 @@ class SampleSpec:
         Convert the photons in the material in front of the tracker and give the tracks as helices
         (:func:`~analysis_lib.simulation.response.reconstruct`; False by default): for searches whose
         pairs of tracks a conversion imitates.
+    force_conversions : bool
+        The same, every photon that crosses material converting, each event weighted by the probability
+        of that (for samples that pass the skim only then: three photons giving six tracks). The
+        probability differs from event to event: such a sample has a fixed ``n_events`` and is not for
+        pseudo-data pools.
     """
 
     name: str
@@ -161,6 +166,12 @@ class SampleSpec:
     generation: str | None = None
     hadronic_tag: bool = False
     conversions: bool = False
+    force_conversions: bool = False
+
+    def __post_init__(self):
+        if self.force_conversions and self.n_events is None:
+            raise ParameterError(f"sample {self.name!r} forces conversions, whose probability differs from event to "
+                                 "event: give it a fixed n_events")
 
     def cross_section_pb(self) -> float:
         """The cross section in pb (:attr:`sigma_pb`, evaluated if it is a callable)."""
@@ -237,8 +248,8 @@ class SampleRequest:
         }
         if spec.hadronic_tag:
             fields["hadronic_tag"] = repr(tag_model(self.experiment))
-        if spec.conversions:
-            fields["conversions"] = repr(layers(self.experiment))
+        if spec.conversions or spec.force_conversions:
+            fields["conversions"] = [repr(layers(self.experiment)), spec.force_conversions]
         if self.siblings:
             fields["generation"] = [spec.generation, [s.name for s in self.siblings]]
         return json.dumps(fields, sort_keys=True)
@@ -504,6 +515,7 @@ def _simulate(specs, experiment, rngs, n, weight, config, *, generate, generatio
                 force_beam_background=spec.force_beam_background, force_track_loss=spec.force_track_loss,
                 photon_branch=spec.photon_branch, tracks=spec.tracks,
                 hadronic_tag=tag_model(experiment) if spec.hadronic_tag else None, conversions=spec.conversions,
+                force_conversions=spec.force_conversions,
             )
             # events outside the sample's branch of a photon efficiency weigh 0: not written
             part.append(events[config.skim(events) & (ak.to_numpy(events["weight"]) > 0)])

@@ -242,11 +242,16 @@ def condition_photon_efficiency(candidate, deposit, pdgid, energy, branch, rng, 
     return np.where(has, 1 - all_missed, 1.0)
 
 
-def convert_photons(events: GeneratedEvents, material, rng) -> GeneratedEvents:
+def convert_photons(events: GeneratedEvents, material, rng, *,
+                    forced: bool = False) -> tuple[GeneratedEvents, np.ndarray]:
     """The events with their photons converted in ``material`` (a sequence of
-    :class:`~analysis_lib.detector.material.Layer`, innermost first), drawing from ``rng``.
+    :class:`~analysis_lib.detector.material.Layer`, innermost first), drawing from ``rng``, and the
+    probability of that outcome per event: 1, or with ``forced`` the product over the photons that
+    cross material of their probabilities to convert (every such photon converts, in a layer drawn
+    with its conditional probability: for samples whose events pass their skim only then).
 
-    A photon crossing layers of t_1, t_2, ... radiation lengths on its line (:func:`~analysis_lib.detector.material.crossings`)
+    A photon crossing layers of t_1, t_2, ... radiation lengths on its line
+    (:func:`~analysis_lib.detector.material.crossings`)
     converts in layer i with probability (1 - P_1) ... (1 - P_(i-1)) P_i, P = 1 - exp(-7 t / 9)
     (:func:`~analysis_lib.physics.conversions.conversion_probability`). A converted photon becomes an
     electron, in its column, and a positron, in a column added to the event, both made at the
@@ -267,6 +272,13 @@ def convert_photons(events: GeneratedEvents, material, rng) -> GeneratedEvents:
     # the probability of having converted by each layer, and the layer of a conversion
     converted_by = -np.expm1(np.cumsum(np.log1p(-conversion_probability(thickness)), axis=-1))
     draw = rng.random(len(rows))
+    probability = np.ones(n)
+    if forced:
+        draw = draw * converted_by[:, -1]
+        crossing = converted_by[:, -1] > 0
+        np.multiply.at(probability, rows[crossing], converted_by[crossing, -1])
+    # the first layer by which the photon has converted with a probability above the draw (forced: the
+    # draw is below the total, unless the photon crosses no material, and then stays a photon)
     layer = (draw[:, None] >= converted_by).sum(axis=-1)
     hit = layer < len(material)
     rows, cols, layer = rows[hit], cols[hit], layer[hit]
@@ -299,13 +311,14 @@ def convert_photons(events: GeneratedEvents, material, rng) -> GeneratedEvents:
         new_origin[rows, column] = new_origin[rows, cols]
         if new_side is not None:
             new_side[rows, column] = new_side[rows, cols]
-    return replace(events, p4=new_p4, vertex_mm=new_vertex, pdgid=new_pdgid, origin=new_origin, side=new_side,
-                   truth={**events.truth, "n_conversions": conversions})
+    converted = replace(events, p4=new_p4, vertex_mm=new_vertex, pdgid=new_pdgid, origin=new_origin, side=new_side,
+                        truth={**events.truth, "n_conversions": conversions})
+    return converted, probability
 
 
 def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=1.0, force_beam_background=False,
                 force_track_loss=False, photon_branch: tuple[str, float] | None = None, tracks=False,
-                hadronic_tag=None, conversions=False):
+                hadronic_tag=None, conversions=False, force_conversions=False):
     """Apply the detector model to generated events.
 
     Parameters
@@ -342,6 +355,10 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         Convert the photons in the material in front of the tracker (:func:`convert_photons`, drawing
         from a child stream of ``rng`` spawned before the others) and give the tracks as helices
         (the module docstring; False by default).
+    force_conversions : bool
+        The same, every photon that crosses material converting (:func:`convert_photons` with
+        ``forced``), each event weighted by the probability of that (False by default). As with
+        ``force_track_loss``, the sample stands only for those events: its skim must reject the others.
 
     Returns
     -------
@@ -355,8 +372,10 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         ``px``, ``py``, ``pz``: the tag B's centre-of-mass momentum in GeV, and ``mc_correct``) and
         the flag ``in_tag`` of each photon candidate and track (used by the tag).
     """
-    if conversions:
-        events = convert_photons(events, layers(experiment), rng.spawn(1)[0])
+    conversion_probability = 1.0
+    if conversions or force_conversions:
+        events, conversion_probability = convert_photons(events, layers(experiment), rng.spawn(1)[0],
+                                                         forced=force_conversions)
     n, k = events.p4.shape[:2]
     cal, trk = experiment.calorimeter, experiment.tracker
     p4 = events.p4
@@ -378,6 +397,7 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     )
     has_track = in_tracker & (rng.random((n, k)) < trk.efficiency)
     weights = np.full(n, float(weight)) if events.weight is None else float(weight) * np.asarray(events.weight)
+    weights = weights * conversion_probability
     if force_track_loss:
         has_track[:] = False
         weights *= (1 - trk.efficiency) ** in_tracker.sum(axis=1)
@@ -459,7 +479,7 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     out.update({f"mc_{name}": np.asarray(values) for name, values in events.truth.items()})
     if tracks:
         out["track"] = _tracks(rng, track_rng, experiment, has_track, momentum, theta_true, direction, pdgid,
-                               events.origin, events.vertex_mm, helices=conversions)
+                               events.origin, events.vertex_mm, helices=conversions or force_conversions)
         if tag is not None:
             in_tag = np.broadcast_to(side == tag["side"][:, None], (n, k))
             out["track"] = ak.with_field(out["track"], ak.unflatten(in_tag[has_track], has_track.sum(axis=1)), "in_tag")

@@ -136,12 +136,15 @@ def test_background_samples_and_skim():
     below = dataset("babar_3s").experiment.beams
     names = [s.name for s in background_specs(below, max_mc_events=100_000)]
     assert names == ["bkg_continuum_uu", "bkg_continuum_dd", "bkg_continuum_ss", "bkg_continuum_cc", "bkg_tautau",
-                     "bkg_upsilon_decays", "bkg_isr_6pi"]  # on the Upsilon(3S) peak: its decays too
+                     "bkg_upsilon_decays", "bkg_isr_6pi", "bkg_3gamma_conversions"]  # on the Upsilon(3S) peak: its decays too
+    # every sample's photons convert in the material; the three photons' all do, weighted by its probability
+    specs = background_specs(below, max_mc_events=100_000)
+    assert all(s.conversions for s in specs[:-1]) and specs[-1].force_conversions
     below_off = dataset("babar_3s_off").experiment.beams
     assert "bkg_upsilon_decays" not in {s.name for s in background_specs(below_off, max_mc_events=100_000)}
     at_4s = background_specs(BEAMS, max_mc_events=100_000, bb_per_pb=1110.0)
     assert {"bkg_bb_charged", "bkg_bb_neutral"} <= {s.name for s in at_4s}
-    assert sum(s.n_events for s in at_4s) == pytest.approx(100_000, rel=0.01)
+    assert sum(s.n_events for s in at_4s[:-1]) == pytest.approx(100_000, rel=0.01)  # and 5% of three photons
     tau_below = [s for s in background_specs(below, max_mc_events=100_000) if s.name == "bkg_tautau"][0]
     assert tau_below.cross_section_pb() == pytest.approx(919.0 * (10.58 / below.sqrt_s_gev) ** 2)
     with pytest.raises(ParameterError, match="max_mc_events"):

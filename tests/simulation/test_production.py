@@ -186,3 +186,14 @@ def test_a_shared_generation_is_made_once_for_its_samples(tmp_path, monkeypatch)
         with pytest.raises(ParameterError, match="share the generation"):
             requests([pair[0], replace(pair[1], **changed)], ds, seed=3, config=CONFIG)
 
+
+
+def test_a_sample_forcing_conversions_needs_a_fixed_size():
+    from analysis_lib.core.errors import ParameterError
+    from analysis_lib.simulation.production import SampleSpec
+
+    with pytest.raises(ParameterError, match="fixed n_events"):
+        SampleSpec(name="bkg", label="b", kind="background", sigma_pb=1.0, generate=None, config={},
+                   force_conversions=True)
+    assert SampleSpec(name="bkg", label="b", kind="background", sigma_pb=1.0, generate=None, config={},
+                      force_conversions=True, n_events=10).n_events == 10

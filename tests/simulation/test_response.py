@@ -249,12 +249,14 @@ def test_photons_convert_layer_by_layer_as_the_radiation_lengths_say():
     rng = np.random.default_rng(3)
     n = 400_000
     events = _one_photon(n, 2.0, 0.5, rng)  # sin(theta) = 0.866
-    out = convert_photons(events, material, rng)
+    out, probability = convert_photons(events, material, rng)
+    assert (probability == 1).all()
     converted = out.truth["n_conversions"] == 1
     radius = np.hypot(out.vertex_mm[:, 0, 0], out.vertex_mm[:, 0, 1])
     # by hand: P1 = 1 - exp(-7/9 0.01/0.866) = 0.008941, then (1 - P1)(1 - exp(-7/9 0.03/0.866)) = 0.026425
     p1, p2 = 0.008941, 0.026425
-    for share, expected in ((np.mean(converted & np.isclose(radius, 25.0)), p1), (np.mean(converted & np.isclose(radius, 40.0)), p2)):
+    for layer_radius, expected in ((25.0, p1), (40.0, p2)):
+        share = np.mean(converted & np.isclose(radius, layer_radius))
         assert share == pytest.approx(expected, abs=4 * np.sqrt(expected / n))
     # an electron in the photon's place and a positron in a new column, sharing its momentum exactly
     assert out.pdgid.shape == (n, 3)
@@ -291,3 +293,29 @@ def test_a_conversion_gives_two_helices_that_open_as_paired_from_the_collision_p
     # without conversions the same events keep their photon
     plain = reconstruct(events, BELLE2, np.random.default_rng(5), tracks=True)
     assert (ak.to_numpy(ak.num(plain.track)) == 1).mean() > 0.95
+
+
+def test_forced_conversions_weigh_each_event_by_the_probability_of_its_photons_converting():
+    from analysis_lib.detector.material import Layer
+    from analysis_lib.simulation.response import convert_photons
+
+    material = (Layer("pipe", 25.0, 500.0, 0.01), Layer("silicon", 40.0, 500.0, 0.03))
+    rng = np.random.default_rng(4)
+    n = 200_000
+    events = _one_photon(n, 2.0, 0.5, rng)
+    natural, _ = convert_photons(events, material, np.random.default_rng(6))
+    forced, probability = convert_photons(events, material, np.random.default_rng(7), forced=True)
+    assert (forced.truth["n_conversions"] == 1).all()
+    # the weights: 1 - exp(-7/9 (0.01 + 0.03) / 0.866) = 0.03528 for every event (by hand)
+    assert probability == pytest.approx(0.03528, rel=1e-3)
+    # the forced layers are distributed as the natural conversions' layers
+    radius = np.hypot(forced.vertex_mm[:, 0, 0], forced.vertex_mm[:, 0, 1])
+    natural_radius = np.hypot(natural.vertex_mm[:, 0, 0], natural.vertex_mm[:, 0, 1])
+    natural_radius = natural_radius[natural.truth["n_conversions"] == 1]
+    inner = np.isclose(radius, 25.0).mean()
+    assert inner == pytest.approx(0.008941 / 0.03528, abs=0.005)
+    assert np.isclose(natural_radius, 25.0).mean() == pytest.approx(inner, abs=4 * np.sqrt(0.25 / natural_radius.size))
+    # a photon along the beam crosses nothing: it stays a photon, its event weighs 1
+    along = _one_photon(10, 2.0, 1.0, rng)
+    kept, weight = convert_photons(along, material, rng, forced=True)
+    assert (kept.pdgid[:, 0] == 22).all() and (weight == 1).all()
