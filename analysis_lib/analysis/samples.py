@@ -17,12 +17,13 @@ from typing import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..detector.datasets import Dataset, generated_dir
 from ..core.cache import content_key, shared_result
+from ..core.errors import ParameterError
+from ..detector.datasets import Dataset, generated_dir
 from ..io.ntuple import Ntuple, read_meta
 from ..simulation.production import ProductionConfig, ntuples, requests, sample_rng
 
-__all__ = ["draw_pseudo_data", "ntuple_paths", "pseudo_data_rng", "read_table", "work_dir"]
+__all__ = ["draw_pseudo_data", "ntuple_paths", "pseudo_data_rng", "read_table", "truth_expectation", "work_dir"]
 
 
 def ntuple_paths(specs, ds: Dataset, *, seed: int, config: ProductionConfig, progress: bool = True) -> dict[str, Ntuple]:
@@ -61,6 +62,31 @@ def pseudo_data_rng(ds: Dataset, seed: int, *, stream: str = "pseudo-data") -> n
 def draw_pseudo_data(expected, ds: Dataset, seed: int, *, stream: str = "pseudo-data") -> np.ndarray:
     """One Poisson draw of the expected counts ``expected`` (any shape), as floats."""
     return pseudo_data_rng(ds, seed, stream=stream).poisson(expected).astype(float)
+
+
+def truth_expectation(prediction, other):
+    """The expected counts pseudo-data are drawn from, where one half of the simulation predicts the
+    background (``prediction``) and the same construction on the other half (``other``) stands for the
+    world: prediction + (other - prediction) / sqrt(2), cell by cell (derived here).
+
+    The world differs from a prediction made on a finite simulation by that prediction's statistical
+    error, of variance sigma^2 (that of one half's prediction), which the limits' likelihood carries.
+    The other half's prediction differs from it by two independent such errors, variance 2 sigma^2:
+    drawn from it, pseudo-data would lie farther from the prediction than data would, by sqrt(2) in
+    the spread where the simulation's statistics outweigh the data's (projections to large
+    luminosities), and fall outside the expected bands too often. Scaling the difference by
+    1 / sqrt(2) keeps the mismodelling the other half shows, with the variance of the prediction's own
+    error. The result is never negative: prediction (1 - 1/sqrt(2)) + other / sqrt(2).
+
+    Examples
+    --------
+    >>> truth_expectation(np.array([4.0, 0.0]), np.array([2.0, 1.0])).round(4)
+    array([2.5858, 0.7071])
+    """
+    prediction, other = np.asarray(prediction, dtype=float), np.asarray(other, dtype=float)
+    if prediction.shape != other.shape:
+        raise ParameterError(f"the two halves' predictions differ in shape: {prediction.shape} and {other.shape}")
+    return prediction + (other - prediction) / np.sqrt(2.0)
 
 
 def read_table(path, make: Callable, *, cache_dir=None, key=(), scaled=("weight",)) -> dict:

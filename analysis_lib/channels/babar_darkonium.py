@@ -39,8 +39,9 @@ set apart 5% of its data to optimise the selection: its pseudo-data are compared
 and not used for the limits, which are those of the remaining 95%.
 
 Pseudo-data: the simulated backgrounds are split in two halves; one makes the prediction, the other the
-model of the truth (the same construction), from which the data are one Poisson draw per cell, each
-event placed uniformly in its cell. Real data are read from each dataset's ``data.root``.
+model of the truth (the same construction, its difference from the prediction scaled by 1 / sqrt(2):
+:func:`~analysis_lib.analysis.samples.truth_expectation`), from which the data are one Poisson draw per
+cell, each event placed uniformly in its cell. Real data are read from each dataset's ``data.root``.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ from ..analysis.counting import (
     summed_area,
 )
 from ..analysis.inputs import Inputs
-from ..analysis.samples import ntuple_paths, pseudo_data_rng, read_table, work_dir
+from ..analysis.samples import ntuple_paths, pseudo_data_rng, read_table, truth_expectation, work_dir
 from ..analysis.scan import scan_limits
 from ..analysis.sensitivity import sensitivity
 from ..analysis.signal_shape import peak_summary
@@ -267,7 +268,7 @@ def _event_table(path, *, experiment, branches):
     squared mass, whether the initial-state photon is required and seen, the other neutral energy, the
     weight, and (simulation) the A' lifetime of the event."""
     events = read_events(path, branches=branches, tracks=True)
-    c = pair_candidates(events, resolution=pair_mass_resolution_gev)
+    c = pair_candidates(events, resolution=pair_mass_resolution_gev, experiment=experiment)
     n = len(c)
     out = {"weight": np.asarray(events["weight"], float)[c.index]}
     if n == 0:
@@ -663,6 +664,7 @@ def _part(specs, paths, ds, seed, n_signal_events, window_sigma, reference=None)
         data, optimisation_data = events[~optimisation], events[optimisation]
     else:
         rng = pseudo_data_rng(ds, seed)
+        truth = truth_expectation(sum(prediction.values()), truth)
         data = _events_in_cells(rng.poisson(f * truth), rng)
         optimisation_data = _events_in_cells(rng.poisson(OPTIMISATION_FRACTION * truth), rng)
     part = PartInputs(dataset=ds, efficiency=efficiency, sigma_mean=sigma_mean, sigma_mass6=sigma_mass6, loose_fit=fit,
@@ -693,8 +695,12 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
                 sigma = spec.cross_section_pb()
                 flows[label] = _flow(t, sigma * part_ds.luminosity_pb)
                 n = int(read_meta(paths[spec.name]).get("n_generated", 0))
+                equivalent = n / sigma / 1e3
+                if spec.force_conversions:  # its events stand only for those whose photons all converted
+                    paired = float(np.sum(t["weight"]))
+                    equivalent = len(t["weight"]) * part_ds.luminosity_fb / paired if paired > 0 else float("nan")
                 sample_rows.append({"dataset": part_ds.name, "sample": spec.label, "sigma [pb]": sigma,
-                                    "simulated events": n, "equivalent luminosity [fb^-1]": n / sigma / 1e3,
+                                    "simulated events": n, "equivalent luminosity [fb^-1]": equivalent,
                                     "data luminosity [fb^-1]": part_ds.luminosity_fb})
     source = "ntuple" if not ds.simulated else "pseudo-data"
     return DarkoniumInputs(dataset=ds, seed=seed, data_source=source, cut_flow=cut_flow_table(flows),
@@ -1026,7 +1032,8 @@ def closure_table(inputs: DarkoniumInputs) -> pd.DataFrame:
 
 def samples_table(inputs: DarkoniumInputs) -> pd.DataFrame:
     """The simulated backgrounds of each dataset: cross section, simulated events and the luminosity they
-    stand for (what a smooth density is fitted to)."""
+    stand for (what a smooth density is fitted to; for a sample whose photons are forced to convert,
+    the luminosity in which the data hold as many six-track events of it as it does)."""
     return pd.DataFrame(inputs.sample_rows)
 
 

@@ -33,8 +33,10 @@ The flow (modelled on the paper, whose selection details are not public to us):
    and Bayesian limits as cross-checks (:func:`feldman_cousins`).
 
 Pseudo-data: the simulated backgrounds in two halves; one makes the prediction, the other the model
-of the truth, from which each dataset's data (the Upsilon(4S) and below it) are one Poisson draw per
-p* cell and E_ECL region from its own stream. Real data are read from ``data.root`` of the dataset
+of the truth (its difference from the prediction scaled by 1 / sqrt(2), so that it has the variance of
+the prediction's own statistical error: :func:`~analysis_lib.analysis.samples.truth_expectation`),
+from which each dataset's data (the Upsilon(4S) and below it) are one Poisson draw per p* cell and
+E_ECL region from its own stream. Real data are read from ``data.root`` of the dataset
 and of its off-resonance partner, and all of the simulation makes their prediction (half the
 statistical uncertainty of the simulation's shares squared).
 """
@@ -59,7 +61,7 @@ from ..analysis.counting import (
     window_background,
 )
 from ..analysis.inputs import Inputs
-from ..analysis.samples import draw_pseudo_data, ntuple_paths, pseudo_data_rng, read_table, work_dir
+from ..analysis.samples import draw_pseudo_data, ntuple_paths, pseudo_data_rng, read_table, truth_expectation, work_dir
 from ..analysis.scan import ToyCLs, scan_limits
 from ..analysis.sensitivity import sensitivity
 from ..analysis.signal_shape import peak_summary
@@ -555,8 +557,9 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
             progress=True, specs=None) -> LambdaInputs:
     """Simulate (or reuse) the ntuples of the dataset and of its off-resonance partner, build the
     candidates, the signal grid and the factorised background predictions, and count the data (or
-    draw pseudo-data from the other half of the simulation's prediction, per dataset). With real data
-    all of the simulation makes the prediction; with pseudo-data its first half, the second their truth."""
+    draw pseudo-data from the model of the truth, :func:`~analysis_lib.analysis.samples.truth_expectation`
+    of the two halves' predictions, per dataset). With real data all of the simulation makes the
+    prediction; with pseudo-data its first half, the second the truth's model."""
     ds = dataset(dataset_name)
     if ds.below_bb_threshold:
         raise ParameterError(f"dataset {ds.name!r} is below the B Bbar threshold; give its Upsilon(4S) partner")
@@ -582,13 +585,20 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
     truth = {}
     if "data" not in paths:
         truth = _predictions(tables, specs, ds, folder, 1)
-        expected = np.stack([sum(p.expected(r) for p in truth.values()) for r in E_REGIONS], axis=-1)
-        data = draw_pseudo_data(expected, ds, seed)
+
+        def expected_on(preds):
+            return np.stack([sum(p.expected(r) for p in preds.values()) for r in E_REGIONS], axis=-1)
+
+        data = draw_pseudo_data(truth_expectation(expected_on(predictions), expected_on(truth)), ds, seed)
         off_data = None
         if off is not None:
             off_truth = _predictions(off_tables, off_specs, off, work_dir(off, seed), 1)
-            off_expected = sum(p.expected(r) for p in off_truth.values() for r in E_REGIONS)
-            off_data = draw_pseudo_data(off_expected, off, seed)
+
+            def expected_off(preds):
+                return sum(p.expected(r) for p in preds.values() for r in E_REGIONS)
+
+            off_data = draw_pseudo_data(truth_expectation(expected_off(off_predictions), expected_off(off_truth)),
+                                        off, seed)
         source = "pseudo-data"
     else:
         data_table = _read(paths["data"], ds, cache_dir=None)
@@ -864,14 +874,15 @@ def expected_histograms(inputs: LambdaInputs, variable: str, *, truth: bool = Fa
 
 def data_histogram(inputs: LambdaInputs, variable: str) -> np.ndarray:
     """The data of a figure of ``variable``: real data selected as :func:`expected_histograms` (every
-    cut but the variable's); pseudo-data drawn from the prediction of the truth (the other half of
-    the simulation, as the run's data) from the dataset's stream of that figure; for p*_Lambda the
+    cut but the variable's); pseudo-data drawn from the model of the truth (from the other half of the
+    simulation, :func:`~analysis_lib.analysis.samples.truth_expectation`, as the run's data) from the dataset's stream of that figure; for p*_Lambda the
     run's own data."""
     edges, _, left_out = FIGURE_VARIABLES[variable]
     if variable == "p_star":
         return np.add.reduceat(inputs.data[:, 0], np.searchsorted(P_EDGES, edges[:-1]))[: len(edges) - 1]
     if inputs.data_source != "ntuple":
-        expected = sum(expected_histograms(inputs, variable, truth=True).values())
+        expected = truth_expectation(sum(expected_histograms(inputs, variable).values()),
+                                     sum(expected_histograms(inputs, variable, truth=True).values()))
         return pseudo_data_rng(inputs.dataset, inputs.seed, stream=f"figure-{variable}").poisson(expected).astype(float)
     t = inputs.tables["on"]["data"]
     keep = (t["n_lambda"] > 0) & (t["n_roe_tracks"] == ROE_TRACKS)

@@ -25,9 +25,10 @@ import numpy as np
 from ..core.constants import mass_gev
 from ..core.errors import NtupleError, ParameterError
 from ..core.kinematics import direction_from_angles, invariant_mass2
+from ..detector.helix import field_tesla, momentum_at, pair_vertex, track_circle
 
-__all__ = ["SPECIES", "PairCandidates", "PairedTracks", "RecoilPhoton", "pair_candidates", "pair_momenta", "pair_tracks",
-           "recoil_photon", "split_by_charge"]
+__all__ = ["DISPLACED_SIGNIFICANCE", "SPECIES", "PairCandidates", "PairedTracks", "RecoilPhoton", "pair_candidates", "pair_momenta", "pair_tracks",
+           "recoil_photon", "split_by_charge", "vertex_momenta"]
 
 #: The species hypotheses of a pair: name and PDG id of its tracks.
 SPECIES = (("e", 11), ("mu", 13), ("pi", 211))
@@ -127,11 +128,15 @@ def pair_tracks(positive, negative, *, resolution=None) -> PairedTracks:
     return _result(masses, options[best], best, chi2, mean)
 
 
-def pair_momenta(positive, negative, allowed_positive, allowed_negative, *, resolution=None) -> PairedTracks:
+def pair_momenta(positive, negative, allowed_positive, allowed_negative, *, resolution=None,
+                 at_vertex=None) -> PairedTracks:
     """The pairing and species hypotheses of ``positive`` and ``negative`` tracks (n, k, 3 lab momenta
     each, k <= 4) whose pair masses agree best (see the module docstring). ``allowed_positive`` and
     ``allowed_negative`` (n, k, H): which of the H species of :data:`SPECIES` each track may be; a pair's
-    hypothesis must be allowed for both its tracks. Events where no combination is allowed get chi^2 inf."""
+    hypothesis must be allowed for both its tracks. Events where no combination is allowed get chi^2 inf.
+    ``at_vertex``, optional: (positive, negative) momenta (n, k, k, 3) each of every pair (positive i,
+    negative j) where the two tracks meet (:func:`vertex_momenta`), from which the pair masses are
+    computed instead (the tracks' momenta turn along their helices; their magnitudes do not)."""
     positive, negative = np.asarray(positive, dtype=float), np.asarray(negative, dtype=float)
     if positive.shape != negative.shape or positive.ndim != 3 or positive.shape[2] != 3:
         raise ParameterError(f"positive and negative must both have shape (n, k, 3); got {positive.shape} and {negative.shape}")
@@ -156,7 +161,12 @@ def pair_momenta(positive, negative, allowed_positive, allowed_negative, *, reso
         # the mass of every (positive i, negative j, species h): k x k x H per event, then gathered into
         # the k slots of each of the C combinations
         energy = np.sqrt(q_plus[:, :, None, None] + m2) + np.sqrt(q_minus[:, None, :, None] + m2)  # (c, k, k, H)
-        total2 = np.sum((p_plus[:, :, None, :] + p_minus[:, None, :, :]) ** 2, axis=-1)  # (c, k, k)
+        if at_vertex is None:
+            total2 = np.sum((p_plus[:, :, None, :] + p_minus[:, None, :, :]) ** 2, axis=-1)  # (c, k, k)
+        elif any(np.shape(a) != (n, k, k, 3) for a in at_vertex):
+            raise ParameterError(f"at_vertex must be two arrays of shape {(n, k, k, 3)}")
+        else:
+            total2 = np.sum((at_vertex[0][sl] + at_vertex[1][sl]) ** 2, axis=-1)
         pair_mass = np.sqrt(np.clip(energy**2 - total2[..., None], 0, None))
         masses = pair_mass[:, slots, pairing, species]  # (c, C, k)
         a_plus = np.asarray(allowed_positive[sl], dtype=bool)
@@ -166,6 +176,44 @@ def pair_momenta(positive, negative, allowed_positive, allowed_negative, *, reso
         out.append(_result(masses, pairing[best], best, chi2, mean, species=species[best]))
     return PairedTracks(*(np.concatenate([getattr(o, f) for o in out]) for f in
                           ("masses", "mean", "chi2", "partner", "positive", "species")))
+
+
+#: A pair is taken as displaced (its momenta where its tracks meet) when their meeting point lies this many
+#: of its uncertainties from the beam line (:func:`vertex_momenta`).
+DISPLACED_SIGNIFICANCE = 3.0
+
+
+def vertex_momenta(plus, minus, field_tesla: float, *, significance: float = DISPLACED_SIGNIFICANCE):
+    """The momenta (n, k, k, 3) of every pair (positive track i, negative track j) at its vertex, for the
+    positive and the negative track: where their circles in the transverse plane meet
+    (:func:`~analysis_lib.detector.helix.pair_vertex`) if that point lies ``significance`` of its
+    uncertainties or more from the beam line (a decay in flight), else at the tracks' closest approach to
+    the beam (a pair from the collision point, as a fit constrained to the beam spot would take it). The
+    meeting point's uncertainty along the pair is hypot(sigma(d0_i), sigma(d0_j)) / sin(psi), psi the
+    tracks' opening there (derived here: a shift of one track by its d0 error moves the crossing of two
+    lines at angle psi by that over sin psi); tracks that meet parallel (a conversion) are never taken
+    as displaced. ``plus``, ``minus``: dicts of (n, k) arrays ``p``, ``theta``, ``phi``, ``d0``,
+    ``sigma_d0`` and ``charge`` (the helix at closest approach). The transverse momentum turns along
+    the helix; p_z does not change."""
+    def expand(track, axis):
+        return {name: np.expand_dims(np.asarray(v, dtype=float), axis) for name, v in track.items()}
+
+    a, b = expand(plus, 2), expand(minus, 1)  # (n, k, 1) and (n, 1, k)
+    circles, pts = [], []
+    for t in (a, b):
+        pt = t["p"] * np.sin(t["theta"])
+        circles.append(track_circle(pt, t["phi"], t["d0"], t["charge"], field_tesla))
+        pts.append(pt)
+    x, y, psi = pair_vertex(circles[0], circles[1], a["charge"], b["charge"])
+    uncertainty = np.hypot(a["sigma_d0"], b["sigma_d0"]) / np.maximum(np.sin(psi), 1e-9)
+    displaced = np.hypot(x, y) >= significance * uncertainty
+    out = []
+    for circle, t, pt in zip(circles, (a, b), pts):
+        px, py = momentum_at(x, y, circle, t["charge"], pt)
+        px = np.where(displaced, px, pt * np.cos(t["phi"]))
+        py = np.where(displaced, py, pt * np.sin(t["phi"]))
+        out.append(np.stack(np.broadcast_arrays(px, py, t["p"] * np.cos(t["theta"])), axis=-1))
+    return out[0], out[1]
 
 
 @dataclass(frozen=True)
@@ -198,12 +246,18 @@ def _allowed(track):
     return np.stack([electron | unidentified, muon | (unidentified & ~electron), unidentified], axis=-1)
 
 
-def pair_candidates(events, *, k: int = 3, resolution=None) -> PairCandidates:
+def pair_candidates(events, *, k: int = 3, resolution=None, experiment=None) -> PairCandidates:
     """The events of ``events`` (read with tracks; fields ``electron_id`` and ``muon_id`` needed) holding
     exactly 2k tracks of zero total charge, paired with species hypotheses (:func:`pair_momenta`,
-    ``resolution(mass) -> sigma`` in GeV). Events with no allowed combination are dropped."""
+    ``resolution(mass) -> sigma`` in GeV). Events with no allowed combination are dropped. With an
+    ``experiment`` (:class:`~analysis_lib.detector.experiments.Experiment`), the tracks are helices in its
+    solenoid (field ``d0`` needed, its tracker's impact-parameter resolution for relativistic tracks from
+    the beam line) and each pair's mass, and its part of the tracks' summed four-momentum, are taken at
+    its vertex (:func:`vertex_momenta`): a pair from a decay in flight shows its own mass, not the
+    opening its tracks' turn in the field adds."""
     track = events["track"]
-    missing = [name for name in ("electron_id", "muon_id") if name not in track.fields]
+    needed = ("electron_id", "muon_id") + (("d0",) if experiment is not None else ())
+    missing = [name for name in needed if name not in track.fields]
     if missing:
         raise NtupleError(f"the tracks have no {missing} (logical branches 'track_electron_id', 'track_muon_id'); "
                           "map them to the file's branches with 'branches:' in data/datasets.yaml")
@@ -221,14 +275,26 @@ def pair_candidates(events, *, k: int = 3, resolution=None) -> PairCandidates:
     plus, minus, index_plus, index_minus = split_by_charge(momenta, charge, k)
     allowed_plus = np.take_along_axis(allowed, index_plus[..., None], axis=1)
     allowed_minus = np.take_along_axis(allowed, index_minus[..., None], axis=1)
-    paired = pair_momenta(plus, minus, allowed_plus, allowed_minus, resolution=resolution)
+    at_vertex = None
+    if experiment is not None:
+        helix = {name: table(name).astype(float) for name in ("p", "theta", "phi", "d0", "charge")}
+        helix["sigma_d0"] = experiment.tracker.impact_resolution_mm(helix["p"], 1.0, helix["theta"], 0.0)[0]
+        at_vertex = vertex_momenta({name: np.take_along_axis(v, index_plus, axis=1) for name, v in helix.items()},
+                                   {name: np.take_along_axis(v, index_minus, axis=1) for name, v in helix.items()},
+                                   field_tesla(experiment))
+    paired = pair_momenta(plus, minus, allowed_plus, allowed_minus, resolution=resolution, at_vertex=at_vertex)
     found = np.isfinite(paired.chi2)
     paired = PairedTracks(*(getattr(paired, f)[found] for f in ("masses", "mean", "chi2", "partner", "positive",
                                                                  "species")))
     rows = np.arange(found.sum())[:, None]
-    plus, minus = plus[found], minus[found]
     m2 = _SPECIES_MASSES[paired.species] ** 2
-    p_plus, p_minus = plus[rows, paired.positive], minus[rows, paired.partner]
+    if at_vertex is None:
+        plus, minus = plus[found], minus[found]
+        p_plus, p_minus = plus[rows, paired.positive], minus[rows, paired.partner]
+    else:
+        vertex_plus, vertex_minus = at_vertex[0][found], at_vertex[1][found]
+        p_plus = vertex_plus[rows, paired.positive, paired.partner]
+        p_minus = vertex_minus[rows, paired.positive, paired.partner]
     energy = np.sqrt(np.sum(p_plus**2, axis=-1) + m2) + np.sqrt(np.sum(p_minus**2, axis=-1) + m2)
     tracks_p4 = np.concatenate([energy.sum(axis=1)[:, None], (p_plus + p_minus).sum(axis=1)], axis=1)
     return PairCandidates(index=keep[found], pairs=paired, tracks_p4=tracks_p4)

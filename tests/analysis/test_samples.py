@@ -51,3 +51,22 @@ def test_caches_are_never_written_into_a_folder_of_real_ntuples(tmp_path, monkey
     # simulated datasets of one experiment share the folder of its samples (and their classifiers)
     assert work_dir(dataset("belle2_2019"), 2) == dataset("belle2_2019").ntuple_dir(2) == \
         work_dir(dataset("belle2_50ab"), 2) == tmp_path / "generated" / "belle2" / "seed2"
+
+
+def test_the_model_of_the_truth_differs_from_the_prediction_as_the_world_would():
+    """Two halves of a simulation each estimate a background of 10 events with a statistical error of
+    3 (Gaussian toys): the world (10) lies 3 from a half's prediction on average, the other half 3 sqrt(2);
+    the model of the truth, like the world, 3; and it keeps the sign of the other half's difference."""
+    from analysis_lib.analysis.samples import truth_expectation
+    from analysis_lib.core.errors import ParameterError
+
+    rng = np.random.default_rng(11)
+    first, second = 10 + 3 * rng.normal(size=(2, 200_000))
+    assert np.std(10 - first) == pytest.approx(3.0, rel=0.01)
+    assert np.std(second - first) == pytest.approx(3.0 * np.sqrt(2), rel=0.01)
+    truth = truth_expectation(first, second)
+    assert np.std(truth - first) == pytest.approx(3.0, rel=0.01)
+    assert (np.sign(truth - first) == np.sign(second - first)).all()
+    assert truth_expectation(np.array([5.0, 0.0]), np.array([0.0, 0.0])).min() >= 0
+    with pytest.raises(ParameterError, match="differ in shape"):
+        truth_expectation(np.ones(2), np.ones(3))
