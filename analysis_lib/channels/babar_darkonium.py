@@ -71,9 +71,8 @@ from ..analysis.signal_shape import peak_summary
 from ..core.errors import EmptySelectionError, KinematicError, ParameterError
 from ..core.parameters import LUMINOSITY_SCAN, SEED, Parameter
 from ..detector.datasets import Dataset, dataset, dataset_parameter
-from ..io.ntuple import read_events, read_meta
-from ..detector.helix import field_tesla
 from ..detector.material import layers
+from ..io.ntuple import read_events, read_meta
 from ..physics import dark_photon, darkonium
 from ..reco.conversions import conversion_pairs
 from ..reco.pairing import pair_candidates, recoil_photon
@@ -100,9 +99,10 @@ CL = 0.90
 #: issue's fallback), each a result of its own (``eps_alpha_d_0p5``).
 ALPHA_D = (0.1, 0.3, 0.5)
 #: Lowest A' mass of the chapter (GeV). Visible decays need m_A' > 2 m_e; below about 20 MeV the two
-#: tracks of an e+e- pair open by less than 2 m_A' / E_A' ~ 10 mrad and a detector model without
-#: two-track resolution or conversions in the material cannot be trusted (BaBar's preliminary result
-#: started at 20 MeV too: EPS-HEP 2021, G. Eigen, PoS 398 (2022) 184; the publication goes to 1 MeV).
+#: tracks of an e+e- pair open by less than 2 m_A' / E_A' ~ 10 mrad, where the pair's vertex no longer
+#: tells it from a photon conversion and a detector model without two-track resolution cannot be
+#: trusted (BaBar's preliminary result started at 20 MeV too: EPS-HEP 2021, G. Eigen, PoS 398 (2022)
+#: 184; the publication goes to 1 MeV).
 MASS_A_MIN_GEV = 0.02
 #: The largest A' mass of a darkonium of mass M is M / :data:`MASS_RATIO_MAX` (three A' need M > 3 m_A';
 #: the margin keeps the A' from being at rest, where the pairs carry no momentum of their own).
@@ -127,7 +127,7 @@ EXTRA_ENERGY_MAX = 0.2
 #: The conversion veto (:mod:`analysis_lib.reco.conversions`): an event is rejected where a pair of
 #: oppositely charged tracks meets beyond :func:`conversion_min_radius_mm` with a mass there (electron
 #: hypothesis) below this (GeV), half the chapter's lowest A' mass.
-CONVERSION_MASS_MAX_GEV = 0.01
+CONVERSION_MASS_MAX_GEV = MASS_A_MIN_GEV / 2
 #: Share of each dataset's luminosity set apart to optimise the selection (the paper's 5%).
 OPTIMISATION_FRACTION = 0.05
 #: Relative uncertainty of the signal (luminosity, tracking of six tracks, identification).
@@ -276,7 +276,7 @@ def _event_table(path, *, experiment, branches):
                                                  "extra_energy", "ctau_mm")}
     recoil = recoil_photon(c, events, experiment)
     p4 = c.tracks_p4
-    converted = conversion_pairs(events["track"][c.index], field_tesla(experiment)).candidates(
+    converted = conversion_pairs(events["track"][c.index], experiment).candidates(
         min_radius_mm=conversion_min_radius_mm(experiment), max_mass_gev=CONVERSION_MASS_MAX_GEV)
     return out | {
         "mean": c.pairs.mean, "chi2": c.pairs.chi2, "conversion": converted.astype(float),
@@ -296,9 +296,13 @@ def _table(path, ds: Dataset, seed: int):
 
 
 def conversion_min_radius_mm(experiment) -> float:
-    """The conversion veto's smallest radius: half that of the innermost layer of material (the beam
-    pipe), whose conversions the meeting point of the pair (resolution of millimetres) places beyond it."""
-    return 0.5 * layers(experiment)[0].radius_mm
+    """The conversion veto's smallest radius: 0.8 of that of the innermost layer of material (the beam
+    pipe), whose conversions the touching point of their circles places within a millimetre of it. A
+    light pair from the collision point whose circles are taken to touch (its opening too small for its
+    tracks' d0 resolution) lands on the line of the centres, about R psi / 2 from the beam: 23 mm for a
+    pair of 20 MeV and 1.5 GeV in BaBar's field, outside a veto from half the pipe's radius (a third of
+    such darkonium events lost), inside this one (at most 4%)."""
+    return 0.8 * layers(experiment)[0].radius_mm
 
 
 def loose(t) -> np.ndarray:
@@ -329,7 +333,7 @@ def _flow(t, generated: float):
     w = t["weight"]
     steps = [("produced", "sigma x luminosity", generated),
              ("six tracks", "six tracks of zero charge, paired (skim and pairing)", float(w.sum())),
-             ("conversion veto", "no pair meeting beyond half the beam pipe's radius with m < "
+             ("conversion veto", "no pair meeting beyond 0.8 of the beam pipe's radius with m < "
                                  f"{1e3 * CONVERSION_MASS_MAX_GEV:g} MeV there",
               float(w[~t["conversion"].astype(bool)].sum()) if len(w) else 0.0),
              ("loose", f"chi^2 < {LOOSE_CHI2_MAX:g}", float(w[loose(t)].sum())),
@@ -566,8 +570,9 @@ def _events_in_cells(counts, rng):
 CLOSURE_BANDS_GEV = ((0.015, 0.28), (0.28, 1.0), (1.0, 3.5))
 #: The background groups whose tight shares are measured apart: events with a hard initial-state photon
 #: and nothing else (their recoil is the photon), with them the three converted photons of e+e- -> 3 gamma
-#: (nothing escapes), and the others (continuum, B Bbar, tau pairs: their recoil holds what escaped).
-#: Sample name -> group.
+#: (nothing escapes; its events weigh ten times less than the six pions' and vary with their photons'
+#: angles, but it adds well under a thousandth of the group's loose events: the cut flow), and the others
+#: (continuum, B Bbar, tau pairs: their recoil holds what escaped). Sample name -> group.
 ISR_SAMPLES = ("bkg_isr_6pi", "bkg_3gamma_conversions")
 
 
@@ -696,9 +701,11 @@ def prepare(dataset_name: str, *, seed: int, n_signal_events: int, max_mc_events
                 flows[label] = _flow(t, sigma * part_ds.luminosity_pb)
                 n = int(read_meta(paths[spec.name]).get("n_generated", 0))
                 equivalent = n / sigma / 1e3
-                if spec.force_conversions:  # its events stand only for those whose photons all converted
-                    paired = float(np.sum(t["weight"]))
-                    equivalent = len(t["weight"]) * part_ds.luminosity_fb / paired if paired > 0 else float("nan")
+                if spec.force_conversions:  # its events stand only for those whose photons all converted:
+                    # the luminosity whose data hold as many of them as its effective number of events
+                    w = np.asarray(t["weight"], dtype=float)
+                    effective = float(w.sum()) ** 2 / float(np.sum(w**2)) if w.sum() > 0 else 0.0
+                    equivalent = effective * part_ds.luminosity_fb / float(w.sum()) if w.sum() > 0 else float("nan")
                 sample_rows.append({"dataset": part_ds.name, "sample": spec.label, "sigma [pb]": sigma,
                                     "simulated events": n, "equivalent luminosity [fb^-1]": equivalent,
                                     "data luminosity [fb^-1]": part_ds.luminosity_fb})
@@ -954,21 +961,19 @@ def physics_table(points, alpha_d: float, epsilon: float, sqrt_s_gev: float):
     return pd.DataFrame(rows)
 
 
-def conversion_mass_table(experiment, *, radii_mm=(30.0, 60.0, 100.0), fractions=(0.5, 0.2, 0.05),
-                          energy_gev: float = 1.0):
+def conversion_mass_table(experiment, *, radii_mm=None, fractions=(0.5, 0.2, 0.05), energy_gev: float = 1.0):
     """The mass (MeV) a photon conversion shows when its two tracks are taken to come from the collision
-    point, as the pairing takes them (:func:`analysis_lib.detector.helix.apparent_pair_mass_gev`, in
-    ``experiment``'s field): a photon of ``energy_gev`` (1 GeV by default) at 90 degrees converting at
-    each of ``radii_mm`` inside the vertex detector (3, 6 and 10 cm by default) and at its outer
-    radius, into a positron carrying each of ``fractions`` (50:50, 20:80 and 5:95 by default). While
-    both tracks are stiff the mass is about c B r / sqrt(x (1 - x)) whatever the photon's energy; a
-    softer track gives less. The conversions this detector model does not simulate would give pairs of
-    these masses."""
+    point (:func:`analysis_lib.detector.helix.apparent_pair_mass_gev`, in ``experiment``'s field): a
+    photon of ``energy_gev`` (1 GeV by default) at 90 degrees converting at each of ``radii_mm`` (by
+    default the radii of the experiment's layers of material, :func:`~analysis_lib.detector.material.layers`)
+    into a positron carrying each of ``fractions`` (50:50, 20:80 and 5:95 by default). While both tracks
+    are stiff the mass is about c B r / sqrt(x (1 - x)) whatever the photon's energy; a softer track
+    gives less. The conversions the veto misses would show these masses."""
     from ..detector.helix import apparent_pair_mass_gev, field_tesla
 
     field_t = field_tesla(experiment)
-    outer = float(experiment.tracker.vertex_detector_radius_mm)
-    radii = sorted({*(float(r) for r in radii_mm if float(r) < outer), outer})
+    radii = sorted({float(layer.radius_mm) for layer in layers(experiment)} if radii_mm is None
+                   else {float(r) for r in radii_mm})
     return pd.DataFrame([{"positron's energy fraction": x,
                           **{f"r = {r:g} mm": 1e3 * apparent_pair_mass_gev(r, x, energy_gev, field_t) for r in radii}}
                          for x in fractions])
@@ -1033,7 +1038,8 @@ def closure_table(inputs: DarkoniumInputs) -> pd.DataFrame:
 def samples_table(inputs: DarkoniumInputs) -> pd.DataFrame:
     """The simulated backgrounds of each dataset: cross section, simulated events and the luminosity they
     stand for (what a smooth density is fitted to; for a sample whose photons are forced to convert,
-    the luminosity in which the data hold as many six-track events of it as it does)."""
+    the luminosity in which the data hold as many six-track events of it as its effective number,
+    (sum w)^2 / sum w^2)."""
     return pd.DataFrame(inputs.sample_rows)
 
 

@@ -37,8 +37,8 @@ import numpy as np
 from ..core.errors import ParameterError
 from .experiments import per_experiment
 
-__all__ = ["C_GEV_PER_T_M", "SOLENOID_FIELD_TESLA", "apparent_pair_mass_gev", "field_tesla", "helix_at_closest_approach",
-           "momentum_at", "pair_vertex", "track_circle"]
+__all__ = ["C_GEV_PER_T_M", "SOLENOID_FIELD_TESLA", "TOUCHING_SIGNIFICANCE", "apparent_pair_mass_gev", "field_tesla",
+           "helix_at_closest_approach", "meeting_momenta", "momentum_at", "pair_vertex", "track_circle"]
 
 #: p_T [GeV] = C_GEV_PER_T_M x B [T] x R [m] for a unit charge (the speed of light / 1e9).
 C_GEV_PER_T_M = 0.299792458
@@ -126,16 +126,21 @@ def track_circle(pt_gev, phi0, d0_mm, charge, field_tesla: float):
     return cx, cy, radius
 
 
-def pair_vertex(circle_a, circle_b, charge_a, charge_b):
+def pair_vertex(circle_a, circle_b, charge_a, charge_b, *, touching_mm=0.0):
     """Where two tracks' circles (:func:`track_circle`) meet in the transverse plane, and the angle
     between the tracks' directions there (derived here).
 
     Circles that cross meet at the crossing nearer the beam line (for two tracks of the collision, the
     collision point); there the directions open by psi, cos psi = q_a q_b (R_a^2 + R_b^2 - D^2) /
     (2 R_a R_b), D the distance of the centres (a track's direction at a point X is -q z x (X - C) / R).
-    Circles that do not cross (a photon's conversion, whose tracks leave their common point parallel
-    and curve apart, touches or misses by its measurement errors) meet halfway across their gap on the
-    line of the centres, where both directions are perpendicular to that line: psi = 0 there.
+    Circles that do not cross meet halfway across their gap on the line of the centres, where both
+    directions are perpendicular to that line (psi 0 or pi). A photon's conversion gives two tracks
+    of opposite charge that leave their common point parallel and curve apart: circles that touch
+    from outside, which the tracks' measurement errors make cross or miss by a little. Opposite charges
+    whose circles miss or overlap by less than ``touching_mm`` (D - R_a - R_b, per pair: a few of the
+    tracks' d0 resolutions) are taken to touch, on the line of the centres with psi = 0: crossing
+    there, by the errors alone, they would open by psi ~ sqrt(2 (R_a + R_b) overlap / (R_a R_b)), tens
+    of mrad for GeV tracks and a tenth of a millimetre.
 
     Returns
     -------
@@ -163,11 +168,48 @@ def pair_vertex(circle_a, circle_b, charge_a, charge_b):
     sign = np.where(ra >= rb, 1.0, -1.0)  # the direction from the larger's centre to the smaller's is sign e
     big_x, big_y, big_r = np.where(ra >= rb, ax, bx), np.where(ra >= rb, ay, by), np.maximum(ra, rb)
     reach = (big_r + dist + np.minimum(ra, rb)) / 2
+    touching = (np.sign(charge_a) * np.sign(charge_b) < 0) & (np.abs(dist - ra - rb) < np.asarray(touching_mm))
+    apart = apart | touching
     x = np.where(apart, ax + gap * ex, np.where(nested, big_x + sign * reach * ex, cross_x))
     y = np.where(apart, ay + gap * ey, np.where(nested, big_y + sign * reach * ey, cross_y))
     cos_psi = np.sign(charge_a) * np.sign(charge_b) * (ra**2 + rb**2 - dist**2) / (2 * ra * rb)
-    psi = np.where(apart | nested, 0.0, np.arccos(np.clip(cos_psi, -1.0, 1.0)))
+    # (circles apart or nested: |cos psi| >= 1, clipped to the parallel or antiparallel directions)
+    psi = np.where(touching, 0.0, np.arccos(np.clip(cos_psi, -1.0, 1.0)))
     return x, y, psi
+
+
+#: Opposite-charge circles closer to touching than this many of the combined d0 resolutions of their
+#: tracks are taken to touch (:func:`pair_vertex`, :func:`meeting_momenta`).
+TOUCHING_SIGNIFICANCE = 2.0
+
+
+def meeting_momenta(track_a, track_b, field_tesla: float, *, touching_significance: float | None = None):
+    """Two tracks where their circles meet (:func:`pair_vertex`, taken to touch within
+    ``touching_significance`` of hypot(sigma_d0_a, sigma_d0_b)), from their helices at closest approach:
+    ``track_a``, ``track_b`` are dicts of broadcastable arrays ``p``, ``theta``, ``phi`` (phi0), ``d0``,
+    ``sigma_d0`` (its resolution) and ``charge``.
+
+    Returns
+    -------
+    (x, y, psi, momentum_a, momentum_b)
+        The meeting point (mm), the opening there (rad) and each track's momentum there (..., 3) in GeV:
+        p_T turned along the helix, p_z unchanged.
+    """
+    circles, pts = [], []
+    for t in (track_a, track_b):
+        pt = np.asarray(t["p"], dtype=float) * np.sin(t["theta"])
+        circles.append(track_circle(pt, t["phi"], t["d0"], t["charge"], field_tesla))
+        pts.append(pt)
+    if touching_significance is None:
+        touching_significance = TOUCHING_SIGNIFICANCE
+    tolerance = touching_significance * np.hypot(track_a["sigma_d0"], track_b["sigma_d0"])
+    x, y, psi = pair_vertex(circles[0], circles[1], track_a["charge"], track_b["charge"], touching_mm=tolerance)
+    momenta = []
+    for circle, t, pt in zip(circles, (track_a, track_b), pts):
+        px, py = momentum_at(x, y, circle, t["charge"], pt)
+        momenta.append(np.stack(np.broadcast_arrays(px, py, np.asarray(t["p"], dtype=float) * np.cos(t["theta"])),
+                                axis=-1))
+    return x, y, psi, momenta[0], momenta[1]
 
 
 def momentum_at(x_mm, y_mm, circle, charge, pt_gev):

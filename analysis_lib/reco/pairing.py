@@ -25,7 +25,7 @@ import numpy as np
 from ..core.constants import mass_gev
 from ..core.errors import NtupleError, ParameterError
 from ..core.kinematics import direction_from_angles, invariant_mass2
-from ..detector.helix import field_tesla, momentum_at, pair_vertex, track_circle
+from ..detector.helix import field_tesla, meeting_momenta
 
 __all__ = ["DISPLACED_SIGNIFICANCE", "SPECIES", "PairCandidates", "PairedTracks", "RecoilPhoton", "pair_candidates", "pair_momenta", "pair_tracks",
            "recoil_photon", "split_by_charge", "vertex_momenta"]
@@ -186,33 +186,26 @@ DISPLACED_SIGNIFICANCE = 3.0
 def vertex_momenta(plus, minus, field_tesla: float, *, significance: float = DISPLACED_SIGNIFICANCE):
     """The momenta (n, k, k, 3) of every pair (positive track i, negative track j) at its vertex, for the
     positive and the negative track: where their circles in the transverse plane meet
-    (:func:`~analysis_lib.detector.helix.pair_vertex`) if that point lies ``significance`` of its
+    (:func:`~analysis_lib.detector.helix.meeting_momenta`) if that point lies ``significance`` of its
     uncertainties or more from the beam line (a decay in flight), else at the tracks' closest approach to
     the beam (a pair from the collision point, as a fit constrained to the beam spot would take it). The
     meeting point's uncertainty along the pair is hypot(sigma(d0_i), sigma(d0_j)) / sin(psi), psi the
     tracks' opening there (derived here: a shift of one track by its d0 error moves the crossing of two
-    lines at angle psi by that over sin psi); tracks that meet parallel (a conversion) are never taken
-    as displaced. ``plus``, ``minus``: dicts of (n, k) arrays ``p``, ``theta``, ``phi``, ``d0``,
-    ``sigma_d0`` and ``charge`` (the helix at closest approach). The transverse momentum turns along
-    the helix; p_z does not change."""
-    def expand(track, axis):
-        return {name: np.expand_dims(np.asarray(v, dtype=float), axis) for name, v in track.items()}
-
-    a, b = expand(plus, 2), expand(minus, 1)  # (n, k, 1) and (n, 1, k)
-    circles, pts = [], []
-    for t in (a, b):
-        pt = t["p"] * np.sin(t["theta"])
-        circles.append(track_circle(pt, t["phi"], t["d0"], t["charge"], field_tesla))
-        pts.append(pt)
-    x, y, psi = pair_vertex(circles[0], circles[1], a["charge"], b["charge"])
+    lines at angle psi by that over sin psi); tracks that touch, parallel where they meet (a conversion),
+    are never taken as displaced. ``plus``, ``minus``: dicts of (n, k) arrays ``p``, ``theta``, ``phi``,
+    ``d0`` (the book's sign, :mod:`analysis_lib.detector.helix`), ``sigma_d0`` and ``charge`` (the helix
+    at closest approach). The transverse momentum turns along the helix; p_z does not change."""
+    a = {name: np.expand_dims(np.asarray(v, dtype=float), 2) for name, v in plus.items()}  # (n, k, 1)
+    b = {name: np.expand_dims(np.asarray(v, dtype=float), 1) for name, v in minus.items()}  # (n, 1, k)
+    x, y, psi, at_a, at_b = meeting_momenta(a, b, field_tesla)
     uncertainty = np.hypot(a["sigma_d0"], b["sigma_d0"]) / np.maximum(np.sin(psi), 1e-9)
-    displaced = np.hypot(x, y) >= significance * uncertainty
+    displaced = (np.hypot(x, y) >= significance * uncertainty)[..., None]
     out = []
-    for circle, t, pt in zip(circles, (a, b), pts):
-        px, py = momentum_at(x, y, circle, t["charge"], pt)
-        px = np.where(displaced, px, pt * np.cos(t["phi"]))
-        py = np.where(displaced, py, pt * np.sin(t["phi"]))
-        out.append(np.stack(np.broadcast_arrays(px, py, t["p"] * np.cos(t["theta"])), axis=-1))
+    for t, at in ((a, at_a), (b, at_b)):
+        pt = t["p"] * np.sin(t["theta"])
+        poca = np.stack(np.broadcast_arrays(pt * np.cos(t["phi"]), pt * np.sin(t["phi"]), t["p"] * np.cos(t["theta"])),
+                        axis=-1)
+        out.append(np.where(displaced, at, poca))
     return out[0], out[1]
 
 
@@ -259,7 +252,7 @@ def pair_candidates(events, *, k: int = 3, resolution=None, experiment=None) -> 
     needed = ("electron_id", "muon_id") + (("d0",) if experiment is not None else ())
     missing = [name for name in needed if name not in track.fields]
     if missing:
-        raise NtupleError(f"the tracks have no {missing} (logical branches 'track_electron_id', 'track_muon_id'); "
+        raise NtupleError(f"the tracks have no {missing} (logical branches {['track_' + m for m in missing]}); "
                           "map them to the file's branches with 'branches:' in data/datasets.yaml")
     counts = ak.to_numpy(ak.num(track))
     keep = np.flatnonzero((counts == 2 * k) & (ak.to_numpy(ak.sum(track.charge, axis=1)) == 0))

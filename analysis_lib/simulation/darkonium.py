@@ -242,7 +242,8 @@ def generate_isr_six_pions(rng, n, *, beams: Beams) -> GeneratedEvents:
 
 
 #: e+e- -> 3 gamma with every photon converting (:func:`background_specs`): the photons' centre-of-mass
-#: energies above this (GeV; both tracks of a conversion need p_T > 0.1 GeV) ...
+#: energies above this (GeV; in the lab, from 0.1 to 0.3 GeV with the boost, where both tracks of a
+#: conversion can still have p_T > 0.1 GeV) ...
 THREE_PHOTON_E_MIN_CM_GEV = 0.2
 #: ... and |cos theta*| below this (the trackers' polar acceptance with a margin for the boost).
 THREE_PHOTON_COS_MAX_CM = 0.95

@@ -350,11 +350,12 @@ def requests(specs, dataset: Dataset, *, seed: int, config: ProductionConfig) ->
                                  "generator, settings, number of events (cross section), chunk or forced conditions; "
                                  "give them the same, or separate generations")
     if 0 < dataset.luminosity_fb <= config.pool_luminosity_fb:
-        branched = [spec.name for spec in specs
-                    if spec.kind == "background" and (spec.photon_branch is not None or spec.hadronic_tag)]
+        branched = [spec.name for spec in specs if spec.kind == "background"
+                    and (spec.photon_branch is not None or spec.hadronic_tag or spec.force_conversions)]
         if branched:
             raise ParameterError(
-                f"the samples {branched} are simulated in one branch of a photon efficiency or with a tag, with weights; pseudo-data "
+                f"the samples {branched} are simulated in one branch of a photon efficiency, with a tag or with forced "
+                "conversions, with weights; pseudo-data "
                 "pools need unit weights: set pool_luminosity_fb = 0 (pseudo-data from expected counts) for this channel"
             )
         out += [SampleRequest(spec, experiment, int(seed), config, pool=True) for spec in specs

@@ -414,7 +414,8 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         weights *= condition_photon_efficiency(candidate, deposit, pdgid, p4[..., 0], photon_branch, rng, cal.efficiency)
     # the tracks' identification and impact parameters, and the tag, draw from child streams of the
     # detector's (Generator.spawn leaves the parent's state alone): child 0 for the tracks, 1 for the
-    # tag, so that the detector's own draws and the tracks' are the same with and without a tag
+    # tag (1 and 2 with conversions, whose stream is child 0), so that the detector's own draws and the
+    # tracks' are the same with and without a tag
     track_rng = rng.spawn(1)[0]
     tag, side = None, None
     if hadronic_tag is not None:

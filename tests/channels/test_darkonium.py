@@ -283,7 +283,10 @@ def test_the_conversion_mass_table_reaches_the_chapters_lowest_pair_masses():
     from analysis_lib.detector.experiments import experiment
 
     table = D.conversion_mass_table(experiment("babar"), radii_mm=(30.0, 60.0), fractions=(0.5, 0.1))
-    assert list(table.columns) == ["positron's energy fraction", "r = 30 mm", "r = 60 mm", "r = 144 mm"]
+    assert list(table.columns) == ["positron's energy fraction", "r = 30 mm", "r = 60 mm"]
+    # by default at the radii of the experiment's material, from the beam pipe (27.9 mm) out
+    default = D.conversion_mass_table(experiment("babar"))
+    assert default.columns[1] == "r = 27.9 mm" and len(default.columns) == 1 + 7
     # an even split at 3 cm in 1.5 T: 2 c B r = 27.0 MeV (derived in analysis_lib.detector.helix)
     assert table.loc[0, "r = 30 mm"] == pytest.approx(27.0, rel=0.01)
     values = table.drop(columns="positron's energy fraction").to_numpy()

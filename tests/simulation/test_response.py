@@ -264,7 +264,8 @@ def test_photons_convert_layer_by_layer_as_the_radiation_lengths_say():
     assert set(out.pdgid[~converted, 0]) == {22} and set(out.pdgid[~converted, 2]) == {0}
     assert out.p4[converted, :, 1:].sum(axis=1) == pytest.approx(events.p4[converted, :, 1:].sum(axis=1), abs=1e-12)
     share = out.p4[converted, 2, 3] / events.p4[converted, 0, 3]
-    assert share.mean() == pytest.approx(0.5, abs=0.01)  # the energy-fraction density is symmetric about 1/2
+    # the positron's share below 0.1: (9/7)(0.1 - (4/3)(0.1^2/2 - 0.1^3/3)) = 0.12057 (by hand)
+    assert np.mean(share < 0.1) == pytest.approx(0.12057, abs=4 * np.sqrt(0.12 / share.size))
     assert (out.origin[converted, 2] == 1).all() and (out.origin[~converted, 2] == -1).all()
     assert (out.vertex_mm[converted, 2] == out.vertex_mm[converted, 0]).all()
 
@@ -289,6 +290,12 @@ def test_a_conversion_gives_two_helices_that_open_as_paired_from_the_collision_p
     # the value of an even split, 2 c B r (tracks' momentum smearing aside)
     r0 = layers(BELLE2)[0].radius_mm
     even = apparent_pair_mass_gev(r0, 0.5, 1.0, 1.5)
+    # an even split's exact value, 2 c B r / sqrt(1 + (r / R)^2) for massless tracks of momentum p, R = p / (c B)
+    # (the helix module), with 4 m_e^2 added to its square for electrons
+    c_b, m_e = 0.299792458 * 1.5, 0.000511  # GeV per metre
+    p = np.sqrt(0.5**2 - m_e**2)
+    massless = 2 * c_b * r0 * 1e-3 / np.sqrt(1 + (r0 * 1e-3 * c_b / p) ** 2)
+    assert even == pytest.approx(np.sqrt(massless**2 + 4 * m_e**2), rel=1e-4)
     assert np.median(mass) > 0.9 * even
     # without conversions the same events keep their photon
     plain = reconstruct(events, BELLE2, np.random.default_rng(5), tracks=True)
@@ -319,3 +326,30 @@ def test_forced_conversions_weigh_each_event_by_the_probability_of_its_photons_c
     along = _one_photon(10, 2.0, 1.0, rng)
     kept, weight = convert_photons(along, material, rng, forced=True)
     assert (kept.pdgid[:, 0] == 22).all() and (weight == 1).all()
+
+
+def test_forced_conversions_of_several_photons_multiply_their_probabilities():
+    from analysis_lib.detector.material import Layer, crossings
+    from analysis_lib.physics.conversions import conversion_probability
+    from analysis_lib.simulation.generators import generate_three_photons
+    from analysis_lib.simulation.response import convert_photons
+
+    material = (Layer("pipe", 25.0, 300.0, 0.01), Layer("silicon", 40.0, 300.0, 0.02))
+    rng = np.random.default_rng(13)
+    events = generate_three_photons(rng, 2000, beams=BELLE2.beams, e_min_gev=0.2, cos_max=0.9)
+    out, probability = convert_photons(events, material, rng, forced=True)
+    direction = events.p4[..., 1:] / np.linalg.norm(events.p4[..., 1:], axis=-1)[..., None]
+    _, thickness = crossings(events.vertex_mm, direction, material)
+    per_photon = conversion_probability(thickness.sum(axis=-1))  # the layers' thicknesses add in the exponent
+    crossing = thickness.sum(axis=-1) > 0
+    assert probability == pytest.approx(np.prod(np.where(crossing, per_photon, 1.0), axis=1), rel=1e-9)
+    assert (out.truth["n_conversions"] == crossing.sum(axis=1)).all()
+    assert out.p4[..., 1:].sum(axis=1) == pytest.approx(events.p4[..., 1:].sum(axis=1), abs=1e-9)
+    # no events, and events without photons
+    from analysis_lib.simulation.generators import GeneratedEvents
+
+    for n, pdgid in ((0, [22, 22]), (5, [211, -211])):
+        plain = GeneratedEvents(p4=np.tile([1.0, 0.0, 0.6, 0.8], (n, 2, 1)), vertex_mm=np.zeros((n, 2, 3)),
+                                pdgid=np.array(pdgid), origin=np.array([1, 1]), sigma_pb=1.0)
+        same, weight = convert_photons(plain, material, rng, forced=True)
+        assert same.p4.shape == (n, 2, 4) and (weight == 1).all() and (same.truth["n_conversions"] == 0).all()
