@@ -236,6 +236,7 @@ def sample_specs(ds: Dataset, *, n_signal_events: int, max_mc_events: int):
             config={"process": "gamma Upsilon_D, Upsilon_D -> 3 A'", "darkonium_mass_gev": m_ups,
                     "dark_photon_mass_gev": m_a, "ctau_mm": list(CTAU_MM)},
             n_events=n_signal_events, tracks=True, chunk=_signal_chunk(n_signal_events), conversions=True,
+            internal_conversions=True,
         ))
     return specs + background_specs(beams, max_mc_events=max_mc_events, bb_per_pb=_bb_per_pb(ds))
 

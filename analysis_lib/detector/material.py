@@ -70,7 +70,8 @@ MATERIAL = {
     # table for the first pipe), four silicon layers at 20, 43.5, 70 and 88 mm (Ushiroda et al.: 300
     # micron sensors, 0.32% X0, with readout and supports modelled as 0.6%); the drift chamber's inner
     # wall is left out (its radius after the upgrade was not found): an underestimate of a few tenths
-    # of a per cent
+    # of a per cent. The second detector's radii and pipe are as its paper is usually quoted; they were
+    # not checked against its text here
     "belle": (
         Layer("beam pipe", 15.0, 100.0, 0.0028),
         Layer("SVD layer 1", 20.0, 80.0, 0.006),
@@ -81,8 +82,9 @@ MATERIAL = {
     # BaBar: the beryllium beam pipe with its water cooling and gold foil at 27.9 mm (about 1% X0 at
     # normal incidence), the five silicon layers at 32, 40 and 54 mm and the two arched outer layers
     # (91-127 and 114-144 mm: placed at 110 and 130 mm), about 4% X0 in all with their supports
-    # (modelled as 0.8% each), and the drift chamber's beryllium inner wall at 236 mm (1 mm, 0.28%);
-    # the detector paper, Nucl. Instrum. Meth. A 479 (2002) 1
+    # (modelled as 0.8% each), and the drift chamber's beryllium inner wall at 236 mm (1 mm, 0.28%):
+    # the detector paper, Nucl. Instrum. Meth. A 479 (2002) 1, as it is usually quoted (its text was not
+    # available here to check these numbers; the outer radius 144 mm agrees with the tracker's model)
     "babar": (
         Layer("beam pipe", 27.9, 200.0, 0.010),
         Layer("SVT layer 1", 32.0, 100.0, 0.008),

@@ -290,12 +290,14 @@ def background_specs(beams: Beams, *, max_mc_events: int, bb_per_pb: float = 0.0
     simulated events in all: 70% to the continuum and B Bbar, 15% to tau pairs, 15% to the six pions; and on
     the peak of the Upsilon(3S) or (2S) (:func:`upsilon_on_peak`) its decays (Pythia, normalised to BaBar's
     counted events, :data:`UPSILON_VISIBLE_PB`), 10% more. Every sample's photons convert in the
-    material in front of the tracker (``conversions``). And e+e- -> 3 gamma (tree level,
-    :func:`~analysis_lib.simulation.generators.generate_three_photons`) with every photon converting
-    (``force_conversions``: each event weighted by the probability, about 4% per photon at BaBar), 5%
-    more events: a QED source of three light e+e- pairs. Not modelled: other multi-hadron final states
-    with a hard initial-state photon, four-lepton QED processes, and internal conversions (a virtual
-    photon's own pair; the chapter states their absence where it draws its backgrounds)."""
+    material in front of the tracker (``conversions``), and the initial-state photon of the six pions
+    also becomes its own virtual pair (``internal_conversions``, Kroll-Wada). And e+e- -> 3 gamma (tree
+    level, :func:`~analysis_lib.simulation.generators.generate_three_photons`) with every photon a pair,
+    in the material or virtual (``force_conversions``: each event weighted by the probability, about 5%
+    per photon at BaBar), 5% more events: a QED source of three light e+e- pairs, with its virtual ones
+    the e+e- -> e+e- e+e- gamma of annihilation. Not modelled: other multi-hadron final states with a hard
+    initial-state photon, and four-lepton QED processes of two-photon collisions (the chapter states their
+    absence where it draws its backgrounds)."""
     if not (isinstance(max_mc_events, int | np.integer) and max_mc_events >= 10_000):
         raise ParameterError(f"max_mc_events={max_mc_events!r} must be an integer >= 10000")
     sqrt_s = beams.sqrt_s_gev
@@ -326,8 +328,10 @@ def background_specs(beams: Beams, *, max_mc_events: int, bb_per_pb: float = 0.0
         config={"process": "gamma_ISR 3(pi+ pi-), BaBar's measured cross section, six-body phase space"},
         n_events=int(0.15 * max_mc_events), tracks=True, chunk=100_000,
     ))
-    # a photon of any of them can convert in the material and add a pair of tracks
-    specs = [replace(spec, conversions=True) for spec in specs]
+    # a photon of any of them can convert in the material and add a pair of tracks; the photons of the
+    # generators below that are not Pythia's (the initial-state photon, the three photons) also become
+    # their own virtual pairs (Pythia gives its pi0 and eta their Dalitz decays)
+    specs = [replace(spec, conversions=True, internal_conversions=spec.name == "bkg_isr_6pi") for spec in specs]
     specs.append(SampleSpec(
         name="bkg_3gamma_conversions", label="γγγ, three conversions", kind="background",
         sigma_pb=partial(three_photon_sigma_pb, beams, THREE_PHOTON_E_MIN_CM_GEV, THREE_PHOTON_COS_MAX_CM),
@@ -336,5 +340,6 @@ def background_specs(beams: Beams, *, max_mc_events: int, bb_per_pb: float = 0.0
         config={"process": "e+e- -> 3 gamma (tree level), every photon converting", "e_min_cm_gev": THREE_PHOTON_E_MIN_CM_GEV,
                 "cos_max_cm": THREE_PHOTON_COS_MAX_CM},
         n_events=int(0.05 * max_mc_events), tracks=True, chunk=100_000, weighted=True, force_conversions=True,
+        internal_conversions=True,
     ))
     return specs

@@ -148,6 +148,9 @@ class SampleSpec:
         of that (for samples that pass the skim only then: three photons giving six tracks). The
         probability differs from event to event: such a sample has a fixed ``n_events`` and is not for
         pseudo-data pools.
+    internal_conversions : bool
+        With either, photons also become their own virtual e+e- pairs (Kroll-Wada): for generators
+        whose photons are not from hadron decays (Pythia gives those their Dalitz decays itself).
     """
 
     name: str
@@ -167,11 +170,14 @@ class SampleSpec:
     hadronic_tag: bool = False
     conversions: bool = False
     force_conversions: bool = False
+    internal_conversions: bool = False
 
     def __post_init__(self):
         if self.force_conversions and self.n_events is None:
             raise ParameterError(f"sample {self.name!r} forces conversions, whose probability differs from event to "
                                  "event: give it a fixed n_events")
+        if self.internal_conversions and not (self.conversions or self.force_conversions):
+            raise ParameterError(f"sample {self.name!r}: internal_conversions go with conversions or force_conversions")
 
     def cross_section_pb(self) -> float:
         """The cross section in pb (:attr:`sigma_pb`, evaluated if it is a callable)."""
@@ -249,7 +255,7 @@ class SampleRequest:
         if spec.hadronic_tag:
             fields["hadronic_tag"] = repr(tag_model(self.experiment))
         if spec.conversions or spec.force_conversions:
-            fields["conversions"] = [repr(layers(self.experiment)), spec.force_conversions]
+            fields["conversions"] = [repr(layers(self.experiment)), spec.force_conversions, spec.internal_conversions]
         if self.siblings:
             fields["generation"] = [spec.generation, [s.name for s in self.siblings]]
         return json.dumps(fields, sort_keys=True)
@@ -516,7 +522,7 @@ def _simulate(specs, experiment, rngs, n, weight, config, *, generate, generatio
                 force_beam_background=spec.force_beam_background, force_track_loss=spec.force_track_loss,
                 photon_branch=spec.photon_branch, tracks=spec.tracks,
                 hadronic_tag=tag_model(experiment) if spec.hadronic_tag else None, conversions=spec.conversions,
-                force_conversions=spec.force_conversions,
+                force_conversions=spec.force_conversions, internal_conversions=spec.internal_conversions,
             )
             # events outside the sample's branch of a photon efficiency weigh 0: not written
             part.append(events[config.skim(events) & (ak.to_numpy(events["weight"]) > 0)])

@@ -40,6 +40,7 @@ neutral hadrons and neutrinos leave nothing in this model.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache
 
 import awkward as ak
 import numpy as np
@@ -47,12 +48,12 @@ from scipy.stats import poisson
 
 from ..core.constants import mass_gev
 from ..core.errors import ParameterError
-from ..core.kinematics import direction_from_angles
+from ..core.kinematics import boost, direction_from_angles
 from ..detector.experiments import Experiment
 from ..detector.helix import field_tesla, helix_at_closest_approach
 from ..detector.material import crossings, layers
 from ..io.ntuple import ORIGIN
-from ..physics.conversions import conversion_probability, sample_energy_fraction
+from ..physics.conversions import conversion_probability, internal_conversion_probability, sample_energy_fraction
 from .generators import GeneratedEvents
 from .tagging import emulate
 
@@ -242,51 +243,123 @@ def condition_photon_efficiency(candidate, deposit, pdgid, energy, branch, rng, 
     return np.where(has, 1 - all_missed, 1.0)
 
 
-def convert_photons(events: GeneratedEvents, material, rng, *,
-                    forced: bool = False) -> tuple[GeneratedEvents, np.ndarray]:
+#: Internal conversions (:func:`convert_photons`) give pairs up to this fraction of the photon's energy,
+#: where the pair is light next to the photon's energy (the limit the Kroll-Wada rate holds in).
+INTERNAL_MASS_FRACTION = 0.1
+
+
+@cache
+def _internal_cdf():
+    """The probability of an internal conversion to e+e- below each mass of a grid from threshold to 10 GeV."""
+    grid = np.geomspace(2 * mass_gev(11) * (1 + 1e-9), 10.0, 6001)
+    return grid, internal_conversion_probability(grid[0], grid)
+
+
+def _internal_pairs(rng, p4, cdf_max):
+    """Electron and positron four-momenta (m, 4) of photons ``p4`` (m, 4) that became virtual photons of a
+    mass drawn from the Kroll-Wada density below the mass where its integral is ``cdf_max``: the virtual
+    photon keeps the photon's energy and direction (its momentum short by m^2 / 2E), and decays with
+    density 1 + cos^2 theta + (4 m_e^2 / m^2) sin^2 theta about its direction in its rest frame (the
+    Kroll-Wada angular distribution of a transverse virtual photon)."""
+    grid, cdf = _internal_cdf()
+    mass = np.interp(rng.random(len(p4)) * cdf_max, cdf, grid)
+    m_e = mass_gev(11)
+    energy = p4[:, 0]
+    axis = p4[:, 1:] / np.maximum(np.linalg.norm(p4[:, 1:], axis=1), 1e-12)[:, None]
+    r = (2 * m_e / mass) ** 2
+    cos = np.empty(len(p4))
+    todo = np.arange(len(p4))
+    while todo.size:  # rejection from the uniform: the density is at most 2 (at cos theta = +-1)
+        c = rng.uniform(-1, 1, todo.size)
+        keep = rng.random(todo.size) * 2 < 1 + c**2 + r[todo] * (1 - c**2)
+        cos[todo[keep]] = c[keep]
+        todo = todo[~keep]
+    phi = rng.uniform(0, 2 * np.pi, len(p4))
+    # the decay axis in a frame whose z is the virtual photon's direction
+    helper = np.where(np.abs(axis[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
+    u = np.cross(axis, helper)
+    u /= np.linalg.norm(u, axis=1)[:, None]
+    v = np.cross(axis, u)
+    sin = np.sqrt(1 - cos**2)
+    unit = cos[:, None] * axis + sin[:, None] * (np.cos(phi)[:, None] * u + np.sin(phi)[:, None] * v)
+    q = np.sqrt(np.maximum(mass**2 / 4 - m_e**2, 0.0))
+    beta = axis * (np.sqrt(np.maximum(energy**2 - mass**2, 0.0)) / energy)[:, None]
+    rest = [np.column_stack([np.full(len(p4), mass / 2), sign * q[:, None] * unit]) for sign in (-1.0, 1.0)]
+    return boost(rest[0], beta), boost(rest[1], beta)
+
+
+def convert_photons(events: GeneratedEvents, material, rng, *, forced: bool = False,
+                    internal: bool = False) -> tuple[GeneratedEvents, np.ndarray]:
     """The events with their photons converted in ``material`` (a sequence of
-    :class:`~analysis_lib.detector.material.Layer`, innermost first), drawing from ``rng``, and the
-    probability of that outcome per event: 1, or with ``forced`` the product over the photons that
-    cross material of their probabilities to convert (every such photon converts, in a layer drawn
-    with its conditional probability: for samples whose events pass their skim only then).
+    :class:`~analysis_lib.detector.material.Layer`, innermost first) and, with ``internal``, replaced
+    by their own virtual pairs, drawing from ``rng``; and the probability of that outcome per event: 1,
+    or with ``forced`` the product over the photons that can become a pair of their probabilities to
+    (every such photon does, internally or in a layer drawn with its conditional probability: for
+    samples whose events pass their skim only then).
 
     A photon crossing layers of t_1, t_2, ... radiation lengths on its line
-    (:func:`~analysis_lib.detector.material.crossings`)
-    converts in layer i with probability (1 - P_1) ... (1 - P_(i-1)) P_i, P = 1 - exp(-7 t / 9)
-    (:func:`~analysis_lib.physics.conversions.conversion_probability`). A converted photon becomes an
-    electron, in its column, and a positron, in a column added to the event, both made at the
-    crossing point along the photon's direction (their opening, about m_e / E, and the recoil of the
-    nucleus are neglected) with momenta x p and (1 - x) p, x the positron's share
-    (:func:`~analysis_lib.physics.conversions.sample_energy_fraction`), and the photon's origin and
-    side; momentum is conserved, the energy to m_e^2 / p. The number of conversions of each event is
-    added to its truth as ``n_conversions``.
+    (:func:`~analysis_lib.detector.material.crossings`) converts in layer i with probability
+    (1 - P_1) ... (1 - P_(i-1)) P_i, P = 1 - exp(-7 t / 9)
+    (:func:`~analysis_lib.physics.conversions.conversion_probability`). It becomes an electron, in its
+    column, and a positron, in a column added to the event, both made at the crossing point along the
+    photon's direction (their opening, about m_e / E, and the recoil of the nucleus are neglected) with
+    momenta x p and (1 - x) p, x the positron's share
+    (:func:`~analysis_lib.physics.conversions.sample_energy_fraction`); momentum is conserved, the energy
+    to about m_e. With ``internal``, before the material, the photon is a virtual photon decaying to
+    e+e- at the collision point with the Kroll-Wada probability of a pair lighter than
+    :data:`INTERNAL_MASS_FRACTION` of its energy (:func:`~analysis_lib.physics.conversions.internal_conversion_probability`,
+    :func:`_internal_pairs`); not for photons of hadron decays that the generator already gives their
+    Dalitz decays (Pythia's pi0 and eta). The pairs keep the photon's origin and side. The numbers of
+    conversions of each event are added to its truth as ``n_conversions`` (in the material) and
+    ``n_internal_conversions``.
     """
     n, k = events.p4.shape[:2]
     pdgid = np.broadcast_to(events.pdgid, (n, k))
     p4 = events.p4
+    m_e = mass_gev(11)
     momentum = np.linalg.norm(p4[..., 1:], axis=-1)
-    photon = (pdgid == 22) & (momentum > 2 * mass_gev(11))
+    photon = (pdgid == 22) & (momentum > 2 * m_e)
     direction = p4[..., 1:] / np.maximum(momentum, 1e-12)[..., None]
     rows, cols = np.nonzero(photon)
     points, thickness = crossings(events.vertex_mm[rows, cols], direction[rows, cols], material)
-    # the probability of having converted by each layer, and the layer of a conversion
+    # the probability of having converted by each layer
     converted_by = -np.expm1(np.cumsum(np.log1p(-conversion_probability(thickness)), axis=-1))
+    external = converted_by[:, -1]
+    p_internal = np.zeros(len(rows))
+    if internal:
+        light = INTERNAL_MASS_FRACTION * p4[rows, cols, 0] > 2 * m_e
+        upper = np.maximum(INTERNAL_MASS_FRACTION * p4[rows, cols, 0], 2 * m_e * (1 + 1e-9))
+        p_internal = np.where(light, internal_conversion_probability(2 * m_e * (1 + 1e-9), upper), 0.0)
     draw = rng.random(len(rows))
     probability = np.ones(n)
-    if forced:
-        draw = draw * converted_by[:, -1]
-        crossing = converted_by[:, -1] > 0
-        np.multiply.at(probability, rows[crossing], converted_by[crossing, -1])
-    # the first layer by which the photon has converted with a probability above the draw (forced: the
-    # draw is below the total, unless the photon crosses no material, and then stays a photon)
-    layer = (draw[:, None] >= converted_by).sum(axis=-1)
-    hit = layer < len(material)
-    rows, cols, layer = rows[hit], cols[hit], layer[hit]
-    where = points[hit, layer]
+    if forced:  # every photon that can becomes a pair: the draw within the probability of that
+        pair = p_internal + (1 - p_internal) * external
+        draw = draw * pair
+        np.multiply.at(probability, rows[pair > 0], pair[pair > 0])
+    is_internal = draw < p_internal
+    # the first layer by which the photon has converted with a probability above the draw, given no
+    # internal conversion (forced: below the total, unless the photon crosses no material)
+    rest = (draw - p_internal) / np.maximum(1 - p_internal, 1e-300)
+    layer = np.where(is_internal, len(material), (rest[:, None] >= converted_by).sum(axis=-1))
+    is_external = layer < len(material)
+    where = np.where(is_external[:, None], points[np.arange(len(rows)), np.minimum(layer, len(material) - 1)],
+                     events.vertex_mm[rows, cols])
+    made = is_internal | is_external
+    rows, cols, where, is_internal = rows[made], cols[made], where[made], is_internal[made]
+    # the pairs' four-momenta: external along the photon, internal from the virtual photon's decay
     x = sample_energy_fraction(rng, len(rows))
-    conversions = np.zeros(n, dtype=np.int64)
-    np.add.at(conversions, rows, 1)
-    extra = int(conversions.max()) if n else 0
+    photon_p = p4[rows, cols, 1:]
+    pairs = []
+    for share in (1 - x, x):  # electron, positron
+        p = share[:, None] * photon_p
+        pairs.append(np.column_stack([np.sqrt((p * p).sum(axis=1) + m_e**2), p]))
+    if is_internal.any():
+        electron, positron = _internal_pairs(rng, p4[rows[is_internal], cols[is_internal]],
+                                             p_internal[made][is_internal])
+        pairs[0][is_internal], pairs[1][is_internal] = electron, positron
+    counts = {name: np.bincount(rows[mask], minlength=n) for name, mask in
+              (("n_conversions", ~is_internal), ("n_internal_conversions", is_internal))}
+    extra = int(np.bincount(rows, minlength=n).max()) if n and len(rows) else 0
     rank = np.zeros(len(rows), dtype=np.int64)
     if len(rows):
         order = np.lexsort((cols, rows))
@@ -301,24 +374,21 @@ def convert_photons(events: GeneratedEvents, material, rng, *,
     new_p4, new_vertex = widen(p4, 0.0), widen(events.vertex_mm, 0.0)
     new_pdgid, new_origin = widen(pdgid), widen(np.broadcast_to(events.origin, (n, k)), -1)
     new_side = widen(np.broadcast_to(events.side, (n, k)), -1) if events.side is not None else None
-    photon_p = p4[rows, cols, 1:]
-    m_e = mass_gev(11)
-    for share, column, code in ((1 - x, cols, 11), (x, k + rank, -11)):
-        p = share[:, None] * photon_p
-        new_p4[rows, column] = np.column_stack([np.sqrt((p * p).sum(axis=1) + m_e**2), p])
+    for momenta, column, code in ((pairs[0], cols, 11), (pairs[1], k + rank, -11)):
+        new_p4[rows, column] = momenta
         new_vertex[rows, column] = where
         new_pdgid[rows, column] = code
         new_origin[rows, column] = new_origin[rows, cols]
         if new_side is not None:
             new_side[rows, column] = new_side[rows, cols]
     converted = replace(events, p4=new_p4, vertex_mm=new_vertex, pdgid=new_pdgid, origin=new_origin, side=new_side,
-                        truth={**events.truth, "n_conversions": conversions})
+                        truth={**events.truth, **counts})
     return converted, probability
 
 
 def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=1.0, force_beam_background=False,
                 force_track_loss=False, photon_branch: tuple[str, float] | None = None, tracks=False,
-                hadronic_tag=None, conversions=False, force_conversions=False):
+                hadronic_tag=None, conversions=False, force_conversions=False, internal_conversions=False):
     """Apply the detector model to generated events.
 
     Parameters
@@ -359,6 +429,10 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
         The same, every photon that crosses material converting (:func:`convert_photons` with
         ``forced``), each event weighted by the probability of that (False by default). As with
         ``force_track_loss``, the sample stands only for those events: its skim must reject the others.
+    internal_conversions : bool
+        With ``conversions`` or ``force_conversions``, photons also become their own virtual pairs
+        (:func:`convert_photons` with ``internal``; not for generators that give hadrons' Dalitz decays
+        themselves).
 
     Returns
     -------
@@ -375,7 +449,7 @@ def reconstruct(events: GeneratedEvents, experiment: Experiment, rng, *, weight=
     conversion_probability = 1.0
     if conversions or force_conversions:
         events, conversion_probability = convert_photons(events, layers(experiment), rng.spawn(1)[0],
-                                                         forced=force_conversions)
+                                                         forced=force_conversions, internal=internal_conversions)
     n, k = events.p4.shape[:2]
     cal, trk = experiment.calorimeter, experiment.tracker
     p4 = events.p4

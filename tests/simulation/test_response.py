@@ -345,6 +345,16 @@ def test_forced_conversions_of_several_photons_multiply_their_probabilities():
     assert probability == pytest.approx(np.prod(np.where(crossing, per_photon, 1.0), axis=1), rel=1e-9)
     assert (out.truth["n_conversions"] == crossing.sum(axis=1)).all()
     assert out.p4[..., 1:].sum(axis=1) == pytest.approx(events.p4[..., 1:].sum(axis=1), abs=1e-9)
+    # with internal conversions: each photon a pair with P_int + (1 - P_int) P_ext, P_int up to a tenth of its energy
+    from analysis_lib.physics.conversions import internal_conversion_probability
+
+    both, weight = convert_photons(events, material, rng, forced=True, internal=True)
+    p_int = internal_conversion_probability(2 * 0.000511 * (1 + 1e-9), 0.1 * events.p4[..., 0])
+    either = p_int + (1 - p_int) * per_photon
+    assert weight == pytest.approx(np.prod(either, axis=1), rel=1e-9)
+    made = both.truth["n_conversions"] + both.truth["n_internal_conversions"]
+    assert (made == 3).all() and 0 < both.truth["n_internal_conversions"].sum() < made.sum()
+    assert both.p4[..., 0].sum(axis=1) == pytest.approx(events.p4[..., 0].sum(axis=1), abs=3 * 0.000511)
     # no events, and events without photons
     from analysis_lib.simulation.generators import GeneratedEvents
 
@@ -353,3 +363,34 @@ def test_forced_conversions_of_several_photons_multiply_their_probabilities():
                                 pdgid=np.array(pdgid), origin=np.array([1, 1]), sigma_pb=1.0)
         same, weight = convert_photons(plain, material, rng, forced=True)
         assert same.p4.shape == (n, 2, 4) and (weight == 1).all() and (same.truth["n_conversions"] == 0).all()
+
+
+def test_internal_conversions_follow_the_kroll_wada_rate_and_masses():
+    """Photons of 2 GeV become virtual pairs below 200 MeV with the integral of the Kroll-Wada density (the
+    closed form of physics.conversions, itself tested against a numerical integral), with that density's
+    masses, the photon's energy and direction, at the collision point."""
+    from analysis_lib.detector.material import Layer
+    from analysis_lib.physics.conversions import internal_conversion_probability
+    from analysis_lib.simulation.response import convert_photons
+
+    material = (Layer("pipe", 25.0, 500.0, 0.01),)
+    rng = np.random.default_rng(15)
+    n = 400_000
+    events = _one_photon(n, 2.0, 0.3, rng)
+    out, _ = convert_photons(events, material, rng, internal=True)
+    internal = out.truth["n_internal_conversions"] == 1
+    expected = internal_conversion_probability(2 * 0.000511 * (1 + 1e-9), 0.2)
+    # its leading-logarithm form, (alpha / 3 pi)(2 ln(m_max / m_e) - 5/3) (the closed form for m_max >> m_e)
+    assert expected == pytest.approx((1 / 137.036) / (3 * np.pi) * (2 * np.log(0.2 / 0.000511) - 5 / 3), rel=0.01)
+    assert internal.mean() == pytest.approx(expected, abs=4 * np.sqrt(expected / n))
+    assert not (internal & (out.truth["n_conversions"] == 1)).any()
+    pair = out.p4[internal, 0] + out.p4[internal, 2]
+    mass = np.sqrt(np.maximum(pair[:, 0] ** 2 - np.sum(pair[:, 1:] ** 2, axis=1), 0))
+    assert pair[:, 0] == pytest.approx(2.0, rel=1e-9)  # the photon's energy
+    direction = pair[:, 1:] / np.linalg.norm(pair[:, 1:], axis=1)[:, None]
+    photon = events.p4[internal, 0, 1:] / 2.0
+    assert np.sum(direction * photon, axis=1) == pytest.approx(1.0, abs=1e-9)
+    assert (out.vertex_mm[internal] == 0).all()
+    # the share of pairs above 20 MeV against the density's integrals
+    above = internal_conversion_probability(0.02, 0.2) / expected
+    assert np.mean(mass > 0.02) == pytest.approx(above, abs=4 * np.sqrt(above / internal.sum()))
