@@ -185,9 +185,12 @@ TOUCHING_SIGNIFICANCE = 2.0
 
 def meeting_momenta(track_a, track_b, field_tesla: float, *, touching_significance: float | None = None):
     """Two tracks where their circles meet (:func:`pair_vertex`, taken to touch within
-    ``touching_significance`` of hypot(sigma_d0_a, sigma_d0_b)), from their helices at closest approach:
-    ``track_a``, ``track_b`` are dicts of broadcastable arrays ``p``, ``theta``, ``phi`` (phi0), ``d0``,
-    ``sigma_d0`` (its resolution) and ``charge``.
+    ``touching_significance`` of their combined transverse position resolution there), from their helices
+    at closest approach: ``track_a``, ``track_b`` are dicts of broadcastable arrays ``p``, ``theta``,
+    ``phi`` (phi0), ``d0``, ``sigma_d0`` (its resolution), ``sigma_phi`` (phi0's) and ``charge``. A track's
+    position resolution at a distance r from the beam is hypot(sigma_d0, r sigma_phi) (derived here:
+    its circle's offset and turn at the closest approach, carried to r); r from a first meeting point
+    found with the d0 resolutions alone.
 
     Returns
     -------
@@ -203,6 +206,11 @@ def meeting_momenta(track_a, track_b, field_tesla: float, *, touching_significan
     if touching_significance is None:
         touching_significance = TOUCHING_SIGNIFICANCE
     tolerance = touching_significance * np.hypot(track_a["sigma_d0"], track_b["sigma_d0"])
+    x, y, psi = pair_vertex(circles[0], circles[1], track_a["charge"], track_b["charge"], touching_mm=tolerance)
+    r = np.hypot(x, y)
+    tolerance = touching_significance * np.sqrt(np.asarray(track_a["sigma_d0"]) ** 2 + np.asarray(track_b["sigma_d0"]) ** 2
+                                                + r**2 * (np.asarray(track_a["sigma_phi"]) ** 2
+                                                          + np.asarray(track_b["sigma_phi"]) ** 2))
     x, y, psi = pair_vertex(circles[0], circles[1], track_a["charge"], track_b["charge"], touching_mm=tolerance)
     momenta = []
     for circle, t, pt in zip(circles, (track_a, track_b), pts):

@@ -25,6 +25,7 @@ import numpy as np
 from ..core.constants import mass_gev
 from ..core.errors import NtupleError, ParameterError
 from ..detector.helix import field_tesla, meeting_momenta
+from ..detector.material import track_resolutions
 
 __all__ = ["ConversionPairs", "conversion_pairs"]
 
@@ -61,8 +62,8 @@ def conversion_pairs(tracks, experiment) -> ConversionPairs:
     """The oppositely charged pairs of the jagged ``tracks`` (fields ``p``, ``theta``, ``phi``,
     ``charge`` and ``d0``: the helix at the point of closest approach) at the point their circles meet,
     in the solenoid of ``experiment`` (:class:`~analysis_lib.detector.experiments.Experiment`), whose
-    tracker's d0 resolution for relativistic tracks from the beam line sets how near two circles must
-    come to touch."""
+    tracks' d0 and azimuth resolutions (:func:`~analysis_lib.detector.material.track_resolutions`) set
+    how near two circles must come to touch."""
     missing = [name for name in _FIELDS if name not in tracks.fields]
     if missing:
         raise NtupleError(f"the tracks have no {missing}: a conversion needs each track's helix (logical branches "
@@ -74,7 +75,7 @@ def conversion_pairs(tracks, experiment) -> ConversionPairs:
     sides = []
     for side in ("a", "b"):
         t = {name: ak.to_numpy(flat[side][name]).astype(float) for name in _FIELDS}
-        t["sigma_d0"] = experiment.tracker.impact_resolution_mm(t["p"], 1.0, t["theta"], 0.0)[0]
+        t.update(track_resolutions(experiment, t["p"], t["theta"]))
         sides.append(t)
     x, y, _, at_a, at_b = meeting_momenta(sides[0], sides[1], field_tesla(experiment))
     m_e = mass_gev(11)

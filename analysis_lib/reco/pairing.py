@@ -26,6 +26,7 @@ from ..core.constants import mass_gev
 from ..core.errors import NtupleError, ParameterError
 from ..core.kinematics import direction_from_angles, invariant_mass2
 from ..detector.helix import field_tesla, meeting_momenta
+from ..detector.material import track_resolutions
 
 __all__ = ["DISPLACED_SIGNIFICANCE", "SPECIES", "PairCandidates", "PairedTracks", "RecoilPhoton", "pair_candidates", "pair_momenta", "pair_tracks",
            "recoil_photon", "split_by_charge", "vertex_momenta"]
@@ -193,8 +194,8 @@ def vertex_momenta(plus, minus, field_tesla: float, *, significance: float = DIS
     tracks' opening there (derived here: a shift of one track by its d0 error moves the crossing of two
     lines at angle psi by that over sin psi); tracks that touch, parallel where they meet (a conversion),
     are never taken as displaced. ``plus``, ``minus``: dicts of (n, k) arrays ``p``, ``theta``, ``phi``,
-    ``d0`` (the book's sign, :mod:`analysis_lib.detector.helix`), ``sigma_d0`` and ``charge`` (the helix
-    at closest approach). The transverse momentum turns along the helix; p_z does not change."""
+    ``d0`` (the book's sign, :mod:`analysis_lib.detector.helix`), ``sigma_d0``, ``sigma_phi`` and ``charge``
+    (the helix at closest approach). The transverse momentum turns along the helix; p_z does not change."""
     a = {name: np.expand_dims(np.asarray(v, dtype=float), 2) for name, v in plus.items()}  # (n, k, 1)
     b = {name: np.expand_dims(np.asarray(v, dtype=float), 1) for name, v in minus.items()}  # (n, 1, k)
     x, y, psi, at_a, at_b = meeting_momenta(a, b, field_tesla)
@@ -244,8 +245,8 @@ def pair_candidates(events, *, k: int = 3, resolution=None, experiment=None) -> 
     exactly 2k tracks of zero total charge, paired with species hypotheses (:func:`pair_momenta`,
     ``resolution(mass) -> sigma`` in GeV). Events with no allowed combination are dropped. With an
     ``experiment`` (:class:`~analysis_lib.detector.experiments.Experiment`), the tracks are helices in its
-    solenoid (field ``d0`` needed, its tracker's impact-parameter resolution for relativistic tracks from
-    the beam line) and each pair's mass, and its part of the tracks' summed four-momentum, are taken at
+    solenoid (field ``d0`` needed; the d0 and azimuth resolutions of
+    :func:`~analysis_lib.detector.material.track_resolutions`) and each pair's mass, and its part of the tracks' summed four-momentum, are taken at
     its vertex (:func:`vertex_momenta`): a pair from a decay in flight shows its own mass, not the
     opening its tracks' turn in the field adds."""
     track = events["track"]
@@ -271,7 +272,7 @@ def pair_candidates(events, *, k: int = 3, resolution=None, experiment=None) -> 
     at_vertex = None
     if experiment is not None:
         helix = {name: table(name).astype(float) for name in ("p", "theta", "phi", "d0", "charge")}
-        helix["sigma_d0"] = experiment.tracker.impact_resolution_mm(helix["p"], 1.0, helix["theta"], 0.0)[0]
+        helix.update(track_resolutions(experiment, helix["p"], helix["theta"]))
         at_vertex = vertex_momenta({name: np.take_along_axis(v, index_plus, axis=1) for name, v in helix.items()},
                                    {name: np.take_along_axis(v, index_minus, axis=1) for name, v in helix.items()},
                                    field_tesla(experiment))

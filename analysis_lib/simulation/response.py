@@ -17,7 +17,8 @@ The steps, in order, for every generated event:
 6. clusters of particles that left a track are matched to it; the others count in the unmatched
    calorimeter energy ``ecl_energy``, and those that passed the efficiency are photon candidates;
 7. on request, the tracks themselves: transverse momentum smeared with the tracker resolution
-   (directions are kept: their resolution, a few mrad, is negligible next to the calorimeter's),
+   (directions are kept, except in samples with helices, below: their resolution, a few mrad, is negligible
+   next to the calorimeter's),
    identified as kaons or not, muons or not and protons or not with the particle-identification
    model, and their impact parameters d0 and z0 (straight lines from the production point, smeared
    with the tracker's impact-parameter resolution). Charged particles made beyond the tracker's
@@ -28,7 +29,10 @@ imitate), before step 1 the photons cross the material in front of the tracker
 (:mod:`analysis_lib.detector.material`) and convert there (:func:`convert_photons`); the tracks of
 such a sample are then helices in the solenoid, quoted at their point of closest approach to the beam
 (:func:`analysis_lib.detector.helix.helix_at_closest_approach`: the azimuth ``phi`` of the momentum
-there, d0 and z0), so that the two tracks of a conversion open as the reconstruction sees them. The
+there, d0 and z0), so that the two tracks of a conversion open as the reconstruction sees them, and
+their directions are smeared with the multiple scattering in the beam pipe and the first silicon layer
+(:func:`analysis_lib.detector.material.direction_resolution_rad`): the opening of a light pair, tens of
+mrad, is measured to a few mrad. The
 tracks of the other samples keep the straight lines (their displaced tracks, a Lambda's or a K_S's,
 are vertexed as straight lines by :mod:`analysis_lib.reco.v0`).
 
@@ -51,7 +55,7 @@ from ..core.errors import ParameterError
 from ..core.kinematics import boost, direction_from_angles
 from ..detector.experiments import Experiment
 from ..detector.helix import field_tesla, helix_at_closest_approach
-from ..detector.material import crossings, layers
+from ..detector.material import crossings, direction_resolution_rad, layers
 from ..io.ntuple import ORIGIN
 from ..physics.conversions import conversion_probability, internal_conversion_probability, sample_energy_fraction
 from .generators import GeneratedEvents
@@ -619,6 +623,10 @@ def _tracks(rng, extra, experiment, has_track, momentum, theta, direction, pdgid
         unit = np.where(charge == 0, 1, charge)
         d0, z0, phi = helix_at_closest_approach(vertex_mm, momentum[..., None] * direction, unit,
                                                 field_tesla(experiment))
+        # the directions' resolution (detector.material): theta, and phi by that over sin theta
+        sigma_angle = direction_resolution_rad(experiment, momentum, beta, theta)
+        theta = np.clip(theta + extra.normal(size=(n, k)) * sigma_angle, 1e-6, np.pi - 1e-6)
+        phi = phi + extra.normal(size=(n, k)) * sigma_angle / np.maximum(np.sin(theta), 1e-3)
     else:
         d0, z0 = impact_parameters(vertex_mm, direction)
     sigma_d0, sigma_z0 = experiment.tracker.impact_resolution_mm(momentum, beta, theta,
