@@ -156,10 +156,11 @@ PUBLISHED_MASS_RANGES = {"m_A' [GeV]": (0.001, 3.16), "m_Upsilon_D [GeV]": (0.05
 
 def pair_mass_resolution_gev(mass_gev):
     """The resolution of one pair's mass in BaBar's model, 3 MeV in quadrature with 0.35% of the mass,
-    used in the pairing's chi^2: measured on simulated prompt darkonium decays (half the central 68% of
-    single pairs' masses about the A' mass: 3.0-3.3 MeV at 20-100 MeV for darkonium masses of 2 to 9.5
-    GeV, the multiple scattering of the tracks' directions in the beam pipe and first silicon layer,
-    independent of the pair's energy; 2.5-2.8 MeV at 0.3 GeV, 4.1-4.9 at 1 GeV, 8.7 at 2.5 GeV)."""
+    used in the pairing's chi^2: a fit to within 20% of the widths measured on simulated prompt
+    darkonium decays (half the central 68% of single pairs' masses about the A' mass: 3.0-3.3 MeV at
+    20-100 MeV for darkonium masses of 2 to 9.5 GeV, the multiple scattering of the tracks' directions in
+    the beam pipe and first silicon layer, independent of the pair's energy; 2.5-2.8 MeV at 0.3 GeV,
+    4.1-4.9 at 1 GeV, 8.7 at 2.5 GeV)."""
     return np.hypot(3.0e-3, 3.5e-3 * np.asarray(mass_gev, dtype=float))
 
 
@@ -300,11 +301,11 @@ def _table(path, ds: Dataset, seed: int):
 
 def conversion_min_radius_mm(experiment) -> float:
     """The conversion veto's smallest radius: 0.8 of that of the innermost layer of material (the beam
-    pipe), whose conversions the touching point of their circles places within a millimetre of it. A
-    light pair from the collision point whose circles are taken to touch (its opening too small for its
-    tracks' d0 resolution) lands on the line of the centres, about R psi / 2 from the beam: 23 mm for a
+    pipe), whose conversions the touching point of their circles places within a few millimetres of it.
+    A light pair from the collision point whose circles are taken to touch (its opening too small for
+    its tracks' resolution) lands on the line of the centres, about R psi / 2 from the beam: 23 mm for a
     pair of 20 MeV and 1.5 GeV in BaBar's field, outside a veto from half the pipe's radius (a third of
-    such darkonium events lost), inside this one (at most 4%)."""
+    such darkonium events lost), inside this one (5-6% lost)."""
     return 0.8 * layers(experiment)[0].radius_mm
 
 

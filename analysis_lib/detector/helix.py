@@ -138,7 +138,7 @@ def pair_vertex(circle_a, circle_b, charge_a, charge_b, *, touching_mm=0.0):
     of opposite charge that leave their common point parallel and curve apart: circles that touch
     from outside, which the tracks' measurement errors make cross or miss by a little. Opposite charges
     whose circles miss or overlap by less than ``touching_mm`` (D - R_a - R_b, per pair: a few of the
-    tracks' d0 resolutions) are taken to touch, on the line of the centres with psi = 0: crossing
+    tracks' position resolutions there) are taken to touch, on the line of the centres with psi = 0: crossing
     there, by the errors alone, they would open by psi ~ sqrt(2 (R_a + R_b) overlap / (R_a R_b)), tens
     of mrad for GeV tracks and a tenth of a millimetre.
 
@@ -178,8 +178,8 @@ def pair_vertex(circle_a, circle_b, charge_a, charge_b, *, touching_mm=0.0):
     return x, y, psi
 
 
-#: Opposite-charge circles closer to touching than this many of the combined d0 resolutions of their
-#: tracks are taken to touch (:func:`pair_vertex`, :func:`meeting_momenta`).
+#: Opposite-charge circles closer to touching than this many of the combined position resolutions of
+#: their tracks there are taken to touch (:func:`pair_vertex`, :func:`meeting_momenta`).
 TOUCHING_SIGNIFICANCE = 2.0
 
 
@@ -187,10 +187,12 @@ def meeting_momenta(track_a, track_b, field_tesla: float, *, touching_significan
     """Two tracks where their circles meet (:func:`pair_vertex`, taken to touch within
     ``touching_significance`` of their combined transverse position resolution there), from their helices
     at closest approach: ``track_a``, ``track_b`` are dicts of broadcastable arrays ``p``, ``theta``,
-    ``phi`` (phi0), ``d0``, ``sigma_d0`` (its resolution), ``sigma_phi`` (phi0's) and ``charge``. A track's
-    position resolution at a distance r from the beam is hypot(sigma_d0, r sigma_phi) (derived here:
-    its circle's offset and turn at the closest approach, carried to r); r from a first meeting point
-    found with the d0 resolutions alone.
+    ``phi`` (phi0), ``d0``, ``sigma_d0`` (its resolution), optionally ``sigma_phi`` (phi0's; 0 without)
+    and ``charge``. A track's position resolution at a distance r from the beam is taken as
+    hypot(sigma_d0, r sigma_phi) (derived here: its circle's offset and turn at the closest approach,
+    carried to r, as independent errors; a real fit's are correlated and know the position near the
+    first measured layer better), r that of the point where the two circles would touch (the middle
+    of their gap or overlap on the line of the centres).
 
     Returns
     -------
@@ -205,12 +207,13 @@ def meeting_momenta(track_a, track_b, field_tesla: float, *, touching_significan
         pts.append(pt)
     if touching_significance is None:
         touching_significance = TOUCHING_SIGNIFICANCE
-    tolerance = touching_significance * np.hypot(track_a["sigma_d0"], track_b["sigma_d0"])
-    x, y, psi = pair_vertex(circles[0], circles[1], track_a["charge"], track_b["charge"], touching_mm=tolerance)
-    r = np.hypot(x, y)
+    (ax, ay, ra), (bx, by, rb) = circles
+    dist = np.maximum(np.hypot(bx - ax, by - ay), 1e-12)
+    reach = (ra + (dist - ra - rb) / 2) / dist  # the touching point, as a share of the way from A to B
+    r = np.hypot(ax + reach * (bx - ax), ay + reach * (by - ay))
+    sigma_phi_a, sigma_phi_b = track_a.get("sigma_phi", 0.0), track_b.get("sigma_phi", 0.0)
     tolerance = touching_significance * np.sqrt(np.asarray(track_a["sigma_d0"]) ** 2 + np.asarray(track_b["sigma_d0"]) ** 2
-                                                + r**2 * (np.asarray(track_a["sigma_phi"]) ** 2
-                                                          + np.asarray(track_b["sigma_phi"]) ** 2))
+                                                + r**2 * (np.asarray(sigma_phi_a) ** 2 + np.asarray(sigma_phi_b) ** 2))
     x, y, psi = pair_vertex(circles[0], circles[1], track_a["charge"], track_b["charge"], touching_mm=tolerance)
     momenta = []
     for circle, t, pt in zip(circles, (track_a, track_b), pts):

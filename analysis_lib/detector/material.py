@@ -164,7 +164,9 @@ def direction_resolution_rad(experiment, momentum_gev, beta, theta_rad):
     """The resolution of a track's polar angle (and of its azimuth times sin theta) at the collision
     point: :data:`INTRINSIC_ANGLE_RAD` in quadrature with the multiple scattering
     (:func:`scattering_angle_rad`) in the material up to its first measurement, the experiment's two
-    innermost layers (beam pipe and first silicon layer), crossed at theta (a model)."""
+    innermost layers (beam pipe and first silicon layer), crossed at theta (a model: also for tracks
+    made beyond them, a conversion's or a decay's in flight, which it overstates; and independent of the
+    d0 resolution, whose scattering term is the same material's)."""
     first = layers(experiment)[:2]
     thickness = sum(layer.x_over_x0 for layer in first) / np.maximum(np.sin(theta_rad), 1e-3)
     return np.hypot(INTRINSIC_ANGLE_RAD, scattering_angle_rad(momentum_gev, beta, thickness))
@@ -172,7 +174,7 @@ def direction_resolution_rad(experiment, momentum_gev, beta, theta_rad):
 
 def track_resolutions(experiment, momentum_gev, theta_rad) -> dict:
     """The resolutions a reconstruction assigns to tracks of ``momentum_gev`` at ``theta_rad`` from the
-    beam line (relativistic, beta = 1): ``sigma_d0`` (mm, the tracker's impact-parameter model) and
+    beam line (relativistic, beta = 1: slow pions' are 20% or so larger): ``sigma_d0`` (mm, the tracker's impact-parameter model) and
     ``sigma_phi`` (rad, :func:`direction_resolution_rad` over sin theta)."""
     theta = np.asarray(theta_rad, dtype=float)
     return {"sigma_d0": experiment.tracker.impact_resolution_mm(momentum_gev, 1.0, theta, 0.0)[0],

@@ -3,8 +3,9 @@ point in the material parallel to each other.
 
 Paired as if from the collision point, a conversion's two tracks open by the turn they took on the
 way in and show tens of MeV (:mod:`analysis_lib.detector.helix`). Their circles in the transverse
-plane touch where they were made; measured, they cross or miss by about the tracks' d0 resolution,
-and are taken to touch within :data:`~analysis_lib.detector.helix.TOUCHING_SIGNIFICANCE` of it
+plane touch where they were made; measured, they cross or miss by about the tracks' position
+resolution there (their d0 and direction resolutions), and are taken to touch within
+:data:`~analysis_lib.detector.helix.TOUCHING_SIGNIFICANCE` of it
 (:func:`~analysis_lib.detector.helix.meeting_momenta`). At the meeting point the tracks are then
 parallel and the pair's mass there, with the electron mass hypothesis, is about 2 m_e; a pair made at
 the collision point meets at the beam line with its own opening. A pair is a conversion candidate

@@ -627,6 +627,7 @@ def _tracks(rng, extra, experiment, has_track, momentum, theta, direction, pdgid
         sigma_angle = direction_resolution_rad(experiment, momentum, beta, theta)
         theta = np.clip(theta + extra.normal(size=(n, k)) * sigma_angle, 1e-6, np.pi - 1e-6)
         phi = phi + extra.normal(size=(n, k)) * sigma_angle / np.maximum(np.sin(theta), 1e-3)
+        p_measured = np.abs(pt_measured) / np.maximum(np.sin(theta), 1e-6)  # p, p_T and theta agree
     else:
         d0, z0 = impact_parameters(vertex_mm, direction)
     sigma_d0, sigma_z0 = experiment.tracker.impact_resolution_mm(momentum, beta, theta,

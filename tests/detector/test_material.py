@@ -57,7 +57,8 @@ def test_a_bad_layer_is_refused():
 def test_helix_tracks_carry_the_directions_resolution():
     """Pions of 0.5 GeV at 90 degrees in a sample with helices: their azimuth and polar angle scatter about
     the true ones by the resolution of detector.material, the Highland width of the beam pipe and first
-    silicon layer (BaBar: 1.8% X0, 2.9 mrad at 0.5 GeV by hand) with 0.5 mrad in quadrature."""
+    silicon layer (BaBar: 1.8% X0, 3.4 mrad at 0.5 GeV) with 0.5 mrad in quadrature; at 30 degrees the path
+    is longer by 1 / sin theta and the azimuth's spread larger by it too; p, p_T and theta agree."""
     from analysis_lib.detector.material import direction_resolution_rad
     from analysis_lib.simulation.generators import GeneratedEvents
     from analysis_lib.simulation.response import reconstruct
@@ -81,3 +82,20 @@ def test_helix_tracks_carry_the_directions_resolution():
     assert direction_resolution_rad(babar, p, beta, np.pi / 2) == pytest.approx(expected, rel=1e-9)
     assert np.std(dphi) == pytest.approx(expected, rel=0.03)
     assert np.std(np.concatenate(tracks.theta.to_list()) - np.pi / 2) == pytest.approx(expected, rel=0.03)
+    # at theta = 30 degrees (forward): the thickness over sin theta, the azimuth's spread over sin theta too
+    theta0 = np.radians(30.0)
+    p4 = np.column_stack([np.full(n, 0.5), p * np.sin(theta0) * np.cos(phi), p * np.sin(theta0) * np.sin(phi),
+                          np.full(n, p * np.cos(theta0))])[:, None, :]
+    events = GeneratedEvents(p4=p4, vertex_mm=np.zeros((n, 1, 3)), pdgid=np.array([211]), origin=np.array([2]),
+                             sigma_pb=1.0)
+    tracks = reconstruct(events, babar, rng, tracks=True, conversions=True).track
+    t = 0.018 / np.sin(theta0)
+    forward = np.hypot(5e-4, 0.0136 / (p * beta) * np.sqrt(t) * (1 + 0.038 * np.log(t / beta**2)))
+    theta = np.concatenate(tracks.theta.to_list())
+    assert np.std(theta - theta0) == pytest.approx(forward, rel=0.03)
+    measured = np.concatenate(tracks.phi.to_list())
+    kept = np.concatenate([np.full(len(x), i) for i, x in enumerate(tracks.phi.to_list())]).astype(int)
+    assert np.std(np.angle(np.exp(1j * (measured - phi[kept])))) == pytest.approx(forward / np.sin(theta0), rel=0.03)
+    # the momentum is the measured p_T over the measured sin theta
+    pt = np.concatenate(tracks.p.to_list()) * np.sin(theta)
+    assert np.std(pt / (p * np.sin(theta0)) - 1) < 0.01
