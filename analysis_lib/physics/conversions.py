@@ -134,14 +134,15 @@ def internal_conversion_probability(mass_min_gev, mass_max_gev, *, lepton_pdgid:
 
 
 def sample_internal_conversion_mass(rng, n: int, mass_min_gev: float, mass_max_gev: float, *, lepton_pdgid: int = 11):
-    """``n`` pair masses (GeV) between ``mass_min_gev`` and ``mass_max_gev`` from
-    :func:`internal_conversion_density` (e+e- by default), by inverting its closed-form integral on a
-    logarithmic grid."""
+    """``n`` pair masses (GeV) between ``mass_min_gev`` and ``mass_max_gev`` (a number, or one upper
+    bound per mass, shape (n,)) from :func:`internal_conversion_density` (e+e- by default), by
+    inverting its closed-form integral on a logarithmic grid."""
     m_l = _check_lepton(lepton_pdgid)
     low = max(float(mass_min_gev), 2 * m_l * (1 + 1e-12))
-    if not (np.isfinite(low) and np.isfinite(mass_max_gev) and mass_max_gev > low):
+    high = np.broadcast_to(np.asarray(mass_max_gev, dtype=float), (n,))
+    if not (np.isfinite(low) and np.all(np.isfinite(high)) and np.all(high > low)):
         raise ParameterError(f"mass range {mass_min_gev!r}-{mass_max_gev!r} GeV is empty above the pair threshold "
                              f"{2 * m_l:.4g} GeV")
-    grid = np.geomspace(low, float(mass_max_gev), 4001)
+    grid = np.geomspace(low, float(high.max(initial=2 * low)), 6001)
     cdf = _primitive(grid, m_l) - _primitive(low, m_l)
-    return np.interp(rng.random(n) * cdf[-1], cdf, grid)
+    return np.interp(rng.random(n) * (_primitive(high, m_l) - _primitive(low, m_l)), cdf, grid)

@@ -44,7 +44,6 @@ neutral hadrons and neutrinos leave nothing in this model.
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import cache
 
 import awkward as ak
 import numpy as np
@@ -52,12 +51,17 @@ from scipy.stats import poisson
 
 from ..core.constants import mass_gev
 from ..core.errors import ParameterError
-from ..core.kinematics import boost, direction_from_angles
+from ..core.kinematics import boost, direction_from_angles, orthonormal_frames, two_body_momentum
 from ..detector.experiments import Experiment
 from ..detector.helix import field_tesla, helix_at_closest_approach
 from ..detector.material import crossings, direction_resolution_rad, layers
 from ..io.ntuple import ORIGIN
-from ..physics.conversions import conversion_probability, internal_conversion_probability, sample_energy_fraction
+from ..physics.conversions import (
+    conversion_probability,
+    internal_conversion_probability,
+    sample_energy_fraction,
+    sample_internal_conversion_mass,
+)
 from .generators import GeneratedEvents
 from .tagging import emulate
 
@@ -252,22 +256,14 @@ def condition_photon_efficiency(candidate, deposit, pdgid, energy, branch, rng, 
 INTERNAL_MASS_FRACTION = 0.1
 
 
-@cache
-def _internal_cdf():
-    """The probability of an internal conversion to e+e- below each mass of a grid from threshold to 10 GeV."""
-    grid = np.geomspace(2 * mass_gev(11) * (1 + 1e-9), 10.0, 6001)
-    return grid, internal_conversion_probability(grid[0], grid)
-
-
-def _internal_pairs(rng, p4, cdf_max):
+def _internal_pairs(rng, p4, mass_max):
     """Electron and positron four-momenta (m, 4) of photons ``p4`` (m, 4) that became virtual photons of a
-    mass drawn from the Kroll-Wada density below the mass where its integral is ``cdf_max``: the virtual
+    mass drawn from the Kroll-Wada density below ``mass_max`` (m,): the virtual
     photon keeps the photon's energy and direction (its momentum short by m^2 / 2E), and decays with
     density 1 + cos^2 theta + (4 m_e^2 / m^2) sin^2 theta about its direction in its rest frame (the
     Kroll-Wada angular distribution of a transverse virtual photon)."""
-    grid, cdf = _internal_cdf()
-    mass = np.interp(rng.random(len(p4)) * cdf_max, cdf, grid)
     m_e = mass_gev(11)
+    mass = sample_internal_conversion_mass(rng, len(p4), 2 * m_e * (1 + 1e-9), mass_max)
     energy = p4[:, 0]
     axis = p4[:, 1:] / np.maximum(np.linalg.norm(p4[:, 1:], axis=1), 1e-12)[:, None]
     r = (2 * m_e / mass) ** 2
@@ -279,14 +275,9 @@ def _internal_pairs(rng, p4, cdf_max):
         cos[todo[keep]] = c[keep]
         todo = todo[~keep]
     phi = rng.uniform(0, 2 * np.pi, len(p4))
-    # the decay axis in a frame whose z is the virtual photon's direction
-    helper = np.where(np.abs(axis[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
-    u = np.cross(axis, helper)
-    u /= np.linalg.norm(u, axis=1)[:, None]
-    v = np.cross(axis, u)
-    sin = np.sqrt(1 - cos**2)
-    unit = cos[:, None] * axis + sin[:, None] * (np.cos(phi)[:, None] * u + np.sin(phi)[:, None] * v)
-    q = np.sqrt(np.maximum(mass**2 / 4 - m_e**2, 0.0))
+    # the decay axis about the virtual photon's direction
+    unit = np.einsum("ni,nij->nj", direction_from_angles(cos, phi), orthonormal_frames(axis))
+    q = two_body_momentum(mass, m_e, m_e)
     beta = axis * (np.sqrt(np.maximum(energy**2 - mass**2, 0.0)) / energy)[:, None]
     rest = [np.column_stack([np.full(len(p4), mass / 2), sign * q[:, None] * unit]) for sign in (-1.0, 1.0)]
     return boost(rest[0], beta), boost(rest[1], beta)
@@ -359,7 +350,7 @@ def convert_photons(events: GeneratedEvents, material, rng, *, forced: bool = Fa
         pairs.append(np.column_stack([np.sqrt((p * p).sum(axis=1) + m_e**2), p]))
     if is_internal.any():
         electron, positron = _internal_pairs(rng, p4[rows[is_internal], cols[is_internal]],
-                                             p_internal[made][is_internal])
+                                             INTERNAL_MASS_FRACTION * p4[rows[is_internal], cols[is_internal], 0])
         pairs[0][is_internal], pairs[1][is_internal] = electron, positron
     counts = {name: np.bincount(rows[mask], minlength=n) for name, mask in
               (("n_conversions", ~is_internal), ("n_internal_conversions", is_internal))}
